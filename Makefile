@@ -1,0 +1,52 @@
+# levelfield: every target sets up what it needs itself (Python 3.11 venv in .venv).
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo-business
+
+.PHONY: venv demo test lint typecheck bench bench-quick serve browser clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: venv
+	$(BIN)/levelfield demo $(DEMO_DIR) --seed 7 --force
+	$(BIN)/levelfield analyze all --workspace $(DEMO_DIR)/levelfield.duckdb
+	$(BIN)/levelfield advise --workspace $(DEMO_DIR)/levelfield.duckdb
+	$(BIN)/levelfield report --workspace $(DEMO_DIR)/levelfield.duckdb -o $(DEMO_DIR)/report.html
+
+# Debian's chromium for the real-browser tests; browsers cannot be downloaded by test tools here.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: venv browser lint typecheck
+	$(BIN)/python -m pytest -n 2 --timeout 900 -q
+
+bench: venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+bench-quick: venv
+	@for b in benchmarks/*.py; do echo "== $$b --quick"; $(BIN)/python $$b --quick || exit 1; done
+
+serve: venv
+	$(BIN)/levelfield serve --demo
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

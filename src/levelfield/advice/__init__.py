@@ -1,0 +1,1 @@
+"""levelfield.advice (under construction)."""

@@ -1,0 +1,273 @@
+"""The ``levelfield`` command line (Typer + Rich).
+
+Every command takes ``--workspace PATH`` (default ``./levelfield.duckdb``). Errors the
+user can fix print ``TypeName: message`` on stderr and exit 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from levelfield._version import __version__
+from levelfield.errors import ConfigError, LevelfieldError
+from levelfield.findings import ProgressCallback
+
+__all__ = ["ANALYSES", "app", "main"]
+
+app = typer.Typer(
+    name="levelfield",
+    help="Strategy analytics for small and medium businesses, from the exports you have.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+#: Analyses in the order ``analyze all`` runs them (later ones may read earlier runs).
+ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios")
+
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", help="Workspace file (DuckDB).", envvar="LEVELFIELD_WORKSPACE"),
+]
+DEFAULT_WS = Path("levelfield.duckdb")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print library errors as ``TypeName: message`` and exit 1, without a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except LevelfieldError as exc:
+            err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("Interrupted: nothing was changed by the interrupted step.")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug, not a user mistake: say so plainly
+            if os.environ.get("LEVELFIELD_DEBUG"):
+                traceback.print_exc()
+            err_console.print(
+                f"[bold red]InternalError[/]: {type(exc).__name__}: {exc}\n"
+                "This is a bug in levelfield, not in your data. Run again with "
+                "LEVELFIELD_DEBUG=1 to see the details and report them.",
+                highlight=False,
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[ProgressCallback]:
+    """A Rich progress bar exposed as a ``progress(step, fraction)`` callback."""
+    quiet = not sys.stderr.isatty() and os.environ.get("LEVELFIELD_PROGRESS") != "1"
+    if quiet:
+        yield lambda step, fraction: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[step]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=1.0, step="")
+
+        def update(step: str, fraction: float) -> None:
+            bar.update(task, completed=max(0.0, min(1.0, fraction)), step=step)
+
+        yield update
+
+
+def _open(workspace: Path, *, create: bool = False) -> Any:
+    from levelfield.workspace import open_workspace
+
+    return open_workspace(workspace, create=create)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"levelfield {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """levelfield: strategy analytics for small and medium businesses."""
+
+
+@app.command()
+@_friendly_errors
+def init(path: Annotated[Path, typer.Argument(help="Workspace file to create.")] = DEFAULT_WS) -> None:
+    """Create a new, empty workspace (or open and upgrade an existing one)."""
+    with _open(path, create=True) as ws:
+        console.print(f"Workspace ready: [bold]{ws.path}[/]")
+
+
+@app.command()
+@_friendly_errors
+def status(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Show what the workspace holds: table counts and the import ledger."""
+    with _open(workspace) as ws:
+        table = Table(title=f"{ws.path}")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, n in ws.counts().items():
+            table.add_row(name, f"{n:,}")
+        console.print(table)
+        console.print(f"data fingerprint: {ws.fingerprint()}")
+
+
+def _analysis_module(name: str) -> Any:
+    if name not in ANALYSES:
+        raise ConfigError(f"unknown analysis {name!r}; choose one of {', '.join(ANALYSES)} or all")
+    return importlib.import_module(f"levelfield.{name}")
+
+
+def run_analysis(ws: Any, name: str, progress: ProgressCallback) -> Any:
+    """Run one analysis on ``ws`` through its package's ``analyze`` function."""
+    return _analysis_module(name).analyze(ws, progress=progress)
+
+
+@app.command()
+@_friendly_errors
+def analyze(
+    analysis: Annotated[
+        str, typer.Argument(help="customers, landscape, exposure, pricing, scenarios or all.")
+    ] = "all",
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
+    """Run an analysis (or all of them) and print its headline findings."""
+    names = ANALYSES if analysis == "all" else (analysis,)
+    for name in names:
+        _analysis_module(name)
+    with _open(workspace) as ws:
+        for name in names:
+            with progress_bar(f"Analysing {name}") as progress:
+                try:
+                    result = run_analysis(ws, name, progress)
+                except LevelfieldError as exc:
+                    if analysis != "all":
+                        raise
+                    err_console.print(
+                        f"[yellow]{name}: skipped[/] ({type(exc).__name__}: {exc})", highlight=False
+                    )
+                    continue
+            console.print(
+                Panel("\n".join(result.headline()), title=name.capitalize(), expand=False)
+            )
+
+
+@app.command()
+@_friendly_errors
+def advise(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Turn the analyses' findings into ranked, concrete actions."""
+    from levelfield import advice
+
+    with _open(workspace) as ws, progress_bar("Advising") as progress:
+        plan = advice.advise(ws, progress=progress)
+    console.print(Panel("\n".join(plan.headline()), title="What to do next", expand=False))
+
+
+@app.command()
+@_friendly_errors
+def report(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """Write the one-file HTML report (works offline)."""
+    from levelfield import report as report_mod
+
+    with _open(workspace) as ws, progress_bar("Writing report") as progress:
+        path = report_mod.write_report(ws, output, progress=progress)
+    console.print(f"Report written: [bold]{path.resolve()}[/]")
+
+
+@app.command()
+@_friendly_errors
+def export(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")] = Path(
+        "levelfield-export"
+    ),
+    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or both.")] = "both",
+) -> None:
+    """Write the analyses' result tables to CSV and/or XLSX."""
+    from levelfield import report as report_mod
+
+    if fmt not in ("csv", "xlsx", "both"):
+        raise ConfigError(f"--format must be csv, xlsx or both, not {fmt!r}")
+    with _open(workspace) as ws, progress_bar("Exporting") as progress:
+        files = report_mod.export_tables(ws, output, fmt=fmt, progress=progress)
+    for f in files:
+        console.print(f"wrote {f}")
+
+
+@app.command()
+@_friendly_errors
+def serve(
+    demo: Annotated[bool, typer.Option(help="Start with a demo organization and account.")] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option(help="Where accounts and organization workspaces are kept.")
+    ] = Path("levelfield-web"),
+) -> None:
+    """Start the web app (FastAPI + HTMX)."""
+    from levelfield import web
+
+    web.serve(host=host, port=port, data_dir=data_dir, demo=demo, console=console)
+
+
+def _register_subcommands() -> None:
+    # Commands whose options belong to their package: ingest (import, template) and demo.
+    from levelfield.demo import register_cli as register_demo
+    from levelfield.ingest import register_cli as register_ingest
+
+    register_ingest(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
+    register_demo(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""levelfield.customers (under construction)."""

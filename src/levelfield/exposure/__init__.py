@@ -1,0 +1,1 @@
+"""levelfield.exposure (under construction)."""

@@ -1,0 +1,58 @@
+"""Shared result vocabulary: findings and progress reporting.
+
+A :class:`Finding` is one measured fact with its number, produced by an analysis and
+read by :mod:`levelfield.advice`, the report and the web app. Findings carry a stable
+``metric`` id (``"exposure.platform_share_max"``) so that playbook rules can refer to
+them without importing the analysis that made them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Finding", "ProgressCallback", "no_progress"]
+
+#: ``progress(step, fraction)``: a short description of the current step and the
+#: fraction of the whole work done so far (0–1).
+ProgressCallback = Callable[[str, float], None]
+
+
+def no_progress(step: str, fraction: float) -> None:
+    """Progress callback that does nothing."""
+
+
+Severity = Literal["info", "good", "watch", "warning", "critical"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One measured fact, stated in plain language with the number behind it.
+
+    Parameters
+    ----------
+    metric
+        Stable dotted id, ``"<analysis>.<name>"``, e.g. ``"customers.top20_value_share"``.
+    value
+        The number (a share is 0–1, money in the business currency).
+    unit
+        ``"share"``, ``"currency"``, ``"count"``, ``"ratio"``, ``"index"``, ``"days"``, ...
+    text
+        One plain-language sentence that states the number, for an owner.
+    severity
+        How much attention it deserves.
+    context
+        Extra numbers that qualify the finding (e.g. the channel name, a reference).
+    """
+
+    metric: str
+    value: float
+    unit: str
+    text: str
+    severity: Severity = "info"
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def analysis(self) -> str:
+        return self.metric.split(".", 1)[0]

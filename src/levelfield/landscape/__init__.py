@@ -1,0 +1,1 @@
+"""levelfield.landscape (under construction)."""

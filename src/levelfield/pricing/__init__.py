@@ -1,0 +1,1 @@
+"""levelfield.pricing (under construction)."""

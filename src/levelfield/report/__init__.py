@@ -1,0 +1,1 @@
+"""levelfield.report (under construction)."""

@@ -1,0 +1,1 @@
+"""levelfield.scenarios (under construction)."""

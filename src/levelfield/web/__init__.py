@@ -1,0 +1,1 @@
+"""levelfield.web (under construction)."""

@@ -1,0 +1,195 @@
+"""Canonical workspace tables and forward migrations.
+
+Each migration is a list of SQL statements; ``MIGRATIONS[i]`` brings a workspace from
+schema version ``i`` to ``i + 1``. Never edit a released migration: append a new one.
+
+Conventions: money is ``DECIMAL(18,4)`` in the row's ``currency``; timestamps are UTC
+(``TIMESTAMP`` without zone, stored as UTC); customer identifiers are keyed pseudonyms.
+"""
+
+from __future__ import annotations
+
+MONEY = "DECIMAL(18,4)"
+
+_V1 = [
+    # -- ledgers ---------------------------------------------------------------------
+    """CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)""",
+    """CREATE SEQUENCE import_id_seq START 1""",
+    """CREATE TABLE imports (
+        import_id BIGINT PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        source_name VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        profile VARCHAR NOT NULL,
+        rows_in BIGINT NOT NULL,
+        rows_loaded BIGINT NOT NULL,
+        rows_rejected BIGINT NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        status VARCHAR NOT NULL,
+        options VARCHAR
+    )""",
+    """CREATE TABLE rejects (
+        import_id BIGINT NOT NULL,
+        row_number BIGINT,
+        "column" VARCHAR,
+        value VARCHAR,
+        reason VARCHAR NOT NULL
+    )""",
+    """CREATE SEQUENCE run_id_seq START 1""",
+    """CREATE TABLE runs (
+        run_id BIGINT PRIMARY KEY,
+        analysis VARCHAR NOT NULL,
+        params VARCHAR NOT NULL,
+        data_fingerprint VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP NOT NULL,
+        summary VARCHAR NOT NULL
+    )""",
+    # -- business data -----------------------------------------------------------------
+    f"""CREATE TABLE orders (
+        order_id VARCHAR PRIMARY KEY,
+        customer_id VARCHAR,
+        ordered_at TIMESTAMP NOT NULL,
+        channel VARCHAR NOT NULL,
+        store VARCHAR,
+        currency VARCHAR NOT NULL,
+        gross {MONEY} NOT NULL,
+        discount {MONEY} NOT NULL DEFAULT 0,
+        tax {MONEY} NOT NULL DEFAULT 0,
+        shipping {MONEY} NOT NULL DEFAULT 0,
+        fees {MONEY},
+        refunded {MONEY} NOT NULL DEFAULT 0,
+        status VARCHAR NOT NULL,
+        refund_of VARCHAR,
+        import_id BIGINT NOT NULL
+    )""",
+    f"""CREATE TABLE order_lines (
+        order_id VARCHAR NOT NULL,
+        line_no INTEGER NOT NULL,
+        sku VARCHAR,
+        product VARCHAR,
+        category VARCHAR,
+        quantity DECIMAL(18,4) NOT NULL,
+        unit_price {MONEY} NOT NULL,
+        list_price {MONEY},
+        discount {MONEY} NOT NULL DEFAULT 0,
+        import_id BIGINT NOT NULL,
+        PRIMARY KEY (order_id, line_no)
+    )""",
+    f"""CREATE TABLE products (
+        sku VARCHAR PRIMARY KEY,
+        name VARCHAR,
+        category VARCHAR,
+        unit_cost {MONEY},
+        list_price {MONEY},
+        currency VARCHAR,
+        supplier_id VARCHAR,
+        import_id BIGINT NOT NULL
+    )""",
+    f"""CREATE TABLE suppliers (
+        supplier_id VARCHAR PRIMARY KEY,
+        name VARCHAR,
+        country VARCHAR,
+        annual_spend {MONEY},
+        currency VARCHAR,
+        lead_time_days DOUBLE,
+        alternatives VARCHAR,
+        import_id BIGINT NOT NULL
+    )""",
+    f"""CREATE TABLE channels (
+        channel VARCHAR PRIMARY KEY,
+        platform VARCHAR,
+        fee_profile VARCHAR,
+        owns_customer BOOLEAN,
+        acquisition_cost {MONEY},
+        import_id BIGINT NOT NULL
+    )""",
+    """CREATE TABLE competitors (
+        competitor_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        is_self BOOLEAN NOT NULL DEFAULT false,
+        attributes JSON,
+        attribute_types JSON,
+        description VARCHAR,
+        market_share DOUBLE,
+        snapshot_date DATE,
+        source VARCHAR,
+        import_id BIGINT NOT NULL
+    )""",
+    f"""CREATE TABLE costs (
+        month DATE NOT NULL,
+        category VARCHAR NOT NULL,
+        amount {MONEY} NOT NULL,
+        fixed BOOLEAN NOT NULL DEFAULT true,
+        currency VARCHAR,
+        import_id BIGINT NOT NULL,
+        PRIMARY KEY (month, category)
+    )""",
+    """CREATE TABLE pilots (
+        pilot_id VARCHAR NOT NULL,
+        name VARCHAR,
+        unit_type VARCHAR NOT NULL,
+        unit VARCHAR NOT NULL,
+        arm VARCHAR NOT NULL,
+        sku VARCHAR,
+        starts_on DATE NOT NULL,
+        ends_on DATE NOT NULL,
+        price_change DOUBLE,
+        sequential BOOLEAN NOT NULL DEFAULT false,
+        looks INTEGER NOT NULL DEFAULT 1,
+        import_id BIGINT NOT NULL,
+        PRIMARY KEY (pilot_id, unit_type, unit)
+    )""",
+    """CREATE TABLE surveys (
+        response_id VARCHAR PRIMARY KEY,
+        customer_id VARCHAR,
+        answered_at TIMESTAMP,
+        score INTEGER NOT NULL,
+        import_id BIGINT NOT NULL
+    )""",
+    """CREATE TABLE automation (
+        area VARCHAR NOT NULL,
+        task VARCHAR NOT NULL,
+        hours_per_week DOUBLE NOT NULL,
+        hourly_cost DOUBLE NOT NULL,
+        error_rate DOUBLE,
+        tools VARCHAR,
+        import_id BIGINT NOT NULL,
+        PRIMARY KEY (area, task)
+    )""",
+    """CREATE TABLE business (
+        key VARCHAR PRIMARY KEY,
+        value JSON NOT NULL,
+        import_id BIGINT NOT NULL
+    )""",
+    # Net revenue counts each refund once: refunded amounts on an order and separate
+    # negative refund rows are both netted here.
+    """CREATE VIEW order_revenue AS
+        SELECT *,
+               CAST(gross - discount - refunded AS DECIMAL(18,4)) AS net_revenue,
+               (status IN ('refund', 'return') OR gross < 0) AS is_refund
+        FROM orders
+        WHERE status NOT IN ('failed', 'voided', 'cancelled', 'pending')""",
+]
+
+#: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
+MIGRATIONS: list[list[str]] = [_V1]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+#: Tables that hold business data (imports write them; counts are reported).
+DATA_TABLES = (
+    "orders",
+    "order_lines",
+    "products",
+    "suppliers",
+    "channels",
+    "competitors",
+    "costs",
+    "pilots",
+    "surveys",
+    "automation",
+    "business",
+)
