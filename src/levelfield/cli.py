@@ -7,7 +7,6 @@ user can fix print ``TypeName: message`` on stderr and exit 1, without a traceba
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import sys
 import traceback
@@ -25,6 +24,7 @@ from rich.table import Table
 from levelfield._version import __version__
 from levelfield.errors import ConfigError, LevelfieldError
 from levelfield.findings import ProgressCallback
+from levelfield.pipeline import ANALYSES, analysis_module, run_analysis
 
 __all__ = ["ANALYSES", "app", "main"]
 
@@ -39,12 +39,12 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
-#: Analyses in the order ``analyze all`` runs them (later ones may read earlier runs).
-ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios")
 
 WorkspaceOpt = Annotated[
     Path,
-    typer.Option("--workspace", "-w", help="Workspace file (DuckDB).", envvar="LEVELFIELD_WORKSPACE"),
+    typer.Option(
+        "--workspace", "-w", help="Workspace file (DuckDB).", envvar="LEVELFIELD_WORKSPACE"
+    ),
 ]
 DEFAULT_WS = Path("levelfield.duckdb")
 
@@ -121,7 +121,9 @@ def _version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """levelfield: strategy analytics for small and medium businesses."""
@@ -129,7 +131,9 @@ def _root(
 
 @app.command()
 @_friendly_errors
-def init(path: Annotated[Path, typer.Argument(help="Workspace file to create.")] = DEFAULT_WS) -> None:
+def init(
+    path: Annotated[Path, typer.Argument(help="Workspace file to create.")] = DEFAULT_WS,
+) -> None:
     """Create a new, empty workspace (or open and upgrade an existing one)."""
     with _open(path, create=True) as ws:
         console.print(f"Workspace ready: [bold]{ws.path}[/]")
@@ -149,17 +153,6 @@ def status(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
         console.print(f"data fingerprint: {ws.fingerprint()}")
 
 
-def _analysis_module(name: str) -> Any:
-    if name not in ANALYSES:
-        raise ConfigError(f"unknown analysis {name!r}; choose one of {', '.join(ANALYSES)} or all")
-    return importlib.import_module(f"levelfield.{name}")
-
-
-def run_analysis(ws: Any, name: str, progress: ProgressCallback) -> Any:
-    """Run one analysis on ``ws`` through its package's ``analyze`` function."""
-    return _analysis_module(name).analyze(ws, progress=progress)
-
-
 @app.command()
 @_friendly_errors
 def analyze(
@@ -171,7 +164,7 @@ def analyze(
     """Run an analysis (or all of them) and print its headline findings."""
     names = ANALYSES if analysis == "all" else (analysis,)
     for name in names:
-        _analysis_module(name)
+        analysis_module(name)
     with _open(workspace) as ws:
         for name in names:
             with progress_bar(f"Analysing {name}") as progress:

@@ -13,7 +13,10 @@ from levelfield.workspace import DATA_TABLES, SCHEMA_VERSION
 
 def test_new_workspace_has_canonical_tables_and_version(tmp_path: Path) -> None:
     with open_workspace(tmp_path / "a.duckdb") as ws:
-        names = {r[0] for r in ws.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        names = {
+            r[0]
+            for r in ws.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         for t in (*DATA_TABLES, "imports", "rejects", "runs", "meta"):
             assert t in names
         v = ws.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall()[0][0]
@@ -55,7 +58,9 @@ def test_fingerprint_changes_with_imports_and_runs_are_recorded(tmp_path: Path) 
         )
         f1 = ws.fingerprint()
         assert f0 != f1
-        run_id = ws.record_run("customers", {"k": 1}, {"n": 3, "d": dt.date(2024, 1, 1)}, dt.datetime(2024, 1, 1))
+        run_id = ws.record_run(
+            "customers", {"k": 1}, {"n": 3, "d": dt.date(2024, 1, 1)}, dt.datetime(2024, 1, 1)
+        )
         run = ws.latest_run("customers")
         assert run is not None
         assert run["run_id"] == run_id
@@ -104,3 +109,42 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="folder"):
         open_workspace(tmp_path)
+
+
+def test_forward_migration_from_v1(tmp_path: Path) -> None:
+    from levelfield.workspace._schema import MIGRATIONS
+
+    p = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(p))
+    for stmt in MIGRATIONS[0]:
+        con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('secret', 'ab'), ('schema_version', '1')")
+    con.execute("INSERT INTO business VALUES ('name', '\"Old Shop\"', 1)")
+    con.close()
+    with open_workspace(p) as ws:
+        assert ws.get_business("name") == "Old Shop"
+        assert ws.latest_findings("customers") is None
+        v = ws.con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchall()[0][0]
+        assert int(v) == SCHEMA_VERSION >= 2
+
+
+def test_findings_round_trip(tmp_path: Path) -> None:
+    from levelfield.findings import Finding
+
+    with open_workspace(tmp_path / "a.duckdb") as ws:
+        fs = [
+            Finding(
+                "exposure.platform_share_max",
+                0.62,
+                "share",
+                "62 % via Amazon",
+                "warning",
+                {"channel": "amazon"},
+            ),
+            Finding("exposure.fee_drag", 0.08, "share", "fees take 8 %"),
+        ]
+        ws.record_findings(3, "exposure", fs)
+        ws.record_findings(5, "exposure", fs[:1])
+        got = ws.latest_findings("exposure")
+        assert got == fs[:1]
+        assert got is not None and got[0].context == {"channel": "amazon"}

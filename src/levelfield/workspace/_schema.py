@@ -174,8 +174,22 @@ _V1 = [
         WHERE status NOT IN ('failed', 'voided', 'cancelled', 'pending')""",
 ]
 
+# v2: findings of each run, so advice and the report can read them without re-running.
+_V2 = [
+    """CREATE TABLE findings (
+        run_id BIGINT NOT NULL,
+        analysis VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        value DOUBLE,
+        unit VARCHAR NOT NULL,
+        text VARCHAR NOT NULL,
+        severity VARCHAR NOT NULL,
+        context VARCHAR NOT NULL
+    )""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
-MIGRATIONS: list[list[str]] = [_V1]
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,6 +16,7 @@ import duckdb
 
 from levelfield._version import __version__
 from levelfield.errors import WorkspaceError
+from levelfield.findings import Finding
 from levelfield.workspace._schema import DATA_TABLES, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["DEFAULT_WORKSPACE", "Workspace", "open_workspace"]
@@ -194,6 +195,46 @@ class Workspace:
             "summary": json.loads(r[7]),
         }
 
+    def record_findings(self, run_id: int, analysis: str, findings: Sequence[Finding]) -> None:
+        """Store the findings of run ``run_id`` (read later by advice and the report)."""
+        rows = [
+            [
+                run_id,
+                analysis,
+                f.metric,
+                float(f.value),
+                f.unit,
+                f.text,
+                f.severity,
+                to_json(f.context),
+            ]
+            for f in findings
+        ]
+        if rows:
+            self._con.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def latest_findings(self, analysis: str) -> list[Finding] | None:
+        """Findings of the newest run of ``analysis`` that stored any, else ``None``."""
+        rows = self._con.execute(
+            "SELECT metric, value, unit, text, severity, context FROM findings "
+            "WHERE run_id = (SELECT max(run_id) FROM findings WHERE analysis = ?) "
+            "ORDER BY rowid",
+            [analysis],
+        ).fetchall()
+        if not rows:
+            return None
+        return [
+            Finding(
+                metric=r[0],
+                value=float(r[1]),
+                unit=r[2],
+                text=r[3],
+                severity=r[4],
+                context=json.loads(r[5]),
+            )
+            for r in rows
+        ]
+
     def get_business(self, key: str, default: Any = None) -> Any:
         """A value from the ``business`` profile table (JSON-decoded), or ``default``."""
         rows = self._con.execute("SELECT value FROM business WHERE key = ?", [key]).fetchall()
@@ -280,7 +321,9 @@ def open_workspace(
             )
         p.parent.mkdir(parents=True, exist_ok=True)
     elif p.is_dir():
-        raise WorkspaceError(f"{p} is a folder; give the workspace file, e.g. {p}/levelfield.duckdb")
+        raise WorkspaceError(
+            f"{p} is a folder; give the workspace file, e.g. {p}/levelfield.duckdb"
+        )
     try:
         con = duckdb.connect(str(p), read_only=read_only)
     except duckdb.Error as exc:

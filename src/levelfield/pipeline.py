@@ -1,0 +1,78 @@
+"""Run analyses and keep their findings: the one place that knows the list of analyses.
+
+``report``, ``web``, ``cli`` and ``advice`` call analyses through :func:`run_analysis`,
+so every run is recorded in ``runs`` (by the analysis) and its findings in ``findings``
+(here), and later readers need not re-run anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from levelfield.errors import ConfigError
+from levelfield.findings import Finding, ProgressCallback, no_progress
+from levelfield.workspace import Workspace
+
+__all__ = ["ANALYSES", "analysis_module", "collect_findings", "run_analysis"]
+
+#: Analyses in the order ``analyze all`` runs them (scenarios reads earlier runs).
+ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios")
+
+
+def analysis_module(name: str) -> ModuleType:
+    """The package of analysis ``name`` (``levelfield.customers``, ...)."""
+    if name not in ANALYSES:
+        raise ConfigError(f"unknown analysis {name!r}; choose one of {', '.join(ANALYSES)} or all")
+    return importlib.import_module(f"levelfield.{name}")
+
+
+def run_analysis(ws: Workspace, name: str, progress: ProgressCallback = no_progress) -> Any:
+    """Run analysis ``name`` on ``ws``, store its findings and return its result."""
+    result = analysis_module(name).analyze(ws, progress=progress)
+    run = ws.latest_run(name)
+    if run is not None:
+        ws.record_findings(int(run["run_id"]), name, list(result.findings()))
+    return result
+
+
+def collect_findings(
+    ws: Workspace,
+    *,
+    rerun_missing: bool = True,
+    progress: ProgressCallback = no_progress,
+) -> tuple[dict[str, list[Finding]], dict[str, str]]:
+    """Latest findings of every analysis, running those that have none stored.
+
+    Returns
+    -------
+    findings
+        Analysis name -> its findings.
+    skipped
+        Analysis name -> why it could not run (e.g. no competitor profiles imported).
+    """
+    from levelfield.errors import LevelfieldError
+
+    found: dict[str, list[Finding]] = {}
+    skipped: dict[str, str] = {}
+    for i, name in enumerate(ANALYSES):
+        progress(f"reading {name}", i / len(ANALYSES))
+        stored = ws.latest_findings(name)
+        if stored is not None and _is_current(ws, name):
+            found[name] = stored
+            continue
+        if not rerun_missing:
+            skipped[name] = "not yet analysed"
+            continue
+        try:
+            found[name] = list(run_analysis(ws, name).findings())
+        except LevelfieldError as exc:
+            skipped[name] = f"{type(exc).__name__}: {exc}"
+    progress("findings collected", 1.0)
+    return found, skipped
+
+
+def _is_current(ws: Workspace, name: str) -> bool:
+    run = ws.latest_run(name)
+    return run is not None and run["data_fingerprint"] == ws.fingerprint()
