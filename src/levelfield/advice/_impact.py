@@ -1,0 +1,278 @@
+"""Impact estimators: what an action is worth per year, as a range with its basis.
+
+Every estimate is a change in annual gross profit in the business currency, from the
+business's own numbers (:class:`BusinessFacts`) and the findings that fired the rule.
+Where an input is missing the estimator states the assumption it used instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from levelfield.advice._facts import BusinessFacts
+from levelfield.errors import ConfigError
+from levelfield.findings import Finding
+
+__all__ = ["ESTIMATORS", "ImpactEstimate", "estimate_impact"]
+
+#: Used only when no unit costs were imported; said so in the basis text.
+ASSUMED_MARGIN = 0.5
+#: Own-store payment processing when the workspace has no fees for it (card rates ~3 %).
+ASSUMED_OWN_FEE = 0.03
+#: Platform take rate when neither the export nor the fee schedule gives one.
+ASSUMED_PLATFORM_FEE = 0.15
+
+
+@dataclass(frozen=True)
+class ImpactEstimate:
+    """Expected change in annual gross profit (business currency) with its range."""
+
+    low: float
+    mid: float
+    high: float
+    basis: str
+    method: str = "range"
+
+    @classmethod
+    def from_range(
+        cls, low: float, high: float, basis: str, method: str = "range"
+    ) -> ImpactEstimate:
+        lo, hi = sorted((float(low), float(high)))
+        return cls(low=lo, mid=(lo + hi) / 2.0, high=hi, basis=basis, method=method)
+
+
+Estimator = Callable[[Mapping[str, Any], Mapping[str, Finding], BusinessFacts], ImpactEstimate]
+
+
+def _margin(facts: BusinessFacts) -> tuple[float, str]:
+    if facts.gross_margin is not None:
+        return facts.gross_margin, f"gross margin {facts.gross_margin:.0%} (measured)"
+    return (
+        ASSUMED_MARGIN,
+        f"gross margin assumed {ASSUMED_MARGIN:.0%} (import unit costs to measure it)",
+    )
+
+
+def _money(x: float, currency: str) -> str:
+    return f"{currency} {x:,.0f}"
+
+
+def _first(bound: Mapping[str, Finding], params: Mapping[str, Any]) -> Finding:
+    alias = params.get("alias")
+    if alias is not None:
+        return bound[str(alias)]
+    return next(iter(bound.values()))
+
+
+def _num(params: Mapping[str, Any], key: str) -> float:
+    if key not in params:
+        raise ConfigError(f"impact estimator needs parameter {key!r} (has {sorted(params)})")
+    return float(params[key])
+
+
+def channel_shift(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """Profit from moving a share of a platform's revenue to the own store.
+
+    A moved sale saves the platform's take rate but pays the own store's processing fee
+    and loses ``conversion_loss`` of the moved revenue (buyers who do not follow):
+    ``gain = s R [(1 - L)(m - t_own) - (m - t_platform)]``.
+    """
+    f = _first(bound, params)
+    channel = str(f.context.get("channel", ""))
+    revenue = facts.revenue_by_channel.get(channel, f.value * facts.net_revenue_12m)
+    m, m_basis = _margin(facts)
+    t_p = facts.fee_rate_by_channel.get(channel)
+    t_p_basis = "measured"
+    if t_p is None:
+        take = f.context.get("take_rate")
+        t_p, t_p_basis = (
+            (float(take), "fee schedule")
+            if take is not None
+            else (
+                ASSUMED_PLATFORM_FEE,
+                "assumed",
+            )
+        )
+    own = facts.own_channel
+    t_o = facts.fee_rate_by_channel.get(own, ASSUMED_OWN_FEE) if own else ASSUMED_OWN_FEE
+    loss = _num(params, "conversion_loss")
+    per_unit = (1.0 - loss) * (m - t_o) - (m - t_p)
+    lo = _num(params, "share_moved_low") * revenue * per_unit
+    hi = _num(params, "share_moved_high") * revenue * per_unit
+    basis = (
+        f"moving {params['share_moved_low']:.0%}–{params['share_moved_high']:.0%} of "
+        f"{_money(revenue, facts.currency)} {channel} revenue; {channel} takes {t_p:.1%} "
+        f"({t_p_basis}), own store {t_o:.1%}; {loss:.0%} of moved buyers assumed lost; {m_basis}"
+    )
+    return ImpactEstimate.from_range(lo, hi, basis)
+
+
+def from_finding(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """The finding states the annual profit gain itself, with its own uncertainty band."""
+    f = _first(bound, params)
+    lo = f.context.get(str(params.get("low_field", "low")), f.value)
+    hi = f.context.get(str(params.get("high_field", "high")), f.value)
+    lo_f, hi_f = sorted((float(lo), float(hi)))
+    return ImpactEstimate(
+        low=lo_f,
+        mid=float(f.value),
+        high=hi_f,
+        basis=f"as measured: {f.text}",
+        method="model",
+    )
+
+
+def from_finding_value(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """A share of the money amount the finding states (e.g. value at risk recovered)."""
+    f = _first(bound, params)
+    amount = float(f.context.get("amount", f.value))
+    lo, hi = _num(params, "low_share"), _num(params, "high_share")
+    basis = f"{lo:.0%}–{hi:.0%} of {_money(amount, facts.currency)} ({f.text})"
+    return ImpactEstimate.from_range(amount * lo, amount * hi, basis)
+
+
+def retention_recovery(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """Lifetime value won back from at-risk customers, net of the campaign's cost."""
+    f = _first(bound, params)
+    amount = f.context.get("amount")
+    basis_amount = "value at risk"
+    if amount is None:
+        amount = f.value * facts.net_revenue_12m
+        basis_amount = "share at risk of last 12 months' revenue"
+    amount = float(amount)
+    m, m_basis = _margin(facts)
+    cost = _num(params, "cost_share") * amount * _num(params, "recover_low")
+    lo = amount * _num(params, "recover_low") * m - cost
+    hi = amount * _num(params, "recover_high") * m - cost
+    basis = (
+        f"winning back {params['recover_low']:.0%}–{params['recover_high']:.0%} of "
+        f"{_money(amount, facts.currency)} ({basis_amount}); {m_basis}; campaign cost "
+        f"{params['cost_share']:.0%} of what it wins back at the low end"
+    )
+    return ImpactEstimate.from_range(lo, hi, basis)
+
+
+def revenue_range(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """A stated range of revenue uplift, converted to profit at the gross margin."""
+    m, m_basis = _margin(facts)
+    lo, hi = _num(params, "low_share"), _num(params, "high_share")
+    r = facts.net_revenue_12m
+    basis = (
+        f"assumed revenue uplift {lo:.1%}–{hi:.1%} of {_money(r, facts.currency)} "
+        f"(a range, not a measurement: test it with a pilot); {m_basis}"
+    )
+    return ImpactEstimate.from_range(r * lo * m, r * hi * m, basis)
+
+
+def channel_revenue_range(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """Like :func:`revenue_range` on one channel's revenue (``channel = "own"``: own store)."""
+    name = str(params.get("channel", "own"))
+    channel = facts.own_channel if name == "own" else name
+    r = facts.revenue_by_channel.get(channel or "", 0.0)
+    m, m_basis = _margin(facts)
+    lo, hi = _num(params, "low_share"), _num(params, "high_share")
+    basis = (
+        f"assumed uplift {lo:.1%}–{hi:.1%} of {_money(r, facts.currency)} revenue in "
+        f"{channel or 'the own store (none found)'}; {m_basis}"
+    )
+    return ImpactEstimate.from_range(r * lo * m, r * hi * m, basis)
+
+
+def from_finding_revenue(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """Profit protected on the revenue share the finding names (e.g. top customer)."""
+    f = _first(bound, params)
+    share = float(f.value) if f.unit == "share" else 1.0
+    exposed = share * facts.net_revenue_12m
+    m, m_basis = _margin(facts)
+    lo, hi = _num(params, "low_share"), _num(params, "high_share")
+    basis = (
+        f"expected loss avoided: {lo:.0%}–{hi:.0%} of the {_money(exposed, facts.currency)} "
+        f"exposed revenue; {m_basis}"
+    )
+    return ImpactEstimate.from_range(exposed * lo * m, exposed * hi * m, basis)
+
+
+def supply_risk(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """Expected annual profit loss avoided by a second source outside a risky country."""
+    f = _first(bound, params)
+    share = float(f.value)
+    dependent = share * facts.net_revenue_12m
+    m, m_basis = _margin(facts)
+    loss = _num(params, "loss_share")
+    d_lo, d_hi = _num(params, "disruption_low"), _num(params, "disruption_high")
+    country = f.context.get("country", "the country")
+    basis = (
+        f"{share:.0%} of cost of goods from {country} supports about "
+        f"{_money(dependent, facts.currency)} of revenue; a disruption probability of "
+        f"{d_lo:.0%}–{d_hi:.0%} a year (assumed) losing {loss:.0%} of it; {m_basis}"
+    )
+    return ImpactEstimate.from_range(
+        dependent * d_lo * loss * m, dependent * d_hi * loss * m, basis
+    )
+
+
+def fee_cut(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """Savings from cutting a stated share of the fees the business pays."""
+    f = _first(bound, params)
+    fees = float(f.value) * facts.net_revenue_12m
+    lo, hi = _num(params, "cut_low"), _num(params, "cut_high")
+    basis = f"cutting {lo:.0%}–{hi:.0%} of about {_money(fees, facts.currency)} fees a year"
+    return ImpactEstimate.from_range(fees * lo, fees * hi, basis)
+
+
+def cogs_range(
+    params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
+) -> ImpactEstimate:
+    """Savings of a stated share of the cost of goods."""
+    lo, hi = _num(params, "low_share"), _num(params, "high_share")
+    c = facts.cogs_12m
+    basis = f"assumed {lo:.0%}–{hi:.0%} lower cost on {_money(c, facts.currency)} cost of goods"
+    return ImpactEstimate.from_range(c * lo, c * hi, basis)
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    "channel_shift": channel_shift,
+    "from_finding": from_finding,
+    "from_finding_value": from_finding_value,
+    "retention_recovery": retention_recovery,
+    "revenue_range": revenue_range,
+    "channel_revenue_range": channel_revenue_range,
+    "from_finding_revenue": from_finding_revenue,
+    "supply_risk": supply_risk,
+    "fee_cut": fee_cut,
+    "cogs_range": cogs_range,
+}
+
+
+def estimate_impact(
+    spec: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts, rule_id: str
+) -> ImpactEstimate:
+    """Run the estimator ``spec["estimator"]`` with the rule's parameters."""
+    name = str(spec.get("estimator"))
+    if name not in ESTIMATORS:
+        raise ConfigError(
+            f"playbook rule {rule_id!r}: unknown impact estimator {name!r}; "
+            f"known: {', '.join(sorted(ESTIMATORS))}"
+        )
+    params = {k: v for k, v in spec.items() if k != "estimator"}
+    return ESTIMATORS[name](params, bound, facts)

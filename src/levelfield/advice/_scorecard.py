@@ -1,0 +1,292 @@
+"""Balanced scorecard: financial, customer, internal process, learning and growth.
+
+Each perspective is filled from measured metrics (SQL on the workspace and the
+analyses' findings) and user-entered ones (the ``business`` profile), with a yearly
+trend where the history allows it. A metric that is not available says how to fill it.
+
+References
+----------
+Kaplan, R. S. & Norton, D. P. (1992). The balanced scorecard — measures that drive
+performance. *Harvard Business Review*, 70(1), 71–79.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from levelfield.findings import Finding
+from levelfield.workspace import Workspace
+
+__all__ = ["PERSPECTIVES", "ScorecardMetric", "balanced_scorecard"]
+
+PERSPECTIVES = ("financial", "customer", "internal process", "learning and growth")
+Status = Literal["good", "watch", "poor", "missing"]
+
+
+@dataclass(frozen=True)
+class ScorecardMetric:
+    """One scorecard line: value, what good looks like, and where the number came from."""
+
+    perspective: str
+    name: str
+    value: float | None
+    unit: str
+    higher_is_better: bool
+    good: float
+    poor: float
+    reference: str
+    source: str
+    trend: tuple[tuple[int, float], ...] = field(default=())
+
+    @property
+    def status(self) -> Status:
+        if self.value is None:
+            return "missing"
+        v = self.value
+        if self.higher_is_better:
+            return "good" if v >= self.good else "poor" if v <= self.poor else "watch"
+        return "good" if v <= self.good else "poor" if v >= self.poor else "watch"
+
+    def formatted(self) -> str:
+        if self.value is None:
+            return "not measured"
+        if self.unit == "share":
+            return f"{self.value:.0%}"
+        if self.unit == "currency":
+            return f"{self.value:,.0f}"
+        return f"{self.value:,.1f}" if abs(self.value) < 100 else f"{self.value:,.0f}"
+
+
+def _yearly(ws: Workspace, sql: str) -> tuple[tuple[int, float], ...]:
+    rows = ws.con.execute(sql).fetchall()
+    return tuple((int(y), float(v)) for y, v in rows if v is not None)
+
+
+def _finding(findings: Mapping[str, Sequence[Finding]], metric: str) -> float | None:
+    fs = findings.get(metric)
+    return float(fs[0].value) if fs else None
+
+
+def balanced_scorecard(
+    ws: Workspace,
+    findings: Mapping[str, Sequence[Finding]],
+    *,
+    gross_margin: float | None,
+    automation_hours: float | None,
+) -> list[ScorecardMetric]:
+    """Build the scorecard lines (thresholds and their reasons are in ``reference``)."""
+    revenue_trend = _yearly(
+        ws,
+        "SELECT year(ordered_at) y, sum(net_revenue)::DOUBLE FROM order_revenue "
+        "GROUP BY y ORDER BY y",
+    )
+    growth = None
+    if len(revenue_trend) >= 2 and revenue_trend[-2][1] > 0:
+        growth = revenue_trend[-1][1] / revenue_trend[-2][1] - 1.0
+    margin_trend = _yearly(
+        ws,
+        """SELECT year(o.ordered_at) y,
+                  1 - sum(l.quantity * p.unit_cost)::DOUBLE
+                      / nullif(sum(l.quantity * l.unit_price), 0)::DOUBLE
+           FROM order_lines l JOIN products p USING (sku) JOIN order_revenue o USING (order_id)
+           WHERE p.unit_cost IS NOT NULL GROUP BY y ORDER BY y""",
+    )
+    repeat_trend = _yearly(
+        ws,
+        """SELECT y, avg((n > 1)::INT)::DOUBLE FROM (
+               SELECT year(ordered_at) y, customer_id, count(*) n FROM order_revenue
+               WHERE customer_id IS NOT NULL AND NOT is_refund GROUP BY y, customer_id)
+           GROUP BY y ORDER BY y""",
+    )
+    refund_trend = _yearly(
+        ws,
+        """SELECT year(ordered_at) y,
+                  (sum(refunded) + sum(CASE WHEN is_refund THEN -net_revenue ELSE 0 END))::DOUBLE
+                  / nullif(sum(CASE WHEN is_refund THEN 0 ELSE gross - discount END), 0)::DOUBLE
+           FROM order_revenue GROUP BY y ORDER BY y""",
+    )
+    caps = ws.get_business("capabilities")
+    n_caps = float(len(caps)) if isinstance(caps, list) else None
+    satisfaction = ws.get_business("employee_satisfaction")
+    sat = float(satisfaction) if isinstance(satisfaction, int | float) else None
+    repeat = _finding(findings, "customers.repeat_rate")
+    if repeat is None and repeat_trend:
+        repeat = repeat_trend[-1][1]
+    m = (
+        gross_margin
+        if gross_margin is not None
+        else (margin_trend[-1][1] if margin_trend else None)
+    )
+    owned = _finding(findings, "exposure.platform_owned_share")
+    return [
+        ScorecardMetric(
+            "financial",
+            "Revenue growth, last year",
+            growth,
+            "share",
+            True,
+            0.05,
+            -0.05,
+            "growth above 5 % good, below -5 % poor (inflation-level growth is standing still)",
+            "measured: orders",
+            revenue_trend,
+        ),
+        ScorecardMetric(
+            "financial",
+            "Gross margin",
+            m,
+            "share",
+            True,
+            0.45,
+            0.30,
+            "above 45 % good, below 30 % poor for a specialty-goods retailer",
+            "measured: order lines x product unit costs"
+            if m is not None
+            else "missing: import products with unit_cost",
+            margin_trend,
+        ),
+        ScorecardMetric(
+            "financial",
+            "Fees taken by platforms and payments",
+            _finding(findings, "exposure.fee_drag"),
+            "share",
+            False,
+            0.05,
+            0.12,
+            "below 5 % of revenue good (card processing alone is ~3 %), above 12 % poor",
+            "measured: exposure analysis",
+        ),
+        ScorecardMetric(
+            "financial",
+            "Chance of a loss year",
+            _finding(findings, "scenarios.p_loss_year"),
+            "share",
+            False,
+            0.05,
+            0.25,
+            "below 5 % good, above 25 % poor",
+            "measured: scenario simulation",
+        ),
+        ScorecardMetric(
+            "customer",
+            "Repeat customers",
+            repeat,
+            "share",
+            True,
+            0.35,
+            0.20,
+            "above 35 % of customers buying again good, below 20 % poor (e-commerce norms)",
+            "measured: orders",
+            repeat_trend,
+        ),
+        ScorecardMetric(
+            "customer",
+            "Net Promoter Score",
+            _finding(findings, "customers.nps"),
+            "index",
+            True,
+            30.0,
+            0.0,
+            "above 30 good, below 0 poor (more detractors than promoters)",
+            "measured: survey answers"
+            if _finding(findings, "customers.nps") is not None
+            else "missing: import NPS survey answers (levelfield template surveys)",
+        ),
+        ScorecardMetric(
+            "customer",
+            "Distinctiveness percentile",
+            _finding(findings, "landscape.distinctiveness_percentile"),
+            "share",
+            True,
+            0.6,
+            0.3,
+            "above the 60th percentile of the market good, below the 30th poor",
+            "measured: landscape analysis",
+        ),
+        ScorecardMetric(
+            "internal process",
+            "Refunds",
+            refund_trend[-1][1] if refund_trend else None,
+            "share",
+            False,
+            0.02,
+            0.06,
+            "below 2 % of sales good, above 6 % poor",
+            "measured: orders",
+            refund_trend,
+        ),
+        ScorecardMetric(
+            "internal process",
+            "Supplier spend concentration (HHI)",
+            _finding(findings, "exposure.supplier_hhi"),
+            "index",
+            False,
+            1000.0,
+            1800.0,
+            "2023 US Merger Guidelines bands: below 1,000 unconcentrated, above 1,800 highly",
+            "measured: exposure analysis",
+        ),
+        ScorecardMetric(
+            "internal process",
+            "Largest country share of cost of goods",
+            _finding(findings, "exposure.country_cogs_share_max"),
+            "share",
+            False,
+            0.35,
+            0.6,
+            "below 35 % good, above 60 % poor (one origin carries the range)",
+            "measured: exposure analysis",
+        ),
+        ScorecardMetric(
+            "learning and growth",
+            "Digital capabilities in place",
+            n_caps,
+            "count",
+            True,
+            6.0,
+            3.0,
+            "of the 10 on the checklist; 6 or more good, 3 or fewer poor",
+            "user-entered: business profile 'capabilities'"
+            if n_caps is not None
+            else "missing: add 'capabilities' to the business profile",
+        ),
+        ScorecardMetric(
+            "learning and growth",
+            "Employee satisfaction (0-10)",
+            sat,
+            "index",
+            True,
+            7.5,
+            5.0,
+            "7.5 or more good, 5 or less poor",
+            "user-entered: business profile"
+            if sat is not None
+            else "missing: add 'employee_satisfaction' to the business profile",
+        ),
+        ScorecardMetric(
+            "learning and growth",
+            "Revenue whose customers you can reach directly",
+            None if owned is None else 1.0 - owned,
+            "share",
+            True,
+            0.7,
+            0.4,
+            "70 % or more good, 40 % or less poor (informational asymmetry)",
+            "measured: exposure analysis",
+        ),
+        ScorecardMetric(
+            "learning and growth",
+            "Staff hours automation could free each week",
+            automation_hours,
+            "count",
+            False,
+            2.0,
+            10.0,
+            "under 2 h/week of routine work left to automate good, over 10 h poor",
+            "measured: automation questionnaire"
+            if automation_hours is not None
+            else "missing: fill the automation questionnaire (levelfield template automation)",
+        ),
+    ]

