@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from levelfield import pipeline
+from levelfield.errors import ConfigError, InsufficientDataError
+from levelfield.findings import Finding
+from levelfield.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class _Result:
+    n: int
+
+    def findings(self) -> list[Finding]:
+        return [Finding("customers.repeat_rate", 0.4, "share", "40 % buy again")]
+
+
+@pytest.fixture
+def fake_customers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+
+    def analyze(ws: Workspace, *, progress: object = None) -> _Result:
+        calls.append(1)
+        ws.record_run("customers", {}, {"n": 1}, dt.datetime(2024, 1, 1))
+        return _Result(1)
+
+    mod = types.ModuleType("levelfield.customers")
+    mod.analyze = analyze  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "levelfield.customers", mod)
+    return calls
+
+
+def test_unknown_analysis_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="choose one of customers"):
+        pipeline.analysis_module("astrology")
+
+
+def test_run_analysis_stores_findings_and_collect_reuses_them(
+    ws: Workspace, fake_customers: list[int]
+) -> None:
+    pipeline.run_analysis(ws, "customers")
+    assert ws.latest_findings("customers") == _Result(1).findings()
+    assert len(fake_customers) == 1
+    found, _ = pipeline.collect_findings(ws, rerun_missing=False)
+    assert found["customers"][0].metric == "customers.repeat_rate"
+    assert len(fake_customers) == 1  # current: not re-run
+
+
+def test_collect_reruns_when_data_changed_and_reports_skips(
+    ws: Workspace, fake_customers: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.run_analysis(ws, "customers")
+    ws.con.execute(
+        "INSERT INTO imports VALUES (9, 'orders', 'new.csv', 'z', 'generic', 1, 1, 0, now(), now(), 'ok', NULL)"
+    )
+
+    def refuse(ws: Workspace, *, progress: object = None) -> None:
+        raise InsufficientDataError("no competitors imported")
+
+    for name in ("landscape", "exposure", "pricing", "scenarios"):
+        mod = types.ModuleType(f"levelfield.{name}")
+        mod.analyze = refuse  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, f"levelfield.{name}", mod)
+    found, skipped = pipeline.collect_findings(ws)
+    assert len(fake_customers) == 2  # fingerprint changed: re-run
+    assert set(skipped) == {"landscape", "exposure", "pricing", "scenarios"}
+    assert "no competitors" in skipped["landscape"]
+    assert "customers" in found
