@@ -65,7 +65,7 @@ def test_ranking_is_by_value_over_effort_stable_and_explained(shop: Workspace) -
             "warning",
             {"channel": "amazon"},
         ),
-        Finding("exposure.fee_drag", 0.12, "share", "fees take 12 %", "watch", {}),
+        Finding("exposure.fee_drag", 0.2, "share", "fees take 20 % of gross margin", "watch", {}),
         Finding(
             "pricing.recommended_profit_gain",
             5000.0,

@@ -119,10 +119,11 @@ def from_finding(
     lo = f.context.get(str(params.get("low_field", "low")), f.value)
     hi = f.context.get(str(params.get("high_field", "high")), f.value)
     lo_f, hi_f = sorted((float(lo), float(hi)))
+    mid = float(f.value)
     return ImpactEstimate(
-        low=lo_f,
-        mid=float(f.value),
-        high=hi_f,
+        low=min(lo_f, mid),
+        mid=mid,
+        high=max(hi_f, mid),
         basis=f"as measured: {f.text}",
         method="model",
     )
@@ -232,9 +233,19 @@ def supply_risk(
 def fee_cut(
     params: Mapping[str, Any], bound: Mapping[str, Finding], facts: BusinessFacts
 ) -> ImpactEstimate:
-    """Savings from cutting a stated share of the fees the business pays."""
+    """Savings from cutting a stated share of the fees the business pays.
+
+    Uses the fee amount in the finding's context (``fees``) when given, else the fee
+    rates measured in the workspace over the last 12 months.
+    """
     f = _first(bound, params)
-    fees = float(f.value) * facts.net_revenue_12m
+    stated = f.context.get("fees")
+    if isinstance(stated, int | float) and stated > 0:
+        fees = float(stated)
+    else:
+        fees = sum(
+            facts.revenue_by_channel.get(c, 0.0) * r for c, r in facts.fee_rate_by_channel.items()
+        )
     lo, hi = _num(params, "cut_low"), _num(params, "cut_high")
     basis = f"cutting {lo:.0%}–{hi:.0%} of about {_money(fees, facts.currency)} fees a year"
     return ImpactEstimate.from_range(fees * lo, fees * hi, basis)

@@ -119,7 +119,7 @@ def balanced_scorecard(
         if gross_margin is not None
         else (margin_trend[-1][1] if margin_trend else None)
     )
-    owned = _finding(findings, "exposure.platform_owned_share")
+    owned = _finding(findings, "exposure.data_ownership_share")
     return [
         ScorecardMetric(
             "financial",

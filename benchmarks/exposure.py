@@ -1,0 +1,349 @@
+"""Benchmark: every exposure metric in levelfield (DuckDB SQL) vs the same metrics in pandas.
+
+Builds a synthetic workspace (default 10M order lines, 2.5M orders, 20,000 products,
+5,000 suppliers in 40 countries, five channels with real fee profiles), then times
+
+* ours: ``levelfield.exposure.analyze(ws)`` end to end (it computes more than the peer:
+  scorecard, diversification, charts' tables, run record);
+* peer: pandas on DataFrames already in memory (loading them is not timed): revenue,
+  HHI and top-1/5/20% shares by customer, channel, platform and product; the effective fee
+  rate per channel from actual fees and the published schedule (order and item
+  components, Amazon's price band); COGS and fee drag; supplier spend (stated or from
+  COGS), supplier and supplier-country HHI; single-source revenue share; spend-weighted
+  country risk.
+
+The synthetic marketplace orders carry no shipping, so the schedule's allocation of
+shipping to items is zero on both sides. Writes ``benchmarks/results/exposure.json``.
+Run ``python benchmarks/exposure.py --quick`` for a small size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import levelfield.exposure as ex
+from levelfield import open_workspace
+from levelfield.errors import DataQualityWarning
+
+COUNTRIES = [
+    "CN",
+    "VN",
+    "IN",
+    "BD",
+    "TR",
+    "MX",
+    "US",
+    "DE",
+    "IT",
+    "ET",
+    "CO",
+    "BR",
+    "GT",
+    "ID",
+    "KE",
+    "PE",
+    "HN",
+    "PK",
+    "TH",
+    "MY",
+    "PH",
+    "KR",
+    "JP",
+    "TW",
+    "LK",
+    "EG",
+    "MA",
+    "ZA",
+    "NG",
+    "GH",
+    "PL",
+    "PT",
+    "ES",
+    "FR",
+    "NL",
+    "GB",
+    "CA",
+    "CR",
+    "EC",
+    "UG",
+]
+CHANNELS = {
+    "shopify": ("Shopify", "shopify_payments_basic"),
+    "etsy": ("Etsy", "etsy_standard"),
+    "amazon": ("Amazon", "amazon_referral_grocery"),
+    "wholesale": ("wholesale", "none"),
+    "square": ("Square", "square_in_person"),
+}
+
+
+def build(path: Path, n_lines: int, n_suppliers: int) -> None:
+    n_orders = n_lines // 4
+    n_products = 20_000
+    n_customers = max(n_orders // 5, 1)
+    with open_workspace(path) as ws:
+        con = ws.con
+        con.execute(
+            f"""
+            INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, discount,
+                                     import_id)
+            SELECT 'o' || (j // 4), (j % 4) + 1, 'p' || (hash(j) % {n_products}),
+                   1 + j % 3, 5 + (hash(j * 7) % 3000) / 100.0, 0, 1
+            FROM range({n_orders * 4}) t(j)
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO orders (order_id, customer_id, ordered_at, channel, currency, gross,
+                                discount, tax, shipping, fees, refunded, status, import_id)
+            WITH g AS (
+                SELECT order_id, sum(quantity * unit_price) AS gross,
+                       CAST(substr(order_id, 2) AS BIGINT) AS i
+                FROM order_lines GROUP BY order_id
+            )
+            SELECT order_id,
+                   CASE WHEN i % 10 = 0 THEN NULL ELSE 'c' || (hash(i) % {n_customers}) END,
+                   TIMESTAMP '2023-01-01' + to_days(CAST(i % 1000 AS INTEGER)),
+                   CASE WHEN i % 10 < 4 THEN 'shopify' WHEN i % 10 < 6 THEN 'etsy'
+                        WHEN i % 10 < 8 THEN 'amazon' WHEN i % 10 < 9 THEN 'wholesale'
+                        ELSE 'square' END,
+                   'USD', gross, 0, 0,
+                   CASE WHEN i % 10 < 4 THEN 4.95 ELSE 0 END,
+                   CASE WHEN i % 10 < 4 AND i % 7 <> 0
+                        THEN round(0.029 * (gross + 4.95) + 0.30, 2) END,
+                   0, 'paid', 1
+            FROM g
+            """
+        )
+        con.execute(
+            f"""
+            INSERT INTO products (sku, name, category, unit_cost, supplier_id, import_id)
+            SELECT 'p' || k, 'product ' || k, 'cat' || (k % 50),
+                   2 + (hash(k) % 1000) / 100.0, 's' || (hash(k * 3) % {n_suppliers}), 1
+            FROM range({n_products}) t(k)
+            """
+        )
+        con.execute(
+            """
+            INSERT INTO suppliers (supplier_id, name, country, annual_spend, lead_time_days,
+                                   alternatives, import_id)
+            SELECT 's' || s, 'supplier ' || s, $c[CAST(1 + hash(s) % $n AS BIGINT)],
+                   CASE WHEN s % 2 = 0 THEN 1000 + hash(s * 5) % 200000 END,
+                   5 + hash(s * 11) % 120,
+                   CASE s % 3 WHEN 0 THEN NULL WHEN 1 THEN '0'
+                        ELSE 's' || ((s + 1) % $ns) || ';s' || ((s + 7) % $ns) END,
+                   1
+            FROM range($ns) t(s)
+            """,
+            {"c": COUNTRIES, "n": len(COUNTRIES), "ns": n_suppliers},
+        )
+        for ch, (platform, profile) in CHANNELS.items():
+            con.execute(
+                "INSERT INTO channels (channel, platform, fee_profile, import_id) VALUES (?,?,?,1)",
+                [ch, platform, profile],
+            )
+
+
+def _conc(values: pd.Series) -> dict[str, float]:
+    v = values[values > 0].sort_values(ascending=False).to_numpy(dtype="float64")
+    tot = v.sum()
+    s = v / tot
+    k = max(1, int(np.ceil(0.2 * len(v))))
+    return {
+        "hhi": float(10_000 * (s**2).sum()),
+        "top1": float(s[:1].sum()),
+        "top5": float(s[:5].sum()),
+        "top20": float(s[:k].sum()),
+    }
+
+
+def pandas_metrics(
+    orders: pd.DataFrame,
+    lines: pd.DataFrame,
+    products: pd.DataFrame,
+    suppliers: pd.DataFrame,
+    channels: pd.DataFrame,
+    schedule: pd.DataFrame,
+    risk: pd.DataFrame,
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    o = orders[~orders["status"].isin(["failed", "voided", "cancelled", "pending"])].copy()
+    o["revenue"] = o["gross"] - o["discount"] - o["refunded"]
+    o["merch"] = o["gross"] - o["discount"]
+    total = o["merch"] + o["shipping"] + o["tax"]
+    o.loc[o["fees"] > total, "fees"] = np.nan
+    o = o.merge(channels[["channel", "platform", "fee_profile"]], on="channel", how="left")
+    for name, key in (
+        ("customer", "customer_id"),
+        ("channel", "channel"),
+        ("platform", "platform"),
+    ):
+        sub = o if name != "customer" else o[o["customer_id"].notna()]
+        c = _conc(sub.groupby(key, sort=False)["revenue"].sum())
+        out[f"{name}_hhi"] = c["hhi"]
+        if name == "customer":
+            out["customer_top1_share"] = c["top1"]
+            out["customer_top5_share"] = c["top5"]
+            out["customer_top20pct_share"] = c["top20"]
+    ln = lines.merge(o[["order_id", "channel", "fee_profile"]], on="order_id", how="inner")
+    ln["value"] = ln["quantity"] * ln["unit_price"] - ln["discount"]
+    ln = ln.merge(products[["sku", "unit_cost", "supplier_id"]], on="sku", how="left")
+    out["product_hhi"] = _conc(ln.groupby("sku", sort=False)["value"].sum())["hhi"]
+    # scheduled fees: order-level components
+    so = schedule[schedule["per"] == "order"]
+    base = {
+        "order_total": o["merch"] + o["shipping"] + o["tax"],
+        "merchandise_plus_shipping": o["merch"] + o["shipping"],
+        "merchandise": o["merch"],
+    }
+    fee_o = pd.Series(0.0, index=o.index)
+    for r in so.itertuples():
+        mask = o["fee_profile"] == r.fee_profile
+        fee_o[mask] += r.percentage / 100 * base[r.base][mask] + r.fixed_amount
+    si = schedule[schedule["per"] == "item"]
+    li = ln[ln["quantity"] > 0]
+    unit = li["value"] / li["quantity"]
+    fee_i = pd.Series(0.0, index=li.index)
+    for r in si.itertuples():
+        mask = li["fee_profile"] == r.fee_profile
+        if not np.isnan(r.price_min):
+            mask &= unit > r.price_min
+        if not np.isnan(r.price_max):
+            mask &= unit <= r.price_max
+        pct = np.maximum(r.percentage / 100 * unit, 0 if np.isnan(r.min_fee) else r.min_fee)
+        fee_i[mask] += (pct * li["quantity"] + r.fixed_amount * li["quantity"])[mask]
+    item_by_order = fee_i.groupby(li["order_id"]).sum()
+    known = o["fee_profile"].isin(schedule["fee_profile"])
+    sched = (fee_o + o["order_id"].map(item_by_order).fillna(0.0)).where(known)
+    o["fee_used"] = o["fees"].fillna(sched)
+    g = o[o["fee_used"].notna()].groupby("channel")
+    rates = g["fee_used"].sum() / g["revenue"].sum()
+    for ch, rate in rates.items():
+        out[f"fee_rate_{ch}"] = float(rate)
+    costed = ln[ln["unit_cost"].notna()]
+    gm = 1 - (costed["quantity"] * costed["unit_cost"]).sum() / costed["value"].sum()
+    fees_total = float((rates * o.groupby("channel")["revenue"].sum()).sum())
+    rev_known = float(o.loc[o["channel"].isin(rates.index), "revenue"].sum())
+    out["fee_drag"] = fees_total / (rev_known * gm)
+    # suppliers
+    days = (o["ordered_at"].max() - o["ordered_at"].min()).total_seconds() / 86400 + 1
+    years = days / 365.25
+    ln["cogs"] = ln["quantity"] * ln["unit_cost"]
+    by_sup = ln.groupby("supplier_id").agg(revenue=("value", "sum"), cogs=("cogs", "sum"))
+    sup = suppliers.merge(by_sup, left_on="supplier_id", right_index=True, how="outer")
+    sup["spend"] = sup["annual_spend"].fillna(sup["cogs"].fillna(0.0) / years)
+    out["supplier_hhi"] = _conc(sup.set_index("supplier_id")["spend"])["hhi"]
+    by_c = sup[sup["country"].notna()].groupby("country")["spend"].sum()
+    out["supplier_country_hhi"] = _conc(by_c)["hhi"]
+    alt = sup["alternatives"].astype("object")
+    txt = alt.where(alt.notna(), "").astype(str).str.strip()
+    n_alt = txt.str.split(r"[;,|]", regex=True).map(lambda xs: sum(1 for x in xs if x.strip()))
+    num = pd.to_numeric(txt, errors="coerce")
+    n_alt = num.where(num.notna(), n_alt).where(txt != "")
+    sup["n_alt"] = n_alt
+    pos = ln[ln["value"] > 0].merge(sup[["supplier_id", "n_alt"]], on="supplier_id", how="left")
+    out["single_source_share"] = float(
+        pos.loc[pos["n_alt"] == 0, "value"].sum() / pos["value"].sum()
+    )
+    w = by_c[by_c > 0] / by_c[by_c > 0].sum()
+    r = risk.set_index("country")["risk"].reindex(w.index)
+    out["spend_weighted_country_risk"] = float((w * r).sum() / w[r.notna()].sum())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small size (200k lines, 500 suppliers)")
+    ap.add_argument("--lines", type=int, default=None)
+    ap.add_argument("--suppliers", type=int, default=None)
+    args = ap.parse_args()
+    n_lines = args.lines or (200_000 if args.quick else 10_000_000)
+    n_sup = args.suppliers or (500 if args.quick else 5_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        t0 = time.perf_counter()
+        build(path, n_lines, n_sup)
+        build_s = time.perf_counter() - t0
+        with open_workspace(path) as ws:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DataQualityWarning)
+                t0 = time.perf_counter()
+                res = ex.analyze(ws)
+                ours_s = time.perf_counter() - t0
+            frames = {
+                t: ws.con.execute(f"SELECT * FROM {t}").df()
+                for t in ("orders", "order_lines", "products", "suppliers", "channels")
+            }
+        for f in frames.values():
+            for col in f.columns:
+                if str(f[col].dtype).startswith("decimal") or (
+                    f[col].dtype == object
+                    and col
+                    in (
+                        "gross",
+                        "discount",
+                        "tax",
+                        "shipping",
+                        "fees",
+                        "refunded",
+                        "quantity",
+                        "unit_price",
+                        "unit_cost",
+                        "annual_spend",
+                    )
+                ):
+                    f[col] = pd.to_numeric(f[col]).astype("float64")
+        sched = ex.fee_schedule()
+        risk = ex.country_risk_table()
+        t0 = time.perf_counter()
+        peer = pandas_metrics(
+            frames["orders"],
+            frames["order_lines"],
+            frames["products"],
+            frames["suppliers"],
+            frames["channels"],
+            sched,
+            risk,
+        )
+        peer_s = time.perf_counter() - t0
+    rates = res.channels.set_index("channel")["fee_rate"]
+    ours = dict(res.metrics)
+    ours.update({f"fee_rate_{c}": float(v) for c, v in rates.items()})
+    diffs = {
+        k: abs(ours[k] - v) / max(abs(v), 1e-12)
+        for k, v in peer.items()
+        if k in ours and np.isfinite(v)
+    }
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {
+        "n": n_lines,
+        "n_suppliers": n_sup,
+        "ours_s": round(ours_s, 3),
+        "peer_s": round(peer_s, 3),
+        "ratio": round(peer_s / ours_s, 2),
+        "peak_rss_mb": round(rss, 1),
+        "build_s": round(build_s, 2),
+        "peer": "pandas " + pd.__version__,
+        "metrics_compared": len(diffs),
+        "max_rel_diff": max(diffs.values()) if diffs else None,
+        "worst_metric": max(diffs, key=lambda k: diffs[k]) if diffs else None,
+        "quick": bool(args.quick),
+    }
+    results = Path(__file__).resolve().parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "exposure.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    json.dump(out, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,925 @@
+"""``analyze``: read the workspace, measure every exposure, record the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from levelfield.errors import (
+    ConfigError,
+    DataError,
+    DataQualityWarning,
+    InsufficientDataError,
+)
+from levelfield.exposure import _metrics as msql
+from levelfield.exposure._kernels import own_store_shift, shift_effects
+from levelfield.exposure._reference import (
+    PLATFORM_OWNS_CUSTOMER,
+    compliance_costs,
+    country_risk_table,
+    fee_schedule,
+    normalize_countries,
+)
+from levelfield.exposure._result import ExposureResult
+from levelfield.exposure._scorecard import score_indicators
+from levelfield.findings import ProgressCallback, no_progress
+from levelfield.workspace import Workspace
+
+__all__ = ["CAPABILITIES", "analyze", "channel_fee_rates"]
+
+#: The digital-capability checklist of the ``business.capabilities`` profile key.
+CAPABILITIES = (
+    "online_ordering",
+    "crm",
+    "email_automation",
+    "inventory_system",
+    "analytics",
+    "loyalty_program",
+    "subscription",
+    "delivery",
+    "pos_integration",
+    "accounting_software",
+)
+
+_EU = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
+_STUDIES = ("crain_crain_2014", "crain_crain_2010")
+_SCHEDULE_COLS = [
+    "fee_profile",
+    "component",
+    "percentage",
+    "fixed_amount",
+    "per",
+    "base",
+    "price_min",
+    "price_max",
+    "min_fee",
+]
+
+
+@dataclass(frozen=True)
+class _Params:
+    shift_channel: str | None = None
+    shift_share: float = 0.2
+    conversion_loss: float = 0.3
+    own_store_fee_rate: float | None = None
+    diversify_share: float = 0.25
+    n_suggestions: int = 5
+    country_risk: Mapping[str, float] | None = None
+    compliance_study: str = "crain_crain_2014"
+    unit_cost_benchmarks: Mapping[str, float] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "shift_channel": self.shift_channel,
+            "shift_share": self.shift_share,
+            "conversion_loss": self.conversion_loss,
+            "own_store_fee_rate": self.own_store_fee_rate,
+            "diversify_share": self.diversify_share,
+            "n_suggestions": self.n_suggestions,
+            "country_risk": dict(self.country_risk or {}),
+            "compliance_study": self.compliance_study,
+            "unit_cost_benchmarks": dict(self.unit_cost_benchmarks or {}),
+        }
+
+
+def _share_param(name: str, value: Any, *, upper_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a number between 0 and 1, not {value!r}")
+    if value < 0 or value > 1 or (upper_open and value == 1):
+        bound = "0 <= x < 1" if upper_open else "0 <= x <= 1"
+        raise ConfigError(f"{name} must be a share ({bound}), not {value!r}")
+    return float(value)
+
+
+def _check_params(params: Mapping[str, Any]) -> _Params:
+    known = set(_Params.__dataclass_fields__)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        near = {u: difflib.get_close_matches(u, sorted(known), n=1) for u in unknown}
+        hint = "; ".join(
+            f"{u!r}" + (f" (did you mean {n[0]!r}?)" if n else "") for u, n in near.items()
+        )
+        raise ConfigError(
+            f"unknown exposure parameter(s): {hint}; known: {', '.join(sorted(known))}"
+        )
+    p = _Params(**params)
+    _share_param("shift_share", p.shift_share)
+    _share_param("conversion_loss", p.conversion_loss)
+    _share_param("diversify_share", p.diversify_share)
+    if p.own_store_fee_rate is not None:
+        _share_param("own_store_fee_rate", p.own_store_fee_rate, upper_open=True)
+    if (
+        isinstance(p.n_suggestions, bool)
+        or not isinstance(p.n_suggestions, int)
+        or p.n_suggestions < 0
+    ):
+        raise ConfigError(f"n_suggestions must be a whole number >= 0, not {p.n_suggestions!r}")
+    if p.shift_channel is not None and not isinstance(p.shift_channel, str):
+        raise ConfigError(f"shift_channel must be a channel name, not {p.shift_channel!r}")
+    if p.compliance_study not in _STUDIES:
+        raise ConfigError(
+            f"compliance_study must be one of {', '.join(_STUDIES)}, not {p.compliance_study!r}"
+        )
+    for name, mapping in (
+        ("country_risk", p.country_risk),
+        ("unit_cost_benchmarks", p.unit_cost_benchmarks),
+    ):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise ConfigError(
+                f"{name} must be a mapping {{key: number}}, not {type(mapping).__name__}"
+            )
+    if p.unit_cost_benchmarks:
+        bad = [
+            k
+            for k, v in p.unit_cost_benchmarks.items()
+            if isinstance(v, bool)
+            or not isinstance(v, int | float)
+            or not math.isfinite(v)
+            or v <= 0
+        ]
+        if bad:
+            raise ConfigError(
+                f"unit_cost_benchmarks must be positive unit costs; check sku(s) {bad[:5]}"
+            )
+    return p
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _register_schedule(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    sched = fee_schedule()
+    table = sched[_SCHEDULE_COLS].astype(
+        {"fee_profile": "object", "component": "object", "per": "object", "base": "object"}
+    )
+    con.register("lf_fee_schedule", table)
+    return sched
+
+
+def _fee_profile_warnings(con: duckdb.DuckDBPyConnection, known: list[str]) -> list[str]:
+    rows = con.execute(
+        """
+        SELECT c.channel, c.fee_profile,
+               count(o.order_id) FILTER (WHERE o.fees IS NULL) AS missing
+        FROM lf_chan c LEFT JOIN lf_ord o ON o.channel = c.channel
+        GROUP BY c.channel, c.fee_profile
+        HAVING count(o.order_id) FILTER (WHERE o.fees IS NULL) > 0
+           AND (c.fee_profile IS NULL OR c.fee_profile NOT IN (SELECT unnest($known)))
+        ORDER BY c.channel
+        """,
+        {"known": known},
+    ).fetchall()
+    notes = []
+    for channel, profile, missing in rows:
+        if profile is None:
+            msg = (
+                f"channel {channel!r} has no fee profile and {missing:,} of its orders have no "
+                "fees column value: their fees count as unknown, not zero. Set "
+                "channels.fee_profile (e.g. 'etsy_standard', or 'none' for no fees)"
+            )
+        else:
+            near = difflib.get_close_matches(str(profile), known, n=3)
+            msg = (
+                f"channel {channel!r} has unknown fee profile {profile!r}"
+                + (f" (did you mean {', '.join(near)}?)" if near else "")
+                + f"; fees of its {missing:,} orders without a fee count as unknown, not zero"
+            )
+        warnings.warn(msg, DataQualityWarning, stacklevel=4)
+        notes.append(msg)
+    return notes
+
+
+def channel_fee_rates(ws: Workspace) -> dict[str, float]:
+    """Effective platform/payment fee rate per channel, as a share of net revenue.
+
+    The rate uses the export's actual ``fees`` where present and the shipped fee schedule
+    (``channels.fee_profile``) for orders without them. A channel whose fees are unknown
+    on every order (no fee column, no or unknown fee profile) is absent, not 0; a channel
+    with fee profile ``none`` is 0.
+
+    Parameters
+    ----------
+    ws
+        An open workspace.
+
+    Returns
+    -------
+    dict
+        ``{channel: fee rate}`` (share of net revenue, 0-1).
+    """
+    con = ws.cursor()
+    try:
+        sched = _register_schedule(con)
+        msql.prepare(con, sorted(PLATFORM_OWNS_CUSTOMER))
+        known = sorted(set(sched["fee_profile"].astype(str)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            _fee_profile_warnings(con, known)
+        msql.scheduled_fees(con)
+        table = msql.channel_table(con)
+    finally:
+        con.close()
+    out: dict[str, float] = {}
+    for r in table.itertuples():
+        fee = msql.as_float(r.fee_used)
+        rev = msql.as_float(r.revenue_fee_known)
+        if math.isfinite(fee) and math.isfinite(rev) and rev > 0:
+            out[str(r.channel)] = fee / rev
+    return out
+
+
+def _channels_frame(table: pd.DataFrame, total_revenue: float) -> pd.DataFrame:
+    t = table.copy()
+    num = [
+        "revenue",
+        "fee_actual",
+        "revenue_actual",
+        "fee_scheduled",
+        "fee_used",
+        "revenue_fee_known",
+        "cogs",
+        "value_costed",
+        "line_value",
+    ]
+    for col in num:
+        t[col] = pd.to_numeric(t[col], errors="coerce").astype("float64")
+    t["share"] = t["revenue"] / total_revenue if total_revenue > 0 else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["fee_rate"] = np.where(
+            t["revenue_fee_known"] > 0, t["fee_used"] / t["revenue_fee_known"], np.nan
+        )
+        t["fee_rate_actual"] = np.where(
+            t["revenue_actual"] > 0, t["fee_actual"] / t["revenue_actual"], np.nan
+        )
+        t["cogs_rate"] = np.where(t["value_costed"] > 0, t["cogs"] / t["value_costed"], np.nan)
+    src = np.select(
+        [t["orders_unknown"].eq(t["orders"]), t["orders_sched"].eq(0), t["orders_actual"].eq(0)],
+        ["unknown", "actual", "schedule"],
+        default="actual + schedule",
+    )
+    t["fee_source"] = src
+    t["fees_est"] = t["fee_rate"] * t["revenue"]
+    t["gross_margin"] = t["revenue"] * (1.0 - t["cogs_rate"])
+    t["margin_after_fees"] = t["gross_margin"] - t["fees_est"]
+    t["owns_customer"] = t["owns_customer"].astype("boolean")
+    keep = [
+        "channel",
+        "platform",
+        "fee_profile",
+        "owns_customer",
+        "owns_stated",
+        "revenue",
+        "share",
+        "orders",
+        "fee_rate",
+        "fee_source",
+        "fee_rate_actual",
+        "fee_actual",
+        "fee_scheduled",
+        "fees_est",
+        "orders_actual",
+        "orders_sched",
+        "orders_unknown",
+        "cogs_rate",
+        "gross_margin",
+        "margin_after_fees",
+    ]
+    return t[keep].reset_index(drop=True)
+
+
+def _supplier_scores(sup: pd.DataFrame) -> pd.DataFrame:
+    s = sup.copy()
+    for col in (
+        "spend",
+        "spend_share",
+        "revenue_share",
+        "risk",
+        "lead_time_days",
+        "n_alternatives",
+        "annual_spend",
+        "revenue",
+    ):
+        s[col] = pd.to_numeric(s[col], errors="coerce").astype("float64")
+    s["c_country_risk"] = s["risk"]
+    s["c_spend_share"] = 100.0 * s["spend_share"]
+    s["c_lead_time"] = 100.0 * np.clip(s["lead_time_days"] / msql.LEAD_TIME_LONG_DAYS, 0.0, 1.0)
+    s["c_revenue_dependence"] = 100.0 * s["revenue_share"]
+    s["c_alternatives"] = 100.0 / (1.0 + np.clip(s["n_alternatives"], 0.0, None))
+    comp = s[
+        ["c_country_risk", "c_spend_share", "c_lead_time", "c_revenue_dependence", "c_alternatives"]
+    ].to_numpy(dtype="float64")
+    n = np.isfinite(comp).sum(axis=1)
+    total = np.where(np.isfinite(comp), comp, 0.0).sum(axis=1)
+    # Equal weights over the components that are known: no component is shown to matter
+    # more than another for a small buyer's supply risk.
+    s["risk_score"] = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    s["components_known"] = n
+    return (
+        s.drop(columns=["country_raw"])
+        .sort_values(["risk_score", "spend"], ascending=[False, False], na_position="last")
+        .reset_index(drop=True)
+    )
+
+
+def _diversification(
+    con: duckdb.DuckDBPyConnection, sup: pd.DataFrame, share: float, n: int
+) -> pd.DataFrame:
+    cols = [
+        "from_supplier",
+        "to_supplier",
+        "kind",
+        "from_country",
+        "to_country",
+        "amount_moved",
+        "delta_supplier_hhi",
+        "delta_country_hhi",
+        "delta_country_risk",
+        "cost_difference",
+        "lowers_risk",
+    ]
+    pairs = msql.diversification_pairs(con)
+    if pairs.empty or n == 0 or share == 0:
+        return pd.DataFrame(columns=cols)
+    ids = sup["supplier_id"].astype(str).to_numpy()
+    index = {k: i for i, k in enumerate(ids)}
+    spend = np.clip(sup["spend"].to_numpy(dtype="float64", na_value=0.0), 0.0, None)
+    countries = sup["country"].astype("object").where(sup["country"].notna(), "?").astype(str)
+    codes, group = np.unique(countries.to_numpy(), return_inverse=True)
+    risk = sup["risk"].to_numpy(dtype="float64", na_value=np.nan)
+    src = pairs["src"].astype(str).map(index).to_numpy(dtype="int64")
+    dst = pairs["dst"].astype(str).map(index).to_numpy(dtype="int64")
+    amount = share * spend[src]
+    d_sup, d_cty, d_risk = shift_effects(spend, group.astype("int64"), risk, src, dst, amount)
+    ratio = pd.to_numeric(pairs["cost_ratio"], errors="coerce").to_numpy(dtype="float64")
+    out = pd.DataFrame(
+        {
+            "from_supplier": ids[src],
+            "to_supplier": ids[dst],
+            "kind": pairs["kind"].to_numpy(),
+            "from_country": codes[group[src]],
+            "to_country": codes[group[dst]],
+            "amount_moved": amount,
+            "delta_supplier_hhi": d_sup,
+            "delta_country_hhi": d_cty,
+            "delta_country_risk": d_risk,
+            "cost_difference": amount * (ratio - 1.0),
+        }
+    )
+    out = out[(out["amount_moved"] > 0) & (out["delta_supplier_hhi"] < 0)]
+    out["lowers_risk"] = out["delta_country_risk"].lt(0).to_numpy()
+    # Moves that lower both concentration and country risk first, each group by the HHI gain.
+    out = out.sort_values(
+        ["lowers_risk", "delta_supplier_hhi", "delta_country_risk"], ascending=[False, True, True]
+    )
+    return out.head(n).reset_index(drop=True)[cols]
+
+
+def _burden(
+    ws: Workspace, study: str, annual_revenue: float, currency: str, notes: list[str]
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    employees = ws.get_business("employees")
+    cols = [
+        "study",
+        "size_band",
+        "employees",
+        "cost_per_employee",
+        "currency",
+        "price_year",
+        "cost",
+        "share_of_revenue",
+        "large_firm_cost_per_employee",
+        "ratio_to_large",
+        "excess_over_large",
+        "source",
+        "caveat",
+    ]
+    if employees is None:
+        notes.append("business.employees is not set: the compliance burden is not estimated")
+        return pd.DataFrame(columns=cols), {}
+    if isinstance(employees, bool) or not isinstance(employees, int | float) or employees < 1:
+        raise DataError(
+            f"business profile key 'employees' must be a whole number >= 1, not {employees!r}; "
+            "fix it in your business profile"
+        )
+    cc = compliance_costs()
+    rows = cc[(cc["study"] == study)]
+    band = rows[
+        (rows["employees_min"] <= employees)
+        & (rows["employees_max"].isna() | (rows["employees_max"] >= employees))
+    ]
+    large = rows[rows["size_band"] == "large"].iloc[0]
+    b = band.iloc[0]
+    cost = float(employees) * float(b["cost_per_employee"])
+    share = cost / annual_revenue if annual_revenue > 0 else float("nan")
+    if str(b["currency"]) != currency:
+        notes.append(
+            f"compliance cost is in {b['currency']} of {b['price_year']} (study) while revenue "
+            f"is in {currency}: the share of revenue is an order of magnitude only"
+        )
+    country = ws.get_business("country")
+    if country and str(country).upper() not in ("US", "USA"):
+        notes.append(
+            f"the compliance cost levels are US federal averages; for {country} read them as "
+            "an order of magnitude"
+            + (
+                " (the European Commission reports up to 10x per employee for SMEs)"
+                if str(country).upper() in _EU
+                else ""
+            )
+        )
+    frame = pd.DataFrame(
+        [
+            {
+                "study": study,
+                "size_band": str(b["size_band"]),
+                "employees": float(employees),
+                "cost_per_employee": float(b["cost_per_employee"]),
+                "currency": str(b["currency"]),
+                "price_year": int(b["price_year"]),
+                "cost": cost,
+                "share_of_revenue": share,
+                "large_firm_cost_per_employee": float(large["cost_per_employee"]),
+                "ratio_to_large": float(b["ratio_to_large"]),
+                "excess_over_large": float(employees)
+                * (float(b["cost_per_employee"]) - float(large["cost_per_employee"])),
+                "source": str(b["source"]),
+                "caveat": str(b["caveat"]),
+            }
+        ]
+    )
+    return frame, {
+        "compliance_cost": cost,
+        "compliance_cost_share": share,
+        "compliance_cost_ratio": float(b["ratio_to_large"]),
+    }
+
+
+def _scale_gap(con: duckdb.DuckDBPyConnection, bench: Mapping[str, float] | None) -> float:
+    if not bench:
+        return float("nan")
+    frame = pd.DataFrame(
+        {"sku": [str(k) for k in bench], "bench": [float(v) for v in bench.values()]}
+    )
+    con.register("lf_bench", frame)
+    try:
+        row = con.execute(
+            """
+            SELECT sum(l.q * l.unit_cost) / sum(l.q * b.bench) - 1
+            FROM lf_lines l JOIN lf_bench b ON b.sku = l.item
+            WHERE l.unit_cost IS NOT NULL AND l.q > 0
+            """
+        ).fetchall()[0][0]
+    finally:
+        con.unregister("lf_bench")
+    return msql.as_float(row)
+
+
+def analyze(
+    ws: Workspace, *, progress: ProgressCallback = no_progress, **params: Any
+) -> ExposureResult:
+    """Measure the business's exposure to customers, platforms, suppliers, countries and rules.
+
+    Parameters
+    ----------
+    ws
+        An open workspace with at least orders imported.
+    progress
+        ``progress(step, fraction)`` callback.
+    **params
+        ``shift_channel`` (channel for the own-store what-if; default the marketplace
+        with most revenue), ``shift_share`` (share of its revenue moved, default 0.2),
+        ``conversion_loss`` (share of moved revenue lost on the way, default 0.3 — an
+        assumption to replace with your own), ``own_store_fee_rate`` (default the fee
+        rate of your largest own channel, else Shopify Payments Basic at your average
+        order), ``diversify_share`` (share of a supplier's spend shifted, default 0.25),
+        ``n_suggestions`` (default 5), ``country_risk`` (``{country: risk 0-100}``
+        overriding the WGI table), ``compliance_study`` (``"crain_crain_2014"`` or
+        ``"crain_crain_2010"``), ``unit_cost_benchmarks`` (``{sku: large-firm unit cost}``).
+
+    Returns
+    -------
+    ExposureResult
+
+    Raises
+    ------
+    InsufficientDataError
+        No orders in the workspace.
+    UnknownReferenceError
+        A supplier country code is unknown (the message lists near matches).
+    ConfigError
+        A parameter is invalid.
+
+    Warns
+    -----
+    DataQualityWarning
+        Fees larger than the order total (ignored), negative fees on sales (taken as
+        positive), a channel without a usable fee profile (fees unknown, not zero),
+        several currencies summed without conversion.
+
+    References
+    ----------
+    U.S. DOJ and FTC (2023). Merger Guidelines. Kaufmann, D. and A. Kraay (2024).
+    Worldwide Governance Indicators. Crain, W. msql. and N. V. Crain (2014). The Cost of
+    Federal Regulation to the U.S. Economy, Manufacturing and Small Business.
+    """
+    started = _utcnow()
+    p = _check_params(params)
+    n_orders = int(ws.con.execute("SELECT count(*) FROM order_revenue").fetchall()[0][0])
+    if n_orders == 0:
+        raise InsufficientDataError(
+            "no orders to analyse: import your sales export first, e.g. "
+            "'levelfield import orders orders.csv' (or try 'levelfield demo DIR')"
+        )
+    con = ws.cursor()
+    try:
+        result = _compute(ws, con, p, progress)
+    finally:
+        con.close()
+    ws.record_run("exposure", p.as_dict(), result.summary(), started)
+    progress("done", 1.0)
+    return result
+
+
+def _compute(
+    ws: Workspace, con: duckdb.DuckDBPyConnection, p: _Params, progress: ProgressCallback
+) -> ExposureResult:
+    notes: list[str] = []
+    currency = ws.currency()
+    progress("preparing orders", 0.05)
+    sched = _register_schedule(con)
+    known_profiles = sorted(set(sched["fee_profile"].astype(str)))
+    problems = msql.prepare(con, sorted(PLATFORM_OWNS_CUSTOMER))
+    if problems["fees_too_large"]:
+        msg = (
+            f"{problems['fees_too_large']:,} order(s) have fees larger than the order total "
+            f"(e.g. {', '.join(map(str, problems['fees_too_large_examples']))}); those fees "
+            "are treated as unknown. Check the fee column mapping of the import"
+        )
+        warnings.warn(msg, DataQualityWarning, stacklevel=3)
+        notes.append(msg)
+    if problems["fees_negative"]:
+        msg = (
+            f"{problems['fees_negative']:,} sale(s) have negative fees; read as fees paid "
+            "(sign flipped), as in exports that show fees as deductions"
+        )
+        warnings.warn(msg, DataQualityWarning, stacklevel=3)
+        notes.append(msg)
+    if problems["currencies"] > 1:
+        msg = (
+            f"orders are in {problems['currencies']} currencies; amounts are summed without "
+            "conversion"
+        )
+        warnings.warn(msg, DataQualityWarning, stacklevel=3)
+        notes.append(msg)
+    notes.extend(_fee_profile_warnings(con, known_profiles))
+    revenue, years, identified_share, _ = msql.order_history(con)
+
+    progress("fees and channels", 0.2)
+    msql.scheduled_fees(con)
+    channels = _channels_frame(msql.channel_table(con), revenue)
+    metrics: dict[str, float] = {
+        "revenue": revenue,
+        "years_of_history": years,
+        "annual_revenue": revenue / years,
+        "identified_revenue_share": identified_share,
+    }
+    labels: dict[str, str] = {}
+
+    progress("concentration", 0.35)
+    conc_rows = [msql.concentration(con, d) for d in ("customer", "channel", "platform", "product")]
+    tops = {d.dimension: msql.top_keys(con, d.dimension) for d in conc_rows}
+
+    # -- fees, margin, ownership -------------------------------------------------------
+    pos = channels[channels["revenue"] > 0]
+    fee_known = pos[pos["fee_rate"].notna()]
+    fees_total = float(fee_known["fees_est"].sum())
+    rev_known = float(fee_known["revenue"].sum())
+    cogs_row = con.execute(
+        "SELECT sum(q * unit_cost), sum(value) FILTER (WHERE unit_cost IS NOT NULL), "
+        "sum(value) FROM lf_lines"
+    ).fetchall()[0]
+    value_costed = msql.as_float(cogs_row[1])
+    gm_rate = (
+        1.0 - msql.as_float(cogs_row[0]) / value_costed
+        if math.isfinite(value_costed) and value_costed > 0
+        else float("nan")
+    )
+    metrics["gross_margin_rate"] = gm_rate
+    metrics["cogs_coverage"] = (
+        value_costed / msql.as_float(cogs_row[2])
+        if msql.as_float(cogs_row[2]) > 0
+        else float("nan")
+    )
+    metrics["fees_total"] = fees_total
+    metrics["fee_rate_total"] = fees_total / rev_known if rev_known > 0 else float("nan")
+    metrics["revenue_fee_unknown_share"] = (
+        1.0 - rev_known / float(pos["revenue"].sum())
+        if float(pos["revenue"].sum()) > 0
+        else float("nan")
+    )
+    gross_margin = rev_known * gm_rate
+    metrics["fee_drag"] = fees_total / gross_margin if gross_margin > 0 else float("nan")
+    if not math.isfinite(gm_rate):
+        notes.append("no product unit costs: fee drag on gross margin cannot be computed")
+    if len(fee_known):
+        top_fee = fee_known.sort_values("fee_rate", ascending=False).iloc[0]
+        metrics["fee_rate_max"] = float(top_fee["fee_rate"])
+        labels["fee_rate_max_channel"] = str(top_fee["channel"])
+    owned = pos["owns_customer"]
+    pos_rev = float(pos["revenue"].sum())
+    if pos_rev > 0:
+        own_rev = float(pos.loc[owned.eq(True).fillna(False).astype(bool), "revenue"].sum())
+        plat_rev = float(pos.loc[owned.eq(False).fillna(False).astype(bool), "revenue"].sum())
+        metrics["data_ownership_share"] = own_rev / pos_rev
+        metrics["platform_owned_share"] = plat_rev / pos_rev
+        metrics["ownership_unknown_share"] = 1.0 - (own_rev + plat_rev) / pos_rev
+        plat = pos[owned.eq(False).fillna(False).astype(bool)]
+        metrics["platform_share_max"] = float(plat["revenue"].max()) / pos_rev if len(plat) else 0.0
+        if metrics["ownership_unknown_share"] > 0:
+            unknown = pos.loc[owned.isna(), "channel"].astype(str).tolist()
+            notes.append(
+                f"who owns the customer is unknown for channel(s) {', '.join(unknown)}; "
+                "set channels.owns_customer"
+            )
+
+    # -- own-store what-if ---------------------------------------------------------------
+    whatif = _whatif(con, pos, p, gm_rate, labels, notes)
+    if len(whatif):
+        metrics["whatif_margin_gained"] = float(whatif.iloc[0]["margin_gained"])
+
+    # -- suppliers and countries ---------------------------------------------------------
+    progress("suppliers and countries", 0.55)
+    neg = con.execute(
+        "SELECT list(supplier_id ORDER BY supplier_id)[1:5], count(*) FROM suppliers "
+        "WHERE annual_spend < 0"
+    ).fetchall()[0]
+    if neg[1]:
+        raise DataError(
+            f"suppliers.annual_spend is negative for {neg[1]} supplier(s) ({', '.join(neg[0])}); "
+            "spend must be >= 0 — fix the suppliers file and import it again"
+        )
+    raw = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT country FROM suppliers WHERE country IS NOT NULL"
+        ).fetchall()
+    ]
+    codes = normalize_countries(raw)
+    risk_table = country_risk_table(p.country_risk)
+    risk_map = dict(zip(risk_table["country"].astype(str), risk_table["risk"], strict=True))
+    con.register(
+        "lf_country",
+        pd.DataFrame(
+            {
+                "raw": pd.Series(raw, dtype="object"),
+                "country": pd.Series(codes, dtype="object"),
+                "risk": pd.Series(
+                    [risk_map.get(c, np.nan) if c else np.nan for c in codes], dtype="float64"
+                ),
+            }
+        ),
+    )
+    sup_raw = msql.supplier_table(con, years)
+    suppliers = _supplier_scores(sup_raw)
+    for d in ("supplier", "supplier_country"):
+        row = msql.concentration(con, d)
+        conc_rows.append(row)
+        tops[d] = msql.top_keys(con, d)
+    zero = suppliers[suppliers["spend"].fillna(0.0) <= 0]
+    if len(zero):
+        notes.append(
+            f"{len(zero)} supplier(s) have zero or unknown spend and are left out of "
+            "the spend shares"
+        )
+    countries = con.execute(
+        """
+        SELECT country, sum(spend) AS spend, sum(spend) / sum(sum(spend)) OVER () AS share,
+               any_value(risk) AS risk, count(*) AS suppliers
+        FROM lf_sup WHERE country IS NOT NULL AND spend > 0 GROUP BY country
+        ORDER BY spend DESC, country
+        """
+    ).df()
+    names = dict(
+        zip(risk_table["country"].astype(str), risk_table["name"].astype(str), strict=True)
+    )
+    sources = dict(
+        zip(risk_table["country"].astype(str), risk_table["risk_source"].astype(str), strict=True)
+    )
+    countries.insert(1, "name", countries["country"].map(names))
+    countries["risk_source"] = countries["country"].map(sources)
+    if len(countries):
+        metrics["country_cogs_share_max"] = float(countries["share"].iloc[0])
+        known_risk = countries[countries["risk"].notna()]
+        if len(known_risk):
+            w = known_risk["share"].to_numpy(dtype="float64")
+            metrics["spend_weighted_country_risk"] = float(
+                np.dot(w, known_risk["risk"].to_numpy(dtype="float64")) / w.sum()
+            )
+    ss = con.execute(
+        """
+        SELECT sum(l.value) FILTER (WHERE s.n_alternatives = 0),
+               sum(l.value) FILTER (WHERE s.n_alternatives IS NOT NULL),
+               sum(l.value)
+        FROM lf_lines l LEFT JOIN lf_sup s ON s.supplier_id = l.supplier_id
+        WHERE l.value > 0
+        """
+    ).fetchall()[0]
+    line_total = msql.as_float(ss[2])
+    if msql.as_float(ss[1]) > 0 and line_total > 0:
+        metrics["single_source_share"] = msql.as_float(ss[0]) if ss[0] is not None else 0.0
+        metrics["single_source_share"] /= line_total
+        metrics["single_source_coverage"] = msql.as_float(ss[1]) / line_total
+
+    progress("diversification", 0.7)
+    diversification = _diversification(con, suppliers, p.diversify_share, p.n_suggestions)
+
+    # -- concentration summary -----------------------------------------------------------
+    conc = pd.DataFrame(
+        [
+            {
+                "dimension": r.dimension,
+                "n": r.n,
+                "total": r.total,
+                "hhi": r.hhi,
+                "band": r.band,
+                "top1_share": r.top1_share,
+                "top5_share": r.top5_share,
+                "top20pct_share": r.top20pct_share,
+            }
+            for r in conc_rows
+        ]
+    )
+    for r in conc_rows:
+        metrics[f"{r.dimension}_hhi"] = r.hhi
+    cust = conc_rows[0]
+    metrics["customer_top1_share"] = cust.top1_share
+    metrics["customer_top5_share"] = cust.top5_share
+    metrics["customer_top20pct_share"] = cust.top20pct_share
+    top_frames = []
+    for dim, frame in tops.items():
+        f = frame.copy()
+        f.insert(0, "dimension", dim)
+        f.insert(1, "rank", np.arange(1, len(f) + 1))
+        if dim == "customer":
+            f["key"] = [f"customer #{i}" for i in f["rank"]]
+        top_frames.append(f)
+    concentration_top = pd.concat(top_frames, ignore_index=True) if top_frames else pd.DataFrame()
+
+    # -- burden, scale, scorecard --------------------------------------------------------
+    progress("burden and scorecard", 0.85)
+    burden, bm = _burden(ws, p.compliance_study, metrics["annual_revenue"], currency, notes)
+    metrics.update(bm)
+    metrics["scale_gap"] = _scale_gap(con, p.unit_cost_benchmarks)
+    caps = ws.get_business("capabilities")
+    if isinstance(caps, list):
+        have = {str(c).strip().lower() for c in caps}
+        metrics["digital_capabilities"] = len(have & set(CAPABILITIES)) / len(CAPABILITIES)
+    else:
+        notes.append(
+            "business.capabilities is not set: the technological dimension is not measured"
+        )
+    metrics["measures_customers"] = 1.0 if ws.latest_run("customers") is not None else 0.0
+    scorecard, dimensions = score_indicators(metrics)
+
+    used = sorted(set(channels["fee_profile"].dropna().astype(str)) & set(known_profiles))
+    dates = {
+        prof: str(sched.loc[sched["fee_profile"] == prof, "checked_on"].iloc[0]) for prof in used
+    }
+    return ExposureResult(
+        currency=currency,
+        metrics=metrics,
+        concentration=conc,
+        concentration_top=concentration_top,
+        channels=channels,
+        whatif=whatif,
+        suppliers=suppliers,
+        countries=countries,
+        diversification=diversification,
+        burden=burden,
+        scorecard=scorecard,
+        dimensions=dimensions,
+        fee_schedule_dates=dates,
+        notes=tuple(notes),
+        labels=labels,
+        params=p.as_dict(),
+    )
+
+
+def _whatif(
+    con: duckdb.DuckDBPyConnection,
+    pos: pd.DataFrame,
+    p: _Params,
+    gm_rate: float,
+    labels: dict[str, str],
+    notes: list[str],
+) -> pd.DataFrame:
+    plat = pos[pos["owns_customer"].eq(False).fillna(False).astype(bool)]
+    if p.shift_channel is not None:
+        chosen = pos[pos["channel"] == p.shift_channel]
+        if chosen.empty:
+            near = difflib.get_close_matches(p.shift_channel, pos["channel"].astype(str).tolist())
+            raise ConfigError(
+                f"shift_channel {p.shift_channel!r} has no revenue in this workspace"
+                + (f"; did you mean {', '.join(near)}?" if near else "")
+            )
+    else:
+        chosen = plat.sort_values("revenue", ascending=False).head(1)
+    if chosen.empty:
+        return pd.DataFrame()
+    row = chosen.iloc[0]
+    f_p = float(row["fee_rate"])
+    if not math.isfinite(f_p):
+        notes.append(f"own-store what-if skipped: the fee rate of {row['channel']} is unknown")
+        return pd.DataFrame()
+    own_source = "parameter"
+    f_o = p.own_store_fee_rate
+    if f_o is None:
+        # The own store is an owned channel that takes payments (a processor profile);
+        # direct channels without a processor (fee profile 'none') come last.
+        own = pos[
+            pos["owns_customer"].eq(True).fillna(False).astype(bool) & pos["fee_rate"].notna()
+        ].assign(_direct=lambda f: f["fee_profile"].astype("object").eq("none"))
+        own = own.sort_values(["_direct", "revenue"], ascending=[True, False])
+        if len(own):
+            f_o = float(own.iloc[0]["fee_rate"])
+            own_source = f"fee rate of {own.iloc[0]['channel']}"
+        else:
+            aov = con.execute(
+                "SELECT avg(merch + shipping + tax) FROM lf_ord "
+                "WHERE NOT is_refund AND channel = ?",
+                [str(row["channel"])],
+            ).fetchall()[0][0]
+            aov_f = msql.as_float(aov)
+            f_o = 0.029 + (0.30 / aov_f if aov_f > 0 else 0.0)
+            own_source = "Shopify Payments Basic (2.9% + 0.30) at this channel's average order"
+    gm = gm_rate if math.isfinite(gm_rate) else 1.0
+    if not math.isfinite(gm_rate):
+        notes.append("own-store what-if uses revenue less fees (no unit costs to compute margin)")
+    years = msql.order_history(con)[1]
+    r = own_store_shift(
+        float(row["revenue"]) / years, p.shift_share, p.conversion_loss, gm, f_p, float(f_o)
+    )
+    labels["whatif_channel"] = str(row["channel"])
+    return pd.DataFrame(
+        [
+            {
+                "channel": str(row["channel"]),
+                "share_moved": p.shift_share,
+                "conversion_loss": p.conversion_loss,
+                "gross_margin_rate": gm,
+                "platform_fee_rate": f_p,
+                "own_store_fee_rate": float(f_o),
+                "own_store_fee_source": own_source,
+                "moved_revenue": r.moved_revenue,
+                "kept_revenue": r.kept_revenue,
+                "lost_revenue": r.lost_revenue,
+                "fees_saved": r.fees_saved,
+                "margin_before": r.margin_before,
+                "margin_after": r.margin_after,
+                "margin_gained": r.margin_gained,
+                "breakeven_conversion_loss": r.breakeven_conversion_loss,
+                "assumption": "conversion loss is your assumption: the share of moved buyers "
+                "who do not follow to the own store",
+            }
+        ]
+    )

@@ -1,0 +1,401 @@
+"""The result of ``levelfield.exposure.analyze``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from levelfield.exposure._kernels import HHI_HIGH, HHI_MODERATE, hhi_band
+from levelfield.exposure._metrics import as_float
+from levelfield.findings import Finding, Severity
+
+__all__ = ["ExposureResult"]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalar: NaN/inf become None, NumPy scalars become Python ones."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _pct(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _num(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:,.0f}"
+
+
+def _hhi_severity(h: float) -> Severity:
+    if not math.isfinite(h):
+        return "info"
+    return "warning" if h > HHI_HIGH else "watch" if h >= HHI_MODERATE else "good"
+
+
+@dataclass(frozen=True)
+class ExposureResult:
+    """Exposure of a business to customers, platforms, suppliers, countries and rules.
+
+    Attributes
+    ----------
+    metrics
+        Headline numbers by metric name (shares 0-1, HHI 0-10,000, money per year in
+        ``currency``); NaN where the data do not allow a number.
+    concentration
+        One row per dimension (customer, channel, platform, product, supplier,
+        supplier_country): ``n``, ``total``, ``hhi``, ``band``, ``top1_share``,
+        ``top5_share``, ``top20pct_share``.
+    concentration_top
+        The ten largest keys per dimension with ``value`` and ``share`` (customers are
+        listed by rank only).
+    channels
+        Per channel: revenue, share, fee profile, who owns the customer, actual and
+        scheduled fees, the effective fee rate and its source, COGS and margins.
+    whatif
+        The own-store what-if (one row) with its assumptions.
+    suppliers
+        Per supplier: spend, shares, country and risk, each risk component (0-100) and
+        the risk score.
+    countries
+        Supplier spend per country with its WGI risk.
+    diversification
+        Suggested spend shifts, best first, with the change in supplier HHI,
+        supplier-country HHI, spend-weighted country risk and cost.
+    burden
+        Compliance cost estimate per study band (empty when employees are unknown).
+    scorecard
+        Indicators with value, yardstick (good/bad), direction, reference and score.
+    dimensions
+        Scorecard dimensions with score and the two weakest flagged.
+    fee_schedule_dates
+        ``{fee_profile: as_of}`` of the schedule rows used.
+    notes
+        Assumptions applied and data repaired, in plain language.
+    labels
+        Names behind headline metrics (e.g. ``fee_rate_max_channel``).
+    """
+
+    currency: str
+    metrics: dict[str, float]
+    concentration: pd.DataFrame
+    concentration_top: pd.DataFrame
+    channels: pd.DataFrame
+    whatif: pd.DataFrame
+    suppliers: pd.DataFrame
+    countries: pd.DataFrame
+    diversification: pd.DataFrame
+    burden: pd.DataFrame
+    scorecard: pd.DataFrame
+    dimensions: pd.DataFrame
+    fee_schedule_dates: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    # -- contract methods ----------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """JSON-able headline numbers."""
+        dims = {str(r.dimension): _clean(as_float(r.score)) for r in self.dimensions.itertuples()}
+        weakest = [str(d) for d in self.dimensions.loc[self.dimensions["weakest"], "dimension"]]
+        return {
+            "currency": self.currency,
+            "metrics": {k: _clean(float(v)) for k, v in self.metrics.items()},
+            "scorecard": dims,
+            "weakest_dimensions": weakest,
+            "fee_schedule_dates": dict(self.fee_schedule_dates),
+            "notes": list(self.notes),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """The main table: the scorecard indicators with values, yardsticks and scores."""
+        return self.scorecard.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every result table, for ``levelfield export``."""
+        return {
+            "scorecard": self.scorecard.copy(),
+            "scorecard_dimensions": self.dimensions.copy(),
+            "concentration": self.concentration.copy(),
+            "concentration_top": self.concentration_top.copy(),
+            "channels": self.channels.copy(),
+            "own_store_whatif": self.whatif.copy(),
+            "suppliers": self.suppliers.copy(),
+            "supplier_countries": self.countries.copy(),
+            "diversification": self.diversification.copy(),
+            "compliance_burden": self.burden.copy(),
+        }
+
+    def _weakest(self) -> list[tuple[str, float]]:
+        d = self.dimensions.dropna(subset=["score"]).sort_values(["score", "dimension"])
+        return [(str(r.dimension), as_float(r.score)) for r in d.head(2).itertuples()]
+
+    def headline(self) -> list[str]:
+        """Plain-language lines for the CLI, each with its number and yardstick."""
+        lines: list[str] = []
+        scores = ", ".join(
+            f"{r.dimension} {r.score:.0f}"
+            if math.isfinite(as_float(r.score))
+            else f"{r.dimension} n/a"
+            for r in self.dimensions.itertuples()
+        )
+        lines.append(f"Asymmetry scorecard (0-100, higher is a more level field): {scores}.")
+        weak = self._weakest()
+        if weak:
+            lines.append(
+                "Weakest: "
+                + " and ".join(f"{d} ({s:.0f})" for d, s in weak)
+                + "; see the indicators behind them in the scorecard table."
+            )
+        lines.extend(f.text for f in self._ranked_findings()[:6])
+        if self.fee_schedule_dates:
+            dates = sorted(set(self.fee_schedule_dates.values()))
+            lines.append(
+                f"Fee schedule checked {', '.join(dates)} (levelfield/data/platform_fees.csv)."
+            )
+        return lines
+
+    def _ranked_findings(self) -> list[Finding]:
+        severity = {"critical": 0, "warning": 1, "watch": 2, "info": 3, "good": 4}
+        priority = [
+            "platform_share_max",
+            "data_ownership_share",
+            "fee_drag",
+            "customer_top1_share",
+            "country_cogs_share_max",
+            "single_source_share",
+            "supplier_hhi",
+            "channel_hhi",
+            "compliance_cost_share",
+            "own_store_margin_gain",
+            "spend_weighted_country_risk",
+        ]
+        rank = {f"exposure.{m}": i for i, m in enumerate(priority)}
+        fs = [f for f in self.findings() if f.metric in rank]
+        return sorted(fs, key=lambda f: (severity[f.severity], rank[f.metric]))
+
+    def findings(self) -> list[Finding]:
+        """Measured facts with stable metric ids (see the package docstring)."""
+        m = self.metrics
+        out: list[Finding] = []
+
+        def add(
+            metric: str, value: float, unit: str, text: str, sev: Severity, **context: Any
+        ) -> None:
+            if math.isfinite(value):
+                out.append(
+                    Finding(
+                        f"exposure.{metric}",
+                        float(value),
+                        unit,
+                        text,
+                        sev,
+                        {k: _clean(v) for k, v in context.items()},
+                    )
+                )
+
+        yard = "2023 US Merger Guidelines: above 1,800 highly, 1,000-1,800 moderately concentrated"
+        top1 = m.get("customer_top1_share", math.nan)
+        add(
+            "customer_top1_share",
+            top1,
+            "share",
+            f"Your largest customer brings {_pct(top1)} of identified revenue "
+            "(a customer at 10% or more is a 'major customer' under US GAAP ASC 280).",
+            "warning" if top1 >= 0.2 else "watch" if top1 >= 0.1 else "good",
+            top5_share=m.get("customer_top5_share"),
+            top20pct_share=m.get("customer_top20pct_share"),
+            reference="ASC 280-10-50-42",
+        )
+        add(
+            "customer_top5_share",
+            m.get("customer_top5_share", math.nan),
+            "share",
+            f"Your five largest customers bring {_pct(m.get('customer_top5_share', math.nan))} "
+            "of identified revenue.",
+            "info",
+        )
+        add(
+            "customer_top20pct_share",
+            m.get("customer_top20pct_share", math.nan),
+            "share",
+            f"The top 20% of customers bring {_pct(m.get('customer_top20pct_share', math.nan))} "
+            "of identified revenue.",
+            "info",
+        )
+        for dim, label in (
+            ("customer", "customer"),
+            ("channel", "sales-channel"),
+            ("platform", "platform"),
+            ("product", "product"),
+            ("supplier", "supplier spend"),
+            ("supplier_country", "supplier-country spend"),
+        ):
+            h = m.get(f"{dim}_hhi", math.nan)
+            add(
+                f"{dim}_hhi",
+                h,
+                "index",
+                f"{label.capitalize()} concentration HHI is {_num(h)} ({hhi_band(h)}; {yard}).",
+                _hhi_severity(h),
+                band=hhi_band(h),
+                reference="US DOJ/FTC Merger Guidelines 2023",
+            )
+        ps = m.get("platform_share_max", math.nan)
+        ch = self._top_platform_channel()
+        add(
+            "platform_share_max",
+            ps,
+            "share",
+            f"{ch.get('channel', 'A marketplace')} brings {_pct(ps)} of revenue and holds the "
+            "customer relationship; its effective fee rate is "
+            f"{_pct(ch.get('fee_rate', math.nan))}.",
+            "critical"
+            if ps >= 0.5
+            else "warning"
+            if ps >= 0.3
+            else "watch"
+            if ps >= 0.1
+            else "good",
+            channel=ch.get("channel"),
+            platform=ch.get("platform"),
+            fee_rate=ch.get("fee_rate"),
+        )
+        own = m.get("data_ownership_share", math.nan)
+        add(
+            "data_ownership_share",
+            own,
+            "share",
+            f"You own the customer relationship on {_pct(own)} of revenue; on the rest a "
+            "platform holds the customer contact and history.",
+            "warning" if own < 0.5 else "watch" if own < 0.8 else "good",
+            platform_owned_share=m.get("platform_owned_share"),
+            unknown_share=m.get("ownership_unknown_share"),
+        )
+        fd = m.get("fee_drag", math.nan)
+        add(
+            "fee_drag",
+            fd,
+            "share",
+            f"Platform and payment fees take {_pct(fd)} of your gross margin "
+            f"({_pct(m.get('fee_rate_total', math.nan))} of revenue).",
+            "warning" if fd >= 0.25 else "watch" if fd >= 0.10 else "good",
+            fees=m.get("fees_total"),
+            fee_rate=m.get("fee_rate_total"),
+            revenue_fee_unknown_share=m.get("revenue_fee_unknown_share"),
+        )
+        fr = m.get("fee_rate_max", math.nan)
+        add(
+            "fee_rate_max",
+            fr,
+            "share",
+            f"The most expensive channel, {self.labels.get('fee_rate_max_channel', 'n/a')}, keeps "
+            f"{_pct(fr)} of its revenue in fees.",
+            "warning" if fr >= 0.2 else "watch" if fr >= 0.1 else "info",
+            channel=self.labels.get("fee_rate_max_channel"),
+        )
+        ss = m.get("single_source_share", math.nan)
+        add(
+            "single_source_share",
+            ss,
+            "share",
+            f"{_pct(ss)} of product revenue depends on products with a single supplier.",
+            "warning" if ss >= 0.5 else "watch" if ss >= 0.2 else "good",
+            coverage=m.get("single_source_coverage"),
+        )
+        cs = m.get("country_cogs_share_max", math.nan)
+        cty = self._top_country()
+        risk = cty.get("risk", math.nan)
+        add(
+            "country_cogs_share_max",
+            cs,
+            "share",
+            f"{cty.get('name', 'One country')} supplies {_pct(cs)} of your purchases; its "
+            f"governance risk is {_num(risk)}/100 (World Bank WGI).",
+            "warning"
+            if cs >= 0.5 and risk >= 50
+            else "watch"
+            if cs >= 0.5 or risk >= 50
+            else "good",
+            country=cty.get("country"),
+            risk=risk,
+            reference="World Bank WGI 2023",
+        )
+        wr = m.get("spend_weighted_country_risk", math.nan)
+        add(
+            "spend_weighted_country_risk",
+            wr,
+            "index",
+            f"Spend-weighted supplier country risk is {_num(wr)}/100 (World Bank WGI).",
+            "warning" if wr >= 60 else "watch" if wr >= 40 else "good",
+        )
+        cc = m.get("compliance_cost_share", math.nan)
+        add(
+            "compliance_cost_share",
+            cc,
+            "share",
+            f"Estimated regulatory compliance cost is {_pct(cc)} of revenue "
+            f"({_num(m.get('compliance_cost', math.nan))} per year; "
+            f"{m.get('compliance_cost_ratio', math.nan):.2f}x a large firm's cost per employee, "
+            "Crain & Crain).",
+            "warning" if cc >= 0.10 else "watch" if cc >= 0.03 else "info",
+            ratio_to_large=m.get("compliance_cost_ratio"),
+        )
+        wg = m.get("whatif_margin_gained", math.nan)
+        if math.isfinite(wg) and len(self.whatif):
+            w = self.whatif.iloc[0]
+            add(
+                "own_store_margin_gain",
+                wg,
+                "currency",
+                f"Moving {_pct(float(w['share_moved']))} of {w['channel']} revenue to your own "
+                f"store, losing {_pct(float(w['conversion_loss']))} of it on the way, would change "
+                f"margin by {wg:,.0f} {self.currency} a year (break-even loss "
+                f"{_pct(float(w['breakeven_conversion_loss']))}).",
+                "good" if wg > 0 else "info",
+                channel=str(w["channel"]),
+            )
+        weak = self._weakest()
+        if weak:
+            d, s = weak[0]
+            add(
+                "scorecard_weakest",
+                s,
+                "index",
+                f"The weakest asymmetry dimension is {d} ({s:.0f}/100)"
+                + (f", then {weak[1][0]} ({weak[1][1]:.0f})." if len(weak) > 1 else "."),
+                "warning" if s < 40 else "watch" if s < 60 else "info",
+                dimension=d,
+                second=weak[1][0] if len(weak) > 1 else None,
+            )
+        return out
+
+    def _top_platform_channel(self) -> dict[str, Any]:
+        c = self.channels
+        if c.empty:
+            return {}
+        plat = c[c["owns_customer"].eq(False).fillna(False).astype(bool)]
+        if plat.empty:
+            return {}
+        r = plat.sort_values("revenue", ascending=False).iloc[0]
+        return {
+            "channel": str(r["channel"]),
+            "platform": str(r["platform"]),
+            "fee_rate": _clean(float(r["fee_rate"])),
+        }
+
+    def _top_country(self) -> dict[str, Any]:
+        c = self.countries
+        if c.empty:
+            return {}
+        r = c.iloc[0]
+        return {
+            "country": str(r["country"]),
+            "name": str(r["name"]),
+            "risk": float(r["risk"]) if pd.notna(r["risk"]) else math.nan,
+        }
