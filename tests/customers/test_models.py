@@ -1,0 +1,213 @@
+"""Estimator behaviour: recovery of known parameters, gradients, bad input, warnings."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+
+import levelfield.customers as customers
+from levelfield.customers import (
+    BetaGeoModel,
+    GammaGammaModel,
+    ParetoNBDModel,
+    customer_lifetime_value,
+    model_monthly_retention,
+    simulate_bgnbd_summary,
+    simulate_gamma_gamma_spend,
+)
+from levelfield.customers import _kernels as K  # noqa: N812
+from levelfield.errors import (
+    ConfigError,
+    ConvergenceWarning,
+    DataError,
+    InsufficientDataError,
+    NotFittedError,
+    SmallSampleWarning,
+)
+
+TRUE = {"r": 0.8, "alpha": 6.0, "a": 0.6, "b": 3.0}  # weeks
+
+
+def test_all_matches_importable_names() -> None:
+    mod = importlib.reload(customers)
+    public = {n for n in dir(mod) if not n.startswith("_")} - {"annotations"}
+    public = {n for n in public if not isinstance(getattr(mod, n), type(mod))}
+    assert set(mod.__all__) == public
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None
+
+
+@pytest.fixture(scope="module")
+def simulated() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(42)
+    T = rng.uniform(20, 60, 20_000)
+    return simulate_bgnbd_summary(20_000, *TRUE.values(), T, rng)
+
+
+def test_bgnbd_recovers_simulated_parameters_within_standard_errors(simulated) -> None:  # type: ignore[no-untyped-def]
+    m = BetaGeoModel().fit(*simulated)
+    for k, v in TRUE.items():
+        assert abs(m.params_[k] - v) < 3.5 * m.standard_errors_[k], (k, m.params_[k])
+
+
+def test_gamma_gamma_recovers_simulated_parameters(simulated) -> None:  # type: ignore[no-untyped-def]
+    x = simulated[0]
+    z = simulate_gamma_gamma_spend(x, 6.0, 4.0, 15.0, np.random.default_rng(1))
+    m = GammaGammaModel().fit(x, z)
+    for k, v in {"p": 6.0, "q": 4.0, "gamma": 15.0}.items():
+        assert abs(m.params_[k] - v) < 3.5 * m.standard_errors_[k], (k, m.params_[k])
+
+
+def test_weights_equal_repeated_rows(simulated) -> None:  # type: ignore[no-untyped-def]
+    x, t, T = (a[:300] for a in simulated)
+    w = np.arange(300) % 3 + 1
+    a = BetaGeoModel().fit(np.repeat(x, w), np.repeat(t, w), np.repeat(T, w))
+    b = BetaGeoModel().fit(x, t, T, weights=w)
+    for k in a.params_:
+        assert a.params_[k] == pytest.approx(b.params_[k], rel=1e-5)
+    assert a.log_likelihood_ == pytest.approx(b.log_likelihood_, rel=1e-9)
+
+
+@pytest.mark.parametrize("which", ["bgnbd", "pareto", "gg"])
+def test_analytic_gradients_match_finite_differences(which: str) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 8, 50).astype(float)
+    T = rng.uniform(5, 40, 50)
+    t = np.where(x > 0, T * rng.uniform(0.1, 1, 50), 0.0)
+    z = rng.uniform(5, 50, 50)
+    if which == "bgnbd":
+        theta = np.array([0.7, 4.0, 0.8, 2.5])
+
+        def f(th: np.ndarray) -> float:
+            return float(K.bgnbd_loglik(*th, x, t, T)[0].sum())
+
+        g = K.bgnbd_loglik(*theta, x, t, T)[1].sum(axis=1)
+    elif which == "pareto":
+        theta = np.array([0.6, 9.0, 0.7, 12.0])
+
+        def f(th: np.ndarray) -> float:
+            return float(K.pareto_nbd_loglik(*th, x, t, T)[0].sum())
+
+        g = K.pareto_nbd_loglik(*theta, x, t, T)[1].sum(axis=1)
+    else:
+        theta = np.array([5.0, 3.0, 14.0])
+        xg = np.maximum(x, 1)
+
+        def f(th: np.ndarray) -> float:
+            return float(K.gamma_gamma_loglik(*th, xg, z)[0].sum())
+
+        g = K.gamma_gamma_loglik(*theta, xg, z)[1].sum(axis=1)
+    np.testing.assert_allclose(g, approx_fprime(theta, f, 1e-7), rtol=1e-4, atol=1e-4)
+
+
+def test_pareto_nbd_likelihood_is_stable_where_closed_form_cancels() -> None:
+    # t_x == T and huge frequencies: the hypergeometric difference cancels to 0 there
+    x = np.array([0.0, 50.0, 200.0])
+    T = np.array([30.0, 30.0, 30.0])
+    ll, grad, p = K.pareto_nbd_loglik(0.5, 10.0, 0.6, 12.0, x, T, T)
+    assert np.isfinite(ll).all() and np.isfinite(grad).all()
+    assert ((p > 0) & (p <= 1)).all()
+
+
+def test_unfitted_models_raise_not_fitted() -> None:
+    for m in (BetaGeoModel(), ParetoNBDModel()):
+        with pytest.raises(NotFittedError, match="fit"):
+            m.probability_alive([1], [1], [2])
+        with pytest.raises(NotFittedError):
+            m.expected_purchases(1.0)
+    with pytest.raises(NotFittedError):
+        GammaGammaModel().conditional_expected_spend([1], [10])
+    with pytest.raises(NotFittedError):
+        BetaGeoModel().summary()
+
+
+@pytest.mark.parametrize(
+    ("x", "t", "T", "err", "match"),
+    [
+        ([], [], [], InsufficientDataError, "no customers"),
+        ([1], [2], [3], InsufficientDataError, "many customers"),
+        ([0, 0, 0], [0, 0, 0], [5, 6, 7], InsufficientDataError, "repeat purchase"),
+        ([0, 0], [0, 0], [0, 0], InsufficientDataError, "one day"),
+        ([1, -1], [1, 1], [2, 2], DataError, "negative"),
+        ([1, np.nan], [1, 1], [2, 2], DataError, "missing"),
+        ([1, 2], [5, 1], [2, 2], DataError, "recency exceeds T"),
+        ([1, 2], [1, 1], [2], DataError, "different lengths"),
+        ("abc", [1], [2], DataError, "text"),
+        ([1.5, 2], [1, 1], [2, 2], DataError, "whole numbers"),
+    ],
+)
+def test_count_models_reject_bad_input(x, t, T, err, match) -> None:  # type: ignore[no-untyped-def]
+    for model in (BetaGeoModel(), ParetoNBDModel()):
+        with pytest.raises(err, match=match):
+            model.fit(x, t, T)
+
+
+def test_gamma_gamma_rejects_zero_or_negative_spend() -> None:
+    with pytest.raises(DataError, match="zero or negative"):
+        GammaGammaModel().fit([1, 2, 3], [10.0, 0.0, -5.0])
+    with pytest.raises(InsufficientDataError, match="two customers"):
+        GammaGammaModel().fit([0, 0, 1], [0.0, 0.0, 5.0])
+
+
+def test_bad_options_raise_config_error() -> None:
+    with pytest.raises(ConfigError, match="penalizer"):
+        BetaGeoModel(penalizer=-1).fit([1, 0], [1, 0], [2, 2])
+    with pytest.raises(ConfigError, match="max_iter"):
+        BetaGeoModel(max_iter=0).fit([1, 0], [1, 0], [2, 2])
+
+
+def test_small_sample_and_non_convergence_warn() -> None:
+    x, t, T = [1, 0, 2, 0, 3], [1, 0, 3, 0, 4], [5, 5, 6, 7, 8]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        m = BetaGeoModel().fit(x, t, T)
+    assert any(issubclass(w.category, SmallSampleWarning) for w in rec)
+    # five customers cannot pin four parameters: either SEs are finite or it says so
+    if any(issubclass(w.category, ConvergenceWarning) for w in rec):
+        assert all(np.isnan(v) for v in m.standard_errors_.values())
+    rng = np.random.default_rng(3)
+    xs, ts, Ts = simulate_bgnbd_summary(2000, 0.8, 6.0, 0.6, 3.0, 30.0, rng)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        BetaGeoModel(max_iter=2).fit(xs, ts, Ts)
+
+
+def test_predictions_are_sane_and_monotone(simulated) -> None:  # type: ignore[no-untyped-def]
+    x, t, T = (a[:2000] for a in simulated)
+    for m in (BetaGeoModel().fit(x, t, T), ParetoNBDModel().fit(x, t, T)):
+        p = m.probability_alive(x, t, T)
+        assert ((p >= 0) & (p <= 1)).all()
+        e1 = m.conditional_expected_purchases(4.0, x, t, T)
+        e2 = m.conditional_expected_purchases(8.0, x, t, T)
+        assert (e2 >= e1).all() and (e1 >= 0).all()
+        curve = m.expected_purchases(np.array([0.0, 1.0, 10.0, 50.0]))
+        assert curve[0] == pytest.approx(0.0) and np.all(np.diff(curve) > 0)
+        ret = model_monthly_retention(m, x, t, T, 4.348)
+        assert 0.5 < ret < 1
+        clv = customer_lifetime_value(m, x, t, T, np.full(len(x), 20.0), months=12)
+        clv_d = customer_lifetime_value(
+            m, x, t, T, np.full(len(x), 20.0), months=12, annual_discount_rate=0.5
+        )
+        assert (clv >= clv_d).all() and (clv_d >= 0).all()
+        with pytest.raises(ConfigError):
+            m.conditional_expected_purchases(-1.0, x, t, T)
+    with pytest.raises(ConfigError, match="months"):
+        customer_lifetime_value(m, x, t, T, np.ones(len(x)), months=0)
+    with pytest.raises(ConfigError, match="margin"):
+        customer_lifetime_value(m, x, t, T, np.ones(len(x)), margin=0)
+
+
+def test_summary_table_and_repr() -> None:
+    rng = np.random.default_rng(5)
+    x, t, T = simulate_bgnbd_summary(1000, 0.8, 6.0, 0.6, 3.0, 40.0, rng)
+    m = BetaGeoModel().fit(x, t, T)
+    tab = m.summary()
+    assert list(tab.index) == ["r", "alpha", "a", "b"]
+    assert (tab["lower_95"] < tab["estimate"]).all()
+    assert "BetaGeoModel(r=" in repr(m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.probability_alive(x, t, T)
