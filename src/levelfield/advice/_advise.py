@@ -352,7 +352,7 @@ def advise(
                 value=lead.value,
                 strategy=rule.strategy,
                 source=f"{SEED_TITLES.get(rule.seed, 'seed ' + rule.seed)} — {rule.source}",
-                impact=estimate_impact(rule.impact, bound, facts, rule.id),
+                impact=estimate_impact(rule.impact, bound, facts, rule.id, ws),
                 effort=rule.effort,
                 horizon_weeks=rule.horizon_weeks,
                 kpi=render(rule.kpi, bound, facts, rule.id),
