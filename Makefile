@@ -36,8 +36,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Two test workers on two cores: one BLAS thread each, or they fight over the cores.
 test: venv browser lint typecheck
-	$(BIN)/python -m pytest -n 2 --timeout 900 -q
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -n 2 --timeout 900 -q
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,350 @@
+"""Binary strategy features, group profiles and white-space candidates.
+
+White space is searched two ways, and each candidate is worded as a hypothesis to test
+with customers, never as a finding of demand:
+
+1. **Under-served combinations**: for every pair of features from different attributes
+   (e.g. *premium tier* and *delivery*), the observed number of firms offering both is
+   compared with the number expected if the two choices were independent,
+   ``E = K_a K_b / N``. A one-sided hypergeometric (Fisher exact) test gives the chance
+   of seeing so few under independence; Benjamini-Hochberg q-values control the false
+   discovery rate over all pairs tried.
+2. **Empty regions of the map**: on the segment between two strategic groups' centres,
+   the point of lowest firm density (Gaussian kernel, Scott's bandwidth) is a candidate
+   when no firm lies within twice the typical neighbour spacing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
+from scipy.stats import hypergeom
+
+from levelfield.landscape._profiles import EncodedAttribute
+
+__all__ = [
+    "BinaryFeatures",
+    "binary_features",
+    "group_profiles",
+    "map_gaps",
+    "underserved_combinations",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class BinaryFeatures:
+    """Attributes expanded into yes/no strategy features.
+
+    ``present[i, f]`` is True when firm i has feature f; ``available[i, f]`` is False
+    when firm i's value of the feature's attribute is missing. ``attribute[f]`` is the
+    source attribute (pairs within one attribute are never tested).
+    """
+
+    present: npt.NDArray[np.bool_]
+    available: npt.NDArray[np.bool_]
+    labels: tuple[str, ...]
+    attribute: tuple[str, ...]
+
+
+def binary_features(attributes: Sequence[EncodedAttribute]) -> BinaryFeatures:
+    """Expand attributes into features: category and ordinal levels, flags, set members,
+    and the top and bottom thirds of numeric attributes."""
+    cols: list[npt.NDArray[np.bool_]] = []
+    avail: list[npt.NDArray[np.bool_]] = []
+    labels: list[str] = []
+    source: list[str] = []
+    for a in attributes:
+        av = a.available
+        if a.kind == "flag":
+            cols.append((np.nan_to_num(a.values) > 0) & av)
+            avail.append(av)
+            labels.append(a.name)
+            source.append(a.name)
+        elif a.kind in ("category", "ordinal"):
+            levels = a.labels if a.kind == "category" else a.spec.levels
+            codes = np.where(av, np.nan_to_num(a.values.astype(float), nan=-1), -1).astype(int)
+            onehot = codes[:, None] == np.arange(len(levels))[None, :]
+            for j, lv in enumerate(levels):
+                cols.append(onehot[:, j])
+                avail.append(av)
+                labels.append(f"{a.name} = {lv}")
+                source.append(a.name)
+        elif a.kind == "set":
+            for j, lv in enumerate(a.labels):
+                cols.append(a.values[:, j] & av)
+                avail.append(av)
+                labels.append(f"{a.name}: {lv}")
+                source.append(a.name)
+        elif a.kind == "numeric":
+            x = a.values.astype(float)
+            ok = x[av]
+            if ok.size < 3 or np.unique(ok).size < 3:
+                continue
+            lo, hi = np.quantile(ok, [1 / 3, 2 / 3])
+            if hi > lo:
+                cols.append(av & (np.nan_to_num(x, nan=-np.inf) > hi))
+                avail.append(av)
+                labels.append(f"high {a.name} (> {hi:.3g})")
+                source.append(a.name)
+                cols.append(av & (np.nan_to_num(x, nan=np.inf) < lo))
+                avail.append(av)
+                labels.append(f"low {a.name} (< {lo:.3g})")
+                source.append(a.name)
+    n = len(attributes[0].available) if attributes else 0
+    if not cols:
+        return BinaryFeatures(np.zeros((n, 0), bool), np.zeros((n, 0), bool), (), ())
+    return BinaryFeatures(
+        np.column_stack(cols), np.column_stack(avail), tuple(labels), tuple(source)
+    )
+
+
+def _bh(p: FloatArray) -> FloatArray:
+    """Benjamini-Hochberg adjusted p-values (q-values)."""
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, m + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+def underserved_combinations(
+    features: BinaryFeatures, *, alpha: float = 0.05, max_candidates: int = 10
+) -> pd.DataFrame:
+    """Feature pairs offered together by fewer firms than independence predicts.
+
+    Returns
+    -------
+    DataFrame
+        ``feature_a, feature_b, observed, expected, firms, p_value, q_value`` for the
+        pairs whose Benjamini-Hochberg q-value (of the one-sided p) is <= ``alpha`` and
+        that at least one firm fewer than expected offers,
+        most significant first (at most ``max_candidates``).
+
+    References
+    ----------
+    Fisher, R. A. (1922). On the interpretation of chi-square from contingency tables.
+    *Journal of the Royal Statistical Society*, 85(1), 87-94.
+    Benjamini, Y., & Hochberg, Y. (1995). Controlling the false discovery rate.
+    *Journal of the Royal Statistical Society B*, 57(1), 289-300.
+    """
+    cols = ["feature_a", "feature_b", "observed", "expected", "firms", "p_value", "q_value"]
+    F = features.present.astype(float)
+    A = features.available.astype(float)
+    m = F.shape[1]
+    if m < 2:
+        return pd.DataFrame(columns=cols)
+    both_counts = F.T @ F  # firms with both
+    N = A.T @ A  # firms where both are known
+    Ka = F.T @ A  # firms with a, among those where b is known
+    Kb = Ka.T
+    src = np.asarray(features.attribute, dtype=object)
+    iu, ju = np.triu_indices(m, k=1)
+    keep = src[iu] != src[ju]
+    iu, ju = iu[keep], ju[keep]
+    o, nn, ka, kb = both_counts[iu, ju], N[iu, ju], Ka[iu, ju], Kb[iu, ju]
+    valid = (nn >= 3) & (ka >= 2) & (kb >= 2) & (ka <= nn - 1) & (kb <= nn - 1)
+    iu, ju, o, nn, ka, kb = iu[valid], ju[valid], o[valid], nn[valid], ka[valid], kb[valid]
+    if iu.size == 0:
+        return pd.DataFrame(columns=cols)
+    expected = ka * kb / nn
+    p = hypergeom.cdf(o, nn, ka, kb)
+    p = np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
+    q = _bh(p)
+    cand = (q <= alpha) & (expected - o >= 1.0)
+    labels = np.asarray(features.labels, dtype=object)
+    out = pd.DataFrame(
+        {
+            "feature_a": labels[iu[cand]],
+            "feature_b": labels[ju[cand]],
+            "observed": o[cand].astype(int),
+            "expected": expected[cand],
+            "firms": nn[cand].astype(int),
+            "p_value": p[cand],
+            "q_value": q[cand],
+        }
+    )
+    out["gap"] = out["expected"] - out["observed"]
+    out = out.sort_values(["p_value", "gap"], ascending=[True, False], kind="stable")
+    return out.drop(columns="gap").head(max_candidates).reset_index(drop=True)
+
+
+def group_profiles(
+    features: BinaryFeatures,
+    labels: npt.NDArray[np.intp],
+    *,
+    text_matrix: object | None = None,
+    terms: tuple[str, ...] = (),
+    top: int = 3,
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    """What sets each strategic group apart: features and words over-represented in it.
+
+    Returns
+    -------
+    profiles : DataFrame
+        ``group, kind, feature, group_share, market_share, lift`` (kind ``attribute``:
+        share of the group's firms with the feature; kind ``word``: mean TF-IDF weight
+        in the group and in the market).
+    descriptions : dict
+        Group number -> one short description, e.g.
+        ``"price_tier = premium (100% vs 30%); words: sourdough, rye"``.
+    """
+    groups = np.unique(labels)
+    onehot = (labels[:, None] == groups[None, :]).astype(float)  # (n, g)
+    rows: list[pd.DataFrame] = []
+    desc: dict[int, list[str]] = {int(g): [] for g in groups}
+    if features.present.shape[1]:
+        P = features.present.astype(float)
+        A = features.available.astype(float)
+        g_share = np.divide(
+            onehot.T @ P,
+            onehot.T @ A,
+            out=np.zeros((groups.size, P.shape[1])),
+            where=(onehot.T @ A) > 0,
+        )
+        m_share = np.divide(P.sum(0), A.sum(0), out=np.zeros(P.shape[1]), where=A.sum(0) > 0)
+        diff = g_share - m_share[None, :]
+        gi, fi = np.meshgrid(np.arange(groups.size), np.arange(P.shape[1]), indexing="ij")
+        table = pd.DataFrame(
+            {
+                "group": groups[gi.ravel()],
+                "kind": "attribute",
+                "feature": np.asarray(features.labels, dtype=object)[fi.ravel()],
+                "group_share": g_share.ravel(),
+                "market_share": m_share[fi.ravel()],
+                "lift": diff.ravel(),
+            }
+        )
+        table = table[(table["lift"] > 0.15) & (table["group_share"] >= 0.5)]
+        table = table.sort_values(["group", "lift"], ascending=[True, False], kind="stable")
+        table = table.groupby("group", sort=False).head(top)
+        rows.append(table)
+        for g, sub in table.groupby("group", sort=True):
+            desc[int(str(g))].extend(
+                f"{f} ({gs:.0%} vs {ms:.0%})"
+                for f, gs, ms in zip(
+                    sub["feature"], sub["group_share"], sub["market_share"], strict=True
+                )
+            )
+    if text_matrix is not None and terms:
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix(text_matrix)
+        sizes = onehot.sum(axis=0)
+        g_mean = np.asarray((sp.csr_matrix(onehot.T) @ X).todense()) / sizes[:, None]
+        m_mean = np.asarray(X.mean(axis=0)).ravel()
+        lift = g_mean - m_mean[None, :]
+        k = min(top, lift.shape[1])
+        top_idx = np.argsort(-lift, axis=1, kind="stable")[:, :k]
+        gw = np.repeat(np.arange(groups.size), k)
+        ti = top_idx.ravel()
+        words = pd.DataFrame(
+            {
+                "group": groups[gw],
+                "kind": "word",
+                "feature": np.asarray(terms, dtype=object)[ti],
+                "group_share": g_mean[gw, ti],
+                "market_share": m_mean[ti],
+                "lift": lift[gw, ti],
+            }
+        )
+        words = words[words["lift"] > 0]
+        rows.append(words)
+        for g, sub in words.groupby("group", sort=True):
+            desc[int(str(g))].append("words: " + ", ".join(sub["feature"]))
+    cols = ["group", "kind", "feature", "group_share", "market_share", "lift"]
+    profiles = (
+        pd.concat([r for r in rows if len(r)], ignore_index=True)
+        if any(len(r) for r in rows)
+        else pd.DataFrame(columns=cols)
+    )
+    descriptions = {
+        g: ("; ".join(parts) if parts else "no feature sets it apart") for g, parts in desc.items()
+    }
+    return profiles.reset_index(drop=True), descriptions
+
+
+def map_gaps(
+    coords: FloatArray,
+    labels: npt.NDArray[np.intp],
+    names: Sequence[str],
+    *,
+    steps: int = 13,
+) -> pd.DataFrame:
+    """Low-density points of the market map between pairs of strategic groups.
+
+    Returns
+    -------
+    DataFrame
+        ``group_a, group_b, x, y, density_ratio, nearest_firm, nearest_distance,
+        spacing_ratio``: for each pair of groups whose connecting segment passes through
+        empty ground, the emptiest point, its kernel density relative to the density at
+        the two groups' centres, the nearest firm and its distance in map units relative
+        to the median nearest-neighbour spacing.
+    """
+    cols = [
+        "group_a",
+        "group_b",
+        "x",
+        "y",
+        "density_ratio",
+        "nearest_firm",
+        "nearest_distance",
+        "spacing_ratio",
+    ]
+    n = coords.shape[0]
+    groups = np.unique(labels)
+    if n < 3 or groups.size < 2:
+        return pd.DataFrame(columns=cols)
+    onehot = (labels[:, None] == groups[None, :]).astype(float)
+    centres = (onehot.T @ coords) / onehot.sum(axis=0)[:, None]
+    sd = coords.std(axis=0, ddof=1).mean()
+    h = max(float(sd) * n ** (-1.0 / 6.0), 1e-9)  # Scott's rule in two dimensions
+    gi, gj = np.triu_indices(groups.size, k=1)
+    t = np.linspace(0.2, 0.8, steps)
+    pts = (
+        centres[gi, None, :] * (1 - t)[None, :, None] + centres[gj, None, :] * t[None, :, None]
+    )  # (pairs, steps, 2)
+    flat = pts.reshape(-1, 2)
+
+    def density(p: FloatArray) -> FloatArray:
+        d2 = cdist(p, coords, "sqeuclidean")
+        return np.asarray(np.exp(-0.5 * d2 / h**2).sum(axis=1))
+
+    dens = density(flat).reshape(gi.size, steps)
+    c_dens = density(centres)
+    ref = np.minimum(c_dens[gi], c_dens[gj])
+    low = dens.argmin(axis=1)
+    best = pts[np.arange(gi.size), low]
+    ratio = dens[np.arange(gi.size), low] / np.maximum(ref, 1e-300)
+    dist_to_firms = cdist(best, coords)
+    nearest = dist_to_firms.argmin(axis=1)
+    nearest_d = dist_to_firms[np.arange(gi.size), nearest]
+    nn_dist, _ = cKDTree(coords).query(coords, k=2)
+    spacing = float(np.median(nn_dist[:, 1]))
+    spacing_ratio = nearest_d / max(spacing, 1e-12)
+    keep = (ratio < 0.5) & (spacing_ratio >= 2.0)
+    out = pd.DataFrame(
+        {
+            "group_a": groups[gi[keep]],
+            "group_b": groups[gj[keep]],
+            "x": best[keep, 0],
+            "y": best[keep, 1],
+            "density_ratio": ratio[keep],
+            "nearest_firm": np.asarray(names, dtype=object)[nearest[keep]],
+            "nearest_distance": nearest_d[keep],
+            "spacing_ratio": spacing_ratio[keep],
+        }
+    )
+    return out.sort_values("spacing_ratio", ascending=False, kind="stable").reset_index(drop=True)
