@@ -95,7 +95,7 @@ def test_ranking_is_by_value_over_effort_stable_and_explained(shop: Workspace) -
             {"low": 2000.0, "high": 8000.0},
         ),
         Finding(
-            "landscape.distinctiveness_percentile", 0.2, "share", "20th percentile", "warning", {}
+            "landscape.distinctiveness_percentile", 20.0, "index", "20th percentile", "warning", {}
         ),
     ]
     p1 = advise(shop, findings={"all": fs})
@@ -161,6 +161,20 @@ def test_automation_unknown_area_lists_known(shop: Workspace) -> None:
         automation_priorities(shop)
 
 
+def test_automation_areas_accept_common_names(shop: Workspace) -> None:
+    shop.con.execute(
+        """INSERT INTO automation VALUES ('Orders', 'copy orders into the roast plan', 6, 24, 0.04, '', 1),
+           ('HR', 'staff rota', 2, 26, 0.04, 'paper', 1),
+           ('food safety', 'log lot codes', 2.5, 22, 0.03, 'paper', 1)"""
+    )
+    areas = {c.task: c.area for c in automation_priorities(shop)}
+    assert areas == {
+        "copy orders into the roast plan": "operations",
+        "staff rota": "hr",
+        "log lot codes": "compliance",
+    }
+
+
 def test_automation_bad_values(shop: Workspace) -> None:
     shop.con.execute("INSERT INTO automation VALUES ('finance', 'x', 1, 1, 1.5, '', 1)")
     with pytest.raises(DataError, match="error_rate"):
@@ -217,7 +231,9 @@ def test_second_supplier_is_sized_under_an_outage_by_the_scenario_engine(shop: W
         {"country": "ET", "risk": 80.0},
     )
     plan = advise(shop, findings={"exposure": [f]})
-    a = next(a for a in plan.actions if a.rule_id == "second_supplier_country")
+    ids = {a.rule_id for a in plan.actions}
+    assert "second_supplier_country" not in ids  # the fragile-supply insight replaces it
+    a = next(a for a in plan.actions if a.rule_id == "fragile_supply")
     assert a.impact.method == "scenario"
     assert "US" in a.impact.basis  # the lowest-risk country the model knows (home)
     assert "outage" in a.impact.basis

@@ -84,19 +84,22 @@ def test_shipped_playbook_is_valid_and_covers_the_seed_strategies() -> None:
 def test_rule_fires_on_crafted_case_and_stays_silent_on_control(
     rule: Rule, shop: Workspace
 ) -> None:
-    fired = advise(
-        shop, findings={"x": [f for fs in crafted_findings(rule, True).values() for f in fs]}
-    )
+    fired_findings = crafted_findings(rule, True)
+    fired = advise(shop, findings={"x": [f for fs in fired_findings.values() for f in fs]})
     control = advise(
         shop, findings={"x": [f for fs in crafted_findings(rule, False).values() for f in fs]}
     )
     ids_fired = {a.rule_id for a in fired.actions}
     ids_control = {a.rule_id for a in control.actions}
     if rule.id != "automate_first_task":  # fed by the questionnaire, tested separately
-        assert rule.id in ids_fired
+        # an insight that fires on the same numbers replaces the plain action it deepens
+        replacing = {r.id for r in RULES if rule.id in r.replaces} & ids_fired
+        assert rule.id in ids_fired or replacing
+        assert not (rule.id in ids_fired and replacing)
         assert rule.id not in ids_control
-        action = next(a for a in fired.actions if a.rule_id == rule.id)
-        supplied = set(crafted_findings(rule, True))
+        shown = rule.id if rule.id in ids_fired else next(iter(replacing))
+        action = next(a for a in fired.actions if a.rule_id == shown)
+        supplied = {f.metric for fs in fired_findings.values() for f in fs}
         assert action.metric in supplied  # every action references a metric of the run
         assert any(ch.isdigit() for ch in action.finding)  # no finding without its number
         assert "{" not in action.title + action.do + action.kpi
@@ -158,6 +161,12 @@ def test_malformed_playbooks_are_refused_with_the_rule_named(tmp_path: Path) -> 
     text = good.read_text().replace("{platform.channel} buyers", "{nobody.channel} buyers", 1)
     bad.write_text(text)
     with pytest.raises(ConfigError, match="nobody"):
+        load_playbook(bad)
+    text = good.read_text().replace(
+        'replaces = ["platform_to_own_store"]', 'replaces = ["ghost"]', 1
+    )
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match="unknown rules ghost"):
         load_playbook(bad)
 
 

@@ -57,13 +57,19 @@ class Action:
     kpi: str
     insight: str | None = None
     pilot: PilotDesign | None = None
+    success_probability: float = 1.0
     rank: int = 0
     reasoning: str = ""
 
     @property
+    def expected_value(self) -> float:
+        """Expected annual profit: the sized impact times the chance the action works."""
+        return self.impact.mid * self.success_probability
+
+    @property
     def score(self) -> float:
         """Expected annual profit per effort point (what the ranking sorts by)."""
-        return self.impact.mid / self.effort
+        return self.expected_value / self.effort
 
     @property
     def effort_words(self) -> str:
@@ -95,7 +101,7 @@ class AdvicePlan:
     @property
     def headline_actions(self) -> tuple[Action, ...]:
         """At most three actions worth doing this quarter (positive expected value)."""
-        return tuple(a for a in self.actions if a.impact.mid > 0)[:MAX_HEADLINE]
+        return tuple(a for a in self.actions if a.expected_value > 0)[:MAX_HEADLINE]
 
     def headline(self) -> list[str]:
         lines: list[str] = []
@@ -145,6 +151,7 @@ class AdvicePlan:
                     "impact_mid": a.impact.mid,
                     "impact_high": a.impact.high,
                     "impact_basis": a.impact.basis,
+                    "success_probability": a.success_probability,
                     "effort": a.effort,
                     "horizon_weeks": a.horizon_weeks,
                     "kpi": a.kpi,
@@ -166,6 +173,7 @@ class AdvicePlan:
                 "impact_mid",
                 "impact_high",
                 "impact_basis",
+                "success_probability",
                 "effort",
                 "horizon_weeks",
                 "kpi",
@@ -271,9 +279,15 @@ def rank_actions(actions: Sequence[Action], currency: str) -> tuple[Action, ...]
     ordered = sorted(actions, key=lambda a: (-a.score, a.rule_id))
     out = []
     for i, a in enumerate(ordered, start=1):
+        chance = (
+            f" x {a.success_probability:.0%} chance the hypothesis holds"
+            if a.success_probability < 1
+            else ""
+        )
         reasoning = (
-            f"#{i}: expected {currency} {a.impact.mid:,.0f} a year for {a.effort_words} of "
-            f"effort (effort {a.effort}/5) = {currency} {a.score:,.0f} per effort point"
+            f"#{i}: expected {currency} {a.impact.mid:,.0f} a year{chance} for "
+            f"{a.effort_words} of effort (effort {a.effort}/5) = {currency} "
+            f"{a.score:,.0f} per effort point"
         )
         if i > 1:
             prev = ordered[i - 2]
@@ -358,8 +372,13 @@ def advise(
                 kpi=render(rule.kpi, bound, facts, rule.id),
                 insight=rule.name if rule.kind == "insight" else None,
                 pilot=_pilot(rule, facts),
+                success_probability=rule.success_probability,
             )
         )
+    replaced = {
+        r for rule in rules if rule.id in {a.rule_id for a in actions} for r in rule.replaces
+    }
+    actions = [a for a in actions if a.rule_id not in replaced]
     progress("ranking", 0.9)
     ranked = rank_actions(actions, facts.currency)
     scorecard = balanced_scorecard(

@@ -90,6 +90,16 @@ def _normalise_area(area: str) -> str:
     return area.strip().lower().replace(" ", "_").replace("-", "_")
 
 
+def _area_lookup(ref: pd.DataFrame) -> dict[str, str]:
+    """Map every area name and alias (normalised) to its reference area."""
+    lookup = {str(a): str(a) for a in ref.index}
+    for area, aliases in ref["aliases"].items():
+        for alias in str(aliases).split(";"):
+            if alias.strip():
+                lookup[_normalise_area(alias)] = str(area)
+    return lookup
+
+
 def automation_priorities(ws: Workspace) -> list[AutomationCandidate]:
     """Rank the questionnaire's tasks by payback (months), then by risk.
 
@@ -104,13 +114,16 @@ def automation_priorities(ws: Workspace) -> list[AutomationCandidate]:
         return []
     ref = automation_reference()
     q.columns = ["area", "task", "hours", "cost", "error_rate", "tools"]
-    q["area_key"] = q["area"].map(_normalise_area)
-    unknown = sorted(set(q["area_key"]) - set(ref.index))
+    lookup = _area_lookup(ref)
+    normalised = q["area"].map(_normalise_area)
+    unknown = sorted(set(normalised) - set(lookup))
     if unknown:
         raise DataError(
             f"automation questionnaire: unknown area(s) {', '.join(unknown)}; use one of "
-            f"{', '.join(ref.index)} (see 'levelfield template automation')"
+            f"{', '.join(ref.index)} (or a common name for one, e.g. 'orders' for "
+            "operations; see 'levelfield template automation')"
         )
+    q["area_key"] = normalised.map(lookup)
     bad = q[(q["hours"] < 0) | (q["cost"] < 0) | (q["error_rate"] < 0) | (q["error_rate"] > 1)]
     if not bad.empty:
         first = bad.iloc[0]

@@ -158,13 +158,18 @@ def retention_recovery(
     facts: BusinessFacts,
     ws: Workspace | None = None,
 ) -> ImpactEstimate:
-    """Lifetime value won back from at-risk customers, net of the campaign's cost."""
+    """Lifetime value won back from at-risk customers, net of the campaign's cost.
+
+    The money at risk is the finding's context ``amount_field`` (e.g. ``value_at_risk``)
+    when the rule names one, else the finding's share of the last 12 months' revenue.
+    """
     f = _first(bound, params)
-    amount = f.context.get("amount")
-    basis_amount = "value at risk"
-    if amount is None:
+    field = params.get("amount_field")
+    amount = f.context.get(str(field)) if field is not None else None
+    basis_amount = f"{field} as measured"
+    if not isinstance(amount, int | float):
         amount = f.value * facts.net_revenue_12m
-        basis_amount = "share at risk of last 12 months' revenue"
+        basis_amount = "its share of the last 12 months' revenue"
     amount = float(amount)
     m, m_basis = _margin(facts)
     cost = _num(params, "cost_share") * amount * _num(params, "recover_low")

@@ -66,6 +66,8 @@ class Rule:
     explain: str | None = None
     pilot: Mapping[str, Any] | None = None
     metrics: tuple[str, ...] = field(default=())
+    success_probability: float = 1.0
+    replaces: tuple[str, ...] = field(default=())
 
 
 def _fail(where: str, message: str) -> ConfigError:
@@ -119,6 +121,12 @@ def _rule(raw: Mapping[str, Any], index: int, origin: str) -> Rule:
         raise _fail(where, "impact must be a table with an 'estimator'")
     if raw["kind"] == "insight" and ("name" not in raw or "explain" not in raw):
         raise _fail(where, "an insight needs a 'name' and an 'explain' text")
+    p_success = raw.get("success_probability", 1.0)
+    if not isinstance(p_success, int | float) or not 0 < p_success <= 1:
+        raise _fail(where, f"success_probability must be in (0, 1], not {p_success!r}")
+    replaces = raw.get("replaces", [])
+    if not isinstance(replaces, list) or not all(isinstance(r, str) for r in replaces):
+        raise _fail(where, "'replaces' must be a list of rule ids")
     rule = Rule(
         id=rid,
         kind=raw["kind"],
@@ -137,6 +145,8 @@ def _rule(raw: Mapping[str, Any], index: int, origin: str) -> Rule:
         explain=str(raw["explain"]) if "explain" in raw else None,
         pilot=dict(raw["pilot"]) if "pilot" in raw else None,
         metrics=tuple(dict.fromkeys(c.metric for c in conds)),
+        success_probability=float(p_success),
+        replaces=tuple(replaces),
     )
     aliases = {c.alias for c in conds}
     for text in (rule.title, rule.do, rule.kpi, rule.explain or ""):
@@ -179,6 +189,9 @@ def load_playbook(path: str | Path | None = None) -> list[Rule]:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ConfigError(f"playbook {origin}: duplicate rule ids {', '.join(dupes)}")
+    unknown = sorted({r for rule in rules for r in rule.replaces} - set(ids))
+    if unknown:
+        raise ConfigError(f"playbook {origin}: 'replaces' names unknown rules {', '.join(unknown)}")
     return rules
 
 

@@ -1,1 +1,51 @@
-"""levelfield.report (under construction)."""
+"""What the owner reads: the one-file HTML report and table exports.
+
+:func:`write_report` runs the analyses (those not given), the advice playbook and the
+five headline numbers, and writes one self-contained HTML file (inline CSS, Plotly's
+JavaScript from the installed package, no external requests). :func:`export_tables`
+writes every result table to CSV and XLSX. :class:`ReportData` is the same content as
+plain, JSON-serializable data; the web app caches it per organization.
+"""
+
+from levelfield.report._data import (
+    ANALYSIS_TITLES,
+    ActionView,
+    Chart,
+    FindingView,
+    KeyNumber,
+    ReportData,
+    Section,
+    TablePreview,
+    build_report_data,
+    key_numbers,
+)
+from levelfield.report._export import export_tables, result_tables
+from levelfield.report._render import (
+    TEMPLATE_DIR,
+    asset_text,
+    make_environment,
+    plotly_js,
+    render_report,
+    write_report,
+)
+
+__all__ = [
+    "ANALYSIS_TITLES",
+    "TEMPLATE_DIR",
+    "ActionView",
+    "Chart",
+    "FindingView",
+    "KeyNumber",
+    "ReportData",
+    "Section",
+    "TablePreview",
+    "asset_text",
+    "build_report_data",
+    "export_tables",
+    "key_numbers",
+    "make_environment",
+    "plotly_js",
+    "render_report",
+    "result_tables",
+    "write_report",
+]

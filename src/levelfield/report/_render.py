@@ -1,0 +1,136 @@
+"""Render :class:`ReportData` as one self-contained HTML file (Jinja2 + inlined Plotly)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from levelfield.errors import ConfigError
+from levelfield.findings import ProgressCallback, no_progress
+from levelfield.report._data import ReportData, build_report_data
+from levelfield.workspace import Workspace
+
+__all__ = [
+    "TEMPLATE_DIR",
+    "asset_text",
+    "make_environment",
+    "plotly_js",
+    "render_report",
+    "script_json",
+    "write_report",
+]
+
+#: Folder of the report's templates and the CSS/JS shared with the web app.
+TEMPLATE_DIR = Path(str(resources.files("levelfield.report") / "templates"))
+
+_SEVERITY_LABEL = {
+    "critical": "Act now",
+    "warning": "Needs attention",
+    "watch": "Watch",
+    "good": "Strength",
+    "info": "Note",
+}
+
+
+def script_json(text: str) -> Markup:
+    """JSON text safe inside ``<script type="application/json">`` (no ``</script>``)."""
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def _tojson_script(value: object) -> Markup:
+    return script_json(json.dumps(value))
+
+
+@functools.cache
+def plotly_js() -> str:
+    """Plotly's JavaScript bundle from the installed ``plotly`` package (no network)."""
+    from plotly.offline import get_plotlyjs
+
+    js: str = get_plotlyjs()
+    # Never let the bundle close the <script> element it is inlined in.
+    return js.replace("</script", "<\\/script")
+
+
+@functools.cache
+def asset_text(name: str) -> str:
+    """A CSS/JS asset shared by the report and the web app (``report.css``, ``charts.js``)."""
+    return (TEMPLATE_DIR / name).read_text(encoding="utf-8")
+
+
+def make_environment(*extra_dirs: Path) -> jinja2.Environment:
+    """A Jinja2 environment with the report templates (after any ``extra_dirs``)."""
+    loader = jinja2.FileSystemLoader([str(d) for d in extra_dirs] + [str(TEMPLATE_DIR)])
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=jinja2.select_autoescape(["html", "j2", "xml"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["script_json"] = script_json
+    env.filters["tojson_script"] = _tojson_script
+    env.globals["severity_label"] = _SEVERITY_LABEL
+    return env
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return make_environment()
+
+
+def render_report(data: ReportData) -> str:
+    """The report's HTML text: inline CSS and JavaScript, no external requests."""
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        data=data,
+        css=Markup(asset_text("report.css")),
+        charts_js=Markup(asset_text("charts.js").replace("</script", "<\\/script")),
+        plotly_js=Markup(plotly_js()),
+    )
+
+
+def write_report(
+    ws: Workspace,
+    output: str | Path,
+    *,
+    progress: ProgressCallback = no_progress,
+    results: dict[str, object] | None = None,
+) -> Path:
+    """Write the one-file HTML report for ``ws`` and return its path.
+
+    Runs every analysis not given in ``results`` (analysis name -> result) and the
+    advice playbook; analyses that cannot run yet appear as "not yet analysed" with the
+    reason. The file has inline CSS, Plotly's JavaScript from the installed package and
+    no external requests, so it opens offline and on a phone.
+
+    Parameters
+    ----------
+    ws
+        The workspace to report on.
+    output
+        HTML file to write (its folder is created when missing).
+    progress
+        ``progress(step, fraction)`` callback.
+    results
+        Results already computed, by analysis name (``"customers"``, ...).
+
+    Raises
+    ------
+    ConfigError
+        ``output`` is an existing folder.
+    """
+    out = Path(output)
+    if out.is_dir():
+        raise ConfigError(f"{out} is a folder; give the report file, e.g. {out}/report.html")
+    data, _raw = build_report_data(ws, progress=progress, results=results)
+    html = render_report(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out

@@ -1,0 +1,251 @@
+"""Accounts, sessions, CSRF tokens, login rate limiting and API tokens."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import argon2
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from levelfield.errors import AuthError, ConfigError
+from levelfield.web._store import Membership, Org, SessionRow, Store, User
+from levelfield.web._tenants import Settings, Tenants
+
+__all__ = [
+    "SESSION_COOKIE",
+    "AppState",
+    "LoginRateLimitError",
+    "PageUser",
+    "api_member",
+    "api_user",
+    "csrf_ok",
+    "normalize_email",
+    "page_member",
+    "page_user",
+]
+
+SESSION_COOKIE = "lf_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+MIN_PASSWORD = 10
+
+
+class LoginRateLimitError(AuthError):
+    """Too many failed logins for this account or address; wait and try again."""
+
+
+@dataclass
+class AppState:
+    """What every request needs: settings, state store, tenants and the password hasher."""
+
+    settings: Settings
+    store: Store
+    tenants: Tenants
+    hasher: argon2.PasswordHasher
+    #: argon2 is memory-hard (64 MiB per hash by default): at most one hash per core at
+    #: a time, so a burst of logins queues instead of exhausting memory.
+    hashing: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+    )
+
+    # -- passwords -----------------------------------------------------------------------
+    def hash_password(self, password: str) -> str:
+        with self.hashing:
+            return str(self.hasher.hash(password))
+
+    def check_password(self, user: User | None, password: str) -> bool:
+        """Verify in constant-ish time: an unknown user still costs one hash."""
+        if user is None:
+            self.hash_password(password)
+            return False
+        try:
+            with self.hashing:
+                self.hasher.verify(user.password_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+        if self.hasher.check_needs_rehash(user.password_hash):
+            self.store.set_password_hash(user.user_id, self.hash_password(password))
+        return True
+
+    # -- accounts ------------------------------------------------------------------------
+    def sign_up(self, email: str, password: str, org_name: str) -> tuple[User, Org]:
+        """Create a user owning a new organization with its own workspace."""
+        email = normalize_email(email)
+        if len(password) < MIN_PASSWORD:
+            raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
+        org_name = " ".join(org_name.split())[:120]
+        if not org_name:
+            raise ConfigError("give your business a name")
+        try:
+            user, org = self.store.create_user_with_org(
+                email,
+                self.hash_password(password),
+                org_name,
+                lambda org_id: self.tenants.workspace_path(org_id).relative_to(
+                    self.tenants.data_dir
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise ConfigError(
+                "an account with this e-mail exists already; log in instead"
+            ) from None
+        self.tenants.workspace(org)  # create the workspace file now
+        return user, org
+
+    def log_in(self, email: str, password: str, ip: str) -> User:
+        """The user for these credentials; raises on failure or when rate limited."""
+        s = self.settings
+        account_key = "acct:" + email.strip().lower()
+        ip_key = "ip:" + ip
+        if (
+            self.store.failures(account_key, s.login_window_s) >= s.login_failures_per_account
+            or self.store.failures(ip_key, s.login_window_s) >= s.login_failures_per_ip
+        ):
+            raise LoginRateLimitError(
+                f"too many failed logins; wait {s.login_window_s / 60:.0f} minutes and try again"
+            )
+        user = self.store.user_by_email(email.strip().lower())
+        if not self.check_password(user, password) or user is None:
+            self.store.record_failure(account_key, ip_key)
+            raise AuthError("wrong e-mail or password")
+        self.store.clear_failures(account_key)
+        return user
+
+    # -- sessions ------------------------------------------------------------------------
+    def session(self, request: Request) -> SessionRow | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        return self.store.session(token) if token else None
+
+    def start_session(
+        self, request: Request, response: Response, user_id: str | None
+    ) -> SessionRow:
+        """A fresh session (new id and CSRF token) set as the cookie on ``response``."""
+        old = self.session(request)
+        if old is not None:
+            self.store.delete_session(old.session_hash)
+        ttl = self.settings.session_days * 86400
+        token, row = self.store.create_session(user_id, ttl)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=int(ttl),
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookies(request),
+            path="/",
+        )
+        return row
+
+    def end_session(self, request: Request, response: Response) -> None:
+        row = self.session(request)
+        if row is not None:
+            self.store.delete_session(row.session_hash)
+        response.delete_cookie(
+            SESSION_COOKIE,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=self.secure_cookies(request),
+        )
+
+    def secure_cookies(self, request: Request) -> bool:
+        mode = self.settings.cookie_secure
+        return mode == "always" or (mode == "auto" and request.url.scheme == "https")
+
+
+def normalize_email(email: str) -> str:
+    e = email.strip().lower()
+    if not _EMAIL.match(e):
+        raise ConfigError(f"{email.strip()[:80]!r} is not an e-mail address")
+    return e
+
+
+def state(request: Request) -> AppState:
+    st: AppState = request.app.state.lf
+    return st
+
+
+def csrf_ok(session: SessionRow | None, token: str | None) -> bool:
+    """Whether ``token`` is the session's CSRF token (synchronizer token pattern)."""
+    if session is None or not token:
+        return False
+    return hmac.compare_digest(session.csrf.encode(), token.encode())
+
+
+@dataclass(frozen=True)
+class PageUser:
+    user: User
+    session: SessionRow
+
+
+class LoginRequiredError(AuthError):
+    """Raised by page dependencies; the app turns it into a redirect to /login."""
+
+
+def page_user(request: Request) -> PageUser:
+    """The logged-in user of a page request (redirect to /login otherwise)."""
+    st = state(request)
+    row = st.session(request)
+    if row is None or row.user_id is None:
+        raise LoginRequiredError
+    user = st.store.user(row.user_id)
+    if user is None:
+        raise LoginRequiredError
+    return PageUser(user, row)
+
+
+async def require_csrf(request: Request, pu: Annotated[PageUser, Depends(page_user)]) -> PageUser:
+    """Check the CSRF token of an unsafe page request (header, else form field)."""
+    token = request.headers.get(CSRF_HEADER)
+    if token is None and request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        token = value if isinstance(value, str) else None
+    if not csrf_ok(pu.session, token):
+        raise HTTPException(403, "the form expired or did not come from this site; reload the page")
+    return pu
+
+
+def page_member(
+    org_id: str, pu: Annotated[PageUser, Depends(page_user)], request: Request
+) -> Membership:
+    """The user's membership of ``org_id``; 404 when there is none (no existence leak)."""
+    m = state(request).store.membership(pu.user.user_id, org_id)
+    if m is None:
+        raise HTTPException(404, "no such organization")
+    return m
+
+
+bearer = HTTPBearer(auto_error=False, description="API token from Settings → API tokens")
+
+
+def api_user(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The user owning the request's bearer token; 401 otherwise."""
+    if creds is None or not creds.credentials:
+        raise HTTPException(401, "missing API token", headers={"WWW-Authenticate": "Bearer"})
+    user = state(request).store.user_for_token(creds.credentials)
+    if user is None:
+        raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def api_member(
+    org_id: str, user: Annotated[User, Depends(api_user)], request: Request
+) -> Membership:
+    m = state(request).store.membership(user.user_id, org_id)
+    if m is None:
+        raise HTTPException(404, "no such organization")
+    return m

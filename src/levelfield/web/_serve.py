@@ -1,0 +1,132 @@
+"""Run the web app with Uvicorn, optionally with a demo organization and account."""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from levelfield.errors import LevelfieldError
+from levelfield.web._app import create_app
+from levelfield.web._auth import AppState
+from levelfield.web._tenants import Settings
+
+__all__ = ["DEMO_EMAIL", "DemoAccount", "create_demo", "serve"]
+
+DEMO_EMAIL = "demo@levelfield.local"
+DEMO_ORG = "Demo business"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """The demo login, its organization and what happened to the demo data."""
+
+    email: str
+    password: str
+    org_id: str
+    message: str
+    has_data: bool
+
+
+def create_demo(app: FastAPI, *, seed: int = 7) -> DemoAccount:
+    """Create (or reset the password of) the demo account and fill its organization.
+
+    The demo data come from ``levelfield.demo.build_demo``; when that is not available
+    the organization starts empty and ``message`` says so. A filled organization gets
+    an analysis run started in the background.
+    """
+    st: AppState = app.state.lf
+    password = secrets.token_urlsafe(12)
+    user = st.store.user_by_email(DEMO_EMAIL)
+    if user is None:
+        user, org = st.sign_up(DEMO_EMAIL, password, DEMO_ORG)
+    else:
+        st.store.set_password_hash(user.user_id, st.hash_password(password))
+        org = st.store.memberships(user.user_id)[0].org
+    ws = st.tenants.workspace(org)
+    if ws.counts()["orders"] > 0:
+        if st.tenants.report_data(org.org_id) is None:
+            st.tenants.start_run(org, user.user_id)
+        return DemoAccount(DEMO_EMAIL, password, org.org_id, "demo data loaded earlier", True)
+    try:
+        from levelfield import demo as demo_pkg
+    except Exception as exc:  # the demo package mid-construction must not stop the server
+        return DemoAccount(DEMO_EMAIL, password, org.org_id, f"demo data unavailable: {exc}", False)
+    build_demo: Any = getattr(demo_pkg, "build_demo", None)
+    if not callable(build_demo):
+        return DemoAccount(
+            DEMO_EMAIL,
+            password,
+            org.org_id,
+            "demo data are not available in this version of levelfield yet "
+            "(levelfield.demo.build_demo is missing); the demo organization starts empty: "
+            "upload your exports to fill it",
+            False,
+        )
+    demo_dir = st.tenants.org_dir(org) / "demo"
+    kwargs: dict[str, Any] = {}
+    params = inspect.signature(build_demo).parameters
+    if "seed" in params:
+        kwargs["seed"] = seed
+    if "force" in params:
+        kwargs["force"] = True
+    try:
+        build_demo(demo_dir, **kwargs)
+    except LevelfieldError as exc:
+        return DemoAccount(
+            DEMO_EMAIL, password, org.org_id, f"demo data could not be built: {exc}", False
+        )
+    built = demo_dir / "levelfield.duckdb"
+    if not built.exists():
+        return DemoAccount(
+            DEMO_EMAIL,
+            password,
+            org.org_id,
+            f"the demo builder wrote no workspace at {built}",
+            False,
+        )
+    st.tenants.adopt_workspace(org, built)
+    org = st.store.memberships(user.user_id)[0].org
+    st.tenants.start_run(org, user.user_id)
+    return DemoAccount(
+        DEMO_EMAIL, password, org.org_id, "demo business loaded; analyses are running", True
+    )
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_dir: str | Path = "levelfield-web",
+    demo: bool = False,
+    console: Any = None,
+    settings: Settings | None = None,
+) -> None:
+    """Serve the web app with Uvicorn until interrupted (``levelfield serve``)."""
+    import uvicorn
+
+    say = console.print if console is not None else print
+    app = create_app(data_dir, settings=settings)
+    url = f"http://{host}:{port}"
+    if demo:
+        acct = create_demo(app)
+        say(f"Demo organization: {acct.message}")
+        say(f"Log in at {url}/login as {acct.email} with password {acct.password}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        say(
+            "Serving beyond this computer: put levelfield behind an HTTPS proxy "
+            "(cookies get the Secure flag when the proxy says the request was HTTPS)."
+        )
+    say(f"levelfield web app: {url} (Ctrl+C to stop); data in {Path(data_dir).resolve()}")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )

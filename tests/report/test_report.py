@@ -1,0 +1,213 @@
+"""The one-file HTML report: content, self-containment, missing analyses, exports."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import fakes
+import openpyxl
+import pandas as pd
+import pytest
+
+import levelfield.report as report
+from levelfield import Workspace, open_workspace
+from levelfield.errors import ConfigError, InsufficientDataError, LevelfieldWarning
+from levelfield.report import (
+    ReportData,
+    build_report_data,
+    export_tables,
+    key_numbers,
+    write_report,
+)
+
+
+def test_all_matches_importable() -> None:
+    for name in report.__all__:
+        assert hasattr(report, name), name
+    public = {n for n in vars(report) if not n.startswith("_")}
+    # every public name is exported, except the private modules' own names
+    assert public - set(report.__all__) <= {"annotations"}
+
+
+def test_key_numbers_match_hand_computed_values(ws: Workspace) -> None:
+    fakes.fill_orders(ws)  # 120 orders of 100 - 10 discount, 40 customers, every 4th on etsy
+    nums = {k.key: k for k in key_numbers(ws)}
+    assert nums["net_revenue_12m"].value == pytest.approx(120 * 90)
+    assert nums["net_revenue_12m"].display == "EUR 10,800"
+    assert nums["customers_12m"].value == 40
+    assert nums["repeat_rate"].value == pytest.approx(1.0)
+    assert nums["top_channel_share"].value == pytest.approx(0.75)
+    assert nums["top_channel_share"].label.endswith("shopify")
+    assert nums["gross_margin"].value == pytest.approx(1 - 18 / 45)
+
+
+def test_key_numbers_window_is_12_months_before_last_order(ws: Workspace) -> None:
+    fakes.fill_orders(ws)
+    ws.con.execute(
+        "INSERT INTO orders VALUES ('old', 'cx', TIMESTAMP '2020-01-01', 'etsy', NULL, 'EUR', "
+        "1000, 0, 0, 0, NULL, 0, 'paid', NULL, 1)"
+    )
+    nums = {k.key: k for k in key_numbers(ws)}
+    assert nums["net_revenue_12m"].value == pytest.approx(10800)
+    assert nums["customers_12m"].value == 40
+    # Repeat rate is over all time: the one-order customer lowers it to 40/41.
+    assert nums["repeat_rate"].value == pytest.approx(40 / 41)
+
+
+def test_key_numbers_on_empty_workspace_say_what_to_import(ws: Workspace) -> None:
+    nums = key_numbers(ws)
+    assert len(nums) == 5
+    assert all(k.value is None for k in nums)
+    assert all("import" in k.note for k in nums)
+
+
+def test_report_is_self_contained_and_shows_each_section(
+    ws: Workspace, tmp_path: Path, fake_analyses: None
+) -> None:
+    fakes.fill_orders(ws)
+    out = write_report(ws, tmp_path / "sub" / "report.html")
+    html = out.read_text(encoding="utf-8")
+    assert report.plotly_js() in html  # plotly.js inlined from the installed package
+    own = html.replace(report.plotly_js(), "")
+    # no external requests: no src/href to another origin, no @import (the browser test
+    # also records requests while the report, plotly.js included, renders)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", own)
+    assert "@import" not in own
+    assert "Plotly" in html and len(html) > 1_000_000  # plotly.js inlined
+    assert '<meta name="viewport"' in html
+    # headline: five numbers and three actions of this quarter, first
+    assert html.index("EUR 10,800") < html.index('id="customers"')
+    actions = re.findall(r'<div class="action-title">([^<]+)</div>', html)
+    assert actions == ["Action 1", "Action 2", "Action 3"]
+    # sections
+    assert re.search(r'id="customers">\s*<h2>[^<]*\s*<span class="status status-done"', html)
+    assert "customers revenue by channel" in html
+    assert "Not yet analysed: the landscape analysis is not available" in html
+    assert "internal error in levelfield.exposure (RuntimeError: boom)" in html
+    # findings are escaped, methods and provenance present
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not bold</b>" not in html
+    assert "Fake customers method" in html and "Doe, J. (2020). The customers paper." in html
+    assert ws.fingerprint() in html
+    assert f"levelfield version {importlib.import_module('levelfield').__version__}" in html
+
+
+def test_chart_json_cannot_close_its_script_element(
+    ws: Workspace, tmp_path: Path, fake_analyses: None
+) -> None:
+    fakes.fill_orders(ws)
+    ws.con.execute(
+        "UPDATE orders SET channel = '</script><script>alert(1)</script>' WHERE order_id = 'o1'"
+    )
+    html = write_report(ws, tmp_path / "r.html").read_text()
+    assert "<script>alert(1)" not in html
+
+
+def test_given_results_are_not_recomputed(ws: Workspace, fake_analyses: None) -> None:
+    fakes.fill_orders(ws)
+    given = sys.modules["levelfield.customers"].analyze(ws)
+    sys.modules["levelfield.customers"].analyze = None  # type: ignore[attr-defined]
+    mod = fakes.make_analysis("customers", fail=AssertionError("must not run"))
+    sys.modules["levelfield.customers"] = mod
+    data, raw = build_report_data(ws, results={"customers": given})
+    assert data.section("customers").status == "done"  # type: ignore[union-attr]
+    assert raw["customers"] is given
+
+
+def test_insufficient_data_becomes_not_yet_analysed(ws: Workspace, fake_analyses: None) -> None:
+    data, _raw = build_report_data(ws)  # empty workspace: the fake raises InsufficientDataError
+    sec = data.section("customers")
+    assert sec is not None and sec.status == "missing"
+    assert "InsufficientDataError: no orders" in sec.reason
+
+
+def test_report_data_json_round_trip(ws: Workspace, fake_analyses: None) -> None:
+    fakes.fill_orders(ws)
+    data, _raw = build_report_data(ws)
+    again = ReportData.from_json(data.to_json())
+    assert again == data
+    sec = again.section("customers")
+    assert sec is not None and sec.summary["nan_value"] is None  # NaN made JSON-safe
+
+
+def test_progress_reaches_one_and_never_goes_back(ws: Workspace, fake_analyses: None) -> None:
+    fakes.fill_orders(ws)
+    seen: list[float] = []
+    build_report_data(ws, progress=lambda step, f: seen.append(f))
+    assert seen[-1] == 1.0
+    assert seen == sorted(seen)
+    assert all(0.0 <= f <= 1.0 for f in seen)
+
+
+def test_write_report_to_a_folder_is_a_config_error(ws: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder"):
+        write_report(ws, tmp_path)
+
+
+def test_export_tables_writes_csv_and_xlsx(
+    ws: Workspace, tmp_path: Path, fake_analyses: None
+) -> None:
+    fakes.fill_orders(ws)
+    files = export_tables(ws, tmp_path / "out")
+    names = sorted(p.name for p in files)
+    assert names == [
+        "advice_actions.csv",
+        "customers_by_channel.csv",
+        "customers_totals.csv",
+        "levelfield-tables.xlsx",
+    ]
+    frame = pd.read_csv(tmp_path / "out" / "customers_by_channel.csv")
+    assert frame["revenue"].sum() == pytest.approx(10800)
+    wb = openpyxl.load_workbook(tmp_path / "out" / "levelfield-tables.xlsx")
+    assert wb.sheetnames == ["customers_by_channel", "customers_totals", "advice_actions"]
+    assert wb["customers_totals"]["A2"].value == 120
+
+
+def test_export_formats_and_bad_input(ws: Workspace, tmp_path: Path, fake_analyses: None) -> None:
+    fakes.fill_orders(ws)
+    assert all(p.suffix == ".csv" for p in export_tables(ws, tmp_path / "c", fmt="csv"))
+    assert [p.suffix for p in export_tables(ws, tmp_path / "x", fmt="xlsx")] == [".xlsx"]
+    with pytest.raises(ConfigError, match="csv, xlsx or both"):
+        export_tables(ws, tmp_path / "y", fmt="pdf")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file"):
+        export_tables(ws, tmp_path / "file")
+
+
+def test_export_with_nothing_analysed_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("customers", "landscape", "exposure", "pricing", "scenarios", "advice"):
+        monkeypatch.setitem(sys.modules, f"levelfield.{name}", ModuleType(f"levelfield.{name}"))
+    with (
+        open_workspace(tmp_path / "w.duckdb") as w,
+        pytest.raises(
+            InsufficientDataError, match="customers: the customers analysis is not available"
+        ),
+    ):
+        export_tables(w, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_report_with_the_real_analyses(ws: Workspace, tmp_path: Path) -> None:
+    """Whatever analyses exist today: every section is done, not yet analysed or failed."""
+    fakes.fill_orders(ws)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LevelfieldWarning)
+        data, _raw = build_report_data(ws)
+    assert [s.name for s in data.sections] == [
+        "customers",
+        "landscape",
+        "exposure",
+        "pricing",
+        "scenarios",
+    ]
+    for s in data.sections:
+        assert s.status in ("done", "missing", "failed")
+        assert (s.status == "done") == (s.reason == ""), s
+    html = report.render_report(data)
+    assert html.count('class="card" id="') >= 6
