@@ -19,3 +19,16 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
     w = open_workspace(tmp_path / "ws.duckdb")
     yield w
     w.close()
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default demo business (seed 7, 10,000 customers), built once per test worker.
+
+    Tests may run analyses on it (they add runs), but must not change its data.
+    """
+    from levelfield.demo import build_demo
+
+    directory = tmp_path_factory.mktemp("shared-demo") / "demo"
+    build_demo(directory, seed=7)
+    return directory

@@ -1,0 +1,34 @@
+"""The demo business's advice against its planted ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from levelfield import open_workspace
+from levelfield.advice import advise
+
+
+@pytest.mark.slow
+def test_demo_top_three_reflects_planted_truth(demo_dir: Path) -> None:
+    manifest = json.loads((demo_dir / "manifest.json").read_text())
+    with open_workspace(demo_dir / "levelfield.duckdb") as ws:
+        plan = advise(ws)
+    top = [a.rule_id for a in plan.headline_actions]
+    assert len(top) == 3
+    # Planted: prices below the margin-optimal level for elastic products (pricing),
+    # and marketplaces carrying about half of revenue while owning those customers.
+    assert "reprice_with_guardrails" in top
+    assert {"platform_trap", "platform_to_own_store"} & set(top)
+    assert manifest["marketplace_share"] > 0.4
+    assert manifest["channels"]["amazon"]["share"] > 0.25
+    platform = next(i for i in plan.insights if i.name == "Platform trap")
+    assert "amazon" in platform.explanation
+    # Every action quotes a number from the run and states its reasoning.
+    for a in plan.actions:
+        assert any(ch.isdigit() for ch in a.finding)
+        assert a.reasoning.startswith(f"#{a.rank}:")
+    # The demo's profile is distinctive (planted), so no commodity trap without cause.
+    assert all(i.name != "Commodity trap" for i in plan.insights)
