@@ -1,0 +1,259 @@
+"""``analyze(ws)``: the whole pricing analysis on a workspace, recorded as a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from levelfield.errors import ConfigError, DataQualityWarning, InsufficientDataError
+from levelfield.findings import ProgressCallback, no_progress
+from levelfield.pricing._elasticity import ElasticityModel
+from levelfield.pricing._panel import channel_prices, weekly_panel
+from levelfield.pricing._pilots import analyze_pilots
+from levelfield.pricing._recommend import Guardrails, recommend_prices
+from levelfield.pricing._result import PricingResult
+
+__all__ = ["analyze", "competitor_price_range"]
+
+_MODEL_PARAMS = (
+    "estimator",
+    "min_distinct_prices",
+    "min_log_price_sd",
+    "min_weeks",
+    "stockout_probability",
+    "outlier_threshold",
+    "zero_share_for_ppml",
+    "min_units_for_ols",
+    "shrink",
+)
+_GUARD_PARAMS = (
+    "max_step",
+    "floor",
+    "ceiling",
+    "use_competitor_index",
+    "min_margin",
+    "price_endings",
+    "channel_parity",
+    "allow_segment_discounts",
+    "segment_discounts",
+)
+_OTHER = ("promo_threshold", "baseline_weeks", "alpha", "guardrails", "exclude_channels")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def competitor_price_range(con: Any) -> tuple[tuple[float, float] | None, str | None]:
+    """Competitors' lowest and highest ``price_index`` relative to the business's own.
+
+    Returns ``((min/self, max/self), None)``, or ``(None, note)`` when the indexes are
+    missing (the note says what to add).
+    """
+    rows = con.execute(
+        """
+        SELECT is_self,
+               TRY_CAST(replace(json_extract_string(attributes, '$.price_index'), ',', '.')
+                        AS DOUBLE) AS idx
+        FROM competitors
+        """
+    ).fetchall()
+    if not rows:
+        return None, None
+    own = [r[1] for r in rows if r[0] and r[1] is not None and r[1] > 0]
+    others = [r[1] for r in rows if not r[0] and r[1] is not None and r[1] > 0]
+    if not own or not others:
+        return None, (
+            "competitor price indexes not used for floors and ceilings: add a numeric "
+            "price_index attribute for the business (self = yes) and its competitors"
+        )
+    s = float(own[0])
+    return (min(others) / s, max(others) / s), None
+
+
+def _baseline(panel: pd.DataFrame, weeks: int) -> pd.DataFrame:
+    """Mean weekly units over each product's last ``weeks`` weeks (stock-outs excluded)."""
+    p = (
+        panel.loc[~panel["stockout"], ["sku", "week", "quantity"]]
+        .groupby(["sku", "week"], as_index=False)["quantity"]
+        .sum()
+    )
+    last = p.groupby("sku")["week"].transform("max")
+    recent = p.loc[p["week"] > last - pd.Timedelta(weeks=weeks)]
+    out: pd.DataFrame = recent.groupby("sku", as_index=False).agg(
+        baseline_units=("quantity", "mean")
+    )
+    return out
+
+
+def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any) -> PricingResult:
+    """Estimate price elasticities, recommend guarded prices and read pilots.
+
+    Parameters
+    ----------
+    ws
+        An open :class:`levelfield.workspace.Workspace`.
+    progress
+        ``progress(step, fraction)`` callback.
+    **params
+        Elasticity options (``estimator``, ``min_distinct_prices``, ``min_log_price_sd``,
+        ``min_weeks``, ``stockout_probability``, ``outlier_threshold``,
+        ``zero_share_for_ppml``, ``shrink``; see :class:`ElasticityModel`), guardrails
+        (``max_step``, ``floor``, ``ceiling``, ``use_competitor_index``, ``min_margin``,
+        ``price_endings``, ``channel_parity``, ``allow_segment_discounts``,
+        ``segment_discounts``; see :class:`Guardrails`, or pass ``guardrails=``),
+        ``promo_threshold`` (share of discounted lines that makes a promotion week),
+        ``baseline_weeks`` (weeks averaged for today's volume, default 13) and ``alpha``
+        (pilot tests, default 0.05). Prices personalised by customer attributes are
+        refused (``personalize_by`` raises :class:`ConfigError`).
+
+    Returns
+    -------
+    PricingResult
+
+    Raises
+    ------
+    InsufficientDataError
+        No order lines to learn from.
+    ConfigError
+        An unknown or invalid parameter.
+    """
+    started = _utcnow()
+    if "personalize_by" in params:
+        raise ConfigError(
+            "levelfield does not set prices personalised by customer attributes (fairness "
+            "rule); use segment_discounts with allow_segment_discounts=True for named, "
+            "published segment discounts"
+        )
+    known = set(_MODEL_PARAMS) | set(_GUARD_PARAMS) | set(_OTHER)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown pricing parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
+        )
+    guard = params.get("guardrails")
+    if guard is None:
+        gkw = {k: params[k] for k in _GUARD_PARAMS if k in params}
+        if "price_endings" in gkw and isinstance(gkw["price_endings"], str):
+            gkw["price_endings"] = (gkw["price_endings"],)
+        guard = Guardrails(**gkw)
+    elif not isinstance(guard, Guardrails):
+        raise ConfigError(f"guardrails must be a Guardrails object, not {type(guard).__name__}")
+    baseline_weeks = params.get("baseline_weeks", 13)
+    if (
+        isinstance(baseline_weeks, bool)
+        or not isinstance(baseline_weeks, int)
+        or baseline_weeks < 1
+    ):
+        raise ConfigError(f"baseline_weeks must be a whole number >= 1, not {baseline_weeks!r}")
+    alpha = params.get("alpha", 0.05)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be between 0 and 1, not {alpha!r}")
+    model = ElasticityModel(**{k: params[k] for k in _MODEL_PARAMS if k in params})
+    model._check_params()
+    con = ws.con
+    notes: list[str] = []
+
+    progress("building the weekly product panel", 0.05)
+    pdata = weekly_panel(
+        con,
+        promo_threshold=params.get("promo_threshold", 0.5),
+        exclude_channels=params.get("exclude_channels", ("wholesale",)),
+    )
+    if pdata.excluded_channels:
+        notes.append(
+            f"channel(s) {', '.join(pdata.excluded_channels)} left out of demand estimation "
+            "(negotiated prices); recommendations are for posted prices"
+        )
+    bad_price = pdata.excluded["non_positive_price"]
+    if bad_price:
+        notes.append(f"{bad_price} order line(s) with a zero or negative price were left out")
+        warnings.warn(
+            f"pricing: {bad_price} order line(s) with a zero or negative price were left out; "
+            "check the unit_price and list_price columns of those lines",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+    if pdata.excluded["non_positive_quantity"]:
+        notes.append(
+            f"{pdata.excluded['non_positive_quantity']} line(s) with zero or negative quantity "
+            "(returns) were left out of demand"
+        )
+    if pdata.list_price_known < 0.5:
+        notes.append(
+            f"only {pdata.list_price_known:.0%} of lines have a posted (list) price; elsewhere the "
+            "week's most common selling price stands in for it (import list prices for "
+            "cleaner elasticities)"
+        )
+
+    progress("estimating elasticities", 0.25)
+    model.fit(pdata.panel)
+    notes.extend(model.notes_)
+    el = model.elasticities_.copy()
+    rev = pdata.panel.groupby("sku", as_index=False)["revenue"].sum()
+    el = el.merge(rev, on="sku", how="left")
+
+    progress("recommending prices", 0.7)
+    costs = con.execute("SELECT sku, CAST(unit_cost AS DOUBLE) AS unit_cost FROM products").df()
+    costs = costs.loc[costs["unit_cost"].notna() & (costs["unit_cost"] >= 0)]
+    base = _baseline(model.panel_, baseline_weeks)
+    prod = (
+        el[["sku", "name", "category", "status", "current_price", "elasticity", "se"]]
+        .merge(costs, on="sku", how="left")
+        .merge(base, on="sku", how="left")
+    )
+    comp_range, comp_note = (None, None)
+    if guard.use_competitor_index:
+        comp_range, comp_note = competitor_price_range(con)
+    if comp_note:
+        notes.append(comp_note)
+    chan = channel_prices(con, weeks=baseline_weeks)
+    if chan["channel"].nunique() < 2:
+        chan = chan.iloc[0:0]
+    recs, chan_table = recommend_prices(
+        prod, guard, competitor_range=comp_range, channel_prices=chan
+    )
+    if guard.segment_discounts and not guard.allow_segment_discounts:
+        notes.append(
+            "segment discounts were asked for but not opted in (allow_segment_discounts=True); "
+            "one price for every customer was kept"
+        )
+
+    progress("reading pilots", 0.85)
+    pilots, pilot_notes = analyze_pilots(con, alpha=float(alpha))
+    notes.extend(pilot_notes)
+
+    result = PricingResult(
+        currency=ws.currency(),
+        elasticities=el,
+        categories=model.categories_,
+        pooled=model.pooled_,
+        recommendations=recs,
+        channel_prices=chan_table,
+        pilots=tuple(pilots),
+        panel=model.panel_,
+        curve=model.curve_,
+        promo_effect=model.promo_effect_,
+        notes=tuple(notes),
+        params=_json_params(params, guard, model),
+    )
+    if not np.isfinite(result.pooled.elasticity):
+        raise InsufficientDataError("the pooled elasticity could not be estimated")
+    ws.record_run("pricing", result.params, result.summary(), started)
+    progress("done", 1.0)
+    return result
+
+
+def _json_params(
+    params: Mapping[str, Any], guard: Guardrails, model: ElasticityModel
+) -> dict[str, Any]:
+    out: dict[str, Any] = {**model.get_params(), **guard.as_dict()}
+    for k in ("promo_threshold", "baseline_weeks", "alpha", "exclude_channels"):
+        if k in params:
+            out[k] = params[k]
+    return out

@@ -1,0 +1,607 @@
+"""Fixed-effects kernels: two-way within transform, OLS, product slopes and Poisson PML.
+
+Pure NumPy functions over arrays. Group codes are dense integers ``0..G-1``; every
+kernel is vectorized with :func:`numpy.bincount` (no Python loop over rows, products
+or weeks); loops run over iterations of an algorithm only.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from levelfield.errors import ConvergenceWarning, InsufficientDataError, ModelError
+
+__all__ = [
+    "FixedEffectsFit",
+    "ProductSlopesFit",
+    "fe_ols",
+    "fe_ppml",
+    "product_slopes",
+    "product_slopes_ppml",
+    "within_transform",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+
+def _group_means(
+    v: FloatArray, g: IntArray, n_groups: int, w: FloatArray, wsum: FloatArray
+) -> FloatArray:
+    """Weighted mean of each column of ``v`` within groups ``g`` (shape ``(G, k)``)."""
+    out = np.empty((n_groups, v.shape[1]))
+    for j in range(v.shape[1]):  # columns, not rows
+        out[:, j] = np.bincount(g, weights=w * v[:, j], minlength=n_groups)
+    return out / wsum[:, None]
+
+
+def within_transform(
+    values: FloatArray,
+    group1: IntArray,
+    group2: IntArray,
+    *,
+    weights: FloatArray | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 10_000,
+) -> tuple[FloatArray, int, bool]:
+    """Two-way within transform by alternating projections.
+
+    Removes group-1 and group-2 (e.g. product and week) fixed effects from each column
+    of ``values``: the result is the residual of a (weighted) least-squares regression
+    of each column on both sets of dummies. For a balanced panel one sweep is exact;
+    for an unbalanced panel the sweeps are repeated until the largest change is below
+    ``tol`` times the column scale (the method of alternating projections, whose limit
+    is the projection on the intersection of both orthogonal complements).
+
+    Parameters
+    ----------
+    values
+        Array ``(n,)`` or ``(n, k)``.
+    group1, group2
+        Dense integer codes ``(n,)`` of the two fixed effects.
+    weights
+        Optional positive observation weights ``(n,)`` (weighted demeaning).
+    tol
+        Convergence tolerance relative to each column's standard deviation.
+    max_iter
+        Largest number of sweeps.
+
+    Returns
+    -------
+    demeaned, iterations, converged
+
+    References
+    ----------
+    Guimarães, P. and Portugal, P. (2010). A simple feasible procedure to fit models
+    with high-dimensional fixed effects. *Stata Journal* 10(4), 628–649.
+    Gaure, S. (2013). OLS with multiple high dimensional category variables.
+    *Computational Statistics & Data Analysis* 66, 8–18.
+    """
+    v = np.array(values, dtype=np.float64, copy=True)
+    one_d = v.ndim == 1
+    if one_d:
+        v = v[:, None]
+    n = v.shape[0]
+    if group1.shape != (n,) or group2.shape != (n,):
+        raise ValueError("within_transform: groups must have one code per row of values")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    g1n = int(group1.max()) + 1 if n else 0
+    g2n = int(group2.max()) + 1 if n else 0
+    w1 = np.bincount(group1, weights=w, minlength=g1n).astype(np.float64)
+    w2 = np.bincount(group2, weights=w, minlength=g2n).astype(np.float64)
+    w1[w1 == 0] = 1.0
+    w2[w2 == 0] = 1.0
+    scale = np.maximum(v.std(axis=0) if n else np.ones(v.shape[1]), 1e-300)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - iterations of the algorithm
+        m1 = _group_means(v, group1, g1n, w, w1)
+        v -= m1[group1]
+        m2 = _group_means(v, group2, g2n, w, w2)
+        v -= m2[group2]
+        change = np.max(np.abs(m2), axis=0) / scale
+        if np.all(change < tol):
+            converged = True
+            break
+    return (v[:, 0] if one_d else v), it, converged
+
+
+@dataclass(frozen=True)
+class FixedEffectsFit:
+    """A linear or Poisson model with two absorbed fixed effects and a few slopes.
+
+    Attributes
+    ----------
+    coef, se
+        Coefficients of the non-absorbed regressors and their cluster-robust standard
+        errors.
+    n_obs, n_clusters
+        Observations used and number of clusters.
+    iterations, converged
+        Sweeps of the within transform (OLS) or IRLS iterations (Poisson).
+    """
+
+    coef: FloatArray
+    se: FloatArray
+    cov: FloatArray
+    n_obs: int
+    n_clusters: int
+    iterations: int
+    converged: bool
+
+
+def _dense_codes(g: NDArray[np.integer]) -> tuple[IntArray, int]:
+    uniq, codes = np.unique(g, return_inverse=True)
+    return codes.astype(np.intp), int(uniq.size)
+
+
+def _cluster_cov(
+    xt: FloatArray, u: FloatArray, cluster: IntArray, n_params_total: int, w: FloatArray | None
+) -> tuple[FloatArray, int]:
+    """Cluster-robust sandwich with the small-sample factor statsmodels uses."""
+    n, k = xt.shape
+    cl, g = _dense_codes(cluster)
+    wx = xt if w is None else xt * w[:, None]
+    bread = np.linalg.pinv(wx.T @ xt)
+    scores = np.empty((g, k))
+    for j in range(k):  # columns
+        scores[:, j] = np.bincount(cl, weights=wx[:, j] * u, minlength=g)
+    meat = scores.T @ scores
+    factor = (g / max(g - 1, 1)) * ((n - 1) / max(n - n_params_total, 1))
+    return factor * bread @ meat @ bread, g
+
+
+def fe_ols(
+    y: FloatArray,
+    X: FloatArray,
+    group1: IntArray,
+    group2: IntArray,
+    cluster: IntArray,
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 10_000,
+) -> FixedEffectsFit:
+    """OLS with two absorbed fixed effects and cluster-robust standard errors.
+
+    ``y = X b + a[group1] + g[group2] + u``; both effects are removed by
+    :func:`within_transform` (Frisch–Waugh–Lovell), then ``b`` is the least-squares
+    fit on the demeaned data. Standard errors are clustered on ``cluster`` with the
+    small-sample factor ``G/(G-1) * (n-1)/(n-K)`` where ``K`` counts every parameter
+    including the absorbed dummies (statsmodels' convention for the dummy-variable
+    regression, so both give the same numbers).
+
+    References
+    ----------
+    Cameron, A. C. and Miller, D. L. (2015). A practitioner's guide to cluster-robust
+    inference. *Journal of Human Resources* 50(2), 317–372.
+    """
+    X2 = np.asarray(X, dtype=np.float64)
+    if X2.ndim == 1:
+        X2 = X2[:, None]
+    n, k = X2.shape
+    if n == 0:
+        raise InsufficientDataError("fe_ols: no observations to fit")
+    g1, n1 = _dense_codes(group1)
+    g2, n2 = _dense_codes(group2)
+    data = np.column_stack([np.asarray(y, dtype=np.float64), X2])
+    dm, it, ok = within_transform(data, g1, g2, tol=tol, max_iter=max_iter)
+    yt, xt = dm[:, 0], dm[:, 1:]
+    coef = np.asarray(np.linalg.lstsq(xt, yt, rcond=None)[0], dtype=np.float64)
+    u = yt - xt @ coef
+    n_total = k + n1 + n2 - 1
+    cov, g = _cluster_cov(xt, u, cluster, n_total, None)
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    if not ok:
+        warnings.warn(
+            f"two-way within transform stopped after {it} sweeps without converging; "
+            "the panel is very unbalanced — raise max_iter or check for isolated weeks",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return FixedEffectsFit(coef, se, cov, n, g, it, ok)
+
+
+def fe_ppml(
+    y: FloatArray,
+    X: FloatArray,
+    group1: IntArray,
+    group2: IntArray,
+    cluster: IntArray,
+    *,
+    tol: float = 1e-8,
+    max_iter: int = 100,
+) -> FixedEffectsFit:
+    """Poisson pseudo-maximum likelihood with two absorbed fixed effects.
+
+    Iteratively reweighted least squares: at each step the working response
+    ``z = eta + (y - mu)/mu`` is regressed on ``X`` with weights ``mu``, both fixed
+    effects absorbed by the weighted :func:`within_transform`. Zero outcomes are kept
+    (the reason to use it: log-linear OLS must drop zero-sales weeks). Groups whose
+    outcomes are all zero carry no information (their effect is minus infinity) and are
+    dropped first. Standard errors are the cluster-robust sandwich.
+
+    References
+    ----------
+    Santos Silva, J. M. C. and Tenreyro, S. (2006). The log of gravity. *Review of
+    Economics and Statistics* 88(4), 641–658.
+    Correia, S., Guimarães, P. and Zylkin, T. (2020). Fast Poisson estimation with
+    high-dimensional fixed effects. *Stata Journal* 20(1), 95–115.
+    """
+    yv = np.asarray(y, dtype=np.float64)
+    X2 = np.asarray(X, dtype=np.float64)
+    if X2.ndim == 1:
+        X2 = X2[:, None]
+    if np.any(yv < 0):
+        raise InsufficientDataError("fe_ppml: outcomes must be >= 0 (quantities sold)")
+    keep = np.ones(yv.size, dtype=bool)
+    for _ in range(3):  # dropping one group's zeros can empty another's
+        for g in (group1, group2):
+            codes, ng = _dense_codes(g[keep])
+            tot = np.bincount(codes, weights=yv[keep], minlength=ng)
+            keep_sub = tot[codes] > 0
+            idx = np.flatnonzero(keep)
+            keep[idx[~keep_sub]] = False
+    yv, X2, c = yv[keep], X2[keep], cluster[keep]
+    g1, n1 = _dense_codes(group1[keep])
+    g2, n2 = _dense_codes(group2[keep])
+    n, k = X2.shape
+    if n == 0:
+        raise InsufficientDataError("fe_ppml: every group has zero total outcome; nothing to fit")
+    mu = (yv + yv.mean()) / 2.0
+    eta = np.log(mu)
+    beta = np.zeros(k)
+    dev_old = np.inf
+    converged = False
+    it = 0
+    xt = X2
+    for it in range(1, max_iter + 1):  # noqa: B007 - IRLS iterations
+        z = eta + (yv - mu) / mu
+        data = np.column_stack([z, X2])
+        dm, _, _ = within_transform(data, g1, g2, weights=mu, tol=1e-12)
+        zt, xt = dm[:, 0], dm[:, 1:]
+        wx = xt * mu[:, None]
+        beta = np.linalg.lstsq(wx.T @ xt, wx.T @ zt, rcond=None)[0]
+        resid = zt - xt @ beta
+        # fixed effects are absorbed: the fitted index is z minus the weighted residual
+        eta = np.clip(z - resid, -50.0, 50.0)
+        mu = np.exp(eta)
+        pos = yv > 0
+        dev = 2.0 * (np.sum(yv[pos] * np.log(yv[pos] / mu[pos])) - np.sum(yv - mu))
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            converged = True
+            break
+        dev_old = dev
+    u = yv - mu
+    n_total = k + n1 + n2 - 1
+    # Score of the Poisson model is x̃ (y - mu); bread is (x̃' W x̃)^{-1} with W = mu.
+    cl, n_cl = _dense_codes(c)
+    wx = xt * mu[:, None]
+    bread = np.linalg.pinv(wx.T @ xt)
+    scores = np.empty((n_cl, k))
+    for j in range(k):
+        scores[:, j] = np.bincount(cl, weights=xt[:, j] * u, minlength=n_cl)
+    factor = (n_cl / max(n_cl - 1, 1)) * ((n - 1) / max(n - n_total, 1))
+    cov = factor * bread @ (scores.T @ scores) @ bread
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    if not converged:
+        warnings.warn(
+            f"Poisson PML did not converge in {max_iter} iterations; the zero-sales "
+            "estimate may be unreliable (often a product with sales at one price only)",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return FixedEffectsFit(np.asarray(beta, dtype=np.float64), se, cov, n, n_cl, it, converged)
+
+
+@dataclass(frozen=True)
+class ProductSlopesFit:
+    """Product-specific slopes with product intercepts and common week effects.
+
+    Attributes
+    ----------
+    slope, slope_se
+        Per-product slope on ``x`` (the elasticity) and its standard error; NaN for
+        products without usable variation in ``x``.
+    intercept
+        Per-product intercept (at the product's mean ``x``).
+    week_effect
+        Common week effects, the first week normalised to 0.
+    extra
+        Coefficients of the extra common regressors (e.g. the promotion indicator).
+    fitted
+        Fitted values ``(n,)`` (linear index).
+    """
+
+    slope: FloatArray
+    slope_se: FloatArray
+    intercept: FloatArray
+    x_mean: FloatArray
+    week_effect: FloatArray
+    extra: FloatArray
+    extra_se: FloatArray
+    fitted: FloatArray
+    n_obs: IntArray
+    iterations: int = 1
+    converged: bool = True
+
+
+def _batched_inv2(
+    s00: FloatArray, s01: FloatArray, s11: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    det = s00 * s11 - s01 * s01
+    det = np.where(np.abs(det) > 1e-300, det, np.inf)
+    return s11 / det, -s01 / det, s00 / det
+
+
+def _sym_pinv(a: FloatArray, rtol: float = 1e-10) -> FloatArray:
+    """Pseudo-inverse of a symmetric positive semi-definite matrix."""
+    if a.size == 0:
+        return np.zeros_like(a)
+    vals, vecs = np.linalg.eigh(a)
+    cut = rtol * max(float(np.max(np.abs(vals))), 1e-300)
+    inv = np.where(vals > cut, 1.0 / np.where(vals > cut, vals, 1.0), 0.0)
+    return np.asarray((vecs * inv) @ vecs.T, dtype=np.float64)
+
+
+def product_slopes(
+    y: FloatArray,
+    x: FloatArray,
+    product: IntArray,
+    week: IntArray,
+    *,
+    n_products: int,
+    n_weeks: int,
+    extra: FloatArray | None = None,
+    weights: FloatArray | None = None,
+    slope_ok: NDArray[np.bool_] | None = None,
+    pooled_variance: bool = False,
+) -> ProductSlopesFit:
+    """Weighted least squares with a slope and intercept per product and week effects.
+
+    ``y = a[p] + b[p] * x + g[t] + extra @ c + u``. The product blocks ``[1, x]`` are
+    partialled out in closed form (a 2x2 system per product, batched), which leaves a
+    ``(T + k)``-square normal system for the week effects and ``c``; its cross-product
+    matrix is one BLAS product of a ``(T+k) x 2P`` matrix. The solution is the exact
+    least-squares fit of the full dummy-and-interaction regression, for balanced and
+    unbalanced panels alike.
+
+    Parameters
+    ----------
+    y, x
+        Outcome and regressor with a product-specific slope (log quantity and log
+        posted price), ``(n,)``.
+    product, week
+        Dense codes ``0..P-1`` and ``0..T-1``.
+    extra
+        Common regressors ``(n, k)`` (e.g. promotion share), optional.
+    weights
+        Observation weights (IRLS weights for Poisson), optional.
+    slope_ok
+        Per-product flag: estimate a slope (else only an intercept; slope NaN).
+    pooled_variance
+        Use one residual variance for all products (the textbook OLS covariance)
+        instead of one per product (the default: products differ in noise).
+
+    Notes
+    -----
+    The slope's variance includes the uncertainty of the week effects (partitioned
+    inverse): ``s2_p * (1/Sxx_p + A_p' M^{-1} A_p / Sxx_p^2)``.
+
+    References
+    ----------
+    Wooldridge, J. M. (2010). *Econometric Analysis of Cross Section and Panel Data*,
+    2nd ed., §11.7 (random trend / heterogeneous slope models). MIT Press.
+    """
+    n = y.size
+    P, T = n_products, n_weeks
+    w = np.ones(n) if weights is None else weights
+    ok = np.ones(P, dtype=bool) if slope_ok is None else slope_ok
+    E = np.zeros((n, 0)) if extra is None else (extra[:, None] if extra.ndim == 1 else extra)
+    k = E.shape[1]
+    s00 = np.bincount(product, weights=w, minlength=P)
+    xm = np.bincount(product, weights=w * x, minlength=P) / np.where(s00 > 0, s00, 1.0)
+    xc = np.where(ok[product], x - xm[product], 0.0)
+    s11 = np.bincount(product, weights=w * xc * xc, minlength=P)
+    s11 = np.where(ok & (s11 > 0), s11, 1.0)
+    s00 = np.where(s00 > 0, s00, 1.0)
+    # With centred x the 2x2 block is diagonal.
+    i00, i11 = 1.0 / s00, 1.0 / s11
+    pt = product * T + week
+    A0 = np.bincount(pt, weights=w, minlength=P * T).reshape(P, T)
+    A1 = np.bincount(pt, weights=w * xc, minlength=P * T).reshape(P, T)
+    if k:
+        E0 = np.column_stack(
+            [np.bincount(product, weights=w * E[:, j], minlength=P) for j in range(k)]
+        )
+        E1 = np.column_stack(
+            [np.bincount(product, weights=w * xc * E[:, j], minlength=P) for j in range(k)]
+        )
+        A0 = np.hstack([A0, E0])
+        A1 = np.hstack([A1, E1])
+    m = T + k
+    # R'WR
+    RWR = np.zeros((m, m))
+    RWR[:T, :T] = np.diag(np.bincount(week, weights=w, minlength=T))
+    if k:
+        cross = np.column_stack(
+            [np.bincount(week, weights=w * E[:, j], minlength=T) for j in range(k)]
+        )
+        RWR[:T, T:] = cross
+        RWR[T:, :T] = cross.T
+        RWR[T:, T:] = (E * w[:, None]).T @ E
+    RWPR = (A0 * i00[:, None]).T @ A0 + (A1 * i11[:, None]).T @ A1
+    # R'Wy and product projections of y
+    Ry = np.concatenate(
+        [np.bincount(week, weights=w * y, minlength=T), (E * (w * y)[:, None]).sum(axis=0)]
+    )
+    zy0 = np.bincount(product, weights=w * y, minlength=P)
+    zy1 = np.bincount(product, weights=w * xc * y, minlength=P)
+    RWPy = A0.T @ (i00 * zy0) + A1.T @ (i11 * zy1)
+    M = RWR - RWPR
+    rhs = Ry - RWPy
+    # The first week with data is the reference (its effect is 0: the intercepts carry
+    # the level); weeks without data and regressors with no variation left after the
+    # product blocks (e.g. a promotion flag that is never on) are dropped, not solved.
+    present = np.flatnonzero(np.diag(RWR)[:T] > 0)
+    cand = np.concatenate([present[1:], T + np.arange(k)]).astype(np.intp)
+    diag = np.diag(M)[cand]
+    keep = cand[diag > 1e-10 * max(1.0, float(np.max(np.abs(np.diag(M)))))]
+    sub = M[np.ix_(keep, keep)]
+    # Pseudo-inverse (symmetric eigen-decomposition): week effects that the data cannot
+    # separate from a product's own intercept (a channel-week with one thin product)
+    # get the minimum-norm value instead of an arbitrary huge one.
+    sub_inv = _sym_pinv(sub)
+    theta_k = sub_inv @ rhs[keep]
+    theta = np.zeros(m)
+    theta[keep] = theta_k
+    g = theta[:T]
+    c = theta[T:]
+    r = y - g[week] - (E @ c if k else 0.0)
+    a = np.bincount(product, weights=w * r, minlength=P) * i00
+    b = np.bincount(product, weights=w * xc * r, minlength=P) * i11
+    b = np.where(ok, b, 0.0)
+    fitted = a[product] + b[product] * xc + g[week] + (E @ c if k else 0.0)
+    u = y - fitted
+    n_p = np.bincount(product, minlength=P)
+    # classical per-product residual variance (weights: Pearson-type scale)
+    sse = np.bincount(product, weights=w * u * u, minlength=P)
+    if pooled_variance:
+        n_slopes = int(np.sum(ok & (n_p > 0)))
+        n_int = int(np.sum(n_p > 0))
+        dof_all = max(n - n_slopes - n_int - (m - 1), 1)
+        sigma2 = np.full(P, float(np.sum(sse)) / dof_all)
+    else:
+        sigma2 = sse / np.maximum(n_p - 2, 1)
+    A1k = A1[:, keep]
+    quad = np.sum((A1k @ sub_inv) * A1k, axis=1)
+    se = np.sqrt(np.clip(sigma2 * (i11 + i11 * i11 * quad), 0.0, None))
+    slope = np.where(ok & (n_p >= 3), b, np.nan)
+    slope_se = np.where(ok & (n_p >= 3), se, np.nan)
+    # common extra coefficients: SE from the pooled residual variance
+    extra_se = np.full(k, np.nan)
+    if k:
+        sigma_all = float(np.sum(w * u * u) / max(n - 2 * P - (T - 1) - k, 1))
+        pos = {int(c): j for j, c in enumerate(keep)}
+        dvar = np.diag(sub_inv)
+        extra_se = np.array(
+            [
+                math.sqrt(max(dvar[pos[T + j]] * sigma_all, 0.0)) if T + j in pos else np.nan
+                for j in range(k)
+            ]
+        )
+    return ProductSlopesFit(
+        slope=slope,
+        slope_se=slope_se,
+        intercept=a,
+        x_mean=xm,
+        week_effect=g,
+        extra=c,
+        extra_se=extra_se,
+        fitted=fitted,
+        n_obs=n_p.astype(np.intp),
+    )
+
+
+def product_slopes_ppml(
+    y: FloatArray,
+    x: FloatArray,
+    product: IntArray,
+    week: IntArray,
+    *,
+    n_products: int,
+    n_weeks: int,
+    extra: FloatArray | None = None,
+    slope_ok: NDArray[np.bool_] | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 200,
+) -> ProductSlopesFit:
+    """Poisson PML with a slope and intercept per product and common week effects.
+
+    IRLS around :func:`product_slopes`: each step is the weighted least-squares fit of
+    the working response with weights ``mu``. Zero-sales weeks stay in the sample.
+    Standard errors are the per-product robust sandwich (conditional on the week
+    effects). Products or weeks with zero total sales must be removed by the caller.
+
+    References
+    ----------
+    Santos Silva, J. M. C. and Tenreyro, S. (2006). The log of gravity. *Review of
+    Economics and Statistics* 88(4), 641–658.
+    """
+    if np.any(y < 0):
+        raise InsufficientDataError("product_slopes_ppml: quantities must be >= 0")
+    P = n_products
+    tot_p = np.bincount(product, weights=y, minlength=P)
+    tot_t = np.bincount(week, weights=y, minlength=n_weeks)
+    if np.any(tot_p[np.unique(product)] <= 0) or np.any(tot_t[np.unique(week)] <= 0):
+        raise ModelError(
+            "product_slopes_ppml: a product or week has zero total sales; drop it first"
+        )
+    n_p = np.bincount(product, minlength=P).astype(np.float64)
+    mean_p = tot_p / np.where(n_p > 0, n_p, 1.0)
+    mu = (y + mean_p[product]) / 2.0
+    mu = np.where(mu > 0, mu, 1e-3)
+    eta = np.log(mu)
+    dev_old = np.inf
+    fit: ProductSlopesFit | None = None
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - IRLS iterations
+        z = eta + (y - mu) / mu
+        fit = product_slopes(
+            z,
+            x,
+            product,
+            week,
+            n_products=P,
+            n_weeks=n_weeks,
+            extra=extra,
+            weights=mu,
+            slope_ok=slope_ok,
+        )
+        eta = np.clip(fit.fitted, -50.0, 50.0)
+        mu = np.exp(eta)
+        pos = y > 0
+        dev = 2.0 * (np.sum(y[pos] * np.log(y[pos] / mu[pos])) - np.sum(y - mu))
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            converged = True
+            break
+        dev_old = dev
+    if fit is None:  # pragma: no cover - max_iter >= 1
+        raise ModelError("product_slopes_ppml: max_iter must be at least 1")
+    # robust sandwich for the product slope: bread sum(mu xc^2), meat sum((y-mu)^2 xc^2)
+    ok = np.ones(P, dtype=bool) if slope_ok is None else slope_ok
+    wsum = np.bincount(product, weights=mu, minlength=P)
+    xm = np.bincount(product, weights=mu * x, minlength=P) / np.where(wsum > 0, wsum, 1.0)
+    xc = x - xm[product]
+    bread = np.bincount(product, weights=mu * xc * xc, minlength=P)
+    meat = np.bincount(product, weights=(y - mu) ** 2 * xc * xc, minlength=P)
+    cnt = np.bincount(product, minlength=P)
+    adj = cnt / np.maximum(cnt - 2, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(adj * meat) / bread
+    se = np.where(ok & (bread > 0), se, np.nan)
+    if not converged:
+        warnings.warn(
+            f"Poisson PML with product slopes did not converge in {max_iter} iterations; "
+            "zero-sales elasticities may be unreliable",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return ProductSlopesFit(
+        slope=fit.slope,
+        slope_se=np.where(np.isfinite(fit.slope), se, np.nan),
+        intercept=fit.intercept,
+        x_mean=fit.x_mean,
+        week_effect=fit.week_effect,
+        extra=fit.extra,
+        extra_se=fit.extra_se,
+        fitted=fit.fitted,
+        n_obs=fit.n_obs,
+        iterations=it,
+        converged=converged,
+    )

@@ -1,0 +1,396 @@
+"""The result of ``levelfield.pricing.analyze``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from levelfield.errors import InsufficientPriceVariation, UnknownReferenceError
+from levelfield.findings import Finding
+from levelfield.pricing._elasticity import PooledElasticity
+from levelfield.pricing._pilots import PilotResult
+
+__all__ = ["PricingResult"]
+
+
+def _f(x: Any) -> float | None:
+    """JSON-safe float (None for NaN/inf)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _money(x: float, currency: str) -> str:
+    sign = "-" if x < 0 else ""
+    return f"{sign}{currency} {abs(x):,.0f}"
+
+
+@dataclass(frozen=True)
+class PricingResult:
+    """Elasticities, guarded price recommendations and pilot results.
+
+    Attributes
+    ----------
+    elasticities
+        One row per product: status (``estimated``, ``insufficient_price_variation``,
+        ``too_few_weeks``) and reason, weeks used, zero/stock-out/outlier weeks, OLS and
+        PPML estimates, raw and partially pooled elasticity with SE and 95 % interval,
+        revenue (currency, whole panel).
+    categories
+        Category mean elasticity (random-effects mean) with SE.
+    pooled
+        One elasticity for all products (two-way FE, product-clustered SE).
+    recommendations
+        One row per product: recommended price, basis, reasons (guardrail codes) and
+        the expected yearly change in units, revenue and profit with 95 % bands.
+    channel_prices
+        Per-channel (parity) and opted-in segment prices.
+    pilots
+        Analysed pilots.
+    panel
+        The weekly panel with flags (for charts).
+    curve
+        Per-product demand-curve constants (for charts and predictions).
+    notes
+        Plain-language notes on exclusions and repairs.
+    """
+
+    currency: str
+    elasticities: pd.DataFrame
+    categories: pd.DataFrame
+    pooled: PooledElasticity
+    recommendations: pd.DataFrame
+    channel_prices: pd.DataFrame
+    pilots: tuple[PilotResult, ...]
+    panel: pd.DataFrame
+    curve: pd.DataFrame
+    promo_effect: float
+    notes: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    # -- derived numbers ------------------------------------------------------------------
+    @property
+    def estimated(self) -> pd.DataFrame:
+        """Products with an elasticity."""
+        return self.elasticities.loc[self.elasticities["status"] == "estimated"]
+
+    @property
+    def has_costs(self) -> bool:
+        """Whether any product with an elasticity has a unit cost."""
+        r = self.recommendations
+        return bool(r["unit_cost"].notna().any()) if len(r) else False
+
+    def elasticity(self, sku: str) -> float:
+        """The partially pooled elasticity of ``sku``.
+
+        Raises
+        ------
+        InsufficientPriceVariation
+            The product's price never moved enough to learn from.
+        """
+        rows = self.elasticities.loc[self.elasticities["sku"] == str(sku)]
+        if rows.empty:
+            raise UnknownReferenceError(f"product {sku!r} is not in the pricing results")
+        row = rows.iloc[0]
+        if row["status"] != "estimated":
+            raise InsufficientPriceVariation(
+                f"no elasticity for product {sku!r}: {row['reason']}. Run a price pilot "
+                "(levelfield.pricing.plan_pilot) to learn it"
+            )
+        return float(row["elasticity"])
+
+    def median_elasticity(self) -> float:
+        e = self.estimated["elasticity"]
+        return float(e.median()) if len(e) else float("nan")
+
+    def elastic_share(self) -> float:
+        """Share of revenue (0–1) from products with elasticity below -1."""
+        est = self.estimated
+        tot = float(est["revenue"].sum())
+        if tot <= 0:
+            return float("nan")
+        return float(est.loc[est["elasticity"] < -1, "revenue"].sum() / tot)
+
+    def profit_gain(self) -> tuple[float, float, float]:
+        """Expected yearly profit change of all recommendations with its 95 % band."""
+        r = self.recommendations
+        ok = r["profit_change_year"].notna()
+        if not ok.any():
+            return (float("nan"), float("nan"), float("nan"))
+        return (
+            float(r.loc[ok, "profit_change_year"].sum()),
+            float(r.loc[ok, "profit_change_year_low"].sum()),
+            float(r.loc[ok, "profit_change_year_high"].sum()),
+        )
+
+    def _missing_cost(self) -> pd.DataFrame:
+        r = self.recommendations
+        return r.loc[r["unit_cost"].isna() & r["elasticity"].notna()]
+
+    # -- contract -------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        gain, lo, hi = self.profit_gain()
+        return {
+            "currency": self.currency,
+            "products": len(self.elasticities),
+            "products_estimated": len(self.estimated),
+            "products_insufficient_variation": int(
+                (self.elasticities["status"] != "estimated").sum()
+            ),
+            "median_elasticity": _f(self.median_elasticity()),
+            "elastic_share": _f(self.elastic_share()),
+            "pooled_elasticity": _f(self.pooled.elasticity),
+            "pooled_elasticity_se": _f(self.pooled.se),
+            "promo_effect": _f(self.promo_effect),
+            "recommended_profit_gain": _f(gain),
+            "recommended_profit_gain_band": [_f(lo), _f(hi)],
+            "recommendations": int(self.recommendations["recommended_price"].notna().sum()),
+            "products_missing_cost": len(self._missing_cost()),
+            "pilots": [
+                {
+                    "pilot_id": p.pilot_id,
+                    "relative_effect": _f(p.relative_effect),
+                    "relative_ci": [_f(p.relative_ci[0]), _f(p.relative_ci[1])],
+                    "unit_effect": _f(p.units.effect),
+                    "ci": [_f(p.units.ci_low), _f(p.units.ci_high)],
+                    "adjusted_ci": [_f(p.adjusted_ci_low), _f(p.adjusted_ci_high)],
+                    "implied_elasticity": _f(p.implied_elasticity),
+                    "looks": p.looks,
+                    "peeking": p.peeking,
+                }
+                for p in self.pilots
+            ],
+            "notes": list(self.notes),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """The recommendations table (one row per product, with its elasticity)."""
+        return self.recommendations.copy()
+
+    def pilots_frame(self) -> pd.DataFrame:
+        rows = [p.row() for p in self.pilots]
+        return pd.DataFrame(rows) if rows else pd.DataFrame({"pilot_id": pd.Series(dtype=object)})
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "recommendations": self.recommendations.copy(),
+            "elasticities": self.elasticities.copy(),
+            "category_elasticities": self.categories.copy(),
+            "channel_prices": self.channel_prices.copy(),
+            "pilots": self.pilots_frame(),
+            "weekly_panel": self.panel.copy(),
+        }
+
+    def headline(self) -> list[str]:
+        lines: list[str] = []
+        n, k = len(self.elasticities), len(self.estimated)
+        med = self.median_elasticity()
+        if k:
+            lines.append(
+                f"Price elasticity estimated for {k} of {n} products; median {med:.2f} "
+                f"(a 10 % price rise changes units by about {(1.1**med - 1):+.0%})."
+            )
+            share = self.elastic_share()
+            if math.isfinite(share):
+                lines.append(
+                    f"{share:.0%} of revenue comes from price-elastic products "
+                    "(elasticity below -1)."
+                )
+        else:
+            lines.append(
+                f"No product's price moved enough to estimate an elasticity ({n} products)."
+            )
+        if n - k:
+            lines.append(
+                f"{n - k} product(s) without an elasticity: their price never moved enough; "
+                "a price pilot would tell."
+            )
+        r = self.recommendations
+        moved = r.loc[r["recommended_price"].notna() & (r["change"].abs() > 0.001)]
+        if len(moved):
+            gain, lo, hi = self.profit_gain()
+            if math.isfinite(gain):
+                lines.append(
+                    f"{len(moved)} price change(s) recommended; expected profit change "
+                    f"{_money(gain, self.currency)} a year (95 % band {_money(lo, self.currency)} "
+                    f"to {_money(hi, self.currency)})."
+                )
+            else:
+                lines.append(f"{len(moved)} price change(s) recommended.")
+            top = moved.reindex(
+                moved["profit_change_year"].abs().sort_values(ascending=False).index
+            )
+            for _, row in top.head(5).iterrows():  # at most five lines for the CLI
+                why = row["reasons"] or row["basis"]
+                lines.append(
+                    f"  {row['name']}: {row['current_price']:.2f} -> "
+                    f"{row['recommended_price']:.2f} "
+                    f"({row['change']:+.0%}; e = {row['elasticity']:.2f}; reasons: {why})"
+                )
+        missing = self._missing_cost()
+        if len(missing):
+            lines.append(
+                f"{len(missing)} product(s) need unit costs for margin-optimal prices and "
+                "profit effects: import products with a unit_cost column."
+            )
+        for p in self.pilots:
+            lines.append(
+                f"Pilot {p.name}{f' [{p.sku}]' if p.sku else ''}: units "
+                f"{p.relative_effect:+.0%} (95 % CI {p.relative_ci[0]:+.0%} to "
+                f"{p.relative_ci[1]:+.0%}); {p.units.effect:+.2f} units/week per {p.unit_type}"
+                + (
+                    f"; implied elasticity {p.implied_elasticity:.2f}."
+                    if math.isfinite(p.implied_elasticity)
+                    else "."
+                )
+            )
+            if p.peeking:
+                lines.append(
+                    f"  Read {p.looks} times without a sequential plan: real false-positive rate "
+                    f"{p.false_positive_rate:.0%}; adjusted CI {p.adjusted_ci_low:+.2f} "
+                    f"to {p.adjusted_ci_high:+.2f}."
+                )
+        return lines
+
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        n, k = len(self.elasticities), len(self.estimated)
+        if k:
+            med = self.median_elasticity()
+            out.append(
+                Finding(
+                    "pricing.median_elasticity",
+                    med,
+                    "elasticity",
+                    f"Across {k} products the median price elasticity is {med:.2f}: a 10 % price "
+                    f"rise changes units sold by about {(1.1**med - 1):+.0%}.",
+                    "watch" if med < -1 else "info",
+                    {"products": k, "pooled": self.pooled.elasticity, "pooled_se": self.pooled.se},
+                )
+            )
+            share = self.elastic_share()
+            if math.isfinite(share):
+                out.append(
+                    Finding(
+                        "pricing.elastic_share",
+                        share,
+                        "share",
+                        f"{share:.0%} of revenue comes from products whose customers "
+                        "react strongly "
+                        "to price (elasticity below -1): there, price competition bites.",
+                        "warning" if share >= 0.5 else ("watch" if share >= 0.25 else "info"),
+                    )
+                )
+                inel = self.estimated
+                tot = float(inel["revenue"].sum())
+                ishare = (
+                    float(inel.loc[inel["elasticity"] > -1, "revenue"].sum() / tot)
+                    if tot > 0
+                    else 0.0
+                )
+                out.append(
+                    Finding(
+                        "pricing.inelastic_share",
+                        ishare,
+                        "share",
+                        f"{ishare:.0%} of revenue comes from products with inelastic demand at "
+                        "today's prices: room to raise prices toward the ceiling.",
+                        "good" if ishare >= 0.25 else "info",
+                    )
+                )
+        if n - k:
+            out.append(
+                Finding(
+                    "pricing.insufficient_variation",
+                    float(n - k),
+                    "count",
+                    f"{n - k} of {n} products never changed price enough to learn how customers "
+                    "react; a small price pilot would.",
+                    "watch",
+                )
+            )
+        gain, lo, hi = self.profit_gain()
+        if math.isfinite(gain):
+            out.append(
+                Finding(
+                    "pricing.recommended_profit_gain",
+                    gain,
+                    "currency",
+                    "The recommended prices would change profit by about "
+                    f"{_money(gain, self.currency)} a year (95 % band "
+                    f"{_money(lo, self.currency)} to {_money(hi, self.currency)}).",
+                    "good" if lo > 0 else "info",
+                    {"low": lo, "high": hi, "currency": self.currency},
+                )
+            )
+        missing = self._missing_cost()
+        if len(missing):
+            out.append(
+                Finding(
+                    "pricing.no_costs",
+                    float(len(missing)),
+                    "count",
+                    f"{len(missing)} product(s) have no unit cost: margin-optimal prices "
+                    "and profit "
+                    "effects need it.",
+                    "watch",
+                    {"skus": missing["sku"].head(20).tolist()},
+                )
+            )
+        if math.isfinite(self.promo_effect) and k:
+            out.append(
+                Finding(
+                    "pricing.promo_lift",
+                    float(np.expm1(self.promo_effect)),
+                    "share",
+                    f"Promotion weeks sell {np.expm1(self.promo_effect):+.0%} units at the "
+                    "same posted price.",
+                )
+            )
+        for p in self.pilots:
+            rel = p.relative_effect
+            rlo, rhi = p.relative_ci
+            sig = p.units.ci_low > 0 or p.units.ci_high < 0
+            out.append(
+                Finding(
+                    "pricing.pilot_effect",
+                    float(rel) if math.isfinite(rel) else float(p.units.effect),
+                    "share" if math.isfinite(rel) else "count",
+                    f"Pilot '{p.name}' changed units per {p.unit_type} by "
+                    f"{p.units.effect:+.2f} a week "
+                    f"({rel:+.0%}), 95 % CI {p.units.ci_low:+.2f} to {p.units.ci_high:+.2f}"
+                    + ("" if sig else " — not distinguishable from no effect")
+                    + ".",
+                    "info",
+                    {
+                        "pilot_id": p.pilot_id,
+                        "ci": [p.units.ci_low, p.units.ci_high],
+                        "relative_ci": [rlo, rhi],
+                        "adjusted_ci": [p.adjusted_ci_low, p.adjusted_ci_high],
+                        "implied_elasticity": p.implied_elasticity,
+                    },
+                )
+            )
+            if p.peeking:
+                out.append(
+                    Finding(
+                        "pricing.pilot_peeking",
+                        p.false_positive_rate,
+                        "share",
+                        f"Pilot '{p.name}' was read {p.looks} times without a sequential plan: a "
+                        f"nominal 5 % test then has a {p.false_positive_rate:.0%} "
+                        "false-positive rate.",
+                        "warning",
+                        {
+                            "pilot_id": p.pilot_id,
+                            "adjusted_ci": [p.adjusted_ci_low, p.adjusted_ci_high],
+                        },
+                    )
+                )
+        return out
