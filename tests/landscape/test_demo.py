@@ -14,13 +14,7 @@ from levelfield.landscape import analyze, figures
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from levelfield.demo import build_demo
-
-    directory = tmp_path_factory.mktemp("demo") / "ember"
-    build_demo(directory)
-    return directory
+# ``demo_dir``: the shared demo business (seed 7, 10,000 customers), tests/conftest.py.
 
 
 def test_demo_landscape_recovers_planted_groups_and_cliches(demo_dir: Path) -> None:

@@ -18,11 +18,10 @@ demo = pytest.importorskip("levelfield.demo")
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, Any]]]:
-    root = tmp_path_factory.mktemp("pricing_demo") / "demo"
-    built = demo.build_demo(root, seed=7)
-    truth = json.loads(Path(built.manifest).read_text())["pricing"]
-    with open_workspace(built.workspace) as ws:
+def demo_run(demo_dir: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
+    # The shared demo business (seed 7, 10,000 customers) from tests/conftest.py.
+    truth = json.loads((demo_dir / "manifest.json").read_text())["pricing"]
+    with open_workspace(demo_dir / "levelfield.duckdb") as ws:
         yield pricing.analyze(ws), truth
 
 
