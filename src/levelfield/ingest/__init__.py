@@ -1,11 +1,16 @@
-"""Ingest: read exports, detect platform profiles, validate, pseudonymize, load atomically."""
+"""Ingest: read exports, detect platform profiles, validate, pseudonymize, load atomically.
+
+``import_file(ws, kind, path, ...)`` reads a CSV/TSV/whitespace text file (UTF-8, BOM,
+UTF-16 or Windows-1252), an XLSX workbook or a Parquet file, recognises the platform
+from the header (Shopify, Square, Stripe, WooCommerce, Etsy, Amazon, UCI Online Retail,
+CDNOW, or a generic layout with ``--map``), parses and validates every row in DuckDB,
+pseudonymizes customer identifiers and writes the rows in one transaction. Bad rows go
+to ``rejects``; too many of them fail the import and leave the workspace unchanged.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from levelfield.ingest._cli import register_cli
+from levelfield.ingest._import import KINDS, PROFILES, ImportSummary, import_file, template_csv
 
-__all__ = ["register_cli"]
-
-
-def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
-    """Add the ``import`` and ``template`` commands to the CLI (under construction)."""
+__all__ = ["KINDS", "PROFILES", "ImportSummary", "import_file", "register_cli", "template_csv"]

@@ -1,0 +1,216 @@
+"""The competitor CSV: fixed columns plus free attribute columns and an optional type row.
+
+See "Competitor CSV" in docs/contracts.md: ``name``, ``self``, ``description``,
+``market_share``, ``snapshot_date``, ``source``; every other column is an attribute kept
+as raw text in ``attributes`` (JSON object); a second row whose ``name`` is ``#type``
+gives each attribute's type and is stored in ``attribute_types``. Types are parsed and
+validated by :mod:`levelfield.landscape` at analysis time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from levelfield.errors import SchemaError
+from levelfield.ingest._dates import plan_dates
+from levelfield.ingest._sql import (
+    bool_sql,
+    lit,
+    money_reason_sql,
+    number_sql,
+)
+
+__all__ = ["FIXED", "PreparedCompetitors", "prepare_competitors"]
+
+FIXED = ("name", "self", "description", "market_share", "snapshot_date", "source")
+PV = "_lf_cpv"
+BAD = "_lf_cbad"
+TEMPLATE_HEADER = [*FIXED, "price_tier", "roast_styles", "organic", "rating", "channels"]
+TEMPLATE_TYPES = [
+    "#type",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "ordinal(budget<mid<premium)",
+    "set",
+    "flag",
+    "numeric",
+    "set",
+]
+TEMPLATE_ROWS = [
+    [
+        "Example Coffee Roasters",
+        "yes",
+        "Small-batch roaster selling online and to cafés",
+        "0.04",
+        "2024-06-01",
+        "own assessment",
+        "premium",
+        "light;medium",
+        "yes",
+        "4.7",
+        "online;wholesale",
+    ],
+]
+
+
+@dataclass
+class PreparedCompetitors:
+    """Parsed competitor rows waiting in a temp table."""
+
+    rows_in: int
+    rows_rejected: int
+    top_reasons: list[tuple[str, int]]
+    examples: list[tuple[int | None, str | None, str | None, str]]
+    notes: list[str]
+
+    def write(self, con: duckdb.DuckDBPyConnection, import_id: int) -> int:
+        con.execute("INSERT INTO rejects SELECT ?, _row, col, val, reason FROM " + BAD, [import_id])
+        con.execute(
+            "INSERT OR REPLACE INTO competitors (competitor_id, name, is_self, attributes, "
+            "attribute_types, description, market_share, snapshot_date, source, import_id) "
+            "SELECT competitor_id, name, is_self, attributes, attribute_types, description, "
+            f"market_share, snapshot_date, source, ? FROM {PV} WHERE _keep",
+            [import_id],
+        )
+        return self.rows_in - self.rows_rejected
+
+
+def prepare_competitors(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    name: str,
+    header: Sequence[str],
+    raw: str,
+    decimal_comma: bool | None,
+) -> PreparedCompetitors:
+    """Parse staged competitor rows (no workspace writes)."""
+    low = [h.strip().lower() for h in header]
+    if "name" not in low:
+        raise SchemaError(
+            f"{name}: no 'name' column. Found: {', '.join(header)}. Expected: "
+            f"{', '.join(FIXED)} plus one column per attribute; see "
+            "'levelfield template competitors'"
+        )
+    idx = {h: low.index(h) for h in FIXED if h in low}
+    attrs = [(i, h) for i, h in enumerate(header) if low[i] not in FIXED]
+    name_c = f"c{idx['name']}"
+    type_rows = con.execute(
+        f"SELECT {', '.join(f'c{i}' for i, _ in attrs) or 'NULL'} FROM {raw} "
+        f"WHERE trim({name_c}) = '#type' LIMIT 1"
+    ).fetchall()
+    types = (
+        {h: (t.strip() if t else None) for (_, h), t in zip(attrs, type_rows[0], strict=True)}
+        if type_rows and attrs
+        else None
+    )
+    rows_in = int(
+        con.execute(
+            f"SELECT count(*) FROM {raw} WHERE coalesce(trim({name_c}), '') <> '#type'"
+        ).fetchall()[0][0]
+    )
+
+    def c(field: str) -> str:
+        return f"nullif(trim(c{idx[field]}), '')" if field in idx else "NULL"
+
+    dc = bool(decimal_comma)
+    share_txt = f"regexp_replace({c('market_share')}, '%$', '')"
+    share = (
+        f"(CASE WHEN {c('market_share')} LIKE '%\\%' ESCAPE '\\' THEN "
+        f"{number_sql(share_txt, dc, 'DOUBLE')} / 100 ELSE "
+        f"{number_sql(c('market_share'), dc, 'DOUBLE')} END)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _lf_dcol AS SELECT {c('snapshot_date')} AS d FROM {raw}"
+    )
+    plan = plan_dates(
+        con, "_lf_dcol", "d", name=name, label="snapshot_date", dayfirst=None, date_format=None
+    )
+    snap = f"CAST({plan.sql(c('snapshot_date'))} AS DATE)"
+    attr_json = (
+        "json_object(" + ", ".join(f"{lit(h)}, nullif(trim(c{i}), '')" for i, h in attrs) + ")"
+        if attrs
+        else "json_object()"
+    )
+    types_sql = f"CAST({lit(json.dumps(types))} AS JSON)" if types else "NULL"
+    hdr = {f: lit(header[i]) for f, i in idx.items()}
+    checks = [
+        (f"{c('name')} IS NULL", hdr["name"], "NULL", "'blank (name is required)'"),
+        (
+            f"({money_reason_sql(share_txt, dc)}) IS NOT NULL",
+            hdr.get("market_share", "NULL"),
+            c("market_share"),
+            money_reason_sql(share_txt, dc),
+        ),
+        (
+            f"{share} < 0 OR {share} > 1",
+            hdr.get("market_share", "NULL"),
+            c("market_share"),
+            "'not a share between 0 and 1 (write 0.12 or 12%)'",
+        ),
+        (
+            f"{c('self')} IS NOT NULL AND {bool_sql(c('self'))} IS NULL",
+            hdr.get("self", "NULL"),
+            c("self"),
+            "'not yes/no'",
+        ),
+        (
+            f"{c('snapshot_date')} IS NOT NULL AND {snap} IS NULL",
+            hdr.get("snapshot_date", "NULL"),
+            c("snapshot_date"),
+            "'not a date; use YYYY-MM-DD'",
+        ),
+    ]
+    err = (
+        "(CASE "
+        + " ".join(
+            f"WHEN {cond} THEN {{'col': {col}, 'val': CAST({val} AS VARCHAR), 'reason': {r}}}"
+            for cond, col, val, r in checks
+        )
+        + " END)"
+    )
+    slug = f"trim(regexp_replace(lower({c('name')}), '[^a-z0-9]+', '-', 'g'), '-')"
+    for t in (PV, BAD):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute(
+        f"CREATE TEMP TABLE {PV} AS SELECT *, err IS NULL AND row_number() OVER "
+        "(PARTITION BY err IS NULL, competitor_id ORDER BY _row DESC) = 1 AS _keep FROM ("
+        f"SELECT _row, {slug} AS competitor_id, {c('name')} AS name, "
+        f"coalesce({bool_sql(c('self'))}, false) AS is_self, {attr_json} AS attributes, "
+        f"{types_sql} AS attribute_types, {c('description')} AS description, "
+        f"{share} AS market_share, {snap} AS snapshot_date, {c('source')} AS source, "
+        f"{err} AS err FROM {raw} WHERE coalesce(trim({name_c}), '') <> '#type')"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {BAD} AS SELECT _row, err.col AS col, err.val AS val, "
+        f"err.reason AS reason FROM {PV} WHERE err IS NOT NULL"
+    )
+    n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
+    reasons = [
+        (str(r), int(n))
+        for r, n in con.execute(
+            f"SELECT reason, count(*) n FROM {BAD} GROUP BY reason ORDER BY n DESC LIMIT 5"
+        ).fetchall()
+    ]
+    examples = [
+        (int(r) if r is not None else None, col, v, str(reason))
+        for r, col, v, reason in con.execute(
+            f"SELECT _row, col, val, reason FROM {BAD} ORDER BY _row LIMIT 3"
+        ).fetchall()
+    ]
+    notes = [f"{len(attrs)} attribute columns"]
+    if types:
+        notes.append("attribute types read from the #type row")
+    n_self = int(con.execute(f"SELECT count(*) FROM {PV} WHERE _keep AND is_self").fetchall()[0][0])
+    if n_self != 1:
+        notes.append(
+            f"{n_self} rows are marked self=yes; mark exactly one row (your business) "
+            "so distinctiveness can be measured"
+        )
+    return PreparedCompetitors(rows_in, n_bad, reasons, examples, notes)

@@ -1,0 +1,410 @@
+"""Kinds without a platform export: products, suppliers, channels, competitors, costs,
+pilots, surveys, automation and the business profile.
+
+Each kind is a :class:`TableSpec` (columns, types, natural key, template example). The
+loader maps header columns by name (case, spaces and ``_`` ignored) or ``--map``,
+parses and validates in one SQL statement, and upserts on the natural key; within one
+file a later row for the same key replaces an earlier one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from levelfield.ingest._dates import plan_dates
+from levelfield.ingest._sql import (
+    bool_sql,
+    lit,
+    money_reason_sql,
+    money_sql,
+    number_sql,
+)
+
+__all__ = ["TABLE_SPECS", "Col", "PreparedTable", "TableSpec", "prepare_table"]
+
+ST = "_lf_tst"
+PV = "_lf_tpv"
+BAD = "_lf_tbad"
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column of a kind: name, type, whether required, template example."""
+
+    name: str
+    type: str = "text"  # text, money, number, int, bool, date, month, timestamp, share, json
+    required: bool = False
+    example: str = ""
+    nonneg: bool = False
+    private: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A workspace table fed by a plain CSV with levelfield's own columns."""
+
+    kind: str
+    table: str
+    key: tuple[str, ...]
+    cols: tuple[Col, ...]
+    description: str
+
+    def col(self, name: str) -> Col:
+        return next(c for c in self.cols if c.name == name)
+
+
+def _c(name: str, type_: str = "text", example: str = "", **kw: object) -> Col:
+    return Col(name, type_, example=example, **kw)  # type: ignore[arg-type]
+
+
+TABLE_SPECS: dict[str, TableSpec] = {
+    s.kind: s
+    for s in (
+        TableSpec(
+            "products",
+            "products",
+            ("sku",),
+            (
+                _c("sku", example="BEAN-ETH-250", required=True, aliases=("product_id",)),
+                _c("name", example="Ethiopia Yirgacheffe 250 g"),
+                _c("category", example="coffee beans"),
+                _c("unit_cost", "money", "4.10", nonneg=True, aliases=("cost",)),
+                _c("list_price", "money", "14.50", nonneg=True, aliases=("price",)),
+                _c("currency", example="EUR"),
+                _c("supplier_id", example="SUP-ETH-01", aliases=("supplier",)),
+            ),
+            "one row per product (SKU) with its unit cost, posted price and supplier",
+        ),
+        TableSpec(
+            "suppliers",
+            "suppliers",
+            ("supplier_id",),
+            (
+                _c("supplier_id", example="SUP-ETH-01", required=True, aliases=("id",)),
+                _c("name", example="Yirga Cooperative Union"),
+                _c("country", example="ET"),
+                _c("annual_spend", "money", "48000", nonneg=True, aliases=("spend",)),
+                _c("currency", example="EUR"),
+                _c("lead_time_days", "number", "42", nonneg=True, aliases=("lead_time",)),
+                _c("alternatives", example="2"),
+            ),
+            "one row per supplier: country (ISO 3166 alpha-2), yearly spend, lead time, "
+            "how many alternative suppliers exist",
+        ),
+        TableSpec(
+            "channels",
+            "channels",
+            ("channel",),
+            (
+                _c("channel", example="shopify", required=True),
+                _c("platform", example="Shopify"),
+                _c("fee_profile", example="shopify_payments_basic"),
+                _c("owns_customer", "bool", "yes"),
+                _c("acquisition_cost", "money", "6.50", nonneg=True),
+            ),
+            "one row per sales channel: platform, fee profile, whether you own the "
+            "customer relationship, cost to acquire a customer there",
+        ),
+        TableSpec(
+            "costs",
+            "costs",
+            ("month", "category"),
+            (
+                _c("month", "month", "2024-01", required=True),
+                _c("category", example="rent", required=True),
+                _c("amount", "money", "2400.00", required=True, nonneg=True),
+                _c("fixed", "bool", "yes"),
+                _c("currency", example="EUR"),
+            ),
+            "one row per month and cost category (rent, wages, energy, ...); fixed yes/no",
+        ),
+        TableSpec(
+            "pilots",
+            "pilots",
+            ("pilot_id", "unit_type", "unit"),
+            (
+                _c("pilot_id", example="P-2024-01", required=True),
+                _c("name", example="250 g price +8 %"),
+                _c("unit_type", example="customer", required=True),
+                _c("unit", example="ann@example.com", required=True),
+                _c("arm", example="treatment", required=True),
+                _c("sku", example="BEAN-ETH-250"),
+                _c("starts_on", "date", "2024-03-01", required=True),
+                _c("ends_on", "date", "2024-04-30", required=True),
+                _c("price_change", "number", "0.08"),
+                _c("sequential", "bool", "no"),
+                _c("looks", "int", "1", nonneg=True),
+            ),
+            "one row per unit (customer, store, week, ...) assigned to a price pilot arm; "
+            "customer units are pseudonymized like order customers",
+        ),
+        TableSpec(
+            "surveys",
+            "surveys",
+            ("response_id",),
+            (
+                _c("response_id", example="R-0001", required=True, aliases=("id",)),
+                _c(
+                    "customer_id",
+                    example="ann@example.com",
+                    private=True,
+                    aliases=("customer", "email"),
+                ),
+                _c("answered_at", "timestamp", "2024-05-02 10:15:00", aliases=("date",)),
+                _c("score", "int", "9", required=True, nonneg=True, aliases=("nps",)),
+            ),
+            "one row per survey answer (0-10 likelihood to recommend); customer "
+            "identifiers are pseudonymized",
+        ),
+        TableSpec(
+            "automation",
+            "automation",
+            ("area", "task"),
+            (
+                _c("area", example="fulfilment", required=True),
+                _c("task", example="print shipping labels", required=True),
+                _c("hours_per_week", "number", "6", required=True, nonneg=True),
+                _c("hourly_cost", "number", "22", required=True, nonneg=True),
+                _c("error_rate", "share", "0.02"),
+                _c("tools", example="spreadsheet"),
+            ),
+            "one row per recurring manual task: hours per week, cost per hour, error rate",
+        ),
+        TableSpec(
+            "business",
+            "business",
+            ("key",),
+            (
+                _c("key", example="name", required=True),
+                _c("value", "json", "Example Coffee Roasters", required=True),
+            ),
+            "key,value rows for the business profile (name, currency, country, sector, "
+            "employees, opening_cash, debt, interest_rate, capabilities, ...); values are "
+            "JSON when valid JSON, else text",
+        ),
+    )
+}
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def resolve_columns(
+    spec: TableSpec, header: Sequence[str], mapping: Mapping[str, str]
+) -> dict[str, int]:
+    """Column name -> header index, from ``mapping`` first, then names and aliases."""
+    index = {_norm(h): i for i, h in reversed(list(enumerate(header)))}
+    out: dict[str, int] = {}
+    for src, dst in mapping.items():
+        if src in header:
+            out[dst] = header.index(src)
+    for c in spec.cols:
+        if c.name in out:
+            continue
+        for cand in (c.name, *c.aliases):
+            if _norm(cand) in index:
+                out[c.name] = index[_norm(cand)]
+                break
+    return out
+
+
+@dataclass
+class PreparedTable:
+    """Parsed rows of a plain kind, waiting in temp tables to be written."""
+
+    spec: TableSpec
+    rows_in: int
+    rows_rejected: int
+    top_reasons: list[tuple[str, int]]
+    examples: list[tuple[int | None, str | None, str | None, str]]
+    columns: list[str]
+    notes: list[str]
+
+    def write(self, con: duckdb.DuckDBPyConnection, import_id: int) -> int:
+        con.execute("INSERT INTO rejects SELECT ?, _row, col, val, reason FROM " + BAD, [import_id])
+        cols = ", ".join(f'"{c}"' for c in self.columns)
+        con.execute(
+            f"INSERT OR REPLACE INTO {self.spec.table} ({cols}, import_id) "
+            f"SELECT {cols}, ? FROM {PV} WHERE _keep",
+            [import_id],
+        )
+        return self.rows_in - self.rows_rejected
+
+
+def prepare_table(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    *,
+    name: str,
+    columns: Mapping[str, int],
+    header: Sequence[str],
+    raw: str,
+    decimal_comma: bool | None,
+    dayfirst: bool | None,
+    date_format: str | None,
+    currency: str | None,
+) -> PreparedTable:
+    """Parse and validate staged rows of ``spec.kind`` (no workspace writes)."""
+    for t in (ST, PV, BAD):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    sel = ", ".join(f"nullif(trim(c{i}), '') AS \"{c}\"" for c, i in columns.items())
+    con.execute(f"CREATE TEMP TABLE {ST} AS SELECT _row, {sel} FROM {raw}")
+    rows_in = int(con.execute(f"SELECT count(*) FROM {ST}").fetchall()[0][0])
+    dc = bool(decimal_comma)
+    present = [c for c in spec.cols if c.name in columns]
+    exprs: list[str] = ["_row"]
+    checks: list[tuple[str, str, str]] = []
+    for c in present:
+        x = f'"{c.name}"'
+
+        if c.type in ("money", "number", "int", "share"):
+            sql_type = {"money": "DECIMAL(18,4)", "int": "INTEGER"}.get(c.type, "DOUBLE")
+            if c.type == "share":
+                pct = f"regexp_replace({x}, '%$', '')"
+                val = (
+                    f"(CASE WHEN {x} LIKE '%\\%' ESCAPE '\\' THEN "
+                    f"{number_sql(pct, dc, 'DOUBLE')} / 100 ELSE {number_sql(x, dc, 'DOUBLE')} END)"
+                )
+                reason = money_reason_sql(pct, dc)
+            else:
+                val = number_sql(x, dc, sql_type)
+                reason = money_reason_sql(x, dc)
+            exprs.append(f"{val if c.type != 'money' else money_sql(x, dc)} AS {x}")
+            checks.append((f"({reason}) IS NOT NULL", c.name, reason))
+            if c.type == "int":
+                checks.append(
+                    (
+                        f"TRY_CAST({money_sql(x, dc)} AS DOUBLE) <> "
+                        f"round(TRY_CAST({money_sql(x, dc)} AS DOUBLE))",
+                        c.name,
+                        "'not a whole number'",
+                    )
+                )
+            if c.nonneg:
+                checks.append((f"{val} < 0", c.name, "'negative (must be 0 or more)'"))
+            if c.type == "share":
+                checks.append(
+                    (f"{val} > 1", c.name, "'not a share between 0 and 1 (write 0.12 or 12%)'")
+                )
+        elif c.type == "bool":
+            exprs.append(f"{bool_sql(x)} AS {x}")
+            checks.append((f"{x} IS NOT NULL AND {bool_sql(x)} IS NULL", c.name, "'not yes/no'"))
+        elif c.type in ("date", "timestamp", "month"):
+            src = x
+            if c.type == "month":
+                src = (
+                    f"(CASE WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{1,2}}') "
+                    f"THEN {x} || '-01' ELSE {x} END)"
+                )
+            con.execute(f"CREATE OR REPLACE TEMP VIEW _lf_dcol AS SELECT {src} AS d FROM {ST}")
+            plan = plan_dates(
+                con,
+                "_lf_dcol",
+                "d",
+                name=name,
+                label=header[columns[c.name]],
+                dayfirst=dayfirst,
+                date_format=date_format,
+            )
+            ts = plan.sql(src)
+            val = {
+                "date": f"CAST({ts} AS DATE)",
+                "month": f"CAST(date_trunc('month', {ts}) AS DATE)",
+                "timestamp": ts,
+            }[c.type]
+            exprs.append(f"{val} AS {x}")
+            checks.append(
+                (f"{x} IS NOT NULL AND {ts} IS NULL", c.name, "'not a date; use YYYY-MM-DD'")
+            )
+        elif c.type == "json":
+            exprs.append(f"CASE WHEN json_valid({x}) THEN json({x}) ELSE to_json({x}) END AS {x}")
+        elif c.private:
+            exprs.append(f"lf_pseudonym({x}) AS {x}")
+        elif spec.kind == "pilots" and c.name == "unit":
+            exprs.append(
+                "CASE WHEN lower(unit_type) IN ('customer', 'customer_id', 'email', 'buyer') "
+                f"THEN lf_pseudonym({x}) ELSE {x} END AS {x}"
+            )
+        elif c.name == "country":
+            exprs.append(f"upper({x}) AS {x}")
+        else:
+            exprs.append(f"{x}")
+    has_currency = any(c.name == "currency" for c in spec.cols)
+    if has_currency and "currency" not in columns and currency is not None:
+        exprs.append(f"{lit(currency.upper())} AS currency")
+        present.append(spec.col("currency"))
+    for c in spec.cols:
+        if c.required and c.name in columns:
+            checks.insert(0, (f'"{c.name}" IS NULL', c.name, f"'blank ({c.name} is required)'"))
+    if spec.kind == "surveys" and "score" in columns:
+        checks.append(('TRY_CAST("score" AS DOUBLE) > 10', "score", "'outside the 0-10 scale'"))
+
+    def label_of(f: str) -> str:
+        return lit(header[columns[f]])
+
+    def value_of(f: str) -> str:
+        return lit("***") if spec.col(f).private or f == "unit" else f'CAST("{f}" AS VARCHAR)'
+
+    err_cases = " ".join(
+        f"WHEN {cond} THEN {{'col': {label_of(f)}, 'val': {value_of(f)}, 'reason': {reason}}}"
+        for cond, f, reason in checks
+    )
+    err = f"(CASE {err_cases} END)" if checks else "NULL"
+    key_cols = ", ".join(f'"{k}"' for k in spec.key)
+    con.execute(
+        f"CREATE TEMP TABLE {PV} AS SELECT *, err IS NULL AND row_number() OVER "
+        f"(PARTITION BY err IS NULL, {key_cols} ORDER BY _row DESC) = 1 AS _keep "
+        f"FROM (SELECT {', '.join(exprs)}, {err} AS err FROM {ST})"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {BAD} AS SELECT _row, err.col AS col, err.val AS val, "
+        f"err.reason AS reason FROM {PV} WHERE err IS NOT NULL"
+    )
+    n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
+    n_dup = int(
+        con.execute(f"SELECT count(*) FROM {PV} WHERE err IS NULL AND NOT _keep").fetchall()[0][0]
+    )
+    reasons = [
+        (str(r), int(n))
+        for r, n in con.execute(
+            f"SELECT reason, count(*) AS n FROM {BAD} GROUP BY reason ORDER BY n DESC, reason "
+            "LIMIT 5"
+        ).fetchall()
+    ]
+    examples = [
+        (int(r) if r is not None else None, c, v, str(reason))
+        for r, c, v, reason in con.execute(
+            f"SELECT _row, col, val, reason FROM {BAD} ORDER BY _row LIMIT 3"
+        ).fetchall()
+    ]
+    notes = []
+    if n_dup:
+        notes.append(f"{n_dup:,} rows repeated an earlier key; the last one was kept")
+    return PreparedTable(
+        spec=spec,
+        rows_in=rows_in,
+        rows_rejected=n_bad,
+        top_reasons=reasons,
+        examples=examples,
+        columns=[c.name for c in present],
+        notes=notes,
+    )
+
+
+def template_rows(spec: TableSpec) -> tuple[list[str], list[str]]:
+    """Header and example row of a kind's CSV template."""
+    return [c.name for c in spec.cols], [c.example for c in spec.cols]
+
+
+def business_value(text: str) -> object:
+    """A business value as stored: JSON when the text is valid JSON, else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
