@@ -84,7 +84,7 @@ class InsufficientDataError(DataError):
     """There is too little data to fit or estimate what was asked."""
 
 
-class InsufficientPriceVariation(InsufficientDataError):
+class InsufficientPriceVariation(InsufficientDataError):  # noqa: N818 (name from the issue)
     """A product's price never moved enough to learn its elasticity from."""
 
 
