@@ -397,18 +397,10 @@ def scenario_add_supplier(
                 outage = Scenario(
                     f"{country} outage", (SupplierOutage(country, weeks=13, alternative=False),)
                 )
-                impact = evaluate_action(
-                    model,
-                    AddSupplier(country, target, percent=percent, cost_premium_percent=premium),
-                    n_trials=SCENARIO_TRIALS,
-                    seed=0,
-                    scenario=outage,
-                )
-                calm = evaluate_action(
-                    model,
-                    AddSupplier(country, target, percent=percent, cost_premium_percent=premium),
-                    n_trials=SCENARIO_TRIALS,
-                    seed=0,
+                move = AddSupplier(country, target, percent=percent, cost_premium_percent=premium)
+                impact, calm = (
+                    evaluate_action(model, move, n_trials=SCENARIO_TRIALS, seed=0, scenario=sc)
+                    for sc in (outage, None)
                 )
                 p_lo, p_hi = _num(params, "disruption_low"), _num(params, "disruption_high")
                 # Expected value: the outage year with probability p, a calm year otherwise.
