@@ -20,6 +20,7 @@ from levelfield.customers import (
     simulate_gamma_gamma_spend,
 )
 from levelfield.customers import _kernels as K  # noqa: N812
+from levelfield.customers import _models as M  # noqa: N812
 from levelfield.errors import (
     ConfigError,
     ConvergenceWarning,
@@ -102,6 +103,88 @@ def test_analytic_gradients_match_finite_differences(which: str) -> None:
 
         g = K.gamma_gamma_loglik(*theta, xg, z)[1].sum(axis=1)
     np.testing.assert_allclose(g, approx_fprime(theta, f, 1e-7), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("which", ["bgnbd", "gg"])
+def test_analytic_hessians_match_finite_differences_of_gradient(which: str) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 8, 200).astype(float)
+    T = np.round(rng.uniform(5, 40, 200))
+    t = np.where(x > 0, np.maximum(np.round(T * rng.uniform(0.1, 1, 200)), 1.0), 0.0)
+    w = rng.integers(1, 4, 200).astype(float)
+    if which == "bgnbd":
+        theta = np.array([0.7, 4.0, 0.8, 2.5])
+        data = tuple(K.factorize(c) for c in (x, t, T))
+        hess_fn, grad_fn = K.bgnbd_loglik_hessian_total, K.bgnbd_loglik_total
+    else:
+        theta = np.array([5.0, 3.0, 14.0])
+        xg, z = np.maximum(x, 1.0), rng.uniform(5, 50, 200)
+        data = (K.factorize(xg), xg * z, np.log(z))
+        hess_fn, grad_fn = K.gamma_gamma_loglik_hessian_total, K.gamma_gamma_loglik_total
+    ll, g, H = hess_fn(*theta, *data, w)  # type: ignore[operator]
+    ll0, g0 = grad_fn(*theta, *data, w)  # type: ignore[operator]
+    assert ll == pytest.approx(ll0, rel=1e-13)
+    np.testing.assert_allclose(g, g0, rtol=1e-12)
+    fd = np.empty_like(H)
+    for j in range(len(theta)):
+        h = 1e-6 * theta[j]
+        up, dn = theta.copy(), theta.copy()
+        up[j] += h
+        dn[j] -= h
+        fd[:, j] = (grad_fn(*up, *data, w)[1] - grad_fn(*dn, *data, w)[1]) / (2 * h)  # type: ignore[operator]
+    np.testing.assert_allclose(H, H.T)
+    np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-5 * np.abs(fd).max())
+
+
+def test_many_distinct_rows_fit_same_optimum_via_subsample_and_newton(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # continuous ages: every customer is a distinct row, so the subsample path is taken
+    rng = np.random.default_rng(11)
+    T = rng.uniform(20, 60, 12_000)
+    x, t, T = simulate_bgnbd_summary(12_000, *TRUE.values(), T, rng)
+    monkeypatch.setattr(M, "_SUBSAMPLE_ROWS", 2_000)
+    stage_rows: list[int] = []
+    lbfgs = M._Model._lbfgs
+
+    def spy(self, data, w, prepared, max_iter):  # type: ignore[no-untyped-def]
+        stage_rows.append(len(w))
+        return lbfgs(self, data, w, prepared, max_iter)
+
+    monkeypatch.setattr(M._Model, "_lbfgs", spy)
+    fast = BetaGeoModel().fit(x, t, T)
+    assert stage_rows == [2_000]  # L-BFGS-B saw the subsample only
+    assert fast.converged_ and fast.n_iter_ < 200
+    monkeypatch.setattr(M, "_SUBSAMPLE_ROWS", 10**9)
+    plain = BetaGeoModel().fit(x, t, T)
+    for k in TRUE:
+        assert fast.params_[k] == pytest.approx(plain.params_[k], rel=1e-6)
+        assert fast.standard_errors_[k] == pytest.approx(plain.standard_errors_[k], rel=1e-5)
+    assert fast.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-12)
+
+
+def test_failed_newton_from_subsample_falls_back_to_full_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(12)
+    T = rng.uniform(20, 60, 6_000)
+    x, t, T = simulate_bgnbd_summary(6_000, *TRUE.values(), T, rng)
+    monkeypatch.setattr(M, "_SUBSAMPLE_ROWS", 1_000)
+    stage_rows: list[int] = []
+    lbfgs, newton = M._Model._lbfgs, M._Model._newton
+
+    def spy(self, data, w, prepared, max_iter):  # type: ignore[no-untyped-def]
+        stage_rows.append(len(w))
+        return lbfgs(self, data, w, prepared, max_iter)
+
+    def fails_once(self, *args):  # type: ignore[no-untyped-def]
+        out = newton(self, *args)
+        return (*out[:5], False) if len(stage_rows) == 1 else out
+
+    monkeypatch.setattr(M._Model, "_lbfgs", spy)
+    monkeypatch.setattr(M._Model, "_newton", fails_once)
+    m = BetaGeoModel().fit(x, t, T)
+    assert stage_rows == [1_000, 6_000] and m.converged_
 
 
 def test_pareto_nbd_likelihood_is_stable_where_closed_form_cancels() -> None:

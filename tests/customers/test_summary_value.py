@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,31 @@ def test_summary_bad_input() -> None:
     with pytest.warns(DataQualityWarning, match="without a date or amount"):
         s = summarize_transactions(nan, "id", "date", "v")
     assert s.frequency.tolist() == [0.0]
+
+
+def test_summaries_in_threads_and_after_errors_are_independent() -> None:
+    # frames are summarized on cursors of one kept in-memory database: nothing a call
+    # registers may leak into another call, in another thread or after an error
+    rng = np.random.default_rng(4)
+    frames = [
+        pd.DataFrame(
+            {
+                "id": rng.integers(0, 50, 2_000),
+                "date": pd.Timestamp("2024-01-01")
+                + pd.to_timedelta(rng.integers(0, 300, 2_000), unit="D"),
+                "v": rng.uniform(1, 90, 2_000),
+            }
+        )
+        for _ in range(4)
+    ]
+    expected = [summarize_transactions(f, "id", "date", "v").to_frame() for f in frames]
+    with pytest.raises(SchemaError, match="could not be read"):
+        summarize_transactions(frames[0].assign(date="soon"), "id", "date", "v")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda f: summarize_transactions(f, "id", "date", "v"), frames))
+    for s, e in zip(got, expected, strict=True):
+        pd.testing.assert_frame_equal(s.to_frame(), e)
+    assert not (expected[0].equals(expected[1]))
 
 
 def test_rfm_segments_named_and_scored() -> None:

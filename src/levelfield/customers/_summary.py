@@ -16,6 +16,7 @@ Times are in ``time_unit`` (days, or weeks = days / 7).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -108,6 +109,18 @@ class CustomerSummary:
         return pd.DataFrame(cols, index=pd.Index(self.customer_id, name="customer_id"))
 
 
+@functools.cache
+def _scratch_database() -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB in which frames are summarized, one cursor per call.
+
+    Opened on first use and kept: opening a database costs 50-500 ms (its catalog is
+    built each time), a cursor on it next to nothing. A cursor is its own connection, so
+    the registered frame and temp views vanish when it is closed, and threads do not
+    share state.
+    """
+    return duckdb.connect(":memory:")
+
+
 def _check_unit(name: str, value: object) -> TimeUnit:
     if value not in _UNIT_DAYS:
         raise ConfigError(f"{name} must be 'day' or 'week', not {value!r}")
@@ -142,10 +155,16 @@ def _summarize(
     n_guest_orders: int = 0,
     n_refund_only: int = 0,
     notes: tuple[str, ...] = (),
+    span: tuple[Any, Any, int] | None = None,
 ) -> CustomerSummary:
-    """Summaries from ``source``: a relation with ``customer_id, ts, amount`` columns."""
-    rng = con.execute(f"SELECT min(ts)::DATE, max(ts)::DATE, count(*) FROM {source}").fetchall()
-    first_day, last_day, n_rows = rng[0]
+    """Summaries from ``source``: a relation with ``customer_id, ts, amount`` columns.
+
+    ``span`` is ``(first day, last day, rows)`` of ``source`` when the caller has it.
+    """
+    if span is None:
+        sql_span = f"SELECT min(ts)::DATE, max(ts)::DATE, count(*) FROM {source}"
+        span = con.execute(sql_span).fetchall()[0]
+    first_day, last_day, n_rows = span
     if not n_rows:
         raise InsufficientDataError(
             "no purchases with a customer id to summarize; import orders that carry "
@@ -182,55 +201,65 @@ def _summarize(
     grp = group_by
     unit = _UNIT_DAYS[time_unit]
     fit_end = calibration_end or obs_end
+    one_day = dt.timedelta(days=1)
     # Periods are truncated to their start, as pandas' to_period(freq).to_timestamp().
-    # With a calibration end the split is on dates (as lifetimes' calibration_and_holdout_
-    # data): calibration purchases are on or before it, holdout purchases after it.
+    # The date filters are turned into timestamp bounds here, once, so that the scan
+    # compares raw timestamps instead of truncating every row.
     if calibration_end is None:
-        cal_filter = f"date_trunc('{grp}', ts)::DATE <= date_trunc('{grp}', $fit_end::DATE)::DATE"
+        # every purchase in a period up to the observation end's period counts
+        end_cut = _period_start(obs_end, grp) + (7 if grp == "week" else 1) * one_day
+        cal_key, in_cal, having = "", "", ""
+        holdout = "0 AS frequency_holdout, NULL::DOUBLE AS monetary_value_holdout"
     else:
-        cal_filter = "ts::DATE <= $fit_end::DATE"
+        # split on dates, as lifetimes' calibration_and_holdout_data: calibration
+        # purchases are on or before calibration_end, holdout purchases after it
+        end_cut = obs_end + one_day
+        cal_key, in_cal = ", ts < $cal_cut AS cal", " FILTER (WHERE cal)"
+        having = "HAVING count(*) FILTER (WHERE cal) > 0"
+        holdout = """count(*) FILTER (WHERE NOT cal) AS frequency_holdout,
+               avg(amount) FILTER (WHERE NOT cal) AS monetary_value_holdout"""
+    period = "ts::DATE" if grp == "day" else "date_trunc('week', ts)::DATE"
+    fit_period = _period_start(fit_end, grp)
+    # One scan of the source, one GROUP BY (customer, period[, calibration?]) and one
+    # GROUP BY customer. The mean repeat value is (all periods - first period) / repeats;
+    # the first period's value comes from arg_min, so no window or join is needed.
     sql = f"""
-    WITH cal_per AS (
-        SELECT customer_id, date_trunc('{grp}', ts)::DATE AS period, sum(amount) AS amount
-        FROM {source} WHERE {cal_filter}
+    WITH per AS (
+        SELECT customer_id, {period} AS period{cal_key}, sum(amount) AS amount
+        FROM {source} WHERE ts < $end_cut
         GROUP BY ALL
     ),
-    flagged AS (
-        SELECT *, min(period) OVER (PARTITION BY customer_id) AS first_period FROM cal_per
-    ),
-    cal AS (
+    cust AS (
         SELECT customer_id,
-               min(period) AS first_period,
-               count(*) - 1 AS frequency,
-               date_diff('day', min(period), max(period)) / {unit} AS recency,
-               date_diff('day', min(period), date_trunc('{grp}', $fit_end::DATE)::DATE)
-                   / {unit} AS T,
-               coalesce(avg(amount) FILTER (WHERE period > first_period), 0) AS monetary_value,
-               sum(amount) AS total_value
-        FROM flagged
+               count(*){in_cal} AS n_periods,
+               min(period){in_cal} AS first_period,
+               max(period){in_cal} AS last_period,
+               sum(amount){in_cal} AS total_value,
+               arg_min(amount, period){in_cal} AS first_value,
+               {holdout}
+        FROM per
         GROUP BY customer_id
-    ),
-    hold_per AS (
-        SELECT customer_id, date_trunc('{grp}', ts)::DATE AS period, sum(amount) AS amount
-        FROM {source}
-        WHERE ts::DATE > $fit_end::DATE AND ts::DATE <= $obs_end::DATE
-        GROUP BY ALL
-    ),
-    hold AS (
-        SELECT customer_id, count(*) AS frequency_holdout,
-               avg(amount) AS monetary_value_holdout
-        FROM hold_per GROUP BY customer_id
+        {having}
     )
-    SELECT cal.customer_id::VARCHAR AS customer_id,
-           cal.frequency::DOUBLE AS frequency, cal.recency::DOUBLE AS recency,
-           cal.T::DOUBLE AS T, cal.monetary_value::DOUBLE AS monetary_value,
-           cal.first_period AS first_purchase, cal.total_value::DOUBLE AS total_value,
-           coalesce(hold.frequency_holdout, 0)::DOUBLE AS frequency_holdout,
-           coalesce(hold.monetary_value_holdout, 0)::DOUBLE AS monetary_value_holdout
-    FROM cal LEFT JOIN hold USING (customer_id)
-    ORDER BY cal.customer_id
+    SELECT customer_id::VARCHAR AS customer_id,
+           (n_periods - 1)::DOUBLE AS frequency,
+           (last_period - first_period) / {unit} AS recency,
+           ($fit_period::DATE - first_period) / {unit} AS T,
+           CASE WHEN n_periods > 1 THEN (total_value - first_value) / (n_periods - 1)
+                ELSE 0.0 END AS monetary_value,
+           first_period AS first_purchase, total_value,
+           frequency_holdout::DOUBLE AS frequency_holdout,
+           coalesce(monetary_value_holdout, 0.0) AS monetary_value_holdout
+    FROM cust
+    ORDER BY cust.customer_id
     """
-    res = con.execute(sql, {"obs_end": obs_end, "fit_end": fit_end}).fetchnumpy()
+    params: dict[str, object] = {
+        "end_cut": dt.datetime.combine(end_cut, dt.time()),
+        "fit_period": fit_period,
+    }
+    if calibration_end is not None:
+        params["cal_cut"] = dt.datetime.combine(fit_end + one_day, dt.time())
+    res = con.execute(sql, params).fetchnumpy()
     if len(res["customer_id"]) == 0:
         raise InsufficientDataError(
             f"no customer bought on or before {fit_end}; choose a later calibration_end"
@@ -268,6 +297,11 @@ def _summarize(
 
 
 _PANDAS_FREQ = {"day": "D", "week": "W"}
+
+
+def _period_start(day: dt.date, group_by: TimeUnit) -> dt.date:
+    """First day of the period holding ``day`` (weeks start on Monday)."""
+    return day - dt.timedelta(days=day.weekday()) if group_by == "week" else day
 
 
 def summarize_transactions(
@@ -331,39 +365,42 @@ def summarize_transactions(
                 f"column {col!r} not found in the transactions "
                 f"(columns: {', '.join(map(str, columns))})"
             )
-    con = duckdb.connect()
+    con = _scratch_database().cursor()
     try:
+        # The frame or Arrow table is scanned in place (no copy into DuckDB): a view
+        # names the columns, and each query below is one pass over the input.
         con.register("_lf_src", data)
         amount = f'CAST("{monetary_value}" AS DOUBLE)' if monetary_value else "1.0"
-        # one pass over the input: cleaned rows into a temp table, bad rows counted
         con.execute(
-            f"""CREATE TEMP TABLE _lf_all AS SELECT "{customer_id}" AS customer_id,
+            f"""CREATE TEMP VIEW _lf_raw AS SELECT "{customer_id}" AS customer_id,
                 CAST("{datetime}" AS TIMESTAMP) AS ts, {amount} AS amount FROM _lf_src"""
         )
-        guests, bad = con.execute(
-            "SELECT count(*) FILTER (WHERE customer_id IS NULL), count(*) FILTER (WHERE "
-            "customer_id IS NOT NULL AND (ts IS NULL OR amount IS NULL OR isnan(amount))) "
-            "FROM _lf_all"
+        valid = "ts IS NOT NULL AND amount IS NOT NULL AND NOT isnan(amount)"
+        con.execute(
+            f"CREATE TEMP VIEW _lf_all AS SELECT * FROM _lf_raw "
+            f"WHERE customer_id IS NOT NULL AND {valid}"
+        )
+        guests, bad, first_day, last_day, n_rows = con.execute(
+            f"""SELECT count(*) FILTER (WHERE customer_id IS NULL),
+                       count(*) FILTER (WHERE customer_id IS NOT NULL AND NOT ({valid})),
+                       min(ts) FILTER (WHERE ok)::DATE, max(ts) FILTER (WHERE ok)::DATE,
+                       count(*) FILTER (WHERE ok)
+                FROM (SELECT *, customer_id IS NOT NULL AND {valid} AS ok FROM _lf_raw)"""
         ).fetchall()[0]
-        source = "_lf_all"
-        if guests or bad:
-            con.execute(
-                "DELETE FROM _lf_all WHERE customer_id IS NULL OR ts IS NULL "
-                "OR amount IS NULL OR isnan(amount)"
-            )
         notes: tuple[str, ...] = ()
         if bad:
             notes = (f"{bad:,} transaction(s) without a date or amount were skipped",)
             warnings.warn(notes[0], DataQualityWarning, stacklevel=2)
         return _summarize(
             con,
-            source,
+            "_lf_all",
             time_unit=unit,
             group_by=grp,
             observation_end=_as_date("observation_end", observation_end),
             calibration_end=_as_date("calibration_end", calibration_end),
             n_guest_orders=int(guests),
             notes=notes,
+            span=(first_day, last_day, int(n_rows)),
         )
     except duckdb.ConversionException as exc:
         raise SchemaError(
