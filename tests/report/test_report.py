@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
 import warnings
@@ -12,6 +13,7 @@ from types import ModuleType
 import fakes
 import openpyxl
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 import levelfield.report as report
@@ -22,6 +24,7 @@ from levelfield.report import (
     build_report_data,
     export_tables,
     key_numbers,
+    render_report,
     write_report,
 )
 
@@ -211,3 +214,30 @@ def test_report_with_the_real_analyses(ws: Workspace, tmp_path: Path) -> None:
         assert (s.status == "done") == (s.reason == ""), s
     html = report.render_report(data)
     assert html.count('class="card" id="') >= 6
+
+
+def test_each_chart_is_titled_once_by_its_caption(
+    ws: Workspace, fake_analyses: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes.fill_orders(ws)
+    module = sys.modules["levelfield.customers"]
+    plain_figures = module.figures
+
+    def figures(result: object) -> dict[str, go.Figure]:
+        figs: dict[str, go.Figure] = plain_figures(result)
+        for fig in figs.values():
+            fig.update_layout(title="Revenue by channel<br><sup>net, last 12 months</sup>")
+        figs["Untitled chart"] = go.Figure(go.Bar(x=[1], y=[2]))
+        return figs
+
+    monkeypatch.setattr(module, "figures", figures)
+    data, _raw = build_report_data(ws)
+    charts = data.section("customers").charts
+    assert [c.caption for c in charts] == [
+        "Revenue by channel net, last 12 months",
+        "Untitled chart",
+    ]
+    assert all("title" not in json.loads(c.figure_json)["layout"] for c in charts)
+    html = render_report(ReportData.from_json(data.to_json()))
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
+    assert captions == ["Revenue by channel net, last 12 months", "Untitled chart"]

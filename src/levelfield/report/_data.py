@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -102,10 +103,17 @@ class FindingView:
 
 @dataclass(frozen=True)
 class Chart:
-    """A chart: its title and the Plotly figure as JSON (``fig.to_json()``)."""
+    """A chart: its title, its caption and the Plotly figure as JSON (``fig.to_json()``).
+
+    ``title`` is the key of ``figures(result)``; ``caption`` is what the card shows
+    above the chart: the figure's own title (often more precise, e.g. with units), or
+    ``title`` when it has none. The figure JSON carries no title of its own, so the
+    caption is not repeated inside the plot.
+    """
 
     title: str
     figure_json: str
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -345,6 +353,16 @@ def _table_previews(tables: Mapping[str, Any]) -> tuple[TablePreview, ...]:
     return tuple(previews)
 
 
+def _figure_title(fig: Any) -> str:
+    """The text of a Plotly figure's layout title ("" when it has none)."""
+    try:
+        text = fig.layout.title.text
+    except AttributeError:
+        return ""
+    # Plotly titles may hold <b>, <br>, <sup>; the caption is plain text.
+    return " ".join(re.sub(r"<[^>]*>", " ", str(text)).split()) if text else ""
+
+
 def _charts(module: Any, result: Any) -> tuple[tuple[Chart, ...], tuple[str, ...]]:
     make = getattr(module, "figures", None)
     if not callable(make):
@@ -358,8 +376,10 @@ def _charts(module: Any, result: Any) -> tuple[tuple[Chart, ...], tuple[str, ...
     errors = []
     for title, fig in figs.items():
         try:
+            caption = _figure_title(fig) or str(title)
             fig.update_layout(autosize=True, width=None)
-            charts.append(Chart(str(title), str(fig.to_json())))
+            fig.layout.title = None  # the caption above the chart says it
+            charts.append(Chart(str(title), str(fig.to_json()), caption))
         except Exception as exc:
             log.warning("figure %r failed: %r", title, exc, exc_info=log.isEnabledFor(10))
             errors.append(f"chart {title!r} could not be drawn ({type(exc).__name__}: {exc})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import threading
 from collections import OrderedDict
@@ -367,11 +368,16 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     )
     st = AppState(cfg, store, tenants, hasher)
     env = make_environment(TEMPLATES)
+    # The templates ship with the package: compile each once, never stat them per request.
+    env.auto_reload = False
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Warm up before the first visitor: the analysis list imports the CLI module.
+        await run_in_threadpool(analysis_names)
         yield
         await run_in_threadpool(tenants.close)
+        st.close()
 
     app = FastAPI(
         title="levelfield",
@@ -450,21 +456,21 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     cache = {"Cache-Control": "public, max-age=86400"}
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
-    def static_plotly() -> Response:
-        return Response(plotly_js(), media_type="text/javascript", headers=cache)
+    async def static_plotly() -> Response:
+        return Response(_asset_bytes("plotly.min.js"), media_type="text/javascript", headers=cache)
 
     @app.get("/static/report.css", include_in_schema=False)
-    def static_report_css() -> Response:
-        return Response(asset_text("report.css"), media_type="text/css", headers=cache)
+    async def static_report_css() -> Response:
+        return Response(_asset_bytes("report.css"), media_type="text/css", headers=cache)
 
     @app.get("/static/charts.js", include_in_schema=False)
-    def static_charts_js() -> Response:
-        return Response(asset_text("charts.js"), media_type="text/javascript", headers=cache)
+    async def static_charts_js() -> Response:
+        return Response(_asset_bytes("charts.js"), media_type="text/javascript", headers=cache)
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     # -- accounts ------------------------------------------------------------------------
@@ -505,13 +511,16 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         return anon_page(request, "login.html", error="", email="", allow_signup=cfg.allow_signup)
 
     @app.post("/login", include_in_schema=False)
-    def login(
+    async def login(
         request: Request,
         email: Annotated[str, Form(max_length=320)],
         password: Annotated[str, Form(max_length=1024)],
         csrf_token: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
         check_form_csrf(request, csrf_token)
+        return await st.in_hash_pool(log_in, request, email, password)
+
+    def log_in(request: Request, email: str, password: str) -> Response:
         ip = request.client.host if request.client else "unknown"
         try:
             user = st.log_in(email, password, ip)
@@ -544,7 +553,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         )
 
     @app.post("/signup", include_in_schema=False)
-    def signup(
+    async def signup(
         request: Request,
         email: Annotated[str, Form(max_length=320)],
         password: Annotated[str, Form(max_length=1024)],
@@ -554,6 +563,9 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         if not cfg.allow_signup:
             raise HTTPException(404, "sign-up is closed on this server; ask its administrator")
         check_form_csrf(request, csrf_token)
+        return await st.in_hash_pool(sign_up, request, email, password, org_name)
+
+    def sign_up(request: Request, email: str, password: str, org_name: str) -> Response:
         try:
             user, org = st.sign_up(email, password, org_name)
         except LevelfieldError as exc:
@@ -575,17 +587,25 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         return resp
 
     # -- organization pages --------------------------------------------------------------
-    def overview(
+    # Page handlers are async: a view is a few indexed SQLite reads and a render of
+    # cached results; only a cache miss (a new run's results, numbers never computed)
+    # does blocking work, and that goes to a worker thread.
+    async def report_for(org_id: str, report_at: float | None) -> ReportData | None:
+        report = tenants.parsed_report_data(org_id, report_at)
+        if report is None and report_at is not None:
+            report = await run_in_threadpool(tenants.report_data_at, org_id, report_at)
+        return report
+
+    async def overview(
         request: Request, pu: PageUser, m: Membership, upload_outcome: ImportOutcome | None = None
     ) -> HTMLResponse:
         org = m.org
-        report = tenants.report_data(org.org_id)
-        numbers = tenants.numbers(org)
         report_at, numbers_at = store.cache_stamp(org.org_id)
-        uploads = []
-        for u in store.uploads(org.org_id):
-            o = ImportOutcome.from_json(u["summary_json"])
-            uploads.append(o)
+        report = await report_for(org.org_id, report_at)
+        numbers = tenants.cached_numbers(org)
+        if numbers is None:
+            numbers = await run_in_threadpool(tenants.numbers, org)
+        uploads = [ImportOutcome.from_json(u["summary_json"]) for u in store.uploads(org.org_id)]
         return render(
             request,
             "org.html",
@@ -604,12 +624,12 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         )
 
     @app.get("/orgs/{org_id}", include_in_schema=False)
-    def org_page(
+    async def org_page(
         request: Request,
         pu: Annotated[PageUser, Depends(page_user)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        return overview(request, pu, m)
+        return await overview(request, pu, m)
 
     @app.post("/orgs/{org_id}/uploads", include_in_schema=False)
     async def upload_page(
@@ -622,7 +642,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
             return render(
                 request, "_upload_result.html", status, session=pu.session, outcome=outcome
             )
-        page = await run_in_threadpool(overview, request, pu, m, outcome)
+        page = await overview(request, pu, m, outcome)
         page.status_code = 200 if outcome.ok else 400
         return page
 
@@ -653,7 +673,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         return resp
 
     @app.get("/orgs/{org_id}/analyses/{name}", include_in_schema=False)
-    def analysis_page(
+    async def analysis_page(
         request: Request,
         name: str,
         pu: Annotated[PageUser, Depends(page_user)],
@@ -662,7 +682,8 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         names = analysis_names()
         if name not in names:
             raise HTTPException(404, f"no analysis {name!r}; choose one of {', '.join(names)}")
-        report = tenants.report_data(m.org.org_id)
+        report_at, _numbers_at = store.cache_stamp(m.org.org_id)
+        report = await report_for(m.org.org_id, report_at)
         section = report.section(name) if report else None
         return render(
             request,
@@ -674,17 +695,19 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
             names=names,
             title=ANALYSIS_TITLES.get(name, name),
             section=section,
-            section_html=section_html(m.org.org_id, section) if section else "",
+            section_html=section_html(m.org.org_id, report_at, section) if section else "",
         )
 
     rendered: OrderedDict[tuple[str, float | None, str], Markup] = OrderedDict()
     rendered_lock = threading.Lock()
 
-    def section_html(org_id: str, section: Section) -> Markup:
+    def section_html(org_id: str, report_at: float | None, section: Section) -> Markup:
         """The section's HTML, rendered once per run (charts' JSON is large)."""
-        key = (org_id, store.cache_stamp(org_id)[0], section.name)
+        key = (org_id, report_at, section.name)
         with rendered_lock:
             hit = rendered.get(key)
+            if hit is not None:
+                rendered.move_to_end(key)
         if hit is not None:
             return hit
         html = Markup(
@@ -752,6 +775,13 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
 
     app.include_router(_api_router(st))
     return app
+
+
+@functools.cache
+def _asset_bytes(name: str) -> bytes:
+    """A static asset served from memory, encoded once (Plotly's bundle is 4.6 MB)."""
+    text = plotly_js() if name == "plotly.min.js" else asset_text(name)
+    return text.encode("utf-8")
 
 
 class _NumbersOnly:

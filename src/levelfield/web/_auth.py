@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import re
 import sqlite3
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import argon2
 from fastapi import Depends, HTTPException, Request, Response
@@ -26,6 +29,7 @@ __all__ = [
     "api_member",
     "api_user",
     "csrf_ok",
+    "hashing_slots",
     "normalize_email",
     "page_member",
     "page_user",
@@ -37,9 +41,19 @@ CSRF_FIELD = "csrf_token"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 MIN_PASSWORD = 10
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
 
 class LoginRateLimitError(AuthError):
     """Too many failed logins for this account or address; wait and try again."""
+
+
+def hashing_slots(settings: Settings) -> int:
+    """How many passwords may be hashed at once: ``settings.hash_threads``, or half the cores."""
+    if settings.hash_threads > 0:
+        return settings.hash_threads
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 @dataclass
@@ -50,11 +64,35 @@ class AppState:
     store: Store
     tenants: Tenants
     hasher: argon2.PasswordHasher
-    #: argon2 is memory-hard (64 MiB per hash by default): at most one hash per core at
-    #: a time, so a burst of logins queues instead of exhausting memory.
-    hashing: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
-    )
+    #: argon2 is memory-hard (64 MiB per hash by default) and CPU-bound: at most
+    #: ``hashing_slots`` hashes at a time (half the cores by default), so a burst of
+    #: logins queues instead of exhausting memory or taking every core from page views.
+    hashing: threading.BoundedSemaphore = field(init=False)
+    #: Threads for requests that hash a password (log in, sign up); requests waiting for
+    #: one hold no worker thread of the app, so a login burst cannot starve browsing.
+    hash_pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hashing = threading.BoundedSemaphore(hashing_slots(self.settings))
+        self.hash_pool = self._new_hash_pool()
+
+    def _new_hash_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(hashing_slots(self.settings), thread_name_prefix="lf-hash")
+
+    async def in_hash_pool(
+        self, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """Run ``func`` (which hashes a password) on the bounded hashing threads."""
+        return await asyncio.wrap_future(self.hash_pool.submit(func, *args, **kwargs))
+
+    def close(self) -> None:
+        """Stop the hashing threads and close the store's connections (app shutdown).
+
+        The app stays usable: a fresh pool takes over and connections reopen on use.
+        """
+        old, self.hash_pool = self.hash_pool, self._new_hash_pool()
+        old.shutdown(wait=False, cancel_futures=True)
+        self.store.close()
 
     # -- passwords -----------------------------------------------------------------------
     def hash_password(self, password: str) -> str:
@@ -190,16 +228,16 @@ class LoginRequiredError(AuthError):
     """Raised by page dependencies; the app turns it into a redirect to /login."""
 
 
-def page_user(request: Request) -> PageUser:
+# The dependencies below run on the event loop: each is one indexed read of SQLite
+# (WAL mode: readers never wait for writers) on the thread's open connection, cheaper
+# than handing the request to a worker thread.
+async def page_user(request: Request) -> PageUser:
     """The logged-in user of a page request (redirect to /login otherwise)."""
-    st = state(request)
-    row = st.session(request)
-    if row is None or row.user_id is None:
+    token = request.cookies.get(SESSION_COOKIE)
+    found = state(request).store.session_user(token) if token else None
+    if found is None or found[0].user_id is None:
         raise LoginRequiredError
-    user = st.store.user(row.user_id)
-    if user is None:
-        raise LoginRequiredError
-    return PageUser(user, row)
+    return PageUser(found[1], found[0])
 
 
 async def require_csrf(request: Request, pu: Annotated[PageUser, Depends(page_user)]) -> PageUser:
@@ -216,7 +254,7 @@ async def require_csrf(request: Request, pu: Annotated[PageUser, Depends(page_us
     return pu
 
 
-def page_member(
+async def page_member(
     org_id: str, pu: Annotated[PageUser, Depends(page_user)], request: Request
 ) -> Membership:
     """The user's membership of ``org_id``; 404 when there is none (no existence leak)."""
@@ -229,7 +267,7 @@ def page_member(
 bearer = HTTPBearer(auto_error=False, description="API token from Settings → API tokens")
 
 
-def api_user(
+async def api_user(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
@@ -242,7 +280,7 @@ def api_user(
     return user
 
 
-def api_member(
+async def api_member(
     org_id: str, user: Annotated[User, Depends(api_user)], request: Request
 ) -> Membership:
     m = state(request).store.membership(user.user_id, org_id)

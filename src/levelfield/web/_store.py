@@ -2,9 +2,10 @@
 
 SQLite rather than DuckDB because the web app's state is many tiny transactional
 writes (sessions, login failures, job progress) from many threads; SQLite in WAL mode
-does that well, and each call opens its own short-lived connection, so there is no
-connection shared between threads. Secrets (session ids, API tokens) are stored only as
-SHA-256 hashes; passwords only as argon2 hashes.
+does that well. Each thread keeps its own connection (opened on first use, reused by its
+later calls, closed with the store), so no connection is shared between threads and a
+page request does not pay for opening the database. Secrets (session ids, API tokens)
+are stored only as SHA-256 hashes; passwords only as argon2 hashes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import datetime as dt
 import hashlib
 import secrets
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,6 +95,13 @@ CREATE INDEX IF NOT EXISTS uploads_org ON uploads (org_id, created_at);
 """
 
 
+def _close_all(cons: list[sqlite3.Connection], lock: threading.Lock) -> None:
+    with lock:
+        for con in cons:
+            con.close()
+        cons.clear()
+
+
 def hash_secret(secret: str) -> str:
     """SHA-256 hex of a high-entropy secret (session id, API token)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -162,39 +172,54 @@ class Store:
             con.commit()
         finally:
             con.close()
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        self._closer = weakref.finalize(self, _close_all, self._opened, self._opened_lock)
+
+    def _con(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; transactions are explicit)."""
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            # check_same_thread=False only so that close() may close it from another
+            # thread at shutdown; in use, each connection belongs to one thread.
+            con = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            con.execute("PRAGMA busy_timeout=30000")
+            con.execute("PRAGMA foreign_keys=ON")
+            self._local.con = con
+            with self._opened_lock:
+                self._opened.append(con)
+        return con
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown; later calls reopen)."""
+        self._local = threading.local()
+        _close_all(self._opened, self._opened_lock)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection; commits on success, rolls back on error."""
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """A write transaction on this thread's connection; commits, or rolls back on error."""
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
         try:
-            con.execute("PRAGMA busy_timeout=30000")
-            con.execute("PRAGMA foreign_keys=ON")
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        con = sqlite3.connect(self.path, timeout=30)
+        cur = self._con().execute(sql, tuple(params))
         try:
-            row = con.execute(sql, tuple(params)).fetchone()
+            row = cur.fetchone()
         finally:
-            con.close()
+            cur.close()  # ends the statement, so no read transaction stays open
         return tuple(row) if row is not None else None
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            rows = con.execute(sql, tuple(params)).fetchall()
-        finally:
-            con.close()
-        return [tuple(r) for r in rows]
+        return [tuple(r) for r in self._con().execute(sql, tuple(params)).fetchall()]
 
     # -- users and orgs ------------------------------------------------------------------
     def create_user_with_org(
@@ -289,6 +314,18 @@ class Store:
             [hash_secret(token), time.time()],
         )
         return SessionRow(*row) if row else None
+
+    def session_user(self, token: str) -> tuple[SessionRow, User] | None:
+        """The live session of cookie value ``token`` and its user, in one indexed query."""
+        row = self._one(
+            "SELECT s.session_hash, s.user_id, s.csrf, s.expires_at, u.email, u.password_hash "
+            "FROM sessions s JOIN users u USING (user_id) "
+            "WHERE s.session_hash = ? AND s.expires_at > ?",
+            [hash_secret(token), time.time()],
+        )
+        if row is None:
+            return None
+        return SessionRow(*row[:4]), User(row[1], row[4], row[5])
 
     def delete_session(self, session_hash: str) -> None:
         with self.connect() as con:
@@ -411,6 +448,11 @@ class Store:
             [org_id],
         )
         return (row[0], row[1], row[2], row[3]) if row else (None, None, None, None)
+
+    def numbers_cache(self, org_id: str) -> tuple[str | None, float | None]:
+        """The cached five numbers (JSON) and when they were computed, without the report."""
+        row = self._one("SELECT numbers_json, numbers_at FROM org_cache WHERE org_id = ?", [org_id])
+        return (row[0], row[1]) if row else (None, None)
 
     def cache_stamp(self, org_id: str) -> tuple[float | None, float | None]:
         row = self._one("SELECT report_at, numbers_at FROM org_cache WHERE org_id = ?", [org_id])

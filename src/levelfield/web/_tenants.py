@@ -55,7 +55,13 @@ class Settings:
         ``"auto"`` (Secure flag when the request came over HTTPS), ``"always"`` or
         ``"never"``.
     argon2_time_cost, argon2_memory_kib, argon2_parallelism
-        Password hashing cost (argon2id; the defaults follow argon2-cffi's).
+        Password hashing cost (argon2id): 3 passes over 64 MiB as argon2-cffi's
+        defaults, but one lane (OWASP's minimums use one too): a guess costs an attacker
+        the same, and one login takes one core instead of all of a small server's.
+        Hashes made with other parameters are upgraded at the next login.
+    hash_threads
+        Passwords hashed at once (log in, sign up); 0 means half the CPU cores, at
+        least 1, so a burst of logins leaves cores for the pages.
     allow_signup
         Whether anyone may create an account and organization.
     """
@@ -68,7 +74,8 @@ class Settings:
     cookie_secure: str = "auto"
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
-    argon2_parallelism: int = 4
+    argon2_parallelism: int = 1
+    hash_threads: int = 0
     allow_signup: bool = True
 
     def __post_init__(self) -> None:
@@ -80,6 +87,10 @@ class Settings:
             )
         if self.login_failures_per_account < 1 or self.login_failures_per_ip < 1:
             raise ConfigError("login failure limits must be at least 1")
+        if self.hash_threads < 0:
+            raise ConfigError(
+                f"hash_threads must be 0 (half the cores) or positive, not {self.hash_threads}"
+            )
 
     @property
     def max_upload_bytes(self) -> int:
@@ -177,6 +188,10 @@ class Tenants:
     def report_data(self, org_id: str) -> ReportData | None:
         """The cached result of the last successful run (parsed once per run)."""
         report_at, _ = self.store.cache_stamp(org_id)
+        return self.report_data_at(org_id, report_at)
+
+    def parsed_report_data(self, org_id: str, report_at: float | None) -> ReportData | None:
+        """The result of the run stamped ``report_at`` if it is parsed already (no I/O)."""
         if report_at is None:
             return None
         key = (org_id, report_at)
@@ -184,22 +199,35 @@ class Tenants:
             hit = self._parsed.get(key)
             if hit is not None:
                 self._parsed.move_to_end(key)
-                return hit
-        text, _at, _n, _nat = self.store.cache(org_id)
-        if text is None:
+            return hit
+
+    def report_data_at(self, org_id: str, report_at: float | None) -> ReportData | None:
+        """:meth:`report_data` for a known stamp (``Store.cache_stamp``)."""
+        if report_at is None:
+            return None
+        hit = self.parsed_report_data(org_id, report_at)
+        if hit is not None:
+            return hit
+        text, stored_at, _n, _nat = self.store.cache(org_id)
+        if text is None or stored_at is None:
             return None
         data = ReportData.from_json(text)
         with self._guard:
-            self._parsed[key] = data
+            self._parsed[(org_id, stored_at)] = data
             while len(self._parsed) > 32:
                 self._parsed.popitem(last=False)
         return data
 
+    def cached_numbers(self, org: Org) -> tuple[KeyNumber, ...] | None:
+        """The five numbers as of the latest import, or ``None`` when not computed yet."""
+        text, _at = self.store.numbers_cache(org.org_id)
+        return None if text is None else tuple(KeyNumber(**k) for k in json.loads(text))
+
     def numbers(self, org: Org) -> tuple[KeyNumber, ...]:
         """The five numbers as of the latest import (cached; computed on first need)."""
-        _r, _ra, text, _at = self.store.cache(org.org_id)
-        if text is not None:
-            return tuple(KeyNumber(**k) for k in json.loads(text))
+        nums = self.cached_numbers(org)
+        if nums is not None:
+            return nums
         with self.lock(org.org_id):
             return self.refresh_numbers(org)
 

@@ -10,6 +10,7 @@
       if (!src) { return; }
       var fig = JSON.parse(src.textContent);
       var layout = fig.layout || {};
+      delete layout.title; // the card's caption names the chart (results cached before it did)
       layout.autosize = true;
       delete layout.width;
       if (!layout.height) { layout.height = 360; }
