@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import time
 import warnings
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -260,6 +262,181 @@ def pandas_metrics(
     return out
 
 
+_CONC_SQL = """
+WITH p AS (SELECT v FROM ({inner}) WHERE v > 0),
+t AS (SELECT sum(v) AS tot, count(*) AS n FROM p),
+r AS (SELECT v, row_number() OVER (ORDER BY v DESC) AS rk FROM p)
+SELECT 10000 * sum((r.v / t.tot) ^ 2),
+       sum(r.v) FILTER (WHERE r.rk = 1) / t.tot,
+       sum(r.v) FILTER (WHERE r.rk <= 5) / t.tot,
+       sum(r.v) FILTER (WHERE r.rk <= greatest(1, ceil(0.2 * t.n))) / t.tot
+FROM r, t GROUP BY t.tot, t.n
+"""
+
+
+def duckdb_floor_metrics(
+    con: duckdb.DuckDBPyConnection, schedule: pd.DataFrame, risk: pd.DataFrame
+) -> dict[str, float]:
+    """The peer's metrics as plain DuckDB SQL straight over the tables: the floor.
+
+    No working tables, results or checks beyond what the peer computes: the plainest fast
+    way to get the same numbers, to show how close ``analyze`` (which computes much more)
+    is to what DuckDB can do for these metrics.
+    """
+    out: dict[str, float] = {}
+    con.register(
+        "f_sched",
+        schedule[
+            [
+                "fee_profile",
+                "percentage",
+                "fixed_amount",
+                "per",
+                "base",
+                "price_min",
+                "price_max",
+                "min_fee",
+            ]
+        ].astype({"fee_profile": "object", "per": "object", "base": "object"}),
+    )
+    con.register("f_risk", risk[["country", "risk"]].astype({"country": "object"}))
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW f_ord AS
+        SELECT o.order_id, o.customer_id, o.channel, o.ordered_at, c.platform, c.fee_profile,
+               CAST(o.gross AS DOUBLE) - CAST(o.discount AS DOUBLE) - CAST(o.refunded AS DOUBLE)
+                   AS revenue,
+               CAST(o.gross AS DOUBLE) - CAST(o.discount AS DOUBLE) AS merch,
+               CAST(o.shipping AS DOUBLE) AS shipping, CAST(o.tax AS DOUBLE) AS tax,
+               CASE WHEN o.fees > o.gross - o.discount + o.shipping + o.tax THEN NULL
+                    ELSE CAST(o.fees AS DOUBLE) END AS fees
+        FROM orders o LEFT JOIN channels c ON c.channel = o.channel
+        WHERE o.status NOT IN ('failed', 'voided', 'cancelled', 'pending')
+        """
+    )
+    dims = {
+        "customer": "SELECT customer_id, sum(revenue) AS v FROM f_ord "
+        "WHERE customer_id IS NOT NULL GROUP BY 1",
+        "channel": "SELECT channel, sum(revenue) AS v FROM f_ord GROUP BY 1",
+        "platform": "SELECT platform, sum(revenue) AS v FROM f_ord GROUP BY 1",
+    }
+    for name, inner in dims.items():
+        h, t1, t5, t20 = con.execute(_CONC_SQL.format(inner=inner)).fetchall()[0]
+        out[f"{name}_hhi"] = h
+        if name == "customer":
+            out["customer_top1_share"] = t1
+            out["customer_top5_share"] = t5
+            out["customer_top20pct_share"] = t20
+    # one pass over the lines: per product, per supplier and the totals
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE f_sku AS
+        SELECT l.sku, sum(v) AS value, sum(v) FILTER (WHERE v > 0) AS value_pos, sum(q) AS q
+        FROM (SELECT order_id, sku, CAST(quantity AS DOUBLE) AS q,
+                     CAST(quantity AS DOUBLE) * CAST(unit_price AS DOUBLE)
+                         - CAST(discount AS DOUBLE) AS v
+              FROM order_lines) l
+        SEMI JOIN f_ord o ON o.order_id = l.order_id
+        GROUP BY l.sku
+        """
+    )
+    out["product_hhi"] = con.execute(
+        _CONC_SQL.format(inner="SELECT sku, value AS v FROM f_sku WHERE sku IS NOT NULL")
+    ).fetchall()[0][0]
+    # scheduled fees: order components on the order, item components on each line
+    fees = con.execute(
+        """
+        WITH ofee AS (
+            SELECT o.order_id, sum(s.percentage / 100 * CASE s.base
+                       WHEN 'order_total' THEN o.merch + o.shipping + o.tax
+                       WHEN 'merchandise_plus_shipping' THEN o.merch + o.shipping
+                       ELSE o.merch END + s.fixed_amount) AS fee
+            FROM f_ord o JOIN f_sched s ON s.fee_profile = o.fee_profile AND s.per = 'order'
+            WHERE o.fees IS NULL GROUP BY 1
+        ),
+        ifee AS (
+            SELECT l.order_id, sum(CASE WHEN (s.price_min IS NULL OR u > s.price_min)
+                                         AND (s.price_max IS NULL OR u <= s.price_max)
+                   THEN greatest(s.percentage / 100 * u, coalesce(s.min_fee, 0)) * q
+                        + s.fixed_amount * q ELSE 0 END) AS fee
+            FROM (SELECT order_id, CAST(quantity AS DOUBLE) AS q,
+                         (CAST(quantity AS DOUBLE) * CAST(unit_price AS DOUBLE)
+                          - CAST(discount AS DOUBLE)) / CAST(quantity AS DOUBLE) AS u
+                  FROM order_lines WHERE quantity > 0) l
+            JOIN f_ord o ON o.order_id = l.order_id
+            JOIN f_sched s ON s.fee_profile = o.fee_profile AND s.per = 'item'
+            WHERE o.fees IS NULL GROUP BY 1
+        ),
+        used AS (
+            SELECT o.channel, o.revenue,
+                   coalesce(o.fees, CASE WHEN o.fee_profile IN (SELECT fee_profile FROM f_sched)
+                                         THEN coalesce(a.fee, 0) + coalesce(b.fee, 0) END)
+                       AS fee
+            FROM f_ord o
+            LEFT JOIN ofee a ON a.order_id = o.order_id
+            LEFT JOIN ifee b ON b.order_id = o.order_id
+        )
+        SELECT channel, sum(revenue) AS revenue, sum(fee) / sum(revenue) FILTER (
+                   WHERE fee IS NOT NULL) AS rate
+        FROM used GROUP BY 1
+        """
+    ).df()
+    known = fees[fees["rate"].notna()]
+    for ch, rate in zip(known["channel"], known["rate"], strict=True):
+        out[f"fee_rate_{ch}"] = float(rate)
+    cogs, costed, years = con.execute(
+        """
+        SELECT sum(s.q * CAST(p.unit_cost AS DOUBLE)),
+               sum(s.value) FILTER (WHERE p.unit_cost IS NOT NULL),
+               (SELECT (epoch(max(ordered_at)) - epoch(min(ordered_at))) / 86400 + 1
+                FROM f_ord) / 365.25
+        FROM f_sku s LEFT JOIN products p ON p.sku = s.sku
+        """
+    ).fetchall()[0]
+    gm = 1 - cogs / costed
+    out["fee_drag"] = float((known["rate"] * known["revenue"]).sum()) / (
+        float(known["revenue"].sum()) * gm
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE f_sup AS
+        WITH by_sup AS (
+            SELECT p.supplier_id, sum(s.q * CAST(p.unit_cost AS DOUBLE)) AS cogs
+            FROM f_sku s JOIN products p ON p.sku = s.sku
+            WHERE p.supplier_id IS NOT NULL GROUP BY 1
+        )
+        SELECT coalesce(s.supplier_id, b.supplier_id) AS supplier_id, s.country,
+               coalesce(CAST(s.annual_spend AS DOUBLE), coalesce(b.cogs, 0) / $years) AS spend,
+               CASE WHEN s.alternatives IS NULL OR trim(s.alternatives) = '' THEN NULL
+                    WHEN TRY_CAST(trim(s.alternatives) AS DOUBLE) IS NOT NULL
+                        THEN TRY_CAST(trim(s.alternatives) AS DOUBLE)
+                    ELSE len(list_filter(string_split_regex(s.alternatives, '[;,|]'),
+                                         lambda x: trim(x) <> '')) END AS n_alt
+        FROM suppliers s FULL JOIN by_sup b ON b.supplier_id = s.supplier_id
+        """,
+        {"years": years},
+    )
+    out["supplier_hhi"] = con.execute(
+        _CONC_SQL.format(inner="SELECT supplier_id, spend AS v FROM f_sup")
+    ).fetchall()[0][0]
+    by_country = "SELECT country, sum(spend) AS v FROM f_sup WHERE country IS NOT NULL GROUP BY 1"
+    out["supplier_country_hhi"] = con.execute(_CONC_SQL.format(inner=by_country)).fetchall()[0][0]
+    single, risk_w = con.execute(
+        f"""
+        SELECT (SELECT sum(s.value_pos) FILTER (WHERE f.n_alt = 0) / sum(s.value_pos)
+                FROM f_sku s
+                LEFT JOIN products p ON p.sku = s.sku
+                LEFT JOIN f_sup f ON f.supplier_id = p.supplier_id),
+               (SELECT sum(c.v * r.risk) / sum(c.v) FILTER (WHERE r.risk IS NOT NULL)
+                FROM ({by_country}) c LEFT JOIN f_risk r ON r.country = c.country
+                WHERE c.v > 0)
+        """
+    ).fetchall()[0]
+    out["single_source_share"] = single
+    out["spend_weighted_country_risk"] = risk_w
+    return {k: float(v) for k, v in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small size (200k lines, 500 suppliers)")
@@ -279,6 +456,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 res = ex.analyze(ws)
                 ours_s = time.perf_counter() - t0
+            # Peak memory of the process up to here (build and ours), before the peer's
+            # DataFrames are loaded: those are the peer's, not the analysis's.
+            rss_ours = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             frames = {
                 t: ws.con.execute(f"SELECT * FROM {t}").df()
                 for t in ("orders", "order_lines", "products", "suppliers", "channels")
@@ -304,6 +484,14 @@ def main() -> None:
                     f[col] = pd.to_numeric(f[col]).astype("float64")
         sched = ex.fee_schedule()
         risk = ex.country_risk_table()
+        # A fresh connection (cold buffer pool, as ours had) for the plain-SQL floor.
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            t0 = time.perf_counter()
+            floor = duckdb_floor_metrics(con, sched, risk)
+            floor_s = time.perf_counter() - t0
+        finally:
+            con.close()
         t0 = time.perf_counter()
         peer = pandas_metrics(
             frames["orders"],
@@ -323,6 +511,11 @@ def main() -> None:
         for k, v in peer.items()
         if k in ours and np.isfinite(v)
     }
+    floor_diffs = {
+        k: abs(floor[k] - v) / max(abs(v), 1e-12)
+        for k, v in peer.items()
+        if k in floor and np.isfinite(v)
+    }
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {
         "n": n_lines,
@@ -330,12 +523,19 @@ def main() -> None:
         "ours_s": round(ours_s, 3),
         "peer_s": round(peer_s, 3),
         "ratio": round(peer_s / ours_s, 2),
-        "peak_rss_mb": round(rss, 1),
+        "floor_s": round(floor_s, 3),
+        "ratio_floor": round(peer_s / floor_s, 2),
+        "ours_over_floor": round(ours_s / floor_s, 2),
+        "peak_rss_mb": round(rss_ours, 1),
+        "peak_rss_mb_with_peer": round(rss, 1),
         "build_s": round(build_s, 2),
         "peer": "pandas " + pd.__version__,
         "metrics_compared": len(diffs),
         "max_rel_diff": max(diffs.values()) if diffs else None,
         "worst_metric": max(diffs, key=lambda k: diffs[k]) if diffs else None,
+        "floor_metrics_compared": len(floor_diffs),
+        "floor_max_rel_diff": max(floor_diffs.values()) if floor_diffs else None,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
         "quick": bool(args.quick),
     }
     results = Path(__file__).resolve().parent / "results"

@@ -197,20 +197,8 @@ def _register_schedule(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def _fee_profile_warnings(con: duckdb.DuckDBPyConnection, known: list[str]) -> list[str]:
-    rows = con.execute(
-        """
-        SELECT c.channel, c.fee_profile,
-               count(o.order_id) FILTER (WHERE o.fees IS NULL) AS missing
-        FROM lf_chan c LEFT JOIN lf_ord o ON o.channel = c.channel
-        GROUP BY c.channel, c.fee_profile
-        HAVING count(o.order_id) FILTER (WHERE o.fees IS NULL) > 0
-           AND (c.fee_profile IS NULL OR c.fee_profile NOT IN (SELECT unnest($known)))
-        ORDER BY c.channel
-        """,
-        {"known": known},
-    ).fetchall()
     notes = []
-    for channel, profile, missing in rows:
+    for channel, profile, missing in msql.channel_fee_warnings(con, known):
         if profile is None:
             msg = (
                 f"channel {channel!r} has no fee profile and {missing:,} of its orders have no "
@@ -255,7 +243,6 @@ def channel_fee_rates(ws: Workspace) -> dict[str, float]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)
             _fee_profile_warnings(con, known)
-        msql.scheduled_fees(con)
         table = msql.channel_table(con)
     finally:
         con.close()
@@ -504,9 +491,9 @@ def _scale_gap(con: duckdb.DuckDBPyConnection, bench: Mapping[str, float] | None
     try:
         row = con.execute(
             """
-            SELECT sum(l.q * l.unit_cost) / sum(l.q * b.bench) - 1
-            FROM lf_lines l JOIN lf_bench b ON b.sku = l.item
-            WHERE l.unit_cost IS NOT NULL AND l.q > 0
+            SELECT sum(i.q_pos * i.unit_cost) / sum(i.q_pos * b.bench) - 1
+            FROM lf_items i JOIN lf_bench b ON b.sku = i.item
+            WHERE i.unit_cost IS NOT NULL AND i.q_pos IS NOT NULL
             """
         ).fetchall()[0][0]
     finally:
@@ -615,7 +602,6 @@ def _compute(
     revenue, years, identified_share, _ = msql.order_history(con)
 
     progress("fees and channels", 0.2)
-    msql.scheduled_fees(con)
     channels = _channels_frame(msql.channel_table(con), revenue)
     metrics: dict[str, float] = {
         "revenue": revenue,
@@ -634,22 +620,14 @@ def _compute(
     fee_known = pos[pos["fee_rate"].notna()]
     fees_total = float(fee_known["fees_est"].sum())
     rev_known = float(fee_known["revenue"].sum())
-    cogs_row = con.execute(
-        "SELECT sum(q * unit_cost), sum(value) FILTER (WHERE unit_cost IS NOT NULL), "
-        "sum(value) FROM lf_lines"
-    ).fetchall()[0]
-    value_costed = msql.as_float(cogs_row[1])
+    cogs, value_costed, line_value = msql.line_totals(con)
     gm_rate = (
-        1.0 - msql.as_float(cogs_row[0]) / value_costed
+        1.0 - cogs / value_costed
         if math.isfinite(value_costed) and value_costed > 0
         else float("nan")
     )
     metrics["gross_margin_rate"] = gm_rate
-    metrics["cogs_coverage"] = (
-        value_costed / msql.as_float(cogs_row[2])
-        if msql.as_float(cogs_row[2]) > 0
-        else float("nan")
-    )
+    metrics["cogs_coverage"] = value_costed / line_value if line_value > 0 else float("nan")
     metrics["fees_total"] = fees_total
     metrics["fee_rate_total"] = fees_total / rev_known if rev_known > 0 else float("nan")
     metrics["revenue_fee_unknown_share"] = (
@@ -672,11 +650,14 @@ def _compute(
         plat_rev = float(pos.loc[owned.eq(False).fillna(False).astype(bool), "revenue"].sum())
         metrics["data_ownership_share"] = own_rev / pos_rev
         metrics["platform_owned_share"] = plat_rev / pos_rev
-        metrics["ownership_unknown_share"] = 1.0 - (own_rev + plat_rev) / pos_rev
+        # From the unknown channels themselves, not 1 - known: rounding must not invent a
+        # share (and a note naming no channel) when every channel is known.
+        unknown_rev = float(pos.loc[owned.isna().to_numpy(dtype=bool), "revenue"].sum())
+        metrics["ownership_unknown_share"] = unknown_rev / pos_rev
         plat = pos[owned.eq(False).fillna(False).astype(bool)]
         metrics["platform_share_max"] = float(plat["revenue"].max()) / pos_rev if len(plat) else 0.0
         if metrics["ownership_unknown_share"] > 0:
-            unknown = pos.loc[owned.isna(), "channel"].astype(str).tolist()
+            unknown = pos.loc[owned.isna().to_numpy(dtype=bool), "channel"].astype(str).tolist()
             notes.append(
                 f"who owns the customer is unknown for channel(s) {', '.join(unknown)}; "
                 "set channels.owns_customer"
@@ -755,20 +736,10 @@ def _compute(
             metrics["spend_weighted_country_risk"] = float(
                 np.dot(w, known_risk["risk"].to_numpy(dtype="float64")) / w.sum()
             )
-    ss = con.execute(
-        """
-        SELECT sum(l.value) FILTER (WHERE s.n_alternatives = 0),
-               sum(l.value) FILTER (WHERE s.n_alternatives IS NOT NULL),
-               sum(l.value)
-        FROM lf_lines l LEFT JOIN lf_sup s ON s.supplier_id = l.supplier_id
-        WHERE l.value > 0
-        """
-    ).fetchall()[0]
-    line_total = msql.as_float(ss[2])
-    if msql.as_float(ss[1]) > 0 and line_total > 0:
-        metrics["single_source_share"] = msql.as_float(ss[0]) if ss[0] is not None else 0.0
-        metrics["single_source_share"] /= line_total
-        metrics["single_source_coverage"] = msql.as_float(ss[1]) / line_total
+    single, alt_known, line_total = msql.single_source(con)
+    if alt_known > 0 and line_total > 0:
+        metrics["single_source_share"] = single / line_total
+        metrics["single_source_coverage"] = alt_known / line_total
 
     progress("diversification", 0.7)
     diversification = _diversification(con, suppliers, p.diversify_share, p.n_suggestions)
@@ -884,12 +855,7 @@ def _whatif(
             f_o = float(own.iloc[0]["fee_rate"])
             own_source = f"fee rate of {own.iloc[0]['channel']}"
         else:
-            aov = con.execute(
-                "SELECT avg(merch + shipping + tax) FROM lf_ord "
-                "WHERE NOT is_refund AND channel = ?",
-                [str(row["channel"])],
-            ).fetchall()[0][0]
-            aov_f = msql.as_float(aov)
+            aov_f = msql.average_sale(con, str(row["channel"]))
             f_o = 0.029 + (0.30 / aov_f if aov_f > 0 else 0.0)
             own_source = "Shopify Payments Basic (2.9% + 0.30) at this channel's average order"
     gm = gm_rate if math.isfinite(gm_rate) else 1.0

@@ -17,11 +17,15 @@ from levelfield.exposure._kernels import hhi_band
 
 __all__ = [
     "ConcentrationRow",
+    "average_sale",
+    "channel_fee_warnings",
     "channel_table",
     "concentration",
     "diversification_pairs",
+    "line_totals",
+    "order_history",
     "prepare",
-    "scheduled_fees",
+    "single_source",
     "supplier_table",
     "top_keys",
 ]
@@ -38,53 +42,169 @@ def _rows(
     return con.execute(sql, params or []).fetchall()
 
 
-def prepare(con: duckdb.DuckDBPyConnection, owns_profiles: list[str]) -> dict[str, Any]:
-    """Build the temporary working tables ``lf_ord``, ``lf_lines`` and ``lf_chan``.
+#: Orders counted as revenue (view ``order_revenue``) with amounts as DOUBLE: shares and
+#: rates need no exact decimals, and one cast here keeps DECIMAL arithmetic out of every
+#: later aggregate. Fees larger than the order total are unknown (NULL); fees on sales are
+#: read as paid whatever their sign.
+_ORDERS_VIEW = """
+CREATE OR REPLACE TEMP VIEW lf_ord AS
+SELECT order_id, customer_id, channel, ordered_at, currency, is_refund,
+       CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) - CAST(refunded AS DOUBLE)
+           AS revenue,
+       CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) AS merch,
+       CAST(shipping AS DOUBLE) AS shipping,
+       CAST(tax AS DOUBLE) AS tax,
+       CAST(fees AS DOUBLE) AS fees_raw,
+       CASE
+           WHEN fees IS NULL THEN NULL
+           WHEN NOT is_refund AND abs(fees) > gross - discount + shipping + tax
+                AND gross - discount + shipping + tax > 0 THEN NULL
+           WHEN NOT is_refund THEN abs(CAST(fees AS DOUBLE))
+           ELSE CAST(fees AS DOUBLE)
+       END AS fees
+FROM order_revenue
+"""
 
-    Returns counts of data problems found on the way (fees larger than the order total,
-    negative fees on sales) so that the caller can warn about them.
+#: One pass over the orders into a few groups (channel, currency and flags), from which
+#: the channel table, the order history and the data-problem warnings are computed. Sums
+#: of ``merch``/``shipping``/``tax`` of sales (all, and those without actual fees) let the
+#: per-order schedule components, which are linear in these bases, be applied once per
+#: channel instead of once per order.
+_ORDER_GROUPS = """
+CREATE OR REPLACE TEMP TABLE lf_ogroups AS
+SELECT channel, currency, is_refund,
+       fees IS NULL AS no_fee,
+       fees_raw IS NOT NULL AND fees IS NULL AS fee_too_large,
+       NOT is_refund AND fees_raw < 0 AND fees IS NOT NULL AS fee_negative,
+       customer_id IS NOT NULL AS identified,
+       shipping <> 0 AS has_shipping,
+       tax <> 0 AS has_tax,
+       count(*) AS orders, sum(revenue) AS revenue, sum(fees) AS fees,
+       sum(merch) AS merch, sum(shipping) AS shipping, sum(tax) AS tax,
+       min(ordered_at) AS first_at, max(ordered_at) AS last_at
+FROM lf_ord
+GROUP BY ALL
+"""
+
+_ORDER_CHANNELS = """
+CREATE OR REPLACE TEMP TABLE lf_ochan AS
+WITH g AS (
+    SELECT *, NOT is_refund AS sale, CAST(orders AS DOUBLE) AS n FROM lf_ogroups
+)
+SELECT channel,
+       CAST(sum(n) AS BIGINT) AS orders,
+       sum(revenue) AS revenue,
+       sum(revenue) FILTER (WHERE NOT no_fee) AS revenue_actual,
+       sum(revenue) FILTER (WHERE identified) AS revenue_identified,
+       sum(fees) AS fee_actual,
+       CAST(coalesce(sum(n) FILTER (WHERE NOT no_fee), 0) AS BIGINT) AS orders_actual,
+       CAST(coalesce(sum(n) FILTER (WHERE no_fee), 0) AS BIGINT) AS orders_no_fee,
+       CAST(coalesce(sum(n) FILTER (WHERE sale), 0) AS BIGINT) AS sales,
+       sum(merch) FILTER (WHERE sale) AS merch,
+       sum(shipping) FILTER (WHERE sale) AS shipping,
+       sum(tax) FILTER (WHERE sale) AS tax,
+       CAST(coalesce(sum(n) FILTER (WHERE sale AND no_fee), 0) AS BIGINT) AS sales_nf,
+       sum(merch) FILTER (WHERE sale AND no_fee) AS merch_nf,
+       sum(shipping) FILTER (WHERE sale AND no_fee) AS shipping_nf,
+       sum(tax) FILTER (WHERE sale AND no_fee) AS tax_nf,
+       CAST(coalesce(sum(n) FILTER (WHERE sale AND has_shipping), 0) AS BIGINT)
+           AS sales_with_shipping,
+       CAST(coalesce(sum(n) FILTER (WHERE sale AND has_tax), 0) AS BIGINT) AS sales_with_tax,
+       min(first_at) AS first_at,
+       max(last_at) AS last_at
+FROM g
+GROUP BY channel
+"""
+
+
+def _item_fee_sql(
+    con: duckdb.DuckDBPyConnection, *, lv: str, lq: str, sw: str, tw: str
+) -> tuple[str, dict[str, object]]:
+    """Per-item schedule fee of one line as a SQL expression, and its parameters.
+
+    ``lv``, ``lq``, ``sw`` and ``tw`` are SQL expressions for the line's value, its units
+    and the order's shipping and tax allocated to it; the expression also reads the
+    channel id ``cid``. The schedule's numbers are bound as parameters: the text depends
+    only on which channels have per-item components and on each component's base and
+    price band. NULL when the channel has no per-item components.
     """
-    con.execute(
+    rules = _rows(
+        con,
         """
-        CREATE OR REPLACE TEMP TABLE lf_ord AS
-        SELECT order_id, customer_id, channel, ordered_at, currency, is_refund,
-               CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) - CAST(refunded AS DOUBLE)
-                   AS revenue,
-               CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) AS merch,
-               CAST(shipping AS DOUBLE) AS shipping,
-               CAST(tax AS DOUBLE) AS tax,
-               CAST(fees AS DOUBLE) AS fees_raw,
-               CASE
-                   WHEN fees IS NULL THEN NULL
-                   WHEN NOT is_refund AND abs(fees) > gross - discount + shipping + tax
-                        AND gross - discount + shipping + tax > 0 THEN NULL
-                   WHEN NOT is_refund THEN abs(CAST(fees AS DOUBLE))
-                   ELSE CAST(fees AS DOUBLE)
-               END AS fees
-        FROM order_revenue
-        """
+        SELECT c.cid, s.base, s.percentage, s.fixed_amount, s.price_min, s.price_max,
+               s.min_fee
+        FROM lf_chan c JOIN lf_fee_schedule s ON s.fee_profile = c.fee_profile
+        WHERE s.per = 'item'
+        ORDER BY c.cid
+        """,
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE lf_lines AS
-        SELECT l.order_id, o.channel, o.is_refund,
-               coalesce(l.sku, l.product) AS item,
-               coalesce(l.category, p.category) AS category,
-               CAST(l.quantity AS DOUBLE) AS q,
-               CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
-                   - CAST(l.discount AS DOUBLE) AS value,
-               CAST(p.unit_cost AS DOUBLE) AS unit_cost,
-               p.supplier_id
-        FROM order_lines l
-        JOIN lf_ord o ON o.order_id = l.order_id
-        LEFT JOIN products p ON p.sku = l.sku
-        """
-    )
+    if not rules:
+        return "CAST(NULL AS DOUBLE)", {}
+    params: dict[str, object] = {}
+    by_channel: dict[int, list[str]] = {}
+    for k, (cid, base, pct, fixed, lo, hi, min_fee) in enumerate(rules):
+        # The unit price a component applies to: the line's value plus its share of the
+        # order's shipping (unless the base is merchandise) and tax (base order_total).
+        extra = f" + {sw}" if base != "merchandise" else ""
+        extra += f" + {tw}" if base == "order_total" else ""
+        unit = f"(({lv}{extra}) / {lq})"
+        params.update({f"p{k}": pct, f"f{k}": fixed, f"m{k}": min_fee})
+        band = []
+        if lo is not None:
+            band.append(f"{unit} > $lo{k}")
+            params[f"lo{k}"] = lo
+        if hi is not None:
+            band.append(f"{unit} <= $hi{k}")
+            params[f"hi{k}"] = hi
+        fee = (
+            f"greatest(CAST($p{k} AS DOUBLE) / 100.0 * {unit}, "
+            f"coalesce(CAST($m{k} AS DOUBLE), 0.0)) * {lq} + CAST($f{k} AS DOUBLE) * {lq}"
+        )
+        if band:
+            fee = f"CASE WHEN {' AND '.join(band)} THEN {fee} ELSE 0.0 END"
+        by_channel.setdefault(int(str(cid)), []).append(f"coalesce({fee}, 0.0)")
+    cases = " ".join(f"WHEN {cid} THEN {' + '.join(t)}" for cid, t in by_channel.items())
+    return f"CASE cid {cases} END", params
+
+
+#: Orders with their channel id and what their per-item schedule fee needs: ``item_sale``
+#: (a sale in a channel whose fee profile has per-item components) and ``alloc`` (such a
+#: sale with shipping or tax that a per-item base includes, to be allocated to its lines).
+_ORDER_FEE_VIEW = """
+CREATE OR REPLACE TEMP VIEW lf_ordc AS
+SELECT o.order_id, c.cid, o.fees IS NULL AS no_fee, o.merch, o.shipping, o.tax,
+       r.cid IS NOT NULL AND NOT o.is_refund AS item_sale,
+       r.cid IS NOT NULL AND NOT o.is_refund
+           AND ((o.shipping <> 0 AND r.any_shipping) OR (o.tax <> 0 AND r.any_tax)) AS alloc
+FROM lf_ord o
+JOIN lf_chan c ON c.channel = o.channel
+LEFT JOIN (
+    SELECT c.cid, bool_or(s.base <> 'merchandise') AS any_shipping,
+           bool_or(s.base = 'order_total') AS any_tax
+    FROM lf_chan c JOIN lf_fee_schedule s ON s.fee_profile = c.fee_profile
+    WHERE s.per = 'item'
+    GROUP BY c.cid
+) r ON r.cid = c.cid
+"""
+
+
+def prepare(con: duckdb.DuckDBPyConnection, owns_profiles: list[str]) -> dict[str, Any]:
+    """Build the working tables: view ``lf_ord``, per-channel order aggregates
+    ``lf_ochan``, channels ``lf_chan`` and line aggregates ``lf_items``.
+
+    Needs the registered fee schedule ``lf_fee_schedule``. Each of the two large tables
+    (orders, order lines) is read once into small aggregates; every metric is computed from
+    those. Returns counts of data problems found on the way (fees larger than the order
+    total, negative fees on sales) so that the caller can warn about them.
+    """
+    con.execute(_ORDERS_VIEW)
+    con.execute(_ORDER_GROUPS)
+    con.execute(_ORDER_CHANNELS)
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE lf_chan AS
         WITH names AS (
-            SELECT channel FROM lf_ord GROUP BY channel
+            SELECT channel FROM lf_ochan
             UNION SELECT channel FROM channels
         )
         SELECT n.channel,
@@ -103,147 +223,290 @@ def prepare(con: duckdb.DuckDBPyConnection, owns_profiles: list[str]) -> dict[st
                                                  'wholesale', 'paypal', 'own_store') THEN true
                    END
                ) AS owns_customer,
-               c.owns_customer IS NOT NULL AS owns_stated
+               c.owns_customer IS NOT NULL AS owns_stated,
+               nullif(trim(c.fee_profile), '') IN (SELECT fee_profile FROM lf_fee_schedule)
+                   AS fee_known,
+               CAST(row_number() OVER (ORDER BY n.channel) AS INTEGER) AS cid
         FROM names n LEFT JOIN channels c ON c.channel = n.channel
         """,
         {"owns": owns_profiles},
     )
-    problems = _rows(
+    _line_aggregates(con)
+    row = _rows(
         con,
         """
-        SELECT count(*) FILTER (WHERE fees_raw IS NOT NULL AND fees IS NULL),
-               count(*) FILTER (WHERE NOT is_refund AND fees_raw < 0 AND fees IS NOT NULL),
-               list(order_id ORDER BY order_id) FILTER (
-                   WHERE fees_raw IS NOT NULL AND fees IS NULL)[1:3],
+        SELECT sum(orders) FILTER (WHERE fee_too_large), sum(orders) FILTER (WHERE fee_negative),
                count(DISTINCT currency)
-        FROM lf_ord
+        FROM lf_ogroups
         """,
     )[0]
+    too_large = int(row[0] or 0)  # type: ignore[call-overload]
+    examples: list[object] = []
+    if too_large:
+        examples = list(
+            _rows(
+                con,
+                "SELECT list(order_id ORDER BY order_id)[1:3] FROM lf_ord "
+                "WHERE fees_raw IS NOT NULL AND fees IS NULL",
+            )[0][0]  # type: ignore[call-overload]
+            or []
+        )
     return {
-        "fees_too_large": int(problems[0] or 0),  # type: ignore[call-overload]
-        "fees_negative": int(problems[1] or 0),  # type: ignore[call-overload]
-        "fees_too_large_examples": list(problems[2] or []),  # type: ignore[call-overload]
-        "currencies": int(problems[3] or 0),  # type: ignore[call-overload]
+        "fees_too_large": too_large,
+        "fees_negative": int(row[1] or 0),  # type: ignore[call-overload]
+        "fees_too_large_examples": examples,
+        "currencies": int(row[2] or 0),  # type: ignore[call-overload]
     }
 
 
-def scheduled_fees(con: duckdb.DuckDBPyConnection) -> None:
-    """Fee per order from the published schedule: temp table ``lf_ofee(order_id, sched)``.
+def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
+    """Read the order lines once into ``lf_items`` per (channel, item), with per-item fees.
 
-    Orders of channels without a known fee profile get no row (fee unknown, not zero);
-    refund rows get 0. Per-item components use the order's lines, with the order's
-    shipping and tax allocated to lines by value; an order without lines is one item.
+    ``lf_items`` holds units, value, value of lines with positive value, units of lines
+    with positive quantity, the product's unit cost and supplier, and the per-item
+    schedule fee of the lines' sales (all, and those without actual fees). Per-item fees
+    use each line's price with the order's shipping and tax allocated to lines by value; a
+    sale without lines of positive quantity counts as one item worth its merchandise.
+    ``lf_item_fees`` holds the per-item fees that need a second look at some lines (sales
+    with shipping or tax to allocate to lines, sales whose lines all have quantity <= 0);
+    there are usually none, and then the lines are read once.
     """
+    con.execute(_ORDER_FEE_VIEW)
+    line_fee, params = _item_fee_sql(con, lv="value", lq="q", sw="0.0", tw="0.0")
+    order_fee, _ = _item_fee_sql(con, lv="merch", lq="1.0", sw="shipping", tw="tax")
+    alloc_fee, _ = _item_fee_sql(con, lv="value", lq="q", sw="shipping * w", tw="tax * w")
+    # The right join keeps orders without lines: their fee is the one-item fee of the order.
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE lf_ofee AS
-        WITH known AS MATERIALIZED (
-            SELECT o.order_id, o.is_refund, o.merch, o.shipping, o.tax, c.fee_profile
-            FROM lf_ord o JOIN lf_chan c ON c.channel = o.channel
-            WHERE c.fee_profile IN (SELECT fee_profile FROM lf_fee_schedule)
+        f"""
+        CREATE OR REPLACE TEMP TABLE lf_items AS
+        WITH o AS (
+            SELECT order_id, cid, no_fee, item_sale AND NOT alloc AS line_fee,
+                   CASE WHEN item_sale THEN {order_fee} END AS order_fee
+            FROM lf_ordc
         ),
-        per_order AS (
-            SELECT k.order_id,
-                   sum(s.percentage / 100.0 * CASE s.base
-                           WHEN 'order_total' THEN k.merch + k.shipping + k.tax
-                           WHEN 'merchandise_plus_shipping' THEN k.merch + k.shipping
-                           ELSE k.merch END
-                       + s.fixed_amount) AS fee
-            FROM known k JOIN lf_fee_schedule s ON s.fee_profile = k.fee_profile
-            WHERE s.per = 'order' AND NOT k.is_refund
-            GROUP BY k.order_id
+        f AS (
+            SELECT o.cid, o.no_fee,
+                   coalesce(l.sku, l.product) AS item, l.sku IS NULL AS no_sku,
+                   CAST(l.quantity AS DOUBLE) AS q,
+                   CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
+                       - CAST(l.discount AS DOUBLE) AS value,
+                   CASE WHEN l.order_id IS NULL THEN o.order_fee
+                        WHEN o.line_fee AND q > 0 THEN {line_fee} END AS fee
+            FROM order_lines l RIGHT JOIN o ON o.order_id = l.order_id
         ),
-        item_orders AS MATERIALIZED (
-            SELECT k.* FROM known k
-            WHERE NOT k.is_refund AND k.fee_profile IN (
-                SELECT fee_profile FROM lf_fee_schedule WHERE per = 'item')
-        ),
-        item_lines AS MATERIALIZED (
-            SELECT l.order_id, l.q, l.value FROM lf_lines l
-            SEMI JOIN item_orders io ON io.order_id = l.order_id
-            WHERE l.q > 0
-        ),
-        line_tot AS (
-            SELECT order_id, sum(value) AS tot FROM item_lines GROUP BY order_id
-        ),
-        alloc AS (
-            SELECT io.order_id, coalesce(il.q, 1.0) AS q, coalesce(il.value, io.merch) AS value,
-                   io.fee_profile,
-                   CASE WHEN il.order_id IS NULL THEN 1.0
-                        WHEN lt.tot > 0 THEN il.value / lt.tot ELSE 0.0 END AS w_share,
-                   io.shipping, io.tax
-            FROM item_orders io
-            LEFT JOIN item_lines il ON il.order_id = io.order_id
-            LEFT JOIN line_tot lt ON lt.order_id = io.order_id
-        ),
-        per_item AS (
-            SELECT a.order_id,
-                   sum(CASE
-                       WHEN (s.price_min IS NULL OR u.unit_total > s.price_min)
-                        AND (s.price_max IS NULL OR u.unit_total <= s.price_max)
-                       THEN greatest(s.percentage / 100.0 * u.unit_total,
-                                     coalesce(s.min_fee, 0.0)) * a.q + s.fixed_amount * a.q
-                       ELSE 0 END) AS fee
-            FROM alloc a
-            JOIN lf_fee_schedule s ON s.fee_profile = a.fee_profile AND s.per = 'item',
-            LATERAL (SELECT (a.value
-                             + CASE WHEN s.base <> 'merchandise' THEN a.shipping * a.w_share
-                                    ELSE 0 END
-                             + CASE WHEN s.base = 'order_total' THEN a.tax * a.w_share
-                                    ELSE 0 END) / a.q AS unit_total) u
-            GROUP BY a.order_id
+        g AS (
+            SELECT cid, item, no_sku,
+                   sum(q) AS q,
+                   sum(q) FILTER (WHERE q > 0) AS q_pos,
+                   sum(value) AS value,
+                   sum(value) FILTER (WHERE value > 0) AS value_pos,
+                   sum(fee) AS fee_item,
+                   sum(fee) FILTER (WHERE no_fee) AS fee_item_nf
+            FROM f GROUP BY cid, item, no_sku
         )
-        SELECT k.order_id,
-               CASE WHEN k.is_refund THEN 0.0
-                    ELSE coalesce(po.fee, 0.0) + coalesce(pi.fee, 0.0) END AS sched
-        FROM known k
-        LEFT JOIN per_order po ON po.order_id = k.order_id
-        LEFT JOIN per_item pi ON pi.order_id = k.order_id
+        SELECT c.channel, g.item, g.no_sku, g.q, g.q_pos, g.value, g.value_pos,
+               g.fee_item, g.fee_item_nf,
+               CAST(p.unit_cost AS DOUBLE) AS unit_cost, p.supplier_id
+        FROM g
+        JOIN lf_chan c ON c.cid = g.cid
+        LEFT JOIN products p ON p.sku = g.item AND NOT g.no_sku
+        """,
+        params,
+    )
+    # The rest needs a second look at some lines; check cheaply whether there are any.
+    need_alloc, need_unpriced = _rows(
+        con,
         """
+        SELECT coalesce(bool_or((a.sales_with_shipping > 0 AND s.base <> 'merchandise')
+                                OR (a.sales_with_tax > 0 AND s.base = 'order_total')), false),
+               count(s.fee_profile) > 0
+                   AND EXISTS (SELECT 1 FROM order_lines WHERE quantity <= 0)
+        FROM lf_ochan a
+        JOIN lf_chan c ON c.channel = a.channel
+        JOIN lf_fee_schedule s ON s.fee_profile = c.fee_profile AND s.per = 'item'
+        """,
+    )[0]
+    sources = []
+    if need_alloc:
+        sources.append(
+            f"""
+            SELECT cid, no_fee, {alloc_fee} AS fee
+            FROM (
+                SELECT *, CASE WHEN tot > 0 THEN value / tot ELSE 0.0 END AS w
+                FROM (
+                    SELECT o.cid, o.no_fee, o.shipping, o.tax,
+                           CAST(l.quantity AS DOUBLE) AS q,
+                           CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
+                               - CAST(l.discount AS DOUBLE) AS value,
+                           sum(value) OVER (PARTITION BY l.order_id) AS tot
+                    FROM order_lines l JOIN lf_ordc o ON o.order_id = l.order_id
+                    WHERE o.alloc AND l.quantity > 0
+                )
+            )
+            """
+        )
+    if need_unpriced:
+        sources.append(
+            f"""
+            WITH u AS (
+                SELECT o.* FROM lf_ordc o
+                SEMI JOIN (SELECT order_id FROM order_lines WHERE quantity <= 0) n
+                    ON n.order_id = o.order_id
+                WHERE o.item_sale
+            ),
+            priced AS (
+                SELECT DISTINCT l.order_id FROM order_lines l
+                SEMI JOIN u ON u.order_id = l.order_id
+                WHERE l.quantity > 0
+            )
+            SELECT cid, no_fee, {order_fee} AS fee
+            FROM u ANTI JOIN priced p ON p.order_id = u.order_id
+            """
+        )
+    if not sources:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE lf_item_fees "
+            "(channel VARCHAR, fee_item DOUBLE, fee_item_nf DOUBLE)"
+        )
+        return
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE lf_item_fees AS
+        SELECT c.channel, sum(f.fee) AS fee_item,
+               sum(f.fee) FILTER (WHERE f.no_fee) AS fee_item_nf
+        FROM ({" UNION ALL ".join(f"({x})" for x in sources)}) f
+        JOIN lf_chan c ON c.cid = f.cid
+        GROUP BY c.channel
+        """,
+        params,
+    )
+
+
+def channel_fee_warnings(con: duckdb.DuckDBPyConnection, known: list[str]) -> list[Any]:
+    """``(channel, fee_profile, orders without fees)`` of channels whose fees are unknown."""
+    return _rows(
+        con,
+        """
+        SELECT c.channel, c.fee_profile, o.orders_no_fee
+        FROM lf_chan c JOIN lf_ochan o ON o.channel = c.channel
+        WHERE o.orders_no_fee > 0
+          AND (c.fee_profile IS NULL OR c.fee_profile NOT IN (SELECT unnest($known)))
+        ORDER BY c.channel
+        """,
+        {"known": known},  # type: ignore[arg-type]
     )
 
 
 def channel_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Revenue, fees (actual, scheduled, used), COGS and margins per channel."""
+    """Revenue, fees (actual, scheduled, used), COGS and margins per channel.
+
+    A channel with a known fee profile has a scheduled fee on every order (0 on refund
+    rows): the per-order components applied to its summed bases plus the per-item
+    components of its lines. ``fee_used`` takes the actual fee where the export has one.
+    """
     return con.execute(
         """
-        WITH o AS (
-            SELECT o.channel, o.revenue, o.fees, f.sched,
-                   coalesce(o.fees, f.sched) AS fee_used
-            FROM lf_ord o LEFT JOIN lf_ofee f ON f.order_id = o.order_id
+        WITH per_order AS (
+            SELECT a.channel,
+                   sum(s.percentage / 100.0 * CASE s.base
+                           WHEN 'order_total' THEN a.merch + a.shipping + a.tax
+                           WHEN 'merchandise_plus_shipping' THEN a.merch + a.shipping
+                           ELSE a.merch END
+                       + s.fixed_amount * a.sales) AS fee,
+                   sum(s.percentage / 100.0 * CASE s.base
+                           WHEN 'order_total' THEN a.merch_nf + a.shipping_nf + a.tax_nf
+                           WHEN 'merchandise_plus_shipping' THEN a.merch_nf + a.shipping_nf
+                           ELSE a.merch_nf END
+                       + s.fixed_amount * a.sales_nf) AS fee_nf
+            FROM lf_ochan a
+            JOIN lf_chan c ON c.channel = a.channel
+            JOIN lf_fee_schedule s ON s.fee_profile = c.fee_profile
+            WHERE s.per = 'order'
+            GROUP BY a.channel
         ),
-        agg AS (
-            SELECT channel,
-                   sum(revenue) AS revenue,
-                   count(*) AS orders,
-                   sum(fees) AS fee_actual,
-                   sum(revenue) FILTER (WHERE fees IS NOT NULL) AS revenue_actual,
-                   sum(sched) AS fee_scheduled,
-                   sum(fee_used) AS fee_used,
-                   sum(revenue) FILTER (WHERE fee_used IS NOT NULL) AS revenue_fee_known,
-                   count(*) FILTER (WHERE fees IS NOT NULL) AS orders_actual,
-                   count(*) FILTER (WHERE fees IS NULL AND sched IS NOT NULL) AS orders_sched,
-                   count(*) FILTER (WHERE fee_used IS NULL) AS orders_unknown
-            FROM o GROUP BY channel
+        per_item AS (
+            SELECT channel, sum(fee_item) AS fee, sum(fee_item_nf) AS fee_nf
+            FROM (SELECT channel, fee_item, fee_item_nf FROM lf_items
+                  UNION ALL SELECT channel, fee_item, fee_item_nf FROM lf_item_fees)
+            GROUP BY channel
+        ),
+        sched AS (
+            SELECT a.channel,
+                   coalesce(po.fee, 0.0) + coalesce(pi.fee, 0.0) AS fee,
+                   coalesce(po.fee_nf, 0.0) + coalesce(pi.fee_nf, 0.0) AS fee_nf
+            FROM lf_ochan a
+            JOIN lf_chan c ON c.channel = a.channel AND c.fee_known
+            LEFT JOIN per_order po ON po.channel = a.channel
+            LEFT JOIN per_item pi ON pi.channel = a.channel
         ),
         cogs AS (
             SELECT channel,
                    sum(q * unit_cost) AS cogs,
                    sum(value) FILTER (WHERE unit_cost IS NOT NULL) AS value_costed,
                    sum(value) AS line_value
-            FROM lf_lines GROUP BY channel
+            FROM lf_items GROUP BY channel
         )
         SELECT a.channel, c.platform, c.fee_profile, c.owns_customer, c.owns_stated,
-               a.revenue, a.orders, a.fee_actual, a.revenue_actual, a.fee_scheduled,
-               a.fee_used, a.revenue_fee_known, a.orders_actual, a.orders_sched,
-               a.orders_unknown,
+               a.revenue, a.orders, a.fee_actual, a.revenue_actual,
+               s.fee AS fee_scheduled,
+               CASE WHEN a.fee_actual IS NULL AND (s.fee IS NULL OR a.orders_no_fee = 0)
+                    THEN NULL
+                    ELSE coalesce(a.fee_actual, 0.0)
+                         + CASE WHEN a.orders_no_fee > 0 THEN coalesce(s.fee_nf, 0.0)
+                                ELSE 0.0 END
+               END AS fee_used,
+               CASE WHEN s.channel IS NOT NULL THEN a.revenue ELSE a.revenue_actual END
+                   AS revenue_fee_known,
+               a.orders_actual,
+               CASE WHEN s.channel IS NOT NULL THEN a.orders_no_fee ELSE 0 END AS orders_sched,
+               CASE WHEN s.channel IS NULL THEN a.orders_no_fee ELSE 0 END AS orders_unknown,
                g.cogs, g.value_costed, g.line_value
-        FROM agg a
+        FROM lf_ochan a
         JOIN lf_chan c ON c.channel = a.channel
+        LEFT JOIN sched s ON s.channel = a.channel
         LEFT JOIN cogs g ON g.channel = a.channel
         ORDER BY a.revenue DESC, a.channel
         """
     ).df()
+
+
+def line_totals(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float]:
+    """``(cogs, value of costed lines, value of all lines)`` over every order line."""
+    row = _rows(
+        con,
+        "SELECT sum(q * unit_cost), sum(value) FILTER (WHERE unit_cost IS NOT NULL), "
+        "sum(value) FROM lf_items",
+    )[0]
+    return as_float(row[0]), as_float(row[1]), as_float(row[2])
+
+
+def single_source(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float]:
+    """Value of positive lines ``(from single-source suppliers, with known alternatives,
+    all)``; needs ``lf_sup``."""
+    row = _rows(
+        con,
+        """
+        SELECT sum(i.value_pos) FILTER (WHERE s.n_alternatives = 0),
+               sum(i.value_pos) FILTER (WHERE s.n_alternatives IS NOT NULL),
+               sum(i.value_pos)
+        FROM lf_items i LEFT JOIN lf_sup s ON s.supplier_id = i.supplier_id
+        """,
+    )[0]
+    return (
+        0.0 if row[0] is None else as_float(row[0]),
+        as_float(row[1]),
+        as_float(row[2]),
+    )
+
+
+def average_sale(con: duckdb.DuckDBPyConnection, channel: str) -> float:
+    """Mean order total (merchandise + shipping + tax) of the sales of ``channel``."""
+    row = _rows(
+        con,
+        "SELECT (merch + shipping + tax) / sales FROM lf_ochan WHERE channel = ? AND sales > 0",
+        [channel],
+    )
+    return as_float(row[0][0]) if row else float("nan")
 
 
 @dataclass(frozen=True)
@@ -266,7 +529,7 @@ class ConcentrationRow:
 _CONCENTRATION_SQL = """
 WITH v AS (SELECT key, v FROM {table} WHERE v > 0),
 t AS (SELECT sum(v) AS tot, count(*) AS n FROM v),
-r AS (SELECT v, row_number() OVER (ORDER BY v DESC, key) AS rk FROM v)
+r AS (SELECT v, row_number() OVER (ORDER BY v DESC) AS rk FROM v)
 SELECT t.n, t.tot,
        sum(power(100.0 * r.v / t.tot, 2)),
        sum(r.v) FILTER (WHERE r.rk = 1) / t.tot,
@@ -279,10 +542,10 @@ FROM r, t GROUP BY t.n, t.tot
 DIMENSIONS: dict[str, str] = {
     "customer": "SELECT customer_id AS key, sum(revenue) AS v FROM lf_ord "
     "WHERE customer_id IS NOT NULL GROUP BY customer_id",
-    "channel": "SELECT channel AS key, sum(revenue) AS v FROM lf_ord GROUP BY channel",
-    "platform": "SELECT c.platform AS key, sum(o.revenue) AS v FROM lf_ord o "
+    "channel": "SELECT channel AS key, revenue AS v FROM lf_ochan",
+    "platform": "SELECT c.platform AS key, sum(o.revenue) AS v FROM lf_ochan o "
     "JOIN lf_chan c ON c.channel = o.channel GROUP BY c.platform",
-    "product": "SELECT item AS key, sum(value) AS v FROM lf_lines WHERE item IS NOT NULL "
+    "product": "SELECT item AS key, sum(value) AS v FROM lf_items WHERE item IS NOT NULL "
     "GROUP BY item",
     "supplier": "SELECT supplier_id AS key, spend AS v FROM lf_sup",
     "supplier_country": "SELECT country AS key, sum(spend) AS v FROM lf_sup "
@@ -315,9 +578,10 @@ def top_keys(con: duckdb.DuckDBPyConnection, dimension: str, n: int = 10) -> pd.
     table = f"lf_conc_{dimension}"
     return con.execute(
         f"""
-        SELECT key, v AS value, v / sum(v) OVER () AS share
-        FROM {table} WHERE v > 0 QUALIFY row_number() OVER (ORDER BY v DESC, key) <= ?
+        SELECT key, v AS value, v / (SELECT sum(v) FROM {table} WHERE v > 0) AS share
+        FROM {table} WHERE v > 0
         ORDER BY v DESC, key
+        LIMIT ?
         """,
         [n],
     ).df()
@@ -335,7 +599,7 @@ def supplier_table(con: duckdb.DuckDBPyConnection, years: float) -> pd.DataFrame
         CREATE OR REPLACE TEMP TABLE lf_sup AS
         WITH prod AS (
             SELECT supplier_id, sum(value) AS revenue, sum(q * unit_cost) AS cogs
-            FROM lf_lines WHERE supplier_id IS NOT NULL GROUP BY supplier_id
+            FROM lf_items WHERE supplier_id IS NOT NULL GROUP BY supplier_id
         ),
         ids AS (SELECT supplier_id FROM suppliers UNION SELECT supplier_id FROM prod),
         alt AS (
@@ -370,7 +634,7 @@ def supplier_table(con: duckdb.DuckDBPyConnection, years: float) -> pd.DataFrame
         """
         WITH tot AS (
             SELECT sum(spend) FILTER (WHERE spend > 0) AS spend_total,
-                   (SELECT sum(value) FROM lf_lines WHERE value > 0) AS revenue_total
+                   (SELECT sum(value_pos) FROM lf_items) AS revenue_total
             FROM lf_sup
         )
         SELECT s.*,
@@ -465,9 +729,9 @@ def order_history(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, 
     row = _rows(
         con,
         """
-        SELECT sum(revenue), (epoch(max(ordered_at)) - epoch(min(ordered_at))) / 86400.0,
-               sum(revenue) FILTER (WHERE customer_id IS NOT NULL), count(*)
-        FROM lf_ord
+        SELECT sum(revenue), (epoch(max(last_at)) - epoch(min(first_at))) / 86400.0,
+               sum(revenue_identified), sum(orders)
+        FROM lf_ochan
         """,
     )[0]
     revenue = float(row[0] or 0.0)  # type: ignore[arg-type]
