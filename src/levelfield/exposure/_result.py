@@ -24,12 +24,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _pct(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{100 * x:.1f}%"
+def _pct(x: float | None) -> str:
+    # None: the number is unknown (e.g. a channel whose fees cannot be measured).
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
 
 
-def _num(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:,.0f}"
+def _num(x: float | None) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{x:,.0f}"
 
 
 def _hhi_severity(h: float) -> Severity:
