@@ -1,0 +1,112 @@
+"""Real browser, real components: the demo's own export files uploaded through the page,
+imported by the real ingest, analysed by the real analyses and advice.
+
+Complements test_browser.py (which pins the app's own behaviour with test doubles).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from test_browser import ARGS, ARTIFACTS, CHROMIUM, _free_port
+
+from conftest import FAST, PASSWORD
+from levelfield.web import create_app
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make browser)"),
+]
+
+
+@pytest.fixture
+def real_server(tmp_path: Path) -> Iterator[str]:
+    app = create_app(tmp_path / "data", settings=FAST)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    app.state.lf.tenants.wait()
+    srv.should_exit = True
+    thread.join(timeout=20)
+
+
+def test_demo_exports_uploaded_and_analysed_in_a_real_browser(
+    real_server: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from levelfield.demo import build_demo
+
+    built = build_demo(tmp_path / "demo", seed=3, n_customers=400)
+    files = json.loads(Path(built.manifest).read_text())["files"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{real_server}/signup")
+            page.fill("input[name=org_name]", "Ember & Oak")
+            page.fill("input[name=email]", "owner@ember.example")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("h1:has-text('Ember & Oak')")
+
+            for f in files:
+                path = built.directory / f["file"]
+                page.select_option("#kind", f["kind"])
+                page.set_input_files("#file", str(path))
+                page.click("#upload-form button[type=submit]")
+                # A file that needs a column mapping (the wholesale spreadsheet) is
+                # refused with a message naming what is missing; the rest load.
+                verdict = "error" if f["options"] else "ok"
+                page.wait_for_selector(
+                    f"#upload-result .{verdict} strong:has-text('{path.name}')", timeout=60_000
+                )
+                shown = page.inner_text("#upload-result")
+                if f["options"]:
+                    assert "column" in shown.lower()
+                else:
+                    assert f["profile"] in shown  # the detected profile is shown to the owner
+
+            # The refused upload answers 400, which the browser logs; nothing else may fail.
+            refused = sum(1 for f in files if f["options"])
+            assert (
+                errors
+                == [
+                    "Failed to load resource: the server responded with a status "
+                    "of 400 (Bad Request)"
+                ]
+                * refused
+            ), errors
+            errors.clear()
+
+            page.click("#run-button")
+            page.wait_for_selector("text=Download the report", timeout=180_000)
+            assert page.locator("text=not yet analysed").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "web_real_overview.png"), full_page=True)
+
+            page.click("a:has-text('Dashboards')")
+            page.wait_for_selector(".lf-chart .main-svg", timeout=30_000)
+            page.wait_for_timeout(1000)
+            assert page.locator(".lf-chart .main-svg").count() >= 10
+            page.screenshot(path=str(ARTIFACTS / "web_real_dashboard.png"), full_page=True)
+            assert errors == [], errors
+        finally:
+            browser.close()
