@@ -23,6 +23,7 @@ import duckdb
 from levelfield._version import __version__
 from levelfield.errors import LevelfieldError
 from levelfield.findings import Finding, ProgressCallback, no_progress
+from levelfield.pipeline import run_analysis
 from levelfield.workspace import Workspace
 
 __all__ = [
@@ -297,7 +298,8 @@ def run_analyses(
 
         progress(f"{name}: starting", i / n)
         try:
-            result = module.analyze(ws, progress=step)
+            # Through the pipeline, so the run's findings are stored for advice and later.
+            result = run_analysis(ws, name, step)
         except LevelfieldError as exc:
             out[name] = _Outcome(module, None, "missing", f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a bug in one analysis must not hide the others
