@@ -150,6 +150,18 @@ def status(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
         for name, n in ws.counts().items():
             table.add_row(name, f"{n:,}")
         console.print(table)
+        rows = ws.con.execute(
+            "SELECT import_id, kind, source_name, profile, rows_loaded, rows_rejected, status, "
+            "finished_at FROM imports ORDER BY import_id DESC LIMIT 20"
+        ).fetchall()
+        if rows:
+            ledger = Table(title="Imports (newest first)")
+            for col in ("id", "kind", "file", "profile", "loaded", "rejected", "status", "when"):
+                ledger.add_column(col, justify="right" if col in ("loaded", "rejected") else "left")
+            for r in rows:
+                when = r[7].strftime("%Y-%m-%d %H:%M") if r[7] is not None else ""
+                ledger.add_row(str(r[0]), r[1], r[2], r[3], f"{r[4]:,}", f"{r[5]:,}", r[6], when)
+            console.print(ledger)
         console.print(f"data fingerprint: {ws.fingerprint()}")
 
 
