@@ -7,6 +7,7 @@ it refines, so callers may catch either::
     ├── ConfigError(LevelfieldError, ValueError)         bad option or parameter
     ├── DataError(LevelfieldError, ValueError)           bad or unusable input data
     │   ├── SchemaError(DataError)                       missing/duplicate/unknown columns
+    │   │   └── UnknownLayoutError(SchemaError)          no profile fits; columns need a map
     │   ├── ParseError(DataError)                        a value that cannot be parsed
     │   ├── AmbiguousDateError(ParseError)               day/month order undecidable
     │   ├── RejectThresholdError(DataError)              too many bad rows in an import
@@ -47,6 +48,7 @@ __all__ = [
     "RejectThresholdError",
     "SchemaError",
     "SmallSampleWarning",
+    "UnknownLayoutError",
     "UnknownReferenceError",
     "WorkspaceError",
 ]
@@ -66,6 +68,10 @@ class DataError(LevelfieldError, ValueError):
 
 class SchemaError(DataError):
     """Columns are missing, duplicated or not recognised."""
+
+
+class UnknownLayoutError(SchemaError):
+    """No platform profile matches the header and the columns need a mapping."""
 
 
 class ParseError(DataError):

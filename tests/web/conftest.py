@@ -58,12 +58,34 @@ class FakeSummary:
     rows_rejected: int
 
 
-def fake_import_file(ws: Workspace, kind: str, path: Path, *, source_name: str = "") -> FakeSummary:
-    """A minimal stand-in for levelfield.ingest.import_file: orders CSV with 5 columns."""
-    if kind != "orders":
-        from levelfield.errors import SchemaError
+def fake_import_file(
+    ws: Workspace,
+    kind: str,
+    path: Path,
+    *,
+    profile: str | None = None,
+    mapping: dict[str, str] | None = None,
+    channel: str | None = None,
+    dayfirst: bool | None = None,
+    decimal_comma: bool | None = None,
+    **options: Any,
+) -> FakeSummary:
+    """A minimal stand-in for levelfield.ingest.import_file: orders CSV with 5 columns.
 
+    A header that does not start with ``order_id`` fails like ingest when no profile
+    matches (the message lists the columns found), so the mapping step can be reached.
+    """
+    from levelfield.errors import SchemaError, UnknownLayoutError
+
+    source_name = Path(path).name
+    if kind != "orders":
         raise SchemaError(f"{source_name}: the test importer reads orders only")
+    header = Path(path).read_text(encoding="utf-8").splitlines()[0].split(",")
+    if header[0] != "order_id" and not mapping:
+        raise UnknownLayoutError(
+            f"{source_name}: no profile matched the header and the generic layout lacks "
+            f"order_id. Columns found: {', '.join(header)}."
+        )
     con = ws.con
     import_id = int(con.execute("SELECT nextval('import_id_seq')").fetchall()[0][0])
     rows = con.execute(

@@ -74,7 +74,8 @@ def test_demo_exports_uploaded_and_analysed_in_a_real_browser(
                 page.set_input_files("#file", str(path))
                 page.click("#upload-form button[type=submit]")
                 # A file that needs a column mapping (the wholesale spreadsheet) is
-                # refused with a message naming what is missing; the rest load.
+                # refused with a message naming what is missing and a mapping form whose
+                # choices, guessed from the column names, are the CLI's --map; the rest load.
                 verdict = "error" if f["options"] else "ok"
                 page.wait_for_selector(
                     f"#upload-result .{verdict} strong:has-text('{path.name}')", timeout=60_000
@@ -82,10 +83,25 @@ def test_demo_exports_uploaded_and_analysed_in_a_real_browser(
                 shown = page.inner_text("#upload-result")
                 if f["options"]:
                     assert "column" in shown.lower()
+                    form = page.locator("#mapping-form")
+                    chosen = {
+                        form.locator(f"label[for={sel.get_attribute('id')}]").inner_text(): (
+                            sel.input_value()
+                        )
+                        for sel in form.locator("select[name^=field_]").all()
+                    }
+                    assert chosen == f["options"]["mapping"]
+                    form.locator("input[name=channel]").fill(f["options"]["channel"])
+                    form.locator("button[type=submit]").click()
+                    page.wait_for_selector(
+                        f"#upload-result .ok strong:has-text('{path.name}')", timeout=60_000
+                    )
+                    assert "generic" in page.inner_text("#upload-result")
                 else:
                     assert f["profile"] in shown  # the detected profile is shown to the owner
 
-            # The refused upload answers 400, which the browser logs; nothing else may fail.
+            # The upload needing a mapping answers 400 at first, which the browser logs;
+            # nothing else may fail.
             refused = sum(1 for f in files if f["options"])
             assert (
                 errors

@@ -10,6 +10,8 @@ from starlette.routing import Route
 
 from conftest import ORDERS_CSV, all_routes, page_csrf, sign_up
 
+WHOLESALE_CSV = "Invoice No,Date,Client,Item,Qty,Unit Price\nW-1,2024-03-01,Acme,Tea,2,5.00\n"
+
 
 def _api_token(client: TestClient, org_id: str) -> str:
     r = client.post("/account/tokens", data={"name": "t", "csrf_token": page_csrf(client, org_id)})
@@ -34,6 +36,20 @@ def test_every_org_route_refuses_another_orgs_user(client: TestClient) -> None:
         files={"file": ("o.csv", ORDERS_CSV.encode(), "text/csv")},
         headers={"X-CSRF-Token": csrf_b, "HX-Request": "true"},
     )
+    # ... and an upload waiting for a column mapping (its file kept under B's folder).
+    b.post(
+        f"/orgs/{org_b}/uploads",
+        data={"kind": "orders"},
+        files={"file": ("w.csv", WHOLESALE_CSV.encode(), "text/csv")},
+        headers={"X-CSRF-Token": csrf_b, "HX-Request": "true"},
+    )
+    store = client.app.state.lf.store
+    waiting_b = next(u for u in store.uploads(org_b) if u["status"] == "failed")
+    assert '"needs_mapping": true' in waiting_b["summary_json"]
+    stored_b = client.app.state.lf.tenants.stored_upload_path(
+        store.org(org_b), waiting_b["upload_id"], "csv"
+    )
+    assert stored_b.exists()
     b.post(f"/orgs/{org_b}/runs", headers={"X-CSRF-Token": csrf_b})
     client.app.state.lf.tenants.wait()
     job_b = client.app.state.lf.store.latest_job(org_b).job_id
@@ -45,7 +61,7 @@ def test_every_org_route_refuses_another_orgs_user(client: TestClient) -> None:
         "org_id": org_b,
         "job_id": job_b,
         "name": "customers",
-        "upload_id": "x",
+        "upload_id": waiting_b["upload_id"],
         "token_id": "x",
     }
     checked = 0
@@ -62,15 +78,24 @@ def test_every_org_route_refuses_another_orgs_user(client: TestClient) -> None:
             kwargs = {}
             if method == "POST":
                 kwargs = {
-                    "data": {"kind": "orders", "csrf_token": csrf_a},
+                    "data": {
+                        "kind": "orders",
+                        "csrf_token": csrf_a,
+                        "field_0": "order_id",
+                        "field_1": "ordered_at",
+                        "field_4": "quantity",
+                        "field_5": "unit_price",
+                    },
                     "files": {"file": ("o.csv", ORDERS_CSV.encode(), "text/csv")},
                 }
             r = client.request(method, url, headers=headers, follow_redirects=False, **kwargs)
             assert r.status_code in (403, 404), (method, url, r.status_code, r.text[:200])
             checked += 1
-    assert checked == 13  # 6 page routes + 7 API routes take an org id
-    # And B's data are untouched: one upload, one run, nothing from A.
-    assert len(client.app.state.lf.store.uploads(org_b)) == 1
+    assert checked == 15  # 8 page routes + 7 API routes take an org id
+    # And B's data are untouched: two uploads (one still waiting), one run, nothing from A.
+    assert len(store.uploads(org_b)) == 2
+    assert store.upload(org_b, waiting_b["upload_id"]) == waiting_b
+    assert stored_b.exists()
     assert client.app.state.lf.store.latest_job(org_b).job_id == job_b
 
 

@@ -12,5 +12,18 @@ from __future__ import annotations
 
 from levelfield.ingest._cli import register_cli
 from levelfield.ingest._import import KINDS, PROFILES, ImportSummary, import_file, template_csv
+from levelfield.ingest._profiles import GENERIC_FIELDS
+from levelfield.ingest._profiles import norm as normalize_column_name
+from levelfield.ingest._read import read_header
 
-__all__ = ["KINDS", "PROFILES", "ImportSummary", "import_file", "register_cli", "template_csv"]
+__all__ = [
+    "GENERIC_FIELDS",
+    "KINDS",
+    "PROFILES",
+    "ImportSummary",
+    "import_file",
+    "normalize_column_name",
+    "read_header",
+    "register_cli",
+    "template_csv",
+]

@@ -14,7 +14,13 @@ from typing import Any
 
 import duckdb
 
-from levelfield.errors import ConfigError, DataError, RejectThresholdError, SchemaError
+from levelfield.errors import (
+    ConfigError,
+    DataError,
+    RejectThresholdError,
+    SchemaError,
+    UnknownLayoutError,
+)
 from levelfield.findings import ProgressCallback, no_progress
 from levelfield.ingest._competitors import (
     FIXED as COMPETITOR_FIXED,
@@ -273,7 +279,7 @@ def _order_plan(
                 f" The closest profile is {cp.title} ({cp.name}), which also needs: "
                 f"{', '.join(match.missing)}."
             )
-        raise SchemaError(
+        raise UnknownLayoutError(
             f"{name}: no profile matched the header and the generic layout lacks "
             + ", ".join(
                 f

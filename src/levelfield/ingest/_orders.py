@@ -116,8 +116,16 @@ def _status_words(canonical: str) -> list[str]:
     return out + text.split()
 
 
-def _status_sql(x: str) -> str:
-    s = f"trim(regexp_replace(regexp_replace(lower({x}), '^wc-', ''), '[-_\\s]+', ' ', 'g'))"
+def _status_norm_sql(x: str) -> str:
+    """Status text reduced to lower-case words (``wc-on-hold`` -> ``on hold``)."""
+    return f"trim(regexp_replace(regexp_replace(lower({x}), '^wc-', ''), '[-_\\s]+', ' ', 'g'))"
+
+
+def _status_sql(x: str, s: str | None = None) -> str:
+    """Canonical status of raw status ``x``; ``s`` is ``_status_norm_sql(x)`` when
+    the caller has already computed it (the regexes then run once per row)."""
+    if s is None:
+        s = _status_norm_sql(x)
     whens = []
     for canonical in _STATUS:
         words = ", ".join(lit(w) for w in _status_words(canonical))
@@ -180,10 +188,16 @@ class PreparedOrders:
                 "fees = coalesce(orders.fees, excluded.fees), "
                 "refund_of = coalesce(orders.refund_of, excluded.refund_of)"
             )
+        # Without an existing order to update, a plain INSERT writes the same rows and
+        # skips the per-row conflict handling.
+        order_overlap = con.execute(
+            f"SELECT count(*) FROM orders WHERE order_id IN (SELECT order_id FROM {ORD})"
+        ).fetchall()[0][0]
+        upsert = f" ON CONFLICT (order_id) DO UPDATE SET {update}" if order_overlap else ""
         con.execute(
             f"INSERT INTO orders ({cols}) SELECT order_id, customer_id, ordered_at, channel, "
             "NULL, currency, gross, discount, tax, shipping, fees, refunded, status, "
-            f"refund_of, ? FROM {ORD} ON CONFLICT (order_id) DO UPDATE SET {update}",
+            f"refund_of, ? FROM {ORD}{upsert}",
             [import_id],
         )
         if self.has_lines:
@@ -198,12 +212,14 @@ class PreparedOrders:
                 f"? FROM {LIN}",
                 [import_id],
             )
-            # Lines beyond the new count belong to an older version of the order.
-            con.execute(
-                "DELETE FROM order_lines USING (SELECT order_id AS oid, max(line_no) AS m "
-                f"FROM {LIN} GROUP BY order_id) n "
-                "WHERE order_lines.order_id = n.oid AND order_lines.line_no > n.m"
-            )
+            # Lines beyond the new count belong to an older version of the order (there
+            # is none when no line of these orders was stored before).
+            if overlap:
+                con.execute(
+                    "DELETE FROM order_lines USING (SELECT order_id AS oid, max(line_no) AS m "
+                    f"FROM {LIN} GROUP BY order_id) n "
+                    "WHERE order_lines.order_id = n.oid AND order_lines.line_no > n.m"
+                )
         return self.rows_in - self.rows_rejected
 
 
@@ -490,7 +506,7 @@ def prepare_orders(
         )
     con.execute(
         f"CREATE TEMP TABLE {ORD} AS {grouped}, a AS (SELECT oid AS order_id, "
-        f"lf_pseudonym({first('customer')}) AS customer_id, min(ts) AS ordered_at, "
+        f"{first('customer')} AS customer_raw, min(ts) AS ordered_at, "
         f"coalesce({first('channel_raw')}, {chan}) AS channel, "
         f"coalesce({first('currency')}, {lit(currency_default)}) AS currency, "
         f"CAST({gross} AS DECIMAL(38,4)) AS g, "
@@ -500,7 +516,10 @@ def prepare_orders(
         f"CAST(abs({fee}) AS DECIMAL(18,4)) AS fees, "
         f"CAST(coalesce({refunded}, 0) AS DECIMAL(18,4)) AS r, "
         f"{first('status_raw')} AS status_raw, bool_or(refund_row) AS refund_row, "
-        f"{first('link')} AS refund_of FROM g GROUP BY oid) "
+        f"{first('link')} AS refund_of FROM g GROUP BY oid), "
+        # The keyed hash runs once per customer, not once per order.
+        "pn AS (SELECT c, lf_pseudonym(c) AS p FROM "
+        "(SELECT DISTINCT customer_raw AS c FROM a WHERE customer_raw IS NOT NULL)) "
         "SELECT order_id, customer_id, ordered_at, channel, currency, "
         "CAST(CASE WHEN is_refund THEN -(abs(g) - d) ELSE g END AS DECIMAL(18,4)) AS gross, "
         "CASE WHEN is_refund THEN CAST(0 AS DECIMAL(18,4)) ELSE d END AS discount, "
@@ -512,8 +531,10 @@ def prepare_orders(
         "WHEN st = 'paid' AND r > 0 THEN 'partially_refunded' "
         "ELSE coalesce(st, 'paid') END AS status, "
         "CASE WHEN is_refund THEN refund_of END AS refund_of, st IS NULL AS unknown_status "
-        f"FROM (SELECT *, (refund_row OR g < 0 OR {_status_sql('status_raw')} = 'refund') "
-        f"AS is_refund, {_status_sql('status_raw')} AS st FROM a)"
+        "FROM (SELECT *, (refund_row OR g < 0 OR st = 'refund') AS is_refund FROM "
+        f"(SELECT *, {_status_sql('status_raw', '_sn')} AS st FROM "
+        f"(SELECT a.*, pn.p AS customer_id, {_status_norm_sql('a.status_raw')} AS _sn "
+        "FROM a LEFT JOIN pn ON pn.c = a.customer_raw)))"
     )
     has_lines = line_mode
     if has_lines:

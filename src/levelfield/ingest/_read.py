@@ -111,7 +111,9 @@ def _hash_and_check(path: Path) -> tuple[str, bool, bytes]:
             if not head:
                 head = chunk[:_SNIFF_BYTES]
             h.update(chunk)
-            if utf8:
+            # Pure ASCII is valid UTF-8; bytes.isascii is far cheaper than decoding, but
+            # only when no multi-byte sequence is pending from the previous chunk.
+            if utf8 and not (chunk.isascii() and not dec.getstate()[0]):
                 try:
                     dec.decode(chunk)
                 except UnicodeDecodeError:
@@ -172,6 +174,21 @@ def _clean_header(header: Sequence[Any]) -> tuple[str, ...]:
         name = "" if h is None else str(h).replace("\ufeff", "").strip().strip('"').strip()
         out.append(name or f"column {i + 1}")
     return tuple(out)
+
+
+def read_header(path: str | Path, *, sheet: str | None = None) -> tuple[str, ...]:
+    """The column names of a file as the importer reads them (first sheet of a workbook).
+
+    Raises
+    ------
+    DataError
+        The file is missing, empty, binary, or not a table.
+    """
+    src = open_source(path, sheet=sheet)
+    try:
+        return tuple(src.tables[0].header) if src.tables else ()
+    finally:
+        src.cleanup()
 
 
 def open_source(path: str | Path, *, sheet: str | None = None) -> SourceFile:

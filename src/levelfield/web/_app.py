@@ -9,7 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from levelfield._version import __version__
 from levelfield.errors import AuthError, LevelfieldError
+from levelfield.ingest import GENERIC_FIELDS
 from levelfield.report import ANALYSIS_TITLES, ReportData, Section, asset_text, make_environment
 from levelfield.report._data import analysis_names
 from levelfield.report._render import plotly_js
@@ -45,7 +46,16 @@ from levelfield.web._auth import (
     require_csrf,
 )
 from levelfield.web._store import Job, Membership, Store, User, new_id
-from levelfield.web._tenants import ImportOutcome, Settings, Tenants
+from levelfield.web._tenants import (
+    ImportOptions,
+    ImportOutcome,
+    MappingError,
+    Settings,
+    Tenants,
+    guess_fields,
+    parse_choice,
+    validate_mapping,
+)
 from levelfield.web._uploads import BodyLimitMiddleware, UploadTypeError, display_name, sniff_type
 
 __all__ = ["create_app"]
@@ -182,6 +192,14 @@ class ImportOut(BaseModel):
     rows_loaded: int | None
     rows_rejected: int | None
     rejects: list[RejectOut]
+    needs_mapping: bool = Field(
+        False,
+        description="No profile matched the header: upload again with a `mapping` of "
+        "`columns` to order fields",
+    )
+    columns: list[str] = Field(
+        default_factory=list, description="The file's columns, when a mapping is needed"
+    )
 
 
 def _iso(ts: float | None) -> str | None:
@@ -245,6 +263,8 @@ def _import_out(upload_id: str, o: ImportOutcome) -> ImportOut:
             )
             for r in o.rejects
         ],
+        needs_mapping=o.needs_mapping,
+        columns=list(o.columns),
     )
 
 
@@ -259,6 +279,28 @@ _UPLOAD_BODY = {
                     "properties": {
                         "kind": {"type": "string", "description": "orders, products, ..."},
                         "file": {"type": "string", "format": "binary"},
+                        "mapping": {
+                            "type": "string",
+                            "description": "Orders only: a JSON object mapping the file's "
+                            'columns to order fields, e.g. {"Invoice No": "order_id", '
+                            '"Date": "ordered_at", "Qty": "quantity", "Unit Price": '
+                            '"unit_price"}; imports with the generic profile. Fields: '
+                            + ", ".join(GENERIC_FIELDS),
+                        },
+                        "channel": {
+                            "type": "string",
+                            "description": "Sales channel for every order, e.g. wholesale",
+                        },
+                        "dayfirst": {
+                            "type": "string",
+                            "enum": ["auto", "yes", "no"],
+                            "description": "yes for DD/MM dates, no for MM/DD (default auto)",
+                        },
+                        "decimal_comma": {
+                            "type": "string",
+                            "enum": ["auto", "yes", "no"],
+                            "description": "yes when amounts use a decimal comma (12,50)",
+                        },
                     },
                 }
             }
@@ -300,6 +342,10 @@ async def _import_form(
         raise HTTPException(
             422, f"choose what the file holds: kind must be one of {', '.join(kinds)}"
         )
+    try:
+        options = _options_from_form(form, kind)
+    except MappingError as exc:
+        raise HTTPException(422, str(exc)) from None
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise HTTPException(422, "attach the export as the 'file' field")
@@ -318,20 +364,79 @@ async def _import_form(
         tmp.replace(typed)
         tmp = typed
         outcome = await run_in_threadpool(
-            st.tenants.import_upload, m.org, kind, tmp, source, detected
+            st.tenants.import_upload, m.org, kind, tmp, source, detected, options
         )
+        upload_id = st.store.add_upload(
+            m.org.org_id,
+            user_id,
+            kind,
+            source,
+            detected,
+            "ok" if outcome.ok else "failed",
+            outcome.to_json(),
+        )
+        if outcome.needs_mapping:
+            # Kept under the org's folder, named by the random upload id, for the mapping step.
+            st.tenants.keep_upload(m.org, upload_id, detected, tmp)
     finally:
         tmp.unlink(missing_ok=True)
-    upload_id = st.store.add_upload(
-        m.org.org_id,
-        user_id,
-        kind,
-        source,
-        detected,
-        "ok" if outcome.ok else "failed",
-        outcome.to_json(),
-    )
     return upload_id, outcome, 201 if outcome.ok else 400
+
+
+def _options_from_form(form: Any, kind: str) -> ImportOptions | None:
+    """The API's optional ``mapping`` (JSON), ``channel``, ``dayfirst``, ``decimal_comma``."""
+    values = {k: form.get(k) for k in ("mapping", "channel", "dayfirst", "decimal_comma")}
+    for key, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise MappingError(f"{key} must be a text field, not a file")
+    if all(v is None or not v.strip() for v in values.values()):
+        return None
+    mapping: dict[str, str] = {}
+    raw = (values["mapping"] or "").strip()
+    if raw:
+        if kind != "orders":
+            raise MappingError(f"a column mapping applies to orders uploads only, not {kind}")
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise MappingError(
+                'mapping must be a JSON object of column to field, e.g. {"Invoice No": '
+                '"order_id", "Date": "ordered_at"}'
+            )
+        mapping = validate_mapping(parsed)
+    channel = (values["channel"] or "").strip() or None
+    return ImportOptions(
+        mapping=mapping,
+        channel=channel,
+        dayfirst=parse_choice("dayfirst", values["dayfirst"]),
+        decimal_comma=parse_choice("decimal_comma", values["decimal_comma"]),
+    )
+
+
+@dataclass(frozen=True)
+class MappingForm:
+    """What the column-mapping form shows: the stored upload's columns and the choices."""
+
+    org_id: str
+    upload_id: str
+    columns: tuple[tuple[int, str, str], ...]  # (index, column, chosen field or "")
+    fields: tuple[str, ...]
+    channel: str = ""
+    dayfirst: str = "auto"
+    decimal_comma: str = "auto"
+    error: str = ""
+
+    @classmethod
+    def initial(cls, org_id: str, upload_id: str, columns: tuple[str, ...]) -> MappingForm:
+        guesses = guess_fields(columns)
+        return cls(
+            org_id,
+            upload_id,
+            tuple((i, c, guesses.get(c, "")) for i, c in enumerate(columns)),
+            tuple(GENERIC_FIELDS),
+        )
 
 
 def _copy_upload(upload: UploadFile, dest: Path, limit: int) -> None:
@@ -597,7 +702,11 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         return report
 
     async def overview(
-        request: Request, pu: PageUser, m: Membership, upload_outcome: ImportOutcome | None = None
+        request: Request,
+        pu: PageUser,
+        m: Membership,
+        upload_outcome: ImportOutcome | None = None,
+        mapping_form: MappingForm | None = None,
     ) -> HTMLResponse:
         org = m.org
         report_at, numbers_at = store.cache_stamp(org.org_id)
@@ -605,7 +714,10 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         numbers = tenants.cached_numbers(org)
         if numbers is None:
             numbers = await run_in_threadpool(tenants.numbers, org)
-        uploads = [ImportOutcome.from_json(u["summary_json"]) for u in store.uploads(org.org_id)]
+        uploads = [
+            (u["upload_id"], ImportOutcome.from_json(u["summary_json"]))
+            for u in store.uploads(org.org_id)
+        ]
         return render(
             request,
             "org.html",
@@ -620,6 +732,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
             kinds=tenants.kinds(),
             uploads=uploads,
             upload_outcome=upload_outcome,
+            mapping_form=mapping_form,
             max_upload_mb=f"{cfg.max_upload_mb:,.0f}",
         )
 
@@ -637,14 +750,117 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         pu: Annotated[PageUser, Depends(page_user)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        _id, outcome, status = await _receive_upload(request, st, m, pu.user.user_id, pu.session)
+        upload_id, outcome, status = await _receive_upload(
+            request, st, m, pu.user.user_id, pu.session
+        )
+        form = (
+            MappingForm.initial(m.org.org_id, upload_id, outcome.columns)
+            if outcome.needs_mapping
+            else None
+        )
+        return await upload_result(request, pu, m, outcome, form, status)
+
+    async def upload_result(
+        request: Request,
+        pu: PageUser,
+        m: Membership,
+        outcome: ImportOutcome,
+        form: MappingForm | None,
+        status: int,
+    ) -> HTMLResponse:
         if is_htmx(request):
             return render(
-                request, "_upload_result.html", status, session=pu.session, outcome=outcome
+                request,
+                "_upload_result.html",
+                status,
+                session=pu.session,
+                outcome=outcome,
+                mapping_form=form,
             )
-        page = await overview(request, pu, m, outcome)
-        page.status_code = 200 if outcome.ok else 400
+        page = await overview(request, pu, m, outcome, form)
+        page.status_code = 200 if outcome.ok else status
         return page
+
+    def waiting_upload(m: Membership, upload_id: str) -> tuple[dict[str, Any], ImportOutcome, Path]:
+        """An upload of ``m.org`` kept for the mapping step, its outcome and stored file."""
+        row = store.upload(m.org.org_id, upload_id)
+        if row is None:
+            raise HTTPException(404, "no such upload")
+        outcome = ImportOutcome.from_json(row["summary_json"])
+        path = tenants.stored_upload_path(m.org, upload_id, row["detected_type"])
+        if not outcome.needs_mapping or not path.exists():
+            raise HTTPException(
+                404, "this upload is not waiting for a column mapping; upload the file again"
+            )
+        return row, outcome, path
+
+    @app.get("/orgs/{org_id}/uploads/{upload_id}/mapping", include_in_schema=False)
+    async def mapping_page(
+        request: Request,
+        upload_id: str,
+        pu: Annotated[PageUser, Depends(page_user)],
+        m: Annotated[Membership, Depends(page_member)],
+    ) -> Response:
+        _row, outcome, _path = waiting_upload(m, upload_id)
+        form = MappingForm.initial(m.org.org_id, upload_id, outcome.columns)
+        return await overview(request, pu, m, outcome, form)
+
+    @app.post("/orgs/{org_id}/uploads/{upload_id}/mapping", include_in_schema=False)
+    async def mapping_submit(
+        request: Request,
+        upload_id: str,
+        pu: Annotated[PageUser, Depends(require_csrf)],
+        m: Annotated[Membership, Depends(page_member)],
+    ) -> Response:
+        row, outcome, path = waiting_upload(m, upload_id)
+        data = await request.form(max_files=0, max_fields=len(outcome.columns) + 10)
+        columns = outcome.columns
+        chosen = {
+            c: v if isinstance(v := data.get(f"field_{i}"), str) else ""
+            for i, c in enumerate(columns)
+        }
+
+        def text(name: str) -> str:
+            value = data.get(name)
+            return value.strip()[:100] if isinstance(value, str) else ""
+
+        form = MappingForm(
+            m.org.org_id,
+            upload_id,
+            tuple((i, c, chosen[c]) for i, c in enumerate(columns)),
+            tuple(GENERIC_FIELDS),
+            channel=text("channel"),
+            dayfirst=text("dayfirst") or "auto",
+            decimal_comma=text("decimal_comma") or "auto",
+        )
+        try:
+            options = ImportOptions(
+                mapping=validate_mapping(chosen, columns),
+                channel=form.channel or None,
+                dayfirst=parse_choice("day-first dates", form.dayfirst),
+                decimal_comma=parse_choice("decimal comma", form.decimal_comma),
+            )
+        except MappingError as exc:
+            return await upload_result(request, pu, m, outcome, replace(form, error=str(exc)), 422)
+        result = await run_in_threadpool(
+            tenants.import_upload,
+            m.org,
+            row["kind"],
+            path,
+            row["source_name"],
+            row["detected_type"],
+            options,
+        )
+        if result.ok:
+            store.update_upload(m.org.org_id, upload_id, "ok", result.to_json())
+            path.unlink(missing_ok=True)
+            return await upload_result(request, pu, m, result, None, 201)
+        # Still waiting: keep the file and the columns so the owner can try other choices.
+        waiting = replace(result, needs_mapping=True, columns=columns)
+        store.update_upload(m.org.org_id, upload_id, "failed", waiting.to_json())
+        return await upload_result(
+            request, pu, m, waiting, replace(form, error=result.message), 400
+        )
 
     @app.post("/orgs/{org_id}/runs", include_in_schema=False)
     def run_page(

@@ -522,4 +522,30 @@ class Store:
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def upload(self, org_id: str, upload_id: str) -> dict[str, Any] | None:
-        return next((u for u in self.uploads(org_id, 1000) if u["upload_id"] == upload_id), None)
+        """One upload of ``org_id`` (``None`` for another organization's upload)."""
+        row = self._one(
+            "SELECT upload_id, kind, source_name, detected_type, status, summary_json, created_at "
+            "FROM uploads WHERE org_id = ? AND upload_id = ?",
+            [org_id, upload_id],
+        )
+        if row is None:
+            return None
+        keys = (
+            "upload_id",
+            "kind",
+            "source_name",
+            "detected_type",
+            "status",
+            "summary_json",
+            "created_at",
+        )
+        return dict(zip(keys, row, strict=True))
+
+    def update_upload(self, org_id: str, upload_id: str, status: str, summary_json: str) -> None:
+        """Record the result of importing a stored upload again (after a column mapping)."""
+        with self.connect() as con:
+            con.execute(
+                "UPDATE uploads SET status = ?, summary_json = ? "
+                "WHERE org_id = ? AND upload_id = ?",
+                (status, summary_json, org_id, upload_id),
+            )

@@ -2,40 +2,145 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from levelfield.errors import ConfigError, LevelfieldError
+from levelfield import ingest
+from levelfield.errors import ConfigError, LevelfieldError, UnknownLayoutError
+from levelfield.ingest import GENERIC_FIELDS, read_header
+from levelfield.ingest import normalize_column_name as norm
 from levelfield.report import KeyNumber, ReportData, build_report_data, key_numbers, render_report
 from levelfield.web._store import Job, Org, Store
 from levelfield.web._uploads import display_name
 from levelfield.workspace import Workspace, open_workspace
 
-__all__ = ["DEFAULT_KINDS", "ImportOutcome", "Settings", "Tenants"]
+__all__ = [
+    "ImportOptions",
+    "ImportOutcome",
+    "MappingError",
+    "Settings",
+    "Tenants",
+    "guess_fields",
+    "parse_choice",
+    "validate_mapping",
+]
 
 log = logging.getLogger(__name__)
 
-#: What can be uploaded when the ingest package does not say (``levelfield.ingest.KINDS``).
-DEFAULT_KINDS = (
-    "orders",
-    "order_lines",
-    "products",
-    "suppliers",
-    "channels",
-    "competitors",
-    "costs",
-    "pilots",
-    "surveys",
-    "automation",
-    "business",
-)
+#: A sales channel name given with a mapping: letters, digits, spaces, ``_`` and ``-``.
+_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,39}")
+#: Stored uploads are named by their upload id (``Store.add_upload``) and sniffed type.
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_STORED_TYPES = ("csv", "tsv", "txt", "xlsx", "xls", "parquet")
+#: Uploads waiting for a column mapping are removed after this many seconds (7 days).
+_PENDING_MAX_AGE_S = 7 * 86400.0
+
+
+class MappingError(ConfigError):
+    """A column mapping names an unknown field or column, or maps two columns to one field."""
+
+
+def validate_mapping(
+    mapping: Mapping[str, str], columns: tuple[str, ...] | None = None
+) -> dict[str, str]:
+    """``{column: field}`` with blank choices dropped, checked against the generic fields.
+
+    Raises
+    ------
+    MappingError
+        A field that is not one of ``GENERIC_FIELDS``, a column the file does not have
+        (when ``columns`` is given), two columns mapped to one field, or nothing mapped.
+    """
+    out: dict[str, str] = {}
+    by_field: dict[str, str] = {}
+    for column, target in mapping.items():
+        if not isinstance(column, str) or not isinstance(target, str):
+            raise MappingError("a mapping pairs column names with field names, both text")
+        fld = target.strip()
+        if not fld:
+            continue
+        if fld not in GENERIC_FIELDS:
+            raise MappingError(
+                f"column {column!r}: {fld!r} is not an order field; choose one of "
+                + ", ".join(GENERIC_FIELDS)
+            )
+        if columns is not None and column not in columns:
+            raise MappingError(
+                f"the file has no column {column!r}; its columns are {', '.join(columns)}"
+            )
+        if fld in by_field:
+            raise MappingError(
+                f"columns {by_field[fld]!r} and {column!r} are both mapped to {fld}; "
+                "map each field from one column only"
+            )
+        by_field[fld] = column
+        out[column] = fld
+    if not out:
+        raise MappingError(
+            "map at least the order number (order_id), the date (ordered_at) and an amount "
+            "(total, or quantity and unit_price)"
+        )
+    return out
+
+
+def guess_fields(columns: tuple[str, ...]) -> dict[str, str]:
+    """``{column: field}`` for columns named like a generic field or one of its aliases."""
+    alias = {norm(a): f for f, al in GENERIC_FIELDS.items() for a in (f, *al)}
+    out: dict[str, str] = {}
+    for col in columns:
+        fld = alias.get(norm(col)) or alias.get(norm(col).replace(" ", "_"))
+        if fld is not None and fld not in out.values():
+            out[col] = fld
+    return out
+
+
+def parse_choice(name: str, value: object) -> bool | None:
+    """A yes/no/auto form value as ``True``/``False``/``None`` (auto: ingest decides)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in ("", "auto"):
+        return None
+    if text in ("yes", "true", "1", "on"):
+        return True
+    if text in ("no", "false", "0", "off"):
+        return False
+    raise MappingError(f"{name} must be yes, no or auto, not {str(value)[:40]!r}")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read an upload that no platform profile recognises.
+
+    Parameters
+    ----------
+    mapping
+        ``{your column: generic field}``; a non-empty mapping imports with the generic
+        profile.
+    channel
+        Sales channel for every order (e.g. ``wholesale``); ``None`` keeps ingest's.
+    dayfirst, decimal_comma
+        ``True``/``False``, or ``None`` to let ingest decide from the data.
+    """
+
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    channel: str | None = None
+    dayfirst: bool | None = None
+    decimal_comma: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.channel is not None and not _CHANNEL.fullmatch(self.channel):
+            raise MappingError(
+                f"channel {self.channel[:60]!r} must be 1-40 letters, digits, spaces, _ or -"
+            )
 
 
 @dataclass(frozen=True)
@@ -111,6 +216,9 @@ class ImportOutcome:
     rows_loaded: int | None = None
     rows_rejected: int | None = None
     rejects: tuple[dict[str, Any], ...] = ()
+    #: No profile matched: the owner can map ``columns`` to fields and import again.
+    needs_mapping: bool = False
+    columns: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -119,6 +227,7 @@ class ImportOutcome:
     def from_json(cls, text: str) -> ImportOutcome:
         d = json.loads(text)
         d["rejects"] = tuple(d.get("rejects", ()))
+        d["columns"] = tuple(d.get("columns", ()))
         return cls(**d)
 
 
@@ -154,6 +263,25 @@ class Tenants:
 
     def report_path(self, org: Org) -> Path:
         return self.org_dir(org) / "report.html"
+
+    def stored_upload_path(self, org: Org, upload_id: str, detected_type: str) -> Path:
+        """Where an upload waiting for a column mapping is kept (named by its random id)."""
+        if not _UPLOAD_ID.fullmatch(upload_id) or detected_type not in _STORED_TYPES:
+            raise ConfigError(f"not a stored upload: {upload_id[:70]!r}")
+        return self.org_dir(org) / "uploads" / f"{upload_id}.{detected_type}"
+
+    def keep_upload(self, org: Org, upload_id: str, detected_type: str, path: Path) -> None:
+        """Move ``path`` to the org's stored uploads; drop ones older than a week."""
+        dest = self.stored_upload_path(org, upload_id, detected_type)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - _PENDING_MAX_AGE_S
+        for old in dest.parent.iterdir():
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except OSError:  # removed by a concurrent request; nothing to do
+                pass
+        path.replace(dest)
 
     def lock(self, org_id: str) -> threading.Lock:
         with self._guard:
@@ -245,41 +373,61 @@ class Tenants:
     # -- imports -------------------------------------------------------------------------
     @staticmethod
     def kinds() -> tuple[str, ...]:
-        try:
-            from levelfield import ingest
-        except Exception:  # the ingest package mid-construction must not break the app
-            return DEFAULT_KINDS
-        kinds = getattr(ingest, "KINDS", None)
-        return tuple(kinds) if kinds else DEFAULT_KINDS
+        return tuple(ingest.KINDS)
+
+    @staticmethod
+    def upload_columns(path: Path) -> tuple[str, ...]:
+        """The header of a stored upload, as ingest reads it (first sheet of a workbook)."""
+        return read_header(path)
 
     def import_upload(
-        self, org: Org, kind: str, path: Path, source_name: str, detected_type: str
+        self,
+        org: Org,
+        kind: str,
+        path: Path,
+        source_name: str,
+        detected_type: str,
+        options: ImportOptions | None = None,
     ) -> ImportOutcome:
-        """Import one uploaded file through ``levelfield.ingest.import_file``."""
+        """Import one uploaded file through ``levelfield.ingest.import_file``.
+
+        With ``options.mapping`` the file is read with the generic profile. When no
+        profile matches an orders file, the outcome has ``needs_mapping`` and the file's
+        ``columns`` so the owner can map them.
+        """
         name = display_name(source_name)
-
-        def failed(message: str) -> ImportOutcome:
-            return ImportOutcome(False, kind, name, detected_type, message)
-
-        try:
-            from levelfield import ingest
-        except Exception as exc:
-            return failed(f"importing is unavailable: {exc}")
-        import_file = getattr(ingest, "import_file", None)
-        if not callable(import_file):
-            return failed("importing files is not available in this version of levelfield yet")
-        kwargs: dict[str, Any] = {}
-        params = inspect.signature(import_file).parameters
-        if "source_name" in params:
-            kwargs["source_name"] = name
-        if "progress" in params:
-            kwargs["progress"] = lambda step, fraction: None
+        opts = options or ImportOptions()
         with self.lock(org.org_id):
             ws = self.workspace(org)
             try:
-                summary = import_file(ws, kind, path, **kwargs)
+                summary = ingest.import_file(
+                    ws,
+                    kind,
+                    path,
+                    profile="generic" if opts.mapping else None,
+                    mapping=dict(opts.mapping) if opts.mapping else None,
+                    channel=opts.channel,
+                    dayfirst=opts.dayfirst,
+                    decimal_comma=opts.decimal_comma,
+                )
             except LevelfieldError as exc:
-                return failed(f"{type(exc).__name__}: {exc}")
+                message = f"{type(exc).__name__}: {exc}"
+                if kind == "orders" and isinstance(exc, UnknownLayoutError):
+                    try:
+                        columns = self.upload_columns(path)
+                    except LevelfieldError:  # unreadable header: the first message says enough
+                        columns = ()
+                    if columns:
+                        return ImportOutcome(
+                            False,
+                            kind,
+                            name,
+                            detected_type,
+                            message,
+                            needs_mapping=True,
+                            columns=columns,
+                        )
+                return ImportOutcome(False, kind, name, detected_type, message)
             outcome = self._outcome(ws, summary, kind, name, detected_type)
             self.refresh_numbers(org)
         return outcome
