@@ -111,6 +111,9 @@ def test_ranking_is_by_value_over_effort_stable_and_explained(shop: Workspace) -
     assert all(a.impact.mid > 0 for a in p1.headline_actions)
     lines = p1.headline()
     assert any("Why:" in line for line in lines)
+    headlined = {a.rule_id for a in p1.headline_actions}
+    for ins in p1.insights:  # an insight is said once: as an action or as a "!" line
+        assert (ins.rule_id in headlined) != any(line.startswith(f"! {ins.name}") for line in lines)
     assert shop.latest_run("advice") is not None
 
 

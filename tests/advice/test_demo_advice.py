@@ -26,6 +26,9 @@ def test_demo_top_three_reflects_planted_truth(demo_dir: Path) -> None:
     assert manifest["channels"]["amazon"]["share"] > 0.25
     platform = next(i for i in plan.insights if i.name == "Platform trap")
     assert "amazon" in platform.explanation
+    lines = plan.headline()
+    if "platform_trap" in top:  # said once, as a headline action, not again as an insight
+        assert not any(line.startswith("! Platform trap") for line in lines)
     # Every action quotes a number from the run and states its reasoning.
     for a in plan.actions:
         assert any(ch.isdigit() for ch in a.finding)

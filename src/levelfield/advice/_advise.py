@@ -114,8 +114,10 @@ class AdvicePlan:
             lines.append(
                 f"   Worth: {self._money_range(a.impact)} a year; effort: {a.effort_words}"
             )
+        shown = {a.rule_id for a in top}
         for ins in self.insights:
-            lines.append(f"! {ins.name}: {ins.explanation}")
+            if ins.rule_id not in shown:  # an insight already headlined as an action
+                lines.append(f"! {ins.name}: {ins.explanation}")
         if len(self.actions) > len(top):
             lines.append(f"({len(self.actions) - len(top)} more actions in the report)")
         for name, why in self.skipped.items():
