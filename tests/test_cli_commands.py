@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from levelfield import __version__, open_workspace
+from levelfield import __version__, cli, open_workspace
 from levelfield.cli import app
 
 runner = CliRunner()
@@ -22,7 +24,11 @@ def test_version_and_help() -> None:
         assert command in out.output
 
 
-def test_init_then_status_shows_counts_and_ledger(tmp_path: Path) -> None:
+def test_init_then_status_shows_counts_and_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wide console so the ledger's file names are not folded (test runners are narrow).
+    monkeypatch.setattr(cli, "console", Console(width=200))
     ws_path = tmp_path / "shop.duckdb"
     out = runner.invoke(app, ["init", str(ws_path)])
     assert out.exit_code == 0, out.output
@@ -31,7 +37,7 @@ def test_init_then_status_shows_counts_and_ledger(tmp_path: Path) -> None:
             "INSERT INTO imports VALUES (1, 'orders', 'orders_export.csv', 'x', 'shopify', 3, 3, 0, "
             "now(), now(), 'ok', NULL)"
         )
-    out = runner.invoke(app, ["status", "-w", str(ws_path)], env={"COLUMNS": "160"})
+    out = runner.invoke(app, ["status", "-w", str(ws_path)])
     assert out.exit_code == 0, out.output
     assert "orders_export.csv" in out.output
     assert "data fingerprint" in out.output
