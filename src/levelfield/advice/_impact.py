@@ -183,6 +183,21 @@ def retention_recovery(
     return ImpactEstimate.from_range(lo, hi, basis)
 
 
+def _margin_share_range(
+    amount: float, params: Mapping[str, Any], facts: BusinessFacts, describe: str, **names: str
+) -> ImpactEstimate:
+    """Profit from ``low_share``..``high_share`` of ``amount`` of revenue at the margin.
+
+    ``describe`` is formatted with ``lo``, ``hi`` (shares), ``amount`` (money text) and
+    ``names`` (passed as values, so user text with braces is never parsed as a format).
+    """
+    m, m_basis = _margin(facts)
+    lo, hi = _num(params, "low_share"), _num(params, "high_share")
+    text = describe.format(lo=lo, hi=hi, amount=_money(amount, facts.currency), **names)
+    basis = f"{text}; {m_basis}"
+    return ImpactEstimate.from_range(amount * lo * m, amount * hi * m, basis)
+
+
 def revenue_range(
     params: Mapping[str, Any],
     bound: Mapping[str, Finding],
@@ -190,14 +205,13 @@ def revenue_range(
     ws: Workspace | None = None,
 ) -> ImpactEstimate:
     """A stated range of revenue uplift, converted to profit at the gross margin."""
-    m, m_basis = _margin(facts)
-    lo, hi = _num(params, "low_share"), _num(params, "high_share")
-    r = facts.net_revenue_12m
-    basis = (
-        f"assumed revenue uplift {lo:.1%}–{hi:.1%} of {_money(r, facts.currency)} "
-        f"(a range, not a measurement: test it with a pilot); {m_basis}"
+    return _margin_share_range(
+        facts.net_revenue_12m,
+        params,
+        facts,
+        "assumed revenue uplift {lo:.1%}–{hi:.1%} of {amount} "
+        "(a range, not a measurement: test it with a pilot)",
     )
-    return ImpactEstimate.from_range(r * lo * m, r * hi * m, basis)
 
 
 def channel_revenue_range(
@@ -209,14 +223,13 @@ def channel_revenue_range(
     """Like :func:`revenue_range` on one channel's revenue (``channel = "own"``: own store)."""
     name = str(params.get("channel", "own"))
     channel = facts.own_channel if name == "own" else name
-    r = facts.revenue_by_channel.get(channel or "", 0.0)
-    m, m_basis = _margin(facts)
-    lo, hi = _num(params, "low_share"), _num(params, "high_share")
-    basis = (
-        f"assumed uplift {lo:.1%}–{hi:.1%} of {_money(r, facts.currency)} revenue in "
-        f"{channel or 'the own store (none found)'}; {m_basis}"
+    return _margin_share_range(
+        facts.revenue_by_channel.get(channel or "", 0.0),
+        params,
+        facts,
+        "assumed uplift {lo:.1%}–{hi:.1%} of {amount} revenue in {where}",
+        where=channel or "the own store (none found)",
     )
-    return ImpactEstimate.from_range(r * lo * m, r * hi * m, basis)
 
 
 def from_finding_revenue(
@@ -228,14 +241,12 @@ def from_finding_revenue(
     """Profit protected on the revenue share the finding names (e.g. top customer)."""
     f = _first(bound, params)
     share = float(f.value) if f.unit == "share" else 1.0
-    exposed = share * facts.net_revenue_12m
-    m, m_basis = _margin(facts)
-    lo, hi = _num(params, "low_share"), _num(params, "high_share")
-    basis = (
-        f"expected loss avoided: {lo:.0%}–{hi:.0%} of the {_money(exposed, facts.currency)} "
-        f"exposed revenue; {m_basis}"
+    return _margin_share_range(
+        share * facts.net_revenue_12m,
+        params,
+        facts,
+        "expected loss avoided: {lo:.0%}–{hi:.0%} of the {amount} exposed revenue",
     )
-    return ImpactEstimate.from_range(exposed * lo * m, exposed * hi * m, basis)
 
 
 def supply_risk(
