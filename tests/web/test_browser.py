@@ -6,7 +6,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -38,9 +40,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path, doubles: None) -> Iterator[str]:
-    app = create_app(tmp_path / "data", settings=FAST)
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on a free loopback port; yield its URL."""
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -54,6 +56,12 @@ def server(tmp_path: Path, doubles: None) -> Iterator[str]:
     app.state.lf.tenants.wait()
     srv.should_exit = True
     thread.join(timeout=20)
+
+
+@pytest.fixture
+def server(tmp_path: Path, doubles: None) -> Iterator[str]:
+    with running(create_app(tmp_path / "data", settings=FAST)) as url:
+        yield url
 
 
 def test_sign_up_upload_run_dashboard_and_offline_report(server: str, tmp_path: Path) -> None:

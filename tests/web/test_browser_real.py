@@ -7,14 +7,11 @@ Complements test_browser.py (which pins the app's own behaviour with test double
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from test_browser import ARGS, ARTIFACTS, CHROMIUM, _free_port
+from test_browser import ARGS, ARTIFACTS, CHROMIUM, running
 
 from conftest import FAST, PASSWORD
 from levelfield.web import create_app
@@ -28,20 +25,8 @@ pytestmark = [
 
 @pytest.fixture
 def real_server(tmp_path: Path) -> Iterator[str]:
-    app = create_app(tmp_path / "data", settings=FAST)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    app.state.lf.tenants.wait()
-    srv.should_exit = True
-    thread.join(timeout=20)
+    with running(create_app(tmp_path / "data", settings=FAST)) as url:
+        yield url
 
 
 def test_demo_exports_uploaded_and_analysed_in_a_real_browser(
