@@ -66,7 +66,8 @@ def test_analyze_numbers_are_consistent(result: CustomersResult) -> None:
     t = result.cohorts.table
     assert (t.loc[t["age"] == 0, "customer_retention"] == 1).all()
     assert result.validation is not None
-    assert result.validation.quality in ("good", "fair", "poor")
+    # The orders are simulated from a BG/NBD process, so the holdout fit must be good.
+    assert result.validation.quality == "good", result.validation.aggregate_error
     assert result.nps is not None and -100 <= result.nps.lower <= result.nps.score
     assert result.acquisition is not None and set(result.acquisition.index) == {"etsy", "shopify"}
 

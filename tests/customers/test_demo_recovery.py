@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lifetimes import utils
 
-from levelfield import open_workspace
+from levelfield import demo, open_workspace
 from levelfield.customers import (
     BetaGeoModel,
     GammaGammaModel,
@@ -17,10 +18,6 @@ from levelfield.customers import (
     summarize_workspace,
 )
 from levelfield.customers._summary import workspace_purchases_sql
-
-demo = pytest.importorskip("levelfield.demo")
-if not hasattr(demo, "build_demo"):
-    pytest.skip("levelfield.demo.build_demo does not exist yet", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +46,6 @@ def test_demo_bgnbd_and_gamma_gamma_parameters_recovered(demo_dir: Path) -> None
 
 @pytest.mark.slow
 def test_demo_summary_identical_to_lifetimes(demo_dir: Path) -> None:
-    utils = pytest.importorskip("lifetimes.utils")
     with open_workspace(demo_dir / "levelfield.duckdb") as ws:
         tx = ws.con.execute(
             f"SELECT customer_id, ts, amount FROM ({workspace_purchases_sql(ws.currency())}) "

@@ -5,25 +5,24 @@ from __future__ import annotations
 import os
 import warnings
 
+import lifetimes
 import numpy as np
 import pandas as pd
 import pytest
-
-lifetimes = pytest.importorskip("lifetimes")
-from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter  # noqa: E402
-from lifetimes.utils import (  # noqa: E402
+from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
+from lifetimes.utils import (
     calibration_and_holdout_data,
     summary_data_from_transaction_data,
 )
 
-from levelfield.customers import (  # noqa: E402
+from levelfield.customers import (
     BetaGeoModel,
     GammaGammaModel,
     ParetoNBDModel,
     customer_lifetime_value,
     summarize_transactions,
 )
-from levelfield.customers import _kernels as K  # noqa: E402, N812
+from levelfield.customers import _kernels as K  # noqa: N812
 
 DATA = os.path.join(os.path.dirname(lifetimes.__file__), "datasets")
 

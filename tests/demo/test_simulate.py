@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import lifetimes
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,7 +78,6 @@ def test_repeat_purchases_match_bgnbd_expectation(sim) -> None:  # type: ignore[
 
 
 def test_bgnbd_fit_recovers_parameters_lifetimes(sim) -> None:  # type: ignore[no-untyped-def]
-    lifetimes = pytest.importorskip("lifetimes")
     x, t_x, T = _daily_summary(sim)
     model = lifetimes.BetaGeoFitter(penalizer_coef=0.0)
     model.fit(x, t_x, T)

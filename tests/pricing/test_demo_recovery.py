@@ -14,8 +14,6 @@ import pytest
 import levelfield.pricing as pricing
 from levelfield import open_workspace
 
-demo = pytest.importorskip("levelfield.demo")
-
 
 @pytest.fixture(scope="module")
 def demo_run(demo_dir: Path) -> Iterator[tuple[Any, dict[str, Any]]]:

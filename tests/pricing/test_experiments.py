@@ -149,9 +149,7 @@ def test_plan_pilot_sequential_inflates_and_flags_feasibility() -> None:
     seq = plan_pilot(
         minimum_effect=0.1, baseline_rate=0.2, looks=5, design="pocock", units_available=100
     )
-    assert seq.units_per_arm == int(
-        np.ceil(fixed.units_per_arm * 0 + seq.inflation * _n(0.2, 0.1) - 1e-9)
-    )
+    assert seq.units_per_arm == int(np.ceil(seq.inflation * _n(0.2, 0.1) - 1e-9))
     assert seq.units_per_arm > fixed.units_per_arm
     assert len(seq.boundaries) == 5 and not seq.feasible
     assert "only 100" in seq.describe()

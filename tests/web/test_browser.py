@@ -30,8 +30,14 @@ ARGS = [
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make browser)"),
 ]
+
+
+def chromium_path() -> str:
+    """Debian's chromium; a missing browser fails the test (``make test`` installs it)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"Debian's chromium is not at {CHROMIUM}: run 'make browser' first")
+    return str(CHROMIUM)
 
 
 def _free_port() -> int:
@@ -71,7 +77,7 @@ def test_sign_up_upload_run_dashboard_and_offline_report(server: str, tmp_path: 
     export = tmp_path / "orders_export.csv"
     export.write_text(ORDERS_CSV)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
         try:
             ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
             page = ctx.new_page()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_browser import ARGS, ARTIFACTS, CHROMIUM, running
+from test_browser import ARGS, ARTIFACTS, chromium_path, running
 
 from conftest import FAST, PASSWORD
 from levelfield.web import create_app
@@ -19,7 +19,6 @@ from levelfield.web import create_app
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make browser)"),
 ]
 
 
@@ -40,7 +39,7 @@ def test_demo_exports_uploaded_and_analysed_in_a_real_browser(
     files = json.loads(Path(built.manifest).read_text())["files"]
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=ARGS)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             errors: list[str] = []
