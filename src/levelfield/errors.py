@@ -11,6 +11,7 @@ it refines, so callers may catch either::
     │   ├── ParseError(DataError)                        a value that cannot be parsed
     │   ├── AmbiguousDateError(ParseError)               day/month order undecidable
     │   ├── RejectThresholdError(DataError)              too many bad rows in an import
+    │   ├── LimitExceededError(DataError)                file beyond a size limit (hostile?)
     │   ├── InsufficientDataError(DataError)             too little data for a model
     │   │   └── InsufficientPriceVariation(InsufficientDataError)
     │   └── UnknownReferenceError(DataError, KeyError)   unknown country, channel, ...
@@ -42,6 +43,7 @@ __all__ = [
     "InsufficientPriceVariation",
     "LevelfieldError",
     "LevelfieldWarning",
+    "LimitExceededError",
     "ModelError",
     "NotFittedError",
     "ParseError",
@@ -84,6 +86,13 @@ class AmbiguousDateError(ParseError):
 
 class RejectThresholdError(DataError):
     """More rows were rejected than the import allows."""
+
+
+class LimitExceededError(DataError):
+    """A file is larger than a configured limit (cells, rows, unpacked size, memory).
+
+    The message names the file, the limit and the setting that raises it.
+    """
 
 
 class InsufficientDataError(DataError):

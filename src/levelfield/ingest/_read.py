@@ -27,6 +27,7 @@ import duckdb
 
 from levelfield.errors import DataError, SchemaError
 from levelfield.ingest._sql import ident, lit
+from levelfield.ingest._xlsx_guard import convert_sheet, read_workbook_headers
 
 __all__ = ["RAW", "SourceFile", "Staged", "TableInfo", "open_source", "stage_rows"]
 
@@ -270,29 +271,13 @@ def _looks_binary(head: bytes) -> bool:
 
 
 def _open_excel(p: Path, sha: str, sheet: str | None) -> SourceFile:
-    import fastexcel
-
-    try:
-        reader = fastexcel.read_excel(str(p))
-        names = list(reader.sheet_names)
-    except Exception as exc:  # fastexcel raises its own types for corrupt workbooks
-        raise DataError(
-            f"{p.name} looks like an Excel workbook but cannot be read ({exc}); open it in "
-            "Excel and save it again as .xlsx or CSV"
-        ) from exc
+    # Checked for hostile extents, then parsed in a memory-limited child process.
+    names, first_rows = read_workbook_headers(p, sheet)
     if sheet is not None and sheet not in names:
         raise SchemaError(
             f"{p.name} has no sheet {sheet!r}; its sheets are: " + ", ".join(repr(n) for n in names)
         )
-    tables = []
-    for n in [sheet] if sheet is not None else names:
-        if n is None:
-            continue
-        batch = reader.load_sheet(n, header_row=None, n_rows=1, dtypes="string")
-        row = batch.to_arrow().to_pylist()
-        if not row:
-            continue
-        tables.append(TableInfo(header=_clean_header(list(row[0].values())), sheet=n))
+    tables = [TableInfo(header=_clean_header(row), sheet=n) for n, row in first_rows]
     if not tables:
         raise DataError(f"{p.name}: every sheet is empty; export the data again")
     return SourceFile(path=p, name=p.name, sha256=sha, fmt="excel", encoding="xlsx", tables=tables)
@@ -414,26 +399,13 @@ def _stage_whitespace(con: duckdb.DuckDBPyConnection, src: SourceFile, used: Seq
 def _stage_excel(
     con: duckdb.DuckDBPyConnection, src: SourceFile, table: TableInfo, used: Sequence[int]
 ) -> None:
-    import fastexcel
-    import pyarrow as pa
-
-    reader = fastexcel.read_excel(str(src.path))
-    sheet = reader.load_sheet(
-        table.sheet if table.sheet is not None else 0,
-        header_row=None,
-        skip_rows=1,
-        use_columns=list(used),
-        dtypes="string",
-    )
-    arrow = sheet.to_arrow()
-    names = [f"c{i}" for i in used]
-    arrow = pa.table(
-        [arrow.column(j).cast(pa.string()) for j in range(arrow.num_columns)], names=names
-    )
-    con.register("_lf_arrow", arrow)
+    # The child process writes the used columns to Parquet; DuckDB reads that back.
+    tmpdir = Path(tempfile.mkdtemp(prefix="levelfield-xlsx-"))
     try:
-        cols = ", ".join(names)
-        con.execute(f"CREATE TEMP TABLE _lf_xl AS SELECT {cols} FROM _lf_arrow")
+        out = tmpdir / "sheet.parquet"
+        convert_sheet(src.path, table.sheet if table.sheet is not None else 0, used, out)
+        cols = ", ".join(f"c{i}" for i in used)
+        con.execute(f"CREATE TEMP TABLE _lf_xl AS SELECT {cols} FROM read_parquet({lit(str(out))})")
     finally:
-        con.unregister("_lf_arrow")
+        shutil.rmtree(tmpdir, ignore_errors=True)
     _finish(con, "_lf_xl", used, offset=2)
