@@ -7,6 +7,7 @@ writes every result table to CSV and XLSX. :class:`ReportData` is the same conte
 plain, JSON-serializable data; the web app caches it per organization.
 """
 
+from levelfield.report._cells import is_dangerous_text, safe_cell, safe_frame, write_safe_xlsx
 from levelfield.report._data import (
     ANALYSIS_TITLES,
     ActionView,
@@ -42,10 +43,14 @@ __all__ = [
     "asset_text",
     "build_report_data",
     "export_tables",
+    "is_dangerous_text",
     "key_numbers",
     "make_environment",
     "plotly_js",
     "render_report",
     "result_tables",
+    "safe_cell",
+    "safe_frame",
     "write_report",
+    "write_safe_xlsx",
 ]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from levelfield.errors import ConfigError, InsufficientDataError
 from levelfield.findings import ProgressCallback, no_progress
+from levelfield.report._cells import safe_frame, write_safe_xlsx
 from levelfield.report._data import _advice, _safe_findings, run_analyses
 from levelfield.workspace import Workspace
 
@@ -77,7 +78,8 @@ def export_tables(
     """Write every result table of the analyses (and the advice plan) to ``output_dir``.
 
     Each table becomes ``<analysis>_<table>.csv`` (UTF-8, comma separated) and/or a sheet
-    of ``levelfield-tables.xlsx``. Analyses that cannot run yet are skipped.
+    of ``levelfield-tables.xlsx``. Analyses that cannot run yet are skipped. Text that a
+    spreadsheet would run as a formula is neutralised (see :func:`safe_cell`).
 
     Parameters
     ----------
@@ -128,15 +130,13 @@ def export_tables(
     if fmt in ("csv", "both"):
         for key, frame in tables.items():
             path = out / f"{key}.csv"
-            _excel_ready(frame).to_csv(path, index=False)
+            safe_frame(_excel_ready(frame)).to_csv(path, index=False)
             written.append(path)
     progress("writing workbook", 0.9)
     if fmt in ("xlsx", "both"):
         path = out / _XLSX_NAME
         sheets = _sheet_names(list(tables))
-        with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            for key, frame in tables.items():
-                _excel_ready(frame).to_excel(writer, sheet_name=sheets[key], index=False)
+        write_safe_xlsx(path, {sheets[key]: _excel_ready(frame) for key, frame in tables.items()})
         written.append(path)
     progress("done", 1.0)
     return written
