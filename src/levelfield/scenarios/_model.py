@@ -513,6 +513,57 @@ def _month_add(d: dt.date, k: int) -> dt.date:
 
 _Notes = list[tuple[str, bool]]
 
+#: Highest monthly retention a driver may take: at 0.999 a customer stays 83 years on
+#: average. Estimates above it come from boundary fits (a dropout rate the data cannot
+#: tell from zero) and are not a fact about the business.
+RETENTION_CAP = 0.99
+
+
+def _fix_suffix(reason: str) -> str:
+    """``reason`` as a provenance suffix ("" when nothing was repaired)."""
+    return f" ({reason})" if reason else ""
+
+
+def _share_pert(
+    mode: float,
+    *,
+    down: float,
+    up: float,
+    what: str,
+    low: float = 0.0,
+    high: float = 1.0,
+    fallback: float = 0.5,
+) -> tuple[PERT, float, str]:
+    """A valid PERT for a share estimated from data, the mode it uses, and why it changed.
+
+    The range is ``[mode - down, mode + up]`` cut to ``[low, high]``. A mode outside
+    ``[low, high]`` is clipped to the bound and a mode that is not a number falls back to
+    ``fallback``; both are stated in the returned reason (empty when nothing changed). A
+    range that collapses to a point is widened to ``[low, high]``. The result always
+    satisfies ``low <= mode <= high`` and ``low < high``, so data can never make the
+    model fail to build.
+    """
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ConfigError(f"share range needs finite low < high, got {low}, {high}")
+    reason = ""
+    m = float(mode) if isinstance(mode, int | float) else float("nan")
+    if not math.isfinite(m):
+        m = min(max(fallback, low), high)
+        reason = f"{what} could not be estimated ({mode!r}); assumed {m:g}"
+    elif not low <= m <= high:
+        clipped = min(max(m, low), high)
+        reason = (
+            f"{what} estimate {m:.12g} is outside [{low:g}, {high:g}], the range the model "
+            f"accepts (a boundary estimate, not a fact about the business); used {clipped:g}"
+        )
+        m = clipped
+    d = abs(down) if math.isfinite(down) else 0.0
+    u = abs(up) if math.isfinite(up) else 0.0
+    lo, hi = max(low, m - d), min(high, m + u)
+    if not lo < hi:
+        lo, hi = low, high
+    return PERT(lo, m, hi), m, reason
+
 
 def _note(notes: _Notes, text: str, warn: bool = True) -> None:
     """Record an assumption; ``warn`` ones become DataQualityWarnings when asked."""
@@ -705,14 +756,19 @@ def build_model(
 
     r0, r_prov, repeat_share = _retention(ws, notes)
     if repeat_share > 0:
+        r_dist, r0, r_fix = _share_pert(
+            r0, down=0.04, up=0.02, high=RETENTION_CAP, what="monthly retention"
+        )
+        if r_fix:
+            _note(notes, r_fix)
         dlist.append(
             Driver(
                 "retention",
                 "share",
                 r0,
-                PERT(max(0.0, r0 - 0.04), r0, min(0.999, r0 + 0.02)),
+                r_dist,
                 1.0,
-                r_prov + "; assumed it may slip 4 points or improve 2 (PERT)",
+                r_prov + "; assumed it may slip 4 points or improve 2 (PERT)" + _fix_suffix(r_fix),
                 "share of customers who stay each month (drives repeat revenue)",
             )
         )
@@ -724,8 +780,10 @@ def build_model(
         rr_dist: Distribution = Empirical(tuple(rr_hist), source="monthly refund share")
         rr_prov = f"bootstrap of {rr_hist.size} months of refunds / gross sales"
     else:
-        rr_dist = PERT(0.0, rr0, max(2 * rr0, rr0 + 0.02))
-        rr_prov = "assumed range around the observed refund share"
+        rr_dist, rr0, rr_fix = _share_pert(
+            rr0, down=rr0, up=max(rr0, 0.02), high=0.95, what="refund share"
+        )
+        rr_prov = "assumed range around the observed refund share" + _fix_suffix(rr_fix)
     dlist.append(
         Driver(
             "refund_rate",
@@ -936,6 +994,14 @@ def _seasonality(total: FloatArray, cal: NDArray[np.int_]) -> tuple[FloatArray, 
         cnt = np.bincount(c[ok], minlength=12)
         s = np.where(cnt > 0, sums / np.maximum(cnt, 1), 1.0)
         s = s / s.mean()
+        if (s < 0.1).any():
+            # Months of the year without sales make a factor near 0, and dividing by it
+            # would blow up the level: sparse data cannot tell season from chance.
+            s = 0.5 + 0.5 * s
+            return s / s.mean(), (
+                f"seasonality from {n} months shrunk half-way to flat (some months of the "
+                "year have almost no sales)"
+            )
         return s, f"seasonality from {n} months (ratio to 12-month moving average)"
     if n >= 12:
         last = total[-12:]
