@@ -56,11 +56,13 @@ LOGIN_TIMEOUT_S = 120.0  # the login POST: argon2 under a burst queues on few co
 
 
 # -- preparation (this process, before the server starts) ------------------------------
-def build_workspace(path: Path, n_customers: int, seed: int = 7) -> None:
+def build_workspace(
+    path: Path, n_customers: int, seed: int = 7, key_dir: Path | None = None
+) -> None:
     """Orders of ``n_customers`` customers over two years, lines and products, in SQL."""
     from levelfield import open_workspace
 
-    with open_workspace(path) as ws:
+    with open_workspace(path, key_dir=key_dir) as ws:
         con = ws.con
         con.execute(
             "INSERT INTO imports VALUES (1, 'orders', 'synthetic', 'load', 'synthetic', 0, 0, 0, "
@@ -104,7 +106,7 @@ def prepare(data_dir: Path, n_customers: int, n_users: int) -> dict[str, Any]:
     ws_path = data_dir / org.workspace
     st.tenants.close()
     ws_path.unlink()
-    build_workspace(ws_path, n_customers)
+    build_workspace(ws_path, n_customers, key_dir=st.tenants.key_dir)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

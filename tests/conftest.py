@@ -13,6 +13,19 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ONLINE_RETAIL = SHARED / "data" / "online-retail" / "online_retail.parquet"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Pseudonym keys of the test workspaces go to a temporary folder, not ~/.config.
+
+    Set in the environment (not per test) so that session fixtures, subprocesses and
+    servers started by tests find the same keys.
+    """
+    directory = tmp_path_factory.mktemp("levelfield-keys")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEVELFIELD_KEY_DIR", str(directory))
+        yield directory
+
+
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
     """A new, empty workspace in a temporary folder."""

@@ -125,8 +125,19 @@ def _root(
             "--version", callback=_version_callback, is_eager=True, help="Show the version."
         ),
     ] = False,
+    key_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-dir",
+            help="Folder of the workspaces' pseudonym keys (default ~/.config/levelfield/keys).",
+            envvar="LEVELFIELD_KEY_DIR",
+        ),
+    ] = None,
 ) -> None:
     """levelfield: strategy analytics for small and medium businesses."""
+    if key_dir is not None:
+        # open_workspace reads the key dir from the environment: one place to look.
+        os.environ["LEVELFIELD_KEY_DIR"] = str(key_dir)
 
 
 @app.command()
@@ -255,6 +266,62 @@ def serve(
     from levelfield import web
 
     web.serve(host=host, port=port, data_dir=data_dir, demo=demo, console=console)
+
+
+key_app = typer.Typer(
+    help="Back up or restore a workspace's pseudonym key (kept outside the workspace file).",
+    no_args_is_help=True,
+)
+app.add_typer(key_app, name="key")
+
+
+@key_app.command("path")
+@_friendly_errors
+def key_path(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Print where the workspace's pseudonym key file is kept."""
+    with _open(workspace) as ws:
+        state = "present" if ws.has_key else "MISSING"
+        console.print(f"{ws.key_path} ({state})", highlight=False)
+
+
+@key_app.command("export")
+@_friendly_errors
+def key_export(
+    output: Annotated[Path, typer.Argument(help="Backup file to write (mode 0600).")],
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
+    """Write a backup of the pseudonym key; keep it private and apart from the workspace."""
+    with _open(workspace) as ws:
+        text = ws.export_key().text()
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError(f"{output} exists; choose a new file name for the key backup") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write the key backup to {output}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(text)
+    console.print(f"Key backup written: [bold]{output}[/] (restore with 'levelfield key import')")
+
+
+@key_app.command("import")
+@_friendly_errors
+def key_import(
+    backup: Annotated[Path, typer.Argument(help="Backup written by 'levelfield key export'.")],
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
+    """Restore the pseudonym key of a workspace from a backup."""
+    from levelfield.workspace import parse_key_backup
+
+    try:
+        text = backup.read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {backup}: {exc.strerror}") from None
+    parsed = parse_key_backup(text, backup.name)
+    with _open(workspace) as ws:
+        changed = ws.restore_key(parsed)
+        where = ws.key_path
+    console.print(f"Key {'restored' if changed else 'already in place'}: {where}", highlight=False)
 
 
 def _register_subcommands() -> None:

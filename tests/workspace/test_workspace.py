@@ -118,7 +118,7 @@ def test_forward_migration_from_v1(tmp_path: Path) -> None:
     con = duckdb.connect(str(p))
     for stmt in MIGRATIONS[0]:
         con.execute(stmt)
-    con.execute("INSERT INTO meta VALUES ('secret', 'ab'), ('schema_version', '1')")
+    con.execute("INSERT INTO meta VALUES ('secret', ?), ('schema_version', '1')", ["ab" * 32])
     con.execute("INSERT INTO business VALUES ('name', '\"Old Shop\"', 1)")
     con.close()
     with open_workspace(p) as ws:

@@ -165,6 +165,7 @@ def build_demo(
     n_customers: int = 10_000,
     force: bool = False,
     workspace: str | Path | None = None,
+    key_dir: str | Path | None = None,
     progress: ProgressCallback = no_progress,
 ) -> DemoResult:
     """Create the demo business in ``directory``.
@@ -187,6 +188,8 @@ def build_demo(
         Replace an existing demo (and an existing ``workspace`` file).
     workspace
         Workspace file; default ``directory/levelfield.duckdb``.
+    key_dir
+        Folder for the workspace's pseudonym key (see :func:`levelfield.open_workspace`).
     progress
         ``progress(step, fraction)`` callback.
 
@@ -254,7 +257,7 @@ def build_demo(
     truth["automation"] = write_automation(exports / "automation.csv")
 
     summaries: list[Any] = []
-    with open_workspace(ws_path, create=True) as ws:
+    with open_workspace(ws_path, create=True, key_dir=key_dir) as ws:
         for i, (kind, path, options) in enumerate(files):
             lo = 0.22 + 0.74 * i / len(files)
             hi = 0.22 + 0.74 * (i + 1) / len(files)

@@ -426,6 +426,7 @@ def import_file(
             f'--date-format {date_format!r} has no % codes; write e.g. "%d/%m/%Y %H:%M"'
         )
     maps = _parse_mapping(mapping)
+    ws.require_key()  # customer identifiers are pseudonymized: say now if the key is missing
     progress("reading file", 0.0)
     src = open_source(path, sheet=sheet)
     con = ws.con

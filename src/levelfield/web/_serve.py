@@ -74,6 +74,8 @@ def create_demo(app: FastAPI, *, seed: int = 7) -> DemoAccount:
         kwargs["seed"] = seed
     if "force" in params:
         kwargs["force"] = True
+    if "key_dir" in params:
+        kwargs["key_dir"] = st.tenants.key_dir
     try:
         build_demo(demo_dir, **kwargs)
     except LevelfieldError as exc:

@@ -248,6 +248,9 @@ class Tenants:
     def __init__(self, data_dir: Path, store: Store) -> None:
         self.data_dir = data_dir
         self.store = store
+        #: Pseudonym keys of the organizations' workspaces: the app's own folder, apart
+        #: from the workspace files (a copied workspace alone does not re-identify).
+        self.key_dir = data_dir / "keys"
         self._workspaces: dict[str, Workspace] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -292,7 +295,7 @@ class Tenants:
         with self._guard:
             ws = self._workspaces.get(org.org_id)
             if ws is None:
-                ws = open_workspace(self.data_dir / org.workspace)
+                ws = open_workspace(self.data_dir / org.workspace, key_dir=self.key_dir)
                 self._workspaces[org.org_id] = ws
             return ws
 

@@ -1,14 +1,20 @@
 """The workspace: a DuckDB file holding the canonical tables, ledgers and run history."""
 
+from levelfield.workspace._keys import KEY_DIR_ENV, KeyBackup, default_key_dir
+from levelfield.workspace._keys import parse_backup as parse_key_backup
 from levelfield.workspace._schema import DATA_TABLES, MONEY, SCHEMA_VERSION
 from levelfield.workspace._workspace import DEFAULT_WORKSPACE, Workspace, open_workspace, to_json
 
 __all__ = [
     "DATA_TABLES",
     "DEFAULT_WORKSPACE",
+    "KEY_DIR_ENV",
     "MONEY",
     "SCHEMA_VERSION",
+    "KeyBackup",
     "Workspace",
+    "default_key_dir",
     "open_workspace",
+    "parse_key_backup",
     "to_json",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import secrets
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,6 +18,14 @@ import duckdb
 from levelfield._version import __version__
 from levelfield.errors import WorkspaceError
 from levelfield.findings import Finding
+from levelfield.workspace._keys import (
+    KeyBackup,
+    key_check,
+    new_key,
+    read_key_file,
+    resolve_key_dir,
+    write_key_file,
+)
 from levelfield.workspace._schema import DATA_TABLES, MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["DEFAULT_WORKSPACE", "Workspace", "open_workspace"]
@@ -24,6 +33,11 @@ __all__ = ["DEFAULT_WORKSPACE", "Workspace", "open_workspace"]
 DEFAULT_WORKSPACE = Path("levelfield.duckdb")
 _PSEUDONYM_PREFIX = "c_"
 _PSEUDONYM_HEX = 20  # 80 bits: collisions need ~10^12 customers
+# Offline and safe with foreign files: DuckDB must never fetch an extension to open one.
+_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
 
 
 def _utcnow() -> dt.datetime:
@@ -45,18 +59,42 @@ def to_json(value: object) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True, allow_nan=False)
 
 
+@dataclass(frozen=True)
+class _KeyState:
+    workspace_id: str
+    path: Path
+    check: str | None
+    secret: str | None
+
+
 class Workspace:
     """A levelfield workspace: canonical tables, import ledger and run history.
 
     Use :func:`open_workspace` to get one. The workspace owns one DuckDB connection;
-    use :meth:`cursor` for a connection per thread or request.
+    use :meth:`cursor` for a connection per thread or request. Its pseudonym key is
+    kept outside the file (see :mod:`levelfield.workspace._keys`): ``key_path``.
     """
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, key: _KeyState) -> None:
         self.path = path
         self._con = con
-        self._secret = self._load_secret()
+        self._key = key
         self._register_functions(con)
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace's id (names its key file)."""
+        return self._key.workspace_id
+
+    @property
+    def key_path(self) -> Path:
+        """Where this workspace's pseudonym key file is expected."""
+        return self._key.path
+
+    @property
+    def has_key(self) -> bool:
+        """Whether the pseudonym key was found (imports of customers need it)."""
+        return self._key.secret is not None
 
     # -- connection --------------------------------------------------------------------
     @property
@@ -96,19 +134,69 @@ class Workspace:
         self._con.execute("COMMIT")
 
     # -- pseudonyms --------------------------------------------------------------------
-    def _load_secret(self) -> str:
-        row = self._con.execute("SELECT value FROM meta WHERE key = 'secret'").fetchall()
-        if not row:
-            raise WorkspaceError(f"{self.path}: workspace has no pseudonymization secret")
-        return str(row[0][0])
+    def _missing_key_message(self) -> str:
+        return (
+            f"the pseudonym key for this workspace ({self.path}) is not at {self.key_path}; "
+            f"restore it with 'levelfield key import BACKUP --workspace {self.path}' from "
+            "the backup made by 'levelfield key export', or point LEVELFIELD_KEY_DIR "
+            "(levelfield --key-dir) at the folder that holds it"
+        )
+
+    def require_key(self) -> str:
+        """The pseudonym key.
+
+        Raises
+        ------
+        WorkspaceError
+            The key file is missing; the message says where it was expected and how to
+            restore it.
+        """
+        if self._key.secret is None:
+            raise WorkspaceError(self._missing_key_message())
+        return self._key.secret
+
+    def export_key(self) -> KeyBackup:
+        """The key and workspace id, for ``levelfield key export``."""
+        return KeyBackup(workspace_id=self.workspace_id, key=self.require_key())
+
+    def restore_key(self, backup: KeyBackup) -> bool:
+        """Put a backed-up key in place; ``False`` when the same key was already there.
+
+        Raises
+        ------
+        WorkspaceError
+            The backup belongs to another workspace or is not this workspace's key.
+        """
+        if backup.workspace_id != self.workspace_id:
+            raise WorkspaceError(
+                f"the backup is the key of workspace {backup.workspace_id}, not of {self.path} "
+                f"(workspace {self.workspace_id})"
+            )
+        if self._key.check is not None and key_check(backup.key) != self._key.check:
+            raise WorkspaceError(f"the backup's key does not match {self.path}")
+        if self._key.secret == backup.key:
+            return False
+        write_key_file(self.key_path, backup.key)
+        self._key = _KeyState(self.workspace_id, self.key_path, self._key.check, backup.key)
+        self._register_functions(self._con)
+        return True
 
     def _register_functions(self, con: duckdb.DuckDBPyConnection) -> None:
         # Double keyed hash sha256(k || sha256(k || x)) so that the outer value cannot be
         # length-extended; the secret is hex so it is safe to inline as a literal.
-        k = self._secret
+        blank = "x IS NULL OR trim(CAST(x AS VARCHAR)) = ''"
+        k = self._key.secret
+        if k is None:
+            # Reading and analysing need no key; pseudonymizing fails with the fix.
+            msg = self._missing_key_message().replace("'", "''")
+            con.execute(
+                "CREATE OR REPLACE TEMP MACRO lf_pseudonym(x) AS "
+                f"CASE WHEN {blank} THEN NULL ELSE error('{msg}') END"
+            )
+            return
         con.execute(
             "CREATE OR REPLACE TEMP MACRO lf_pseudonym(x) AS "
-            "CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL ELSE "
+            f"CASE WHEN {blank} THEN NULL ELSE "
             f"'{_PSEUDONYM_PREFIX}' || left(sha256('{k}' || sha256('{k}' || "
             f"lower(trim(CAST(x AS VARCHAR))))), {_PSEUDONYM_HEX}) END"
         )
@@ -120,7 +208,7 @@ class Workspace:
         ``"ann@x.com"`` map to the same pseudonym. Blank and ``None`` stay ``None``.
         """
         out: list[str | None] = []
-        k = self._secret
+        k = self.require_key()
         for value in values:
             if value is None or not str(value).strip(" "):
                 out.append(None)
@@ -251,7 +339,8 @@ class Workspace:
         return str(rows[0][0]) if rows else "USD"
 
 
-def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Bring the schema up to date; returns the version it had (0: a new workspace)."""
     has_meta = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
     ).fetchall()[0][0]
@@ -272,17 +361,14 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             f"({__version__}, schema {SCHEMA_VERSION}); upgrade levelfield to open it"
         )
     if version == SCHEMA_VERSION:
-        return
+        return version
     con.execute("BEGIN TRANSACTION")
     try:
         for migration in MIGRATIONS[version:]:
             for stmt in migration:
                 con.execute(stmt)
         if version == 0:
-            con.execute(
-                "INSERT INTO meta VALUES ('secret', ?), ('created_at', ?)",
-                [secrets.token_hex(32), _utcnow().isoformat()],
-            )
+            con.execute("INSERT INTO meta VALUES ('created_at', ?)", [_utcnow().isoformat()])
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
@@ -290,10 +376,86 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+    return version
+
+
+def _meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT key, value FROM meta WHERE key IN ('secret', 'workspace_id', 'key_check')"
+    ).fetchall()
+    return {str(k): str(v) for k, v in rows}
+
+
+def _load_key(
+    con: duckdb.DuckDBPyConnection, path: Path, key_dir: Path, *, new: bool, writable: bool
+) -> _KeyState:
+    """Find the workspace's key; give a new workspace one; move an old one out of ``meta``.
+
+    Workspaces written before the key moved out keep it in ``meta`` as ``secret``: on a
+    writable open it is written to the key file first, and only then deleted from the
+    workspace (a crash in between leaves both copies, never none).
+    """
+    meta = _meta(con)
+    wid, legacy, check = meta.get("workspace_id"), meta.get("secret"), meta.get("key_check")
+    if wid is None and legacy is None and not new:
+        raise WorkspaceError(f"{path}: workspace has no pseudonymization key and no workspace id")
+    if not writable:
+        if wid is None:  # an old workspace opened read-only keeps its key in meta
+            return _KeyState("", key_dir / "(not moved yet)", None, legacy)
+        secret = legacy or read_key_file(key_dir / f"{wid}.key", path, check)
+        return _KeyState(wid, key_dir / f"{wid}.key", check, secret)
+    if wid is not None and legacy is None:
+        file = key_dir / f"{wid}.key"
+        return _KeyState(wid, file, check, read_key_file(file, path, check))
+    wid = wid or uuid.uuid4().hex
+    secret = legacy or new_key()
+    file = key_dir / f"{wid}.key"
+    write_key_file(file, secret)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('workspace_id', ?), ('key_check', ?)",
+            [wid, key_check(secret)],
+        )
+        con.execute("DELETE FROM meta WHERE key = 'secret'")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    con.execute("CHECKPOINT")
+    return _KeyState(wid, file, key_check(secret), secret)
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    """Copy the database to a fresh file and put it in place of ``path``.
+
+    A deleted row's bytes stay in the file's free blocks; after the key moved out of
+    ``meta``, copying is the way to make sure the old file no longer holds the key.
+    Returns a connection to the rewritten file.
+    """
+    tmp = path.with_name(path.name + ".rewrite")
+    tmp.unlink(missing_ok=True)
+    db = str(con.execute("SELECT current_database()").fetchall()[0][0])
+    try:
+        con.execute(f"ATTACH '{str(tmp).replace(chr(39), chr(39) * 2)}' AS lf_rewrite")
+        con.execute(f'COPY FROM DATABASE "{db}" TO lf_rewrite')
+        con.execute("DETACH lf_rewrite")
+    except duckdb.Error:
+        # The workspace is consistent without the copy (the key is deleted from meta);
+        # only its old bytes may linger in a free block. Keep working with it.
+        tmp.unlink(missing_ok=True)
+        return con
+    con.close()
+    tmp.replace(path)
+    return duckdb.connect(str(path), config=_CONFIG)
 
 
 def open_workspace(
-    path: str | Path = DEFAULT_WORKSPACE, *, create: bool = True, read_only: bool = False
+    path: str | Path = DEFAULT_WORKSPACE,
+    *,
+    create: bool = True,
+    read_only: bool = False,
+    key_dir: str | Path | None = None,
 ) -> Workspace:
     """Open the workspace at ``path``, creating and migrating it as needed.
 
@@ -305,6 +467,9 @@ def open_workspace(
         When false, a missing file is an error instead of a new workspace.
     read_only
         Open without write access (several readers may share the file).
+    key_dir
+        Folder of the pseudonym key files; default ``$LEVELFIELD_KEY_DIR``, else
+        ``$XDG_CONFIG_HOME/levelfield/keys`` (``~/.config/levelfield/keys``).
 
     Raises
     ------
@@ -325,7 +490,7 @@ def open_workspace(
             f"{p} is a folder; give the workspace file, e.g. {p}/levelfield.duckdb"
         )
     try:
-        con = duckdb.connect(str(p), read_only=read_only)
+        con = duckdb.connect(str(p), read_only=read_only, config=_CONFIG)
     except duckdb.Error as exc:
         raise WorkspaceError(
             f"cannot open {p} as a workspace: {exc}. If another levelfield process is "
@@ -333,9 +498,14 @@ def open_workspace(
             "choose another --workspace path"
         ) from exc
     try:
-        if not read_only:
-            _migrate(con, p)
-        return Workspace(p, con)
+        old_version = SCHEMA_VERSION if read_only else _migrate(con, p)
+        meta = _meta(con)
+        key = _load_key(
+            con, p, resolve_key_dir(key_dir), new=old_version == 0, writable=not read_only
+        )
+        if "secret" in meta and not read_only:
+            con = _rewrite(con, p)
+        return Workspace(p, con, key)
     except BaseException:
         con.close()
         raise
