@@ -188,8 +188,39 @@ _V2 = [
     )""",
 ]
 
+# v3: the provenance log (levelfield.provenance). Append-only by API: entries are RFC 8785
+# canonical JSON with their RFC 6962 leaf hash; tree heads are signed with Ed25519 keys
+# whose private halves live outside the workspace (only public keys are stored here).
+_V3_PROVENANCE = [
+    """CREATE TABLE provenance_entries (
+        seq BIGINT PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        subject VARCHAR NOT NULL,
+        body VARCHAR NOT NULL,
+        leaf_hash VARCHAR NOT NULL,
+        recorded_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE TABLE provenance_heads (
+        tree_size BIGINT NOT NULL,
+        root_hash VARCHAR NOT NULL,
+        key_fingerprint VARCHAR NOT NULL,
+        head VARCHAR NOT NULL,
+        signature VARCHAR NOT NULL,
+        signed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (tree_size, key_fingerprint)
+    )""",
+    """CREATE TABLE provenance_keys (
+        fingerprint VARCHAR PRIMARY KEY,
+        public_key VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        retired_at TIMESTAMP,
+        endorsement VARCHAR,
+        endorsement_signature VARCHAR
+    )""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3_PROVENANCE]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,348 @@
+"""RFC 6962 / RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
+
+Leaves are hashed as ``SHA-256(0x00 || data)`` and interior nodes as
+``SHA-256(0x01 || left || right)``; the tree over ``n`` leaves splits at the largest
+power of two below ``n``. Stored level by level, that tree is the one where an odd last
+node is carried up unchanged, which is how :class:`MerkleTree` keeps it: one
+``(count, 32)`` ``uint8`` array per level, so proofs for many leaves are gathered with
+array indexing instead of a Python loop per proof.
+
+References
+----------
+B. Laurie, A. Langley, E. Kasper (2013). *Certificate Transparency*. RFC 6962, §2.1.
+B. Laurie, E. Messeri, R. Stradling (2021). *Certificate Transparency Version 2.0*.
+RFC 9162, §2.1.3 (inclusion) and §2.1.4 (consistency), verification algorithms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from levelfield.errors import ConfigError
+
+__all__ = [
+    "EMPTY_ROOT",
+    "MerkleTree",
+    "hash_rows",
+    "leaf_hash",
+    "node_hash",
+    "root_from_inclusion_proof",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_inclusion_batch",
+]
+
+U8 = npt.NDArray[np.uint8]
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """``SHA-256(0x00 || data)``: the hash of one log entry."""
+    return _sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """``SHA-256(0x01 || left || right)``: the hash of an interior node."""
+    return _sha256(b"\x01" + left + right).digest()
+
+
+def hash_rows(prefix: int, rows: U8) -> U8:
+    """SHA-256 of ``prefix || row`` for every row of a 2-D ``uint8`` array.
+
+    One contiguous buffer and a memoryview per row: no per-row ``bytes`` copy or
+    concatenation, only the hash call itself stays in the loop.
+    """
+    m, width = rows.shape
+    if m == 0:
+        return np.zeros((0, 32), np.uint8)
+    buf = np.empty((m, width + 1), np.uint8)
+    buf[:, 0] = prefix
+    buf[:, 1:] = rows
+    view = memoryview(buf.tobytes())
+    step = width + 1
+    digests = b"".join([_sha256(view[i : i + step]).digest() for i in range(0, m * step, step)])
+    return np.frombuffer(digests, np.uint8).reshape(m, 32).copy()
+
+
+def _parent_level(level: U8) -> U8:
+    pairs = len(level) // 2
+    parents = hash_rows(1, level[: 2 * pairs].reshape(pairs, 64))
+    if len(level) % 2:
+        parents = np.concatenate([parents, level[-1:]])
+    return parents
+
+
+def _level_sizes(size: int) -> list[int]:
+    sizes = [size]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+class MerkleTree:
+    """An append-only RFC 6962 Merkle tree over leaf hashes.
+
+    Parameters
+    ----------
+    leaf_hashes
+        ``(n, 32)`` ``uint8`` array (or a sequence of 32-byte digests) of leaf hashes
+        in log order, as :func:`leaf_hash` makes them.
+    """
+
+    def __init__(self, leaf_hashes: U8 | Sequence[bytes] = ()) -> None:
+        self._levels: list[U8] = [np.zeros((0, 32), np.uint8)]
+        self.extend(leaf_hashes)
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return len(self._levels[0])
+
+    def extend(self, leaf_hashes: U8 | Sequence[bytes]) -> None:
+        """Append leaves (their hashes) and recompute only the nodes that changed."""
+        new = _as_rows(leaf_hashes)
+        if not len(new):
+            return
+        old = self.size
+        levels = [np.concatenate([self._levels[0], new])]
+        k, start = 0, old
+        while len(levels[k]) > 1:
+            # Nodes left of the old right edge were complete and stay as they were.
+            keep = start // 2
+            below = levels[k]
+            reuse = self._levels[k + 1][:keep] if k + 1 < len(self._levels) else below[:0]
+            fresh = _parent_level(below[2 * keep :])
+            levels.append(np.concatenate([reuse, fresh]))
+            k, start = k + 1, keep
+        self._levels = levels
+
+    def leaf(self, index: int) -> bytes:
+        return bytes(self._levels[0][index])
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root hash of the first ``size`` leaves (default: all); ``EMPTY_ROOT`` for none."""
+        n = self._check_size(size)
+        if n == 0:
+            return EMPTY_ROOT
+        if n == self.size:
+            return bytes(self._levels[-1][0])
+        return self._subtree(0, n)
+
+    def _check_size(self, size: int | None) -> int:
+        n = self.size if size is None else int(size)
+        if not 0 <= n <= self.size:
+            raise ConfigError(f"tree size {n} is outside 0..{self.size}")
+        return n
+
+    def _subtree(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) (RFC 6962 §2.1), from stored complete subtrees."""
+        n = end - start
+        if n & (n - 1) == 0 and start % n == 0:
+            return bytes(self._levels[n.bit_length() - 1][start // n])
+        split = 1 << ((n - 1).bit_length() - 1)
+        return node_hash(self._subtree(start, start + split), self._subtree(start + split, end))
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Audit path of leaf ``index`` in the tree of the first ``size`` leaves."""
+        n = self._check_size(size)
+        if not 0 <= index < n:
+            raise ConfigError(f"leaf index {index} is outside the tree of size {n}")
+        return _path(self, index, 0, n)
+
+    def inclusion_proofs(self, indices: npt.ArrayLike) -> tuple[U8, npt.NDArray[np.bool_]]:
+        """Audit paths of many leaves in the full tree, gathered level by level.
+
+        Returns
+        -------
+        proofs, present
+            ``proofs[j, k]`` is the sibling at level ``k`` of leaf ``indices[j]`` and
+            ``present[j, k]`` says whether that level has one (a node carried up at the
+            right edge has none). The audit path is ``proofs[j][present[j]]``.
+        """
+        idx = np.asarray(indices, dtype=np.int64)
+        n = self.size
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ConfigError(f"leaf indices must be in 0..{n - 1}")
+        depth = len(self._levels) - 1
+        proofs = np.zeros((idx.size, depth, 32), np.uint8)
+        present = np.zeros((idx.size, depth), bool)
+        at = idx.copy()
+        for k in range(depth):
+            sibling = at ^ 1
+            ok = sibling < len(self._levels[k])
+            proofs[ok, k] = self._levels[k][sibling[ok]]
+            present[:, k] = ok
+            at >>= 1
+        return proofs, present
+
+    def consistency_proof(self, size1: int, size2: int | None = None) -> list[bytes]:
+        """Proof that the tree of ``size1`` leaves is a prefix of the one of ``size2``."""
+        n2 = self._check_size(size2)
+        if not 0 <= size1 <= n2:
+            raise ConfigError(f"consistency proof needs 0 <= {size1} <= {n2}")
+        if size1 in (0, n2):
+            return []
+        return _subproof(self, size1, 0, n2, True)
+
+
+def _as_rows(leaf_hashes: U8 | Sequence[bytes]) -> U8:
+    if isinstance(leaf_hashes, np.ndarray):
+        rows = np.ascontiguousarray(leaf_hashes, dtype=np.uint8)
+    else:
+        if any(len(h) != 32 for h in leaf_hashes):
+            raise ConfigError("leaf hashes must be 32-byte SHA-256 digests")
+        rows = np.frombuffer(b"".join(leaf_hashes), np.uint8).reshape(-1, 32)
+    if rows.ndim != 2 or rows.shape[1] != 32:
+        raise ConfigError("leaf hashes must be 32-byte SHA-256 digests")
+    return rows
+
+
+def _path(tree: MerkleTree, m: int, start: int, end: int) -> list[bytes]:
+    # RFC 6962 §2.1.1 PATH(m, D[start:end])
+    n = end - start
+    if n == 1:
+        return []
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m < k:
+        return [*_path(tree, m, start, start + k), tree._subtree(start + k, end)]
+    return [*_path(tree, m - k, start + k, end), tree._subtree(start, start + k)]
+
+
+def _subproof(tree: MerkleTree, m: int, start: int, end: int, whole: bool) -> list[bytes]:
+    # RFC 6962 §2.1.2 SUBPROOF(m, D[start:end], b)
+    n = end - start
+    if m == n:
+        return [] if whole else [tree._subtree(start, end)]
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m <= k:
+        return [*_subproof(tree, m, start, start + k, whole), tree._subtree(start + k, end)]
+    return [*_subproof(tree, m - k, start + k, end, False), tree._subtree(start, start + k)]
+
+
+def root_from_inclusion_proof(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes]
+) -> bytes | None:
+    """The root an audit path leads to (RFC 9162 §2.1.3.2), or ``None`` if malformed."""
+    if not 0 <= index < size or len(leaf) != 32:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if len(p) != 32 or sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """Whether ``proof`` shows leaf hash ``leaf`` at ``index`` in the tree with ``root``."""
+    return root_from_inclusion_proof(leaf, index, size, proof) == root
+
+
+def verify_consistency(
+    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
+) -> bool:
+    """Whether ``proof`` shows the tree (size1, root1) is a prefix of (size2, root2).
+
+    RFC 9162 §2.1.4.2, step by step.
+    """
+    if size1 < 0 or size2 < size1:
+        return False
+    if size1 == size2:
+        return not proof and root1 == root2
+    if size1 == 0:
+        return not proof
+    if not proof or any(len(p) != 32 for p in proof):
+        return False
+    path = list(proof)
+    if size1 & (size1 - 1) == 0:  # size1 is a power of two: its root starts the path
+        path.insert(0, root1)
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == root1 and sr == root2 and sn == 0
+
+
+def verify_inclusion_batch(
+    leaves: U8, indices: npt.ArrayLike, size: int, proofs: U8, root: bytes
+) -> npt.NDArray[np.bool_]:
+    """Verify many audit paths against one root; each path is folded exactly.
+
+    The fold of every path is the one of :func:`verify_inclusion`; what is shared is
+    the work: at each level the ``(left, right)`` pairs of neighbouring leaves are
+    usually identical (two leaves of one subtree climb through the same parent), so
+    each distinct pair is hashed once and its digest reused (memoising a pure
+    function). Which levels carry a sibling follows from ``index`` and ``size`` alone,
+    never from the prover.
+
+    Parameters
+    ----------
+    leaves
+        ``(m, 32)`` leaf hashes. ``indices``: their positions, ascending.
+    proofs
+        ``(m, depth, 32)`` siblings as :meth:`MerkleTree.inclusion_proofs` lays them
+        out (rows where a level has no sibling are ignored).
+
+    Returns
+    -------
+    ``(m,)`` booleans: which proofs lead to ``root``.
+    """
+    idx = np.asarray(indices, dtype=np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= size or np.any(np.diff(idx) <= 0)):
+        raise ConfigError(f"indices must be ascending and inside 0..{size - 1}")
+    sizes = _level_sizes(size)
+    depth = len(sizes) - 1
+    if proofs.shape[:2] != (idx.size, depth):
+        raise ConfigError(f"proofs must have shape ({idx.size}, {depth}, 32)")
+    current = np.ascontiguousarray(leaves, dtype=np.uint8)
+    at = idx.copy()
+    for k in range(depth):
+        sibling = at ^ 1
+        has = sibling < sizes[k]
+        left_is_sibling = (at & 1).astype(bool)
+        pair = np.empty((idx.size, 64), np.uint8)
+        pair[:, :32] = np.where(left_is_sibling[:, None], proofs[:, k], current)
+        pair[:, 32:] = np.where(left_is_sibling[:, None], current, proofs[:, k])
+        rows = np.flatnonzero(has)
+        if rows.size:
+            sub = pair[rows]
+            parent = at[rows] >> 1
+            new = np.ones(rows.size, bool)
+            new[1:] = (parent[1:] != parent[:-1]) | np.any(sub[1:] != sub[:-1], axis=1)
+            digests = hash_rows(1, sub[new])
+            current = current.copy()
+            current[rows] = digests[np.cumsum(new) - 1]
+        at >>= 1
+    ok: npt.NDArray[np.bool_] = np.all(current == np.frombuffer(root, np.uint8), axis=1)
+    return ok
