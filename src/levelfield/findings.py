@@ -8,11 +8,16 @@ them without importing the analysis that made them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-__all__ = ["Finding", "ProgressCallback", "no_progress"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from levelfield.workspace import Workspace
+
+__all__ = ["AnalysisModule", "AnalysisResult", "Finding", "ProgressCallback", "no_progress"]
 
 #: ``progress(step, fraction)``: a short description of the current step and the
 #: fraction of the whole work done so far (0–1).
@@ -56,3 +61,41 @@ class Finding:
     @property
     def analysis(self) -> str:
         return self.metric.split(".", 1)[0]
+
+
+class AnalysisResult(Protocol):
+    """What every analysis result offers (``docs/contracts.md``), checked by mypy."""
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able headline numbers (recorded with the run)."""
+        ...
+
+    def tables(self) -> Mapping[str, pd.DataFrame]:
+        """Every result table, for ``levelfield export`` and the report."""
+        ...
+
+    def headline(self) -> list[str]:
+        """Plain-language lines, each with its number."""
+        ...
+
+    def findings(self) -> list[Finding]:
+        """The measured facts advice reads."""
+        ...
+
+
+R = TypeVar("R", bound=AnalysisResult)
+
+
+class AnalysisModule(Protocol[R]):
+    """An analysis package (``levelfield.customers``, ...) as the pipeline and report use it."""
+
+    METHODS: str
+    REFERENCES: list[str]
+
+    def analyze(self, ws: Workspace, *, progress: ProgressCallback = ...) -> R:
+        """Read the workspace, compute, record the run and return the result."""
+        ...
+
+    def figures(self, result: R) -> Mapping[str, Any]:
+        """The charts (Plotly figures) in display order, keyed by title."""
+        ...

@@ -7,12 +7,16 @@ so every run is recorded in ``runs`` (by the analysis) and its findings in ``fin
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
-from levelfield.errors import ConfigError
-from levelfield.findings import Finding, ProgressCallback, no_progress
+from levelfield.errors import ConfigError, LevelfieldError
+from levelfield.findings import (
+    AnalysisModule,
+    AnalysisResult,
+    Finding,
+    ProgressCallback,
+    no_progress,
+)
 from levelfield.workspace import Workspace
 
 __all__ = ["ANALYSES", "analysis_module", "collect_findings", "run_analysis"]
@@ -21,16 +25,40 @@ __all__ = ["ANALYSES", "analysis_module", "collect_findings", "run_analysis"]
 ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios")
 
 
-def analysis_module(name: str) -> ModuleType:
-    """The package of analysis ``name`` (``levelfield.customers``, ...)."""
-    if name not in ANALYSES:
-        raise ConfigError(f"unknown analysis {name!r}; choose one of {', '.join(ANALYSES)} or all")
-    return importlib.import_module(f"levelfield.{name}")
+def analysis_module(name: str) -> AnalysisModule[Any]:
+    """The package of analysis ``name`` (``levelfield.customers``, ...).
+
+    Imported on first use (the CLI starts without SciPy and scikit-learn); mypy checks
+    each package against :class:`~levelfield.findings.AnalysisModule`.
+    """
+    if name == "customers":
+        from levelfield import customers
+
+        return customers
+    if name == "landscape":
+        from levelfield import landscape
+
+        return landscape
+    if name == "exposure":
+        from levelfield import exposure
+
+        return exposure
+    if name == "pricing":
+        from levelfield import pricing
+
+        return pricing
+    if name == "scenarios":
+        from levelfield import scenarios
+
+        return scenarios
+    raise ConfigError(f"unknown analysis {name!r}; choose one of {', '.join(ANALYSES)} or all")
 
 
-def run_analysis(ws: Workspace, name: str, progress: ProgressCallback = no_progress) -> Any:
+def run_analysis(
+    ws: Workspace, name: str, progress: ProgressCallback = no_progress
+) -> AnalysisResult:
     """Run analysis ``name`` on ``ws``, store its findings and return its result."""
-    result = analysis_module(name).analyze(ws, progress=progress)
+    result: AnalysisResult = analysis_module(name).analyze(ws, progress=progress)
     run = ws.latest_run(name)
     if run is not None:
         ws.record_findings(int(run["run_id"]), name, list(result.findings()))
@@ -52,8 +80,6 @@ def collect_findings(
     skipped
         Analysis name -> why it could not run (e.g. no competitor profiles imported).
     """
-    from levelfield.errors import LevelfieldError
-
     found: dict[str, list[Finding]] = {}
     skipped: dict[str, str] = {}
     for i, name in enumerate(ANALYSES):

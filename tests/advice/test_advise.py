@@ -119,7 +119,59 @@ def test_no_findings_no_actions(shop: Workspace) -> None:
     plan = advise(shop, findings={})
     assert plan.actions == ()
     assert "No action stands out" in plan.headline()[0]
-    assert set(plan.tables()) == {"actions", "insights", "automation", "scorecard"}
+    assert set(plan.tables()) == {"actions", "insights", "automation", "scorecard", "missing_data"}
+
+
+def test_missing_imports_say_which_advice_they_would_unlock(shop: Workspace) -> None:
+    # The shop has orders, unit costs, monthly costs and part of a profile; nothing else.
+    plan = advise(shop, findings={})
+    by_data = {u.data: u for u in plan.unlocks}
+    assert set(by_data) == {
+        "suppliers with their countries",
+        "competitor profiles",
+        "customer survey answers (Net Promoter Score)",
+        "the automation questionnaire (hours per task)",
+        "the business profile (employees, sector, country)",
+    }
+    assert (
+        "Qualify alternates for single-source products"
+        in by_data["suppliers with their countries"].advice
+    )
+    assert (
+        "Close the loop with unhappy customers"
+        in by_data["customer survey answers (Net Promoter Score)"].advice
+    )
+    assert "levelfield import suppliers FILE" in by_data["suppliers with their countries"].how
+    lines = plan.headline()
+    assert "Your data support no action yet; more advice needs more data:" in lines
+    assert any(line.startswith("+ Competitor profiles (") for line in lines)
+    # Once suppliers are imported the playbook can check those rules: no longer listed.
+    shop.con.execute("INSERT INTO suppliers VALUES ('S1', 'Mill', 'ET', 9000, 'USD', 60, NULL, 1)")
+    again = advise(shop, findings={})
+    assert "suppliers with their countries" not in {u.data for u in again.unlocks}
+
+
+def test_playbook_texts_fit_any_business_and_quote_its_own_data(shop: Workspace) -> None:
+    from levelfield.advice import load_playbook
+
+    words = ("coffee", "roast", "bag", "harvest", "green", "parcel", "bean")
+    for rule in load_playbook():
+        text = " ".join((rule.title, rule.do, rule.kpi, rule.explain or "")).lower()
+        assert not [w for w in words if w in text], rule.id
+    shop.con.execute("INSERT INTO business VALUES ('sector', '\"bicycle repair\"', 1)")
+    gap = Finding("exposure.scale_gap", 0.2, "share", "you pay 20 % more", "watch", {})
+    at_risk = Finding(
+        "customers.value_at_risk_share",
+        0.3,
+        "share",
+        "30 % at risk",
+        "watch",
+        {"value_at_risk": 9e3},
+    )
+    plan = advise(shop, findings={"x": [gap, at_risk]})
+    by_id = {a.rule_id: a for a in plan.actions}
+    assert "bicycle repair businesses" in by_id["buy_together"].do
+    assert "Beans" in by_id["win_back_at_risk"].do  # the shop's top product by revenue
 
 
 def _questionnaire(ws: Workspace) -> None:

@@ -134,11 +134,52 @@ def test_fragile_supply_needs_a_risky_country(shop: Workspace) -> None:
     assert "50%" in insight.explanation
 
 
-def test_when_any_quotes_the_condition_that_holds(shop: Workspace) -> None:
+WHEN_ANY = """
+[[rule]]
+id = "either"
+kind = "insight"
+name = "Either"
+title = "One of two"
+strategy = "s"
+seed = "001"
+source = "s"
+when_any = [
+  { metric = "exposure.customer_top1_share", op = ">=", value = 0.15, as = "c" },
+  { metric = "exposure.channel_hhi", op = ">=", value = 3000, as = "c" },
+]
+explain = "Because: {c.text}"
+do = "d"
+impact = { estimator = "revenue_range", low_share = 0.01, high_share = 0.02 }
+effort = 1
+horizon_weeks = 4
+kpi = "k"
+"""
+
+
+def test_when_any_quotes_the_condition_that_holds(shop: Workspace, tmp_path: Path) -> None:
+    book = tmp_path / "any.toml"
+    book.write_text(WHEN_ANY)
     f = Finding("exposure.channel_hhi", 4200.0, "index", "Channel HHI is 4,200", "warning", {})
-    plan = advise(shop, findings={"exposure": [f]})
+    plan = advise(shop, findings={"exposure": [f]}, playbook=book)
+    assert [i.explanation for i in plan.insights] == ["Because: Channel HHI is 4,200"]
+
+
+def test_one_channel_by_choice_is_not_a_concentration_emergency(shop: Workspace) -> None:
+    # A business selling only through its own store: HHI 10,000, no platform, no big buyer.
+    one_channel = [
+        Finding("exposure.channel_hhi", 10_000.0, "index", "one channel", "info", {}),
+        Finding("exposure.platform_share_max", 0.0, "share", "no platform", "info", {}),
+        Finding("exposure.customer_top1_share", 0.02, "share", "top buyer 2 %", "info", {}),
+    ]
+    plan = advise(shop, findings={"exposure": one_channel})
+    assert not {"concentration_risk", "spread_customer_risk", "platform_trap"} & {
+        a.rule_id for a in plan.actions
+    }
+    # Dependence on one customer is a risk, whatever the channels.
+    big_buyer = Finding("exposure.customer_top1_share", 0.4, "share", "one buyer: 40 %", "warning")
+    plan = advise(shop, findings={"exposure": [*one_channel[:2], big_buyer]})
     ins = next(i for i in plan.insights if i.name == "Concentration risk")
-    assert "4,200" in ins.explanation
+    assert "one buyer: 40 %" in ins.explanation
 
 
 def test_malformed_playbooks_are_refused_with_the_rule_named(tmp_path: Path) -> None:

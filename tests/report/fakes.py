@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import pytest
 
 from levelfield import Workspace
+from levelfield.advice import (
+    Action,
+    AdvicePlan,
+    AutomationCandidate,
+    ImpactEstimate,
+    ScorecardMetric,
+    Unlock,
+)
 from levelfield.errors import InsufficientDataError
 from levelfield.findings import Finding, ProgressCallback, no_progress
 
@@ -89,44 +99,100 @@ def make_analysis(name: str, *, fail: BaseException | None = None) -> types.Modu
     return mod
 
 
-@dataclass(frozen=True)
-class FakeAction:
-    title: str
-    finding: str
-    number: str
-    impact: str
-    effort: str
-    horizon: str
-    kpi: str
+def make_missing(name: str, needs: str) -> types.ModuleType:
+    """An analysis whose data this workspace lacks: ``analyze`` says what to import."""
+    mod = make_analysis(name)
 
+    def analyze(ws: Workspace, *, progress: ProgressCallback = no_progress) -> FakeResult:
+        raise InsufficientDataError(f"no {needs}: run 'levelfield import {needs} FILE'")
 
-@dataclass(frozen=True)
-class FakePlan:
-    actions: list[FakeAction]
-
-    def headline(self) -> list[str]:
-        return [f"{len(self.actions)} actions"]
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        return {"actions": pd.DataFrame([a.__dict__ for a in self.actions])}
-
-
-def make_advice() -> types.ModuleType:
-    mod = types.ModuleType("levelfield.advice")
-
-    def advise(ws: Workspace, *, progress: ProgressCallback = no_progress) -> FakePlan:
-        horizons = ["next year", "this quarter", "this quarter", "this quarter", "next month"]
-        return FakePlan(
-            [
-                FakeAction(
-                    f"Action {i}", f"finding {i}", f"{i * 10}%", "high", "low", h, "repeat rate"
-                )
-                for i, h in enumerate(horizons)
-            ]
-        )
-
-    mod.advise = advise  # type: ignore[attr-defined]
+    mod.analyze = analyze  # type: ignore[attr-defined]
     return mod
+
+
+def fake_action(rank: int, *, value: float = 1000.0, chance: float = 1.0) -> Action:
+    """A real :class:`~levelfield.advice.Action` with made-up, recognisable texts."""
+    return Action(
+        rule_id=f"rule_{rank}",
+        title=f"Action {rank}",
+        do=f"do thing {rank}",
+        finding=f"finding {rank} <b>not bold</b>",
+        metric="customers.top_channel_share",
+        value=0.75,
+        strategy=f"strategy {rank}",
+        source=f"seed {rank}",
+        impact=ImpactEstimate.from_range(value / 2, value * 1.5, f"assumption {rank}"),
+        effort=2,
+        horizon_weeks=4 * rank,
+        kpi=f"kpi {rank}",
+        success_probability=chance,
+        rank=rank,
+        reasoning=f"#{rank}: reasons",
+    )
+
+
+def fake_plan(n_actions: int = 5) -> AdvicePlan:
+    """A real plan: ``n_actions`` ranked actions, one automation task, two scorecard lines."""
+    auto = AutomationCandidate(
+        area="finance",
+        task="bookkeeping",
+        solution="accounting software",
+        hours_freed_per_week=2.75,
+        annual_savings=4680.0,
+        annual_tool_cost=480.0,
+        setup_cost=450.0,
+        payback_months=1.3,
+        risk="low",
+        already_has_tool=False,
+        basis="55 % automatable",
+    )
+    card = (
+        ScorecardMetric(
+            "financial", "Gross margin", 0.6, "share", True, 0.45, 0.3, "45 %", "measured"
+        ),
+        ScorecardMetric(
+            "customer", "Net Promoter Score", None, "index", True, 30, 0, "30", "missing"
+        ),
+    )
+    unlock = Unlock(
+        "suppliers with their countries",
+        "levelfield import suppliers FILE",
+        ("Add a second supplier",),
+    )
+    return AdvicePlan(
+        actions=tuple(
+            fake_action(i, chance=0.5 if i == 2 else 1.0) for i in range(1, n_actions + 1)
+        ),
+        insights=(),
+        automation=(auto,),
+        scorecard=card,
+        currency="EUR",
+        unlocks=(unlock,),
+    )
+
+
+def install(
+    monkeypatch: pytest.MonkeyPatch,
+    modules: Mapping[str, types.ModuleType],
+    plan: AdvicePlan | None = None,
+) -> None:
+    """Serve ``modules`` (by analysis name) from the pipeline; the others lack their data.
+
+    ``plan`` replaces the advice playbook's result (the real ``advise`` when ``None``).
+    """
+    from levelfield import pipeline
+    from levelfield.report import _data
+
+    def analysis_module(name: str) -> Any:
+        return modules[name] if name in modules else make_missing(name, "competitors")
+
+    monkeypatch.setattr(pipeline, "analysis_module", analysis_module)
+    if plan is not None:
+
+        def advise(ws: Workspace, **_kw: Any) -> AdvicePlan:
+            return plan
+
+        monkeypatch.setattr(_data, "advise", advise)
 
 
 def fill_orders(ws: Workspace, n_customers: int = 40, seed: int = 1) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import sys
 import warnings
 from pathlib import Path
-from types import ModuleType
 
 import fakes
 import openpyxl
@@ -18,7 +16,7 @@ import pytest
 
 import levelfield.report as report
 from levelfield import Workspace, open_workspace
-from levelfield.errors import ConfigError, InsufficientDataError, LevelfieldWarning
+from levelfield.errors import ConfigError, LevelfieldWarning
 from levelfield.report import (
     ReportData,
     build_report_data,
@@ -83,15 +81,16 @@ def test_report_is_self_contained_and_shows_each_section(
     assert "@import" not in own
     assert "Plotly" in html and len(html) > 1_000_000  # plotly.js inlined
     assert '<meta name="viewport"' in html
-    # headline: five numbers and three actions of this quarter, first
-    assert html.index("EUR 10,800") < html.index('id="customers"')
+    # headline: five numbers, then the plan: three actions of this quarter first, the rest
+    assert html.index("EUR 10,800") < html.index('id="actions"') < html.index('id="customers"')
     actions = re.findall(r'<div class="action-title">([^<]+)</div>', html)
-    assert actions == ["Action 1", "Action 2", "Action 3"]
+    assert actions == ["Action 1", "Action 2", "Action 3", "Action 4", "Action 5"]
+    assert html.index('id="headline-actions"') < html.index("Action 3")
+    assert html.index("Action 3") < html.index('id="more-actions"') < html.index("Action 4")
     # sections
     assert re.search(r'id="customers">\s*<h2>[^<]*\s*<span class="status status-done"', html)
     assert "customers revenue by channel" in html
-    assert "Not yet analysed: the landscape analysis is not available" in html
-    assert "internal error in levelfield.exposure (RuntimeError: boom)" in html
+    assert "Not yet analysed: InsufficientDataError: no competitors: run" in html
     # findings are escaped, methods and provenance present
     assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not bold</b>" not in html
     assert "Fake customers method" in html and "Doe, J. (2020). The customers paper." in html
@@ -110,12 +109,13 @@ def test_chart_json_cannot_close_its_script_element(
     assert "<script>alert(1)" not in html
 
 
-def test_given_results_are_not_recomputed(ws: Workspace, fake_analyses: None) -> None:
+def test_given_results_are_not_recomputed(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, fake_analyses: None
+) -> None:
     fakes.fill_orders(ws)
-    given = sys.modules["levelfield.customers"].analyze(ws)
-    sys.modules["levelfield.customers"].analyze = None  # type: ignore[attr-defined]
-    mod = fakes.make_analysis("customers", fail=AssertionError("must not run"))
-    sys.modules["levelfield.customers"] = mod
+    given = fakes.make_analysis("customers").analyze(ws)
+    failing = fakes.make_analysis("customers", fail=AssertionError("must not run"))
+    fakes.install(monkeypatch, {"customers": failing})
     data, raw = build_report_data(ws, results={"customers": given})
     assert data.section("customers").status == "done"  # type: ignore[union-attr]
     assert raw["customers"] is given
@@ -126,6 +126,19 @@ def test_insufficient_data_becomes_not_yet_analysed(ws: Workspace, fake_analyses
     sec = data.section("customers")
     assert sec is not None and sec.status == "missing"
     assert "InsufficientDataError: no orders" in sec.reason
+
+
+def test_a_bug_in_an_analysis_is_not_hidden_in_a_section(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakes.fill_orders(ws)
+    fakes.install(
+        monkeypatch,
+        {"exposure": fakes.make_analysis("exposure", fail=RuntimeError("boom"))},
+        fakes.fake_plan(),
+    )
+    with pytest.raises(RuntimeError, match="boom"):
+        build_report_data(ws)
 
 
 def test_report_data_json_round_trip(ws: Workspace, fake_analyses: None) -> None:
@@ -156,17 +169,24 @@ def test_export_tables_writes_csv_and_xlsx(
 ) -> None:
     fakes.fill_orders(ws)
     files = export_tables(ws, tmp_path / "out")
-    names = sorted(p.name for p in files)
-    assert names == [
-        "advice_actions.csv",
-        "customers_by_channel.csv",
-        "customers_totals.csv",
-        "levelfield-tables.xlsx",
+    sheets = [
+        "customers_by_channel",
+        "customers_totals",
+        "exposure_by_channel",
+        "exposure_totals",
+        "advice_actions",
+        "advice_insights",
+        "advice_automation",
+        "advice_scorecard",
+        "advice_missing_data",
     ]
+    assert [p.name for p in files] == [f"{s}.csv" for s in sheets] + ["levelfield-tables.xlsx"]
     frame = pd.read_csv(tmp_path / "out" / "customers_by_channel.csv")
     assert frame["revenue"].sum() == pytest.approx(10800)
+    actions = pd.read_csv(tmp_path / "out" / "advice_actions.csv")
+    assert list(actions["rank"]) == [1, 2, 3, 4, 5]
     wb = openpyxl.load_workbook(tmp_path / "out" / "levelfield-tables.xlsx")
-    assert wb.sheetnames == ["customers_by_channel", "customers_totals", "advice_actions"]
+    assert wb.sheetnames == sheets
     assert wb["customers_totals"]["A2"].value == 120
 
 
@@ -181,46 +201,50 @@ def test_export_formats_and_bad_input(ws: Workspace, tmp_path: Path, fake_analys
         export_tables(ws, tmp_path / "file")
 
 
-def test_export_with_nothing_analysed_says_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("customers", "landscape", "exposure", "pricing", "scenarios", "advice"):
-        monkeypatch.setitem(sys.modules, f"levelfield.{name}", ModuleType(f"levelfield.{name}"))
-    with (
-        open_workspace(tmp_path / "w.duckdb") as w,
-        pytest.raises(
-            InsufficientDataError, match="customers: the customers analysis is not available"
-        ),
-    ):
-        export_tables(w, tmp_path / "out")
+def test_export_with_nothing_analysed_says_why(tmp_path: Path) -> None:
+    # The real analyses on an empty workspace: each says what to import; the advice plan
+    # still has its scorecard and what data would unlock more, so those are written.
+    with open_workspace(tmp_path / "w.duckdb") as w:
+        files = export_tables(w, tmp_path / "out", fmt="csv")
+    names = {p.name for p in files}
+    assert "advice_scorecard.csv" in names and "advice_missing_data.csv" in names
+    assert not any(n.startswith(("customers_", "pricing_")) for n in names)
+    missing = pd.read_csv(tmp_path / "out" / "advice_missing_data.csv")
+    assert "competitor profiles" in set(missing["data"])
 
 
 @pytest.mark.slow
 def test_report_with_the_real_analyses(ws: Workspace, tmp_path: Path) -> None:
-    """Whatever analyses exist today: every section is done, not yet analysed or failed."""
+    """The real analyses on 400 days of orders with costs but no competitors or suppliers."""
     fakes.fill_orders(ws)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LevelfieldWarning)
         data, _raw = build_report_data(ws)
-    assert [s.name for s in data.sections] == [
-        "customers",
-        "landscape",
-        "exposure",
-        "pricing",
-        "scenarios",
-    ]
+    status = {s.name: s.status for s in data.sections}
+    # Orders, lines and unit costs are there: these analyses must run.
+    assert status["exposure"] == status["pricing"] == status["scenarios"] == "done"
+    # No competitor profiles: landscape says which import would enable it.
+    landscape = data.section("landscape")
+    assert landscape is not None and landscape.status == "missing"
+    assert "levelfield import competitors" in landscape.reason
     for s in data.sections:
-        assert s.status in ("done", "missing", "failed")
         assert (s.status == "done") == (s.reason == ""), s
+    assert data.advice_status == "done"
+    assert {u.data for u in data.unlocks} >= {
+        "competitor profiles",
+        "suppliers with their countries",
+    }
     html = report.render_report(data)
-    assert html.count('class="card" id="') >= 6
+    for anchor in ("actions", "automation", "scorecard", "customers", "exposure", "methods"):
+        assert f'class="card" id="{anchor}"' in html
 
 
 def test_each_chart_is_titled_once_by_its_caption(
-    ws: Workspace, fake_analyses: None, monkeypatch: pytest.MonkeyPatch
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fakes.fill_orders(ws)
-    module = sys.modules["levelfield.customers"]
+    module = fakes.make_analysis("customers")
+    fakes.install(monkeypatch, {"customers": module}, fakes.fake_plan())
     plain_figures = module.figures
 
     def figures(result: object) -> dict[str, go.Figure]:

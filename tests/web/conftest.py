@@ -1,8 +1,8 @@
 """Fixtures for the web app: a fresh data folder, cheap password hashing, test doubles.
 
-The analyses, advice and ingest packages are being written in parallel; tests register
-small doubles that honour docs/contracts.md (see tests/report/fakes.py) so the web app's
-own behaviour is tested whatever has landed.
+Fast doubles that honour docs/contracts.md (tests/report/fakes.py) stand in for the
+analyses, the advice playbook and ingest, so the web app's own behaviour is tested in
+seconds; tests/web/test_browser_real.py runs the real components.
 """
 
 from __future__ import annotations
@@ -127,11 +127,14 @@ def doubles(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake customers/exposure analyses, advice and ingest.import_file; others stay real."""
     import levelfield.ingest
 
-    monkeypatch.setitem(sys.modules, "levelfield.customers", fakes.make_analysis("customers"))
-    monkeypatch.setitem(sys.modules, "levelfield.exposure", fakes.make_analysis("exposure"))
-    for name in ("landscape", "pricing", "scenarios"):
-        monkeypatch.setitem(sys.modules, f"levelfield.{name}", ModuleType(f"levelfield.{name}"))
-    monkeypatch.setitem(sys.modules, "levelfield.advice", fakes.make_advice())
+    fakes.install(
+        monkeypatch,
+        {
+            "customers": fakes.make_analysis("customers"),
+            "exposure": fakes.make_analysis("exposure"),
+        },
+        fakes.fake_plan(),
+    )
     monkeypatch.setattr(levelfield.ingest, "import_file", fake_import_file, raising=False)
     monkeypatch.setattr(levelfield.ingest, "KINDS", ("orders", "products"), raising=False)
 

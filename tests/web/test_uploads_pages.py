@@ -213,7 +213,10 @@ def test_api_run_and_read_results(client: TestClient) -> None:
     assert sec["findings"][0]["value"] == pytest.approx(184.75 / 264.75)
     detail = client.get(f"/api/v1/orgs/{org}", headers=auth).json()
     assert detail["key_numbers"][0]["key"] == "net_revenue_12m"
-    assert len(detail["actions"]) == 3
+    # The whole plan, ranked; the first three are this quarter's headline.
+    assert [a["rank"] for a in detail["actions"]] == [1, 2, 3, 4, 5]
+    assert [a["headline"] for a in detail["actions"]] == [True] * 3 + [False] * 2
+    assert detail["actions"][1]["success_probability"] == 0.5
     up = client.post(
         f"/api/v1/orgs/{org}/imports",
         data={"kind": "orders"},

@@ -40,6 +40,7 @@ from levelfield.advice._facts import BusinessFacts, business_facts
 from levelfield.advice._impact import ESTIMATORS, ImpactEstimate, estimate_impact
 from levelfield.advice._playbook import Condition, Rule, evaluate_rule, load_playbook
 from levelfield.advice._scorecard import PERSPECTIVES, ScorecardMetric, balanced_scorecard
+from levelfield.advice._unlocks import DATA_KINDS, DataKind, Unlock, data_present
 
 METHODS = (
     "Advice matches the analyses' findings against a declarative playbook of rules, each "
@@ -64,6 +65,7 @@ REFERENCES = [
 ]
 
 __all__ = [
+    "DATA_KINDS",
     "ESTIMATORS",
     "METHODS",
     "PERSPECTIVES",
@@ -73,16 +75,19 @@ __all__ = [
     "AutomationCandidate",
     "BusinessFacts",
     "Condition",
+    "DataKind",
     "ImpactEstimate",
     "Insight",
     "PilotDesign",
     "Rule",
     "ScorecardMetric",
+    "Unlock",
     "advise",
     "automation_priorities",
     "automation_reference",
     "balanced_scorecard",
     "business_facts",
+    "data_present",
     "estimate_impact",
     "evaluate_rule",
     "figures",

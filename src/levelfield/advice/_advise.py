@@ -17,6 +17,7 @@ from levelfield.advice._impact import ImpactEstimate, estimate_impact
 from levelfield.advice._pilots import PilotDesign, pilot_design
 from levelfield.advice._playbook import Rule, evaluate_rule, load_playbook, render
 from levelfield.advice._scorecard import ScorecardMetric, balanced_scorecard
+from levelfield.advice._unlocks import Unlock, data_present, unlocks
 from levelfield.findings import Finding, ProgressCallback, no_progress
 from levelfield.workspace import Workspace
 
@@ -97,6 +98,7 @@ class AdvicePlan:
     currency: str
     skipped: Mapping[str, str] = field(default_factory=dict)
     silent_rules: tuple[str, ...] = ()
+    unlocks: tuple[Unlock, ...] = ()
 
     @property
     def headline_actions(self) -> tuple[Action, ...]:
@@ -122,6 +124,11 @@ class AdvicePlan:
             lines.append(f"({len(self.actions) - len(top)} more actions in the report)")
         for name, why in self.skipped.items():
             lines.append(f"({name} not analysed: {why})")
+        if self.unlocks:
+            n = len(self.actions)
+            support = "no action yet" if n == 0 else f"{n} action{'' if n == 1 else 's'}"
+            lines.append(f"Your data support {support}; more advice needs more data:")
+            lines.extend(f"+ {u.sentence()}" for u in self.unlocks)
         return lines
 
     def _money_range(self, impact: ImpactEstimate) -> str:
@@ -135,6 +142,7 @@ class AdvicePlan:
             "expected_gain_top3": sum(a.impact.mid for a in self.headline_actions),
             "n_automation_candidates": len(self.automation),
             "skipped": dict(self.skipped),
+            "unlocks": {u.data: list(u.advice) for u in self.unlocks},
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -221,11 +229,19 @@ class AdvicePlan:
             [{"insight": i.name, "explanation": i.explanation} for i in self.insights],
             columns=["insight", "explanation"],
         )
+        missing = pd.DataFrame(
+            [
+                {"data": u.data, "how": u.how, "would_unlock": "; ".join(u.advice)}
+                for u in self.unlocks
+            ],
+            columns=["data", "how", "would_unlock"],
+        )
         return {
             "actions": self.to_frame(),
             "insights": insights,
             "automation": automation,
             "scorecard": scorecard,
+            "missing_data": missing,
         }
 
     def findings(self) -> list[Finding]:
@@ -304,6 +320,7 @@ def advise(
     ws: Workspace,
     *,
     findings: Mapping[str, Sequence[Finding]] | None = None,
+    skipped: Mapping[str, str] | None = None,
     playbook: str | Path | None = None,
     progress: ProgressCallback = no_progress,
 ) -> AdvicePlan:
@@ -316,6 +333,8 @@ def advise(
     findings
         Findings by analysis name or by metric id; when ``None`` the latest stored
         findings of each analysis are used, running the analyses that have none.
+    skipped
+        With ``findings``: the analyses that could not run and why (shown in the plan).
     playbook
         A playbook TOML file; the shipped one by default.
 
@@ -324,17 +343,18 @@ def advise(
     AdvicePlan
         Ranked actions (each with its finding, number, strategy, impact, effort, horizon,
         KPI and pilot design), cross-analysis insights, automation priorities and the
-        balanced scorecard. The run is recorded in ``runs`` as ``advice``.
+        balanced scorecard, and the imports that would unlock the rules that could not
+        fire. The run is recorded in ``runs`` as ``advice``.
     """
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rules = load_playbook(playbook)
-    skipped: dict[str, str] = {}
     if findings is None:
         from levelfield.pipeline import collect_findings
 
-        by_analysis, skipped = collect_findings(ws, progress=lambda s, f: progress(s, 0.7 * f))
+        by_analysis, not_run = collect_findings(ws, progress=lambda s, f: progress(s, 0.7 * f))
         flat = [f for fs in by_analysis.values() for f in fs]
     else:
+        not_run = dict(skipped or {})
         flat = [f for fs in findings.values() for f in fs]
     progress("sizing actions", 0.75)
     facts = business_facts(ws)
@@ -395,8 +415,11 @@ def advise(
         automation=tuple(automation),
         scorecard=tuple(scorecard),
         currency=facts.currency,
-        skipped=skipped,
+        skipped=not_run,
         silent_rules=tuple(silent),
+        unlocks=unlocks(
+            [(r.about, r.needs) for r in rules if r.id in set(silent)], data_present(ws)
+        ),
     )
     ws.record_run(
         "advice",

@@ -14,7 +14,9 @@ class BusinessFacts:
     """Money figures over the last 12 months of data (business currency).
 
     ``gross_margin`` is (net revenue - cost of goods) / net revenue over the lines whose
-    product has a unit cost; ``None`` when no unit costs were imported.
+    product has a unit cost; ``None`` when no unit costs were imported. ``top_product``
+    (the product with the most line revenue) and ``sector`` (business profile) let the
+    playbook give examples from this business instead of one trade.
     """
 
     currency: str
@@ -26,6 +28,13 @@ class BusinessFacts:
     cogs_12m: float = 0.0
     fixed_costs_12m: float = 0.0
     yearly: dict[int, dict[str, float]] = field(default_factory=dict)
+    top_product: str = "your best-selling product"
+    sector: str | None = None
+
+    @property
+    def peers(self) -> str:
+        """Who this business could team up with, in words (``"bakery businesses"``)."""
+        return f"{self.sector} businesses" if self.sector else "businesses like yours"
 
     @property
     def own_channel(self) -> str | None:
@@ -85,8 +94,18 @@ def business_facts(ws: Workspace) -> BusinessFacts:
         int(y): {"net_revenue": float(r or 0.0), "orders": float(n), "customers": float(c)}
         for y, r, n, c in yearly_rows
     }
+    top = con.execute(
+        f"""SELECT coalesce(nullif(trim(l.product), ''), l.sku)
+            FROM order_lines l JOIN order_revenue o USING (order_id)
+            WHERE NOT o.is_refund AND {window.replace("ordered_at", "o.ordered_at", 1)}
+              AND coalesce(nullif(trim(l.product), ''), l.sku) IS NOT NULL
+            GROUP BY 1 ORDER BY sum(l.quantity * l.unit_price) DESC NULLS LAST, 1 LIMIT 1"""
+    ).fetchall()
+    sector = ws.get_business("sector")
     return BusinessFacts(
         currency=ws.currency(),
+        top_product=str(top[0][0]) if top else "your best-selling product",
+        sector=str(sector).strip() or None if sector else None,
         net_revenue_12m=total_rev,
         orders_12m=n_orders,
         revenue_by_channel=revenue,

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal
 
+from levelfield.advice._unlocks import DATA_KINDS
 from levelfield.errors import ConfigError
 from levelfield.findings import Finding
 
@@ -68,6 +69,12 @@ class Rule:
     metrics: tuple[str, ...] = field(default=())
     success_probability: float = 1.0
     replaces: tuple[str, ...] = field(default=())
+    needs: tuple[str, ...] = field(default=())
+
+    @property
+    def about(self) -> str:
+        """What the advice is about, without numbers (its title, else its strategy)."""
+        return self.strategy if "{" in self.title else self.title
 
 
 def _fail(where: str, message: str) -> ConfigError:
@@ -127,6 +134,9 @@ def _rule(raw: Mapping[str, Any], index: int, origin: str) -> Rule:
     replaces = raw.get("replaces", [])
     if not isinstance(replaces, list) or not all(isinstance(r, str) for r in replaces):
         raise _fail(where, "'replaces' must be a list of rule ids")
+    needs = raw.get("needs", [])
+    if not isinstance(needs, list) or not all(n in DATA_KINDS for n in needs):
+        raise _fail(where, f"'needs' must be a list of {', '.join(DATA_KINDS)}, not {needs!r}")
     rule = Rule(
         id=rid,
         kind=raw["kind"],
@@ -147,6 +157,7 @@ def _rule(raw: Mapping[str, Any], index: int, origin: str) -> Rule:
         metrics=tuple(dict.fromkeys(c.metric for c in conds)),
         success_probability=float(p_success),
         replaces=tuple(replaces),
+        needs=tuple(needs),
     )
     aliases = {c.alias for c in conds}
     for text in (rule.title, rule.do, rule.kpi, rule.explain or ""):

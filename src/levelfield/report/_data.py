@@ -1,17 +1,19 @@
-"""What the owner sees, as plain data: key numbers, actions and one section per analysis.
+"""What the owner sees, as plain data: key numbers, the plan and one section per analysis.
 
 :class:`ReportData` is built once from a workspace (running the analyses that were not
 given) and is JSON-serializable, so the web app can cache it per organization and render
 dashboards and the report from the cache instead of recomputing analyses per request.
+
+An analysis that cannot run on this workspace (a
+:class:`~levelfield.errors.LevelfieldError` such as ``InsufficientDataError``) becomes a
+``"missing"`` section whose reason says what to import; any other exception is a bug in
+levelfield and propagates, so that tests and users see it instead of a quiet section.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import inspect
 import json
-import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -20,27 +22,35 @@ from typing import Any, Literal
 
 import duckdb
 
+from levelfield import pipeline
 from levelfield._version import __version__
+from levelfield.advice import Action, AdvicePlan, advise
 from levelfield.errors import LevelfieldError
-from levelfield.findings import Finding, ProgressCallback, no_progress
-from levelfield.pipeline import run_analysis
+from levelfield.findings import (
+    AnalysisModule,
+    AnalysisResult,
+    Finding,
+    ProgressCallback,
+    no_progress,
+)
 from levelfield.workspace import Workspace
 
 __all__ = [
     "ANALYSIS_TITLES",
     "ActionView",
+    "AutomationView",
     "Chart",
     "FindingView",
     "KeyNumber",
     "ReportData",
+    "ScorecardView",
     "Section",
     "TablePreview",
+    "UnlockView",
     "build_report_data",
     "key_numbers",
     "run_analyses",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Section titles in the owner's words, in display order.
 ANALYSIS_TITLES: dict[str, str] = {
@@ -51,16 +61,14 @@ ANALYSIS_TITLES: dict[str, str] = {
     "scenarios": "Scenarios: what happens under shocks",
 }
 
-SectionStatus = Literal["done", "missing", "failed"]
+#: ``done``: analysed; ``missing``: this workspace lacks the data (the reason says which).
+SectionStatus = Literal["done", "missing"]
 _TABLE_PREVIEW_ROWS = 10
-_QUARTER_WORDS = ("quarter", "now", "this month", "30 days", "90 days", "0-3", "short", "week")
 
 
 def analysis_names() -> tuple[str, ...]:
-    """The analyses in the order the CLI runs them (``levelfield.cli.ANALYSES``)."""
-    from levelfield.cli import ANALYSES
-
-    return tuple(ANALYSES)
+    """The analyses in the order ``analyze all`` runs them (``levelfield.pipeline``)."""
+    return pipeline.ANALYSES
 
 
 @dataclass(frozen=True)
@@ -80,15 +88,68 @@ class KeyNumber:
 
 @dataclass(frozen=True)
 class ActionView:
-    """One recommended action from the advice playbook, flattened for display."""
+    """One ranked action of the advice plan, flattened for display and JSON.
 
+    ``headline`` marks the (at most three) actions worth doing this quarter;
+    ``assumptions`` is the basis of the impact range (what was measured, what assumed);
+    ``success_probability`` the chance the hypothesis behind the action holds (0–1).
+    """
+
+    rank: int
     title: str
+    do: str
     finding: str
-    number: str
     impact: str
+    impact_low: float
+    impact_mid: float
+    impact_high: float
+    assumptions: str
+    success_probability: float
     effort: str
     horizon: str
     kpi: str
+    strategy: str
+    source: str
+    pilot: str
+    reasoning: str
+    headline: bool
+
+
+@dataclass(frozen=True)
+class AutomationView:
+    """One task of the automation priorities table (money in the business currency)."""
+
+    area: str
+    task: str
+    solution: str
+    hours_freed_per_week: float
+    net_annual_benefit: float
+    setup_cost: float
+    payback: str
+    risk: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class ScorecardView:
+    """One balanced-scorecard line: value, status and what good looks like."""
+
+    perspective: str
+    metric: str
+    value: str
+    status: str
+    reference: str
+    source: str
+    trend: str
+
+
+@dataclass(frozen=True)
+class UnlockView:
+    """Data the workspace lacks and the advice it would make possible."""
+
+    data: str
+    how: str
+    advice: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -131,9 +192,8 @@ class TablePreview:
 class Section:
     """One analysis as the owner sees it.
 
-    ``status`` is ``"done"`` (analysed), ``"missing"`` (not yet analysed: the package is
-    not there yet or the data are insufficient; ``reason`` says which) or ``"failed"``
-    (a bug; ``reason`` has the error).
+    ``status`` is ``"done"`` (analysed) or ``"missing"`` (the workspace lacks the data;
+    ``reason`` says what to import).
     """
 
     name: str
@@ -147,12 +207,15 @@ class Section:
     methods: str = ""
     references: tuple[str, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
-    chart_errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ReportData:
-    """Everything the report and the dashboards show, JSON-serializable."""
+    """Everything the report and the dashboards show, JSON-serializable.
+
+    ``actions`` holds every ranked action (the headline ones first, as ranked);
+    ``automation``, ``scorecard`` and ``unlocks`` are the rest of the advice plan.
+    """
 
     business_name: str
     currency: str
@@ -165,6 +228,19 @@ class ReportData:
     advice_reason: str
     advice_headline: tuple[str, ...]
     sections: tuple[Section, ...]
+    automation: tuple[AutomationView, ...] = ()
+    scorecard: tuple[ScorecardView, ...] = ()
+    unlocks: tuple[UnlockView, ...] = ()
+
+    @property
+    def headline_actions(self) -> tuple[ActionView, ...]:
+        """The actions worth doing this quarter (at most three)."""
+        return tuple(a for a in self.actions if a.headline)
+
+    @property
+    def more_actions(self) -> tuple[ActionView, ...]:
+        """The other ranked actions, best first."""
+        return tuple(a for a in self.actions if not a.headline)
 
     def section(self, name: str) -> Section | None:
         """The section of analysis ``name``, or ``None``."""
@@ -190,6 +266,11 @@ class ReportData:
             advice_reason=d["advice_reason"],
             advice_headline=tuple(d["advice_headline"]),
             sections=tuple(_section_from_dict(s) for s in d["sections"]),
+            automation=tuple(AutomationView(**a) for a in d["automation"]),
+            scorecard=tuple(ScorecardView(**m) for m in d["scorecard"]),
+            unlocks=tuple(
+                UnlockView(u["data"], u["how"], tuple(u["advice"])) for u in d["unlocks"]
+            ),
         )
 
 
@@ -214,7 +295,6 @@ def _section_from_dict(d: Mapping[str, Any]) -> Section:
         methods=d["methods"],
         references=tuple(d["references"]),
         summary=dict(d["summary"]),
-        chart_errors=tuple(d.get("chart_errors", ())),
     )
 
 
@@ -228,11 +308,8 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def _finite(value: object) -> float | None:
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+def _finite(value: float) -> float | None:
+    x = float(value)
     return x if math.isfinite(x) else None
 
 
@@ -248,86 +325,51 @@ def _clean_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- running analyses ------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Outcome:
-    module: Any
-    result: Any
-    status: SectionStatus
-    reason: str
+class Outcome:
+    """One analysis run for the report: its result, or why the workspace cannot have one."""
 
-
-def _load_module(name: str) -> tuple[Any, str]:
-    """The analysis package and ``""``, or ``None`` and why it cannot be used yet."""
-    try:
-        module = importlib.import_module(f"levelfield.{name}")
-    except Exception as exc:  # another package mid-construction must not sink the report
-        return None, f"the {name} package failed to load ({type(exc).__name__}: {exc})"
-    if not callable(getattr(module, "analyze", None)):
-        return None, f"the {name} analysis is not available in levelfield {__version__} yet"
-    return module, ""
+    result: AnalysisResult | None
+    reason: str = ""
 
 
 def run_analyses(
     ws: Workspace,
     *,
     progress: ProgressCallback = no_progress,
-    results: Mapping[str, Any] | None = None,
-    names: Sequence[str] | None = None,
-) -> dict[str, _Outcome]:
-    """Run each analysis that was not given in ``results``; never raises for one analysis.
+    results: Mapping[str, AnalysisResult] | None = None,
+) -> dict[str, Outcome]:
+    """Run each analysis not given in ``results`` through :func:`levelfield.pipeline.run_analysis`.
 
-    An analysis whose package has no ``analyze`` yet, or that raises a
-    :class:`~levelfield.errors.LevelfieldError` (e.g. ``InsufficientDataError``), becomes
-    a ``"missing"`` outcome with the reason; any other exception a ``"failed"`` one.
+    An analysis that raises a :class:`~levelfield.errors.LevelfieldError` (missing data,
+    e.g. no competitor profiles) gets an :class:`Outcome` without result and with the
+    error's message, which names the import that would enable it. Other exceptions are
+    bugs and propagate.
     """
     given = dict(results or {})
-    todo = tuple(names) if names is not None else analysis_names()
-    out: dict[str, _Outcome] = {}
-    n = max(len(todo), 1)
-    for i, name in enumerate(todo):
-        module, why = _load_module(name)
+    names = pipeline.ANALYSES
+    out: dict[str, Outcome] = {}
+    for i, name in enumerate(names):
         if name in given:
-            out[name] = _Outcome(module, given[name], "done", "")
-            continue
-        if module is None:
-            out[name] = _Outcome(None, None, "missing", why)
+            out[name] = Outcome(given[name])
             continue
 
         def step(text: str, fraction: float, _i: int = i, _name: str = name) -> None:
             frac = max(0.0, min(1.0, float(fraction)))
-            progress(f"{_name}: {text}", (_i + frac) / n)
+            progress(f"{_name}: {text}", (_i + frac) / len(names))
 
-        progress(f"{name}: starting", i / n)
+        progress(f"{name}: starting", i / len(names))
         try:
             # Through the pipeline, so the run's findings are stored for advice and later.
-            result = run_analysis(ws, name, step)
+            out[name] = Outcome(pipeline.run_analysis(ws, name, step))
         except LevelfieldError as exc:
-            out[name] = _Outcome(module, None, "missing", f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a bug in one analysis must not hide the others
-            log.warning("analysis %s failed: %r", name, exc, exc_info=log.isEnabledFor(10))
-            out[name] = _Outcome(
-                module,
-                None,
-                "failed",
-                f"internal error in levelfield.{name} ({type(exc).__name__}: {exc}); "
-                "this is a bug in levelfield, not in your data; please report it",
-            )
-        else:
-            out[name] = _Outcome(module, result, "done", "")
+            out[name] = Outcome(None, f"{type(exc).__name__}: {exc}")
     progress("analyses done", 1.0)
     return out
 
 
 # -- sections --------------------------------------------------------------------------
-def _finding_view(f: Any) -> FindingView:
-    if isinstance(f, Finding):
-        return FindingView(f.metric, f.text, _finite(f.value), f.unit, f.severity)
-    return FindingView(
-        str(getattr(f, "metric", "")),
-        str(getattr(f, "text", f)),
-        _finite(getattr(f, "value", None)),
-        str(getattr(f, "unit", "")),
-        str(getattr(f, "severity", "info")),
-    )
+def _finding_view(f: Finding) -> FindingView:
+    return FindingView(f.metric, f.text, _finite(f.value), f.unit, f.severity)
 
 
 def _format_cell(value: object) -> str:
@@ -343,8 +385,6 @@ def _format_cell(value: object) -> str:
 def _table_previews(tables: Mapping[str, Any]) -> tuple[TablePreview, ...]:
     previews = []
     for tname, frame in tables.items():
-        if not hasattr(frame, "head") or not hasattr(frame, "columns"):
-            continue
         head = frame.head(_TABLE_PREVIEW_ROWS)
         rows = tuple(
             tuple(_format_cell(v) for v in row) for row in head.itertuples(index=False, name=None)
@@ -357,170 +397,129 @@ def _table_previews(tables: Mapping[str, Any]) -> tuple[TablePreview, ...]:
 
 def _figure_title(fig: Any) -> str:
     """The text of a Plotly figure's layout title ("" when it has none)."""
-    try:
-        text = fig.layout.title.text
-    except AttributeError:
-        return ""
+    text = fig.layout.title.text
     # Plotly titles may hold <b>, <br>, <sup>; the caption is plain text.
     return " ".join(re.sub(r"<[^>]*>", " ", str(text)).split()) if text else ""
 
 
-def _charts(module: Any, result: Any) -> tuple[tuple[Chart, ...], tuple[str, ...]]:
-    make = getattr(module, "figures", None)
-    if not callable(make):
-        return (), ()
-    try:
-        figs = make(result)
-    except Exception as exc:  # a chart bug must not hide the findings
-        log.warning("figures of %s failed: %r", module.__name__, exc, exc_info=log.isEnabledFor(10))
-        return (), (f"charts could not be drawn ({type(exc).__name__}: {exc})",)
+def _charts(figures: Mapping[str, Any]) -> tuple[Chart, ...]:
     charts = []
-    errors = []
-    for title, fig in figs.items():
-        try:
-            caption = _figure_title(fig) or str(title)
-            fig.update_layout(autosize=True, width=None)
-            fig.layout.title = None  # the caption above the chart says it
-            charts.append(Chart(str(title), str(fig.to_json()), caption))
-        except Exception as exc:
-            log.warning("figure %r failed: %r", title, exc, exc_info=log.isEnabledFor(10))
-            errors.append(f"chart {title!r} could not be drawn ({type(exc).__name__}: {exc})")
-    return tuple(charts), tuple(errors)
+    for title, fig in figures.items():
+        caption = _figure_title(fig) or str(title)
+        fig.update_layout(autosize=True, width=None)
+        fig.layout.title = None  # the caption above the chart says it
+        charts.append(Chart(str(title), str(fig.to_json()), caption))
+    return tuple(charts)
 
 
-def build_section(name: str, module: Any, result: Any) -> Section:
+def build_section(name: str, module: AnalysisModule[Any], result: AnalysisResult) -> Section:
     """The :class:`Section` of one analysed result (``module`` is its package)."""
-    title = ANALYSIS_TITLES.get(name, name.capitalize())
-    charts, chart_errors = _charts(module, result)
-    tables = result.tables() if callable(getattr(result, "tables", None)) else {}
     return Section(
         name=name,
-        title=title,
+        title=ANALYSIS_TITLES[name],
         status="done",
-        headline=tuple(str(x) for x in result.headline()),
+        headline=tuple(result.headline()),
         findings=tuple(_finding_view(f) for f in result.findings()),
-        charts=charts,
-        tables=_table_previews(tables),
-        methods=str(getattr(module, "METHODS", "")),
-        references=tuple(str(r) for r in getattr(module, "REFERENCES", ())),
+        charts=_charts(module.figures(result)),
+        tables=_table_previews(result.tables()),
+        methods=module.METHODS,
+        references=tuple(module.REFERENCES),
         summary=_clean_summary(result.summary()),
-        chart_errors=chart_errors,
     )
 
 
-def _sections(outcomes: Mapping[str, _Outcome]) -> tuple[Section, ...]:
+def _sections(outcomes: Mapping[str, Outcome]) -> tuple[Section, ...]:
     sections = []
     for name, oc in outcomes.items():
-        title = ANALYSIS_TITLES.get(name, name.capitalize())
-        if oc.status != "done":
-            sections.append(Section(name=name, title=title, status=oc.status, reason=oc.reason))
-            continue
-        try:
-            sections.append(build_section(name, oc.module, oc.result))
-        except Exception as exc:  # a result that breaks its contract is a bug, shown plainly
-            log.warning("result of %s could not be presented: %r", name, exc)
+        if oc.result is None:
             sections.append(
-                Section(
-                    name=name,
-                    title=title,
-                    status="failed",
-                    reason=f"the {name} result could not be presented "
-                    f"({type(exc).__name__}: {exc}); please report this bug",
-                )
+                Section(name=name, title=ANALYSIS_TITLES[name], status="missing", reason=oc.reason)
             )
+        else:
+            sections.append(build_section(name, pipeline.analysis_module(name), oc.result))
     return tuple(sections)
 
 
 # -- advice ----------------------------------------------------------------------------
-def _attr(obj: Any, *names: str) -> str:
-    for n in names:
-        value = obj.get(n) if isinstance(obj, Mapping) else getattr(obj, n, None)
-        if value is None or value == "":
-            continue
-        if isinstance(value, Finding):
-            return value.text
-        if isinstance(value, float):
-            return f"{value:,.4g}"
-        return str(value)
-    return ""
-
-
-def _safe_findings(result: Any) -> list[Any]:
-    """A result's findings, or none when its ``findings()`` is broken (shown elsewhere)."""
-    try:
-        return list(result.findings())
-    except Exception as exc:
-        log.warning("findings of %s failed: %r", type(result).__name__, exc)
-        return []
-
-
-def _impact_text(a: Any, currency: str) -> str:
-    impact = getattr(a, "impact", None)
-    low, high = getattr(impact, "low", None), getattr(impact, "high", None)
-    if isinstance(low, int | float) and isinstance(high, int | float):
-        return f"{currency} {low:,.0f} to {high:,.0f} a year"
-    return _attr(a, "impact", "impact_text", "expected_impact")
-
-
-def _action_view(a: Any, currency: str = "") -> ActionView:
-    weeks = getattr(a, "horizon_weeks", None)
+def _action_view(a: Action, currency: str, headline: bool) -> ActionView:
     return ActionView(
-        title=_attr(a, "title", "action", "name"),
-        finding=_attr(a, "finding_text", "finding", "why", "reason"),
-        number=_attr(a, "number"),
-        impact=_impact_text(a, currency),
-        effort=_attr(a, "effort_words", "effort"),
-        horizon=f"within {weeks} weeks" if isinstance(weeks, int) else _attr(a, "horizon"),
-        kpi=_attr(a, "kpi", "KPI", "measure"),
+        rank=a.rank,
+        title=a.title,
+        do=a.do,
+        finding=a.finding,
+        impact=f"{currency} {a.impact.low:,.0f} to {a.impact.high:,.0f} a year",
+        impact_low=a.impact.low,
+        impact_mid=a.impact.mid,
+        impact_high=a.impact.high,
+        assumptions=a.impact.basis,
+        success_probability=a.success_probability,
+        effort=a.effort_words,
+        horizon=f"within {a.horizon_weeks} weeks",
+        kpi=a.kpi,
+        strategy=a.strategy,
+        source=a.source,
+        pilot=a.pilot.description if a.pilot else "",
+        reasoning=a.reasoning,
+        headline=headline,
     )
 
 
-def _this_quarter(actions: Sequence[ActionView], k: int = 3) -> tuple[ActionView, ...]:
-    """The first ``k`` actions whose horizon is this quarter; others fill any gap."""
-    now = [a for a in actions if any(w in a.horizon.lower() for w in _QUARTER_WORDS)]
-    rest = [a for a in actions if a not in now]
-    return tuple((now + rest)[:k])
-
-
-def _advice(
-    ws: Workspace, progress: ProgressCallback, findings: Mapping[str, Any] | None = None
-) -> tuple[SectionStatus, str, tuple[str, ...], tuple[ActionView, ...], Any]:
-    """Run the advice playbook; ``findings`` (by analysis) avoids re-running analyses."""
-    try:
-        advice = importlib.import_module("levelfield.advice")
-    except Exception as exc:
-        return "missing", f"the advice package failed to load ({exc})", (), (), None
-    advise = getattr(advice, "advise", None)
-    if not callable(advise):
-        return (
-            "missing",
-            f"the advice playbook is not available in levelfield {__version__} yet",
-            (),
-            (),
-            None,
+def _plan_views(
+    plan: AdvicePlan,
+) -> tuple[
+    tuple[ActionView, ...],
+    tuple[AutomationView, ...],
+    tuple[ScorecardView, ...],
+    tuple[UnlockView, ...],
+]:
+    """The whole plan for display: every action, automation, scorecard, unlocks."""
+    top = {a.rule_id for a in plan.headline_actions}
+    actions = tuple(_action_view(a, plan.currency, a.rule_id in top) for a in plan.actions)
+    automation = tuple(
+        AutomationView(
+            area=c.area.replace("_", " "),
+            task=c.task,
+            solution=c.solution,
+            hours_freed_per_week=c.hours_freed_per_week,
+            net_annual_benefit=c.net_annual_benefit,
+            setup_cost=c.setup_cost,
+            payback=f"{c.payback_months:.1f} months"
+            if math.isfinite(c.payback_months)
+            else "does not pay back",
+            risk=c.risk,
+            basis=c.basis,
         )
-    kwargs: dict[str, Any] = {"progress": progress}
+        for c in plan.automation
+    )
+    scorecard = tuple(
+        ScorecardView(
+            perspective=m.perspective,
+            metric=m.name,
+            value=m.formatted(),
+            status=m.status,
+            reference=m.reference,
+            source=m.source,
+            trend="; ".join(f"{y}: {v:.3g}" for y, v in m.trend),
+        )
+        for m in plan.scorecard
+    )
+    unlocks = tuple(UnlockView(u.data, u.how, u.advice) for u in plan.unlocks)
+    return actions, automation, scorecard, unlocks
+
+
+def run_advice(
+    ws: Workspace,
+    findings: Mapping[str, Sequence[Finding]],
+    skipped: Mapping[str, str],
+) -> tuple[AdvicePlan | None, str]:
+    """The advice plan from the analyses' findings, or ``None`` and why it cannot be made.
+
+    ``skipped`` maps the analyses that could not run to why (shown with the plan).
+    """
     try:
-        accepts_findings = "findings" in inspect.signature(advise).parameters
-    except (TypeError, ValueError):
-        accepts_findings = False
-    if findings is not None and accepts_findings:
-        kwargs["findings"] = findings
-    try:
-        plan = advise(ws, **kwargs)
+        return advise(ws, findings=findings, skipped=skipped), ""
     except LevelfieldError as exc:
-        return "missing", f"{type(exc).__name__}: {exc}", (), (), None
-    except Exception as exc:
-        log.warning("advice failed: %r", exc, exc_info=log.isEnabledFor(10))
-        return "failed", f"internal error in levelfield.advice ({exc})", (), (), None
-    headline = tuple(str(x) for x in plan.headline()) if hasattr(plan, "headline") else ()
-    currency = str(getattr(plan, "currency", "") or ws.currency())
-    chosen = getattr(plan, "headline_actions", None)
-    if chosen is not None:
-        top = tuple(_action_view(a, currency) for a in tuple(chosen)[:3])
-    else:
-        top = _this_quarter([_action_view(a, currency) for a in getattr(plan, "actions", ())])
-    return "done", "", headline, top, plan
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 # -- key numbers -----------------------------------------------------------------------
@@ -641,9 +640,9 @@ def build_report_data(
     ws: Workspace,
     *,
     progress: ProgressCallback = no_progress,
-    results: Mapping[str, Any] | None = None,
+    results: Mapping[str, AnalysisResult] | None = None,
     default_name: str | None = None,
-) -> tuple[ReportData, dict[str, Any]]:
+) -> tuple[ReportData, dict[str, AnalysisResult | AdvicePlan]]:
     """Run the analyses not given in ``results`` and the advice; collect what to show.
 
     Returns the :class:`ReportData` and the raw results by analysis name (``"advice"``
@@ -656,11 +655,11 @@ def build_report_data(
 
     outcomes = run_analyses(ws, progress=analyses_progress, results=results)
     progress("advice", 0.88)
-    done_findings = {
-        n: _safe_findings(oc.result) for n, oc in outcomes.items() if oc.status == "done"
-    }
-    status, reason, advice_headline, actions, plan = _advice(ws, no_progress, done_findings)
+    done = {n: oc.result for n, oc in outcomes.items() if oc.result is not None}
+    skipped = {n: oc.reason for n, oc in outcomes.items() if oc.result is None}
+    plan, advice_reason = run_advice(ws, {n: r.findings() for n, r in done.items()}, skipped)
     progress("key numbers", 0.95)
+    views = _plan_views(plan) if plan is not None else ((), (), (), ())
     data = ReportData(
         business_name=_business_name(ws, default_name),
         currency=ws.currency(),
@@ -668,13 +667,16 @@ def build_report_data(
         fingerprint=ws.fingerprint(),
         version=__version__,
         key_numbers=key_numbers(ws),
-        actions=actions,
-        advice_status=status,
-        advice_reason=reason,
-        advice_headline=advice_headline,
+        actions=views[0],
+        advice_status="done" if plan is not None else "missing",
+        advice_reason=advice_reason,
+        advice_headline=tuple(plan.headline()) if plan is not None else (),
         sections=_sections(outcomes),
+        automation=views[1],
+        scorecard=views[2],
+        unlocks=views[3],
     )
-    raw: dict[str, Any] = {n: oc.result for n, oc in outcomes.items() if oc.status == "done"}
+    raw: dict[str, AnalysisResult | AdvicePlan] = dict(done)
     if plan is not None:
         raw["advice"] = plan
     progress("done", 1.0)

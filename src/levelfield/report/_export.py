@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 
+from levelfield.advice import AdvicePlan
 from levelfield.errors import ConfigError, InsufficientDataError
-from levelfield.findings import ProgressCallback, no_progress
+from levelfield.findings import AnalysisResult, ProgressCallback, no_progress
 from levelfield.report._cells import safe_frame, write_safe_xlsx
-from levelfield.report._data import _advice, _safe_findings, run_analyses
+from levelfield.report._data import run_advice, run_analyses
 from levelfield.workspace import Workspace
 
 __all__ = ["export_tables", "result_tables"]
@@ -38,17 +39,13 @@ def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def result_tables(results: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+def result_tables(results: Mapping[str, AnalysisResult | AdvicePlan]) -> dict[str, pd.DataFrame]:
     """Every table of every result, keyed ``"<analysis>_<table>"``."""
-    tables: dict[str, pd.DataFrame] = {}
-    for name, result in results.items():
-        make = getattr(result, "tables", None)
-        if not callable(make):
-            continue
-        for tname, frame in make().items():
-            if isinstance(frame, pd.DataFrame):
-                tables[_safe_name(f"{name}_{tname}")] = frame
-    return tables
+    return {
+        _safe_name(f"{name}_{tname}"): frame
+        for name, result in results.items()
+        for tname, frame in result.tables().items()
+    }
 
 
 def _sheet_names(keys: list[str]) -> dict[str, str]:
@@ -73,7 +70,7 @@ def export_tables(
     *,
     fmt: ExportFormat | str = "both",
     progress: ProgressCallback = no_progress,
-    results: Mapping[str, Any] | None = None,
+    results: Mapping[str, AnalysisResult] | None = None,
 ) -> list[Path]:
     """Write every result table of the analyses (and the advice plan) to ``output_dir``.
 
@@ -115,9 +112,10 @@ def export_tables(
         progress(text, 0.8 * fraction)
 
     outcomes = run_analyses(ws, progress=step, results=results)
-    done = {n: oc.result for n, oc in outcomes.items() if oc.status == "done"}
-    found = {n: _safe_findings(r) for n, r in done.items()}
-    _status, _reason, _h, _a, plan = _advice(ws, no_progress, found)
+    analysed = {n: oc.result for n, oc in outcomes.items() if oc.result is not None}
+    skipped = {n: oc.reason for n, oc in outcomes.items() if oc.result is None}
+    plan, _reason = run_advice(ws, {n: r.findings() for n, r in analysed.items()}, skipped)
+    done: dict[str, AnalysisResult | AdvicePlan] = dict(analysed)
     if plan is not None:
         done["advice"] = plan
     tables = result_tables(done)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import jinja2
 from markupsafe import Markup
 
 from levelfield.errors import ConfigError
-from levelfield.findings import ProgressCallback, no_progress
+from levelfield.findings import AnalysisResult, ProgressCallback, no_progress
 from levelfield.report._data import ReportData, build_report_data
 from levelfield.workspace import Workspace
 
@@ -99,7 +100,7 @@ def write_report(
     output: str | Path,
     *,
     progress: ProgressCallback = no_progress,
-    results: dict[str, object] | None = None,
+    results: Mapping[str, AnalysisResult] | None = None,
 ) -> Path:
     """Write the one-file HTML report for ``ws`` and return its path.
 

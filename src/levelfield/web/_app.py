@@ -134,7 +134,7 @@ class FindingOut(BaseModel):
 class SectionOut(BaseModel):
     name: str
     title: str
-    status: Literal["done", "missing", "failed", "never_run"]
+    status: Literal["done", "missing", "never_run"]
     reason: str
     headline: list[str]
     findings: list[FindingOut]
@@ -153,13 +153,26 @@ class JobOut(BaseModel):
 
 
 class ActionOut(BaseModel):
+    """One ranked action of the plan (``headline``: among this quarter's top three)."""
+
+    rank: int
     title: str
+    do: str
     finding: str
-    number: str
     impact: str
+    impact_low: float
+    impact_mid: float
+    impact_high: float
+    assumptions: str
+    success_probability: float
     effort: str
     horizon: str
     kpi: str
+    strategy: str
+    source: str
+    pilot: str
+    reasoning: str
+    headline: bool
 
 
 class OrgDetailOut(BaseModel):
