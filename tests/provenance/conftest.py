@@ -83,8 +83,7 @@ def fill(log: ProvenanceLog, cert: Path) -> None:
 
 
 @pytest.fixture
-def pws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    monkeypatch.delenv("LEVELFIELD_KEY_DIR", raising=False)
+def pws(tmp_path: Path) -> Iterator[Workspace]:
     ws = open_workspace(tmp_path / "shop.duckdb")
     yield ws
     ws.close()

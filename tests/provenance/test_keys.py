@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from levelfield import open_workspace
 from levelfield.errors import ConfigError, WorkspaceError
-from levelfield.provenance import fingerprint, format_fingerprint, key_dir_for, verify_signature
+from levelfield.provenance import (
+    fingerprint,
+    format_fingerprint,
+    signing_key_dir,
+    verify_signature,
+)
 from levelfield.provenance._keys import generate_key, load_private_key, public_bytes, sign
 
 # RFC 8032 §7.1, TEST 1, TEST 2, TEST 3: (secret key, public key, message, signature)
@@ -74,10 +80,12 @@ def test_key_files_are_owner_only_and_never_overwritten(tmp_path: Path) -> None:
         load_private_key(directory, "0" * 64)
 
 
-def test_key_dir_default_env_and_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ws = tmp_path / "shop.duckdb"
-    monkeypatch.delenv("LEVELFIELD_KEY_DIR", raising=False)
-    assert key_dir_for(ws) == tmp_path / "shop.duckdb.keys"
-    monkeypatch.setenv("LEVELFIELD_KEY_DIR", str(tmp_path / "k"))
-    assert key_dir_for(ws) == tmp_path / "k"
-    assert key_dir_for(ws, tmp_path / "o") == tmp_path / "o"
+def test_signing_keys_sit_beside_the_workspace_pseudonym_key(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path / "shop.duckdb")
+    try:
+        expected = ws.key_path.parent / f"{ws.workspace_id}.provenance"
+        assert signing_key_dir(ws) == expected
+        assert signing_key_dir(ws, tmp_path / "o") == tmp_path / "o"
+        assert not signing_key_dir(ws).is_relative_to(tmp_path)  # not next to the workspace file
+    finally:
+        ws.close()

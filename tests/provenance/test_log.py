@@ -49,7 +49,8 @@ def test_private_key_lives_outside_the_workspace_owner_only(
     plog: ProvenanceLog, pws: Workspace
 ) -> None:
     files = list(plog.key_dir.iterdir())
-    assert plog.key_dir == Path(str(pws.path) + ".keys") and len(files) == 1
+    assert plog.key_dir == pws.key_path.parent / f"{pws.workspace_id}.provenance"
+    assert len(files) == 1 and not plog.key_dir.is_relative_to(Path(pws.path).parent)
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
     stored = " ".join(str(r) for r in pws.con.execute("SELECT * FROM provenance_keys").fetchall())
     assert "PRIVATE" not in stored and files[0].read_text().split("\n")[1] not in stored

@@ -8,7 +8,7 @@ record exports as one HTML file that verifies itself in the browser, offline.
 
 Public API::
 
-    log = ProvenanceLog(ws)                      # key folder: LEVELFIELD_KEY_DIR or <ws>.keys/
+    log = ProvenanceLog(ws)          # private keys: <key dir>/<workspace id>.provenance/
     log.add([lot_entry(...), transformation_entry(...)])
     lineage([e.body for e in log.entries()], "R-2025-01")
     export = build_export(log, "R-2025-01", url="https://...")
@@ -36,10 +36,9 @@ from levelfield.provenance._entries import (
 from levelfield.provenance._html import render_export_html, write_export_html
 from levelfield.provenance._jcs import canonicalize, es_number, parse_canonical
 from levelfield.provenance._keys import (
-    KEY_DIR_ENV,
     fingerprint,
     format_fingerprint,
-    key_dir_for,
+    signing_key_dir,
     verify_signature,
 )
 from levelfield.provenance._lineage import Lineage, lineage, lot_rows
@@ -59,7 +58,6 @@ __all__ = [
     "EMPTY_ROOT",
     "ENTRY_KINDS",
     "EXPORT_FORMAT",
-    "KEY_DIR_ENV",
     "DocumentedShare",
     "Entry",
     "Failure",
@@ -77,7 +75,6 @@ __all__ = [
     "fingerprint",
     "format_fingerprint",
     "head_message",
-    "key_dir_for",
     "leaf_hash",
     "lineage",
     "lot_entry",
@@ -87,6 +84,7 @@ __all__ = [
     "render_export_html",
     "root_from_inclusion_proof",
     "shipment_entry",
+    "signing_key_dir",
     "transformation_entry",
     "verify_consistency",
     "verify_export",

@@ -1,9 +1,10 @@
 """Ed25519 signing keys of a provenance log: generation, storage, rotation, fingerprints.
 
-Private keys never enter the workspace file. They live in a key folder (owner-only,
-``0700``; each key file ``0600``): ``LEVELFIELD_KEY_DIR`` when set, else
-``<workspace>.keys/`` next to the workspace file. The workspace keeps only public keys,
-so a copy of the workspace given to an accountant cannot sign anything.
+Private keys never enter the workspace file. They live beside the workspace's
+pseudonym key, in the same key dir (``--key-dir`` / ``LEVELFIELD_KEY_DIR`` /
+``~/.config/levelfield/keys``, see :mod:`levelfield.workspace._keys`), in a folder
+``<workspace id>.provenance/`` (owner-only, ``0700``; each key file ``0600``). The
+workspace keeps only public keys, so a copy of it given to an accountant cannot sign.
 
 A key's fingerprint is the SHA-256 of its 32-byte raw public key, in hex; the owner
 publishes it (website, packaging) so customers can check who signed a record.
@@ -20,6 +21,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -31,18 +33,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from levelfield.errors import ConfigError, WorkspaceError
 
 __all__ = [
-    "KEY_DIR_ENV",
     "fingerprint",
     "format_fingerprint",
     "generate_key",
-    "key_dir_for",
     "load_private_key",
     "public_bytes",
     "sign",
+    "signing_key_dir",
     "verify_signature",
 ]
 
-KEY_DIR_ENV = "LEVELFIELD_KEY_DIR"
+
+class _HasKeyPath(Protocol):
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def key_path(self) -> Path: ...
 
 
 def public_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
@@ -63,14 +70,16 @@ def format_fingerprint(fp: str) -> str:
     return " ".join(fp[i : i + 4] for i in range(0, len(fp), 4))
 
 
-def key_dir_for(workspace: Path, key_dir: Path | None = None) -> Path:
-    """Where the private keys of ``workspace`` live (see the module docstring)."""
+def signing_key_dir(ws: _HasKeyPath, key_dir: Path | None = None) -> Path:
+    """Folder of the provenance signing keys of workspace ``ws``.
+
+    ``key_dir`` when given, else ``<key dir>/<workspace id>.provenance`` next to the
+    workspace's pseudonym key file.
+    """
     if key_dir is not None:
         return Path(key_dir)
-    env = os.environ.get(KEY_DIR_ENV)
-    if env:
-        return Path(env)
-    return workspace.with_name(workspace.name + ".keys")
+    name = f"{ws.workspace_id}.provenance" if ws.workspace_id else "provenance"
+    return ws.key_path.parent / name
 
 
 def _ensure_private_dir(directory: Path) -> None:
@@ -114,7 +123,8 @@ def load_private_key(directory: Path, fp: str) -> Ed25519PrivateKey:
     if not path.exists():
         raise WorkspaceError(
             f"the signing key {format_fingerprint(fp)[:19]}... is not in {directory}; "
-            f"set {KEY_DIR_ENV} to the folder that holds provenance-{fp[:16]}.pem "
+            "point LEVELFIELD_KEY_DIR (levelfield --key-dir) at the key dir whose "
+            f"provenance folder holds provenance-{fp[:16]}.pem "
             "(or rotate to a new key with 'levelfield provenance rotate-key')"
         )
     mode = stat.S_IMODE(path.stat().st_mode)

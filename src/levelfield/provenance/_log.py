@@ -17,10 +17,10 @@ from levelfield.provenance._entries import ENTRY_KINDS, FORMAT_VERSION, LotBook
 from levelfield.provenance._jcs import canonicalize
 from levelfield.provenance._keys import (
     generate_key,
-    key_dir_for,
     load_private_key,
     public_bytes,
     sign,
+    signing_key_dir,
     verify_signature,
 )
 from levelfield.provenance._merkle import MerkleTree, leaf_hash, verify_consistency
@@ -110,13 +110,13 @@ class ProvenanceLog:
     ws
         The workspace (entries, tree heads and public keys live in it).
     key_dir
-        Folder of the private signing keys; default ``LEVELFIELD_KEY_DIR`` or
-        ``<workspace>.keys/`` (see :mod:`levelfield.provenance._keys`).
+        Folder of the private signing keys; default ``<key dir>/<workspace id>.provenance``
+        beside the workspace's pseudonym key (see :mod:`levelfield.provenance._keys`).
     """
 
     def __init__(self, ws: Workspace, key_dir: Path | None = None) -> None:
         self.ws = ws
-        self.key_dir = key_dir_for(Path(ws.path), key_dir)
+        self.key_dir = signing_key_dir(ws, key_dir)
 
     # -- reading -------------------------------------------------------------------------
     @property
