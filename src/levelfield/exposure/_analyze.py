@@ -295,6 +295,7 @@ def _channels_frame(table: pd.DataFrame, total_revenue: float) -> pd.DataFrame:
         "fee_profile",
         "owns_customer",
         "owns_stated",
+        "owns_basis",
         "revenue",
         "share",
         "orders",
@@ -481,6 +482,99 @@ def _burden(
     }
 
 
+def _burden_revenue(
+    con: duckdb.DuckDBPyConnection, metrics: dict[str, float], notes: list[str]
+) -> float:
+    """Revenue of the last 12 months, the yardstick of an annual compliance cost.
+
+    The average over the whole history would understate the share of a growing business
+    (and overstate a shrinking one's). With less than a year of orders the revenue is
+    annualized, and the note says so.
+    """
+    years = metrics["years_of_history"]
+    if years >= 1.0:
+        rev = msql.revenue_last_year(con)
+        metrics["revenue_last_12m"] = rev
+        return rev
+    notes.append(
+        f"less than a year of orders ({365.25 * years:.0f} days): revenue is annualized for "
+        "the compliance-cost share"
+    )
+    return metrics["annual_revenue"]
+
+
+def _ownership(
+    pos: pd.DataFrame, metrics: dict[str, float], labels: dict[str, str], notes: list[str]
+) -> None:
+    """Who holds the customer relationship, by revenue: the business, a platform, or unknown.
+
+    A channel is *unknown* unless stated (``channels.owns_customer``), implied by its fee
+    profile or by a known channel name; an unknown channel is never counted as a platform
+    nor as owned. When most revenue is unknown, the ownership share is not a number (NaN):
+    the data cannot tell.
+    """
+    pos_rev = float(pos["revenue"].sum())
+    if pos_rev <= 0:
+        return
+    owned = pos["owns_customer"]
+    is_own = owned.eq(True).fillna(False).to_numpy(dtype=bool)
+    is_plat = owned.eq(False).fillna(False).to_numpy(dtype=bool)
+    is_unknown = owned.isna().to_numpy(dtype=bool)
+    own_rev = float(pos.loc[is_own, "revenue"].sum())
+    plat_rev = float(pos.loc[is_plat, "revenue"].sum())
+    # From the unknown channels themselves, not 1 - known: rounding must not invent a
+    # share (and a note naming no channel) when every channel is known.
+    unknown_share = float(pos.loc[is_unknown, "revenue"].sum()) / pos_rev
+    metrics["ownership_unknown_share"] = unknown_share
+    metrics["platform_owned_share"] = plat_rev / pos_rev
+    metrics["data_ownership_share"] = own_rev / pos_rev if unknown_share <= 0.5 else math.nan
+    plat = pos[is_plat]
+    if len(plat):
+        metrics["platform_share_max"] = float(plat["revenue"].max()) / pos_rev
+    elif unknown_share == 0:
+        metrics["platform_share_max"] = 0.0  # every channel known, none a platform
+    else:
+        metrics["platform_share_max"] = math.nan
+    if unknown_share > 0:
+        unknown = pos.loc[is_unknown, "channel"].astype(str).tolist()
+        labels["ownership_unknown_channels"] = ", ".join(unknown)
+        notes.append(
+            f"who owns the customer is unknown for channel(s) {', '.join(unknown)} "
+            f"({100 * unknown_share:.1f}% of revenue): no fee profile and not a known "
+            "marketplace or own-store name. Set channels.owns_customer (true for your own "
+            "store) to measure it"
+        )
+    by_name = pos[pos["owns_basis"].astype("object").eq("channel name").to_numpy(dtype=bool)]
+    for r in by_name.itertuples():
+        kind = "your own channel" if bool(r.owns_customer) else "a marketplace"
+        notes.append(
+            f"channel {r.channel!r} is taken as {kind} from its name; set "
+            "channels.owns_customer if that is wrong"
+        )
+
+
+def _channel_dependency(
+    pos: pd.DataFrame, metrics: dict[str, float], labels: dict[str, str]
+) -> None:
+    """Tell one own channel by choice from dependence on platforms.
+
+    A business selling through one channel it runs itself (its own store) has a channel
+    HHI of 10,000 by its business model; that is not dependence on a platform's terms.
+    ``channel_dependency_hhi`` is the channel HHI except in that case (NaN: no channel
+    dependency to measure), and ``single_channel_by_choice`` is 1 in that case.
+    """
+    h = metrics.get("channel_hhi", math.nan)
+    live = pos[pos["revenue"] > 0]
+    own_single = len(live) == 1 and bool(live["owns_customer"].eq(True).fillna(False).iloc[0])
+    metrics["channels_with_revenue"] = float(len(live))
+    if own_single:
+        metrics["single_channel_by_choice"] = 1.0
+        labels["single_channel"] = str(live["channel"].iloc[0])
+        metrics["channel_dependency_hhi"] = math.nan
+    else:
+        metrics["channel_dependency_hhi"] = h
+
+
 def _scale_gap(con: duckdb.DuckDBPyConnection, bench: Mapping[str, float] | None) -> float:
     if not bench:
         return float("nan")
@@ -643,25 +737,7 @@ def _compute(
         top_fee = fee_known.sort_values("fee_rate", ascending=False).iloc[0]
         metrics["fee_rate_max"] = float(top_fee["fee_rate"])
         labels["fee_rate_max_channel"] = str(top_fee["channel"])
-    owned = pos["owns_customer"]
-    pos_rev = float(pos["revenue"].sum())
-    if pos_rev > 0:
-        own_rev = float(pos.loc[owned.eq(True).fillna(False).astype(bool), "revenue"].sum())
-        plat_rev = float(pos.loc[owned.eq(False).fillna(False).astype(bool), "revenue"].sum())
-        metrics["data_ownership_share"] = own_rev / pos_rev
-        metrics["platform_owned_share"] = plat_rev / pos_rev
-        # From the unknown channels themselves, not 1 - known: rounding must not invent a
-        # share (and a note naming no channel) when every channel is known.
-        unknown_rev = float(pos.loc[owned.isna().to_numpy(dtype=bool), "revenue"].sum())
-        metrics["ownership_unknown_share"] = unknown_rev / pos_rev
-        plat = pos[owned.eq(False).fillna(False).astype(bool)]
-        metrics["platform_share_max"] = float(plat["revenue"].max()) / pos_rev if len(plat) else 0.0
-        if metrics["ownership_unknown_share"] > 0:
-            unknown = pos.loc[owned.isna().to_numpy(dtype=bool), "channel"].astype(str).tolist()
-            notes.append(
-                f"who owns the customer is unknown for channel(s) {', '.join(unknown)}; "
-                "set channels.owns_customer"
-            )
+    _ownership(pos, metrics, labels, notes)
 
     # -- own-store what-if ---------------------------------------------------------------
     whatif = _whatif(con, pos, p, gm_rate, labels, notes)
@@ -762,6 +838,7 @@ def _compute(
     )
     for r in conc_rows:
         metrics[f"{r.dimension}_hhi"] = r.hhi
+    _channel_dependency(pos, metrics, labels)
     cust = conc_rows[0]
     metrics["customer_top1_share"] = cust.top1_share
     metrics["customer_top5_share"] = cust.top5_share
@@ -778,7 +855,8 @@ def _compute(
 
     # -- burden, scale, scorecard --------------------------------------------------------
     progress("burden and scorecard", 0.85)
-    burden, bm = _burden(ws, p.compliance_study, metrics["annual_revenue"], currency, notes)
+    burden_revenue = _burden_revenue(con, metrics, notes)
+    burden, bm = _burden(ws, p.compliance_study, burden_revenue, currency, notes)
     metrics.update(bm)
     metrics["scale_gap"] = _scale_gap(con, p.unit_cost_benchmarks)
     caps = ws.get_business("capabilities")
@@ -790,7 +868,15 @@ def _compute(
             "business.capabilities is not set: the technological dimension is not measured"
         )
     metrics["measures_customers"] = 1.0 if ws.latest_run("customers") is not None else 0.0
-    scorecard, dimensions = score_indicators(metrics)
+    not_applicable = (
+        {
+            "channel_dependency_hhi": "one channel you run yourself, by choice of business "
+            "model: not a dependence on a platform"
+        }
+        if metrics.get("single_channel_by_choice") == 1.0
+        else {}
+    )
+    scorecard, dimensions = score_indicators(metrics, not_applicable)
 
     used = sorted(set(channels["fee_profile"].dropna().astype(str)) & set(known_profiles))
     dates = {

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from levelfield.exposure._kernels import hhi_band
+from levelfield.exposure._reference import OWN_CHANNEL_NAMES, PLATFORM_CHANNEL_NAMES
 
 __all__ = [
     "ConcentrationRow",
@@ -25,6 +26,7 @@ __all__ = [
     "line_totals",
     "order_history",
     "prepare",
+    "revenue_last_year",
     "single_source",
     "supplier_table",
     "top_keys",
@@ -79,6 +81,7 @@ SELECT channel, currency, is_refund,
        customer_id IS NOT NULL AS identified,
        shipping <> 0 AS has_shipping,
        tax <> 0 AS has_tax,
+       ordered_at > (SELECT max(ordered_at) FROM lf_ord) - INTERVAL 365 DAY AS recent,
        count(*) AS orders, sum(revenue) AS revenue, sum(fees) AS fees,
        sum(merch) AS merch, sum(shipping) AS shipping, sum(tax) AS tax,
        min(ordered_at) AS first_at, max(ordered_at) AS last_at
@@ -217,19 +220,30 @@ def prepare(con: duckdb.DuckDBPyConnection, owns_profiles: list[str]) -> dict[st
                        WHEN c.fee_profile IS NOT NULL
                             AND EXISTS (SELECT 1 FROM lf_fee_schedule s
                                         WHERE s.fee_profile = trim(c.fee_profile)) THEN true
-                       WHEN lower(n.channel) IN ('etsy', 'amazon', 'doordash', 'ubereats',
-                                                 'uber_eats', 'app_store', 'google_play') THEN false
-                       WHEN lower(n.channel) IN ('shopify', 'woocommerce', 'square', 'stripe',
-                                                 'wholesale', 'paypal', 'own_store') THEN true
+                       WHEN list_contains($platform_names, lower(trim(n.channel))) THEN false
+                       WHEN list_contains($own_names, lower(trim(n.channel))) THEN true
                    END
                ) AS owns_customer,
                c.owns_customer IS NOT NULL AS owns_stated,
+               CASE
+                   WHEN c.owns_customer IS NOT NULL THEN 'stated'
+                   WHEN list_contains($owns, nullif(trim(c.fee_profile), '')) THEN 'fee profile'
+                   WHEN c.fee_profile IS NOT NULL
+                        AND EXISTS (SELECT 1 FROM lf_fee_schedule s
+                                    WHERE s.fee_profile = trim(c.fee_profile)) THEN 'fee profile'
+                   WHEN list_contains($platform_names, lower(trim(n.channel)))
+                        OR list_contains($own_names, lower(trim(n.channel))) THEN 'channel name'
+               END AS owns_basis,
                nullif(trim(c.fee_profile), '') IN (SELECT fee_profile FROM lf_fee_schedule)
                    AS fee_known,
                CAST(row_number() OVER (ORDER BY n.channel) AS INTEGER) AS cid
         FROM names n LEFT JOIN channels c ON c.channel = n.channel
         """,
-        {"owns": owns_profiles},
+        {
+            "owns": owns_profiles,
+            "platform_names": sorted(PLATFORM_CHANNEL_NAMES),
+            "own_names": sorted(OWN_CHANNEL_NAMES),
+        },
     )
     _line_aggregates(con)
     row = _rows(
@@ -446,7 +460,7 @@ def channel_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                    sum(value) AS line_value
             FROM lf_items GROUP BY channel
         )
-        SELECT a.channel, c.platform, c.fee_profile, c.owns_customer, c.owns_stated,
+        SELECT a.channel, c.platform, c.fee_profile, c.owns_customer, c.owns_stated, c.owns_basis,
                a.revenue, a.orders, a.fee_actual, a.revenue_actual,
                s.fee AS fee_scheduled,
                CASE WHEN a.fee_actual IS NULL AND (s.fee IS NULL OR a.orders_no_fee = 0)
@@ -739,6 +753,12 @@ def order_history(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, 
     ident = float(row[2] or 0.0)  # type: ignore[arg-type]
     share = ident / revenue if revenue > 0 else float("nan")
     return revenue, max(days, 1.0) / 365.25, share, int(row[3] or 0)  # type: ignore[call-overload]
+
+
+def revenue_last_year(con: duckdb.DuckDBPyConnection) -> float:
+    """Net revenue of the 365 days up to the last order (the last 12 months)."""
+    row = _rows(con, "SELECT sum(revenue) FILTER (WHERE recent) FROM lf_ogroups")[0]
+    return float(row[0] or 0.0)  # type: ignore[arg-type]
 
 
 def as_float(value: object) -> float:

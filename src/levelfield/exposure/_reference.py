@@ -41,6 +41,62 @@ PLATFORM_OWNS_CUSTOMER = frozenset(
     }
 )
 
+#: Channel names (lower case) of marketplaces and delivery apps that hold the customer
+#: relationship, used when a channel has neither a stated ``owns_customer`` nor a fee
+#: profile. A channel named otherwise is *unknown*, never taken for a platform.
+PLATFORM_CHANNEL_NAMES = frozenset(
+    {
+        "etsy",
+        "amazon",
+        "ebay",
+        "walmart",
+        "faire",
+        "wayfair",
+        "zalando",
+        "bol",
+        "mercadolibre",
+        "rakuten",
+        "tiktok_shop",
+        "doordash",
+        "ubereats",
+        "uber_eats",
+        "deliveroo",
+        "just_eat",
+        "grubhub",
+        "app_store",
+        "google_play",
+    }
+)
+
+#: Channel names (lower case) of channels the business runs itself: its own online store
+#: (hosted on a shop system or not), its shop counter, direct and wholesale sales. The
+#: business holds the customer contact and history there. ``online`` and ``direct`` are
+#: the channels the UCI/CDNOW and levelfield CSV imports give a retailer's own sales.
+OWN_CHANNEL_NAMES = frozenset(
+    {
+        "shopify",
+        "woocommerce",
+        "square",
+        "stripe",
+        "paypal",
+        "wholesale",
+        "own_store",
+        "online",
+        "online_store",
+        "web",
+        "website",
+        "webshop",
+        "direct",
+        "pos",
+        "in_store",
+        "store",
+        "shop",
+        "retail",
+        "phone",
+        "b2b",
+    }
+)
+
 _FEE_BASES = ("order_total", "merchandise_plus_shipping", "merchandise")
 
 

@@ -108,6 +108,11 @@ class ExposureResult:
             "currency": self.currency,
             "metrics": {k: _clean(float(v)) for k, v in self.metrics.items()},
             "scorecard": dims,
+            "scorecard_missing": {
+                str(r.dimension): str(r.fill_with)
+                for r in self.dimensions.itertuples()
+                if not math.isfinite(as_float(r.score)) and "fill_with" in self.dimensions
+            },
             "weakest_dimensions": weakest,
             "fee_schedule_dates": dict(self.fee_schedule_dates),
             "notes": list(self.notes),
@@ -146,6 +151,13 @@ class ExposureResult:
             for r in self.dimensions.itertuples()
         )
         lines.append(f"Asymmetry scorecard (0-100, higher is a more level field): {scores}.")
+        na = self.dimensions[self.dimensions["score"].isna()]
+        if len(na) and "fill_with" in na:
+            lines.append(
+                "Not scored (too few indicators measured; missing data never count as good): "
+                + "; ".join(f"{r.dimension} needs {r.fill_with}" for r in na.itertuples())
+                + "."
+            )
         weak = self._weakest()
         if weak:
             lines.append(
@@ -171,7 +183,9 @@ class ExposureResult:
             "country_cogs_share_max",
             "single_source_share",
             "supplier_hhi",
-            "channel_hhi",
+            "channel_dependency_hhi",
+            "ownership_unknown_share",
+            "single_channel_by_choice",
             "compliance_cost_share",
             "own_store_margin_gain",
             "spend_weighted_country_risk",
@@ -229,6 +243,8 @@ class ExposureResult:
             "of identified revenue.",
             "info",
         )
+        by_choice = m.get("single_channel_by_choice", 0.0) == 1.0
+        own_channel = self.labels.get("single_channel", "your own store")
         for dim, label in (
             ("customer", "customer"),
             ("channel", "sales-channel"),
@@ -238,15 +254,44 @@ class ExposureResult:
             ("supplier_country", "supplier-country spend"),
         ):
             h = m.get(f"{dim}_hhi", math.nan)
+            choice = by_choice and dim in ("channel", "platform")
             add(
                 f"{dim}_hhi",
                 h,
                 "index",
-                f"{label.capitalize()} concentration HHI is {_num(h)} ({hhi_band(h)}; {yard}).",
-                _hhi_severity(h),
+                f"{label.capitalize()} concentration HHI is {_num(h)} ({hhi_band(h)}; {yard})"
+                + (
+                    f": all sales go through {own_channel}, a channel you run yourself, by "
+                    "choice of business model, not dependence on a platform."
+                    if choice
+                    else "."
+                ),
+                "info" if choice else _hhi_severity(h),
                 band=hhi_band(h),
                 reference="US DOJ/FTC Merger Guidelines 2023",
+                **({"by_choice": 1.0 if choice else 0.0} if dim in ("channel", "platform") else {}),
             )
+        dep = m.get("channel_dependency_hhi", math.nan)
+        add(
+            "channel_dependency_hhi",
+            dep,
+            "index",
+            f"Sales-channel concentration HHI is {_num(dep)} ({hhi_band(dep)}; {yard}).",
+            _hhi_severity(dep),
+            band=hhi_band(dep),
+            channels=m.get("channels_with_revenue"),
+            platform_share_max=m.get("platform_share_max"),
+        )
+        add(
+            "single_channel_by_choice",
+            m.get("single_channel_by_choice", math.nan),
+            "flag",
+            f"You sell through one channel, {own_channel}, which you run yourself: a "
+            "business-model choice, not dependence on a platform or a customer. Its risks "
+            "are your own store's (traffic, outages), not a platform's terms.",
+            "info",
+            channel=self.labels.get("single_channel"),
+        )
         ps = m.get("platform_share_max", math.nan)
         ch = self._top_platform_channel()
         add(
@@ -255,7 +300,10 @@ class ExposureResult:
             "share",
             f"{ch.get('channel', 'A marketplace')} brings {_pct(ps)} of revenue and holds the "
             "customer relationship; its effective fee rate is "
-            f"{_pct(ch.get('fee_rate', math.nan))}.",
+            f"{_pct(ch.get('fee_rate', math.nan))}."
+            if ch
+            else "No marketplace sells for you: every channel with revenue is one you run "
+            "yourself, so no platform holds your customers.",
             "critical"
             if ps >= 0.5
             else "warning"
@@ -268,15 +316,33 @@ class ExposureResult:
             fee_rate=ch.get("fee_rate"),
         )
         own = m.get("data_ownership_share", math.nan)
+        plat_share = m.get("platform_owned_share", math.nan)
+        unk = m.get("ownership_unknown_share", 0.0)
+        rest = [
+            f"a platform holds it on {_pct(plat_share)}" if plat_share > 0 else "",
+            f"it is unknown on {_pct(unk)}" if unk > 0 else "",
+        ]
+        rest_text = " and ".join(r for r in rest if r)
         add(
             "data_ownership_share",
             own,
             "share",
-            f"You own the customer relationship on {_pct(own)} of revenue; on the rest a "
-            "platform holds the customer contact and history.",
+            f"You own the customer relationship on {_pct(own)} of revenue"
+            + (f"; {rest_text}." if rest_text else " (every channel is yours)."),
             "warning" if own < 0.5 else "watch" if own < 0.8 else "good",
-            platform_owned_share=m.get("platform_owned_share"),
-            unknown_share=m.get("ownership_unknown_share"),
+            platform_owned_share=plat_share,
+            unknown_share=unk,
+        )
+        add(
+            "ownership_unknown_share",
+            unk if unk > 0 else math.nan,
+            "share",
+            f"Who owns the customer relationship is unknown on {_pct(unk)} of revenue "
+            f"(channel(s) {self.labels.get('ownership_unknown_channels', 'n/a')}: no fee "
+            "profile and not a known marketplace or own-store name); set "
+            "channels.owns_customer to measure it.",
+            "info",
+            channels=self.labels.get("ownership_unknown_channels"),
         )
         fd = m.get("fee_drag", math.nan)
         add(

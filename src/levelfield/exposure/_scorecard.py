@@ -10,7 +10,7 @@ import pandas as pd
 
 from levelfield.exposure._kernels import HHI_MODERATE, linear_score
 
-__all__ = ["DIMENSIONS", "INDICATORS", "Indicator", "score_indicators"]
+__all__ = ["DIMENSIONS", "INDICATORS", "MIN_MEASURED_SHARE", "Indicator", "score_indicators"]
 
 #: The seeds' asymmetry dimensions, in display order.
 DIMENSIONS = ("economic", "technological", "regulatory", "informational", "systemic")
@@ -31,6 +31,12 @@ class Indicator:
     good: float
     bad: float
     reference: str
+    fill: str = ""
+
+    @property
+    def fill_with(self) -> str:
+        """The import or setting that would measure this indicator."""
+        return self.fill or _FILL.get(self.name, "")
 
     @property
     def direction(self) -> str:
@@ -55,8 +61,8 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         "economic",
-        "channel_hhi",
-        "sales-channel concentration (HHI)",
+        "channel_dependency_hhi",
+        "sales-channel concentration (HHI; not scored for one own channel by choice)",
         "index",
         HHI_MODERATE,
         5000.0,
@@ -191,17 +197,54 @@ INDICATORS: tuple[Indicator, ...] = (
 )
 
 
-def score_indicators(values: Mapping[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+_SUPPLIERS = (
+    "suppliers with country and alternatives ('levelfield import suppliers'), linked from "
+    "products ('levelfield import products')"
+)
+_CHANNELS = "channels with owns_customer or a fee profile ('levelfield import channels')"
+_FILL = {
+    "customer_top1_share": "orders with customer ids",
+    "channel_dependency_hhi": "orders with their sales channel",
+    "supplier_hhi": _SUPPLIERS,
+    "fee_drag": "product unit costs ('levelfield import products') and channel fees",
+    "scale_gap": "large-firm unit costs (parameter unit_cost_benchmarks)",
+    "digital_capabilities": "the business profile key 'capabilities'",
+    "compliance_cost_share": "the business profile key 'employees'",
+    "compliance_cost_ratio": "the business profile key 'employees'",
+    "data_ownership_share": _CHANNELS,
+    "identified_revenue_share": "orders with customer ids",
+    "measures_customers": "'levelfield analyze customers'",
+    "platform_share_max": _CHANNELS,
+    "supplier_country_hhi": _SUPPLIERS,
+    "spend_weighted_country_risk": _SUPPLIERS,
+    "single_source_share": _SUPPLIERS,
+}
+
+#: A dimension is scored only when at least this share of its indicators is measured: a
+#: score from one indicator of four says little about the dimension, and a missing
+#: indicator must never count as a good one.
+MIN_MEASURED_SHARE = 0.5
+
+
+def score_indicators(
+    values: Mapping[str, float], not_applicable: Mapping[str, str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every indicator with a value; returns ``(indicators, dimensions)`` tables.
 
     A dimension's score is the unweighted mean of its measured indicators: there is no
     evidence on which indicator matters more, so none gets more weight. A dimension with
-    no measured indicator has a NaN score and is not ranked.
+    fewer than half of its indicators measured has a NaN score (n/a) and is not ranked;
+    missing data never score. ``fill_with`` names the imports that would measure the
+    missing indicators. ``not_applicable`` maps indicators that do not apply to this
+    business to the reason (e.g. channel concentration of one own channel by choice);
+    they are shown with the reason and count neither as measured nor as missing.
     """
+    na = dict(not_applicable or {})
     rows = []
     for ind in INDICATORS:
         value = float(values.get(ind.name, float("nan")))
-        score = float(linear_score(value, ind.good, ind.bad)) if np.isfinite(value) else np.nan
+        measured = bool(np.isfinite(value)) and ind.name not in na
+        score = float(linear_score(value, ind.good, ind.bad)) if measured else np.nan
         rows.append(
             {
                 "dimension": ind.dimension,
@@ -214,15 +257,25 @@ def score_indicators(values: Mapping[str, float]) -> tuple[pd.DataFrame, pd.Data
                 "direction": ind.direction,
                 "reference": ind.reference,
                 "score": score,
+                "fill_with": "" if measured or ind.name in na else ind.fill_with,
+                "not_applicable": na.get(ind.name, ""),
             }
         )
     table = pd.DataFrame(rows)
+    applicable = table.assign(applies=table["not_applicable"].eq(""))
     dims = (
-        table.groupby("dimension", sort=False)
-        .agg(score=("score", "mean"), measured=("score", "count"), indicators=("score", "size"))
+        applicable.groupby("dimension", sort=False)
+        .agg(score=("score", "mean"), measured=("score", "count"), indicators=("applies", "sum"))
         .reindex(list(DIMENSIONS))
         .reset_index()
     )
+    enough = dims["measured"] >= MIN_MEASURED_SHARE * dims["indicators"]
+    dims.loc[~enough, "score"] = np.nan
+    missing: dict[str, list[str]] = {}
+    for dim, fill in zip(table["dimension"], table["fill_with"], strict=True):
+        if fill and fill not in missing.setdefault(str(dim), []):
+            missing[str(dim)].append(str(fill))
+    dims["fill_with"] = ["; ".join(missing.get(str(d), [])) for d in dims["dimension"]]
     ranked = dims.dropna(subset=["score"]).sort_values(["score", "dimension"])
     weakest = set(ranked["dimension"].head(2))
     dims["weakest"] = dims["dimension"].isin(weakest)
