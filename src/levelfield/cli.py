@@ -261,11 +261,29 @@ def serve(
     data_dir: Annotated[
         Path, typer.Option(help="Where accounts and organization workspaces are kept.")
     ] = Path("levelfield-web"),
+    signup: Annotated[
+        bool,
+        typer.Option(
+            "--signup/--no-signup",
+            help="Let anyone create an account (--no-signup: private server, people join "
+            "by an owner's invitation link).",
+        ),
+    ] = True,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Address of a reverse proxy whose X-Forwarded-For/-Proto headers are "
+            "believed (repeat for several); without it the client is the TCP peer.",
+        ),
+    ] = None,
 ) -> None:
     """Start the web app (FastAPI + HTMX)."""
     from levelfield import web
 
-    web.serve(host=host, port=port, data_dir=data_dir, demo=demo, console=console)
+    settings = web.Settings(allow_signup=signup, trusted_proxies=tuple(trusted_proxy or ()))
+    web.serve(
+        host=host, port=port, data_dir=data_dir, demo=demo, console=console, settings=settings
+    )
 
 
 key_app = typer.Typer(

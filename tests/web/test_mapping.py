@@ -65,7 +65,7 @@ def test_unrecognised_spreadsheet_offers_mapping_then_imports(real: TestClient) 
     csrf = page_csrf(real, org)
     r = _upload(real, org, csrf)
     assert r.status_code == 400
-    assert "no profile matched" in r.text and 'id="mapping-form"' in r.text
+    assert "no platform profile matched" in r.text and 'id="mapping-form"' in r.text
     # Every column is listed; the obvious ones are pre-selected from names and aliases.
     for col in ("Invoice No", "Date", "Client", "Item", "Qty", "Unit Price"):
         assert f">{col}</label>" in r.text
@@ -192,7 +192,7 @@ def _token(client: TestClient, org: str) -> str:
 def test_api_upload_with_a_mapping(real: TestClient) -> None:
     org = sign_up(real, "owner@x.com", "Tea Co")
     auth = {"Authorization": f"Bearer {_token(real, org)}"}
-    url = f"/api/v1/orgs/{org}/imports"
+    url = f"/api/v1/orgs/{org}/imports?wait=true"
     files = {"file": ("w.csv", WHOLESALE_CSV.encode(), "text/csv")}
     r = real.post(url, data={"kind": "orders"}, files=files, headers=auth)
     assert r.status_code == 400

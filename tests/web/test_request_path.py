@@ -92,8 +92,8 @@ def test_login_burst_hashes_within_its_bound_and_pages_do_not_wait(
     assert page_code == 200 and page_s < logins_s  # the page did not queue behind them
 
 
-def test_hashing_slots_default_to_half_the_cores_and_reject_negative() -> None:
-    assert hashing_slots(Settings()) == max(1, (os.cpu_count() or 2) // 2)
+def test_hashing_slots_default_to_one_per_core_and_reject_negative() -> None:
+    assert hashing_slots(Settings()) == max(1, os.cpu_count() or 2)
     assert hashing_slots(Settings(hash_threads=3)) == 3
     with pytest.raises(ConfigError, match="hash_threads"):
         Settings(hash_threads=-1)

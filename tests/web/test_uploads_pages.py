@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -223,7 +224,16 @@ def test_api_run_and_read_results(client: TestClient) -> None:
         files={"file": ("more.csv", ORDERS_CSV.encode(), "text/csv")},
         headers=auth,
     )
-    assert up.status_code == 201 and up.json()["rows_rejected"] == 1
+    # Queued: 202 with the upload's id and where to poll (issue 16 item 6).
+    assert up.status_code == 202 and up.json()["status"] in ("queued", "importing", "ok")
+    poll = up.headers["location"]
+    assert poll == f"/api/v1/orgs/{org}/imports/{up.json()['id']}"
+    for _ in range(200):
+        up = client.get(poll, headers=auth)
+        if up.json()["status"] in ("ok", "failed"):
+            break
+        time.sleep(0.05)
+    assert up.json()["status"] == "ok" and up.json()["rows_rejected"] == 1
     assert up.json()["rejects"][0]["reason"] == "not a number"
     assert client.get(f"/api/v1/orgs/{org}/report", headers=auth).status_code == 200
 

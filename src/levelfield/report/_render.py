@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
 from collections.abc import Mapping
 from importlib import resources
@@ -22,6 +24,7 @@ __all__ = [
     "make_environment",
     "plotly_js",
     "render_report",
+    "report_csp",
     "script_json",
     "write_report",
 ]
@@ -58,6 +61,35 @@ def plotly_js() -> str:
 
 
 @functools.cache
+def _charts_js() -> str:
+    return asset_text("charts.js").replace("</script", "<\\/script")
+
+
+def _script_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+@functools.cache
+def report_csp() -> str:
+    """The report's Content-Security-Policy: only its own two inline scripts may run.
+
+    Scripts are allowed by their SHA-256 hashes (CSP level 2), so a script injected
+    into the report (by a bug, or by editing the file) does not run; forms cannot
+    submit anywhere (``form-action 'none'``), nothing is fetched (``connect-src
+    'none'``) and nothing loads from elsewhere. ``navigate-to`` is not used: no
+    browser implements it (it left the CSP 3 draft), so links stay possible, but
+    nothing that could follow them runs. Plotly needs inline styles.
+    """
+    scripts = " ".join(_script_hash(t) for t in (plotly_js(), _charts_js()))
+    return (
+        f"default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+        "img-src data: blob:; font-src data:; connect-src 'none'; form-action 'none'; "
+        "base-uri 'none'; object-src 'none'"
+    )
+
+
+@functools.cache
 def asset_text(name: str) -> str:
     """A CSS/JS asset shared by the report and the web app (``report.css``, ``charts.js``)."""
     return (TEMPLATE_DIR / name).read_text(encoding="utf-8")
@@ -90,8 +122,9 @@ def render_report(data: ReportData) -> str:
     return template.render(
         data=data,
         css=Markup(asset_text("report.css")),
-        charts_js=Markup(asset_text("charts.js").replace("</script", "<\\/script")),
+        charts_js=Markup(_charts_js()),
         plotly_js=Markup(plotly_js()),
+        csp=report_csp(),
     )
 
 

@@ -11,7 +11,7 @@ Use :func:`create_app` to embed the app and :func:`serve` to run it
 """
 
 from levelfield.web._app import create_app
-from levelfield.web._serve import DemoAccount, create_demo, serve
+from levelfield.web._serve import DemoAccount, create_demo, serve, uvicorn_config
 from levelfield.web._tenants import Settings
 from levelfield.web._uploads import UploadTypeError, sniff_type
 
@@ -23,4 +23,5 @@ __all__ = [
     "create_demo",
     "serve",
     "sniff_type",
+    "uvicorn_config",
 ]

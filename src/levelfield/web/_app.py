@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import json
@@ -15,15 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import argon2
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from levelfield._version import __version__
@@ -31,21 +30,24 @@ from levelfield.errors import AuthError, LevelfieldError
 from levelfield.ingest import GENERIC_FIELDS
 from levelfield.report import ANALYSIS_TITLES, ReportData, Section, asset_text, make_environment
 from levelfield.report._data import analysis_names
-from levelfield.report._render import plotly_js
+from levelfield.report._render import plotly_js, report_csp
+from levelfield.web._account import account_router
 from levelfield.web._auth import (
+    DEVICE_COOKIE,
     MIN_PASSWORD,
     AppState,
-    LoginRateLimitError,
     LoginRequiredError,
     PageUser,
+    RateLimitError,
     api_member,
     api_user,
+    client_ip,
     csrf_ok,
     page_member,
     page_user,
     require_csrf,
 )
-from levelfield.web._store import Job, Membership, Store, User, new_id
+from levelfield.web._store import Job, Membership, Store, User
 from levelfield.web._tenants import (
     ImportOptions,
     ImportOutcome,
@@ -56,9 +58,19 @@ from levelfield.web._tenants import (
     parse_choice,
     validate_mapping,
 )
-from levelfield.web._uploads import BodyLimitMiddleware, UploadTypeError, display_name, sniff_type
+from levelfield.web._upload_flow import UploadFlow
+from levelfield.web._uploads import BodyLimitMiddleware
 
 __all__ = ["create_app"]
+
+SIGNUP_CLOSED = "sign-up is closed on this server; ask an organization's owner for an invitation"
+#: Messages the login page shows after a redirect (``/login?notice=...``).
+NOTICES = {
+    "signed-up": "If this e-mail address was new, its account and business are ready: log in. "
+    "If it had an account already, log in with that account's password.",
+    "logged-out-everywhere": "You are logged out on every device.",
+    "joined": "Your account is ready: log in to open the business you were invited to.",
+}
 
 WEB_DIR = Path(str(resources.files("levelfield.web")))
 TEMPLATES = WEB_DIR / "templates"
@@ -71,6 +83,11 @@ CSP = (
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 )
+
+
+def report_csp_header() -> str:
+    """The report's own policy, in a sandbox: served by the app it runs in no origin."""
+    return "sandbox allow-scripts allow-downloads; " + report_csp()
 
 
 class SecurityHeaders:
@@ -195,6 +212,9 @@ class RejectOut(BaseModel):
 
 class ImportOut(BaseModel):
     id: str
+    status: Literal["queued", "importing", "ok", "failed"] = Field(
+        description="queued or importing: poll GET .../imports/{id}; ok or failed: done"
+    )
     ok: bool
     kind: str
     source_name: str
@@ -255,9 +275,10 @@ def _section_out(name: str, section: Section | None) -> SectionOut:
     )
 
 
-def _import_out(upload_id: str, o: ImportOutcome) -> ImportOut:
+def _import_out(upload_id: str, o: ImportOutcome, status: Any) -> ImportOut:
     return ImportOut(
         id=upload_id,
+        status=status,
         ok=o.ok,
         kind=o.kind,
         source_name=o.source_name,
@@ -322,112 +343,6 @@ _UPLOAD_BODY = {
 }
 
 
-# -- uploads (shared by pages and API) ---------------------------------------------------
-async def _receive_upload(
-    request: Request, st: AppState, m: Membership, user_id: str, session_csrf: Any = None
-) -> tuple[str, ImportOutcome, int]:
-    """Parse, size-check, sniff and import one multipart upload."""
-    try:
-        form = await request.form(max_files=1, max_fields=10)
-    except MultiPartException as exc:
-        raise HTTPException(400, f"the upload could not be read: {exc.message}") from None
-    try:
-        return await _import_form(request, form, st, m, user_id, session_csrf)
-    finally:
-        await form.close()
-
-
-async def _import_form(
-    request: Request, form: Any, st: AppState, m: Membership, user_id: str, session_csrf: Any
-) -> tuple[str, ImportOutcome, int]:
-    if session_csrf is not None:
-        token = request.headers.get("x-csrf-token")
-        if token is None:
-            value = form.get("csrf_token")
-            token = value if isinstance(value, str) else None
-        if not csrf_ok(session_csrf, token):
-            raise HTTPException(
-                403, "the form expired or did not come from this site; reload the page"
-            )
-    kind = form.get("kind")
-    kinds = st.tenants.kinds()
-    if not isinstance(kind, str) or kind not in kinds:
-        raise HTTPException(
-            422, f"choose what the file holds: kind must be one of {', '.join(kinds)}"
-        )
-    try:
-        options = _options_from_form(form, kind)
-    except MappingError as exc:
-        raise HTTPException(422, str(exc)) from None
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise HTTPException(422, "attach the export as the 'file' field")
-    tmp_dir = st.tenants.data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    # The client's filename is only displayed and recorded, never used as a path.
-    tmp = tmp_dir / f"{new_id()}.upload"
-    source = display_name(upload.filename)
-    try:
-        await run_in_threadpool(_copy_upload, upload, tmp, st.settings.max_upload_bytes)
-        try:
-            detected = sniff_type(tmp, source)
-        except UploadTypeError as exc:
-            raise HTTPException(415, str(exc)) from None
-        typed = tmp.with_suffix(f".{detected}")
-        tmp.replace(typed)
-        tmp = typed
-        outcome = await run_in_threadpool(
-            st.tenants.import_upload, m.org, kind, tmp, source, detected, options
-        )
-        upload_id = st.store.add_upload(
-            m.org.org_id,
-            user_id,
-            kind,
-            source,
-            detected,
-            "ok" if outcome.ok else "failed",
-            outcome.to_json(),
-        )
-        if outcome.needs_mapping:
-            # Kept under the org's folder, named by the random upload id, for the mapping step.
-            st.tenants.keep_upload(m.org, upload_id, detected, tmp)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return upload_id, outcome, 201 if outcome.ok else 400
-
-
-def _options_from_form(form: Any, kind: str) -> ImportOptions | None:
-    """The API's optional ``mapping`` (JSON), ``channel``, ``dayfirst``, ``decimal_comma``."""
-    values = {k: form.get(k) for k in ("mapping", "channel", "dayfirst", "decimal_comma")}
-    for key, value in values.items():
-        if value is not None and not isinstance(value, str):
-            raise MappingError(f"{key} must be a text field, not a file")
-    if all(v is None or not v.strip() for v in values.values()):
-        return None
-    mapping: dict[str, str] = {}
-    raw = (values["mapping"] or "").strip()
-    if raw:
-        if kind != "orders":
-            raise MappingError(f"a column mapping applies to orders uploads only, not {kind}")
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise MappingError(
-                'mapping must be a JSON object of column to field, e.g. {"Invoice No": '
-                '"order_id", "Date": "ordered_at"}'
-            )
-        mapping = validate_mapping(parsed)
-    channel = (values["channel"] or "").strip() or None
-    return ImportOptions(
-        mapping=mapping,
-        channel=channel,
-        dayfirst=parse_choice("dayfirst", values["dayfirst"]),
-        decimal_comma=parse_choice("decimal_comma", values["decimal_comma"]),
-    )
-
-
 @dataclass(frozen=True)
 class MappingForm:
     """What the column-mapping form shows: the stored upload's columns and the choices."""
@@ -452,19 +367,6 @@ class MappingForm:
         )
 
 
-def _copy_upload(upload: UploadFile, dest: Path, limit: int) -> None:
-    upload.file.seek(0)
-    written = 0
-    with dest.open("wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            written += len(chunk)
-            if written > limit:
-                raise HTTPException(
-                    413, f"the file is larger than the limit of {limit / 1e6:,.0f} MB"
-                )
-            out.write(chunk)
-
-
 # -- the app ---------------------------------------------------------------------------
 def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> FastAPI:
     """The levelfield web app over ``data_dir``.
@@ -485,6 +387,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         parallelism=cfg.argon2_parallelism,
     )
     st = AppState(cfg, store, tenants, hasher)
+    flow = UploadFlow(st)
     env = make_environment(TEMPLATES)
     # The templates ship with the package: compile each once, never stat them per request.
     env.auto_reload = False
@@ -493,7 +396,12 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Warm up before the first visitor: the analysis list imports the CLI module.
         await run_in_threadpool(analysis_names)
+        # Pending uploads of an earlier process cannot be decrypted (the key was in its
+        # memory): delete them now, and expired ones every minute from now on.
+        await run_in_threadpool(functools.partial(flow.sweep, everything=True))
+        sweeper = asyncio.create_task(_sweep_pending(flow))
         yield
+        sweeper.cancel()
         await run_in_threadpool(tenants.close)
         st.close()
 
@@ -503,8 +411,13 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         description="Strategy analytics for small businesses. JSON API: authenticate with "
         "`Authorization: Bearer <token>` (create tokens under API in the web app).",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN: not offered. The OpenAPI
+        # document at /openapi.json works with any local OpenAPI viewer.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.lf = st
+    app.state.uploads = flow
     app.add_middleware(BodyLimitMiddleware, max_bytes=cfg.max_upload_bytes + 1_000_000)
     app.add_middleware(SecurityHeaders)
 
@@ -625,8 +538,15 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         return RedirectResponse(f"/orgs/{ms[0].org.org_id}" if ms else "/account/tokens", 303)
 
     @app.get("/login", include_in_schema=False)
-    def login_page(request: Request) -> Response:
-        return anon_page(request, "login.html", error="", email="", allow_signup=cfg.allow_signup)
+    def login_page(request: Request, notice: str = "") -> Response:
+        return anon_page(
+            request,
+            "login.html",
+            error="",
+            email="",
+            allow_signup=cfg.allow_signup,
+            notice=NOTICES.get(notice, ""),
+        )
 
     @app.post("/login", include_in_schema=False)
     async def login(
@@ -639,33 +559,29 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         return await st.in_hash_pool(log_in, request, email, password)
 
     def log_in(request: Request, email: str, password: str) -> Response:
-        ip = request.client.host if request.client else "unknown"
         try:
-            user = st.log_in(email, password, ip)
-        except LoginRateLimitError as exc:
-            return anon_page(
-                request,
-                "login.html",
-                429,
-                error=str(exc),
-                email=email,
-                allow_signup=cfg.allow_signup,
+            result = st.log_in(
+                email, password, client_ip(request), request.cookies.get(DEVICE_COOKIE)
             )
         except AuthError as exc:
             return anon_page(
                 request,
                 "login.html",
-                401,
+                429 if isinstance(exc, RateLimitError) else 401,
                 error=str(exc),
                 email=email,
                 allow_signup=cfg.allow_signup,
+                notice="",
             )
-        return signed_in_redirect(request, user, "/")
+        resp = signed_in_redirect(request, result.user, "/")
+        if result.new_device is not None:
+            st.remember_device(request, resp, result.new_device)
+        return resp
 
     @app.get("/signup", include_in_schema=False)
     def signup_page(request: Request) -> Response:
         if not cfg.allow_signup:
-            raise HTTPException(404, "sign-up is closed on this server; ask its administrator")
+            raise HTTPException(404, SIGNUP_CLOSED)
         return anon_page(
             request, "signup.html", error="", email="", org_name="", min_password=MIN_PASSWORD
         )
@@ -679,13 +595,17 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         csrf_token: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
         if not cfg.allow_signup:
-            raise HTTPException(404, "sign-up is closed on this server; ask its administrator")
+            raise HTTPException(404, SIGNUP_CLOSED)
         check_form_csrf(request, csrf_token)
+        try:
+            st.signup_allowed(client_ip(request))
+        except RateLimitError as exc:
+            raise HTTPException(429, str(exc)) from None
         return await st.in_hash_pool(sign_up, request, email, password, org_name)
 
     def sign_up(request: Request, email: str, password: str, org_name: str) -> Response:
         try:
-            user, org = st.sign_up(email, password, org_name)
+            st.register(email, password, org_name)
         except LevelfieldError as exc:
             return anon_page(
                 request,
@@ -696,7 +616,8 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
                 org_name=org_name,
                 min_password=MIN_PASSWORD,
             )
-        return signed_in_redirect(request, user, f"/orgs/{org.org_id}")
+        # The same answer whether the address was new or had an account already.
+        return RedirectResponse("/login?notice=signed-up", status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, pu: Annotated[PageUser, Depends(require_csrf)]) -> Response:
@@ -763,11 +684,10 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         pu: Annotated[PageUser, Depends(page_user)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        upload_id, outcome, status = await _receive_upload(
-            request, st, m, pu.user.user_id, pu.session
-        )
+        queued = await flow.receive(request, m, pu.user.user_id, pu.session)
+        outcome, status = await queued.outcome()
         form = (
-            MappingForm.initial(m.org.org_id, upload_id, outcome.columns)
+            MappingForm.initial(m.org.org_id, queued.upload_id, outcome.columns)
             if outcome.needs_mapping
             else None
         )
@@ -801,7 +721,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
             raise HTTPException(404, "no such upload")
         outcome = ImportOutcome.from_json(row["summary_json"])
         path = tenants.stored_upload_path(m.org, upload_id, row["detected_type"])
-        if not outcome.needs_mapping or not path.exists():
+        if not outcome.needs_mapping or not path.is_file():
             raise HTTPException(
                 404, "this upload is not waiting for a column mapping; upload the file again"
             )
@@ -825,7 +745,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         pu: Annotated[PageUser, Depends(require_csrf)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        row, outcome, path = waiting_upload(m, upload_id)
+        row, outcome, _path = waiting_upload(m, upload_id)
         data = await request.form(max_files=0, max_fields=len(outcome.columns) + 10)
         columns = outcome.columns
         chosen = {
@@ -855,24 +775,11 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
             )
         except MappingError as exc:
             return await upload_result(request, pu, m, outcome, replace(form, error=str(exc)), 422)
-        result = await run_in_threadpool(
-            tenants.import_upload,
-            m.org,
-            row["kind"],
-            path,
-            row["source_name"],
-            row["detected_type"],
-            options,
-        )
-        if result.ok:
-            store.update_upload(m.org.org_id, upload_id, "ok", result.to_json())
-            path.unlink(missing_ok=True)
-            return await upload_result(request, pu, m, result, None, 201)
-        # Still waiting: keep the file and the columns so the owner can try other choices.
-        waiting = replace(result, needs_mapping=True, columns=columns)
-        store.update_upload(m.org.org_id, upload_id, "failed", waiting.to_json())
+        result, status = await flow.submit_mapping(m.org, upload_id, row, options).outcome()
+        if result.ok or not result.needs_mapping:
+            return await upload_result(request, pu, m, result, None, status)
         return await upload_result(
-            request, pu, m, waiting, replace(form, error=result.message), 400
+            request, pu, m, result, replace(form, error=result.message), status
         )
 
     @app.post("/orgs/{org_id}/runs", include_in_schema=False)
@@ -960,7 +867,12 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         if not path.exists():
             raise HTTPException(404, "no report yet: run the analyses first")
         safe = "".join(ch if ch.isalnum() else "-" for ch in m.org.name).strip("-")[:60] or "report"
-        return FileResponse(path, media_type="text/html", filename=f"levelfield-{safe}.html")
+        return FileResponse(
+            path,
+            media_type="text/html",
+            filename=f"levelfield-{safe}.html",
+            headers={"Content-Security-Policy": report_csp_header()},
+        )
 
     # -- API tokens page -----------------------------------------------------------------
     def tokens_page(request: Request, pu: PageUser, new_token: str = "") -> HTMLResponse:
@@ -1002,8 +914,17 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
             raise HTTPException(404, "no such token")
         return RedirectResponse("/account/tokens", status_code=303)
 
-    app.include_router(_api_router(st))
+    app.include_router(account_router(st, render, anon_page))
+    app.include_router(_api_router(st, flow))
     return app
+
+
+async def _sweep_pending(flow: UploadFlow) -> None:
+    """Delete pending uploads past their time limit, every minute (or sooner)."""
+    period = max(1.0, min(60.0, flow.pending.ttl_s / 4))
+    while True:
+        await asyncio.sleep(period)
+        await run_in_threadpool(flow.sweep)
 
 
 @functools.cache
@@ -1024,7 +945,7 @@ class _NumbersOnly:
 Member = Annotated[Membership, Depends(api_member)]
 
 
-def _api_router(st: AppState) -> APIRouter:
+def _api_router(st: AppState, flow: UploadFlow) -> APIRouter:
     store, tenants = st.store, st.tenants
     api = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -1082,27 +1003,67 @@ def _api_router(st: AppState) -> APIRouter:
     @api.get("/orgs/{org_id}/imports", response_model=list[ImportOut], summary="Recent uploads")
     def imports(m: Member) -> list[ImportOut]:
         return [
-            _import_out(u["upload_id"], ImportOutcome.from_json(u["summary_json"]))
+            _import_out(u["upload_id"], ImportOutcome.from_json(u["summary_json"]), u["status"])
             for u in store.uploads(m.org.org_id)
         ]
 
     @api.post(
         "/orgs/{org_id}/imports",
         response_model=ImportOut,
-        status_code=201,
-        summary="Upload an export (multipart: kind, file)",
+        status_code=202,
+        summary="Upload an export (multipart: kind, file); queued, poll its Location",
         openapi_extra=_UPLOAD_BODY,
         responses={
+            201: {"description": "Imported (with wait=true)"},
             400: {"description": "The file could not be imported (the message says why)"},
+            422: {"description": "Bad form fields, or more columns than the server reads"},
+            429: {"description": "This organization has too many uploads queued; retry later"},
             413: {"description": "The file is larger than the upload limit"},
             415: {"description": "Not a CSV, XLSX, XLS or Parquet file"},
         },
     )
     async def import_(
-        request: Request, m: Member, user: Annotated[User, Depends(api_user)]
+        request: Request,
+        m: Member,
+        user: Annotated[User, Depends(api_user)],
+        wait: Annotated[
+            bool,
+            Query(description="Answer when the import is done (201/400) instead of 202 at once"),
+        ] = False,
     ) -> Response:
-        upload_id, outcome, status = await _receive_upload(request, st, m, user.user_id)
-        return JSONResponse(_import_out(upload_id, outcome).model_dump(), status_code=status)
+        queued = await flow.receive(request, m, user.user_id, None)
+        if wait:
+            outcome, status = await queued.outcome()
+            return JSONResponse(
+                _import_out(
+                    queued.upload_id, outcome, "ok" if outcome.ok else "failed"
+                ).model_dump(),
+                status_code=status,
+            )
+        row = store.upload(m.org.org_id, queued.upload_id)
+        return JSONResponse(
+            _import_out(
+                queued.upload_id,
+                ImportOutcome.from_json(row["summary_json"])
+                if row
+                else ImportOutcome(False, "", "", "", "queued for import"),
+                row["status"] if row else "queued",
+            ).model_dump(),
+            status_code=202,
+            headers={"Location": f"/api/v1/orgs/{m.org.org_id}/imports/{queued.upload_id}"},
+        )
+
+    @api.get(
+        "/orgs/{org_id}/imports/{upload_id}",
+        response_model=ImportOut,
+        summary="One upload: queued, importing, or its result",
+        responses={404: {"description": "Unknown organization or upload"}},
+    )
+    def import_status(upload_id: str, m: Member) -> ImportOut:
+        row = store.upload(m.org.org_id, upload_id)
+        if row is None:
+            raise HTTPException(404, "no such upload")
+        return _import_out(upload_id, ImportOutcome.from_json(row["summary_json"]), row["status"])
 
     @api.post(
         "/orgs/{org_id}/runs", response_model=JobOut, status_code=202, summary="Run the analyses"
@@ -1132,6 +1093,8 @@ def _api_router(st: AppState) -> APIRouter:
         path = tenants.report_path(m.org)
         if not path.exists():
             raise HTTPException(404, "no report yet: run the analyses first")
-        return FileResponse(path, media_type="text/html")
+        return FileResponse(
+            path, media_type="text/html", headers={"Content-Security-Policy": report_csp_header()}
+        )
 
     return api

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import math
 import os
 import re
+import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,16 +21,22 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from levelfield.errors import AuthError, ConfigError
-from levelfield.web._store import Membership, Org, SessionRow, Store, User
+from levelfield.web._passwords import MIN_PASSWORD, check_password_policy
+from levelfield.web._store import Membership, Org, SessionRow, Store, User, hash_secret
 from levelfield.web._tenants import Settings, Tenants
 
 __all__ = [
+    "DEVICE_COOKIE",
+    "MIN_PASSWORD",
     "SESSION_COOKIE",
     "AppState",
     "LoginRateLimitError",
+    "LoginResult",
     "PageUser",
+    "RateLimitError",
     "api_member",
     "api_user",
+    "client_ip",
     "csrf_ok",
     "hashing_slots",
     "normalize_email",
@@ -36,24 +45,36 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "lf_session"
+DEVICE_COOKIE = "lf_device"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
-MIN_PASSWORD = 10
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
-class LoginRateLimitError(AuthError):
+class RateLimitError(AuthError):
+    """Too many attempts (logins, sign-ups, uploads); wait and try again."""
+
+
+class LoginRateLimitError(RateLimitError):
     """Too many failed logins for this account or address; wait and try again."""
 
 
 def hashing_slots(settings: Settings) -> int:
-    """How many passwords may be hashed at once: ``settings.hash_threads``, or half the cores."""
+    """How many passwords may be hashed at once: ``settings.hash_threads``, or one per core."""
     if settings.hash_threads > 0:
         return settings.hash_threads
-    return max(1, (os.cpu_count() or 2) // 2)
+    return max(1, os.cpu_count() or 2)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A successful login: the user, and a new device token to set (``None``: keep)."""
+
+    user: User
+    new_device: str | None
 
 
 @dataclass
@@ -64,9 +85,8 @@ class AppState:
     store: Store
     tenants: Tenants
     hasher: argon2.PasswordHasher
-    #: argon2 is memory-hard (64 MiB per hash by default) and CPU-bound: at most
-    #: ``hashing_slots`` hashes at a time (half the cores by default), so a burst of
-    #: logins queues instead of exhausting memory or taking every core from page views.
+    #: argon2 is memory-hard and CPU-bound: at most ``hashing_slots`` hashes at a time
+    #: (one per core by default), so a burst of logins queues instead of exhausting memory.
     hashing: threading.BoundedSemaphore = field(init=False)
     #: Threads for requests that hash a password (log in, sign up); requests waiting for
     #: one hold no worker thread of the app, so a login burst cannot starve browsing.
@@ -75,6 +95,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.hashing = threading.BoundedSemaphore(hashing_slots(self.settings))
         self.hash_pool = self._new_hash_pool()
+        self._dummy_hash = str(self.hasher.hash(secrets.token_urlsafe(16)))
 
     def _new_hash_pool(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(hashing_slots(self.settings), thread_name_prefix="lf-hash")
@@ -100,14 +121,13 @@ class AppState:
             return str(self.hasher.hash(password))
 
     def check_password(self, user: User | None, password: str) -> bool:
-        """Verify in constant-ish time: an unknown user still costs one hash."""
-        if user is None:
-            self.hash_password(password)
-            return False
+        """Verify in constant-ish time: an unknown user still costs one verification."""
         try:
             with self.hashing:
-                self.hasher.verify(user.password_hash, password)
+                self.hasher.verify(user.password_hash if user else self._dummy_hash, password)
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+        if user is None:
             return False
         if self.hasher.check_needs_rehash(user.password_hash):
             self.store.set_password_hash(user.user_id, self.hash_password(password))
@@ -115,47 +135,143 @@ class AppState:
 
     # -- accounts ------------------------------------------------------------------------
     def sign_up(self, email: str, password: str, org_name: str) -> tuple[User, Org]:
-        """Create a user owning a new organization with its own workspace."""
-        email = normalize_email(email)
-        if len(password) < MIN_PASSWORD:
-            raise ConfigError(f"the password must have at least {MIN_PASSWORD} characters")
-        org_name = " ".join(org_name.split())[:120]
-        if not org_name:
-            raise ConfigError("give your business a name")
+        """Create a user owning a new organization with its own workspace.
+
+        For administrators and tests; the sign-up page uses :meth:`register`, which
+        answers the same whether or not the address has an account.
+
+        Raises
+        ------
+        ConfigError
+            A bad e-mail, business name or password, or an e-mail that has an account.
+        """
+        email, org_name = self._check_new_account(email, password, org_name)
         try:
-            user, org = self.store.create_user_with_org(
-                email,
-                self.hash_password(password),
-                org_name,
-                lambda org_id: self.tenants.workspace_path(org_id).relative_to(
-                    self.tenants.data_dir
-                ),
-            )
+            user, org = self._create(email, password, org_name)
         except sqlite3.IntegrityError:
             raise ConfigError(
                 "an account with this e-mail exists already; log in instead"
             ) from None
+        return user, org
+
+    def _check_new_account(self, email: str, password: str, org_name: str) -> tuple[str, str]:
+        email = normalize_email(email)
+        org_name = " ".join(org_name.split())[:120]
+        if not org_name:
+            raise ConfigError("give your business a name")
+        check_password_policy(password, context=(email, org_name))
+        return email, org_name
+
+    def _create(self, email: str, password: str, org_name: str) -> tuple[User, Org]:
+        user, org = self.store.create_user_with_org(
+            email,
+            self.hash_password(password),
+            org_name,
+            lambda org_id: self.tenants.workspace_path(org_id).relative_to(self.tenants.data_dir),
+        )
         self.tenants.workspace(org)  # create the workspace file now
         return user, org
 
-    def log_in(self, email: str, password: str, ip: str) -> User:
-        """The user for these credentials; raises on failure or when rate limited."""
-        s = self.settings
-        account_key = "acct:" + email.strip().lower()
-        ip_key = "ip:" + ip
-        if (
-            self.store.failures(account_key, s.login_window_s) >= s.login_failures_per_account
-            or self.store.failures(ip_key, s.login_window_s) >= s.login_failures_per_ip
-        ):
-            raise LoginRateLimitError(
-                f"too many failed logins; wait {s.login_window_s / 60:.0f} minutes and try again"
-            )
-        user = self.store.user_by_email(email.strip().lower())
-        if not self.check_password(user, password) or user is None:
-            self.store.record_failure(account_key, ip_key)
-            raise AuthError("wrong e-mail or password")
-        self.store.clear_failures(account_key)
+    def register(self, email: str, password: str, org_name: str) -> bool:
+        """The sign-up page: create the account unless the e-mail has one, silently.
+
+        Both cases cost one password hash and answer alike, so the page does not tell
+        who has an account. Returns whether an account was created (for logs and
+        tests; never shown). Raises ``ConfigError`` for input that is invalid whoever
+        asks (bad e-mail, weak password, no business name).
+        """
+        email, org_name = self._check_new_account(email, password, org_name)
+        if self.store.user_by_email(email) is not None:
+            self.hash_password(password)  # the same cost as creating the account
+            return False
+        try:
+            self._create(email, password, org_name)
+        except sqlite3.IntegrityError:  # created by a concurrent request
+            return False
+        return True
+
+    def join(self, invitation: str, email: str, password: str) -> User:
+        """Create an account that joins the invitation's organization (one use)."""
+        email = normalize_email(email)
+        org = self.store.invitation_org(invitation)
+        if org is None:
+            raise AuthError("this invitation was used, has expired or does not exist")
+        check_password_policy(password, context=(email, org.name))
+        try:
+            user = self.store.create_user(email, self.hash_password(password))
+        except sqlite3.IntegrityError:
+            raise ConfigError(
+                "this e-mail has an account already: log in and open the invitation again"
+            ) from None
+        if self.store.use_invitation(invitation, user.user_id) is None:
+            raise AuthError("this invitation was used, has expired or does not exist")
         return user
+
+    def change_password(self, user: User, current: str, new: str, keep_session: str) -> int:
+        """Set a new password and end every other session of ``user``; how many ended."""
+        if not self.check_password(user, current):
+            raise AuthError("the current password is wrong")
+        check_password_policy(new, context=(user.email,))
+        self.store.set_password_hash(user.user_id, self.hash_password(new))
+        return self.store.delete_user_sessions(user.user_id, keep=keep_session)
+
+    def signup_allowed(self, ip: str) -> None:
+        """Raise :class:`RateLimitError` when this address or everyone signed up too often."""
+        s = self.settings
+        if self.store.failures("signup-ip:" + ip, 3600) >= s.signups_per_ip or (
+            self.store.failures("signup", 3600) >= s.signups_per_hour
+        ):
+            raise RateLimitError("too many sign-ups from here; try again in an hour")
+        self.store.record_failure("signup-ip:" + ip, "signup")
+
+    def log_in(self, email: str, password: str, ip: str, device: str | None) -> LoginResult:
+        """The user for these credentials; raises on failure or while backing off.
+
+        Failures count per account, except from a device where the account logged in
+        before: those count per device, so an attacker elsewhere cannot lock the owner
+        out. Per address (the TCP peer, or the proxy's word when it is trusted) a fixed
+        number of failures is allowed per window.
+        """
+        s = self.settings
+        email = email.strip().lower()
+        ip_key = "ip:" + ip
+        if self.store.failures(ip_key, s.login_window_s) >= s.login_failures_per_ip:
+            raise LoginRateLimitError(
+                f"too many failed logins from this address; wait {s.login_window_s / 60:.0f} "
+                "minutes and try again"
+            )
+        user = self.store.user_by_email(email)
+        known = (
+            device is not None
+            and user is not None
+            and self.store.device_user(device, s.device_days * 86400) == user.user_id
+        )
+        key = "dev:" + hash_secret(device) if known and device else "acct:" + email
+        wait = self._backoff_wait(key)
+        if wait > 0:
+            raise LoginRateLimitError(
+                f"too many failed logins for this account; wait {math.ceil(wait)} seconds "
+                "and try again"
+            )
+        if not self.check_password(user, password) or user is None:
+            self.store.record_failure(key, ip_key)
+            raise AuthError("wrong e-mail or password")
+        self.store.clear_failures(key)
+        if known and device:
+            self.store.touch_device(device)
+            return LoginResult(user, None)
+        return LoginResult(user, self.store.add_device(user.user_id))
+
+    def _backoff_wait(self, key: str) -> float:
+        """Seconds ``key`` must still wait: none for the first failures, then doubling."""
+        s = self.settings
+        n, last = self.store.recent_failures(key, s.login_backoff_max_s * 2)
+        if n < s.login_failures_per_account:
+            return 0.0
+        delay = min(
+            s.login_backoff_s * 2.0 ** (n - s.login_failures_per_account), s.login_backoff_max_s
+        )
+        return max(0.0, last + delay - time.time())
 
     # -- sessions ------------------------------------------------------------------------
     def session(self, request: Request) -> SessionRow | None:
@@ -182,6 +298,18 @@ class AppState:
         )
         return row
 
+    def remember_device(self, request: Request, response: Response, token: str) -> None:
+        """Set the known-device cookie (login back-off counts this browser on its own)."""
+        response.set_cookie(
+            DEVICE_COOKIE,
+            token,
+            max_age=int(self.settings.device_days * 86400),
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies(request),
+            path="/login",
+        )
+
     def end_session(self, request: Request, response: Response) -> None:
         row = self.session(request)
         if row is not None:
@@ -197,6 +325,11 @@ class AppState:
     def secure_cookies(self, request: Request) -> bool:
         mode = self.settings.cookie_secure
         return mode == "always" or (mode == "auto" and request.url.scheme == "https")
+
+
+def client_ip(request: Request) -> str:
+    """The client's address: the TCP peer, or what a trusted proxy said (see ``serve``)."""
+    return request.client.host if request.client else "unknown"
 
 
 def normalize_email(email: str) -> str:

@@ -15,7 +15,7 @@ from levelfield.web._app import create_app
 from levelfield.web._auth import AppState
 from levelfield.web._tenants import Settings
 
-__all__ = ["DEMO_EMAIL", "DemoAccount", "create_demo", "serve"]
+__all__ = ["DEMO_EMAIL", "DemoAccount", "create_demo", "serve", "uvicorn_config"]
 
 DEMO_EMAIL = "demo@levelfield.local"
 DEMO_ORG = "Demo business"
@@ -109,8 +109,6 @@ def serve(
     settings: Settings | None = None,
 ) -> None:
     """Serve the web app with Uvicorn until interrupted (``levelfield serve``)."""
-    import uvicorn
-
     say = console.print if console is not None else print
     app = create_app(data_dir, settings=settings)
     url = f"http://{host}:{port}"
@@ -118,17 +116,35 @@ def serve(
         acct = create_demo(app)
         say(f"Demo organization: {acct.message}")
         say(f"Log in at {url}/login as {acct.email} with password {acct.password}")
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in ("127.0.0.1", "localhost", "::1") and not app.state.lf.settings.trusted_proxies:
         say(
-            "Serving beyond this computer: put levelfield behind an HTTPS proxy "
-            "(cookies get the Secure flag when the proxy says the request was HTTPS)."
+            "Serving beyond this computer: put levelfield behind an HTTPS proxy and name it "
+            "with --trusted-proxy, so cookies get the Secure flag and limits see real clients."
         )
+    if not app.state.lf.settings.allow_signup:
+        say("Sign-up is closed: owners invite people from their Account page.")
     say(f"levelfield web app: {url} (Ctrl+C to stop); data in {Path(data_dir).resolve()}")
-    uvicorn.run(
+    import uvicorn
+
+    uvicorn.Server(uvicorn_config(app, host=host, port=port)).run()
+
+
+def uvicorn_config(app: FastAPI, *, host: str, port: int) -> Any:
+    """How levelfield runs under Uvicorn (``serve``, the tests' real server, benchmarks).
+
+    Proxy headers (``X-Forwarded-For``/``-Proto``) are believed only from the addresses
+    in ``Settings.trusted_proxies``; by default the client is the TCP peer, so nobody can
+    choose the address that login limits count.
+    """
+    import uvicorn
+
+    trusted: tuple[str, ...] = app.state.lf.settings.trusted_proxies
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level="warning",
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=list(trusted) if trusted else [],
+        server_header=False,
     )

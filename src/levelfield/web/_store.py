@@ -92,6 +92,22 @@ CREATE TABLE IF NOT EXISTS uploads (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_org ON uploads (org_id, created_at);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+CREATE TABLE IF NOT EXISTS devices (
+    device_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(user_id),
+    created_at REAL NOT NULL,
+    last_used_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS invitations (
+    invitation_hash TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(org_id),
+    created_by TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    used_by TEXT
+);
 """
 
 
@@ -331,6 +347,98 @@ class Store:
         with self.connect() as con:
             con.execute("DELETE FROM sessions WHERE session_hash = ?", (session_hash,))
 
+    def delete_user_sessions(self, user_id: str, keep: str | None = None) -> int:
+        """End every session of ``user_id`` except ``keep`` (a session hash); how many ended."""
+        with self.connect() as con:
+            cur = con.execute(
+                "DELETE FROM sessions WHERE user_id = ? AND session_hash IS NOT ?",
+                (user_id, keep),
+            )
+            return int(cur.rowcount)
+
+    # -- known devices (login back-off passes for them) ---------------------------------
+    def add_device(self, user_id: str) -> str:
+        """A new device token for ``user_id`` (returned once, stored hashed)."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO devices VALUES (?, ?, ?, ?)", (hash_secret(token), user_id, now, now)
+            )
+        return token
+
+    def device_user(self, token: str, max_age_s: float) -> str | None:
+        """The user a device token belongs to, if it was used within ``max_age_s``."""
+        row = self._one(
+            "SELECT user_id FROM devices WHERE device_hash = ? AND last_used_at > ?",
+            [hash_secret(token), time.time() - max_age_s],
+        )
+        return str(row[0]) if row else None
+
+    def touch_device(self, token: str) -> None:
+        with self.connect() as con:
+            con.execute(
+                "UPDATE devices SET last_used_at = ? WHERE device_hash = ?",
+                (time.time(), hash_secret(token)),
+            )
+
+    def forget_devices(self, user_id: str) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM devices WHERE user_id = ?", (user_id,))
+
+    # -- invitations ---------------------------------------------------------------------
+    def create_invitation(self, org_id: str, created_by: str, ttl_s: float) -> str:
+        """A one-use invitation to ``org_id``; returns its secret (stored hashed)."""
+        token = secrets.token_urlsafe(24)
+        now = time.time()
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO invitations VALUES (?, ?, ?, 'member', ?, ?, NULL)",
+                (hash_secret(token), org_id, created_by, now, now + ttl_s),
+            )
+        return token
+
+    def invitation_org(self, token: str) -> Org | None:
+        """The organization of an unused, unexpired invitation."""
+        row = self._one(
+            "SELECT o.org_id, o.name, o.workspace FROM invitations i JOIN orgs o USING (org_id) "
+            "WHERE i.invitation_hash = ? AND i.expires_at > ? AND i.used_by IS NULL",
+            [hash_secret(token), time.time()],
+        )
+        return Org(*row) if row else None
+
+    def use_invitation(self, token: str, user_id: str) -> Org | None:
+        """Spend the invitation for ``user_id`` and make them a member; ``None`` if spent."""
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT org_id, role FROM invitations WHERE invitation_hash = ? "
+                "AND expires_at > ? AND used_by IS NULL",
+                (hash_secret(token), time.time()),
+            ).fetchone()
+            if row is None:
+                return None
+            con.execute(
+                "UPDATE invitations SET used_by = ? WHERE invitation_hash = ?",
+                (user_id, hash_secret(token)),
+            )
+            con.execute(
+                "INSERT OR IGNORE INTO memberships VALUES (?, ?, ?)", (user_id, row[0], row[1])
+            )
+        return self.org(str(row[0]))
+
+    def create_user(self, email: str, password_hash: str) -> User:
+        """A user without an organization (joins one by invitation).
+
+        Raises ``sqlite3.IntegrityError`` when the e-mail is taken.
+        """
+        user = User(new_id(), email, password_hash)
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO users VALUES (?, ?, ?, ?)",
+                (user.user_id, email, password_hash, time.time()),
+            )
+        return user
+
     # -- login rate limiting -------------------------------------------------------------
     def failures(self, key: str, window_s: float) -> int:
         row = self._one(
@@ -344,6 +452,14 @@ class Store:
         with self.connect() as con:
             con.executemany("INSERT INTO login_failures VALUES (?, ?)", [(k, now) for k in keys])
             con.execute("DELETE FROM login_failures WHERE at < ?", (now - 86400,))
+
+    def recent_failures(self, key: str, window_s: float) -> tuple[int, float]:
+        """How many failures ``key`` had within ``window_s`` and when the last one was."""
+        row = self._one(
+            "SELECT count(*), coalesce(max(at), 0) FROM login_failures WHERE key = ? AND at > ?",
+            [key, time.time() - window_s],
+        )
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     def clear_failures(self, key: str) -> None:
         with self.connect() as con:
@@ -541,11 +657,19 @@ class Store:
         )
         return dict(zip(keys, row, strict=True))
 
-    def update_upload(self, org_id: str, upload_id: str, status: str, summary_json: str) -> None:
-        """Record the result of importing a stored upload again (after a column mapping)."""
+    def update_upload(
+        self,
+        org_id: str,
+        upload_id: str,
+        status: str,
+        summary_json: str,
+        *,
+        detected_type: str | None = None,
+    ) -> None:
+        """Record the progress or result of an upload's import (and its sniffed type)."""
         with self.connect() as con:
             con.execute(
-                "UPDATE uploads SET status = ?, summary_json = ? "
-                "WHERE org_id = ? AND upload_id = ?",
-                (status, summary_json, org_id, upload_id),
+                "UPDATE uploads SET status = ?, summary_json = ?, "
+                "detected_type = coalesce(?, detected_type) WHERE org_id = ? AND upload_id = ?",
+                (status, summary_json, detected_type, org_id, upload_id),
             )

@@ -40,8 +40,8 @@ _CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,39}")
 #: Stored uploads are named by their upload id (``Store.add_upload``) and sniffed type.
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _STORED_TYPES = ("csv", "tsv", "txt", "xlsx", "xls", "parquet")
-#: Uploads waiting for a column mapping are removed after this many seconds (7 days).
-_PENDING_MAX_AGE_S = 7 * 86400.0
+#: OWASP Password Storage Cheat Sheet: argon2id minimum memory (KiB) per time cost.
+OWASP_ARGON2_MIN_KIB = {1: 47104, 2: 19456, 3: 12288, 4: 9216, 5: 7168}
 
 
 class MappingError(ConfigError):
@@ -160,15 +160,44 @@ class Settings:
         ``"auto"`` (Secure flag when the request came over HTTPS), ``"always"`` or
         ``"never"``.
     argon2_time_cost, argon2_memory_kib, argon2_parallelism
-        Password hashing cost (argon2id): 3 passes over 64 MiB as argon2-cffi's
-        defaults, but one lane (OWASP's minimums use one too): a guess costs an attacker
-        the same, and one login takes one core instead of all of a small server's.
-        Hashes made with other parameters are upgraded at the next login.
+        Password hashing cost (argon2id). The default is OWASP's minimum (Password
+        Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1): about 70 ms of one core per
+        hash, so 20 people logging in at once on 2 cores wait well under a second.
+        Lower values are refused unless ``allow_weak_hashing`` (tests only). Hashes
+        made with other parameters are upgraded at the next login.
     hash_threads
-        Passwords hashed at once (log in, sign up); 0 means half the CPU cores, at
-        least 1, so a burst of logins leaves cores for the pages.
+        Passwords hashed at once (log in, sign up); 0 means one per CPU core (argon2
+        releases the GIL, and at 19 MiB a hash needs little memory).
     allow_signup
-        Whether anyone may create an account and organization.
+        Whether anyone may create an account and organization (``--no-signup``: only
+        invitations from an organization's owner create accounts).
+    login_backoff_s, login_backoff_max_s
+        After ``login_failures_per_account`` failures of one account (or of one known
+        device), each further attempt must wait ``login_backoff_s`` doubled per
+        failure, at most ``login_backoff_max_s``. A device where the account logged in
+        before is counted on its own, so failures elsewhere never lock its owner out.
+    device_days
+        How long a browser that logged in stays a known device of the account.
+    signups_per_ip, signups_per_hour
+        Sign-ups allowed per hour from one address and in total.
+    trusted_proxies
+        Addresses of reverse proxies whose ``X-Forwarded-For``/``-Proto`` headers are
+        believed; empty (the default) means the client is the TCP peer.
+    max_columns
+        Most columns an uploaded table may have (refused beyond, before any parsing).
+    uploads_per_org
+        Uploads of one organization queued or importing at once; more get 429.
+    import_workers
+        Imports running at once across all organizations (each in its own thread).
+    pending_upload_ttl_s
+        Seconds an upload waiting for a column mapping is kept (encrypted) before it
+        is deleted.
+    max_open_workspaces
+        Workspaces kept open at once; the least recently used idle one is closed.
+    invitation_days
+        Lifetime of an invitation link.
+    allow_weak_hashing
+        Accept argon2 parameters below OWASP's minimum (fast tests only).
     """
 
     max_upload_mb: float = 200.0
@@ -177,11 +206,24 @@ class Settings:
     login_failures_per_ip: int = 30
     login_window_s: float = 900.0
     cookie_secure: str = "auto"
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     hash_threads: int = 0
     allow_signup: bool = True
+    login_backoff_s: float = 2.0
+    login_backoff_max_s: float = 900.0
+    device_days: float = 90.0
+    signups_per_ip: int = 5
+    signups_per_hour: int = 200
+    trusted_proxies: tuple[str, ...] = ()
+    max_columns: int = 500
+    uploads_per_org: int = 4
+    import_workers: int = 2
+    pending_upload_ttl_s: float = 3600.0
+    max_open_workspaces: int = 32
+    invitation_days: float = 7.0
+    allow_weak_hashing: bool = False
 
     def __post_init__(self) -> None:
         if not self.max_upload_mb > 0:
@@ -192,6 +234,17 @@ class Settings:
             )
         if self.login_failures_per_account < 1 or self.login_failures_per_ip < 1:
             raise ConfigError("login failure limits must be at least 1")
+        if not self.allow_weak_hashing and (
+            self.argon2_time_cost < 1
+            or self.argon2_memory_kib < OWASP_ARGON2_MIN_KIB[min(self.argon2_time_cost, 5)]
+        ):
+            raise ConfigError(
+                f"argon2 with t={self.argon2_time_cost}, m={self.argon2_memory_kib} KiB is "
+                "below OWASP's minimum (m=19456 KiB with t=2, or m=12288 with t=3, ...)"
+            )
+        for name in ("max_columns", "uploads_per_org", "import_workers", "max_open_workspaces"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.hash_threads < 0:
             raise ConfigError(
                 f"hash_threads must be 0 (half the cores) or positive, not {self.hash_threads}"
@@ -272,19 +325,6 @@ class Tenants:
         if not _UPLOAD_ID.fullmatch(upload_id) or detected_type not in _STORED_TYPES:
             raise ConfigError(f"not a stored upload: {upload_id[:70]!r}")
         return self.org_dir(org) / "uploads" / f"{upload_id}.{detected_type}"
-
-    def keep_upload(self, org: Org, upload_id: str, detected_type: str, path: Path) -> None:
-        """Move ``path`` to the org's stored uploads; drop ones older than a week."""
-        dest = self.stored_upload_path(org, upload_id, detected_type)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - _PENDING_MAX_AGE_S
-        for old in dest.parent.iterdir():
-            try:
-                if old.stat().st_mtime < cutoff:
-                    old.unlink()
-            except OSError:  # removed by a concurrent request; nothing to do
-                pass
-        path.replace(dest)
 
     def lock(self, org_id: str) -> threading.Lock:
         with self._guard:
