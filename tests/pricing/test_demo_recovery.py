@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from guardrail_check import guardrails_of, violations
 
 import levelfield.pricing as pricing
 from levelfield import open_workspace
@@ -64,3 +65,20 @@ def test_demo_pilot_effect_is_recovered(demo_run: tuple[Any, dict[str, Any]]) ->
     assert abs(pooled - expected) < 3 / np.sqrt(np.sum(w))
     lines = res.headline()
     assert any("reasons:" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_demo_recommendations_inside_every_guardrail(
+    demo_run: tuple[Any, dict[str, Any]], demo_dir: Path
+) -> None:
+    # issue 15: channel parity used to raise the demo's wholesale prices by up to 63 %
+    res, _ = demo_run
+    g = guardrails_of(res.params)
+    with open_workspace(demo_dir / "levelfield.duckdb") as ws:
+        comp, _ = pricing.competitor_price_range(ws.con)
+    assert violations(res.recommendations, res.channel_prices, g, comp) == []
+    whole = res.channel_prices.loc[res.channel_prices["channel"] == "wholesale"]
+    assert len(whole) and whole["recommended_price"].notna().all()
+    change = whole["recommended_price"] / whole["current_price"] - 1
+    assert float(change.abs().max()) <= g.max_step + 1e-9
+    assert not whole["reason"].str.contains("channel_parity").any()

@@ -117,7 +117,95 @@ def test_peeking_pilot_is_flagged_with_a_wider_interval(ws: Workspace) -> None:
     (p,), _ = pricing.analyze_pilots(ws.con)
     assert p.peeking and p.design == "pocock"
     assert p.false_positive_rate == pytest.approx(0.126, abs=1e-3)
-    assert p.adjusted_ci_high - p.adjusted_ci_low > p.units.ci_high - p.units.ci_low
+    # widened on the scale of the one read the pilot is reported by
+    assert p.adjusted_ci_high - p.adjusted_ci_low > p.read.ci_high - p.read.ci_low
+    alo, ahi = p.adjusted_relative_ci
+    assert alo < p.relative_ci[0] < p.relative_ci[1] < ahi
+
+
+def _disagreeing_pilot(ws: Workspace, seed: int = 7) -> None:
+    """One test channel against one control channel, 8 + 8 weeks, a big control arm:
+    the DiD in levels and the proportional DiD disagree (as on the demo's Etsy pilot)."""
+    rng = np.random.default_rng(seed)
+    wk = np.tile(np.arange(16), 2)
+    unit = np.repeat(["etsy", "shopify"], 16)
+    test = unit == "etsy"
+    post = wk >= 8
+    lam = np.where(test, 25.0, 90.0) * (1 + 0.25 * np.sin(wk)) * np.where(test & post, 0.75, 1.0)
+    units = np.maximum(rng.poisson(lam), 1).astype(float)
+    ids = [f"E{i:04d}" for i in range(units.size)]
+    orders = pd.DataFrame(
+        {
+            "order_id": ids,
+            "ordered_at": START + pd.to_timedelta(wk * 7 + 2, unit="D"),
+            "channel": unit,
+            "currency": "USD",
+            "gross": units * 18.0,
+            "status": "paid",
+            "import_id": 1,
+        }
+    )
+    lines = pd.DataFrame(
+        {
+            "order_id": ids,
+            "line_no": 1,
+            "sku": "BLEND",
+            "product": "Blend",
+            "category": "coffee",
+            "quantity": units,
+            "unit_price": 18.0,
+            "list_price": 18.0,
+            "import_id": 1,
+        }
+    )
+    insert(ws, "orders", orders)
+    insert(ws, "order_lines", lines)
+    start = (START + dt.timedelta(weeks=8)).date()
+    pilots = pd.DataFrame(
+        {
+            "pilot_id": "etsy-up",
+            "name": "Etsy +10%",
+            "unit_type": "channel",
+            "unit": ["etsy", "shopify"],
+            "arm": ["test", "control"],
+            "sku": "BLEND",
+            "starts_on": start,
+            "ends_on": start + dt.timedelta(weeks=8) - dt.timedelta(days=1),
+            "price_change": [0.10, 0.0],
+            "import_id": 1,
+        }
+    )
+    insert(ws, "pilots", pilots)
+
+
+def test_pilot_headline_finding_and_chart_come_from_one_read(ws: Workspace) -> None:
+    # issue 15: the headline read "units -26 % (95 % CI -41 % to -7 %)" from the
+    # proportional DiD while the finding judged "not distinguishable from no effect"
+    # from the DiD in levels
+    _disagreeing_pilot(ws)
+    (p,), notes = pricing.analyze_pilots(ws.con)
+    assert notes == []
+    assert p.proportional is not None and p.read is p.proportional
+    lvl_sig = p.units.ci_low > 0 or p.units.ci_high < 0
+    assert p.significant != lvl_sig  # the two estimators disagree on this pilot
+    load(ws, demand_panel(2, [-0.8, -1.6], n_weeks=40, base_units=100, levels=(0.9, 1.0, 1.1)))
+    res = pricing.analyze(ws)
+    assert [q.read.effect for q in res.pilots] == [p.read.effect]
+    head = [line for line in res.headline() if line.startswith("Pilot")]
+    (finding,) = [f for f in res.findings() if f.metric == "pricing.pilot_effect"]
+    verdict = "a real effect" if p.significant else "not distinguishable from no effect"
+    rlo, rhi = p.relative_ci
+    ci = f"(95 % CI {rlo:+.0%} to {rhi:+.0%})"
+    for text in (head[0], finding.text):
+        assert verdict in text and ci in text and f"{p.relative_effect:+.0%}" in text
+    assert finding.context["significant"] == p.significant
+    assert finding.value == pytest.approx(p.relative_effect)
+    u, ulo, uhi = p.unit_effect
+    assert ulo < u < uhi and (ulo > 0 or uhi < 0) == p.significant
+    assert u == pytest.approx(p.proportional.counterfactual * p.relative_effect)
+    bar = pricing.pilot_chart(res).data[0]
+    assert bar.x[0] == pytest.approx(100 * p.relative_effect)
+    assert bar.x[0] - bar.error_x.arrayminus[0] == pytest.approx(100 * rlo)
 
 
 def test_period_and_customer_pilots_and_a_broken_one(ws: Workspace) -> None:
@@ -316,7 +404,8 @@ def test_competitor_price_index_sets_limits(ws: Workspace) -> None:
     # inelastic demand: the target is the competitor-implied ceiling itself
     assert (rec["basis"] == "inelastic_to_ceiling").all()
     np.testing.assert_allclose(rec["ceiling"], rec["current_price"] * 1.04)
-    np.testing.assert_allclose(rec["recommended_price"], rec["ceiling"])
+    # exact prices are whole cents: the largest one at or below the ceiling
+    np.testing.assert_allclose(rec["recommended_price"], np.floor(rec["ceiling"] * 100) / 100)
     assert (rec["revenue_change_year"] > 0).all()
 
 

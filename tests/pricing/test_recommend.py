@@ -58,14 +58,15 @@ def test_ceiling_bounds_inelastic_move_and_min_margin_overrides_it() -> None:
     )  # target is the ceiling
     g = Guardrails(ceiling={"A": 10.2}, price_endings=(), max_step=0.5)
     r = _rec(_one(elasticity=-0.5, unit_cost=9.8), g)
-    # min margin 10 % needs 9.8 / 0.9 = 10.89 > ceiling 10.2: the later rule wins
-    assert r["recommended_price"] == pytest.approx(9.8 / 0.9)
-    assert r["reasons"] == "min_margin"
+    # min margin 10 % needs 9.8 / 0.9 = 10.89 > ceiling 10.2: no price satisfies both
+    assert np.isnan(r["recommended_price"]) and bool(r["withheld"])
+    assert r["reasons"] == "withheld;ceiling;min_margin"
+    assert np.isnan(r["profit_change_year"])
     g = Guardrails(ceiling={"A": 10.2}, price_endings=(), max_step=0.05)
     r = _rec(_one(elasticity=-2.0, unit_cost=9.0), g)
-    # target 18 -> step 10.5 -> ceiling 10.2 -> margin needs 10.0 (ok)
+    # target 18; the tightest upper bound is the ceiling 10.2 (step allows 10.5)
     assert r["recommended_price"] == pytest.approx(10.2)
-    assert r["reasons"].split(";") == ["max_step", "ceiling"]
+    assert r["reasons"] == "ceiling"
 
 
 def test_floor_from_competitor_index_and_reason_order() -> None:
@@ -76,7 +77,7 @@ def test_floor_from_competitor_index_and_reason_order() -> None:
     assert r["recommended_price"] == pytest.approx(9.95)
     assert r["floor"] == pytest.approx(9.5) and r["ceiling"] == pytest.approx(12.0)
     codes = r["reasons"].split(";")
-    assert codes == ["max_step", "floor", "price_ending"]
+    assert codes == ["floor", "price_ending"]  # the floor 9.5 binds, not the step's 9.0
     order = {"floor": "floor_ceiling", "ceiling": "floor_ceiling"}
     ranks = [GUARDRAIL_ORDER.index(order.get(c, c)) for c in codes]
     assert ranks == sorted(ranks)
@@ -84,15 +85,30 @@ def test_floor_from_competitor_index_and_reason_order() -> None:
 
 
 def test_price_endings_never_break_the_margin_floor() -> None:
-    g = Guardrails(price_endings=("whole",), min_margin=0.5, max_step=0.0)
+    g = Guardrails(price_endings=("whole",), min_margin=0.5, max_step=0.2)
     r = _rec(_one(current_price=10.3, unit_cost=5.1, elasticity=-0.5), g)
-    # margin needs 10.2; the nearest whole price 10.0 breaks it, so 11.0
-    assert r["recommended_price"] == pytest.approx(11.0)
+    # inelastic: up to the step 12.36; whole 12.0 is inside every limit
+    assert r["recommended_price"] == pytest.approx(12.0)
     assert r["reasons"] == "max_step;price_ending"
+    # margin needs 10.2 above today's 9.60; the nearest whole 10.0 breaks it: 11.0
+    r = _rec(_one(current_price=9.6, unit_cost=5.1, elasticity=-3.0), g)
+    assert r["target_price"] == pytest.approx(7.65)
+    assert r["recommended_price"] == pytest.approx(11.0)
+    assert r["reasons"] == "min_margin;price_ending"
+    # from 10.30 the target is below but the margin stops at 10.2: no whole price
+    # between them, and rounding up would move against the target: withheld
+    r = _rec(_one(current_price=10.3, unit_cost=5.1, elasticity=-3.0), g)
+    assert np.isnan(r["recommended_price"])
+    assert r["reasons"] == "withheld;min_margin;price_ending"
+    # no whole price within a zero step: withheld, never moved outside the step
+    g0 = Guardrails(price_endings=("whole",), min_margin=0.5, max_step=0.0)
+    r = _rec(_one(current_price=10.3, unit_cost=5.1, elasticity=-0.5), g0)
+    assert np.isnan(r["recommended_price"])
+    assert r["reasons"] == "withheld;max_step;price_ending"
     # an elastic product whose rounded move would lose profit keeps today's price
-    r = _rec(_one(current_price=10.3, unit_cost=5.1), g)
-    assert r["recommended_price"] == pytest.approx(10.3)
-    assert r["reasons"] == "max_step;price_ending;keep_current" and r["profit_change_year"] == 0
+    r = _rec(_one(current_price=11.0, unit_cost=5.5, elasticity=-2.0), g)
+    assert r["target_price"] == pytest.approx(11.0)
+    assert r["recommended_price"] == pytest.approx(11.0) and r["profit_change_year"] == 0
 
 
 def test_channel_parity_and_fairness() -> None:
@@ -102,10 +118,12 @@ def test_channel_parity_and_fairness() -> None:
     out, table = recommend_prices(
         _one(unit_cost=8.0), Guardrails(channel_parity=0.1), channel_prices=chan
     )
+    assert out.iloc[0]["recommended_price"] == pytest.approx(11.0)
     assert "channel_parity" in out.iloc[0]["reasons"]
     amazon = table.set_index("channel").loc["amazon"]
-    assert amazon["recommended_price"] == pytest.approx(11.0 * 1.1)
-    assert amazon["reason"] == "channel_parity"
+    # amazon would keep its ratio (14.30); parity holds it to 12.10, whole ending 12.00
+    assert amazon["recommended_price"] == pytest.approx(12.0)
+    assert amazon["reason"] == "price_ending;channel_parity"
     g = Guardrails(segment_discounts={"students": 0.1})
     out, table = recommend_prices(_one(unit_cost=8.0), g)
     assert out.iloc[0]["reasons"].endswith("fairness") and table.empty

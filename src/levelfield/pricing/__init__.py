@@ -22,15 +22,22 @@ Finding metric ids (stable; :mod:`levelfield.advice` reads them):
   recommendations (currency; ``context`` has ``low``/``high`` of the 95 % band).
 - ``pricing.no_costs`` — count of products without unit cost (no margin-optimal price).
 - ``pricing.promo_lift`` — relative lift in units in promotion weeks (share).
-- ``pricing.pilot_effect`` — proportional effect of a pilot on weekly units (share,
-  from the log-scale difference-in-differences; ``context`` has ``pilot_id``, ``ci``
-  (units per unit-week), ``relative_ci``, ``adjusted_ci``, ``implied_elasticity``).
+- ``pricing.pilot_effect`` — proportional effect of a pilot on weekly units (share).
+  Every number and the verdict come from one read (``PilotResult.read``: the log-scale
+  difference-in-differences, or the one in units when an arm had no sales);
+  ``context`` has ``pilot_id``, ``read_scale``, ``significant``, ``ci`` (units per
+  unit-week), ``relative_ci``, ``adjusted_ci`` (relative, for repeated looks),
+  ``implied_elasticity``.
 - ``pricing.pilot_peeking`` — real false-positive rate of a pilot read several times
   without a sequential design (share).
 
-Guardrails apply in the fixed order of :data:`GUARDRAIL_ORDER`: maximum step change,
-floor and ceiling, minimum margin, price endings, channel price parity, fairness;
-reason codes are listed in :data:`REASON_CODES`.
+Every recommendation satisfies every guardrail at once (maximum step change, floor and
+ceiling, minimum margin, price endings, channel price parity, fairness): the price is
+chosen inside the intersection of their intervals, the ending inside that, and a price
+the guardrails leave no room for is withheld with reason ``withheld`` plus the codes of
+the guardrails in conflict. Wholesale channels (:data:`WHOLESALE_CHANNELS`) are not held
+to retail parity unless ``wholesale_parity=True``. Reason codes are listed in
+:data:`REASON_CODES`, in the order of :data:`GUARDRAIL_ORDER`.
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ from levelfield.pricing._fixed_effects import (
     product_slopes_ppml,
     within_transform,
 )
-from levelfield.pricing._panel import PanelData, channel_prices, weekly_panel
+from levelfield.pricing._panel import WHOLESALE_CHANNELS, PanelData, channel_prices, weekly_panel
 from levelfield.pricing._pilots import PilotResult, analyze_pilots
 from levelfield.pricing._recommend import (
     GUARDRAIL_ORDER,
@@ -97,8 +104,10 @@ METHODS = (
     "under 2 % log-price variation) gets no number. The pooled elasticity has standard "
     "errors clustered by product. Recommendations target the margin-optimal price "
     "c·e/(1+e) for elastic products (e < -1) and move inelastic ones toward the ceiling, "
-    "then apply the guardrails in a fixed order (maximum step, floor/ceiling, minimum "
-    "margin, price ending, channel parity, fairness); expected changes in units, revenue "
+    "inside the intersection of all guardrails at once (maximum step, floor/ceiling, "
+    "minimum margin, channel parity for retail channels, fairness), with the price ending "
+    "chosen inside that interval; where no price satisfies them all the recommendation is "
+    "withheld and the conflict named. Expected changes in units, revenue "
     "and profit carry a 95 % band from the elasticity's standard error. Pilots are read "
     "by difference-in-differences with unit-clustered standard errors (test minus control "
     "periods for period pilots), conversion tests by the two-proportion z-test and the "
@@ -143,6 +152,7 @@ __all__ = [
     "METHODS",
     "REASON_CODES",
     "REFERENCES",
+    "WHOLESALE_CHANNELS",
     "ABTestResult",
     "DiDEstimate",
     "ElasticityModel",

@@ -39,6 +39,8 @@ _GUARD_PARAMS = (
     "min_margin",
     "price_endings",
     "channel_parity",
+    "wholesale_channels",
+    "wholesale_parity",
     "allow_segment_discounts",
     "segment_discounts",
 )
@@ -105,7 +107,8 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
         ``min_weeks``, ``stockout_probability``, ``outlier_threshold``,
         ``zero_share_for_ppml``, ``shrink``; see :class:`ElasticityModel`), guardrails
         (``max_step``, ``floor``, ``ceiling``, ``use_competitor_index``, ``min_margin``,
-        ``price_endings``, ``channel_parity``, ``allow_segment_discounts``,
+        ``price_endings``, ``channel_parity``, ``wholesale_channels``,
+        ``wholesale_parity``, ``allow_segment_discounts``,
         ``segment_discounts``; see :class:`Guardrails`, or pass ``guardrails=``),
         ``promo_threshold`` (share of discounted lines that makes a promotion week),
         ``baseline_weeks`` (weeks averaged for today's volume, default 13) and ``alpha``
@@ -163,7 +166,7 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     pdata = weekly_panel(
         con,
         promo_threshold=params.get("promo_threshold", 0.5),
-        exclude_channels=params.get("exclude_channels", ("wholesale",)),
+        exclude_channels=params.get("exclude_channels", guard.wholesale_channels),
     )
     if pdata.excluded_channels:
         notes.append(
@@ -218,6 +221,9 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     recs, chan_table = recommend_prices(
         prod, guard, competitor_range=comp_range, channel_prices=chan
     )
+    withheld_note = _withheld_note(recs)
+    if withheld_note:
+        notes.append(withheld_note)
     if guard.segment_discounts and not guard.allow_segment_discounts:
         notes.append(
             "segment discounts were asked for but not opted in (allow_segment_discounts=True); "
@@ -247,6 +253,32 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     ws.record_run("pricing", result.params, result.summary(), started)
     progress("done", 1.0)
     return result
+
+
+_LOOSEN = {
+    "price_ending": "allow exact prices (price_endings=[])",
+    "max_step": "allow a larger max_step",
+    "min_margin": "lower min_margin",
+    "floor": "lower the floor",
+    "ceiling": "raise the ceiling",
+    "channel_parity": "widen channel_parity or list the channel in wholesale_channels",
+}
+
+
+def _withheld_note(recs: pd.DataFrame) -> str | None:
+    """Plain words for prices withheld because the guardrails leave no price."""
+    w = recs.loc[recs["withheld"], "reasons"]
+    if w.empty:
+        return None
+    conflicts = w.str.split(";").map(lambda codes: " with ".join(c for c in codes if c in _LOOSEN))
+    top = conflicts.value_counts()
+    parts = ", ".join(f"{k} ({v})" for k, v in top.head(3).items())
+    first = [c for c in str(top.index[0]).split(" with ") if c in _LOOSEN]
+    fix = " or ".join(_LOOSEN[c] for c in first)
+    return (
+        f"{len(w)} price recommendation(s) withheld: no price satisfies every guardrail at "
+        f"once (conflicts: {parts}); to get a price, {fix}"
+    )
 
 
 def _json_params(

@@ -201,16 +201,18 @@ def recommendations_table(result: PricingResult) -> go.Figure:
 
 
 def pilot_chart(result: PricingResult) -> go.Figure:
-    """Each pilot's effect on weekly units per unit with its interval (and adjusted one)."""
+    """Each pilot's relative effect on weekly units with its interval (and adjusted one),
+    from the same read (:attr:`PilotResult.read`) as the headline and the finding."""
     res = _check(result)
     fig = go.Figure()
     if not res.pilots:
         fig.update_layout(title="Pilot results: no pilots imported")
         return fig
-    names = [p.name for p in res.pilots]
-    eff = np.array([p.units.effect for p in res.pilots])
-    lo = np.array([p.units.ci_low for p in res.pilots])
-    hi = np.array([p.units.ci_high for p in res.pilots])
+    names = [f"{p.name} [{p.sku}]" if p.sku else p.name for p in res.pilots]
+    # the same read as the headline and the finding: the relative effect and its interval
+    eff = 100 * np.array([p.relative_effect for p in res.pilots])
+    lo = 100 * np.array([p.relative_ci[0] for p in res.pilots])
+    hi = 100 * np.array([p.relative_ci[1] for p in res.pilots])
     fig.add_trace(
         go.Scatter(
             x=eff,
@@ -221,20 +223,22 @@ def pilot_chart(result: PricingResult) -> go.Figure:
             name="95 % interval",
         )
     )
-    adj = [p for p in res.pilots if p.looks > 1]
+    adj = [(name, p) for name, p in zip(names, res.pilots, strict=True) if p.looks > 1]
     if adj:
-        a_eff = np.array([p.units.effect for p in adj])
+        a_eff = 100 * np.array([p.relative_effect for _, p in adj])
+        a_lo = 100 * np.array([p.adjusted_relative_ci[0] for _, p in adj])
+        a_hi = 100 * np.array([p.adjusted_relative_ci[1] for _, p in adj])
         fig.add_trace(
             go.Scatter(
                 x=a_eff,
-                y=[p.name for p in adj],
+                y=[name for name, _ in adj],
                 mode="markers",
                 marker={"size": 1, "color": "#e45756"},
                 error_x={
                     "type": "data",
                     "symmetric": False,
-                    "array": np.array([p.adjusted_ci_high for p in adj]) - a_eff,
-                    "arrayminus": a_eff - np.array([p.adjusted_ci_low for p in adj]),
+                    "array": a_hi - a_eff,
+                    "arrayminus": a_eff - a_lo,
                     "color": "#e45756",
                 },
                 name="adjusted for repeated looks",
@@ -242,8 +246,8 @@ def pilot_chart(result: PricingResult) -> go.Figure:
         )
     fig.add_vline(x=0.0, line_dash="dash", line_color="#888888")
     fig.update_layout(
-        title="Pilot results: change in weekly units per unit (difference-in-differences)",
-        xaxis_title="units per week",
+        title="Pilot results: change in weekly units (difference-in-differences)",
+        xaxis_title="change in weekly units (%)",
         template="plotly_white",
     )
     return fig

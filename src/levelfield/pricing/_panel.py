@@ -10,7 +10,11 @@ import pandas as pd
 
 from levelfield.errors import ConfigError, InsufficientDataError
 
-__all__ = ["PanelData", "channel_prices", "weekly_panel"]
+__all__ = ["WHOLESALE_CHANNELS", "PanelData", "channel_prices", "weekly_panel"]
+
+#: Channel names (case-insensitive) whose prices are negotiated (wholesale, B2B): left
+#: out of demand estimation and not held to retail channel parity unless asked.
+WHOLESALE_CHANNELS: tuple[str, ...] = ("wholesale", "b2b")
 
 # Orders that are not sales: excluded from the demand panel.
 _NOT_SALES = "('failed', 'voided', 'cancelled', 'pending', 'refund', 'return')"
@@ -68,7 +72,7 @@ def weekly_panel(
     promo_threshold: float = 0.5,
     discount_tolerance: float = 0.02,
     by_channel: bool = True,
-    exclude_channels: Sequence[str] = ("wholesale",),
+    exclude_channels: Sequence[str] = WHOLESALE_CHANNELS,
 ) -> PanelData:
     """Aggregate order lines into a weekly product panel (DuckDB SQL).
 

@@ -44,7 +44,8 @@ class PilotResult:
         ``log-scale unit effect / log(1 + price_change)`` when the pilot changed the
         price.
     adjusted_ci_low, adjusted_ci_high
-        Interval on the unit effect widened for repeated looks (``looks > 1``).
+        Interval of :attr:`read` (on its scale) widened for repeated looks
+        (``looks > 1``); :attr:`adjusted_relative_ci` gives it as shares.
     false_positive_rate
         Real false-positive rate of the nominal test when looked at ``looks`` times.
     conversion
@@ -76,21 +77,61 @@ class PilotResult:
     notes: tuple[str, ...] = ()
 
     @property
-    def relative_effect(self) -> float:
-        """Proportional change in weekly units (share; from the log-scale DiD)."""
+    def read(self) -> DiDEstimate:
+        """The one estimate the pilot is read by, for every number and verdict shown.
+
+        The proportional (log-scale) difference-in-differences when both arms sold in
+        both periods; else the difference-in-differences in units (``read_scale``).
+        """
+        return self.proportional if self.proportional is not None else self.units
+
+    @property
+    def read_scale(self) -> str:
+        """``"log"`` (proportional read) or ``"units"`` (read in units per unit-week)."""
+        return "log" if self.proportional is not None else "units"
+
+    def _to_relative(self, x: float) -> float:
         if self.proportional is not None:
-            return self.proportional.relative_effect
-        return self.units.relative_effect
+            return math.expm1(x)
+        cf = self.units.counterfactual
+        return x / cf if cf > 0 else float("nan")
+
+    def _to_units(self, x: float) -> float:
+        if self.proportional is not None:
+            return self.proportional.counterfactual * math.expm1(x)
+        return x
+
+    @property
+    def relative_effect(self) -> float:
+        """Proportional change in weekly units (share), from :attr:`read`."""
+        return self._to_relative(self.read.effect)
 
     @property
     def relative_ci(self) -> tuple[float, float]:
-        """95 % interval of :attr:`relative_effect`."""
-        if self.proportional is not None:
-            return (math.expm1(self.proportional.ci_low), math.expm1(self.proportional.ci_high))
-        cf = self.units.counterfactual
-        if cf > 0:
-            return (self.units.ci_low / cf, self.units.ci_high / cf)
-        return (float("nan"), float("nan"))
+        """95 % interval of :attr:`relative_effect`, from :attr:`read`."""
+        return (self._to_relative(self.read.ci_low), self._to_relative(self.read.ci_high))
+
+    @property
+    def unit_effect(self) -> tuple[float, float, float]:
+        """Change in weekly units per unit with its 95 % interval, from :attr:`read`
+        (a proportional read times the test arm's counterfactual weekly units)."""
+        r = self.read
+        return (self._to_units(r.effect), self._to_units(r.ci_low), self._to_units(r.ci_high))
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided p-value of :attr:`read`."""
+        return self.read.p_value
+
+    @property
+    def significant(self) -> bool:
+        """Whether the 95 % interval of :attr:`read` excludes no effect."""
+        return self.read.ci_low > 0 or self.read.ci_high < 0
+
+    @property
+    def adjusted_relative_ci(self) -> tuple[float, float]:
+        """:attr:`relative_ci` widened for repeated looks."""
+        return (self._to_relative(self.adjusted_ci_low), self._to_relative(self.adjusted_ci_high))
 
     @property
     def peeking(self) -> bool:
@@ -110,13 +151,15 @@ class PilotResult:
             "n_control": self.n_control,
             "weeks_before": self.weeks_before,
             "weeks_after": self.weeks_after,
-            "unit_effect": self.units.effect,
-            "unit_effect_ci_low": self.units.ci_low,
-            "unit_effect_ci_high": self.units.ci_high,
+            "read_scale": self.read_scale,
+            "unit_effect": self.unit_effect[0],
+            "unit_effect_ci_low": self.unit_effect[1],
+            "unit_effect_ci_high": self.unit_effect[2],
             "relative_effect": self.relative_effect,
             "relative_effect_ci_low": self.relative_ci[0],
             "relative_effect_ci_high": self.relative_ci[1],
-            "p_value": self.units.p_value,
+            "p_value": self.p_value,
+            "significant": self.significant,
             "revenue_effect": self.revenue.effect,
             "revenue_effect_ci_low": self.revenue.ci_low,
             "revenue_effect_ci_high": self.revenue.ci_high,
@@ -124,8 +167,8 @@ class PilotResult:
             "looks": self.looks,
             "sequential": self.sequential,
             "design": self.design,
-            "adjusted_ci_low": self.adjusted_ci_low,
-            "adjusted_ci_high": self.adjusted_ci_high,
+            "adjusted_relative_ci_low": self.adjusted_relative_ci[0],
+            "adjusted_relative_ci_high": self.adjusted_relative_ci[1],
             "false_positive_rate": self.false_positive_rate,
             "conversion_test": None if self.conversion is None else self.conversion.rate_test,
             "conversion_control": None if self.conversion is None else self.conversion.rate_control,
@@ -316,14 +359,15 @@ def _one_pilot(con: Any, meta: pd.Series, alpha: float) -> PilotResult:
                 sequential=sequential,
             )
     design = "fixed"
-    adj_lo, adj_hi, fpr = units.ci_low, units.ci_high, float("nan")
+    read = proportional if proportional is not None else units  # one read per pilot
+    adj_lo, adj_hi, fpr = read.ci_low, read.ci_high, float("nan")
     if looks > 1:
         design = "obrien_fleming" if sequential else "pocock"
         crit = float(sequential_boundaries(looks, alpha=alpha, design=design)[-1])  # type: ignore[arg-type]
         # keep the t-reference widening of small samples on top of the boundary
-        widen = float(stats.t.isf(alpha / 2, units.df) / stats.norm.isf(alpha / 2))
-        adj_lo = units.effect - crit * widen * units.se
-        adj_hi = units.effect + crit * widen * units.se
+        widen = float(stats.t.isf(alpha / 2, read.df) / stats.norm.isf(alpha / 2))
+        adj_lo = read.effect - crit * widen * read.se
+        adj_hi = read.effect + crit * widen * read.se
         fpr = repeated_testing_alpha(looks, alpha=alpha)
     implied = float("nan")
     rel = units.relative_effect

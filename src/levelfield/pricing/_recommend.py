@@ -1,4 +1,11 @@
-"""Guarded price recommendations from elasticities, costs and the business's rules."""
+"""Guarded price recommendations from elasticities, costs and the business's rules.
+
+Every guardrail is a bound on the price. The recommendation is chosen inside the
+intersection of all of them at once (the *feasible interval*), and the price ending is
+picked inside that interval, so no rule can undo another. When the interval is empty,
+or holds no price with an allowed ending, the price is withheld and the reasons name
+the guardrails in conflict.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +19,24 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from levelfield.errors import ConfigError
+from levelfield.pricing._panel import WHOLESALE_CHANNELS
 
-__all__ = ["GUARDRAIL_ORDER", "REASON_CODES", "Guardrails", "recommend_prices"]
+__all__ = [
+    "GUARDRAIL_ORDER",
+    "REASON_CODES",
+    "WHOLESALE_CHANNELS",
+    "Guardrails",
+    "recommend_prices",
+]
 
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+StrArray = NDArray[Any]  # str or object dtype
 _Z95 = 1.959963984540054
 _WEEKS_PER_YEAR = 52.0
 
-#: Guardrails in the fixed order they are applied; a later rule overrides an earlier
-#: one where they conflict (e.g. the minimum margin wins over the ceiling).
+#: Guardrails in the order their reason codes are listed. All of them bound the price
+#: at once (their intersection), so the order never decides which rule wins.
 GUARDRAIL_ORDER: tuple[str, ...] = (
     "max_step",
     "floor_ceiling",
@@ -34,12 +50,16 @@ GUARDRAIL_ORDER: tuple[str, ...] = (
 REASON_CODES: dict[str, str] = {
     "margin_optimal": "target is the margin-optimal price c·e/(1+e) for elastic demand (e < -1)",
     "inelastic_to_ceiling": "demand is inelastic at observed prices: move toward the ceiling",
+    "withheld": (
+        "no price satisfies every guardrail at once: the other codes name the guardrails "
+        "in conflict; loosen one of them to get a price"
+    ),
     "max_step": "held to the maximum step change from today's price",
     "floor": "held at the price floor (yours or the cheapest competitor's level)",
     "ceiling": "held at the price ceiling (yours or the dearest competitor's level)",
     "min_margin": "raised to keep the minimum margin over unit cost",
-    "price_ending": "rounded to an allowed price ending (.99, .95 or whole)",
-    "channel_parity": "a channel's price was held within the parity limit of this price",
+    "price_ending": "rounded to an allowed price ending (.99, .95 or whole) inside all limits",
+    "channel_parity": "held within the parity limit between a retail channel and this price",
     "fairness": "segment prices were not set: the business has not opted in to segment discounts",
     "segment_discount": "a segment discount the business opted in to",
     "needs_unit_cost": "unit cost unknown: margin-optimal price, margin floor and profit need it",
@@ -48,6 +68,8 @@ REASON_CODES: dict[str, str] = {
 }
 
 _ENDINGS = {".99": 0.99, ".95": 0.95, "whole": 0.0, ".49": 0.49, ".90": 0.90, ".00": 0.0}
+_LOWER_CODES = ("max_step", "floor", "min_margin", "channel_parity")
+_UPPER_CODES = ("max_step", "ceiling", "channel_parity")
 
 
 def _share(name: str, v: Any, lo: float = 0.0, hi: float = 1.0) -> float:
@@ -73,30 +95,46 @@ def _prices(name: str, v: Any) -> dict[str, float]:
     return out
 
 
+def _names(name: str, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str) or not all(isinstance(x, str) for x in v):
+        raise ConfigError(f"{name} must be a list of channel names, e.g. ['wholesale']")
+    return tuple(x.lower() for x in v)
+
+
 @dataclass(frozen=True)
 class Guardrails:
-    """The business's pricing rules, applied in :data:`GUARDRAIL_ORDER`.
+    """The business's pricing rules; a recommendation satisfies all of them at once.
 
     Parameters
     ----------
     max_step
-        Largest change from today's price in one move (share, default 0.10 = 10 %).
+        Largest change from today's price in one move (share, default 0.10 = 10 %),
+        for the product's price and for every channel's price.
     floor, ceiling
         Per-SKU price limits (currency). Where absent, limits implied by competitor
         price indexes are used when ``use_competitor_index`` is true: with the
         business's own ``price_index`` ``s`` and competitors' ``c_min..c_max``, the floor
-        is ``price * c_min / s`` and the ceiling ``price * c_max / s``.
+        is ``price * c_min / s`` and the ceiling ``price * c_max / s``. They bound the
+        product's price and its retail channels' prices.
     min_margin
-        Minimum gross margin ``(price - cost) / price`` (share, default 0.10).
+        Minimum gross margin ``(price - cost) / price`` (share, default 0.10), for every
+        price of a product with a known unit cost.
     price_endings
-        Allowed endings: any of ``".99"``, ``".95"``, ``".90"``, ``".49"``, ``"whole"``;
-        empty to keep exact prices.
+        Allowed endings of retail prices: any of ``".99"``, ``".95"``, ``".90"``,
+        ``".49"``, ``"whole"``; empty for exact prices (whole cents).
     channel_parity
-        Largest difference between a channel's price and the product's price (share,
-        default 0.10): marketplaces penalise prices above those elsewhere.
+        Largest difference between a retail channel's price and the product's price
+        (share, default 0.10): marketplaces penalise prices above those elsewhere.
+    wholesale_channels
+        Channels with negotiated prices (default :data:`WHOLESALE_CHANNELS`). Their
+        prices keep the maximum step and minimum margin but not parity, endings or the
+        retail floor and ceiling, unless ``wholesale_parity`` is true.
+    wholesale_parity
+        Hold wholesale channels to retail parity too (default false).
     allow_segment_discounts, segment_discounts
         Segment discounts (``{"students": 0.1}``) are produced only when the business
-        opts in. Prices personalised by customer attributes are never produced.
+        opts in; they never go below the floor or the minimum margin. Prices
+        personalised by customer attributes are never produced.
     """
 
     max_step: float = 0.10
@@ -106,13 +144,15 @@ class Guardrails:
     min_margin: float = 0.10
     price_endings: tuple[str, ...] = (".99", ".95", "whole")
     channel_parity: float = 0.10
+    wholesale_channels: tuple[str, ...] = WHOLESALE_CHANNELS
+    wholesale_parity: bool = False
     allow_segment_discounts: bool = False
     segment_discounts: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _share("max_step", self.max_step, 0.0, 1.0)
         _share("min_margin", self.min_margin, 0.0, 0.99)
-        _share("channel_parity", self.channel_parity, 0.0, 1.0)
+        _share("channel_parity", self.channel_parity, 0.0, 0.99)
         object.__setattr__(self, "floor", _prices("floor", self.floor))
         object.__setattr__(self, "ceiling", _prices("ceiling", self.ceiling))
         for k in set(self.floor) & set(self.ceiling):
@@ -127,8 +167,12 @@ class Guardrails:
                 f"unknown price ending(s) {unknown}; choose from {', '.join(sorted(_ENDINGS))}"
             )
         object.__setattr__(self, "price_endings", endings)
-        if not isinstance(self.allow_segment_discounts, bool):
-            raise ConfigError("allow_segment_discounts must be True or False")
+        object.__setattr__(
+            self, "wholesale_channels", _names("wholesale_channels", self.wholesale_channels)
+        )
+        for flag in ("use_competitor_index", "wholesale_parity", "allow_segment_discounts"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag} must be True or False")
         if not isinstance(self.segment_discounts, Mapping):
             raise ConfigError("segment_discounts must map a segment name to a discount share")
         for k, d in self.segment_discounts.items():
@@ -143,37 +187,390 @@ class Guardrails:
             "min_margin": self.min_margin,
             "price_endings": list(self.price_endings),
             "channel_parity": self.channel_parity,
+            "wholesale_channels": list(self.wholesale_channels),
+            "wholesale_parity": self.wholesale_parity,
             "allow_segment_discounts": self.allow_segment_discounts,
             "segment_discounts": dict(self.segment_discounts),
         }
 
+    def cents(self) -> FloatArray | None:
+        """The allowed endings as fractions of a currency unit (None: any whole cent)."""
+        if not self.price_endings:
+            return None
+        return np.array(sorted({_ENDINGS[e] for e in self.price_endings}), dtype=np.float64)
 
-def _apply_endings(
-    price: FloatArray,
-    tiers: list[tuple[FloatArray, FloatArray]],
-    endings: tuple[str, ...],
+
+# -- kernels ------------------------------------------------------------------------------
+def _tol(x: FloatArray) -> FloatArray:
+    return 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(x), x, 0.0)))
+
+
+def has_allowed_ending(price: FloatArray, cents: FloatArray | None) -> BoolArray:
+    """Whether each price is a whole number of cents ending in one of ``cents``."""
+    c = np.round(price * 100.0)
+    exact = np.isfinite(price) & (np.abs(price * 100.0 - c) < 1e-6) & (price > 0)
+    if cents is None:
+        return exact
+    frac = np.mod(c, 100.0) / 100.0
+    return exact & (np.abs(frac[:, None] - cents[None, :]) < 1e-9).any(axis=1)
+
+
+def _nearest_allowed(
+    t: FloatArray, lo: FloatArray, hi: FloatArray, cents: FloatArray | None
 ) -> FloatArray:
-    """Nearest price with an allowed ending inside the first bounds ``tiers`` that allow one.
+    """The allowed price in ``[lo, hi]`` nearest to ``t`` (NaN where there is none).
 
-    ``tiers`` lists ``(lower, upper)`` bounds from the strictest (all guardrails) to
-    the loosest (hard limits only); with no candidate inside any, the nearest ending.
+    The nearest allowed price below ``t`` lies within one currency unit of it, and so
+    does the nearest above, so the candidates around ``floor(t)`` are enough.
     """
-    if not endings:
-        return price
-    cents = np.array(sorted({_ENDINGS[e] for e in endings}))
-    base = np.floor(price)[:, None] + np.arange(-1, 2)[None, :]
-    cand = (base[:, :, None] + cents[None, None, :]).reshape(price.size, -1)
-    cand = np.where(cand > 0, cand, np.inf)
-    dist = np.abs(cand - price[:, None])
-    pick = np.argmin(dist, axis=1)
-    done = np.zeros(price.size, dtype=bool)
-    for lower, upper in tiers:  # two or three tiers of bounds, not data
-        inside = (cand >= lower[:, None] - 1e-9) & (cand <= upper[:, None] + 1e-9)
-        ok = inside.any(axis=1) & ~done
-        pick = np.where(ok, np.argmin(np.where(inside, dist, np.inf), axis=1), pick)
-        done |= ok
-    out = cand[np.arange(price.size), pick]
-    return np.where(np.isfinite(out), np.round(out, 2), price)
+    if cents is None:
+        cand = np.stack([np.floor(t * 100.0), np.ceil(t * 100.0)], axis=1) / 100.0
+    else:
+        base = np.floor(t)[:, None] + np.arange(-1.0, 2.0)[None, :]
+        cand = (base[:, :, None] + cents[None, None, :]).reshape(t.size, 3 * cents.size)
+    cand = np.round(cand, 2)
+    if t.size == 0:
+        return np.empty(0)
+    ok = (cand > 0) & (cand >= (lo - _tol(lo))[:, None]) & (cand <= (hi + _tol(hi))[:, None])
+    dist = np.where(ok, np.abs(cand - t[:, None]), np.inf)
+    out = cand[np.arange(t.size), np.argmin(dist, axis=1)]
+    return np.where(ok.any(axis=1), out, np.nan)
+
+
+def _choose(
+    target: FloatArray, p0: FloatArray, lo: FloatArray, hi: FloatArray, cents: FloatArray | None
+) -> tuple[FloatArray, BoolArray, BoolArray, BoolArray]:
+    """The allowed price inside ``[lo, hi]`` nearest to ``target``.
+
+    When today's price ``p0`` is inside the interval, only prices between it and the
+    target qualify (rounding never moves a price against its target). Returns the
+    price (NaN where withheld), ``empty`` (``lo > hi``: the guardrails conflict) and
+    ``no_end_lo``, ``no_end_hi``: no allowed price in the part of the interval that
+    qualifies, blocked by the lower (moving down) or upper (moving up) bound; both
+    when today's price is outside the interval.
+    """
+    empty = lo > hi + _tol(hi)
+    hi_ = np.maximum(hi, lo)
+    t = np.clip(np.where(np.isnan(target), p0, target), lo, hi_)
+    p0_in = (p0 >= lo - _tol(lo)) & (p0 <= hi + _tol(hi))
+    down = p0_in & (t < p0)
+    up = p0_in & ~down
+    d_lo = np.where(up, np.maximum(p0, lo), lo)
+    d_hi = np.where(down, np.minimum(p0, hi_), hi_)
+    safe = np.isfinite(t) & np.isfinite(d_lo) & np.isfinite(d_hi)
+    tt = np.where(safe, np.clip(t, d_lo, d_hi), 1.0)
+    price = _nearest_allowed(tt, np.where(safe, d_lo, 1.0), np.where(safe, d_hi, 1.0), cents)
+    price = np.where(safe & ~empty, price, np.nan)
+    no_ending = ~empty & np.isnan(price)
+    # which bound blocked a price without an allowed ending: the one toward the target
+    return price, empty, no_ending & ~up, no_ending & ~down
+
+
+def _tightest(bounds: list[FloatArray], upper: bool) -> tuple[FloatArray, NDArray[np.intp]]:
+    """The binding bound and the index of the rule that sets it (first on ties)."""
+    stack = np.vstack(bounds)
+    idx = np.argmin(stack, axis=0) if upper else np.argmax(stack, axis=0)
+    return stack[idx, np.arange(stack.shape[1])], idx
+
+
+def _codes_text(masks: Mapping[str, BoolArray], n: int) -> StrArray:
+    """``;``-joined reason codes per row, in the fixed order of ``masks``."""
+    out = np.full(n, "", dtype=object)
+    for code, m in masks.items():  # a dozen codes, each vectorised over rows
+        out = np.where(m, np.where(out == "", code, out + ";" + code), out)
+    return out.astype(str)
+
+
+# -- stages -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Limits:
+    """Per-product bounds that do not depend on channels (absolute prices)."""
+
+    step_lo: FloatArray
+    step_hi: FloatArray
+    floor: FloatArray  # -inf where none
+    ceiling: FloatArray  # +inf where none
+    margin: FloatArray  # lowest price with the minimum margin; -inf without a cost
+
+
+def _limits(
+    g: Guardrails,
+    sku: StrArray,
+    p0: FloatArray,
+    c: FloatArray,
+    competitor_range: tuple[float, float] | None,
+) -> _Limits:
+    floor = np.array([g.floor.get(k, np.nan) for k in sku], dtype=np.float64)
+    ceiling = np.array([g.ceiling.get(k, np.nan) for k in sku], dtype=np.float64)
+    if g.use_competitor_index and competitor_range is not None:
+        lo_r, hi_r = competitor_range
+        floor = np.where(np.isfinite(floor), floor, p0 * lo_r)
+        ceiling = np.where(np.isfinite(ceiling), ceiling, p0 * hi_r)
+    has_c = np.isfinite(c) & (c >= 0)
+    return _Limits(
+        step_lo=p0 * (1.0 - g.max_step),
+        step_hi=p0 * (1.0 + g.max_step),
+        floor=np.where(np.isfinite(floor), floor, -np.inf),
+        ceiling=np.where(np.isfinite(ceiling), ceiling, np.inf),
+        margin=np.where(has_c, c / (1.0 - g.min_margin), -np.inf),
+    )
+
+
+@dataclass(frozen=True)
+class _Channels:
+    """Today's channel prices with each channel's own bounds (before parity)."""
+
+    sku: StrArray
+    channel: StrArray
+    row: NDArray[np.intp]  # product row of each channel price
+    p0: FloatArray
+    retail: BoolArray  # held to parity, endings, floor and ceiling
+    lo: FloatArray
+    hi: FloatArray
+    lo_idx: NDArray[np.intp]  # into _LOWER_CODES
+    hi_idx: NDArray[np.intp]  # into _UPPER_CODES
+
+
+def _channels(
+    channel_prices: pd.DataFrame | None, g: Guardrails, sku: StrArray, lim: _Limits
+) -> _Channels:
+    cp = channel_prices if channel_prices is not None else pd.DataFrame()
+    if cp.empty:
+        cp = pd.DataFrame({"sku": [], "channel": [], "posted_price": []})
+    pos = pd.Series(np.arange(sku.size), index=sku)
+    keep = cp["sku"].astype(str).isin(pos.index) & (
+        pd.to_numeric(cp["posted_price"], errors="coerce") > 0
+    )
+    cp = cp.loc[keep]
+    i = pos.reindex(cp["sku"].astype(str)).to_numpy(dtype=np.intp)
+    pc0 = cp["posted_price"].to_numpy(dtype=np.float64)
+    name = cp["channel"].astype(str).to_numpy()
+    retail = g.wholesale_parity | ~np.isin(np.char.lower(name.astype(str)), g.wholesale_channels)
+    inf = np.full(pc0.size, np.inf)
+    lo, lo_idx = _tightest(
+        [
+            pc0 * (1.0 - g.max_step),
+            np.where(retail, lim.floor[i], -inf),
+            lim.margin[i],
+            -inf,
+        ],
+        upper=False,
+    )
+    hi, hi_idx = _tightest(
+        [pc0 * (1.0 + g.max_step), np.where(retail, lim.ceiling[i], inf), inf], upper=True
+    )
+    return _Channels(
+        sku=cp["sku"].astype(str).to_numpy(),
+        channel=name,
+        row=i,
+        p0=pc0,
+        retail=retail,
+        lo=lo,
+        hi=hi,
+        lo_idx=lo_idx,
+        hi_idx=hi_idx,
+    )
+
+
+def _parity_bounds(ch: _Channels, g: Guardrails, n: int) -> tuple[FloatArray, FloatArray]:
+    """Product prices that leave every retail channel a price within parity and its own
+    bounds: ``P >= lo_c / (1 + parity)`` and ``P <= hi_c / (1 - parity)``.
+
+    A channel whose own bounds already conflict is withheld on its own and does not
+    bind the product.
+    """
+    lo = np.full(n, -np.inf)
+    hi = np.full(n, np.inf)
+    use = ch.retail & (ch.lo <= ch.hi + _tol(ch.hi))
+    np.maximum.at(lo, ch.row[use], ch.lo[use] / (1.0 + g.channel_parity))
+    np.minimum.at(hi, ch.row[use], ch.hi[use] / (1.0 - g.channel_parity))
+    return lo, hi
+
+
+def _conflict_masks(
+    lo_idx: NDArray[np.intp],
+    hi_idx: NDArray[np.intp],
+    empty: BoolArray,
+    no_end_lo: BoolArray,
+    no_end_hi: BoolArray,
+) -> dict[str, BoolArray]:
+    """Reason codes of a withheld price: the guardrails that left no allowed price."""
+    lo_ = empty | no_end_lo
+    hi_ = empty | no_end_hi
+    return {
+        "max_step": (lo_ & (lo_idx == 0)) | (hi_ & (hi_idx == 0)),
+        "floor": lo_ & (lo_idx == 1),
+        "ceiling": hi_ & (hi_idx == 1),
+        "min_margin": lo_ & (lo_idx == 2),
+        "price_ending": no_end_lo | no_end_hi,
+        "channel_parity": (lo_ & (lo_idx == 3)) | (hi_ & (hi_idx == 2)),
+    }
+
+
+def _reason_masks(
+    target: FloatArray,
+    price: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    lo_idx: NDArray[np.intp],
+    hi_idx: NDArray[np.intp],
+    empty: BoolArray,
+    no_end_lo: BoolArray,
+    no_end_hi: BoolArray,
+) -> dict[str, BoolArray]:
+    """Which guardrails bound each price (or, when withheld, which conflict)."""
+    ok = np.isfinite(price)
+    t = np.clip(np.where(np.isnan(target), price, target), lo, np.maximum(hi, lo))
+    above = ok & (target > hi + _tol(hi))
+    below = ok & (target < lo - _tol(lo))
+    conflict = _conflict_masks(lo_idx, hi_idx, empty, no_end_lo, no_end_hi)
+    bound = {
+        "max_step": (above & (hi_idx == 0)) | (below & (lo_idx == 0)),
+        "floor": below & (lo_idx == 1),
+        "ceiling": above & (hi_idx == 1),
+        "min_margin": below & (lo_idx == 2),
+        "price_ending": ok & (np.abs(price - t) > 0.005),
+        "channel_parity": (above & (hi_idx == 2)) | (below & (lo_idx == 3)),
+    }
+    return {k: conflict[k] | bound[k] for k in bound}
+
+
+def _channel_table(
+    ch: _Channels,
+    g: Guardrails,
+    p0: FloatArray,
+    price: FloatArray,
+    product_reasons: StrArray,
+) -> tuple[pd.DataFrame, BoolArray]:
+    """Each channel's price: its ratio to the product price kept, inside its bounds.
+
+    Returns the table and, per channel price, whether parity held it.
+    """
+    P = price[ch.row]
+    par = np.where(ch.retail, g.channel_parity, np.inf)
+    plo, phi = P * (1.0 - par), P * (1.0 + par)
+    plo = np.where(ch.retail, plo, -np.inf)
+    lo, lo_idx = _tightest([ch.lo, plo], upper=False)
+    hi, hi_idx = _tightest([ch.hi, phi], upper=True)
+    lo_idx = np.where(lo_idx == 1, 3, ch.lo_idx)  # back to _LOWER_CODES
+    hi_idx = np.where(hi_idx == 1, 2, ch.hi_idx)  # back to _UPPER_CODES
+    target = P * ch.p0 / p0[ch.row]
+    has_p = np.isfinite(P)
+    cents = g.cents()
+    out = np.full(P.size, np.nan)
+    flags = np.zeros((3, P.size), dtype=bool)  # empty, no ending below, no ending above
+    for kind in (True, False):  # retail channels take endings, wholesale exact cents
+        m = has_p & (ch.retail == kind)
+        pr, *fl = _choose(target[m], ch.p0[m], lo[m], hi[m], cents if kind else None)
+        out[m] = pr
+        flags[:, m] = np.vstack(fl)
+    withheld = flags[0] | flags[1] | flags[2]
+    masks = _reason_masks(target, out, lo, hi, lo_idx, hi_idx, *flags)
+    text = _codes_text({"withheld": withheld, **masks}, P.size)
+    text = np.where(has_p, text, product_reasons[ch.row])
+    table = pd.DataFrame(
+        {
+            "sku": ch.sku,
+            "channel": ch.channel,
+            "segment": "",
+            "current_price": ch.p0,
+            "recommended_price": out,
+            "reason": text,
+        }
+    )
+    return table, masks["channel_parity"]
+
+
+def _segment_table(
+    g: Guardrails, sku: StrArray, p0: FloatArray, price: FloatArray, lim: _Limits
+) -> pd.DataFrame | None:
+    """Opted-in segment discounts, never below the floor or the minimum margin."""
+    if not (g.segment_discounts and g.allow_segment_discounts):
+        return None
+    ok = np.isfinite(price)
+    hard = np.maximum(lim.floor, lim.margin)[ok]
+    rows = []
+    for seg, d in g.segment_discounts.items():  # a handful of named segments
+        want = np.floor(price[ok] * (1.0 - d) * 100.0 + 1e-6) / 100.0
+        held = np.maximum(want, np.ceil(hard * 100.0 - 1e-6) / 100.0)
+        code = np.where(
+            held > want,
+            np.where(
+                hard == lim.margin[ok], "segment_discount;min_margin", "segment_discount;floor"
+            ),
+            "segment_discount",
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "sku": sku[ok],
+                    "channel": "",
+                    "segment": str(seg),
+                    "current_price": p0[ok],
+                    "recommended_price": np.minimum(held, price[ok]),
+                    "reason": code,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def _effects(
+    p0: FloatArray, price: FloatArray, c: FloatArray, e: FloatArray, s: FloatArray, q0: FloatArray
+) -> dict[str, FloatArray]:
+    """Expected yearly change in units, revenue and profit, with a 95 % band from the SE."""
+    has_c = np.isfinite(c) & (c >= 0)
+    sd = np.where(np.isfinite(s), s, 0.0)
+    out: dict[str, FloatArray] = {}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = price / p0
+        runs = []
+        for el in (e, e - _Z95 * sd, e + _Z95 * sd):  # estimate and the two band ends
+            q1 = q0 * np.power(r, el)
+            runs.append(
+                {
+                    "units": (q1 - q0) * _WEEKS_PER_YEAR,
+                    "revenue": (price * q1 - p0 * q0) * _WEEKS_PER_YEAR,
+                    "profit": np.where(
+                        has_c, ((price - c) * q1 - (p0 - c) * q0) * _WEEKS_PER_YEAR, np.nan
+                    ),
+                }
+            )
+    ok = np.isfinite(price)
+    for k in ("units", "revenue", "profit"):
+        mid, a, b = (run[k] for run in runs)
+        out[f"{k}_change_year"] = np.where(ok, mid, np.nan)
+        out[f"{k}_change_year_low"] = np.where(ok, np.fmin(a, b), np.nan)
+        out[f"{k}_change_year_high"] = np.where(ok, np.fmax(a, b), np.nan)
+    return out
+
+
+def _product_price(
+    g: Guardrails,
+    lim: _Limits,
+    parity: tuple[FloatArray, FloatArray],
+    target: FloatArray,
+    p0: FloatArray,
+    active: BoolArray,
+) -> tuple[FloatArray, dict[str, BoolArray], BoolArray]:
+    """The product price inside all guardrails at once, its reason masks and ``p0_ok``
+    (today's price satisfies every guardrail, ending included)."""
+    lo, lo_idx = _tightest([lim.step_lo, lim.floor, lim.margin, parity[0]], upper=False)
+    hi, hi_idx = _tightest([lim.step_hi, lim.ceiling, parity[1]], upper=True)
+    cents = g.cents()
+    price, *flags = _choose(target, p0, lo, hi, cents)
+    price = np.where(active, price, np.nan)
+    empty, end_lo, end_hi = (active & f for f in flags)
+    withheld = empty | end_lo | end_hi
+    masks = _reason_masks(target, price, lo, hi, lo_idx, hi_idx, empty, end_lo, end_hi)
+    p0_ok = (
+        active
+        & (p0 >= lo - _tol(lo))
+        & (p0 <= hi + _tol(hi))
+        & (lo <= hi + _tol(hi))
+        & has_allowed_ending(p0, cents)
+    )
+    return price, {"withheld": withheld, **masks}, p0_ok
 
 
 def recommend_prices(
@@ -183,7 +580,7 @@ def recommend_prices(
     competitor_range: tuple[float, float] | None = None,
     channel_prices: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Recommend one price per product, bounded by the guardrails, with expected effects.
+    """Recommend one price per product inside every guardrail at once, with effects.
 
     Parameters
     ----------
@@ -202,11 +599,12 @@ def recommend_prices(
     Returns
     -------
     recommendations, channel_table
-        ``recommendations`` has the target, the recommended price, the ``basis``,
-        ``reasons`` (guardrail codes in :data:`GUARDRAIL_ORDER`, ``;``-joined) and the
-        expected yearly change in units, revenue and profit with a 95 % band from the
-        elasticity's standard error; ``channel_table`` the per-channel and segment
-        prices.
+        ``recommendations`` has the target, the recommended price (NaN when withheld),
+        the ``basis``, ``reasons`` (codes of :data:`REASON_CODES`, ``;``-joined; a
+        withheld price has ``withheld`` and the codes of the guardrails in conflict) and
+        the expected yearly change in units, revenue and profit with a 95 % band from
+        the elasticity's standard error; ``channel_table`` the per-channel and segment
+        prices, each inside its own guardrails.
 
     Notes
     -----
@@ -214,6 +612,15 @@ def recommend_prices(
     maximising ``(p - c) q0 (p / p0)^e`` gives ``p* = c e / (1 + e)`` (the Lerner
     condition ``(p - c)/p = -1/e``). With ``e >= -1`` revenue rises with price, so the
     model has no interior optimum inside the data: the price moves toward the ceiling.
+
+    Every guardrail is an interval on the price: max step ``[p0(1-s), p0(1+s)]``,
+    floor and ceiling, minimum margin ``[c/(1-m), inf)`` and, for channel parity, the
+    product prices that leave each retail channel a price within parity and inside
+    its own step, margin, floor and ceiling. The target is moved into the
+    intersection, then to the nearest allowed ending inside it (between today's price
+    and the target when today's price is inside, so rounding never moves a price
+    against its target). An empty intersection, or one without an allowed ending,
+    withholds the price.
 
     References
     ----------
@@ -232,165 +639,45 @@ def recommend_prices(
     df = products.reset_index(drop=True)
     n = len(df)
     sku = df["sku"].astype(str).to_numpy()
-    p0 = df["current_price"].to_numpy(dtype=np.float64, na_value=np.nan)
-    c = df["unit_cost"].to_numpy(dtype=np.float64, na_value=np.nan)
-    e = df["elasticity"].to_numpy(dtype=np.float64, na_value=np.nan)
-    s = df["se"].to_numpy(dtype=np.float64, na_value=np.nan)
-    q0 = df["baseline_units"].to_numpy(dtype=np.float64, na_value=np.nan)
+    p0, c, e, s, q0 = (
+        df[k].to_numpy(dtype=np.float64, na_value=np.nan)
+        for k in ("current_price", "unit_cost", "elasticity", "se", "baseline_units")
+    )
     has_e = np.isfinite(e) & np.isfinite(p0) & (p0 > 0)
     has_c = np.isfinite(c) & (c >= 0)
     elastic = has_e & (e < -1)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-
-    def tag(mask: NDArray[np.bool_], code: str) -> None:
-        for i in np.flatnonzero(mask):
-            if code not in reasons[i]:
-                reasons[i].append(code)
-
-    # user or competitor floor/ceiling (absolute prices)
-    floor = np.array([g.floor.get(k, np.nan) for k in sku], dtype=np.float64)
-    ceiling = np.array([g.ceiling.get(k, np.nan) for k in sku], dtype=np.float64)
-    if g.use_competitor_index and competitor_range is not None:
-        lo_r, hi_r = competitor_range
-        floor = np.where(np.isfinite(floor), floor, p0 * lo_r)
-        ceiling = np.where(np.isfinite(ceiling), ceiling, p0 * hi_r)
-    floor = np.where(np.isfinite(floor), floor, 0.0)
-    ceiling = np.where(np.isfinite(ceiling), ceiling, np.inf)
-
+    lim = _limits(g, sku, p0, c, competitor_range)
     with np.errstate(divide="ignore", invalid="ignore"):
         optimal = np.where(elastic & has_c, c * e / (1.0 + e), np.nan)
     # inelastic: no interior optimum, so the target is the ceiling (unbounded when none)
-    target = np.where(elastic, optimal, np.where(has_e, np.maximum(ceiling, p0), np.nan))
+    target = np.where(elastic, optimal, np.where(has_e, np.maximum(lim.ceiling, p0), np.nan))
     basis = np.where(
         elastic, "margin_optimal", np.where(has_e, "inelastic_to_ceiling", "no_elasticity")
     )
-    tag(~has_e, "no_elasticity")
-    tag(has_e & ~has_c, "needs_unit_cost")
     active = has_e & ~np.isnan(target)
-
-    # 1. maximum step
-    price = target.copy()
-    lo_step, hi_step = p0 * (1 - g.max_step), p0 * (1 + g.max_step)
-    stepped = np.clip(price, lo_step, hi_step)
-    tag(active & (np.abs(stepped - price) > 1e-9), "max_step")
-    price = stepped
-    # 2. floor and ceiling
-    fc = np.clip(price, floor, np.maximum(ceiling, floor))
-    tag(active & (fc > price + 1e-9), "floor")
-    tag(active & (fc < price - 1e-9), "ceiling")
-    price = fc
-    # 3. minimum margin (overrides the ceiling where they conflict)
-    min_price = np.where(has_c, c / (1.0 - g.min_margin), 0.0)
-    mm = np.maximum(price, min_price)
-    tag(active & (mm > price + 1e-9), "min_margin")
-    price = mm
-    # 4. price endings inside the hard limits
-    lower = np.maximum(floor, min_price)
-    upper = np.maximum(ceiling, lower)
-    soft_lo = np.maximum(lower, np.minimum(lo_step, upper))
-    soft_hi = np.minimum(upper, np.maximum(hi_step, lower))
-    safe = np.where(active, price, 1.0)
-    ended = np.where(
-        active, _apply_endings(safe, [(soft_lo, soft_hi), (lower, upper)], g.price_endings), np.nan
-    )
-    tag(active & (np.abs(ended - price) > 0.005), "price_ending")
-    price = ended
-
-    # 5. channel parity: each channel keeps its price ratio, within the parity limit
-    chan_rows: list[pd.DataFrame] = []
-    if channel_prices is not None and not channel_prices.empty:
-        cp = channel_prices.loc[channel_prices["sku"].astype(str).isin(sku)].copy()
-        cp["sku"] = cp["sku"].astype(str)
-        pos = pd.Series(np.arange(n), index=sku)
-        i = pos.reindex(cp["sku"]).to_numpy()
-        ratio = cp["posted_price"].to_numpy(dtype=np.float64) / p0[i]
-        wanted = price[i] * ratio
-        lo_p, hi_p = price[i] * (1 - g.channel_parity), price[i] * (1 + g.channel_parity)
-        held = np.clip(wanted, lo_p, hi_p)
-        clipped = np.isfinite(wanted) & (np.abs(held - wanted) > 0.005)
-        mask = np.zeros(n, dtype=bool)
-        mask[i[clipped]] = True
-        tag(mask, "channel_parity")
-        chan_rows.append(
-            pd.DataFrame(
-                {
-                    "sku": cp["sku"].to_numpy(),
-                    "channel": cp["channel"].astype(str).to_numpy(),
-                    "segment": "",
-                    "current_price": cp["posted_price"].to_numpy(dtype=np.float64),
-                    "recommended_price": np.round(held, 2),
-                    "reason": np.where(clipped, "channel_parity", ""),
-                }
-            )
-        )
-    # 6. fairness: one price for everyone unless segment discounts are opted in
-    if g.segment_discounts:
-        if g.allow_segment_discounts:
-            for seg, d in g.segment_discounts.items():  # a handful of named segments
-                seg_price = np.maximum(price * (1 - d), lower)
-                chan_rows.append(
-                    pd.DataFrame(
-                        {
-                            "sku": sku[active],
-                            "channel": "",
-                            "segment": str(seg),
-                            "current_price": p0[active],
-                            "recommended_price": np.round(seg_price[active], 2),
-                            "reason": "segment_discount",
-                        }
-                    )
-                )
-        else:
-            tag(active, "fairness")
-
-    # expected yearly effects with a band from the elasticity's standard error
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        r = price / p0
-
-        def effects(el: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-            q1 = q0 * np.power(r, el)
-            du = (q1 - q0) * _WEEKS_PER_YEAR
-            dr = (price * q1 - p0 * q0) * _WEEKS_PER_YEAR
-            dp = np.where(has_c, ((price - c) * q1 - (p0 - c) * q0) * _WEEKS_PER_YEAR, np.nan)
-            return du, dr, dp
-
-        mid = effects(e)
-        lo = effects(e - _Z95 * np.where(np.isfinite(s), s, 0.0))
-        hi = effects(e + _Z95 * np.where(np.isfinite(s), s, 0.0))
-    # elastic products without costs get no price: the optimum needs the cost
-    no_price = elastic & ~has_c
-    price = np.where(no_price, np.nan, price)
+    ch = _channels(channel_prices, g, sku, lim)
+    price, masks, p0_ok = _product_price(g, lim, _parity_bounds(ch, g, n), target, p0, active)
+    eff = _effects(p0, price, c, e, s, q0)
     # keep today's price when rounding leaves the move no better than standing still
-    p0_ok = (p0 >= lower - 1e-9) & (p0 <= upper + 1e-9)
-    keep = active & has_c & p0_ok & np.isfinite(mid[2]) & (mid[2] <= 0) & (price != p0)
-    if keep.any():
-        tag(keep, "keep_current")
-        price = np.where(keep, p0, price)
-        zero = np.where(keep, 0.0, np.nan)
-        mid = tuple(np.where(keep, zero, m) for m in mid)  # type: ignore[assignment]
-        lo = tuple(np.where(keep, zero, m) for m in lo)  # type: ignore[assignment]
-        hi = tuple(np.where(keep, zero, m) for m in hi)  # type: ignore[assignment]
-
-    def band(k: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-        m, a, b = mid[k], lo[k], hi[k]
-        low, high = np.fmin(a, b), np.fmax(a, b)
-        return (
-            np.where(np.isfinite(price), m, np.nan),
-            np.where(np.isfinite(price), low, np.nan),
-            np.where(np.isfinite(price), high, np.nan),
-        )
-
-    du, du_lo, du_hi = band(0)
-    dr, dr_lo, dr_hi = band(1)
-    dp, dp_lo, dp_hi = band(2)
-    order = {
-        code: k
-        for k, code in enumerate(
-            ("no_elasticity", "needs_unit_cost", *GUARDRAIL_ORDER, "keep_current")
-        )
-    }
-    order.update({"floor": order["floor_ceiling"], "ceiling": order["floor_ceiling"]})
-    reason_text = [";".join(sorted(rs, key=lambda x: order.get(x, 99))) for rs in reasons]
+    keep = p0_ok & has_c & (eff["profit_change_year"] <= 0) & (np.abs(price - p0) > 1e-9)
+    price = np.where(keep, p0, price)
+    for k in eff:
+        eff[k] = np.where(keep, 0.0, eff[k])
+    fair = np.zeros(n, dtype=bool)
+    if g.segment_discounts and not g.allow_segment_discounts:
+        fair = active
+    lead = {"withheld": masks.pop("withheld"), "no_elasticity": ~has_e}
+    lead["needs_unit_cost"] = has_e & ~has_c
+    pre = _codes_text({**lead, **masks}, n)
+    chan, parity_held = _channel_table(ch, g, p0, price, pre)
+    held = np.zeros(n, dtype=bool)
+    held[ch.row[parity_held]] = True
+    masks["channel_parity"] = masks["channel_parity"] | held
+    reasons = _codes_text(
+        {**lead, **masks, "fairness": fair, "keep_current": keep},
+        n,
+    )
+    seg = _segment_table(g, sku, p0, price, lim)
     out = pd.DataFrame(
         {
             "sku": sku,
@@ -404,33 +691,15 @@ def recommend_prices(
             "target_price": np.where(np.isfinite(target), np.round(target, 4), np.nan),
             "recommended_price": price,
             "change": price / p0 - 1.0,
-            "reasons": reason_text,
-            "floor": np.where(floor > 0, floor, np.nan),
-            "ceiling": np.where(np.isfinite(ceiling), ceiling, np.nan),
+            "reasons": reasons,
+            "withheld": lead["withheld"],
+            "floor": np.where(np.isfinite(lim.floor), lim.floor, np.nan),
+            "ceiling": np.where(np.isfinite(lim.ceiling), lim.ceiling, np.nan),
             "baseline_units_week": q0,
-            "units_change_year": du,
-            "units_change_year_low": du_lo,
-            "units_change_year_high": du_hi,
-            "revenue_change_year": dr,
-            "revenue_change_year_low": dr_lo,
-            "revenue_change_year_high": dr_hi,
-            "profit_change_year": dp,
-            "profit_change_year_low": dp_lo,
-            "profit_change_year_high": dp_hi,
+            **eff,
         }
     )
-    chan = (
-        pd.concat(chan_rows, ignore_index=True)
-        if chan_rows
-        else pd.DataFrame(
-            {
-                "sku": pd.Series(dtype=object),
-                "channel": pd.Series(dtype=object),
-                "segment": pd.Series(dtype=object),
-                "current_price": pd.Series(dtype=float),
-                "recommended_price": pd.Series(dtype=float),
-                "reason": pd.Series(dtype=object),
-            }
-        )
-    )
+    chan = pd.concat([chan, seg], ignore_index=True) if seg is not None else chan
+    chan["recommended_price"] = chan["recommended_price"].astype(np.float64)
+    chan["current_price"] = chan["current_price"].astype(np.float64)
     return out, chan

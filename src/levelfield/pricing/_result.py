@@ -31,6 +31,31 @@ def _money(x: float, currency: str) -> str:
     return f"{sign}{currency} {abs(x):,.0f}"
 
 
+def _pct(x: float) -> str:
+    return f"{x:+.0%}" if math.isfinite(x) else "n/a"
+
+
+def _pilot_read(p: PilotResult) -> str:
+    """The one sentence a pilot is read by: effect, interval and verdict from one estimate."""
+    rlo, rhi = p.relative_ci
+    u, ulo, uhi = p.unit_effect
+    if math.isfinite(p.relative_effect):
+        head = f"units {_pct(p.relative_effect)} (95 % CI {_pct(rlo)} to {_pct(rhi)})"
+        per = f"about {u:+.2f} units/week per {p.unit_type}"
+    else:
+        head = f"units {u:+.2f}/week per {p.unit_type} (95 % CI {ulo:+.2f} to {uhi:+.2f})"
+        per = "no baseline sales to express it as a share"
+    verdict = (
+        "a real effect at the 5 % level" if p.significant else "not distinguishable from no effect"
+    )
+    tail = (
+        f"; implied elasticity {p.implied_elasticity:.2f}"
+        if math.isfinite(p.implied_elasticity)
+        else ""
+    )
+    return f"{head}, {verdict}; {per}{tail}."
+
+
 @dataclass(frozen=True)
 class PricingResult:
     """Elasticities, guarded price recommendations and pilot results.
@@ -151,15 +176,22 @@ class PricingResult:
             "recommended_profit_gain": _f(gain),
             "recommended_profit_gain_band": [_f(lo), _f(hi)],
             "recommendations": int(self.recommendations["recommended_price"].notna().sum()),
+            "recommendations_withheld": int(self.recommendations["withheld"].sum()),
             "products_missing_cost": len(self._missing_cost()),
             "pilots": [
                 {
                     "pilot_id": p.pilot_id,
+                    "read_scale": p.read_scale,
                     "relative_effect": _f(p.relative_effect),
                     "relative_ci": [_f(p.relative_ci[0]), _f(p.relative_ci[1])],
-                    "unit_effect": _f(p.units.effect),
-                    "ci": [_f(p.units.ci_low), _f(p.units.ci_high)],
-                    "adjusted_ci": [_f(p.adjusted_ci_low), _f(p.adjusted_ci_high)],
+                    "unit_effect": _f(p.unit_effect[0]),
+                    "ci": [_f(p.unit_effect[1]), _f(p.unit_effect[2])],
+                    "significant": p.significant,
+                    "p_value": _f(p.p_value),
+                    "adjusted_relative_ci": [
+                        _f(p.adjusted_relative_ci[0]),
+                        _f(p.adjusted_relative_ci[1]),
+                    ],
                     "implied_elasticity": _f(p.implied_elasticity),
                     "looks": p.looks,
                     "peeking": p.peeking,
@@ -233,6 +265,12 @@ class PricingResult:
                     f"{row['recommended_price']:.2f} "
                     f"({row['change']:+.0%}; e = {row['elasticity']:.2f}; reasons: {why})"
                 )
+        withheld = int(r["withheld"].sum()) if "withheld" in r.columns else 0
+        if withheld:
+            lines.append(
+                f"{withheld} price(s) withheld: the guardrails leave no price that satisfies "
+                "all of them (the reasons name the conflict)."
+            )
         missing = self._missing_cost()
         if len(missing):
             lines.append(
@@ -240,21 +278,12 @@ class PricingResult:
                 "profit effects: import products with a unit_cost column."
             )
         for p in self.pilots:
-            lines.append(
-                f"Pilot {p.name}{f' [{p.sku}]' if p.sku else ''}: units "
-                f"{p.relative_effect:+.0%} (95 % CI {p.relative_ci[0]:+.0%} to "
-                f"{p.relative_ci[1]:+.0%}); {p.units.effect:+.2f} units/week per {p.unit_type}"
-                + (
-                    f"; implied elasticity {p.implied_elasticity:.2f}."
-                    if math.isfinite(p.implied_elasticity)
-                    else "."
-                )
-            )
+            lines.append(f"Pilot {p.name}{f' [{p.sku}]' if p.sku else ''}: {_pilot_read(p)}")
             if p.peeking:
+                alo, ahi = p.adjusted_relative_ci
                 lines.append(
                     f"  Read {p.looks} times without a sequential plan: real false-positive rate "
-                    f"{p.false_positive_rate:.0%}; adjusted CI {p.adjusted_ci_low:+.2f} "
-                    f"to {p.adjusted_ci_high:+.2f}."
+                    f"{p.false_positive_rate:.0%}; adjusted CI {_pct(alo)} to {_pct(ahi)}."
                 )
         return lines
 
@@ -355,24 +384,21 @@ class PricingResult:
             )
         for p in self.pilots:
             rel = p.relative_effect
-            rlo, rhi = p.relative_ci
-            sig = p.units.ci_low > 0 or p.units.ci_high < 0
+            u, ulo, uhi = p.unit_effect
             out.append(
                 Finding(
                     "pricing.pilot_effect",
-                    float(rel) if math.isfinite(rel) else float(p.units.effect),
+                    float(rel) if math.isfinite(rel) else float(u),
                     "share" if math.isfinite(rel) else "count",
-                    f"Pilot '{p.name}' changed units per {p.unit_type} by "
-                    f"{p.units.effect:+.2f} a week "
-                    f"({rel:+.0%}), 95 % CI {p.units.ci_low:+.2f} to {p.units.ci_high:+.2f}"
-                    + ("" if sig else " — not distinguishable from no effect")
-                    + ".",
+                    f"Pilot '{p.name}': {_pilot_read(p)}",
                     "info",
                     {
                         "pilot_id": p.pilot_id,
-                        "ci": [p.units.ci_low, p.units.ci_high],
-                        "relative_ci": [rlo, rhi],
-                        "adjusted_ci": [p.adjusted_ci_low, p.adjusted_ci_high],
+                        "read_scale": p.read_scale,
+                        "significant": p.significant,
+                        "ci": [ulo, uhi],
+                        "relative_ci": list(p.relative_ci),
+                        "adjusted_ci": list(p.adjusted_relative_ci),
                         "implied_elasticity": p.implied_elasticity,
                     },
                 )
