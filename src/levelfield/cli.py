@@ -349,6 +349,9 @@ def _register_subcommands() -> None:
 
     register_ingest(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
     register_demo(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
+    from levelfield.provenance import register_cli as register_provenance
+
+    register_provenance(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
 
 
 _register_subcommands()

@@ -25,6 +25,7 @@ from levelfield.provenance._bundle import (
     build_export,
     verify_export,
 )
+from levelfield.provenance._cli import read_export_file, register_cli
 from levelfield.provenance._entries import (
     ENTRY_KINDS,
     LotBook,
@@ -81,6 +82,8 @@ __all__ = [
     "lot_rows",
     "node_hash",
     "parse_canonical",
+    "read_export_file",
+    "register_cli",
     "render_export_html",
     "root_from_inclusion_proof",
     "shipment_entry",
