@@ -7,6 +7,7 @@ user can fix print ``TypeName: message`` on stderr and exit 1, without a traceba
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import traceback
@@ -207,13 +208,31 @@ def analyze(
 
 @app.command()
 @_friendly_errors
-def advise(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+def advise(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text (the headline), markdown or json (the whole plan: every ranked action "
+            "with its assumptions and chance of success, automation, scorecard, missing data).",
+        ),
+    ] = "text",
+) -> None:
     """Turn the analyses' findings into ranked, concrete actions."""
     from levelfield import advice
 
+    if fmt not in ("text", "markdown", "json"):
+        raise ConfigError(f"--format must be text, markdown or json, not {fmt!r}")
     with _open(workspace) as ws, progress_bar("Advising") as progress:
         plan = advice.advise(ws, progress=progress)
-    console.print(Panel("\n".join(plan.headline()), title="What to do next", expand=False))
+    if fmt == "json":
+        typer.echo(json.dumps(advice.plan_to_dict(plan), indent=2, allow_nan=False))
+    elif fmt == "markdown":
+        typer.echo(advice.plan_markdown(plan), nl=False)
+    else:
+        console.print(Panel("\n".join(plan.headline()), title="What to do next", expand=False))
 
 
 @app.command()

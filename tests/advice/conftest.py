@@ -42,3 +42,17 @@ def shop(tmp_path: Path) -> Iterator[Workspace]:
     _insert_business(ws)
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def shop_file(tmp_path: Path) -> Path:
+    """The same shop, closed (for the CLI), with an automation questionnaire of two tasks."""
+    path = tmp_path / "shop-file.duckdb"
+    with open_workspace(path) as ws:
+        _insert_business(ws)
+        ws.con.execute(
+            """INSERT INTO automation VALUES
+               ('finance', 'bookkeeping', 5, 30, 0.10, 'spreadsheets', 1),
+               ('sales', 'quotes | offers', 0.5, 20, 0.0, '', 1)"""
+        )
+    return path

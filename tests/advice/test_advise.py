@@ -235,9 +235,9 @@ def test_automation_bad_values(shop: Workspace) -> None:
 
 
 def test_balanced_scorecard_has_four_perspectives_with_trends(shop: Workspace) -> None:
-    plan = advise(
-        shop, findings={"c": [Finding("customers.nps", 42.0, "index", "NPS 42", "good", {})]}
-    )
+    nps = Finding("customers.nps", 42.0, "index", "NPS 42", "good", {})
+    pct = Finding("landscape.distinctiveness_percentile", 72.0, "index", "72nd", "good", {})
+    plan = advise(shop, findings={"c": [nps, pct]})
     persp = {m.perspective for m in plan.scorecard}
     assert persp == set(advice.PERSPECTIVES)
     by = {m.name: m for m in plan.scorecard}
@@ -248,6 +248,10 @@ def test_balanced_scorecard_has_four_perspectives_with_trends(shop: Workspace) -
     assert by["Digital capabilities in place"].status == "poor"
     assert by["Employee satisfaction (0-10)"].status == "good"
     assert by["Chance of a loss year"].status == "missing"
+    # landscape states a percentile (0-100); the scorecard line is a share
+    assert by["Distinctiveness percentile"].value == pytest.approx(0.72)
+    assert by["Distinctiveness percentile"].formatted() == "72%"
+    assert by["Distinctiveness percentile"].status == "good"
     assert by["Revenue growth, last year"].trend  # yearly history
     missing = [m for m in plan.scorecard if m.status == "missing"]
     assert all(m.source.startswith(("missing", "measured")) for m in missing)

@@ -39,6 +39,7 @@ from levelfield.advice._charts import figures
 from levelfield.advice._facts import BusinessFacts, business_facts
 from levelfield.advice._impact import ESTIMATORS, ImpactEstimate, estimate_impact
 from levelfield.advice._playbook import Condition, Rule, evaluate_rule, load_playbook
+from levelfield.advice._render import plan_markdown, plan_to_dict
 from levelfield.advice._scorecard import PERSPECTIVES, ScorecardMetric, balanced_scorecard
 from levelfield.advice._unlocks import DATA_KINDS, DataKind, Unlock, data_present
 
@@ -92,5 +93,7 @@ __all__ = [
     "evaluate_rule",
     "figures",
     "load_playbook",
+    "plan_markdown",
+    "plan_to_dict",
     "rank_actions",
 ]

@@ -272,7 +272,7 @@ def _automation_findings(candidates: Sequence[AutomationCandidate], currency: st
                 f"Automating {c.task} ({c.area.replace('_', ' ')}) would free "
                 f"{c.hours_freed_per_week:.1f} hours a week, worth {currency} "
                 f"{c.net_annual_benefit:,.0f} a year after tool costs, paying back in "
-                f"{c.payback_months:.0f} months"
+                f"{c.payback_words}"
             ),
             severity="info",
             context={

@@ -56,6 +56,13 @@ class AutomationCandidate:
     def net_annual_benefit(self) -> float:
         return self.annual_savings - self.annual_tool_cost
 
+    @property
+    def payback_words(self) -> str:
+        """``"1.3 months"``, or ``"does not pay back"`` when savings never cover the tool."""
+        if math.isfinite(self.payback_months):
+            return f"{self.payback_months:.1f} months"
+        return "does not pay back"
+
     def sentence(self, currency: str) -> str:
         """Plain-language recommendation, worded as augmenting staff."""
         tool = "extend the tool you already use to" if self.already_has_tool else "use"

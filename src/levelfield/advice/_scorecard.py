@@ -120,6 +120,9 @@ def balanced_scorecard(
         else (margin_trend[-1][1] if margin_trend else None)
     )
     owned = _finding(findings, "exposure.data_ownership_share")
+    # landscape states a percentile (0-100); the scorecard shows it as a share like the rest
+    percentile = _finding(findings, "landscape.distinctiveness_percentile")
+    distinct = None if percentile is None else percentile / 100.0
     return [
         ScorecardMetric(
             "financial",
@@ -197,7 +200,7 @@ def balanced_scorecard(
         ScorecardMetric(
             "customer",
             "Distinctiveness percentile",
-            _finding(findings, "landscape.distinctiveness_percentile"),
+            distinct,
             "share",
             True,
             0.6,

@@ -483,9 +483,7 @@ def _plan_views(
             hours_freed_per_week=c.hours_freed_per_week,
             net_annual_benefit=c.net_annual_benefit,
             setup_cost=c.setup_cost,
-            payback=f"{c.payback_months:.1f} months"
-            if math.isfinite(c.payback_months)
-            else "does not pay back",
+            payback=c.payback_words,
             risk=c.risk,
             basis=c.basis,
         )
