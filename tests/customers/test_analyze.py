@@ -44,7 +44,10 @@ def test_analyze_records_run_with_scenario_inputs(
     assert s["n_customers"] == 600  # the refund-only customer is excluded
     assert s["n_guest_orders"] == 2
     assert s["n_refund_only_customers"] == 1
-    assert run["params"]["model"] == "bgnbd"
+    assert run["params"]["model"] == "auto"
+    assert s["model_choice"] == "holdout" and s["model"] in ("BG/NBD", "Pareto/NBD")
+    assert s["holdout_rmse_bgnbd"] > 0 and s["holdout_rmse_pareto_nbd"] > 0
+    assert s["fit_status"] in ("ok", "weak") and s["dropout_identified"] is True
     json.dumps(result.summary(), allow_nan=False)
 
 

@@ -221,12 +221,23 @@ def test_unfitted_models_raise_not_fitted() -> None:
         ([1, 2], [1, 1], [2], DataError, "different lengths"),
         ("abc", [1], [2], DataError, "text"),
         ([1.5, 2], [1, 1], [2, 2], DataError, "whole numbers"),
+        # lifetimes' _check_inputs: "There exist non-zero recency values when frequency is zero."
+        ([0, 2], [1, 1], [2, 2], DataError, "no repeat purchase but recency > 0"),
     ],
 )
 def test_count_models_reject_bad_input(x, t, T, err, match) -> None:  # type: ignore[no-untyped-def]
     for model in (BetaGeoModel(), ParetoNBDModel()):
         with pytest.raises(err, match=match):
             model.fit(x, t, T)
+
+
+def test_frequency_zero_with_recency_is_a_levelfield_error_in_predictions_too() -> None:
+    from levelfield.errors import LevelfieldError
+
+    rng = np.random.default_rng(5)
+    m = BetaGeoModel().fit(*simulate_bgnbd_summary(500, *TRUE.values(), 40.0, rng))
+    with pytest.raises(LevelfieldError, match="recency > 0"):
+        m.probability_alive([0], [2.0], [5.0])
 
 
 def test_gamma_gamma_rejects_zero_or_negative_spend() -> None:

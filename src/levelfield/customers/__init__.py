@@ -26,6 +26,21 @@ Stable finding metric ids (``CustomersResult.findings()``):
     ``channels.acquisition_cost`` is set); context ``channel``.
 ``customers.holdout_error``
     absolute relative error of the model on the holdout period (share).
+``customers.model_fit``
+    how far the purchase model can be trusted: 0 sound, 1 weakly identified, 2 no
+    measurable drop-out (see :class:`FitQuality`); the text says in plain words what the
+    data cannot tell, the context carries ``status``, ``model``, ``model_choice``,
+    ``horizon_months`` and ``horizon_requested``.
+
+``customers.monthly_retention``, ``customers.value_at_risk_share`` and
+``customers.churn_leak`` are left out when the data show no measurable drop-out: their
+100 % and 0 would come from the model's boundary, not from the data.
+
+The model is chosen on the holdout period (``analyze(model="auto")``, the default): both
+BG/NBD and Pareto/NBD are fitted on the calibration period and the lower per-customer
+root mean squared error wins (:class:`ModelChoice`). The customer table carries 90 %
+intervals of P(alive) and value from parameter uncertainty (delta method, see
+:data:`INTERVAL_METHOD`) and the next purchase date of a customer who is still active.
 
 ``summary()`` of the result (stored in ``runs``) carries ``monthly_retention`` (model
 based, documented in ``monthly_retention_method``), ``monthly_active_retention`` (share of
@@ -44,15 +59,28 @@ from levelfield.customers._charts import (
     value_distribution_chart,
 )
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
-from levelfield.customers._simulate import simulate_bgnbd_summary, simulate_gamma_gamma_spend
+from levelfield.customers._quality import FitQuality, assess_fit, supported_horizon_months
+from levelfield.customers._simulate import (
+    simulate_bgnbd_summary,
+    simulate_calibration_holdout,
+    simulate_gamma_gamma_spend,
+)
 from levelfield.customers._summary import (
     CustomerSummary,
     summarize_transactions,
     summarize_workspace,
 )
+from levelfield.customers._uncertainty import (
+    INTERVAL_METHOD,
+    probability_interval,
+    value_interval,
+)
 from levelfield.customers._validation import (
+    MODEL_LABELS,
     Cohorts,
     HoldoutValidation,
+    ModelChoice,
+    choose_by_holdout,
     holdout_validation,
     monthly_cohorts,
 )
@@ -67,7 +95,9 @@ from levelfield.customers._value import (
 )
 
 __all__ = [
+    "INTERVAL_METHOD",
     "METHODS",
+    "MODEL_LABELS",
     "NPS",
     "REFERENCES",
     "RFM_SEGMENTS",
@@ -75,10 +105,14 @@ __all__ = [
     "Cohorts",
     "CustomerSummary",
     "CustomersResult",
+    "FitQuality",
     "GammaGammaModel",
     "HoldoutValidation",
+    "ModelChoice",
     "ParetoNBDModel",
     "analyze",
+    "assess_fit",
+    "choose_by_holdout",
     "cluster_segments",
     "cohort_heatmap",
     "customer_lifetime_value",
@@ -90,11 +124,15 @@ __all__ = [
     "monthly_cohorts",
     "net_promoter_score",
     "p_alive_chart",
+    "probability_interval",
     "rfm_segments",
     "segment_chart",
     "simulate_bgnbd_summary",
+    "simulate_calibration_holdout",
     "simulate_gamma_gamma_spend",
     "summarize_transactions",
     "summarize_workspace",
+    "supported_horizon_months",
     "value_distribution_chart",
+    "value_interval",
 ]

@@ -10,16 +10,27 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
+from levelfield.customers._kernels import median_time_to_next_purchase
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+from levelfield.customers._quality import FitQuality, assess_fit
 from levelfield.customers._summary import (
     CustomerSummary,
     summarize_workspace,
     workspace_purchases_sql,
 )
+from levelfield.customers._uncertainty import (
+    INTERVAL_METHOD,
+    probability_interval,
+    value_interval,
+)
 from levelfield.customers._validation import (
+    MODEL_LABELS,
     Cohorts,
     HoldoutValidation,
+    ModelChoice,
+    choose_by_holdout,
     holdout_validation,
     monthly_cohorts,
     repeat_purchases_by_date,
@@ -34,10 +45,18 @@ from levelfield.customers._value import (
     net_promoter_score,
     rfm_segments,
 )
-from levelfield.errors import ConfigError, InsufficientDataError, SmallSampleWarning
+from levelfield.errors import (
+    ConfigError,
+    ConvergenceWarning,
+    InsufficientDataError,
+    ModelError,
+    SmallSampleWarning,
+)
 from levelfield.findings import Finding, ProgressCallback, no_progress
 
 __all__ = ["METHODS", "REFERENCES", "CustomersResult", "analyze"]
+
+Array = NDArray[np.float64]
 
 METHODS = (
     "Customer value. Orders are netted of discounts and refunds (refund rows are charged "
@@ -47,11 +66,23 @@ METHODS = (
     "customers whose every order was refunded are left out. Repeat buying and drop-out "
     "are modelled with the BG/NBD model (Fader, Hardie & Lee 2005) or the Pareto/NBD "
     "model (Schmittlein, Morrison & Colombo 1987), fitted by maximum likelihood with "
-    "analytic gradients; spend per purchase with the Gamma-Gamma model. Customer "
-    "lifetime value is the margin on the expected purchases over the horizon, discounted "
-    "monthly. Monthly retention is model-based: the expected share of customers alive "
-    "today who are still alive a month later. Where the data span allows, the model is "
-    "refitted on a calibration period and checked against a holdout period. Named "
+    "analytic gradients; spend per purchase with the Gamma-Gamma model. Where the data "
+    "span allows, both models are fitted on a calibration period and the one with the "
+    "lower per-customer root mean squared error on the holdout period is used (both "
+    "errors are reported). Drop-out counts as measured only when a likelihood-ratio test "
+    "rejects the same model without drop-out (the NBD; chi-square 2 df, 5 %, conservative "
+    "for a boundary null, Self & Liang 1987) and the fit lets at least 1 % of new "
+    "customers stop over the observed history; otherwise the figures that rest on it "
+    "(retention, P(alive), value at risk) are left out instead of stated as 100 % or 0. "
+    "A singular information matrix or standard errors larger than the estimates are "
+    "reported as a weak fit. Customer lifetime value "
+    "is the margin on the expected purchases over the horizon, discounted monthly; the "
+    "horizon is at most twice the observed history. Per-customer 90 % intervals for "
+    "P(alive) and value come from parameter uncertainty by the delta method (logit and "
+    "log scales, covariance from the inverse observed information). The next purchase "
+    "date is the median waiting time of a customer who is still active (Lomax posterior "
+    "predictive). Monthly retention is model-based: the expected share of customers alive "
+    "today who are still alive a month later. Named "
     "segments come from RFM quintile scores; data-driven segments from k-means on "
     "standardized log recency, frequency, value, CLV and product mix, with the number of "
     "segments chosen by the mean silhouette. NPS carries a Wald 95 % interval."
@@ -75,6 +106,11 @@ REFERENCES = [
     "81(12), 46-54.",
     "Rocks, B. (2016). Interval estimation for the net promoter score. The American "
     "Statistician 70(4), 365-372.",
+    "Casella, G. & Berger, R. L. (2002). Statistical Inference, 2nd ed. Duxbury "
+    "(section 5.5.4, the delta method).",
+    "Self, S. G. & Liang, K.-Y. (1987). Asymptotic properties of maximum likelihood "
+    "estimators and likelihood ratio tests under nonstandard conditions. JASA 82(398), "
+    "605-610.",
 ]
 
 _SEGMENT_TEXT = dict(RFM_SEGMENTS)
@@ -92,9 +128,16 @@ def _f(v: float | None) -> float | None:
 class CustomersResult:
     """Customer value analysis of one workspace.
 
-    ``customers`` holds one row per customer (ids are pseudonyms): summary, P(alive),
-    expected purchases, CLV, RFM scores and segments. Money is in ``currency``; shares are
-    0-1; times in ``time_unit``.
+    ``customers`` holds one row per customer (ids are pseudonyms): summary, P(alive)
+    with its 90 % interval, expected purchases, CLV with its 90 % interval, the next
+    purchase date, RFM scores and segments. Money is in ``currency``; shares are 0-1;
+    times in ``time_unit``.
+
+    ``fit_quality`` says what the purchase model can tell. When it cannot measure
+    drop-out (``fit_quality.dropout_identified`` is False), every figure that rests on
+    drop-out (``monthly_retention``, ``value_at_risk``, ``value_at_risk_share``,
+    ``churn_leak_share``, the ``p_alive`` column) is NaN, and construction refuses
+    anything else, so no headline, finding or chart can state the boundary's 100 % or 0.
     """
 
     currency: str
@@ -119,23 +162,51 @@ class CustomersResult:
     clv_total: float
     value_at_risk: float
     value_at_risk_share: float
-    n_at_risk: int
+    n_at_risk: int | None
     churn_leak_share: float
-    churn_leak_customers: int
+    churn_leak_customers: int | None
     cohorts: Cohorts
     segments: pd.DataFrame
     clusters: pd.DataFrame
     population_curve: pd.DataFrame
+    fit_quality: FitQuality
+    model_choice: ModelChoice
     validation: HoldoutValidation | None = None
     nps: NPS | None = None
     acquisition: pd.DataFrame | None = None
     n_guest_orders: int = 0
     n_refund_only_customers: int = 0
     notes: tuple[str, ...] = field(default=())
+    interval_method: str = INTERVAL_METHOD
+    interval_level: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.fit_quality.dropout_identified:
+            return
+        stated = {
+            "monthly_retention": self.monthly_retention,
+            "value_at_risk": self.value_at_risk,
+            "value_at_risk_share": self.value_at_risk_share,
+            "churn_leak_share": self.churn_leak_share,
+        }
+        bad = [k for k, v in stated.items() if math.isfinite(v)]
+        if "p_alive" in self.customers and self.customers["p_alive"].notna().any():
+            bad.append("p_alive")
+        if bad or self.n_at_risk is not None or self.churn_leak_customers is not None:
+            raise ModelError(
+                "the purchase model shows no measurable drop-out, so "
+                f"{', '.join(bad) or 'the at-risk counts'} cannot be stated; they must be "
+                "NaN/None (this is a bug in the caller)"
+            )
 
     @property
     def n_customers(self) -> int:
         return len(self.customers)
+
+    @property
+    def dropout_measured(self) -> bool:
+        """Whether figures that rest on drop-out (retention, P(alive), risk) are stated."""
+        return self.fit_quality.dropout_identified
 
     def summary(self) -> dict[str, Any]:
         """JSON-able headline numbers (read by scenarios, advice and the report)."""
@@ -170,7 +241,11 @@ class CustomersResult:
             "n_guest_orders": self.n_guest_orders,
             "n_refund_only_customers": self.n_refund_only_customers,
             "notes": list(self.notes),
+            "interval_method": self.interval_method,
+            "interval_level": self.interval_level,
         }
+        for extra in (self.fit_quality.summary(), self.model_choice.summary()):
+            out.update({k: _f(v) if isinstance(v, float) else v for k, v in extra.items()})
         if self.validation is not None:
             out.update(
                 {
@@ -204,6 +279,7 @@ class CustomersResult:
             "clusters": self.clusters.reset_index(),
             "cohorts": self.cohorts.table,
             "population_curve": self.population_curve,
+            "model_choice": self.model_choice.table(),
         }
         if self.validation is not None:
             t["holdout_by_frequency"] = self.validation.by_frequency
@@ -213,18 +289,47 @@ class CustomersResult:
         return t
 
     def headline(self) -> list[str]:
-        """Plain-language lines for the CLI, each with its number."""
+        """Plain-language lines for the CLI, each with its number.
+
+        Figures the purchase model cannot support are replaced by what the data cannot
+        tell (see :class:`FitQuality`).
+        """
         c = self.currency
+        q = self.fit_quality
+        value_basis = (
+            "" if q.dropout_identified else "; assumes customers keep buying at their past rates"
+        )
         lines = [
             f"{self.n_customers:,} customers; {self.repeat_rate:.0%} bought more than once.",
             f"Expected value of the customer base over the next {self.horizon_months} months: "
-            f"{c} {self.clv_total:,.0f} ({self.margin_source}).",
+            f"{c} {self.clv_total:,.0f} ({self.margin_source}{value_basis}).",
             f"The top 20 % of customers hold {self.top20_value_share:.0%} of that value.",
-            f"Monthly retention (model-based): {self.monthly_retention:.1%} of active customers "
-            "stay active from one month to the next.",
-            f"Value at risk: {c} {self.value_at_risk:,.0f} from {self.n_at_risk:,} repeat "
-            "customers whose chance of still being active has fallen below 50 %.",
+            f"Purchase model: {self.model_choice.reason}",
+            *q.statements(),
         ]
+        if math.isfinite(self.monthly_retention):
+            lines.append(
+                f"Monthly retention (model-based): {self.monthly_retention:.1%} of active "
+                "customers stay active from one month to the next."
+            )
+        else:
+            seen = (
+                f"; what the orders show directly is that {self.monthly_active_retention:.0%} "
+                "of the customers who buy in a month buy again the next month"
+                if math.isfinite(self.monthly_active_retention)
+                else ""
+            )
+            lines.append(f"Monthly retention: not measurable from these data (see above){seen}.")
+        if self.n_at_risk is not None and math.isfinite(self.value_at_risk):
+            lines.append(
+                f"Value at risk: {c} {self.value_at_risk:,.0f} from {self.n_at_risk:,} repeat "
+                "customers whose chance of still being active has fallen below 50 %."
+            )
+        else:
+            lines.append(
+                "Value at risk: not measurable; without measurable drop-out the model cannot "
+                "tell which customers have stopped buying."
+            )
         if self.validation is not None:
             lines.append(self.validation.verdict())
         if self.nps is not None:
@@ -240,7 +345,6 @@ class CustomersResult:
 
     def findings(self) -> list[Finding]:
         """Measured facts with stable metric ids (see the package docstring)."""
-        c = self.currency
         out = [
             Finding(
                 "customers.top20_value_share",
@@ -263,42 +367,9 @@ class CustomersResult:
                 else "info",
                 {"n_customers": self.n_customers},
             ),
-            Finding(
-                "customers.monthly_retention",
-                self.monthly_retention,
-                "share",
-                f"About {self.monthly_retention:.0%} of active customers remain active each "
-                "month (model-based).",
-                "info",
-                {"method": self.monthly_retention_method},
-            ),
-            Finding(
-                "customers.value_at_risk_share",
-                self.value_at_risk_share,
-                "share",
-                f"{c} {self.value_at_risk:,.0f} ({self.value_at_risk_share:.0%} of customer "
-                f"value) sits with {self.n_at_risk:,} repeat customers who are drifting away.",
-                "warning"
-                if self.value_at_risk_share > 0.2
-                else "watch"
-                if self.value_at_risk_share > 0.1
-                else "info",
-                {"value_at_risk": self.value_at_risk, "n_at_risk": self.n_at_risk},
-            ),
-            Finding(
-                "customers.churn_leak",
-                self.churn_leak_share,
-                "share",
-                f"{self.churn_leak_customers:,} of your highest-value customers "
-                f"({self.churn_leak_share:.0%} of revenue to date) are likely slipping away.",
-                "critical"
-                if self.churn_leak_share > 0.25
-                else "warning"
-                if self.churn_leak_share > 0.1
-                else "info",
-                {"customers": self.churn_leak_customers},
-            ),
         ]
+        out.extend(self._dropout_findings())
+        out.append(self._model_fit_finding())
         if self.nps is not None:
             out.append(
                 Finding(
@@ -337,6 +408,76 @@ class CustomersResult:
                 )
             )
         return out
+
+    def _dropout_findings(self) -> list[Finding]:
+        """Findings that rest on measured drop-out; none when the fit cannot measure it."""
+        if not self.fit_quality.dropout_identified:
+            return []
+        c = self.currency
+        n_at_risk = self.n_at_risk or 0
+        return [
+            Finding(
+                "customers.monthly_retention",
+                self.monthly_retention,
+                "share",
+                f"About {self.monthly_retention:.0%} of active customers remain active each "
+                "month (model-based).",
+                "info",
+                {"method": self.monthly_retention_method},
+            ),
+            Finding(
+                "customers.value_at_risk_share",
+                self.value_at_risk_share,
+                "share",
+                f"{c} {self.value_at_risk:,.0f} ({self.value_at_risk_share:.0%} of customer "
+                f"value) sits with {n_at_risk:,} repeat customers who are drifting away.",
+                "warning"
+                if self.value_at_risk_share > 0.2
+                else "watch"
+                if self.value_at_risk_share > 0.1
+                else "info",
+                {"value_at_risk": self.value_at_risk, "n_at_risk": n_at_risk},
+            ),
+            Finding(
+                "customers.churn_leak",
+                self.churn_leak_share,
+                "share",
+                f"{self.churn_leak_customers or 0:,} of your highest-value customers "
+                f"({self.churn_leak_share:.0%} of revenue to date) are likely slipping away.",
+                "critical"
+                if self.churn_leak_share > 0.25
+                else "warning"
+                if self.churn_leak_share > 0.1
+                else "info",
+                {"customers": self.churn_leak_customers or 0},
+            ),
+        ]
+
+    def _model_fit_finding(self) -> Finding:
+        """``customers.model_fit``: 0 sound, 1 weakly identified, 2 at the boundary."""
+        q = self.fit_quality
+        code = {"ok": 0.0, "weak": 1.0, "boundary": 2.0}[q.status]
+        said = q.statements()
+        text = (
+            " ".join(said)
+            if said
+            else f"The {q.model_name} purchase model is well determined by these data."
+        )
+        return Finding(
+            "customers.model_fit",
+            code,
+            "index",
+            text,
+            "watch" if said else "info",
+            {
+                "status": q.status,
+                "model": self.model_choice.label,
+                "model_choice": self.model_choice.reason,
+                "dropout_measured": q.dropout_identified,
+                "horizon_months": self.horizon_months,
+                "horizon_requested": q.horizon_requested,
+            },
+        )
 
 
 def _margin(con: Any, currency: str) -> tuple[float, str]:
@@ -399,6 +540,9 @@ def _describe_cluster(row: pd.Series, features: list[str], labels: dict[str, str
     return "; ".join(parts) if parts else "close to the average customer"
 
 
+_MODEL_CHOICES = ("auto", "bgnbd", "pareto_nbd")
+
+
 def _check_params(
     model: str,
     time_unit: str,
@@ -407,8 +551,8 @@ def _check_params(
     margin: float | None,
     risk_threshold: float,
 ) -> None:
-    if model not in ("bgnbd", "pareto_nbd"):
-        raise ConfigError(f"model must be 'bgnbd' or 'pareto_nbd', not {model!r}")
+    if model not in _MODEL_CHOICES:
+        raise ConfigError(f"model must be 'auto', 'bgnbd' or 'pareto_nbd', not {model!r}")
     if time_unit not in ("day", "week"):
         raise ConfigError(f"time_unit must be 'day' or 'week', not {time_unit!r}")
     if not (isinstance(horizon_months, int) and 1 <= horizon_months <= 600):
@@ -425,7 +569,7 @@ def analyze(
     ws: Any,
     *,
     progress: ProgressCallback = no_progress,
-    model: Literal["bgnbd", "pareto_nbd"] = "bgnbd",
+    model: Literal["auto", "bgnbd", "pareto_nbd"] = "auto",
     time_unit: Literal["day", "week"] = "week",
     horizon_months: int = 12,
     annual_discount_rate: float = 0.10,
@@ -444,11 +588,15 @@ def analyze(
     progress
         ``progress(step, fraction)`` callback.
     model
-        ``"bgnbd"`` (default) or ``"pareto_nbd"``.
+        ``"auto"`` (default: BG/NBD and Pareto/NBD are both fitted on the calibration
+        period and the one with the lower holdout error is used; BG/NBD when there is no
+        holdout period), ``"bgnbd"`` or ``"pareto_nbd"`` (both holdout errors are still
+        reported).
     time_unit
         Unit of the models' time (``"week"`` default).
     horizon_months
-        CLV horizon in months.
+        CLV horizon in months; shortened to twice the observed history when that is
+        shorter (the result says so).
     annual_discount_rate
         Discount rate per year for CLV (share).
     margin
@@ -485,173 +633,47 @@ def analyze(
     currency = ws.currency()
     progress("summarizing customers", 0.05)
     summ = summarize_workspace(ws, time_unit=time_unit, observation_end=observation_end)
-    unit_days = 7.0 if time_unit == "week" else 1.0
-    upm = DAYS_PER_MONTH / unit_days
-    x, t_x, T = summ.frequency, summ.recency, summ.T
-    if float(T.max()) <= 0:
-        raise InsufficientDataError(
-            "all orders fall on one day, so repeat buying cannot be measured; import "
-            "orders covering several weeks or months"
-        )
-    if not (x > 0).any():
-        raise InsufficientDataError(
-            f"none of the {summ.n_customers:,} customers bought twice, so lifetime value and "
-            "churn risk cannot be modelled; import a longer period of orders (at least a "
-            "few months), or check that orders carry customer ids"
-        )
-    progress("fitting the purchase model", 0.2)
-    count_model: BetaGeoModel | ParetoNBDModel = (
-        BetaGeoModel() if model == "bgnbd" else ParetoNBDModel()
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallSampleWarning)
-        count_model.fit(x, t_x, T)
+    _check_learnable(summ)
     notes = list(summ.notes)
     if summ.n_customers < 30:
         notes.append(f"only {summ.n_customers} customers: model figures are rough")
-
-    progress("fitting the spend model", 0.35)
-    spend_model: GammaGammaModel | None = None
-    rep = x > 0
-    if int(rep.sum()) >= 10 and (summ.monetary_value[rep] > 0).all():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SmallSampleWarning)
-            gg = GammaGammaModel().fit(x, summ.monetary_value)
-        if gg.params_["q"] > 1:
-            spend_model = gg
-    if spend_model is not None:
-        spend = spend_model.conditional_expected_spend(x, summ.monetary_value)
-    else:
-        mean_order = float(summ.total_value.sum() / (x + 1).sum())
-        spend = np.where(rep, summ.monetary_value, mean_order)
-        notes.append(
-            "spend per purchase is each customer's own average "
-            "(too few repeat buyers for the Gamma-Gamma model)"
-        )
-
+    unit_days = 7.0 if time_unit == "week" else 1.0
     con = ws.cursor()
     try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _lf_cust_tx AS "
+            f"SELECT * FROM ({workspace_purchases_sql(currency)}) WHERE amount > 0"
+        )
+        progress("holdout check and model choice", 0.1)
+        choice, validation = _choose_model(ws, con, holdout, summ, model, time_unit, notes)
+        progress("fitting the purchase model", 0.3)
+        count_model = _fit_count(choice.chosen, summ, notes)
+        quality = assess_fit(
+            count_model, choice.label, summ.frequency, summ.T, unit_days, horizon_months
+        )
+        progress("fitting the spend model", 0.4)
+        spend_model, spend = _spend(summ, notes)
         if margin is None:
             margin_v, margin_source = _margin(con, currency)
         else:
             margin_v, margin_source = float(margin), f"margin {margin:.0%} as given"
         progress("predicting value", 0.45)
-        p_alive = count_model.probability_alive(x, t_x, T)
-        exp90 = count_model.conditional_expected_purchases(90.0 / unit_days, x, t_x, T)
-        clv = customer_lifetime_value(
-            count_model,
-            x,
-            t_x,
-            T,
-            spend,
-            months=horizon_months,
-            annual_discount_rate=annual_discount_rate,
-            margin=margin_v,
-            units_per_month=upm,
+        value = _Valuation(
+            count_model, spend_model, quality, summ, spend, margin_v, annual_discount_rate
         )
-        retention = model_monthly_retention(count_model, x, t_x, T, upm)
-        obs_end = summ.observation_end
-        days_since_last = (T - t_x) * unit_days
-        cust = pd.DataFrame(
-            {
-                "frequency": x,
-                "recency": t_x,
-                "T": T,
-                "monetary_value": summ.monetary_value,
-                "total_value": summ.total_value,
-                "first_purchase": pd.to_datetime(summ.first_purchase),
-                "days_since_last": days_since_last,
-                "p_alive": p_alive,
-                "expected_purchases_90d": exp90,
-                "expected_spend": spend,
-                "clv": clv,
-            },
-            index=pd.Index(summ.customer_id, name="customer_id"),
-        )
-        # value if still alive: conditional expectations are P(alive) x E[... | alive]
-        clv_if_alive = np.divide(clv, p_alive, out=np.zeros_like(clv), where=p_alive > 1e-12)
-        at_risk = rep & (p_alive < risk_threshold)
-        value_at_risk = float((clv_if_alive - clv)[at_risk].sum())
-        clv_total = float(clv.sum())
-        var_share = (
-            value_at_risk / (clv_total + value_at_risk) if clv_total + value_at_risk > 0 else 0.0
-        )
-        n = len(clv)
-        k20 = max(1, math.ceil(0.2 * n))
-        top20 = float(np.sort(clv)[::-1][:k20].sum() / clv_total) if clv_total > 0 else 0.0
-        hv_cut = np.quantile(summ.total_value, 0.8)
-        leak = (summ.total_value >= hv_cut) & rep & (p_alive < risk_threshold)
-        total_rev = float(summ.total_value.sum())
-        leak_share = float(summ.total_value[leak].sum() / total_rev) if total_rev > 0 else 0.0
-
+        cust = value.table()
+        risk = value.risk(cust, risk_threshold)
         progress("segments", 0.55)
-        rfm = rfm_segments(days_since_last, x + 1, summ.total_value)
-        cust["rfm_r"] = rfm["r"].to_numpy()
-        cust["rfm_f"] = rfm["f"].to_numpy()
-        cust["rfm_m"] = rfm["m"].to_numpy()
-        cust["segment"] = rfm["segment"].to_numpy()
-        segs = cust.groupby("segment").agg(
-            customers=("clv", "size"),
-            revenue=("total_value", "sum"),
-            clv=("clv", "sum"),
-            p_alive=("p_alive", "mean"),
-        )
-        segs["revenue_share"] = segs["revenue"] / max(total_rev, 1e-12)
-        segs["clv_share"] = segs["clv"] / max(clv_total, 1e-12)
-        segs["description"] = [_SEGMENT_TEXT.get(str(s), "") for s in segs.index]
-        segs = segs.sort_values("clv", ascending=False)
-
-        feats = pd.DataFrame(
-            {
-                "log_days_since_last": np.log1p(days_since_last),
-                "log_purchases": np.log1p(x + 1),
-                "log_value": np.log1p(np.maximum(summ.total_value, 0)),
-                "log_clv": np.log1p(np.maximum(clv, 0)),
-            },
-            index=cust.index,
-        )
-        mix = _category_mix(con, currency, summ.customer_id)
-        if mix is not None:
-            feats = feats.join(mix)
-        label_words = {
-            "log_purchases": "purchase frequency",
-            "log_value": "spend to date",
-            "log_clv": "expected future value",
-        }
-        label_words.update(
-            {c: f"share of {c[6:]}" for c in feats.columns if c.startswith("share_")}
-        )
-        labels, profile, _k = cluster_segments(feats, seed=seed)
-        cust["cluster"] = labels
-        cl = cust.groupby("cluster").agg(
-            customers=("clv", "size"),
-            revenue=("total_value", "sum"),
-            clv=("clv", "sum"),
-            mean_purchases=("frequency", lambda s: float((s + 1).mean())),
-            mean_days_since_last=("days_since_last", "mean"),
-        )
-        cl["revenue_share"] = cl["revenue"] / max(total_rev, 1e-12)
-        cl["clv_share"] = cl["clv"] / max(clv_total, 1e-12)
-        cl["description"] = [
-            _describe_cluster(profile.loc[i], list(feats.columns), label_words) for i in cl.index
-        ]
-
+        segs, cl = _segments(con, cust, summ, currency, seed, risk["clv_total"])
         progress("cohorts", 0.65)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _lf_cust_tx AS "
-            f"SELECT * FROM ({workspace_purchases_sql(currency)}) WHERE amount > 0"
-        )
-        cohorts = monthly_cohorts(con, "_lf_cust_tx", obs_end)
-
-        progress("holdout check", 0.75)
-        validation = _holdout(ws, con, holdout, summ, model, time_unit, notes)
-
+        cohorts = monthly_cohorts(con, "_lf_cust_tx", summ.observation_end)
         progress("scorecard", 0.9)
         nps = _nps(con)
         acquisition = _acquisition(con, cust, margin_v, currency)
     finally:
         con.close()
-
+    if not value.intervals:
+        notes.append("no per-customer intervals: the parameters' covariance is unavailable")
     grid = np.linspace(0.0, 52.0 * 7.0 / unit_days, 53)
     curve = pd.DataFrame(
         {"t": grid, "expected_repeat_purchases": count_model.expected_purchases(grid)}
@@ -660,7 +682,7 @@ def analyze(
         currency=currency,
         time_unit=time_unit,
         observation_end=summ.observation_end,
-        model_name="BG/NBD" if model == "bgnbd" else "Pareto/NBD",
+        model_name=choice.label,
         params=dict(count_model.params_),
         standard_errors=dict(count_model.standard_errors_),
         log_likelihood=count_model.log_likelihood_,
@@ -669,28 +691,30 @@ def analyze(
             spend_model.frequency_spend_correlation_ if spend_model else None
         ),
         customers=cust,
-        horizon_months=horizon_months,
+        horizon_months=quality.horizon_months,
         annual_discount_rate=float(annual_discount_rate),
         margin=margin_v,
         margin_source=margin_source,
-        monthly_retention=retention,
+        monthly_retention=value.monthly_retention(),
         monthly_retention_method=(
-            f"model-based ({'BG/NBD' if model == 'bgnbd' else 'Pareto/NBD'}): expected share "
-            "of customers alive now still alive one month later"
+            f"model-based ({choice.label}): expected share of customers alive now still "
+            "alive one month later"
         ),
         monthly_active_retention=cohorts.monthly_active_retention,
-        repeat_rate=float(rep.mean()),
-        top20_value_share=top20,
-        clv_total=clv_total,
-        value_at_risk=value_at_risk,
-        value_at_risk_share=float(var_share),
-        n_at_risk=int(at_risk.sum()),
-        churn_leak_share=leak_share,
-        churn_leak_customers=int(leak.sum()),
+        repeat_rate=float((summ.frequency > 0).mean()),
+        top20_value_share=risk["top20"],
+        clv_total=risk["clv_total"],
+        value_at_risk=risk["value_at_risk"],
+        value_at_risk_share=risk["value_at_risk_share"],
+        n_at_risk=risk["n_at_risk"],
+        churn_leak_share=risk["churn_leak_share"],
+        churn_leak_customers=risk["churn_leak_customers"],
         cohorts=cohorts,
         segments=segs,
         clusters=cl,
         population_curve=curve,
+        fit_quality=quality,
+        model_choice=choice,
         validation=validation,
         nps=nps,
         acquisition=acquisition,
@@ -703,7 +727,56 @@ def analyze(
     return result
 
 
-def _holdout(
+def _check_learnable(summ: CustomerSummary) -> None:
+    if summ.n_customers == 0 or float(summ.T.max()) <= 0:
+        raise InsufficientDataError(
+            "all orders fall on one day, so repeat buying cannot be measured; import "
+            "orders covering several weeks or months"
+        )
+    if not (summ.frequency > 0).any():
+        raise InsufficientDataError(
+            f"none of the {summ.n_customers:,} customers bought twice, so lifetime value and "
+            "churn risk cannot be modelled; import a longer period of orders (at least a "
+            "few months), or check that orders carry customer ids"
+        )
+
+
+def _fit_count(key: str, summ: CustomerSummary, notes: list[str]) -> BetaGeoModel | ParetoNBDModel:
+    """Fit a purchase model; its warnings become notes (weak fits are judged by FitQuality)."""
+    m: BetaGeoModel | ParetoNBDModel = BetaGeoModel() if key == "bgnbd" else ParetoNBDModel()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m.fit(summ.frequency, summ.recency, summ.T)
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning) and "did not converge" in str(w.message):
+            period = " (calibration period)" if summ.calibration_end else ""
+            notes.append(
+                f"the {MODEL_LABELS[key]} fit{period} stopped before converging; its "
+                "figures are rough"
+            )
+    return m
+
+
+def _spend(summ: CustomerSummary, notes: list[str]) -> tuple[GammaGammaModel | None, Array]:
+    """The Gamma-Gamma spend model (when it can be fitted) and spend per purchase."""
+    x, z = summ.frequency, summ.monetary_value
+    rep = x > 0
+    if int(rep.sum()) >= 10 and (z[rep] > 0).all():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SmallSampleWarning)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gg = GammaGammaModel().fit(x, z)
+        if gg.params_["q"] > 1:
+            return gg, gg.conditional_expected_spend(x, z)
+    mean_order = float(summ.total_value.sum() / (x + 1).sum())
+    notes.append(
+        "spend per purchase is each customer's own average "
+        "(too few repeat buyers for the Gamma-Gamma model)"
+    )
+    return None, np.where(rep, z, mean_order)
+
+
+def _choose_model(
     ws: Any,
     con: Any,
     holdout: Any,
@@ -711,31 +784,239 @@ def _holdout(
     model: str,
     time_unit: Literal["day", "week"],
     notes: list[str],
-) -> HoldoutValidation | None:
+) -> tuple[ModelChoice, HoldoutValidation | None]:
+    """Fit both purchase models on the calibration period and pick by holdout error."""
+    given = None if model == "auto" else model
+    cal_end, why_not = _calibration_end(holdout, summ)
+    cal = None
+    if cal_end is not None:
+        cal = summarize_workspace(
+            ws, time_unit=time_unit, calibration_end=cal_end, observation_end=summ.observation_end
+        )
+        if not (cal.frequency > 0).any():
+            why_not, cal = "no repeat purchases in the calibration period", None
+    if cal is None or cal_end is None:
+        chosen = given or "bgnbd"
+        notes.append(f"no holdout check: {why_not}")
+        reason = (
+            f"{MODEL_LABELS[chosen]} {'as set' if given else 'by default'}; the models could "
+            f"not be compared on a holdout period ({why_not})."
+        )
+        return ModelChoice(chosen, "given" if given else "default", {}, reason), None
+    rp = repeat_purchases_by_date(con, "_lf_cust_tx", cal.group_by, cal_end, summ.observation_end)
+    validations = {
+        key: holdout_validation(_fit_count(key, cal, notes), cal, rp) for key in MODEL_LABELS
+    }
+    choice = choose_by_holdout(validations, given)
+    return choice, validations[choice.chosen]
+
+
+def _calibration_end(holdout: Any, summ: CustomerSummary) -> tuple[dt.date | None, str]:
     if holdout is None:
-        return None
+        return None, "no holdout check was asked for"
+    if isinstance(holdout, dt.date):
+        return holdout, ""
+    if holdout != "auto":
+        return dt.date.fromisoformat(str(holdout)), ""
     first = pd.Timestamp(summ.first_purchase.min()).date()
-    obs_end = summ.observation_end
-    span = (obs_end - first).days
-    if holdout == "auto":
-        if span < 16 * 7:
-            notes.append("no holdout check: the data span less than 16 weeks")
-            return None
-        cal_end = obs_end - dt.timedelta(days=min(span // 3, 26 * 7))
-    else:
-        cal_end = holdout if isinstance(holdout, dt.date) else dt.date.fromisoformat(str(holdout))
-    cal = summarize_workspace(
-        ws, time_unit=time_unit, calibration_end=cal_end, observation_end=obs_end
+    span = (summ.observation_end - first).days
+    if span < 16 * 7:
+        return None, "the data span less than 16 weeks"
+    return summ.observation_end - dt.timedelta(days=min(span // 3, 26 * 7)), ""
+
+
+class _Valuation:
+    """Per-customer predictions of one fitted purchase model, gated by its FitQuality."""
+
+    def __init__(
+        self,
+        count_model: BetaGeoModel | ParetoNBDModel,
+        spend_model: GammaGammaModel | None,
+        quality: FitQuality,
+        summ: CustomerSummary,
+        spend: Array,
+        margin: float,
+        annual_discount_rate: float,
+        level: float = 0.9,
+    ) -> None:
+        self.model, self.spend_model, self.quality, self.summ = (
+            count_model,
+            spend_model,
+            quality,
+            summ,
+        )
+        self.spend, self.margin, self.rate, self.level = spend, margin, annual_discount_rate, level
+        self.unit_days = 7.0 if summ.time_unit == "week" else 1.0
+        self.upm = DAYS_PER_MONTH / self.unit_days
+        spend_cov_ok = spend_model is None or bool(np.isfinite(spend_model.covariance_).all())
+        self.intervals = quality.intervals_available and spend_cov_ok
+
+    def _discounted_purchases(self, model: BetaGeoModel | ParetoNBDModel) -> Array:
+        s = self.summ
+        return customer_lifetime_value(
+            model,
+            s.frequency,
+            s.recency,
+            s.T,
+            np.ones(len(s.frequency)),
+            months=self.quality.horizon_months,
+            annual_discount_rate=self.rate,
+            margin=1.0,
+            units_per_month=self.upm,
+        )
+
+    def _p_alive(self, model: BetaGeoModel | ParetoNBDModel) -> Array:
+        return model.probability_alive(self.summ.frequency, self.summ.recency, self.summ.T)
+
+    def _spend_of(self, model: GammaGammaModel) -> Array:
+        return model.conditional_expected_spend(self.summ.frequency, self.summ.monetary_value)
+
+    def table(self) -> pd.DataFrame:
+        """One row per customer, with intervals and the next purchase date."""
+        s, m = self.summ, self.model
+        n = len(s.frequency)
+        nan = np.full(n, np.nan)
+        clv = self.margin * self.spend * self._discounted_purchases(m)
+        p_alive = self._p_alive(m) if self.quality.dropout_identified else nan
+        p_lo = p_hi = v_lo = v_hi = nan
+        if self.intervals:
+            p_lo, p_hi = probability_interval(m, self._p_alive, level=self.level)
+            parts: list[tuple[Any, Any]] = [(m, self._discounted_purchases)]
+            if self.spend_model is not None:
+                parts.append((self.spend_model, self._spend_of))
+            v_lo, v_hi = value_interval(clv, parts, level=self.level)
+        wait = median_time_to_next_purchase(m.params_["r"], m.params_["alpha"], s.frequency, s.T)
+        wait_days = wait * self.unit_days
+        next_date = pd.Timestamp(s.observation_end) + pd.to_timedelta(
+            np.where(wait_days <= 3650.0, wait_days, np.nan), unit="D"
+        )
+        return pd.DataFrame(
+            {
+                "frequency": s.frequency,
+                "recency": s.recency,
+                "T": s.T,
+                "monetary_value": s.monetary_value,
+                "total_value": s.total_value,
+                "first_purchase": pd.to_datetime(s.first_purchase),
+                "days_since_last": (s.T - s.recency) * self.unit_days,
+                "p_alive": p_alive,
+                "p_alive_lower": p_lo,
+                "p_alive_upper": p_hi,
+                "expected_purchases_90d": m.conditional_expected_purchases(
+                    90.0 / self.unit_days, s.frequency, s.recency, s.T
+                ),
+                "expected_spend": self.spend,
+                "clv": clv,
+                "clv_lower": v_lo,
+                "clv_upper": v_hi,
+                "next_purchase_date": next_date.floor("D"),
+            },
+            index=pd.Index(s.customer_id, name="customer_id"),
+        )
+
+    def monthly_retention(self) -> float:
+        if not self.quality.dropout_identified:
+            return float("nan")
+        s = self.summ
+        return model_monthly_retention(self.model, s.frequency, s.recency, s.T, self.upm)
+
+    def risk(self, cust: pd.DataFrame, threshold: float) -> dict[str, Any]:
+        """Value concentration, value at risk and churn leak (NaN/None without drop-out)."""
+        clv = cust["clv"].to_numpy()
+        total_value = self.summ.total_value
+        clv_total = float(clv.sum())
+        k20 = max(1, math.ceil(0.2 * len(clv)))
+        out: dict[str, Any] = {
+            "clv_total": clv_total,
+            "top20": float(np.sort(clv)[::-1][:k20].sum() / clv_total) if clv_total > 0 else 0.0,
+            "value_at_risk": float("nan"),
+            "value_at_risk_share": float("nan"),
+            "n_at_risk": None,
+            "churn_leak_share": float("nan"),
+            "churn_leak_customers": None,
+        }
+        if not self.quality.dropout_identified:
+            return out
+        p_alive = cust["p_alive"].to_numpy()
+        rep = self.summ.frequency > 0
+        # value if still alive: conditional expectations are P(alive) x E[... | alive]
+        clv_if_alive = np.divide(clv, p_alive, out=np.zeros_like(clv), where=p_alive > 1e-12)
+        at_risk = rep & (p_alive < threshold)
+        var = float((clv_if_alive - clv)[at_risk].sum())
+        leak = (total_value >= np.quantile(total_value, 0.8)) & at_risk
+        total_rev = float(total_value.sum())
+        out.update(
+            value_at_risk=var,
+            value_at_risk_share=var / (clv_total + var) if clv_total + var > 0 else 0.0,
+            n_at_risk=int(at_risk.sum()),
+            churn_leak_share=float(total_value[leak].sum() / total_rev) if total_rev > 0 else 0.0,
+            churn_leak_customers=int(leak.sum()),
+        )
+        return out
+
+
+def _segments(
+    con: Any,
+    cust: pd.DataFrame,
+    summ: CustomerSummary,
+    currency: str,
+    seed: int,
+    clv_total: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Named RFM segments and data-driven clusters (columns added to ``cust``)."""
+    x = summ.frequency
+    total_rev = float(summ.total_value.sum())
+    days_since_last = cust["days_since_last"].to_numpy()
+    clv = cust["clv"].to_numpy()
+    rfm = rfm_segments(days_since_last, x + 1, summ.total_value)
+    cust["rfm_r"] = rfm["r"].to_numpy()
+    cust["rfm_f"] = rfm["f"].to_numpy()
+    cust["rfm_m"] = rfm["m"].to_numpy()
+    cust["segment"] = rfm["segment"].to_numpy()
+    segs = cust.groupby("segment").agg(
+        customers=("clv", "size"),
+        revenue=("total_value", "sum"),
+        clv=("clv", "sum"),
+        p_alive=("p_alive", "mean"),
     )
-    if not (cal.frequency > 0).any():
-        notes.append("no holdout check: no repeat purchases in the calibration period")
-        return None
-    m: BetaGeoModel | ParetoNBDModel = BetaGeoModel() if model == "bgnbd" else ParetoNBDModel()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallSampleWarning)
-        m.fit(cal.frequency, cal.recency, cal.T)
-    rp = repeat_purchases_by_date(con, "_lf_cust_tx", cal.group_by, cal_end, obs_end)
-    return holdout_validation(m, cal, rp)
+    segs["revenue_share"] = segs["revenue"] / max(total_rev, 1e-12)
+    segs["clv_share"] = segs["clv"] / max(clv_total, 1e-12)
+    segs["description"] = [_SEGMENT_TEXT.get(str(s), "") for s in segs.index]
+    segs = segs.sort_values("clv", ascending=False)
+
+    feats = pd.DataFrame(
+        {
+            "log_days_since_last": np.log1p(days_since_last),
+            "log_purchases": np.log1p(x + 1),
+            "log_value": np.log1p(np.maximum(summ.total_value, 0)),
+            "log_clv": np.log1p(np.maximum(clv, 0)),
+        },
+        index=cust.index,
+    )
+    mix = _category_mix(con, currency, summ.customer_id)
+    if mix is not None:
+        feats = feats.join(mix)
+    label_words = {
+        "log_purchases": "purchase frequency",
+        "log_value": "spend to date",
+        "log_clv": "expected future value",
+    }
+    label_words.update({c: f"share of {c[6:]}" for c in feats.columns if c.startswith("share_")})
+    labels, profile, _k = cluster_segments(feats, seed=seed)
+    cust["cluster"] = labels
+    cl = cust.groupby("cluster").agg(
+        customers=("clv", "size"),
+        revenue=("total_value", "sum"),
+        clv=("clv", "sum"),
+        mean_purchases=("frequency", lambda s: float((s + 1).mean())),
+        mean_days_since_last=("days_since_last", "mean"),
+    )
+    cl["revenue_share"] = cl["revenue"] / max(total_rev, 1e-12)
+    cl["clv_share"] = cl["clv"] / max(clv_total, 1e-12)
+    cl["description"] = [
+        _describe_cluster(profile.loc[i], list(feats.columns), label_words) for i in cl.index
+    ]
+    return segs, cl
 
 
 def _nps(con: Any) -> NPS | None:

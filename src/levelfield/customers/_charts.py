@@ -52,7 +52,30 @@ def value_distribution_chart(result: CustomersResult) -> go.Figure:
 
 
 def p_alive_chart(result: CustomersResult) -> go.Figure:
-    """P(alive) against days since the last purchase, sized by expected value."""
+    """P(alive) against days since the last purchase, sized by expected value.
+
+    When the purchase model cannot measure drop-out, the chart says so instead of
+    plotting the boundary's P(alive) of 1 for everyone.
+    """
+    if not result.dropout_measured:
+        fig = go.Figure()
+        fig.add_annotation(
+            text=(
+                "Not measurable from these data: the orders show no measurable drop-out,<br>"
+                "so the model cannot tell which customers have stopped buying."
+            ),
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+        )
+        fig.update_layout(
+            title="Chance each customer is still active: not measurable",
+            xaxis={"visible": False},
+            yaxis={"visible": False},
+        )
+        return fig
     c = result.customers
     if len(c) > _MAX_POINTS:
         c = c.sample(_MAX_POINTS, random_state=0)
@@ -70,8 +93,18 @@ def p_alive_chart(result: CustomersResult) -> go.Figure:
                 "opacity": 0.6,
             },
             text=[
-                f"{s}: {result.currency} {v:,.0f}"
-                for s, v in zip(c["segment"], c["clv"], strict=True)
+                f"{s}: {result.currency} {v:,.0f}; still active {p:.0%} "
+                f"(90 % interval {lo:.0%} to {hi:.0%})"
+                if lo == lo
+                else f"{s}: {result.currency} {v:,.0f}; still active {p:.0%}"
+                for s, v, p, lo, hi in zip(
+                    c["segment"],
+                    c["clv"],
+                    c["p_alive"],
+                    c["p_alive_lower"],
+                    c["p_alive_upper"],
+                    strict=True,
+                )
             ],
         )
     )

@@ -40,6 +40,8 @@ __all__ = [
     "gamma_gamma_loglik",
     "gamma_gamma_loglik_hessian_total",
     "gamma_gamma_loglik_total",
+    "median_time_to_next_purchase",
+    "nbd_loglik_total",
     "pareto_nbd_conditional_expected",
     "pareto_nbd_expected",
     "pareto_nbd_loglik",
@@ -258,6 +260,53 @@ def pareto_nbd_conditional_expected(
 def pareto_nbd_survival(s: float, beta: float, dt: float, T: Array) -> Array:
     """P(still alive at ``T + dt`` | alive at ``T``): ``((beta+T)/(beta+T+dt))^s``."""
     return np.exp(-s * np.log1p(dt / (beta + T)))
+
+
+# -- both count models ---------------------------------------------------------------------
+def median_time_to_next_purchase(r: float, alpha: float, x: Array, T: Array) -> Array:
+    """Median time from ``T`` to the next purchase of a customer who is still active.
+
+    Given alive at ``T``, both the BG/NBD and the Pareto/NBD put the posterior purchase
+    rate at ``lambda ~ Gamma(r + x, alpha + T)`` and the waiting time is exponential given
+    ``lambda``, so it is Lomax: ``P(W > w) = ((alpha+T)/(alpha+T+w))^(r+x)`` with median
+    ``(alpha + T) (2^(1/(r+x)) - 1)``. Under the BG/NBD a customer can only drop out just
+    after a purchase, so this is exact for an active customer; under the Pareto/NBD it
+    is the median if they stay active until then. The median is used because the mean
+    is infinite when ``r + x <= 1``.
+    """
+    out: Array = (alpha + T) * np.expm1(np.log(2.0) / (r + x))
+    return out
+
+
+def nbd_loglik_total(
+    r: float,
+    alpha: float,
+    x: tuple[Array, NDArray[np.intp]],
+    T: tuple[Array, NDArray[np.intp]],
+) -> tuple[float, Array]:
+    """Total log-likelihood and gradient of the NBD: purchasing without drop-out.
+
+    Each customer buys at rate ``lambda ~ Gamma(r, alpha)`` for the whole age ``T``:
+    ``l = lnGamma(r+x) - lnGamma(r) + r ln(alpha) - (r+x) ln(alpha+T)``, the limit of both
+    the BG/NBD (``a / (a + b) -> 0``) and the Pareto/NBD (``s / beta -> 0``) log-likelihoods
+    with the same constants. ``x`` and ``T`` come factorized (:func:`factorize`).
+    """
+    ux, ix = x
+    uT, iT = T
+    nx = np.bincount(ix, minlength=len(ux)).astype(float)
+    nT = np.bincount(iT, minlength=len(uT)).astype(float)
+    sx_T = np.bincount(iT, weights=ux[ix], minlength=len(uT))
+    n = float(nx.sum())
+    logT = np.log(alpha + uT)
+    total = (
+        _dot(nx, gammaln(r + ux))
+        - n * float(gammaln(r))
+        + n * r * np.log(alpha)
+        - _dot(r * nT + sx_T, logT)
+    )
+    d_r = _dot(nx, digamma(r + ux)) - n * float(digamma(r)) + n * np.log(alpha) - _dot(nT, logT)
+    d_alpha = n * r / alpha - _dot(r * nT + sx_T, 1.0 / (alpha + uT))
+    return float(total), np.array([d_r, d_alpha])
 
 
 # -- Gamma-Gamma -------------------------------------------------------------------------

@@ -364,6 +364,7 @@ class _Model:
         except np.linalg.LinAlgError:
             cov = np.full((k, k), np.nan)
         var = np.diag(cov)
+        self.covariance_ = cov if np.isfinite(var).all() and (var > 0).all() else cov * np.nan
         if not (np.isfinite(var).all() and (var > 0).all()):
             warnings.warn(
                 f"{self._label}: the information matrix is not positive definite at the "
@@ -432,6 +433,15 @@ def _check_rfm(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[
         raise DataError("frequency must be whole numbers of repeat purchases")
     if ((x > 0) & (t_x <= 0)).any():
         raise DataError("customers with repeat purchases must have recency > 0")
+    if ((x == 0) & (t_x > 0)).any():
+        bad = (x == 0) & (t_x > 0)
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{int(bad.sum()):,} customer(s) have no repeat purchase but recency > 0 (first "
+            f"at position {i}: recency {t_x[i]:g}); recency is the time from the first to "
+            "the last repeat purchase, so it must be 0 when frequency is 0. Summaries made "
+            "by summarize_workspace or summarize_transactions satisfy this"
+        )
     return x, t_x, T_
 
 
@@ -552,6 +562,9 @@ class BetaGeoModel(_CountModelBase):
     params_ : dict
         ``r``, ``alpha`` (time unit of the data), ``a``, ``b``.
     standard_errors_ : dict
+    covariance_ : ndarray
+        Inverse observed information in the order of ``params_`` (NaN where it is not
+        positive definite).
     log_likelihood_ : float
     converged_ : bool
 

@@ -14,7 +14,21 @@ from numpy.typing import ArrayLike, NDArray
 from levelfield.customers._summary import CustomerSummary
 from levelfield.errors import ConfigError
 
-__all__ = ["Cohorts", "HoldoutValidation", "holdout_validation", "monthly_cohorts"]
+__all__ = [
+    "MODEL_LABELS",
+    "Cohorts",
+    "HoldoutValidation",
+    "ModelChoice",
+    "choose_by_holdout",
+    "holdout_validation",
+    "monthly_cohorts",
+]
+
+#: holdout RMSEs closer than this (relative) count as equal
+_SAME_RMSE = 1e-3
+
+#: the purchase models by key, as the owner reads them
+MODEL_LABELS = {"bgnbd": "BG/NBD", "pareto_nbd": "Pareto/NBD"}
 
 Array = NDArray[np.float64]
 
@@ -49,6 +63,10 @@ class HoldoutValidation:
         Mean absolute error per customer (purchases).
     correlation : float
         Correlation of predicted and actual holdout purchases per customer.
+    rmse : float
+        Root mean squared error per customer (purchases): the score on which the
+        purchase models are compared (squared error is minimized by the conditional
+        mean, which is what the models predict).
     """
 
     calibration_end: dt.date
@@ -62,6 +80,7 @@ class HoldoutValidation:
     mae_by_frequency: float
     individual_mae: float
     correlation: float
+    rmse: float
 
     @property
     def quality(self) -> str:
@@ -87,6 +106,7 @@ class HoldoutValidation:
             "holdout_predicted": self.predicted_total,
             "holdout_mae_by_frequency": self.mae_by_frequency,
             "holdout_correlation": self.correlation,
+            "holdout_rmse": self.rmse,
         }
 
 
@@ -157,7 +177,105 @@ def holdout_validation(
         mae_by_frequency=mae_f,
         individual_mae=float(np.abs(pred - act).mean()),
         correlation=corr,
+        rmse=float(np.sqrt(np.mean((pred - act) ** 2))),
     )
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which purchase model was used, and why.
+
+    Attributes
+    ----------
+    chosen
+        ``"bgnbd"`` or ``"pareto_nbd"``.
+    how
+        ``"holdout"`` (the better holdout prediction), ``"given"`` (asked for) or
+        ``"default"`` (BG/NBD, no holdout period to compare on).
+    validations
+        Holdout check of each model fitted on the calibration period, by key (empty
+        without a holdout period).
+    reason
+        The choice in plain words, with both models' holdout errors.
+    """
+
+    chosen: str
+    how: str
+    validations: dict[str, HoldoutValidation]
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return MODEL_LABELS[self.chosen]
+
+    def table(self) -> pd.DataFrame:
+        """Holdout scores of every model compared (one row per model)."""
+        return pd.DataFrame(
+            {
+                "model": [MODEL_LABELS[k] for k in self.validations],
+                "chosen": [k == self.chosen for k in self.validations],
+                "holdout_rmse": [v.rmse for v in self.validations.values()],
+                "holdout_aggregate_error": [v.aggregate_error for v in self.validations.values()],
+                "holdout_correlation": [v.correlation for v in self.validations.values()],
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model_choice": self.how, "model_choice_reason": self.reason}
+        for k, v in self.validations.items():
+            out[f"holdout_rmse_{k}"] = v.rmse
+            out[f"holdout_aggregate_error_{k}"] = v.aggregate_error
+        return out
+
+
+def choose_by_holdout(validations: dict[str, HoldoutValidation], given: str | None) -> ModelChoice:
+    """Pick the model with the lower per-customer holdout RMSE (or the one ``given``).
+
+    Parameters
+    ----------
+    validations
+        Holdout checks by model key (``"bgnbd"``, ``"pareto_nbd"``), at least one.
+    given
+        A model key the user asked for, or None to choose.
+    """
+    if not validations:
+        raise ConfigError("choose_by_holdout needs the holdout check of at least one model")
+    unknown = set(validations) - set(MODEL_LABELS)
+    if unknown or (given is not None and given not in MODEL_LABELS):
+        raise ConfigError(f"models must be among {sorted(MODEL_LABELS)}; got {sorted(unknown)}")
+
+    def score(k: str) -> str:
+        v = validations[k]
+        return (
+            f"{MODEL_LABELS[k]} {v.rmse:.3f} purchases per customer (total "
+            f"{v.aggregate_error:+.0%})"
+        )
+
+    ranked = sorted(validations, key=lambda k: (validations[k].rmse, k))
+    scores = "; ".join(score(k) for k in ranked)
+    if given is not None:
+        return ModelChoice(
+            given, "given", validations, f"{MODEL_LABELS[given]} as set. Holdout error: {scores}."
+        )
+    best = ranked[0]
+    if len(ranked) == 1:
+        reason = f"{MODEL_LABELS[best]} (the only model compared). Holdout error: {scores}."
+        return ModelChoice(best, "holdout", validations, reason)
+    gap = validations[ranked[1]].rmse / max(validations[best].rmse, 1e-12) - 1.0
+    if gap < _SAME_RMSE and "bgnbd" in validations:
+        # identical predictions (both fits at the same limit, e.g. no drop-out): keep the
+        # simpler, faster default rather than a difference in the fourth digit
+        reason = (
+            "BG/NBD: both models predicted the holdout period equally well (root mean "
+            f"squared error {scores}), so the default is kept."
+        )
+        return ModelChoice("bgnbd", "holdout", validations, reason)
+    close = " The two are almost equally good." if gap < 0.01 else ""
+    reason = (
+        f"{MODEL_LABELS[best]} was chosen because it predicted the holdout period "
+        f"better. Holdout error (root mean squared error): {scores}.{close}"
+    )
+    return ModelChoice(best, "holdout", validations, reason)
 
 
 def _tracking(model: _Model, summary: CustomerSummary, actual: pd.DataFrame | None) -> pd.DataFrame:
@@ -221,7 +339,7 @@ class Cohorts:
         ``revenue_retention`` (shares of month 0).
     monthly_active_retention : float
         Share of customers active in one month who are active the next, pooled over
-        all complete months.
+        all complete months (NaN without two complete months).
     """
 
     table: pd.DataFrame
@@ -279,4 +397,6 @@ def monthly_cohorts(
     table["cohort"] = pd.to_datetime(table["cohort"])
     table["age"] = table["age"].astype(np.int64)
     table["customers"] = table["customers"].astype(np.int64)
-    return Cohorts(table=table, monthly_active_retention=float(kept / active) if active else 0.0)
+    # NaN, not 0, when no complete pair of months exists: nothing was measured
+    rate = float(kept / active) if active else float("nan")
+    return Cohorts(table=table, monthly_active_retention=rate)
