@@ -123,7 +123,7 @@ def test_peeking_pilot_is_flagged_with_a_wider_interval(ws: Workspace) -> None:
     assert alo < p.relative_ci[0] < p.relative_ci[1] < ahi
 
 
-def _disagreeing_pilot(ws: Workspace, seed: int = 7) -> None:
+def _disagreeing_pilot(ws: Workspace, seed: int = 7, test_sells: str = "always") -> None:
     """One test channel against one control channel, 8 + 8 weeks, a big control arm:
     the DiD in levels and the proportional DiD disagree (as on the demo's Etsy pilot)."""
     rng = np.random.default_rng(seed)
@@ -133,6 +133,8 @@ def _disagreeing_pilot(ws: Workspace, seed: int = 7) -> None:
     post = wk >= 8
     lam = np.where(test, 25.0, 90.0) * (1 + 0.25 * np.sin(wk)) * np.where(test & post, 0.75, 1.0)
     units = np.maximum(rng.poisson(lam), 1).astype(float)
+    sells = {"always": True, "never": False, "after": post}[test_sells]
+    units = np.where(test & ~sells, 0.0, units)
     ids = [f"E{i:04d}" for i in range(units.size)]
     orders = pd.DataFrame(
         {
@@ -158,8 +160,8 @@ def _disagreeing_pilot(ws: Workspace, seed: int = 7) -> None:
             "import_id": 1,
         }
     )
-    insert(ws, "orders", orders)
-    insert(ws, "order_lines", lines)
+    insert(ws, "orders", orders.loc[units > 0])
+    insert(ws, "order_lines", lines.loc[units > 0])
     start = (START + dt.timedelta(weeks=8)).date()
     pilots = pd.DataFrame(
         {
@@ -453,3 +455,42 @@ def test_cli_analyze_pricing_prints_recommendations(ws: Workspace) -> None:
     out = CliRunner().invoke(app, ["analyze", "pricing", "--workspace", str(path)])
     assert out.exit_code == 0, out.output
     assert "elasticity" in out.output and "reasons" in out.output
+
+
+def test_pilot_that_cannot_be_estimated_is_said_so_and_stays_json_safe(ws: Workspace) -> None:
+    # issue 16 item 12: the demo without its Etsy export made the Etsy pilots' numbers
+    # NaN, and recording the findings raised "Out of range float values are not JSON
+    # compliant"
+    _disagreeing_pilot(ws, test_sells="never")
+    pilots, notes = pricing.analyze_pilots(ws.con)
+    assert pilots == []
+    assert notes == [
+        "pilot 'etsy-up' not analysed: the test arm (etsy) has no sales of BLEND from "
+        "2023-01-02 to 2023-04-23, so its effect cannot be estimated; import that unit's "
+        "orders or check that the pilot's unit names match the orders"
+    ]
+    load(ws, demand_panel(2, [-0.8, -1.6], n_weeks=40, base_units=100, levels=(0.9, 1.0, 1.1)))
+    res = pricing.analyze(ws)
+    assert res.pilots == () and res.pilots_not_analysed == tuple(notes)
+    assert any(line.startswith("Pilot 'etsy-up' not analysed") for line in res.headline())
+    assert json.loads(to_json(res.summary()))["pilots_not_analysed"] == notes
+
+
+def test_pilot_without_a_baseline_has_no_share_and_json_safe_findings(ws: Workspace) -> None:
+    _disagreeing_pilot(ws, test_sells="after")  # the test arm sold only during the pilot
+    load(ws, demand_panel(2, [-0.8, -1.6], n_weeks=40, base_units=100, levels=(0.9, 1.0, 1.1)))
+    res = pricing.analyze(ws)
+    (p,) = res.pilots
+    assert p.proportional is None and p.read is p.units
+    assert np.isnan(p.relative_effect) and np.isnan(p.implied_elasticity)
+    (f,) = [f for f in res.findings() if f.metric == "pricing.pilot_effect"]
+    assert f.unit == "count" and np.isfinite(f.value)
+    assert "no baseline sales to express it as a share" in f.text
+    assert "no implied elasticity" in f.text
+    assert f.context["relative_ci"] == [None, None] and f.context["implied_elasticity"] is None
+    for g in res.findings():
+        json.loads(to_json(g.context))  # no NaN/inf reaches what is recorded
+    summary = json.loads(to_json(res.summary()))
+    assert summary["pilots"][0]["relative_effect"] is None
+    run = ws.latest_run("pricing")
+    assert run is not None and run["summary"]["pilots"][0]["implied_elasticity"] is None

@@ -247,6 +247,7 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
         promo_effect=model.promo_effect_,
         notes=tuple(notes),
         params=_json_params(params, guard, model),
+        pilots_not_analysed=tuple(pilot_notes),
     )
     if not np.isfinite(result.pooled.elasticity):
         raise InsufficientDataError("the pooled elasticity could not be estimated")

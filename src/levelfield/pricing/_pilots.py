@@ -28,6 +28,14 @@ _UNIT_TYPES = ("store", "channel", "customer", "period")
 _NOT_SALES = "('failed', 'voided', 'cancelled', 'pending', 'refund', 'return')"
 
 
+def _units_share(units: DiDEstimate, x: float) -> float:
+    """A unit effect as a share of the test arm's counterfactual weekly units; NaN when
+    the test arm had no sales before the pilot (no baseline to be a share of)."""
+    cf = units.counterfactual
+    baseline = units.means.get("test_before", cf)
+    return x / cf if cf > 0 and baseline > 0 else float("nan")
+
+
 @dataclass(frozen=True)
 class PilotResult:
     """One pilot: its design and what it showed.
@@ -93,8 +101,7 @@ class PilotResult:
     def _to_relative(self, x: float) -> float:
         if self.proportional is not None:
             return math.expm1(x)
-        cf = self.units.counterfactual
-        return x / cf if cf > 0 else float("nan")
+        return _units_share(self.units, x)
 
     def _to_units(self, x: float) -> float:
         if self.proportional is not None:
@@ -222,6 +229,23 @@ def _weekly_outcomes(
     return frame
 
 
+def _require_sales(
+    frame: pd.DataFrame, pid: str, sku: str | None, start: dt.date, end: dt.date
+) -> None:
+    """An arm without a single sale in the whole window cannot be read: its orders are
+    usually missing (a channel's export not imported) or its units misnamed."""
+    total = frame.groupby("arm")["units"].sum()
+    empty = sorted(str(a) for a, v in total.items() if v <= 0)
+    if empty:
+        units = sorted(frame.loc[frame["arm"].isin(empty), "unit"].astype(str).unique())
+        what = f"of {sku} " if sku else ""
+        raise DataError(
+            f"pilot {pid!r}: the {' and '.join(empty)} arm ({', '.join(units[:5])}) has no "
+            f"sales {what}from {start} to {end}, so its effect cannot be estimated; import "
+            "that unit's orders or check that the pilot's unit names match the orders"
+        )
+
+
 def _welch(y: np.ndarray, treated: np.ndarray, alpha: float) -> DiDEstimate:
     a, b = y[treated == 1], y[treated == 0]
     if a.size < 2 or b.size < 2:
@@ -324,6 +348,7 @@ def _one_pilot(con: Any, meta: pd.Series, alpha: float) -> PilotResult:
                 f"only {n_test + n_ctrl} units: the interval is wide "
                 f"(t with {n_test + n_ctrl - 1} df)"
             )
+        _require_sales(frame, pid, sku, pre_start, end)
         y_units = frame["units"].to_numpy(dtype=np.float64)
         units = difference_in_differences(
             y_units, treated, post.astype(float), cluster=cluster, alpha=alpha
@@ -370,7 +395,7 @@ def _one_pilot(con: Any, meta: pd.Series, alpha: float) -> PilotResult:
         adj_hi = read.effect + crit * widen * read.se
         fpr = repeated_testing_alpha(looks, alpha=alpha)
     implied = float("nan")
-    rel = units.relative_effect
+    rel = _units_share(units, units.effect)
     log_effect = (
         proportional.effect
         if proportional is not None
@@ -439,5 +464,6 @@ def analyze_pilots(con: Any, *, alpha: float = 0.05) -> tuple[list[PilotResult],
         try:
             results.append(_one_pilot(con, row, alpha))
         except DataError as exc:
-            notes.append(f"pilot {row['pilot_id']!r} not analysed: {exc}")
+            pid = f"pilot {row['pilot_id']!r}"
+            notes.append(f"{pid} not analysed: {str(exc).removeprefix(pid + ': ')}")
     return results, notes

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,18 @@ def _f(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every NaN/inf float (nested in dicts and lists) replaced by None:
+    a number that could not be estimated is absent, never an invalid JSON token."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return _f(value)
+    return value
 
 
 def _money(x: float, currency: str) -> str:
@@ -48,11 +61,11 @@ def _pilot_read(p: PilotResult) -> str:
     verdict = (
         "a real effect at the 5 % level" if p.significant else "not distinguishable from no effect"
     )
-    tail = (
-        f"; implied elasticity {p.implied_elasticity:.2f}"
-        if math.isfinite(p.implied_elasticity)
-        else ""
-    )
+    tail = ""
+    if math.isfinite(p.implied_elasticity):
+        tail = f"; implied elasticity {p.implied_elasticity:.2f}"
+    elif p.price_change:
+        tail = "; no implied elasticity (the proportional effect could not be estimated)"
     return f"{head}, {verdict}; {per}{tail}."
 
 
@@ -84,6 +97,8 @@ class PricingResult:
         Per-product demand-curve constants (for charts and predictions).
     notes
         Plain-language notes on exclusions and repairs.
+    pilots_not_analysed
+        One sentence per pilot that could not be estimated, with the reason and the fix.
     """
 
     currency: str
@@ -98,6 +113,7 @@ class PricingResult:
     promo_effect: float
     notes: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
+    pilots_not_analysed: tuple[str, ...] = ()
 
     # -- derived numbers ------------------------------------------------------------------
     @property
@@ -160,6 +176,11 @@ class PricingResult:
 
     # -- contract -------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
+        """JSON-safe headline numbers: what could not be estimated is None."""
+        out: dict[str, Any] = _json_safe(self._summary())
+        return out
+
+    def _summary(self) -> dict[str, Any]:
         gain, lo, hi = self.profit_gain()
         return {
             "currency": self.currency,
@@ -198,6 +219,7 @@ class PricingResult:
                 }
                 for p in self.pilots
             ],
+            "pilots_not_analysed": list(self.pilots_not_analysed),
             "notes": list(self.notes),
         }
 
@@ -285,9 +307,14 @@ class PricingResult:
                     f"  Read {p.looks} times without a sequential plan: real false-positive rate "
                     f"{p.false_positive_rate:.0%}; adjusted CI {_pct(alo)} to {_pct(ahi)}."
                 )
+        lines.extend(f"P{n[1:]}." for n in self.pilots_not_analysed)
         return lines
 
     def findings(self) -> list[Finding]:
+        """Findings whose context is JSON-safe (numbers not estimated are None)."""
+        return [replace(f, context=_json_safe(f.context)) for f in self._findings()]
+
+    def _findings(self) -> list[Finding]:
         out: list[Finding] = []
         n, k = len(self.elasticities), len(self.estimated)
         if k:
