@@ -26,7 +26,8 @@ def test_demo_landscape_recovers_planted_groups_and_cliches(demo_dir: Path) -> N
     firms = result.firms[result.firms["name"].isin(planted)]
     assert len(firms) >= 20
     ari = adjusted_rand_score([planted[n] for n in firms["name"]], firms["group"])
-    assert ari >= 0.9
+    assert ari == 1.0
+    assert result.groups_clear
     assert result.n_groups == len(truth["group_names"])
     b = result.business
     assert b is not None and b["name"] == truth["self"]

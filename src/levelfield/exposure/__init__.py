@@ -14,17 +14,28 @@ Finding metric ids (``Finding.metric``), all shares 0-1 unless stated:
 - ``exposure.customer_hhi``, ``exposure.channel_hhi``, ``exposure.platform_hhi``,
   ``exposure.product_hhi``, ``exposure.supplier_hhi``, ``exposure.supplier_country_hhi``
   (index 0-10,000; context: band by the 2023 US Merger Guidelines)
+- ``exposure.channel_dependency_hhi``: the channel HHI except for a business selling
+  through one channel it runs itself (then absent: no dependence to measure); context:
+  channels, platform_share_max. ``exposure.channel_hhi`` and ``exposure.platform_hhi``
+  carry context ``by_choice`` (1 for one own channel by choice, severity info)
+- ``exposure.single_channel_by_choice``: 1 when all revenue goes through one channel the
+  business runs itself (context: channel)
 - ``exposure.platform_share_max``: revenue share of the largest channel whose platform
-  owns the customer relationship (context: channel, platform, fee_rate) — the platform trap
+  owns the customer relationship (context: channel, platform, fee_rate) — the platform trap;
+  0 when every channel is known and none is a platform, absent when ownership is unknown
+- ``exposure.ownership_unknown_share``: revenue share on channels whose ownership is
+  unknown (no stated owns_customer, no fee profile, no known name; context: channels)
 - ``exposure.data_ownership_share``: revenue share where the *business* owns the customer
-  relationship (context: platform_owned_share, unknown_share)
+  relationship (context: platform_owned_share, unknown_share); absent when more than half
+  of revenue is on channels of unknown ownership
 - ``exposure.fee_drag``: platform and payment fees as a share of gross margin (context:
   fees, fee_rate, revenue_fee_unknown_share); ``exposure.fee_rate_max`` (context: channel)
 - ``exposure.single_source_share``: share of product revenue on single-supplier products
 - ``exposure.country_cogs_share_max``: largest country's share of supplier spend
   (context: country, risk 0-100) — fragile supply
 - ``exposure.spend_weighted_country_risk`` (index 0-100)
-- ``exposure.compliance_cost_share`` (context: ratio_to_large)
+- ``exposure.compliance_cost_share``: estimated cost over the last 12 months' revenue
+  (annualized with less history; context: ratio_to_large)
 - ``exposure.own_store_margin_gain`` (currency per year; context: channel)
 - ``exposure.scorecard_weakest`` (index 0-100; context: dimension, second)
 
@@ -118,7 +129,12 @@ METHODS = (
     "per-employee cost of the firm's size band in Crain & Crain (US federal averages; an "
     "order of magnitude). Each scorecard indicator scores 100 at a stated good value and 0 "
     "at a stated bad value, linearly between; a dimension is the unweighted mean of its "
-    "measured indicators because no evidence ranks them."
+    "measured indicators because no evidence ranks them, and is n/a (with the import that "
+    "would measure it) when fewer than half of its indicators are measured: missing data "
+    "never score. A channel without a stated owner, a fee profile or a known marketplace or "
+    "own-store name is of unknown ownership, never counted as a platform; one channel the "
+    "business runs itself is a business-model choice, not channel dependence. The "
+    "compliance share uses the last 12 months of revenue."
 )
 
 REFERENCES = [

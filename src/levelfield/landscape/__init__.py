@@ -147,11 +147,18 @@ METHODS = (
     "number of distinct strategies. The drift towards sameness it tracks over snapshots is "
     "what institutional theory calls mimetic isomorphism (DiMaggio & Powell 1983). Strategic "
     "groups come from average-linkage hierarchical clustering of the distance matrix, the "
-    "number of groups chosen by the mean silhouette width (Rousseeuw 1987). The market map "
+    "number of groups chosen by the mean silhouette width (Rousseeuw 1987); below a mean "
+    "silhouette of 0.25 (Kaufman & Rousseeuw 1990: no substantial structure), or when the "
+    "split only sets apart groups smaller than 5% of the firms (at least 3), the market is "
+    "reported as having no clear strategic groups. The market map "
     "is a two-dimensional metric multidimensional scaling (classical scaling start, then "
     "SMACOF iterations) whose fit is Kruskal's (1964) stress-1. White space is searched as "
     "pairs of features offered together by fewer firms than independence predicts (one-sided "
-    "Fisher exact test, kept when the Benjamini-Hochberg q-value is at most 0.05) and as "
+    "Fisher exact test, kept when the Benjamini-Hochberg q-value is at most 0.05; when firms "
+    "list sets such as products or styles, the test is the Cochran-Mantel-Haenszel test "
+    "within portfolio-size strata and numeric attributes that count the portfolio, rank "
+    "correlation 0.5 or more with its size, are left out, so that a niche is about "
+    "positioning, not arithmetic) and as "
     "low-density points of the map between groups; each is a hypothesis to test with "
     "customers, not evidence of demand."
 )
@@ -180,6 +187,11 @@ REFERENCES = [
     "Benjamini, Y., & Hochberg, Y. (1995). Controlling the false discovery rate: a practical "
     "and powerful approach to multiple testing. Journal of the Royal Statistical Society B, "
     "57(1), 289-300.",
+    "Kaufman, L., & Rousseeuw, P. J. (1990). Finding Groups in Data: An Introduction to "
+    "Cluster Analysis. Wiley (silhouette interpretation, p. 88).",
+    "Mantel, N., & Haenszel, W. (1959). Statistical aspects of the analysis of data from "
+    "retrospective studies of disease. Journal of the National Cancer Institute, 22(4), "
+    "719-748.",
     "Caves, R. E., & Porter, M. E. (1977). From entry barriers to mobility barriers. "
     "Quarterly Journal of Economics, 91(2), 241-261.",
 ]

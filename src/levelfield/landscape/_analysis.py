@@ -27,9 +27,11 @@ from levelfield.landscape._kernels import (
 from levelfield.landscape._profiles import AttributeSpec, CompetitorProfiles, load_profiles
 from levelfield.landscape._text import TextModel, communications, text_model
 from levelfield.landscape._whitespace import (
+    BinaryFeatures,
     binary_features,
     group_profiles,
     map_gaps,
+    portfolio_size,
     underserved_combinations,
 )
 
@@ -128,6 +130,9 @@ class LandscapeResult:
     specs: tuple[AttributeSpec, ...]
     notes: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    groups_clear: bool = True
+    best_split: int = 0
+    groups_reason: str = ""
 
     # -- convenience -----------------------------------------------------------------
     @property
@@ -156,6 +161,7 @@ class LandscapeResult:
             if self.shi_trend_per_year is None
             else _num(self.shi_trend_per_year),
             "groups": self.n_groups,
+            "groups_clear": self.groups_clear,
             "silhouette": _num(self.silhouette),
             "map_stress": _num(self.stress),
             "white_space_count": len(self.white_space),
@@ -224,12 +230,15 @@ class LandscapeResult:
                 f"Trend: SHI moves {self.shi_trend_per_year:+,.0f} points per year over "
                 f"{len(self.trend)} snapshots (the market is {direction})."
             )
-        if b is not None:
+        if not self.groups_clear:
+            lines.append(self._no_groups_text())
+        elif b is not None:
             g = int(b["group"])
             size = int((self.firms["group"] == g).sum())
+            weak = ", a weak structure" if self.silhouette <= 0.5 else ""
             lines.append(
                 f"Strategic group {g} of {self.n_groups} ({size} firms, silhouette "
-                f"{self.silhouette:.2f}): {self.group_descriptions.get(g, '')}."
+                f"{self.silhouette:.2f}{weak}): {self.group_descriptions.get(g, '')}."
             )
         else:
             lines.append(f"{self.n_groups} strategic groups (silhouette {self.silhouette:.2f}).")
@@ -250,6 +259,20 @@ class LandscapeResult:
             )
         lines.append(f"Market map stress: {self.stress:.3f} (below 0.1 is a faithful map).")
         return lines
+
+    def _no_groups_text(self) -> str:
+        head = (
+            f"No clear strategic groups: the best split into {self.best_split} groups "
+            f"(silhouette {self.silhouette:.2f})"
+        )
+        if self.groups_reason and self.silhouette >= GROUP_SILHOUETTE_MIN:
+            why = f" {self.groups_reason}: a few outliers are not a market structure."
+        else:
+            why = (
+                f" is below {GROUP_SILHOUETTE_MIN:.2f}, under which Kaufman & Rousseeuw "
+                "(1990) find no substantial structure."
+            )
+        return head + why + " The firms differ by degree, not as separate groups."
 
     def findings(self) -> list[Finding]:
         """Measured facts with stable metric ids (see the package docstring)."""
@@ -297,6 +320,7 @@ class LandscapeResult:
             )
             g = int(b["group"])
             share = float((self.firms["group"] == g).mean())
+        if b is not None and self.groups_clear:
             out.append(
                 Finding(
                     "landscape.self_group_share",
@@ -359,9 +383,15 @@ class LandscapeResult:
                 float(self.n_groups),
                 "count",
                 f"The market splits into {self.n_groups} strategic groups (silhouette "
-                f"{self.silhouette:.2f}; above 0.5 is a clear structure).",
+                f"{self.silhouette:.2f}; above 0.5 is a clear structure)."
+                if self.groups_clear
+                else self._no_groups_text(),
                 "info",
-                {"silhouette": _num(self.silhouette)},
+                {
+                    "silhouette": _num(self.silhouette),
+                    "clear": 1.0 if self.groups_clear else 0.0,
+                    "best_split": self.best_split,
+                },
             )
         )
         out.append(
@@ -540,6 +570,7 @@ def _white_space_table(
     combos: pd.DataFrame,
     gaps: pd.DataFrame,
     descriptions: dict[int, str],
+    conditioned: bool = False,
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for c in _records(combos):
@@ -553,8 +584,13 @@ def _white_space_table(
                 ),
                 "evidence": (
                     f"{c.observed} of {c.firms} firms combine them, {c.expected:.1f} would if "
-                    f"the two choices were unrelated (one-sided Fisher p = {c.p_value:.3g}, "
-                    f"q = {c.q_value:.3g})."
+                    "the two choices were unrelated"
+                    + (
+                        " among firms of the same portfolio size (one-sided "
+                        f"Cochran-Mantel-Haenszel p = {c.p_value:.3g}, q = {c.q_value:.3g})."
+                        if conditioned
+                        else f" (one-sided Fisher p = {c.p_value:.3g}, q = {c.q_value:.3g})."
+                    )
                 ),
                 "p_value": float(c.p_value),
                 "score": float(c.expected - c.observed),
@@ -679,12 +715,11 @@ def analyze_profiles(
 
     progress("strategic groups", 0.5)
     labels, sil_by_k = strategic_groups(D, n_groups, max_groups=max_groups)
+    labels, sil, clear, groups_reason = _clear_split(D, labels, sil_by_k, n_groups)
+    best_split = int(labels.max()) + 1
+    if not clear:
+        labels = np.zeros_like(labels)
     n_g = int(labels.max()) + 1
-    sil = (
-        sil_by_k.get(n_g, float("nan"))
-        if n_groups is None
-        else next(iter(sil_by_k.values()), float("nan"))
-    )
     feats = binary_features(current.attributes)
     text_cur: TextModel | None = None
     if text_all is not None and text_all.matrix is not None:
@@ -706,14 +741,16 @@ def analyze_profiles(
     )
     gp["group"] = gp["group"].astype(int) + 1
     descriptions = {g + 1: d for g, d in desc0.items()}
+    if not clear:
+        descriptions = {1: "one market without clear strategic groups"}
 
     progress("market map", 0.6)
     coords, stress, converged = market_map(D, max_iter=map_max_iter, seed=seed)
 
     progress("white space", 0.85)
-    combos = underserved_combinations(feats, alpha=alpha)
+    combos, size_note = _combinations(feats, current.attributes, alpha)
     gaps = map_gaps(coords, labels, current.names)
-    white = _white_space_table(combos, gaps, descriptions)
+    white = _white_space_table(combos, gaps, descriptions, conditioned=bool(size_note))
 
     progress("communications", 0.9)
     if text_cur is not None:
@@ -766,7 +803,7 @@ def analyze_profiles(
             "y": coords[:, 1],
         }
     )
-    notes = (*profiles.notes, *share_notes)
+    notes = (*profiles.notes, *share_notes, *((size_note,) if size_note else ()))
     if text_all is not None:
         notes = (*notes, f"text compared with {text_all.method}")
     progress("done", 1.0)
@@ -815,7 +852,81 @@ def analyze_profiles(
         specs=profiles.specs,
         notes=tuple(notes),
         params=params,
+        groups_clear=clear,
+        best_split=best_split,
+        groups_reason=groups_reason,
     )
+
+
+#: Mean silhouette width below which a partition shows no substantial structure
+#: (Kaufman & Rousseeuw 1990, p. 88: 0.26-0.50 weak, 0.51-0.70 reasonable, above strong).
+GROUP_SILHOUETTE_MIN = 0.25
+#: A strategic group has at least this many firms, and at least :data:`MIN_GROUP_SHARE`
+#: of the market: a split that sets apart a few outliers is not a market structure.
+MIN_GROUP_FIRMS = 3
+MIN_GROUP_SHARE = 0.05
+
+
+def groups_are_clear(labels: npt.NDArray[np.intp], silhouette: float) -> tuple[bool, str]:
+    """Whether a partition is a real group structure, and why not beyond the silhouette.
+
+    Clear when the mean silhouette is at least :data:`GROUP_SILHOUETTE_MIN` and at least
+    two groups have ``max(MIN_GROUP_FIRMS, MIN_GROUP_SHARE * n)`` firms or more. The
+    reason names splits that only set apart a few firms (empty otherwise).
+    """
+    counts = np.bincount(labels)
+    min_size = max(MIN_GROUP_FIRMS, math.ceil(MIN_GROUP_SHARE * labels.size))
+    big = int((counts >= min_size).sum())
+    small = int(counts[counts < min_size].sum())
+    reason = (
+        f"only sets apart {small} firm(s) in group(s) of fewer than {min_size} firms"
+        if big < 2 and counts.size > 1
+        else ""
+    )
+    ok = math.isfinite(silhouette) and silhouette >= GROUP_SILHOUETTE_MIN and big >= 2
+    return ok, reason
+
+
+def _clear_split(
+    D: FloatArray,
+    labels: npt.NDArray[np.intp],
+    sil_by_k: dict[int, float],
+    n_groups: int | None,
+) -> tuple[npt.NDArray[np.intp], float, bool, str]:
+    """The best split that is a real structure: the silhouette's choice when clear, else
+    the next best number of groups that is; ``(labels, silhouette, clear, reason)``."""
+    k0 = int(labels.max()) + 1
+    sil = (
+        sil_by_k.get(k0, float("nan"))
+        if n_groups is None
+        else next(iter(sil_by_k.values()), float("nan"))
+    )
+    clear, reason = groups_are_clear(labels, sil)
+    if clear or n_groups is not None:
+        return labels, sil, clear, reason
+    for k, s in sorted(sil_by_k.items(), key=lambda kv: -kv[1]):  # at most max_groups
+        if k == k0 or s < GROUP_SILHOUETTE_MIN:
+            continue
+        lab_k, _ = strategic_groups(D, k)
+        if groups_are_clear(lab_k, s)[0]:
+            return lab_k, s, True, ""
+    return labels, sil, False, reason
+
+
+def _combinations(feats: BinaryFeatures, attributes: Any, alpha: float) -> tuple[pd.DataFrame, str]:
+    """Under-served feature pairs, conditioned on portfolio size when firms list sets.
+
+    A firm with one product has one style: an unconditioned test would present that
+    arithmetic as white space. With set attributes, pairs are tested within
+    portfolio-size strata and numeric attributes that count the portfolio are left out.
+    """
+    size = portfolio_size(attributes)
+    if size is None:
+        return underserved_combinations(feats, alpha=alpha), ""
+    combos = underserved_combinations(
+        feats, alpha=alpha, strata=size.strata, exclude=tuple(size.counting)
+    )
+    return combos, size.describe()
 
 
 def attribute_weights_checked(

@@ -24,17 +24,26 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
-from scipy.stats import hypergeom
+from scipy.stats import hypergeom, norm, spearmanr
 
 from levelfield.landscape._profiles import EncodedAttribute
 
 __all__ = [
     "BinaryFeatures",
+    "PortfolioSize",
     "binary_features",
     "group_profiles",
     "map_gaps",
+    "portfolio_size",
     "underserved_combinations",
 ]
+
+#: A numeric attribute whose Spearman rank correlation with the portfolio size is at
+#: least this counts the portfolio (e.g. "number of beers" next to a set of styles): a
+#: white-space pair with it would restate the size, not a positioning choice.
+SIZE_CORRELATION = 0.5
+#: At most this many portfolio-size strata (quantile bins of the size).
+SIZE_STRATA = 4
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -106,6 +115,76 @@ def binary_features(attributes: Sequence[EncodedAttribute]) -> BinaryFeatures:
     )
 
 
+@dataclass(frozen=True, eq=False)
+class PortfolioSize:
+    """How big each firm's portfolio is, and what white-space tests must allow for.
+
+    ``size[i]`` is the number of set members firm i lists over all set attributes (e.g.
+    its styles); ``strata[i]`` its size stratum (quantile bins, -1 when unknown) and
+    ``bins`` each stratum's smallest and largest size; ``counting`` the numeric
+    attributes that count the portfolio (rank correlation with ``size`` >= 0.5), with
+    their correlation.
+    """
+
+    size: FloatArray
+    strata: npt.NDArray[np.intp]
+    counting: dict[str, float]
+    bins: tuple[tuple[float, float], ...]
+
+    def describe(self) -> str:
+        """One sentence for the notes."""
+        bins = ", ".join(f"{lo:g}-{hi:g}" if hi > lo else f"{lo:g}" for lo, hi in self.bins)
+        text = (
+            f"white space is tested within portfolio-size strata ({bins} set items per "
+            "firm, Cochran-Mantel-Haenszel), so a niche is about positioning, not about "
+            "how many items a firm lists"
+        )
+        if self.counting:
+            text += "; left out as measures of portfolio size: " + ", ".join(
+                f"{k} (rank correlation {v:.2f})" for k, v in self.counting.items()
+            )
+        return text
+
+
+def portfolio_size(attributes: Sequence[EncodedAttribute]) -> PortfolioSize | None:
+    """The portfolio size of each firm from its set attributes (None without any).
+
+    A firm with more products lists more set members, so it combines more features by
+    arithmetic alone; white-space tests conditioned on this size (and without the numeric
+    attributes that count the portfolio) test positioning instead.
+    """
+    sets = [a for a in attributes if a.kind == "set"]
+    if not sets:
+        return None
+    size = np.zeros(len(sets[0].available))
+    known = np.zeros(len(sets[0].available), dtype=bool)
+    for a in sets:
+        size += (a.values & a.available[:, None]).sum(axis=1)
+        known |= a.available
+    if np.unique(size[known]).size < 2:
+        return None
+    counting: dict[str, float] = {}
+    for a in attributes:
+        if a.kind != "numeric":
+            continue
+        ok = a.available & known & np.isfinite(a.values.astype(float))
+        if ok.sum() < 3 or np.unique(a.values[ok]).size < 2:
+            continue
+        rho = float(spearmanr(a.values[ok].astype(float), size[ok]).statistic)
+        if np.isfinite(rho) and abs(rho) >= SIZE_CORRELATION:
+            counting[a.name] = rho
+    q = np.quantile(size[known], np.linspace(0, 1, SIZE_STRATA + 1))
+    inner = np.unique(q[1:-1])
+    strata = np.searchsorted(inner, size, side="right").astype(np.intp)
+    strata[~known] = -1
+    bins = tuple(
+        (float(size[strata == k].min()), float(size[strata == k].max()))
+        for k in range(inner.size + 1)
+        if (strata == k).any()
+    )
+    return PortfolioSize(size, strata, counting, bins)
+
+
 def _bh(p: FloatArray) -> FloatArray:
     """Benjamini-Hochberg adjusted p-values (q-values)."""
     m = p.size
@@ -119,10 +198,42 @@ def _bh(p: FloatArray) -> FloatArray:
     return out
 
 
+def _stratified_counts(
+    F: FloatArray, A: FloatArray, strata: npt.NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Observed, expected and variance of pair co-occurrence summed over strata
+    (Mantel-Haenszel): each ``(m, m)``; firms without a stratum (-1) are left out."""
+    m = F.shape[1]
+    obs, exp, var = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
+    for s in np.unique(strata[strata >= 0]):  # a handful of strata
+        rows = strata == s
+        Fs, As = F[rows], A[rows]
+        both, N = Fs.T @ Fs, As.T @ As
+        Ka = Fs.T @ As
+        Kb = Ka.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = np.where(N > 0, Ka * Kb / N, 0.0)
+            v = np.where(N > 1, Ka * (N - Ka) * Kb * (N - Kb) / (N**2 * (N - 1)), 0.0)
+        obs += both
+        exp += e
+        var += v
+    return obs, exp, var
+
+
 def underserved_combinations(
-    features: BinaryFeatures, *, alpha: float = 0.05, max_candidates: int = 10
+    features: BinaryFeatures,
+    *,
+    alpha: float = 0.05,
+    max_candidates: int = 10,
+    strata: npt.NDArray[np.intp] | None = None,
+    exclude: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Feature pairs offered together by fewer firms than independence predicts.
+
+    With ``strata`` (e.g. portfolio-size strata from :func:`portfolio_size`) the
+    expectation is independence *within* each stratum and the test is the one-sided
+    Cochran-Mantel-Haenszel test with continuity correction; features of the attributes
+    in ``exclude`` are not tested.
 
     Returns
     -------
@@ -138,6 +249,8 @@ def underserved_combinations(
     *Journal of the Royal Statistical Society*, 85(1), 87-94.
     Benjamini, Y., & Hochberg, Y. (1995). Controlling the false discovery rate.
     *Journal of the Royal Statistical Society B*, 57(1), 289-300.
+    Mantel, N., & Haenszel, W. (1959). Statistical aspects of the analysis of data from
+    retrospective studies of disease. *J. National Cancer Institute*, 22(4), 719-748.
     """
     cols = ["feature_a", "feature_b", "observed", "expected", "firms", "p_value", "q_value"]
     F = features.present.astype(float)
@@ -145,21 +258,33 @@ def underserved_combinations(
     m = F.shape[1]
     if m < 2:
         return pd.DataFrame(columns=cols)
+    if strata is not None:
+        A = A * (strata >= 0)[:, None]
+        F = F * A
     both_counts = F.T @ F  # firms with both
     N = A.T @ A  # firms where both are known
     Ka = F.T @ A  # firms with a, among those where b is known
     Kb = Ka.T
     src = np.asarray(features.attribute, dtype=object)
     iu, ju = np.triu_indices(m, k=1)
-    keep = src[iu] != src[ju]
+    keep = (
+        (src[iu] != src[ju]) & ~np.isin(src[iu], list(exclude)) & ~np.isin(src[ju], list(exclude))
+    )
     iu, ju = iu[keep], ju[keep]
     o, nn, ka, kb = both_counts[iu, ju], N[iu, ju], Ka[iu, ju], Kb[iu, ju]
     valid = (nn >= 3) & (ka >= 2) & (kb >= 2) & (ka <= nn - 1) & (kb <= nn - 1)
     iu, ju, o, nn, ka, kb = iu[valid], ju[valid], o[valid], nn[valid], ka[valid], kb[valid]
     if iu.size == 0:
         return pd.DataFrame(columns=cols)
-    expected = ka * kb / nn
-    p = hypergeom.cdf(o, nn, ka, kb)
+    if strata is None:
+        expected = ka * kb / nn
+        p = hypergeom.cdf(o, nn, ka, kb)
+    else:
+        _, e_all, v_all = _stratified_counts(F, A, strata)
+        expected, var = e_all[iu, ju], v_all[iu, ju]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (o - expected + 0.5) / np.sqrt(var)
+        p = np.where(var > 0, norm.cdf(z), 1.0)
     p = np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
     q = _bh(p)
     cand = (q <= alpha) & (expected - o >= 1.0)
