@@ -380,7 +380,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     root.mkdir(parents=True, exist_ok=True)
     store = Store(root / "app.sqlite3")
     store.interrupt_running_jobs()
-    tenants = Tenants(root, store)
+    tenants = Tenants(root, store, cfg.max_open_workspaces)
     hasher = argon2.PasswordHasher(
         time_cost=cfg.argon2_time_cost,
         memory_cost=cfg.argon2_memory_kib,

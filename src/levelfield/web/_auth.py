@@ -169,7 +169,7 @@ class AppState:
             org_name,
             lambda org_id: self.tenants.workspace_path(org_id).relative_to(self.tenants.data_dir),
         )
-        self.tenants.workspace(org)  # create the workspace file now
+        self.tenants.create_workspace(org)  # the file and its key now; opened on first use
         return user, org
 
     def register(self, email: str, password: str, org_name: str) -> bool:

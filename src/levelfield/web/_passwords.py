@@ -41,7 +41,15 @@ def _variants(password: str) -> set[str]:
     """What the list is checked against: lowercase, without spaces, without trailing digits."""
     p = unicodedata.normalize("NFKC", password).lower()
     squeezed = "".join(p.split())
-    return {p, p.strip(), squeezed, squeezed.rstrip("0123456789!.?"), squeezed.lstrip("0123456789")}
+    letters = "".join(ch for ch in p if ch.isalnum())
+    return {
+        p,
+        p.strip(),
+        squeezed,
+        letters,
+        squeezed.rstrip("0123456789!.?"),
+        squeezed.lstrip("0123456789"),
+    }
 
 
 def _is_monotone(p: str) -> bool:
@@ -83,8 +91,8 @@ def check_password_policy(password: str, *, context: tuple[str, ...] = ()) -> No
     for item in context:
         text = item.strip().lower()
         if text:
-            words.add("".join(text.split()))
-            words.add(text.split("@", 1)[0])
+            words.add("".join(ch for ch in text if ch.isalnum()))
+            words.add("".join(ch for ch in text.split("@", 1)[0] if ch.isalnum()))
     if any(len(w) >= 4 and w in variants for w in words):
         raise WeakPasswordError(
             "the password is your e-mail, business or this site's name; choose another"

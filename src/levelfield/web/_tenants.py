@@ -298,13 +298,16 @@ class Tenants:
     the workspace at the same time; page requests read only the cached results.
     """
 
-    def __init__(self, data_dir: Path, store: Store) -> None:
+    def __init__(self, data_dir: Path, store: Store, max_open: int = 32) -> None:
         self.data_dir = data_dir
         self.store = store
+        #: Workspaces kept open at once (each DuckDB holds threads and memory); the least
+        #: recently used idle one is closed when another opens.
+        self.max_open = max_open
         #: Pseudonym keys of the organizations' workspaces: the app's own folder, apart
         #: from the workspace files (a copied workspace alone does not re-identify).
         self.key_dir = data_dir / "keys"
-        self._workspaces: dict[str, Workspace] = {}
+        self._workspaces: OrderedDict[str, Workspace] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -331,13 +334,37 @@ class Tenants:
             return self._locks.setdefault(org_id, threading.Lock())
 
     def workspace(self, org: Org) -> Workspace:
-        """The organization's open workspace (opened once per process)."""
+        """The organization's open workspace (kept open while recently used)."""
         with self._guard:
             ws = self._workspaces.get(org.org_id)
             if ws is None:
                 ws = open_workspace(self.data_dir / org.workspace, key_dir=self.key_dir)
                 self._workspaces[org.org_id] = ws
+                self._close_idle(keep=org.org_id)
+            else:
+                self._workspaces.move_to_end(org.org_id)
             return ws
+
+    def create_workspace(self, org: Org) -> None:
+        """Create the organization's workspace file (and its key) without keeping it open."""
+        open_workspace(self.data_dir / org.workspace, key_dir=self.key_dir).close()
+
+    def open_count(self) -> int:
+        with self._guard:
+            return len(self._workspaces)
+
+    def _close_idle(self, keep: str) -> None:
+        """Close least recently used workspaces beyond ``max_open`` (call with the guard)."""
+        for org_id in list(self._workspaces):
+            if len(self._workspaces) <= self.max_open:
+                return
+            lock = self._locks.setdefault(org_id, threading.Lock())
+            if org_id == keep or not lock.acquire(blocking=False):
+                continue  # in use by an import or a run: stays open
+            try:
+                self._workspaces.pop(org_id).close()
+            finally:
+                lock.release()
 
     def adopt_workspace(self, org: Org, path: Path) -> None:
         """Point ``org`` at another workspace file (e.g. one the demo builder wrote)."""

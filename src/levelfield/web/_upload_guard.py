@@ -53,8 +53,14 @@ def _text_columns(path: Path) -> int:
     if len(line) > _MAX_HEADER_BYTES:
         return 10**9
     text = line.decode("utf-8", errors="replace").lstrip("\ufeff")
-    counts = [len(next(csv.reader([text], delimiter=d), [])) for d in ",;\t|"]
-    return max(counts)
+    return max(_fields(text, d) for d in ",;\t|")
+
+
+def _fields(line: str, delimiter: str) -> int:
+    try:
+        return len(next(csv.reader([line], delimiter=delimiter), []))
+    except csv.Error:  # one field longer than csv's limit: this is not the delimiter
+        return 1
 
 
 def count_columns(path: Path, detected_type: str) -> int | None:
