@@ -165,9 +165,12 @@ def test_when_any_quotes_the_condition_that_holds(shop: Workspace, tmp_path: Pat
 
 
 def test_one_channel_by_choice_is_not_a_concentration_emergency(shop: Workspace) -> None:
-    # A business selling only through its own store: HHI 10,000, no platform, no big buyer.
+    # A business selling only through its own store: HHI 10,000, which exposure reports
+    # as no channel dependency (NaN); no platform, no big buyer.
     one_channel = [
         Finding("exposure.channel_hhi", 10_000.0, "index", "one channel", "info", {}),
+        Finding("exposure.channel_dependency_hhi", float("nan"), "index", "n/a", "info", {}),
+        Finding("exposure.single_channel_by_choice", 1.0, "flag", "by choice", "info", {}),
         Finding("exposure.platform_share_max", 0.0, "share", "no platform", "info", {}),
         Finding("exposure.customer_top1_share", 0.02, "share", "top buyer 2 %", "info", {}),
     ]
@@ -177,9 +180,14 @@ def test_one_channel_by_choice_is_not_a_concentration_emergency(shop: Workspace)
     }
     # Dependence on one customer is a risk, whatever the channels.
     big_buyer = Finding("exposure.customer_top1_share", 0.4, "share", "one buyer: 40 %", "warning")
-    plan = advise(shop, findings={"exposure": [*one_channel[:2], big_buyer]})
+    plan = advise(shop, findings={"exposure": [*one_channel[:4], big_buyer]})
     ins = next(i for i in plan.insights if i.name == "Concentration risk")
     assert "one buyer: 40 %" in ins.explanation
+    # Several channels, one dominating: that is a channel dependency.
+    dominated = Finding("exposure.channel_dependency_hhi", 6400.0, "index", "HHI 6,400", "warning")
+    plan = advise(shop, findings={"exposure": [dominated]})
+    ins = next(i for i in plan.insights if i.name == "Concentration risk")
+    assert "HHI 6,400" in ins.explanation
 
 
 def test_malformed_playbooks_are_refused_with_the_rule_named(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ priorities from the owner's questionnaire, and a balanced scorecard.
 
 Metric ids the playbook reads (produced by the analyses' ``findings()``):
 ``exposure.platform_share_max`` (context ``channel``), ``exposure.data_ownership_share``,
-``exposure.customer_top1_share``, ``exposure.channel_hhi``, ``exposure.supplier_hhi``,
+``exposure.customer_top1_share``, ``exposure.channel_dependency_hhi`` (NaN for one own
+channel by choice), ``exposure.supplier_hhi``,
 ``exposure.country_cogs_share_max`` (context ``country``, ``risk`` 0–100),
 ``exposure.single_source_share``, ``exposure.fee_drag``, ``exposure.scale_gap``,
 ``exposure.compliance_cost_share``, ``customers.value_at_risk_share`` (context
