@@ -17,6 +17,7 @@ Folder layout::
     DIR/exports/wholesale_invoices_2023-2025.csv café invoices (generic profile)
     DIR/exports/{products,suppliers,channels,competitors,costs,pilots,nps_survey,
                  automation,business}.csv
+    DIR/certificates/fairtrade-konga-40217.txt the demo lot certificate (its SHA-256 is logged)
     DIR/levelfield.duckdb                      the workspace
     DIR/manifest.json                          the ground truth
 
@@ -58,6 +59,10 @@ Manifest keys (money in USD, shares 0-1)
     local_cafe_roasters, subscription_startups), ``shared_cliches``.
 ``costs``, ``nps``, ``automation``, ``wholesale``, ``channel_setup``, ``products``
     Totals by cost line, true and sample NPS, questionnaire totals, café count.
+``provenance``
+    The provenance log's lots (two green-coffee origins, CO and ET, roasted into
+    SO-COL-HUI, SO-ETH-YIR and the BL-HOUSE blend), the Fairtrade certificate (file,
+    SHA-256, lots covered), the number of log entries and the publication URL pattern.
 ``files``
     Each export with its kind, SHA-256, the ingest profile it matched, rows and the
     import options used.

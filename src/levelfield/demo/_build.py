@@ -20,6 +20,7 @@ from levelfield.demo._exports import (
     write_shopify,
     write_wholesale,
 )
+from levelfield.demo._provenance import CERTIFICATES_DIR, add_demo_provenance
 from levelfield.demo._simulate import END, START, simulate
 from levelfield.demo._tables import (
     write_automation,
@@ -132,6 +133,7 @@ def _prepare_directory(directory: Path, workspace: Path, force: bool) -> None:
                 "choose an empty or new folder"
             )
         shutil.rmtree(directory / EXPORTS_DIR, ignore_errors=True)
+        shutil.rmtree(directory / CERTIFICATES_DIR, ignore_errors=True)
         for name in (MANIFEST_NAME, WORKSPACE_NAME, WORKSPACE_NAME + ".wal"):
             (directory / name).unlink(missing_ok=True)
     if workspace.exists():
@@ -268,6 +270,8 @@ def build_demo(
                 progress(f"importing {name}: {step}", lo + (hi - lo) * max(0.0, min(1.0, fraction)))
 
             summaries.append(import_file(ws, kind, path, progress=sub, **options))
+        progress("logging lots in the provenance log", 0.96)
+        truth["provenance"] = add_demo_provenance(ws, root / CERTIFICATES_DIR)
         counts = ws.counts()
         rng = ws.con.execute("SELECT min(ordered_at), max(ordered_at) FROM orders").fetchall()[0]
         rev_rows = ws.con.execute(
