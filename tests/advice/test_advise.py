@@ -252,9 +252,35 @@ def test_balanced_scorecard_has_four_perspectives_with_trends(shop: Workspace) -
     assert by["Distinctiveness percentile"].value == pytest.approx(0.72)
     assert by["Distinctiveness percentile"].formatted() == "72%"
     assert by["Distinctiveness percentile"].status == "good"
-    assert by["Revenue growth, last year"].trend  # yearly history
+    assert by["Revenue growth, last 12 months"].trend  # yearly history
+    # 300 days of orders: no second year to compare with, so no growth figure
+    assert by["Revenue growth, last 12 months"].status == "missing"
+    assert "two full years" in by["Revenue growth, last 12 months"].source
     missing = [m for m in plan.scorecard if m.status == "missing"]
-    assert all(m.source.startswith(("missing", "measured")) for m in missing)
+    assert missing and all(m.source.startswith("missing: ") for m in missing)
+
+
+def test_scorecard_growth_compares_twelve_months_and_reach_is_the_owned_share(
+    shop: Workspace,
+) -> None:
+    # The shop's 300 orders of 100 run 2024-01-01 .. 2024-10-26. Add one order of 100 a
+    # week from 2022-10-01 (60 weeks): the 12 months before the last, 2022-10-27 ..
+    # 2023-10-26, hold weeks 4..55 (52 orders); weeks 56..59 fall in the last 12 months.
+    shop.con.execute(
+        """INSERT INTO orders SELECT 'h' || i, 'c1', TIMESTAMP '2022-10-01' + INTERVAL (7 * i) DAY,
+                  'shopify', NULL, 'USD', 100, 0, 0, 0, 3, 0, 'paid', NULL, 1
+           FROM range(60) t(i)"""
+    )
+    owned = Finding("exposure.data_ownership_share", 0.47, "share", "47 % owned", "watch", {})
+    unknown = Finding("exposure.fee_drag", float("nan"), "share", "n/a", "info", {})
+    by = {m.name: m for m in advise(shop, findings={"e": [owned, unknown]}).scorecard}
+    growth = by["Revenue growth, last 12 months"]
+    assert growth.value == pytest.approx((30_000 + 4 * 100) / (52 * 100) - 1)
+    assert growth.source == "measured: orders"
+    assert by["Revenue whose customers you can reach directly"].value == pytest.approx(0.47)
+    fees = by["Fees taken by platforms and payments"]
+    assert fees.status == "missing"  # NaN is n/a
+    assert fees.source.startswith("missing: import orders with their fees")
 
 
 def test_figures_render(shop: Workspace) -> None:

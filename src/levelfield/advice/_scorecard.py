@@ -12,8 +12,9 @@ performance. *Harvard Business Review*, 70(1), 71–79.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from levelfield.findings import Finding
@@ -64,9 +65,35 @@ def _yearly(ws: Workspace, sql: str) -> tuple[tuple[int, float], ...]:
     return tuple((int(y), float(v)) for y, v in rows if v is not None)
 
 
+def _growth_12m(ws: Workspace) -> float | None:
+    """Net revenue of the last 12 months against the 12 before, up to the newest order.
+
+    ``None`` with less than two full years of orders: comparing calendar years would
+    set a partial first year against a full one (UCI Online Retail: December 2010 alone
+    against 2011 reads as +1,100 %).
+    """
+    rows = ws.con.execute(
+        """WITH b AS (SELECT max(ordered_at) AS last, min(ordered_at) AS first
+                      FROM order_revenue)
+           SELECT (SELECT first FROM b) <= (SELECT last FROM b) - INTERVAL 24 MONTH,
+                  sum(net_revenue) FILTER (
+                      WHERE ordered_at > (SELECT last FROM b) - INTERVAL 12 MONTH)::DOUBLE,
+                  sum(net_revenue) FILTER (
+                      WHERE ordered_at <= (SELECT last FROM b) - INTERVAL 12 MONTH
+                        AND ordered_at > (SELECT last FROM b) - INTERVAL 24 MONTH)::DOUBLE
+           FROM order_revenue"""
+    ).fetchall()
+    two_years, last, before = rows[0] if rows else (None, None, None)
+    if not two_years or last is None or not before or before <= 0:
+        return None
+    return float(last) / float(before) - 1.0
+
+
 def _finding(findings: Mapping[str, Sequence[Finding]], metric: str) -> float | None:
+    """The metric's value; ``None`` when absent or not a number (NaN: n/a)."""
     fs = findings.get(metric)
-    return float(fs[0].value) if fs else None
+    value = float(fs[0].value) if fs else math.nan
+    return value if math.isfinite(value) else None
 
 
 def balanced_scorecard(
@@ -76,15 +103,48 @@ def balanced_scorecard(
     gross_margin: float | None,
     automation_hours: float | None,
 ) -> list[ScorecardMetric]:
-    """Build the scorecard lines (thresholds and their reasons are in ``reference``)."""
+    """Build the scorecard lines (thresholds and their reasons are in ``reference``).
+
+    A line without its value says in ``source`` what would fill it.
+    """
+    return [_say_how_to_fill(m) for m in _lines(ws, findings, gross_margin, automation_hours)]
+
+
+#: What fills a line whose measurement is missing (by line name).
+_FILL = {
+    "Fees taken by platforms and payments": "import orders with their fees or set each "
+    "channel's fee profile, and product unit costs, then run levelfield analyze exposure",
+    "Chance of a loss year": "run levelfield analyze scenarios (needs 3 months of orders)",
+    "Distinctiveness percentile": "import competitor profiles (levelfield template "
+    "competitors, then levelfield import competitors FILE)",
+    "Supplier spend concentration (HHI)": "import suppliers (levelfield template "
+    "suppliers, then levelfield import suppliers FILE)",
+    "Largest country share of cost of goods": "import suppliers with their countries and "
+    "products linked to them (levelfield import suppliers FILE, levelfield import products FILE)",
+    "Revenue whose customers you can reach directly": "run levelfield analyze exposure",
+    "Repeat customers": "import orders with customer ids",
+    "Refunds": "import orders",
+}
+
+
+def _say_how_to_fill(m: ScorecardMetric) -> ScorecardMetric:
+    if m.value is not None or m.source.startswith("missing"):
+        return m
+    return replace(m, source=f"missing: {_FILL.get(m.name, 'import the data it needs')}")
+
+
+def _lines(
+    ws: Workspace,
+    findings: Mapping[str, Sequence[Finding]],
+    gross_margin: float | None,
+    automation_hours: float | None,
+) -> list[ScorecardMetric]:
     revenue_trend = _yearly(
         ws,
         "SELECT year(ordered_at) y, sum(net_revenue)::DOUBLE FROM order_revenue "
         "GROUP BY y ORDER BY y",
     )
-    growth = None
-    if len(revenue_trend) >= 2 and revenue_trend[-2][1] > 0:
-        growth = revenue_trend[-1][1] / revenue_trend[-2][1] - 1.0
+    growth = _growth_12m(ws)
     margin_trend = _yearly(
         ws,
         """SELECT year(o.ordered_at) y,
@@ -126,14 +186,17 @@ def balanced_scorecard(
     return [
         ScorecardMetric(
             "financial",
-            "Revenue growth, last year",
+            "Revenue growth, last 12 months",
             growth,
             "share",
             True,
             0.05,
             -0.05,
-            "growth above 5 % good, below -5 % poor (inflation-level growth is standing still)",
-            "measured: orders",
+            "last 12 months against the 12 before: above 5 % good, below -5 % poor "
+            "(inflation-level growth is standing still)",
+            "measured: orders"
+            if growth is not None
+            else "missing: needs two full years of orders to compare",
             revenue_trend,
         ),
         ScorecardMetric(
@@ -271,7 +334,7 @@ def balanced_scorecard(
         ScorecardMetric(
             "learning and growth",
             "Revenue whose customers you can reach directly",
-            None if owned is None else 1.0 - owned,
+            owned,
             "share",
             True,
             0.7,
