@@ -60,6 +60,7 @@ from levelfield.customers._charts import (
 )
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from levelfield.customers._quality import FitQuality, assess_fit, supported_horizon_months
+from levelfield.customers._sbg import ShiftedBetaGeometricModel
 from levelfield.customers._simulate import (
     simulate_bgnbd_summary,
     simulate_calibration_holdout,
@@ -110,6 +111,7 @@ __all__ = [
     "HoldoutValidation",
     "ModelChoice",
     "ParetoNBDModel",
+    "ShiftedBetaGeometricModel",
     "analyze",
     "assess_fit",
     "choose_by_holdout",

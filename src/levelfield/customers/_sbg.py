@@ -1,0 +1,239 @@
+"""Shifted-beta-geometric (sBG) model of contractual retention (subscriptions).
+
+Each customer renews at the end of every period until they cancel; their churn
+probability per period is ``theta ~ Beta(alpha, beta)``, so the lifetime in periods is
+shifted-geometric given ``theta`` and, across customers, shifted-beta-geometric. The
+population's retention rate rises with tenure because the customers likely to leave
+leave first (Fader & Hardie 2007).
+
+References
+----------
+.. [1] Fader, P. S. & Hardie, B. G. S. (2007). How to project customer retention.
+   Journal of Interactive Marketing 21(1), 76-90.
+.. [2] Fader, P. S. & Hardie, B. G. S. (2010). Customer-base valuation in a contractual
+   setting: the perils of ignoring heterogeneity. Marketing Science 29(1), 85-93.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Self
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import betaln, digamma, hyp2f1
+
+from levelfield.customers._models import SMALL_SAMPLE, _as_array, _check_lengths, _Model, _weights
+from levelfield.errors import ConfigError, DataError, InsufficientDataError, SmallSampleWarning
+
+__all__ = ["ShiftedBetaGeometricModel", "sbg_loglik"]
+
+Array = NDArray[np.float64]
+
+
+def sbg_loglik(alpha: float, beta: float, periods: Array, churned: Array) -> tuple[Array, Array]:
+    """sBG log-likelihood per record and its gradient in ``(alpha, beta)``.
+
+    A record that churned after ``t`` paid periods has ``P(T = t) = B(alpha + 1,
+    beta + t - 1) / B(alpha, beta)`` ([1]_, eq. 2); one still active after ``t``
+    renewals has ``S(t) = B(alpha, beta + t) / B(alpha, beta)`` (eq. 3).
+
+    Parameters
+    ----------
+    alpha, beta
+        Beta parameters of the churn probability (> 0).
+    periods
+        Paid periods of churned records (>= 1), renewals made by active ones (>= 0).
+    churned
+        1 where the customer has cancelled, 0 where still active.
+    """
+    t = periods
+    c = churned > 0
+    d_ab = digamma(alpha + beta)
+    a1 = np.where(c, alpha + 1.0, alpha)
+    b1 = np.where(c, beta + t - 1.0, beta + t)
+    ll = betaln(a1, b1) - betaln(alpha, beta)
+    d_end = digamma(a1 + b1)
+    d_alpha = digamma(a1) - d_end - digamma(alpha) + d_ab
+    d_beta = digamma(b1) - d_end - digamma(beta) + d_ab
+    return ll, np.stack([d_alpha, d_beta])
+
+
+class ShiftedBetaGeometricModel(_Model):
+    """Shifted-beta-geometric retention model of one cohort (or pooled cohorts).
+
+    Parameters
+    ----------
+    penalizer, tol, max_iter
+        As for :class:`BetaGeoModel`.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``alpha``, ``beta`` of the Beta distribution of churn probabilities.
+    standard_errors_, covariance_, log_likelihood_, n_customers_
+        As for the other models.
+
+    References
+    ----------
+    .. [1] Fader, P. S. & Hardie, B. G. S. (2007). How to project customer retention.
+       Journal of Interactive Marketing 21(1), 76-90.
+    .. [2] Fader, P. S. & Hardie, B. G. S. (2010). Customer-base valuation in a
+       contractual setting: the perils of ignoring heterogeneity. Marketing Science
+       29(1), 85-93.
+    """
+
+    _names = ("alpha", "beta")
+    _label = "sBG"
+
+    def fit(self, periods: ArrayLike, churned: ArrayLike, weights: ArrayLike | None = None) -> Self:
+        """Fit on per-customer records.
+
+        Parameters
+        ----------
+        periods
+            For a customer who cancelled: the number of periods they paid for (>= 1).
+            For one still active: the number of renewals they have made (>= 0).
+        churned
+            True (1) where the customer has cancelled.
+        weights
+            Number of customers each record stands for (default 1).
+
+        Raises
+        ------
+        DataError
+            Negative or fractional periods, a cancellation after 0 paid periods,
+            churned values other than 0/1.
+        InsufficientDataError
+            No cancellation or no renewal at all (the churn distribution cannot be
+            learned from one side alone).
+        """
+        self._check_options()
+        t = _as_array(periods, "periods")
+        c = _as_array(churned, "churned")
+        _check_lengths(periods=t, churned=c)
+        w = _weights(weights, len(t))
+        if (t < 0).any() or (np.abs(t - np.round(t)) > 1e-9).any():
+            raise DataError("periods must be whole numbers >= 0 (paid periods or renewals)")
+        if not np.isin(c, (0.0, 1.0)).all():
+            raise DataError("churned must be 0/1 (False/True) per customer")
+        if ((c == 1) & (t < 1)).any():
+            raise DataError(
+                "a cancelled customer must have paid for at least one period (periods >= 1)"
+            )
+        used = w > 0
+        renewed = np.where(c == 1, t >= 2, t >= 1)
+        if not ((c == 1) & used).any() or not (renewed & used).any():
+            raise InsufficientDataError(
+                "the sBG model needs both cancellations and renewals; with only one kind "
+                "the churn rate's spread cannot be learned. Import a longer period"
+            )
+        n_eff = float(w.sum())
+        if n_eff < SMALL_SAMPLE:
+            warnings.warn(
+                f"sBG is fitted on only {n_eff:g} customers; parameters are uncertain",
+                SmallSampleWarning,
+                stacklevel=2,
+            )
+        keys = t * 2 + c
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        wc = np.bincount(inverse.ravel(), weights=w, minlength=len(uniq)).astype(float)
+        self._optimize((np.floor(uniq / 2), uniq % 2), wc)
+        self.n_customers_ = n_eff
+        return self
+
+    def fit_counts(self, active: ArrayLike) -> Self:
+        """Fit on a cohort's active customers at the start and after each period.
+
+        ``active[0]`` is the cohort's size, ``active[t]`` the customers still active
+        after ``t`` renewal decisions (Fader & Hardie 2007, table 1), e.g.
+        ``[1000, 631, 468, 382, 326, 289, 262, 241]``.
+        """
+        n = _as_array(active, "active")
+        if len(n) < 2:
+            raise InsufficientDataError("active needs the cohort size and at least one period")
+        if (n < 0).any() or (np.abs(n - np.round(n)) > 1e-9).any() or (np.diff(n) > 0).any():
+            raise DataError(
+                "active must be whole, non-negative and non-increasing counts of customers "
+                "(a cohort cannot gain members)"
+            )
+        lost = -np.diff(n)
+        periods = np.r_[np.arange(1, len(n)), len(n) - 1.0]
+        churned = np.r_[np.ones(len(n) - 1), 0.0]
+        return self.fit(periods, churned, weights=np.r_[lost, n[-1]])
+
+    def _loglik(self, theta: Array, data: tuple[Array, ...]) -> tuple[Array, Array]:
+        return sbg_loglik(float(theta[0]), float(theta[1]), data[0], data[1])
+
+    def _starts(self, data: tuple[Array, ...], w: Array) -> list[Array]:
+        return [np.array([1.0, 1.0]), np.array([0.5, 2.0]), np.array([2.0, 8.0])]
+
+    # -- predictions ------------------------------------------------------------------
+    @staticmethod
+    def _periods(t: ArrayLike, name: str = "t") -> Array:
+        arr = np.asarray(t, dtype=float)
+        if not np.isfinite(arr).all() or (arr < 0).any():
+            raise ConfigError(f"{name} must be whole numbers of periods >= 0, not {t!r}")
+        return arr
+
+    def survival(self, t: ArrayLike) -> Array:
+        """Share of a new cohort still active after ``t`` renewals, ``S(t)`` (0-1)."""
+        self._require_fit()
+        a, b = self._theta
+        out: Array = np.exp(betaln(a, b + self._periods(t)) - betaln(a, b))
+        return out
+
+    def retention_rate(self, t: ArrayLike) -> Array:
+        """Share of those active after ``t - 1`` renewals who renew the ``t``-th time.
+
+        ``r(t) = (beta + t - 1) / (alpha + beta + t - 1)`` for ``t >= 1``: rising with
+        tenure ([1]_, eq. 4).
+        """
+        self._require_fit()
+        a, b = self._theta
+        tt = self._periods(t)
+        if (tt < 1).any():
+            raise ConfigError("retention_rate is defined from the first renewal, t >= 1")
+        out: Array = (b + tt - 1.0) / (a + b + tt - 1.0)
+        return out
+
+    def expected_active(self, cohort_size: float, t: ArrayLike) -> Array:
+        """Expected active customers of a cohort of ``cohort_size`` after ``t`` renewals."""
+        return float(cohort_size) * self.survival(t)
+
+    def discounted_expected_residual_lifetime(
+        self, discount_rate: float, renewals: ArrayLike = 0
+    ) -> Array:
+        """DERL: expected discounted payments still to come from an active customer.
+
+        For a customer who has made ``renewals`` renewals (``n - 1`` in [2]_), valued
+        just before their next renewal decision, with the next payment undiscounted and
+        each later one discounted by ``1 / (1 + d)`` per period:
+        ``B(alpha, beta + n) / B(alpha, beta + n - 1) * 2F1(1, beta + n; alpha + beta + n;
+        1 / (1 + d))`` ([2]_, eq. 6).
+
+        Parameters
+        ----------
+        discount_rate
+            Discount rate per period (share > 0).
+        renewals
+            Renewals made so far (>= 0), one value or one per customer.
+        """
+        self._require_fit()
+        if not (isinstance(discount_rate, int | float) and discount_rate > 0):
+            raise ConfigError(
+                f"discount_rate must be a share > 0 per period, not {discount_rate!r}"
+            )
+        a, b = self._theta
+        n = self._periods(renewals, "renewals") + 1.0
+        ratio = np.exp(betaln(a, b + n) - betaln(a, b + n - 1.0))
+        out: Array = ratio * hyp2f1(1.0, b + n, a + b + n, 1.0 / (1.0 + discount_rate))
+        return out
+
+    def customer_value(
+        self, payment: float, discount_rate: float, renewals: ArrayLike = 0
+    ) -> Array:
+        """Expected discounted value of an active customer's remaining payments (currency)."""
+        if not (isinstance(payment, int | float) and payment >= 0):
+            raise ConfigError(f"payment must be an amount >= 0 per period, not {payment!r}")
+        return float(payment) * self.discounted_expected_residual_lifetime(discount_rate, renewals)
