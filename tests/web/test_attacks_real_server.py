@@ -98,6 +98,7 @@ def test_a_116000_column_csv_does_not_stall_healthz(
             headers={"X-CSRF-Token": csrf[1], "HX-Request": "true"},
         )
         time.sleep(0.2)
+    c.close()
     assert r.status_code == 422, r.text[:300]
     assert "116,000 columns" in r.text and "at most 500" in r.text
     assert len(r.content) < 10_000  # no page listing 116,000 columns
@@ -109,6 +110,40 @@ def test_a_116000_column_csv_does_not_stall_healthz(
 # connections that uvicorn then closes are collected late (client-side warning only).
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
+def _sparse_xlsx() -> bytes:
+    """Cells A1 and XFD1048576 only: 1.6 KB that a reader would make a 16-billion-cell grid."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "order_id"
+    wb.active["XFD1048576"] = 1
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_sparse_xlsx_through_the_api_is_refused_and_healthz_stays_fast(
+    serve: Callable[..., tuple[str, Any]],
+) -> None:
+    url, app = serve()  # the real ingest
+    user, org = app.state.lf.sign_up("sparse@x.com", PASSWORD, "Sparse")
+    token = app.state.lf.store.create_token(user.user_id, "t")[1]
+    with _Poller(url, "/healthz") as health, httpx.Client(base_url=url, timeout=60) as c:
+        r = c.post(
+            f"/api/v1/orgs/{org.org_id}/imports?wait=true",
+            data={"kind": "orders"},
+            files={"file": ("sparse.xlsx", _sparse_xlsx(), "application/octet-stream")},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        time.sleep(0.3)
+        assert c.get("/healthz", timeout=1.0).status_code == 200  # the server is alive
+    assert r.status_code == 422, r.text
+    assert "LimitExceededError" in r.json()["message"] and "sparse.xlsx" in r.json()["message"]
+    assert max(health.times) < 1.0
+
+
 def test_90_uploads_into_one_org_do_not_slow_another_tenant(
     serve: Callable[..., tuple[str, Any]], doubles: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

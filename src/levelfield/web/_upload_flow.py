@@ -170,10 +170,9 @@ class UploadFlow:
                 )
             try:
                 check_columns(tmp, detected, source, self.st.settings.max_columns)
-            except DataError as exc:
-                failed = ImportOutcome(
-                    False, kind, source, detected, f"{type(exc).__name__}: {exc}"
-                )
+            except DataError as exc:  # too wide, or a hostile workbook: nothing was read
+                text = f"{type(exc).__name__}: {exc}".replace(tmp.name, source)
+                failed = ImportOutcome(False, kind, source, detected, text)
                 return self._finish(org, upload_id, failed, 422)
             typed = tmp.with_suffix(f".{detected}")
             tmp.replace(typed)

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from levelfield.errors import DataError
+from levelfield.ingest._xlsx_guard import check_workbook
 
 __all__ = [
     "HeaderlessError",
@@ -68,10 +69,15 @@ def count_columns(path: Path, detected_type: str) -> int | None:
 
     Text files: fields of the first line under the likeliest delimiter (no line end
     within 4 MB counts as too many). Parquet: fields of the schema (footer only).
-    Workbooks are checked by the workbook guard of ingest.
+    XLSX: the first sheet's extent from ingest's streamed workbook guard, which also
+    refuses zip bombs and sheets beyond its cell and row limits
+    (``LimitExceededError``) before anything reads a cell.
     """
     if detected_type in ("csv", "tsv", "txt"):
         return _text_columns(path)
+    if detected_type == "xlsx":
+        sheets = check_workbook(path).sheets
+        return sheets[0].columns if sheets else 0
     if detected_type == "parquet":
         import pyarrow.parquet as pq
 
