@@ -6,8 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from levelfield import Workspace, open_workspace
+
+# CI runs on a shared 2-core machine: a property's examples are judged on what they
+# assert, not on how long one took while other test workers held the cores.
+settings.register_profile("levelfield", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("levelfield")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ONLINE_RETAIL = SHARED / "data" / "online-retail" / "online_retail.parquet"
