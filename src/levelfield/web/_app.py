@@ -47,6 +47,7 @@ from levelfield.web._auth import (
     page_user,
     require_csrf,
 )
+from levelfield.web._provenance import provenance_router
 from levelfield.web._store import Job, Membership, Store, User
 from levelfield.web._tenants import (
     ImportOptions,
@@ -915,6 +916,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         return RedirectResponse("/account/tokens", status_code=303)
 
     app.include_router(account_router(st, render, anon_page))
+    app.include_router(provenance_router(st, render))
     app.include_router(_api_router(st, flow))
     return app
 
