@@ -5,6 +5,11 @@ Summaries are computed in DuckDB with Fader & Hardie's definitions (identical to
 Gamma-Gamma models are scikit-learn style estimators with analytic gradients and Hessian
 standard errors; :func:`analyze` runs the whole analysis on a workspace.
 
+Contractual and discrete-time models with the same estimator style:
+:class:`ShiftedBetaGeometricModel` (sBG, Fader & Hardie 2007: subscription retention,
+survival, DERL and customer value) and :class:`BetaGeoBetaBinomModel` (BG/BB, Fader,
+Hardie & Shang 2010: repeat transactions at discrete opportunities).
+
 Stable finding metric ids (``CustomersResult.findings()``):
 
 ``customers.top20_value_share``
@@ -49,6 +54,7 @@ customers active one month who are active the next), ``clv_total``, ``n_customer
 """
 
 from levelfield.customers._analyze import METHODS, REFERENCES, CustomersResult, analyze
+from levelfield.customers._bgbb import BetaGeoBetaBinomModel
 from levelfield.customers._charts import (
     cohort_heatmap,
     figures,
@@ -102,6 +108,7 @@ __all__ = [
     "NPS",
     "REFERENCES",
     "RFM_SEGMENTS",
+    "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "Cohorts",
     "CustomerSummary",
