@@ -43,9 +43,14 @@ def test_within_transform_matches_dummy_regression_residuals_unbalanced() -> Non
 
 
 def test_within_transform_balanced_panel_converges_in_one_sweep() -> None:
-    df = _panel(drop=0.0)
-    _, iters, ok = within_transform(df["y"].to_numpy(), df["p"].to_numpy(), df["t"].to_numpy())
-    assert ok and iters <= 2
+    df = _panel(drop=0.0).sample(frac=1.0, random_state=4)  # any row order
+    out, iters, ok = within_transform(
+        df[["y", "x"]].to_numpy(), df["p"].to_numpy(), df["t"].to_numpy()
+    )
+    assert ok and iters == 1  # the exact one-pass demeaning of a full panel
+    for j, col in enumerate(("y", "x")):
+        resid = smf.ols(f"{col} ~ C(p) + C(t)", df).fit().resid.to_numpy()
+        np.testing.assert_allclose(out[:, j], resid, atol=1e-10)
 
 
 @settings(max_examples=25, deadline=None)
@@ -185,3 +190,42 @@ def test_bad_input_to_kernels() -> None:
         )
     with pytest.raises(ValueError, match="one code per row"):
         within_transform(np.ones(3), np.zeros(2, dtype=np.intp), np.zeros(3, dtype=np.intp))
+
+
+# pyfixest 0.60 calls reset_index(inplace=True), deprecated in pandas 3.1: the peer's
+# warning, not ours
+@pytest.mark.filterwarnings("ignore:The inplace keyword:pandas.errors.Pandas4Warning")
+@pytest.mark.parametrize(("drop", "shuffle"), [(0.0, False), (0.0, True), (0.25, True)])
+def test_fe_ols_matches_pyfixest_feols_crv1(drop: float, shuffle: bool) -> None:
+    # issue 18: pyfixest is the peer; its default small-sample correction does not
+    # count fixed effects nested in the cluster (ssc="nested"), statsmodels' dummy
+    # regression counts all of them (ssc="full")
+    pf = pytest.importorskip("pyfixest")
+    df = _panel(seed=5, P=40, T=30, drop=drop)
+    if shuffle:
+        df = df.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    # pyfixest's alternating projections stop at fixef_tol (default 1e-6); tighter
+    # here so that unbalanced panels agree to 1e-8 like balanced ones
+    tight = pytest.importorskip("pyfixest.demeaners").MapDemeaner(fixef_tol=1e-12)
+    m = pf.feols("y ~ x + promo | p + t", data=df, vcov={"CRV1": "p"}, demeaner=tight)
+    X = df[["x", "promo"]].to_numpy()
+    p, t = df["p"].to_numpy(), df["t"].to_numpy()
+    ours = fe_ols(df["y"].to_numpy(), X, p, t, p, ssc="nested")
+    np.testing.assert_allclose(ours.coef, m.coef().to_numpy(), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(ours.se, m.se().to_numpy(), rtol=1e-8)
+    # the statsmodels convention differs only by sqrt((n - K_nested) / (n - K_full))
+    full = fe_ols(df["y"].to_numpy(), X, p, t, p)
+    n, k_full, k_nested = len(df), 2 + 40 + 30 - 1, 2 + 30
+    np.testing.assert_allclose(
+        full.se / ours.se, np.sqrt((n - k_nested) / (n - k_full)), rtol=1e-10
+    )
+    # clustered on the week instead: no fixed effect nested, both conventions agree
+    by_week = fe_ols(df["y"].to_numpy(), X, p, t, t, ssc="nested")
+    m2 = pf.feols("y ~ x + promo | p + t", data=df, vcov={"CRV1": "t"}, demeaner=tight)
+    np.testing.assert_allclose(by_week.se, m2.se().to_numpy(), rtol=1e-8)
+
+
+def test_fe_ols_bad_ssc() -> None:
+    df = _panel()
+    with pytest.raises(ValueError, match="ssc"):
+        fe_ols(df["y"].to_numpy(), df["x"].to_numpy(), df["p"], df["t"], df["p"], ssc="fixest")
