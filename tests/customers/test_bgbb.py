@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import lifetimes
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,8 +14,6 @@ from scipy.special import beta as B  # noqa: N812
 from levelfield.customers import BetaGeoBetaBinomModel
 from levelfield.customers._bgbb import bgbb_loglik
 from levelfield.errors import ConfigError, DataError, InsufficientDataError, NotFittedError
-
-lifetimes = pytest.importorskip("lifetimes")
 
 
 @pytest.fixture(scope="module")
