@@ -179,6 +179,14 @@ def test_run_progress_dashboard_and_report(client: TestClient) -> None:
     assert client.get(f"/orgs/{org}/analyses/nope").status_code == 404
     overview = client.get(f"/orgs/{org}")
     assert "Action 1" in overview.text and "Download the report" in overview.text
+    # The whole plan on the organization's page: every action (three headline, the rest
+    # below) with its assumptions and chance of success, automation and the scorecard.
+    page = overview.text
+    assert page.index('id="headline-actions"') < page.index("Action 3")
+    assert page.index("Action 3") < page.index('id="more-actions"') < page.index("Action 5")
+    assert "assumption 2" in page and "Chance it works: 50%" in page
+    assert 'id="automation"' in page and "bookkeeping" in page
+    assert 'id="scorecard"' in page and "Gross margin" in page
     rep = client.get(f"/orgs/{org}/report")
     assert rep.status_code == 200 and "attachment" in rep.headers["content-disposition"]
     assert "customers revenue by channel" in rep.text
