@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -8,7 +9,7 @@ import levelfield.advice as advice
 from levelfield.advice import advise, automation_priorities, business_facts
 from levelfield.errors import DataError
 from levelfield.findings import Finding
-from levelfield.workspace import Workspace
+from levelfield.workspace import Workspace, open_workspace
 
 
 def test_all_matches_importable_names() -> None:
@@ -278,6 +279,7 @@ def test_scorecard_growth_compares_twelve_months_and_reach_is_the_owned_share(
     assert growth.value == pytest.approx((30_000 + 4 * 100) / (52 * 100) - 1)
     assert growth.source == "measured: orders"
     assert by["Revenue whose customers you can reach directly"].value == pytest.approx(0.47)
+    assert by["Repeat customers"].value is not None  # 300 days + 60 weeks of history
     fees = by["Fees taken by platforms and payments"]
     assert fees.status == "missing"  # NaN is n/a
     assert fees.source.startswith("missing: import orders with their fees")
@@ -322,3 +324,24 @@ def test_second_supplier_is_sized_under_an_outage_by_the_scenario_engine(shop: W
     assert "outage" in a.impact.basis
     # protecting against a 13-week outage is worth more the likelier the outage
     assert a.impact.high > a.impact.low
+
+
+def test_a_few_weeks_of_orders_do_not_judge_repeat_buying(tmp_path: Path) -> None:
+    with open_workspace(tmp_path / "short.duckdb") as ws:
+        ws.con.execute(
+            "INSERT INTO imports VALUES (1, 'orders', 't.csv', 'x', 'test', 6, 6, 0, now(), "
+            "now(), 'ok', NULL)"
+        )
+        ws.con.execute(
+            """INSERT INTO orders SELECT 'o' || i, 'c' || (i % 90),
+                      TIMESTAMP '2024-05-01' + INTERVAL (i % 34) DAY, 'shopify', NULL, 'USD',
+                      50, 0, 0, 0, 2, 0, 'paid', NULL, 1
+               FROM range(100) t(i)"""
+        )
+        by = {m.name: m for m in advise(ws, findings={}).scorecard}
+    repeat = by["Repeat customers"]
+    assert repeat.status == "missing"
+    assert repeat.source == (
+        "missing: the orders cover 33 days; repeat buying needs at least 90 days of history "
+        "to judge"
+    )

@@ -65,6 +65,18 @@ def _yearly(ws: Workspace, sql: str) -> tuple[tuple[int, float], ...]:
     return tuple((int(y), float(v)) for y, v in rows if v is not None)
 
 
+#: Days of orders below which the repeat-customer share is not judged.
+MIN_REPEAT_DAYS = 90
+
+
+def _history_days(ws: Workspace) -> float | None:
+    """Days between the first and the last order (``None`` without orders)."""
+    rows = ws.con.execute(
+        "SELECT date_diff('second', min(ordered_at), max(ordered_at)) / 86400.0 FROM order_revenue"
+    ).fetchall()
+    return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
 def _growth_12m(ws: Workspace) -> float | None:
     """Net revenue of the last 12 months against the 12 before, up to the newest order.
 
@@ -174,6 +186,11 @@ def _lines(
     repeat = _finding(findings, "customers.repeat_rate")
     if repeat is None and repeat_trend:
         repeat = repeat_trend[-1][1]
+    days = _history_days(ws)
+    # A few weeks of orders cannot show who comes back (most repeat cycles are longer).
+    short = days is not None and days < MIN_REPEAT_DAYS
+    if short:
+        repeat = None
     m = (
         gross_margin
         if gross_margin is not None
@@ -207,7 +224,8 @@ def _lines(
             True,
             0.45,
             0.30,
-            "above 45 % good, below 30 % poor for a specialty-goods retailer",
+            "above 45 % good, below 30 % poor (a small-retail yardstick; businesses "
+            "that sell services run higher)",
             "measured: order lines x product unit costs"
             if m is not None
             else "missing: import products with unit_cost",
@@ -244,7 +262,10 @@ def _lines(
             0.35,
             0.20,
             "above 35 % of customers buying again good, below 20 % poor (e-commerce norms)",
-            "measured: orders",
+            f"missing: the orders cover {days:.0f} days; repeat buying needs at least "
+            f"{MIN_REPEAT_DAYS} days of history to judge"
+            if short and days is not None
+            else "measured: orders",
             repeat_trend,
         ),
         ScorecardMetric(
