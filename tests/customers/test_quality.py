@@ -139,9 +139,22 @@ def test_result_refuses_boundary_figures(sim_ws: Workspace) -> None:
             n_at_risk=None,
             churn_leak_customers=None,
         )
+    with pytest.raises(ModelError, match="monthly_retention_interval"):
+        dataclasses.replace(
+            res,
+            fit_quality=boundary,
+            customers=cust,
+            monthly_retention=nan,
+            value_at_risk=nan,
+            value_at_risk_share=nan,
+            churn_leak_share=nan,
+            n_at_risk=None,
+            churn_leak_customers=None,
+        )
     ok = dataclasses.replace(
         res,
         fit_quality=boundary,
+        monthly_retention_interval=None,
         customers=cust,
         monthly_retention=nan,
         value_at_risk=nan,

@@ -146,3 +146,15 @@ def test_customer_table_carries_intervals_and_next_purchase_dates(sim_ws: Worksp
     often = c.loc[c["frequency"] >= 5, "next_purchase_date"].median()
     once = c.loc[(c["frequency"] == 0) & (c["T"] > 30), "next_purchase_date"].median()
     assert often < once
+
+
+def test_monthly_retention_carries_its_interval(sim_ws: Workspace) -> None:
+    res = analyze(sim_ws, holdout=None)
+    assert res.monthly_retention_interval is not None
+    lo, hi = res.monthly_retention_interval
+    assert 0 < lo < res.monthly_retention < hi < 1
+    line = next(x for x in res.headline() if x.startswith("Monthly retention"))
+    assert "90 % interval" in line
+    f = next(f for f in res.findings() if f.metric == "customers.monthly_retention")
+    assert f.context["lower"] == lo and f.context["upper"] == hi
+    assert res.summary()["monthly_retention_lower"] == lo

@@ -179,6 +179,7 @@ class CustomersResult:
     notes: tuple[str, ...] = field(default=())
     interval_method: str = INTERVAL_METHOD
     interval_level: float = 0.9
+    monthly_retention_interval: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.fit_quality.dropout_identified:
@@ -192,6 +193,8 @@ class CustomersResult:
         bad = [k for k, v in stated.items() if math.isfinite(v)]
         if "p_alive" in self.customers and self.customers["p_alive"].notna().any():
             bad.append("p_alive")
+        if self.monthly_retention_interval is not None:
+            bad.append("monthly_retention_interval")
         if bad or self.n_at_risk is not None or self.churn_leak_customers is not None:
             raise ModelError(
                 "the purchase model shows no measurable drop-out, so "
@@ -202,6 +205,18 @@ class CustomersResult:
     @property
     def n_customers(self) -> int:
         return len(self.customers)
+
+    def _retention_bounds(self) -> tuple[float, float]:
+        if self.monthly_retention_interval is None:
+            return float("nan"), float("nan")
+        return self.monthly_retention_interval
+
+    def _retention_words(self, open_: str = " (", close: str = ")") -> str:
+        lo, hi = self._retention_bounds()
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return ""
+        level = f"{100 * self.interval_level:.0f} %"
+        return f"{open_}{level} interval {lo:.1%} to {hi:.1%}{close}"
 
     @property
     def dropout_measured(self) -> bool:
@@ -243,6 +258,8 @@ class CustomersResult:
             "notes": list(self.notes),
             "interval_method": self.interval_method,
             "interval_level": self.interval_level,
+            "monthly_retention_lower": _f(self._retention_bounds()[0]),
+            "monthly_retention_upper": _f(self._retention_bounds()[1]),
         }
         for extra in (self.fit_quality.summary(), self.model_choice.summary()):
             out.update({k: _f(v) if isinstance(v, float) else v for k, v in extra.items()})
@@ -309,8 +326,9 @@ class CustomersResult:
         ]
         if math.isfinite(self.monthly_retention):
             lines.append(
-                f"Monthly retention (model-based): {self.monthly_retention:.1%} of active "
-                "customers stay active from one month to the next."
+                f"Monthly retention (model-based): {self.monthly_retention:.1%}"
+                f"{self._retention_words()} of active customers stay active from one month "
+                "to the next."
             )
         else:
             seen = (
@@ -421,9 +439,13 @@ class CustomersResult:
                 self.monthly_retention,
                 "share",
                 f"About {self.monthly_retention:.0%} of active customers remain active each "
-                "month (model-based).",
+                f"month (model-based{self._retention_words('; ', '')}).",
                 "info",
-                {"method": self.monthly_retention_method},
+                {
+                    "method": self.monthly_retention_method,
+                    "lower": _f(self._retention_bounds()[0]),
+                    "upper": _f(self._retention_bounds()[1]),
+                },
             ),
             Finding(
                 "customers.value_at_risk_share",
@@ -696,6 +718,7 @@ def analyze(
         margin=margin_v,
         margin_source=margin_source,
         monthly_retention=value.monthly_retention(),
+        monthly_retention_interval=value.monthly_retention_interval(),
         monthly_retention_method=(
             f"model-based ({choice.label}): expected share of customers alive now still "
             "alive one month later"
@@ -919,6 +942,18 @@ class _Valuation:
             return float("nan")
         s = self.summ
         return model_monthly_retention(self.model, s.frequency, s.recency, s.T, self.upm)
+
+    def _retention_of(self, model: BetaGeoModel | ParetoNBDModel) -> Array:
+        s = self.summ
+        share = model_monthly_retention(model, s.frequency, s.recency, s.T, self.upm)
+        return np.array([share])
+
+    def monthly_retention_interval(self) -> tuple[float, float] | None:
+        """Delta-method interval of the model-based monthly retention (None without one)."""
+        if not self.intervals:
+            return None
+        lo, hi = probability_interval(self.model, self._retention_of, level=self.level)
+        return float(lo[0]), float(hi[0])
 
     def risk(self, cust: pd.DataFrame, threshold: float) -> dict[str, Any]:
         """Value concentration, value at risk and churn leak (NaN/None without drop-out)."""
