@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.panel import Panel
@@ -63,11 +64,27 @@ def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except LevelfieldError as exc:
             err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, duckdb.InterruptException):
+            # DuckDB turns Ctrl-C during a query into its own exception.
             err_console.print("Interrupted: nothing was changed by the interrupted step.")
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except duckdb.IOException as exc:
+            err_console.print(
+                f"[bold red]WorkspaceError[/]: cannot read or write the workspace ({exc}); "
+                "the disk may be full, or the file damaged (restore it from a backup)",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            err_console.print(
+                f"[bold red]{type(exc).__name__}[/]: cannot use{where}: "
+                f"{exc.strerror or exc}; check the path and its permissions",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         except Exception as exc:  # a bug, not a user mistake: say so plainly
             if os.environ.get("LEVELFIELD_DEBUG"):
                 traceback.print_exc()
@@ -106,9 +123,15 @@ def progress_bar(description: str) -> Iterator[ProgressCallback]:
         yield update
 
 
-def _open(workspace: Path, *, create: bool = False) -> Any:
-    from levelfield.workspace import open_workspace
+def _open(workspace: Path, *, create: bool = False, reading: bool = False) -> Any:
+    """Open ``workspace``; a command that only ``reading`` opens a read-only file read-only."""
+    from levelfield.workspace import open_workspace, workspace_is_writable
 
+    if reading and workspace.is_file() and not workspace_is_writable(workspace):
+        err_console.print(
+            f"{workspace} is read-only: reading it; runs are not recorded.", highlight=False
+        )
+        return open_workspace(workspace, create=False, read_only=True)
     return open_workspace(workspace, create=create)
 
 
@@ -155,7 +178,7 @@ def init(
 @_friendly_errors
 def status(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Show what the workspace holds: table counts and the import ledger."""
-    with _open(workspace) as ws:
+    with _open(workspace, reading=True) as ws:
         table = Table(title=f"{ws.path}")
         table.add_column("table")
         table.add_column("rows", justify="right")
@@ -189,7 +212,7 @@ def analyze(
     names = ANALYSES if analysis == "all" else (analysis,)
     for name in names:
         analysis_module(name)
-    with _open(workspace) as ws:
+    with _open(workspace, reading=True) as ws:
         for name in names:
             with progress_bar(f"Analysing {name}") as progress:
                 try:
@@ -225,7 +248,7 @@ def advise(
 
     if fmt not in ("text", "markdown", "json"):
         raise ConfigError(f"--format must be text, markdown or json, not {fmt!r}")
-    with _open(workspace) as ws, progress_bar("Advising") as progress:
+    with _open(workspace, reading=True) as ws, progress_bar("Advising") as progress:
         plan = advice.advise(ws, progress=progress)
     if fmt == "json":
         typer.echo(json.dumps(advice.plan_to_dict(plan), indent=2, allow_nan=False))
@@ -246,7 +269,7 @@ def report(
     """Write the one-file HTML report (works offline)."""
     from levelfield import report as report_mod
 
-    with _open(workspace) as ws, progress_bar("Writing report") as progress:
+    with _open(workspace, reading=True) as ws, progress_bar("Writing report") as progress:
         path = report_mod.write_report(ws, output, progress=progress)
     console.print(f"Report written: [bold]{path.resolve()}[/]")
 
@@ -265,7 +288,7 @@ def export(
 
     if fmt not in ("csv", "xlsx", "both"):
         raise ConfigError(f"--format must be csv, xlsx or both, not {fmt!r}")
-    with _open(workspace) as ws, progress_bar("Exporting") as progress:
+    with _open(workspace, reading=True) as ws, progress_bar("Exporting") as progress:
         files = report_mod.export_tables(ws, output, fmt=fmt, progress=progress)
     for f in files:
         console.print(f"wrote {f}")
@@ -316,7 +339,7 @@ app.add_typer(key_app, name="key")
 @_friendly_errors
 def key_path(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Print where the workspace's pseudonym key file is kept."""
-    with _open(workspace) as ws:
+    with _open(workspace, reading=True) as ws:
         state = "present" if ws.has_key else "MISSING"
         console.print(f"{ws.key_path} ({state})", highlight=False)
 
@@ -328,7 +351,7 @@ def key_export(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Write a backup of the pseudonym key; keep it private and apart from the workspace."""
-    with _open(workspace) as ws:
+    with _open(workspace, reading=True) as ws:
         text = ws.export_key().text()
     try:
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

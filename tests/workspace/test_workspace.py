@@ -94,7 +94,7 @@ def test_foreign_duckdb_file_is_refused(tmp_path: Path) -> None:
 def test_garbage_file_is_refused(tmp_path: Path) -> None:
     p = tmp_path / "junk.duckdb"
     p.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(WorkspaceError, match="cannot open"):
+    with pytest.raises(WorkspaceError, match="is not a levelfield workspace"):
         open_workspace(p)
 
 

@@ -101,17 +101,23 @@ class Staged:
     structural_rejects: list[tuple[int | None, str]]
 
 
-def _hash_and_check(path: Path) -> tuple[str, bool, bytes]:
-    """SHA-256 of the file, whether it is valid UTF-8, and its first bytes."""
+def _hash_and_check(path: Path) -> tuple[str, bool, bytes, bool]:
+    """SHA-256 of the file, whether it is valid UTF-8, its first bytes, and whether its
+    lines end in a mix of CRLF and LF (a file pieced together on two systems)."""
     h = hashlib.sha256()
     dec = codecs.getincrementaldecoder("utf-8")()
     utf8 = True
     head = b""
+    crlf = lf = 0
+    prev_cr = False
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             if not head:
                 head = chunk[:_SNIFF_BYTES]
             h.update(chunk)
+            lf += chunk.count(b"\n")
+            crlf += chunk.count(b"\r\n") + (prev_cr and chunk.startswith(b"\n"))
+            prev_cr = chunk.endswith(b"\r")
             # Pure ASCII is valid UTF-8; bytes.isascii is far cheaper than decoding, but
             # only when no multi-byte sequence is pending from the previous chunk.
             if utf8 and not (chunk.isascii() and not dec.getstate()[0]):
@@ -119,17 +125,21 @@ def _hash_and_check(path: Path) -> tuple[str, bool, bytes]:
                     dec.decode(chunk)
                 except UnicodeDecodeError:
                     utf8 = False
-    return h.hexdigest(), utf8, head
+    return h.hexdigest(), utf8, head, 0 < crlf < lf
 
 
 def _transcode(path: Path, encoding: str, errors: str) -> tuple[Path, Path]:
     tmpdir = Path(tempfile.mkdtemp(prefix="levelfield-ingest-"))
     out = tmpdir / (path.stem + ".utf8.csv")
     dec = codecs.getincrementaldecoder(encoding)(errors=errors)
+    # Line endings become LF: DuckDB's strict CSV reader takes one kind per file.
+    pending = ""
     with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
         while chunk := src.read(_CHUNK):
-            dst.write(dec.decode(chunk))
-        dst.write(dec.decode(b"", final=True))
+            text = pending + dec.decode(chunk)
+            pending = "\r" if text.endswith("\r") else ""
+            dst.write((text[:-1] if pending else text).replace("\r\n", "\n"))
+        dst.write((pending + dec.decode(b"", final=True)).replace("\r\n", "\n"))
     return out, tmpdir
 
 
@@ -208,7 +218,7 @@ def open_source(path: str | Path, *, sheet: str | None = None) -> SourceFile:
     name = p.name
     if p.stat().st_size == 0:
         raise DataError(f"{name} is empty (0 bytes); export the data again")
-    sha, utf8, head = _hash_and_check(p)
+    sha, utf8, head, mixed_newlines = _hash_and_check(p)
     if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         return _open_excel(p, sha, sheet)
     if head.startswith(b"PAR1"):
@@ -232,6 +242,10 @@ def open_source(path: str | Path, *, sheet: str | None = None) -> SourceFile:
     elif not utf8:
         src.text_path, src.tmpdir = _transcode(p, "cp1252", "levelfield_latin1")
         src.encoding = "windows-1252 (converted to UTF-8)"
+        head = _head(src.text_path)
+    elif mixed_newlines:
+        src.text_path, src.tmpdir = _transcode(p, "utf-8", "strict")
+        src.encoding = "utf-8 (mixed CRLF/LF line endings made LF)"
         head = _head(src.text_path)
     elif head.startswith(codecs.BOM_UTF8):
         src.encoding = "utf-8 (with BOM)"

@@ -14,6 +14,7 @@ from levelfield.errors import ConfigError, InsufficientDataError
 from levelfield.findings import AnalysisResult, ProgressCallback, no_progress
 from levelfield.report._cells import safe_frame, write_safe_xlsx
 from levelfield.report._data import run_advice, run_analyses
+from levelfield.report._output import check_output_dir
 from levelfield.workspace import Workspace
 
 __all__ = ["export_tables", "result_tables"]
@@ -105,8 +106,7 @@ def export_tables(
     if fmt not in ("csv", "xlsx", "both"):
         raise ConfigError(f"export format must be csv, xlsx or both, not {fmt!r}")
     out = Path(output_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file; give a folder to write the tables into")
+    check_output_dir(out)  # before the analyses, which may take minutes
 
     def step(text: str, fraction: float) -> None:
         progress(text, 0.8 * fraction)

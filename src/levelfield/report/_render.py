@@ -13,9 +13,9 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from levelfield.errors import ConfigError
 from levelfield.findings import AnalysisResult, ProgressCallback, no_progress
 from levelfield.report._data import ReportData, build_report_data
+from levelfield.report._output import check_output_file
 from levelfield.workspace import Workspace
 
 __all__ = [
@@ -159,8 +159,7 @@ def write_report(
         ``output`` is an existing folder.
     """
     out = Path(output)
-    if out.is_dir():
-        raise ConfigError(f"{out} is a folder; give the report file, e.g. {out}/report.html")
+    check_output_file(out)  # before the analyses, which may take minutes
     data, _raw = build_report_data(ws, progress=progress, results=results)
     html = render_report(data)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
 """The workspace: a DuckDB file holding the canonical tables, ledgers and run history."""
 
+from levelfield.workspace._files import LOCK_TIMEOUT_ENV
+from levelfield.workspace._files import is_writable as workspace_is_writable
 from levelfield.workspace._keys import KEY_DIR_ENV, KeyBackup, default_key_dir
 from levelfield.workspace._keys import parse_backup as parse_key_backup
 from levelfield.workspace._schema import DATA_TABLES, MONEY, SCHEMA_VERSION
@@ -9,6 +11,7 @@ __all__ = [
     "DATA_TABLES",
     "DEFAULT_WORKSPACE",
     "KEY_DIR_ENV",
+    "LOCK_TIMEOUT_ENV",
     "MONEY",
     "SCHEMA_VERSION",
     "KeyBackup",
@@ -17,4 +20,5 @@ __all__ = [
     "open_workspace",
     "parse_key_backup",
     "to_json",
+    "workspace_is_writable",
 ]

@@ -18,6 +18,7 @@ import duckdb
 from levelfield._version import __version__
 from levelfield.errors import WorkspaceError
 from levelfield.findings import Finding
+from levelfield.workspace._files import CONFIG, check_file, connect, is_writable
 from levelfield.workspace._keys import (
     KeyBackup,
     key_check,
@@ -33,11 +34,6 @@ __all__ = ["DEFAULT_WORKSPACE", "Workspace", "open_workspace"]
 DEFAULT_WORKSPACE = Path("levelfield.duckdb")
 _PSEUDONYM_PREFIX = "c_"
 _PSEUDONYM_HEX = 20  # 80 bits: collisions need ~10^12 customers
-# Offline and safe with foreign files: DuckDB must never fetch an extension to open one.
-_CONFIG: dict[str, str | bool | int | float | list[str]] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-}
 
 
 def _utcnow() -> dt.datetime:
@@ -75,11 +71,40 @@ class Workspace:
     kept outside the file (see :mod:`levelfield.workspace._keys`): ``key_path``.
     """
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, key: _KeyState) -> None:
+    def __init__(
+        self,
+        path: Path,
+        con: duckdb.DuckDBPyConnection,
+        key: _KeyState,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.path = path
+        self.read_only = read_only
         self._con = con
         self._key = key
         self._register_functions(con)
+        if read_only:
+            self._shadow_run_history(con)
+
+    @staticmethod
+    def _shadow_run_history(con: duckdb.DuckDBPyConnection) -> None:
+        # A read-only file can still be analysed and reported on: runs and findings go
+        # to temporary tables of the main connection (they shadow the stored ones and
+        # are gone at close), so nothing in the pipeline has to know.
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        }
+        if "runs" not in tables:
+            return
+        con.execute("CREATE TEMP TABLE runs AS SELECT * FROM main.runs")
+        if "findings" in tables:
+            con.execute("CREATE TEMP TABLE findings AS SELECT * FROM main.findings")
+        start = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0])
+        con.execute(f"CREATE TEMP SEQUENCE run_id_seq START {start}")
 
     @property
     def workspace_id(self) -> str:
@@ -379,6 +404,13 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     return version
 
 
+def _has_meta(con: duckdb.DuckDBPyConnection) -> bool:
+    n = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+    ).fetchall()[0][0]
+    return bool(n)
+
+
 def _meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     rows = con.execute(
         "SELECT key, value FROM meta WHERE key IN ('secret', 'workspace_id', 'key_check')"
@@ -447,7 +479,7 @@ def _rewrite(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConne
         return con
     con.close()
     tmp.replace(path)
-    return duckdb.connect(str(path), config=_CONFIG)
+    return duckdb.connect(str(path), config=CONFIG)
 
 
 def open_workspace(
@@ -456,6 +488,7 @@ def open_workspace(
     create: bool = True,
     read_only: bool = False,
     key_dir: str | Path | None = None,
+    lock_timeout: float | None = None,
 ) -> Workspace:
     """Open the workspace at ``path``, creating and migrating it as needed.
 
@@ -470,12 +503,17 @@ def open_workspace(
     key_dir
         Folder of the pseudonym key files; default ``$LEVELFIELD_KEY_DIR``, else
         ``$XDG_CONFIG_HOME/levelfield/keys`` (``~/.config/levelfield/keys``).
+    lock_timeout
+        Seconds to wait while another process has the file open for writing; default
+        ``$LEVELFIELD_LOCK_TIMEOUT``, else 60.
 
     Raises
     ------
     WorkspaceError
         The file is missing (with ``create=False``), is not a DuckDB database, is a
-        database of something else, or was written by a newer levelfield.
+        database of something else, is truncated, is read-only (without
+        ``read_only``), stays locked by another process, or was written by a newer
+        levelfield.
     """
     p = Path(path)
     if not p.exists():
@@ -489,15 +527,21 @@ def open_workspace(
         raise WorkspaceError(
             f"{p} is a folder; give the workspace file, e.g. {p}/levelfield.duckdb"
         )
+    else:
+        check_file(p)
+        if not read_only and not is_writable(p):
+            raise WorkspaceError(
+                f"{p} is read-only (the file or its folder cannot be written); commands "
+                "that only read it (status, analyze, report, export) still work. To change "
+                f"it, make it writable (chmod u+w {p} and its folder)"
+            )
+    con = connect(p, read_only=read_only, timeout=lock_timeout)
     try:
-        con = duckdb.connect(str(p), read_only=read_only, config=_CONFIG)
-    except duckdb.Error as exc:
-        raise WorkspaceError(
-            f"cannot open {p} as a workspace: {exc}. If another levelfield process is "
-            "using it, wait for it to finish; if the file is not a levelfield workspace, "
-            "choose another --workspace path"
-        ) from exc
-    try:
+        if read_only and not _has_meta(con):
+            raise WorkspaceError(
+                f"{p} is a DuckDB database but not a levelfield workspace "
+                "(it has no 'meta' table); choose another --workspace path"
+            )
         old_version = SCHEMA_VERSION if read_only else _migrate(con, p)
         meta = _meta(con)
         key = _load_key(
@@ -505,7 +549,7 @@ def open_workspace(
         )
         if "secret" in meta and not read_only:
             con = _rewrite(con, p)
-        return Workspace(p, con, key)
+        return Workspace(p, con, key, read_only=read_only)
     except BaseException:
         con.close()
         raise
