@@ -204,6 +204,8 @@ def read_only_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     p.chmod(0o644)
 
 
+# The synthetic orders are not meant to fit a customer model well; this is about the file.
+@pytest.mark.filterwarnings("ignore::levelfield.errors.LevelfieldWarning")
 def test_status_and_report_read_a_read_only_workspace(read_only_file: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["status", "-w", str(read_only_file)])
     assert res.exit_code == 0, res.output
