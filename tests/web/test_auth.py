@@ -52,7 +52,7 @@ def test_signup_rejects_short_password_and_duplicate_email(client: TestClient) -
             "csrf_token": csrf_of(page.text),
         },
     )
-    assert r.status_code == 400 and "at least 10 characters" in r.text
+    assert r.status_code == 400 and "at least 12 characters" in r.text
     sign_up(client, "b@x.com")
     client.cookies.clear()
     page = client.get("/signup")

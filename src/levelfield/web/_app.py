@@ -101,7 +101,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_docs = scope.get("path", "") in ("/docs", "/redoc")
+        https = scope.get("scheme") == "https"
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -111,9 +111,13 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"same-origin"),
+                    (b"content-security-policy", CSP.encode()),
+                    # Pages and API answers hold a business's data: never kept in caches
+                    # (static assets set their own Cache-Control).
+                    (b"cache-control", b"no-store"),
                 ]
-                if not is_docs:  # Swagger UI loads its assets from a CDN
-                    extra.append((b"content-security-policy", CSP.encode()))
+                if https:  # behind a trusted HTTPS proxy, or TLS in uvicorn
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
                 headers += [(k, v) for k, v in extra if k not in names]
                 message = {**message, "headers": headers}
             await send(message)
@@ -624,6 +628,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     def logout(request: Request, pu: Annotated[PageUser, Depends(require_csrf)]) -> Response:
         resp = RedirectResponse("/login", status_code=303)
         st.end_session(request, resp)
+        resp.headers["Clear-Site-Data"] = '"cache", "storage"'
         return resp
 
     # -- organization pages --------------------------------------------------------------
