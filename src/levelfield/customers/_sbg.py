@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, hyp2f1
 
 from levelfield.customers._models import SMALL_SAMPLE, _as_array, _check_lengths, _Model, _weights
+from levelfield.customers._uncertainty import probability_interval, value_interval
 from levelfield.errors import ConfigError, DataError, InsufficientDataError, SmallSampleWarning
 
 __all__ = ["ShiftedBetaGeometricModel", "sbg_loglik"]
@@ -237,3 +238,20 @@ class ShiftedBetaGeometricModel(_Model):
         if not (isinstance(payment, int | float) and payment >= 0):
             raise ConfigError(f"payment must be an amount >= 0 per period, not {payment!r}")
         return float(payment) * self.discounted_expected_residual_lifetime(discount_rate, renewals)
+
+    def survival_interval(self, t: ArrayLike, *, level: float = 0.9) -> tuple[Array, Array]:
+        """Interval of :meth:`survival` from parameter uncertainty (delta method, logit)."""
+        tt = np.atleast_1d(self._periods(t))
+        return probability_interval(self, lambda m: m.survival(tt), level=level)
+
+    def customer_value_interval(
+        self, payment: float, discount_rate: float, renewals: ArrayLike = 0, *, level: float = 0.9
+    ) -> tuple[Array, Array]:
+        """Interval of :meth:`customer_value` from parameter uncertainty (delta method, log)."""
+        n = np.atleast_1d(self._periods(renewals, "renewals"))
+        value = np.atleast_1d(self.customer_value(payment, discount_rate, n))
+        return value_interval(
+            value,
+            [(self, lambda m: m.discounted_expected_residual_lifetime(discount_rate, n))],
+            level=level,
+        )
