@@ -356,19 +356,32 @@ def verify_inclusion_batch(
         rows: slice | npt.NDArray[np.intp] = slice(None) if whole else np.flatnonzero(has)
         at_k = at[rows]
         if at_k.size:
-            sibling_left = (at_k & 1).astype(bool)
+            mine = current[rows]
+            theirs = words[k][rows]
+            # Branch-free swap: where the sibling is the left child, (left, right) =
+            # (theirs, mine); x ^ ((x ^ y) & mask) picks y where mask is all ones.
+            mask = np.negative((at_k & 1).astype(np.uint64))[:, None]
+            flip = np.bitwise_xor(mine, theirs)
+            flip &= mask
             pair = np.empty((at_k.size, 8), np.uint64)
-            pair[:, :4] = current[rows]
-            pair[:, 4:] = words[k][rows]
-            # where the sibling is the left child, swap the halves
-            pair[sibling_left] = pair[sibling_left][:, [4, 5, 6, 7, 0, 1, 2, 3]]
+            np.bitwise_xor(mine, flip, out=pair[:, :4])
+            np.bitwise_xor(theirs, flip, out=pair[:, 4:])
             parent = at_k >> 1
             new = np.empty(at_k.size, bool)
             new[0] = True
             np.not_equal(parent[1:], parent[:-1], out=new[1:])
-            new[1:] |= np.any(pair[1:] != pair[:-1], axis=1)
+            # 8 booleans per row read as one uint64: a row-wise "any" without a slow
+            # reduction over a short axis
+            differs = np.not_equal(pair[1:], pair[:-1]).view(np.uint64)[:, 0] != 0
+            new[1:] |= differs
             digests = hash_rows(1, pair[new].view(np.uint8)).view(np.uint64)
-            current[rows] = digests[np.cumsum(new) - 1]
+            starts = np.flatnonzero(new)
+            # each digest serves the run of rows up to the next distinct pair
+            spread = np.repeat(digests, np.diff(starts, append=len(new)), axis=0)
+            if whole:
+                current = spread
+            else:
+                current[rows] = spread
         at >>= 1
     target = np.frombuffer(root, np.uint8).view(np.uint64) if len(root) == 32 else None
     ok: npt.NDArray[np.bool_] = (
