@@ -186,3 +186,20 @@ def test_limits_from_env_and_bad_values() -> None:
 def test_column_letters_round_trip(letters: str, number: int) -> None:
     assert column_number(letters) == number
     assert column_letters(number) == letters
+
+
+def test_far_cell_hidden_mid_sheet_is_stopped_by_the_reader_limit(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The streamed check reads references at the ends of each 1 MB block only; a far
+    # cell in the middle of a block is left to the child process's memory limit.
+    cells = [("A1", "order_id"), ("B1", "total")]
+    for i in range(2, 40_002):
+        cells += [(f"A{i}", f"o{i}"), (f"B{i}", "9.50")]
+    cells.insert(40_000, ("XFD20001", "far"))
+    f = write_xlsx(tmp_path / "hidden.xlsx", sheet_xml(cells))
+    monkeypatch.setenv("LEVELFIELD_READER_MEMORY_MB", "1024")
+    before = counts(ws)
+    with pytest.raises(LimitExceededError, match=r"hidden\.xlsx: reading the workbook ran out"):
+        import_file(ws, "orders", f)
+    assert counts(ws) == before
