@@ -329,11 +329,11 @@ def _scan_sheet(
     """Stream one worksheet part: its ``<dimension>``, its size, and the rows and columns
     its cell references reach.
 
-    Every byte is decompressed (and counted), but references are read only at both ends
-    of each 1 MB block: the first and the last cell of the sheet, and a sample of
-    those between. Running a regular expression over every cell would cost more than
-    reading the workbook (3 s for 541,909 rows); a far cell hidden mid-block is left to
-    the reader process's memory limit.
+    Every byte is decompressed (and counted), but references are read only in the first
+    1 MB block (the header row) and at both ends of each later block: the first and the
+    last cell of the sheet, and a sample of those between. A regular expression over
+    every cell would cost more than reading the workbook; a far cell hidden mid-block
+    is left to the reader process's memory limit.
     """
     rows: set[int] = set()
     cols: set[bytes] = set()
@@ -355,7 +355,9 @@ def _scan_sheet(
             if size == len(chunk) and (m := _DIMENSION.search(window)):
                 dimension = m.group(0).split(b'"')[1].decode()
             # Only extremes matter, so a reference seen twice in an overlap is harmless.
-            for edge in (window[:_EDGE], window[-_EDGE:]):
+            # The first block whole (the header row, however wide), then both ends.
+            edges = (window,) if size == len(chunk) else (window[:_EDGE], window[-_EDGE:])
+            for edge in edges:
                 found = _CELL_REF.findall(edge)
                 cols.update(c for c, _ in found if c)
                 rows.update(int(r) for _, r in found)
