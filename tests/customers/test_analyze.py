@@ -157,3 +157,20 @@ def test_analyze_all_purchases_on_one_day(ws: Workspace) -> None:
     load_orders(ws, df)
     with pytest.raises(InsufficientDataError, match="one day"):
         analyze(ws)
+
+
+def test_a_model_that_cannot_be_fitted_on_calibration_is_left_out(
+    sim_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from levelfield.customers import ParetoNBDModel
+    from levelfield.errors import ModelError
+
+    def broken(self: object, *args: object, **kwargs: object) -> None:
+        raise ModelError("Pareto/NBD: the log-likelihood could not be evaluated")
+
+    monkeypatch.setattr(ParetoNBDModel, "fit", broken)
+    res = analyze(sim_ws)
+    assert res.model_name == "BG/NBD" and set(res.model_choice.validations) == {"bgnbd"}
+    assert any("Pareto/NBD could not be fitted" in n for n in res.notes)
+    with pytest.raises(ModelError):
+        analyze(sim_ws, model="pareto_nbd")  # asked for explicitly: the full fit fails loudly

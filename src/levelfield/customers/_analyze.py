@@ -827,9 +827,21 @@ def _choose_model(
         )
         return ModelChoice(chosen, "given" if given else "default", {}, reason), None
     rp = repeat_purchases_by_date(con, "_lf_cust_tx", cal.group_by, cal_end, summ.observation_end)
-    validations = {
-        key: holdout_validation(_fit_count(key, cal, notes), cal, rp) for key in MODEL_LABELS
-    }
+    validations: dict[str, HoldoutValidation] = {}
+    for key in MODEL_LABELS:  # two candidate models, not customers
+        try:
+            validations[key] = holdout_validation(_fit_count(key, cal, notes), cal, rp)
+        except (ModelError, InsufficientDataError) as exc:
+            notes.append(
+                f"{MODEL_LABELS[key]} could not be fitted on the calibration period: {exc}"
+            )
+    if not validations or (given is not None and given not in validations):
+        chosen = given or "bgnbd"
+        reason = (
+            f"{MODEL_LABELS[chosen]} {'as set' if given else 'by default'}; the holdout "
+            "comparison failed (see the notes)."
+        )
+        return ModelChoice(chosen, "given" if given else "default", validations, reason), None
     choice = choose_by_holdout(validations, given)
     return choice, validations[choice.chosen]
 
