@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import types
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -21,6 +21,16 @@ class _Result:
         return [Finding("customers.repeat_rate", 0.4, "share", "40 % buy again")]
 
 
+def _serve(monkeypatch: pytest.MonkeyPatch, modules: dict[str, types.ModuleType]) -> None:
+    """Let the pipeline load ``modules`` in place of those analyses (the rest stay real)."""
+    real = pipeline.analysis_module
+
+    def analysis_module(name: str) -> Any:
+        return modules[name] if name in modules else real(name)
+
+    monkeypatch.setattr(pipeline, "analysis_module", analysis_module)
+
+
 @pytest.fixture
 def fake_customers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
@@ -32,7 +42,7 @@ def fake_customers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     mod = types.ModuleType("levelfield.customers")
     mod.analyze = analyze  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "levelfield.customers", mod)
+    _serve(monkeypatch, {"customers": mod})
     return calls
 
 
@@ -63,10 +73,12 @@ def test_collect_reruns_when_data_changed_and_reports_skips(
     def refuse(ws: Workspace, *, progress: object = None) -> None:
         raise InsufficientDataError("no competitors imported")
 
+    served = {"customers": pipeline.analysis_module("customers")}
     for name in ("landscape", "exposure", "pricing", "scenarios"):
         mod = types.ModuleType(f"levelfield.{name}")
         mod.analyze = refuse  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, f"levelfield.{name}", mod)
+        served[name] = mod
+    _serve(monkeypatch, served)
     found, skipped = pipeline.collect_findings(ws)
     assert len(fake_customers) == 2  # fingerprint changed: re-run
     assert set(skipped) == {"landscape", "exposure", "pricing", "scenarios"}
