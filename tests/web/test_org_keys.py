@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -25,3 +26,30 @@ def test_org_key_lives_in_the_app_data_dir_not_in_the_workspace(
     ws.con.execute("CHECKPOINT")
     assert key.encode() not in ws.path.read_bytes()
     assert ws.pseudonymize(["ann@example.com"])[0].startswith("c_")
+
+
+@pytest.mark.slow
+def test_demo_org_key_is_found_by_the_web_app(
+    app_factory: Callable[..., TestClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    import levelfield.demo
+    from levelfield.web import create_demo
+
+    real = levelfield.demo.build_demo
+
+    @functools.wraps(real)
+    def small(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **{**kwargs, "n_customers": 150})
+
+    monkeypatch.setattr(levelfield.demo, "build_demo", small)
+    client = app_factory()
+    acct = create_demo(client.app)
+    assert acct.has_data, acct.message
+    st: Any = client.app.state.lf  # type: ignore[attr-defined]
+    org = next(m.org for m in st.store.memberships(st.store.user_by_email(acct.email).user_id))
+    ws = st.tenants.workspace(org)
+    assert ws.has_key
+    assert ws.key_path.parent == tmp_path / "data" / "keys"
+    st.tenants.wait()
