@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from levelfield._version import __version__
+from levelfield._warnings import plain_warnings
 from levelfield.errors import ConfigError, LevelfieldError
 from levelfield.findings import ProgressCallback
 from levelfield.pipeline import ANALYSES, analysis_module, run_analysis
@@ -60,7 +61,9 @@ def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return func(*args, **kwargs)
+            # Python warnings as one plain sentence each, not "file.py:508: ...".
+            with plain_warnings(lambda text: err_console.print(text, highlight=False)):
+                return func(*args, **kwargs)
         except LevelfieldError as exc:
             err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
             raise typer.Exit(1) from None

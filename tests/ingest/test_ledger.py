@@ -45,7 +45,9 @@ def test_overlapping_exports_upsert(ws: Workspace, tmp_path: Path) -> None:
     import_file(ws, "orders", b)
     c = counts(ws)
     assert (c["orders"], c["order_lines"], c["imports"]) == (4, 5, 2)
-    got = ws.con.execute("SELECT status, refunded FROM orders WHERE order_id = '#1002'").fetchall()
+    got = ws.con.execute(
+        "SELECT status, refunded FROM orders JOIN order_details USING (order_id) WHERE order_ref = '#1002'"
+    ).fetchall()
     assert got == [("refunded", Decimal("28.0000"))]
 
 

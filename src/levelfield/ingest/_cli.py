@@ -67,6 +67,13 @@ def register_cli(
             float, typer.Option(help="Largest share of bad rows (0-1) before the import fails.")
         ] = 0.01,
         sheet: Annotated[str | None, typer.Option(help="Worksheet of an XLSX file.")] = None,
+        store: Annotated[
+            str | None,
+            typer.Option(
+                help="Store or account these orders come from; keeps order numbers of "
+                "different stores apart (WooCommerce, generic files)."
+            ),
+        ] = None,
         workspace: Annotated[
             Path,
             typer.Option(
@@ -92,6 +99,7 @@ def register_cli(
                 currency=currency,
                 max_reject_rate=max_reject_rate,
                 sheet=sheet,
+                store=store,
                 progress=progress,
             )
         for line in summary.lines():

@@ -10,6 +10,7 @@ validated by :mod:`levelfield.landscape` at analysis time.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -178,15 +179,22 @@ def prepare_competitors(
     slug = f"trim(regexp_replace(lower({c('name')}), '[^a-z0-9]+', '-', 'g'), '-')"
     for t in (PV, BAD):
         con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP TABLE IF EXISTS _lf_cpv0")
     con.execute(
-        f"CREATE TEMP TABLE {PV} AS SELECT *, err IS NULL AND row_number() OVER "
-        "(PARTITION BY err IS NULL, competitor_id ORDER BY _row DESC) = 1 AS _keep FROM ("
+        "CREATE TEMP TABLE _lf_cpv0 AS "
         f"SELECT _row, {slug} AS competitor_id, {c('name')} AS name, "
         f"coalesce({bool_sql(c('self'))}, false) AS is_self, {attr_json} AS attributes, "
         f"{types_sql} AS attribute_types, {c('description')} AS description, "
         f"{share} AS market_share, {snap} AS snapshot_date, {c('source')} AS source, "
-        f"{err} AS err FROM {raw} WHERE coalesce(trim({name_c}), '') <> '#type')"
+        f"{err} AS err FROM {raw} WHERE coalesce(trim({name_c}), '') <> '#type'"
     )
+    name_notes = _separate_shared_names(con, [h for _, h in attrs])
+    con.execute(
+        f"CREATE TEMP TABLE {PV} AS SELECT *, err IS NULL AND row_number() OVER "
+        "(PARTITION BY err IS NULL, competitor_id ORDER BY _row DESC) = 1 AS _keep "
+        "FROM _lf_cpv0"
+    )
+    con.execute("DROP TABLE _lf_cpv0")
     con.execute(
         f"CREATE TEMP TABLE {BAD} AS SELECT _row, err.col AS col, err.val AS val, "
         f"err.reason AS reason FROM {PV} WHERE err IS NOT NULL"
@@ -204,7 +212,7 @@ def prepare_competitors(
             f"SELECT _row, col, val, reason FROM {BAD} ORDER BY _row LIMIT 3"
         ).fetchall()
     ]
-    notes = [f"{len(attrs)} attribute columns"]
+    notes = [f"{len(attrs)} attribute columns", *name_notes]
     if types:
         notes.append("attribute types read from the #type row")
     n_self = int(con.execute(f"SELECT count(*) FROM {PV} WHERE _keep AND is_self").fetchall()[0][0])
@@ -214,3 +222,85 @@ def prepare_competitors(
             "so distinctiveness can be measured"
         )
     return PreparedCompetitors(rows_in, n_bad, reasons, examples, notes)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _separate_shared_names(con: duckdb.DuckDBPyConnection, attrs: Sequence[str]) -> list[str]:
+    """Give firms that share a name their own ids; report rows that are true repeats.
+
+    Competitors are keyed by their name. Real lists repeat names for different firms
+    (two "Blackrocks Brewery", in MI and MA), so within a group of rows with the same
+    name the first attribute whose values tell every row apart is added to the id
+    (``blackrocks-brewery-ma``). Rows identical in every attribute are one firm listed
+    twice: they are merged, and the note names the rows. Returns notes for the summary.
+    """
+    groups = con.execute(
+        "SELECT competitor_id, any_value(name), list(_row ORDER BY _row), "
+        "list(CAST(attributes AS VARCHAR) ORDER BY _row) FROM _lf_cpv0 "
+        "WHERE err IS NULL AND competitor_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1 "
+        "ORDER BY min(_row)"
+    ).fetchall()
+    if not groups:
+        return []
+    # Describing columns (city, state) before columns that are unique on every row
+    # (row numbers, ids), which tell rows apart without saying how the firms differ.
+    unique = (
+        con.execute(
+            "SELECT "
+            + ", ".join(
+                f"count(DISTINCT json_extract_string(attributes, {lit('$.' + json.dumps(a))})) "
+                "= count(*)"
+                for a in attrs
+            )
+            + " FROM _lf_cpv0 WHERE err IS NULL"
+        ).fetchall()[0]
+        if attrs
+        else ()
+    )
+    attrs = [a for a, u in zip(attrs, unique, strict=True) if not u] + [
+        a for a, u in zip(attrs, unique, strict=True) if u
+    ]
+    renames: list[tuple[str, int]] = []
+    kept: list[str] = []
+    merged: list[str] = []
+    for cid, name, rows, attr_texts in groups:
+        values = [json.loads(t) if t else {} for t in attr_texts]
+        by = next(
+            (
+                a
+                for a in attrs
+                if all(_slug(str(v.get(a) or "")) for v in values)
+                and len({_slug(str(v.get(a) or "")) for v in values}) == len(values)
+            ),
+            None,
+        )
+        if by is not None:
+            renames += [
+                (f"{cid}-{_slug(str(v[by]))}", r) for v, r in zip(values, rows, strict=True)
+            ]
+            kept.append(f"{name} ({by}: {' / '.join(str(v[by]) for v in values)})")
+        elif all(v == values[0] for v in values):
+            merged.append(f"rows {', '.join(str(r) for r in rows)} ({name})")
+        else:
+            renames += [(f"{cid}-{i + 1}", r) for i, r in enumerate(rows)]
+            kept.append(f"{name} (rows {', '.join(str(r) for r in rows)}, numbered)")
+    if renames:
+        con.executemany(
+            "UPDATE _lf_cpv0 SET competitor_id = ? WHERE _row = ?", [list(x) for x in renames]
+        )
+    notes = []
+    if kept:
+        notes.append(
+            f"{len(kept)} names appear on more than one row and are kept as separate "
+            f"competitors, told apart by another column: {'; '.join(kept)}. If two rows are "
+            "the same firm entered twice, delete one and import again"
+        )
+    if merged:
+        notes.append(
+            "rows repeating a competitor in every column were merged (the last one kept): "
+            + "; ".join(merged)
+        )
+    return notes

@@ -104,6 +104,9 @@ class ImportSummary:
         and pending orders) per currency, as ``Decimal``.
     skipped_duplicate
         True when the same file (SHA-256) was already imported with the same profile.
+    rows_skipped
+        Rows that are not orders and were left out on purpose (Stripe payment attempts
+        without an id that never succeeded); counted, not rejected.
     """
 
     import_id: int
@@ -120,6 +123,7 @@ class ImportSummary:
     revenue: dict[str, Decimal]
     skipped_duplicate: bool
     notes: list[str] = field(default_factory=list)
+    rows_skipped: int = 0
 
     def lines(self) -> list[str]:
         """Plain-language lines for the CLI."""
@@ -130,9 +134,10 @@ class ImportSummary:
                 "nothing changed."
             )
             return out
+        skipped = f", {self.rows_skipped:,} skipped" if self.rows_skipped else ""
         out.append(
             f"Rows: {self.rows_in:,} read, {self.rows_loaded:,} loaded, "
-            f"{self.rows_rejected:,} rejected"
+            f"{self.rows_rejected:,} rejected{skipped}"
         )
         if self.top_reasons:
             out.append(
@@ -141,7 +146,9 @@ class ImportSummary:
         if self.date_min is not None and self.date_max is not None:
             out.append(f"Dates: {self.date_min:%Y-%m-%d} to {self.date_max:%Y-%m-%d} (UTC)")
         if self.kind == "orders":
-            rev = ", ".join(f"{c} {v:,.2f}" for c, v in sorted(self.revenue.items())) or "none"
+            rev = ", ".join(f"{c} {v:,.2f}" for c, v in sorted(self.revenue.items())) or (
+                "none (no order in this file is paid; see below)"
+            )
             out.append(f"Net revenue (after discounts and refunds): {rev}")
         out.extend(self.notes)
         return out
@@ -276,8 +283,9 @@ def _order_plan(
         if match is not None and match.closest is not None:
             cp = by_name[match.closest]
             closest = (
-                f" The closest profile is {cp.title} ({cp.name}), which also needs: "
-                f"{', '.join(match.missing)}."
+                f" The closest profile is {cp.title} ({cp.name}): the file has "
+                f"{len(match.shared)} of its identifying columns "
+                f"({', '.join(match.shared)}) and lacks {', '.join(match.missing)}."
             )
         raise UnknownLayoutError(
             f"{name}: no profile matched the header and the generic layout lacks "
@@ -299,6 +307,33 @@ def _order_plan(
     if match is not None and match.closest is not None and not mapping:
         reason += f"; no platform profile matched (closest: {match.closest})"
     return None, reason, fields
+
+
+def _mapped_fields(maps: Mapping[str, str]) -> set[str]:
+    """Order fields the user named in ``--map`` (aliases resolved)."""
+    alias = {norm(a): f for f, al in GENERIC_FIELDS.items() for a in (f, *al)}
+    return {alias.get(norm(t), t) for t in maps.values()}
+
+
+def _generic_amount_basis(have: set[str], mapped: set[str]) -> str:
+    """Where a generic file's order amount comes from.
+
+    Line amounts first (quantity x unit price, then line totals), then an order's
+    gross, then its total. Fields the user mapped with ``--map`` win over columns that
+    only happen to carry a field's name: ``--map "Total Charged=total"`` means the
+    total, even when the file also has columns called Quantity and Price.
+    """
+    order = [
+        ("lines", ("quantity", "unit_price")),
+        ("line_total", ("line_total",)),
+        ("gross", ("gross",)),
+        ("total", ("total",)),
+    ]
+    usable = [(b, need) for b, need in order if all(f in have for f in need)]
+    explicit = [b for b, need in usable if mapped & set(need)]
+    if explicit:
+        return explicit[0]
+    return usable[0][0] if usable else "total"
 
 
 def _choose_table(
@@ -353,6 +388,7 @@ def import_file(
     currency: str | None = None,
     max_reject_rate: float = 0.01,
     sheet: str | None = None,
+    store: str | None = None,
     progress: ProgressCallback = no_progress,
 ) -> ImportSummary:
     """Import one export file into the workspace, all or nothing.
@@ -385,6 +421,12 @@ def import_file(
         Largest share of rejected rows (0-1) that still imports the rest.
     sheet
         Worksheet of an XLSX file (needed when several sheets fit).
+    store
+        Name of the store or account the orders come from. Orders are keyed by their
+        source (``shopify:<Id>``, ``etsy:<Order ID>``, ``stripe:<id>``); where a
+        platform's order numbers are only unique within one store (WooCommerce,
+        generic files), the store joins the key so two stores never overwrite each
+        other. Stored in ``orders.store``.
     progress
         ``progress(step, fraction)`` callback.
 
@@ -421,6 +463,10 @@ def import_file(
         )
     if currency is not None and (len(currency.strip()) != 3 or not currency.strip().isalpha()):
         raise ConfigError(f"--currency must be a 3-letter ISO code such as EUR, not {currency!r}")
+    if store is not None and (not store.strip() or ":" in store or len(store) > 100):
+        raise ConfigError(
+            f"--store must be a short name without ':' (e.g. shop-berlin), not {store!r}"
+        )
     if date_format is not None and "%" not in date_format:
         raise ConfigError(
             f'--date-format {date_format!r} has no % codes; write e.g. "%d/%m/%Y %H:%M"'
@@ -451,6 +497,7 @@ def import_file(
             currency,
             float(max_reject_rate),
             progress,
+            store.strip() if store else None,
         )
     finally:
         src.cleanup()
@@ -478,6 +525,7 @@ def _import(
     currency: str | None,
     max_reject_rate: float,
     progress: ProgressCallback,
+    store: str | None = None,
 ) -> ImportSummary:
     table = _choose_table(src, kind, profile, maps)
     header = table.header
@@ -564,15 +612,7 @@ def _import(
             )
             default_channel = order_profile.channel
         else:
-            gross_from = (
-                "lines"
-                if "quantity" in sources and "unit_price" in sources
-                else "line_total"
-                if "line_total" in sources
-                else "gross"
-                if "gross" in sources
-                else "total"
-            )
+            gross_from = _generic_amount_basis(set(sources), _mapped_fields(maps))
             amounts, owns, default_channel = "first", True, "direct"
         prepared = prepare_orders(
             con,
@@ -581,7 +621,7 @@ def _import(
             sources=sources,
             labels=labels,
             raw=RAW,
-            opts=OrderOptions(decimal_comma, dayfirst, date_format, currency, channel),
+            opts=OrderOptions(decimal_comma, dayfirst, date_format, currency, channel, store),
             default_channel=default_channel,
             default_currency=ws.currency(),
             gross_from=gross_from,
@@ -608,6 +648,7 @@ def _import(
     # Rows the kind counts (a competitor CSV's #type row is not a data row).
     rows_in = prepared.rows_in + len(staged.structural_rejects)
     rejected = prepared.rows_rejected + len(staged.structural_rejects)
+    skipped = prepared.rows_skipped if isinstance(prepared, PreparedOrders) else 0
     reasons: dict[str, int] = dict(prepared.top_reasons)
     for _, r in staged.structural_rejects:
         reasons[r] = reasons.get(r, 0) + 1
@@ -636,6 +677,7 @@ def _import(
             "sheet": table.sheet,
             "encoding": src.encoding,
             "delimiter": src.delimiter,
+            "store": store,
         },
         sort_keys=True,
     )
@@ -683,6 +725,7 @@ def _import(
         revenue=dict(prepared.revenue) if is_orders else {},
         skipped_duplicate=False,
         notes=notes,
+        rows_skipped=skipped,
     )
 
 

@@ -23,7 +23,14 @@ from levelfield.ingest._dates import plan_dates
 from levelfield.ingest._profiles import OrderProfile
 from levelfield.ingest._sql import MONEY_LIMIT, lit, money_reason_sql, money_sql
 
-__all__ = ["OrderOptions", "PreparedOrders", "prepare_orders"]
+__all__ = [
+    "NON_MERCHANDISE_TYPES",
+    "OrderOptions",
+    "PreparedOrders",
+    "key_prefix",
+    "line_type_sql",
+    "prepare_orders",
+]
 
 ST = "_lf_st"
 PV = "_lf_pv"
@@ -41,11 +48,12 @@ _MONEY_FIELDS = (
     "refunded",
     "adjusted_total",
     "converted_amount",
+    "subtotal",
     "unit_price",
     "line_total",
     "line_discount",
 )
-_PRIVATE_FIELDS = ("customer_id", "email", "buyer_id")
+_PRIVATE_FIELDS = ("customer_id", "email", "buyer_id", "phone", "billing_name", "billing_zip")
 
 # Rails/ActiveSupport zone labels that Square writes in "Time Zone" -> IANA names.
 _ZONES = {
@@ -145,6 +153,7 @@ class OrderOptions:
     date_format: str | None = None
     currency: str | None = None
     channel: str | None = None
+    store: str | None = None
 
 
 @dataclass
@@ -162,6 +171,8 @@ class PreparedOrders:
     decimal_comma: bool
     has_lines: bool
     owns_orders: bool
+    store: str | None = None
+    rows_skipped: int = 0
 
     def write(self, con: duckdb.DuckDBPyConnection, import_id: int) -> int:
         """Upsert orders and lines and record rejects; returns the rows loaded."""
@@ -173,6 +184,7 @@ class PreparedOrders:
         if self.owns_orders:
             update = (
                 "customer_id = coalesce(excluded.customer_id, orders.customer_id), "
+                "store = coalesce(excluded.store, orders.store), "
                 "ordered_at = excluded.ordered_at, channel = excluded.channel, "
                 "currency = excluded.currency, gross = excluded.gross, "
                 "discount = excluded.discount, tax = excluded.tax, "
@@ -182,11 +194,22 @@ class PreparedOrders:
                 "refund_of = coalesce(excluded.refund_of, orders.refund_of), "
                 "import_id = excluded.import_id"
             )
+            detail_update = (
+                "order_ref = excluded.order_ref, non_merchandise = excluded.non_merchandise, "
+                "settled_amount = coalesce(excluded.settled_amount, "
+                "order_details.settled_amount), settled_currency = coalesce("
+                "excluded.settled_currency, order_details.settled_currency)"
+            )
         else:
             update = (
                 "customer_id = coalesce(orders.customer_id, excluded.customer_id), "
+                "store = coalesce(orders.store, excluded.store), "
                 "fees = coalesce(orders.fees, excluded.fees), "
                 "refund_of = coalesce(orders.refund_of, excluded.refund_of)"
+            )
+            detail_update = (
+                "order_ref = coalesce(order_details.order_ref, excluded.order_ref), "
+                "non_merchandise = excluded.non_merchandise"
             )
         # Without an existing order to update, a plain INSERT writes the same rows and
         # skips the per-row conflict handling.
@@ -196,51 +219,126 @@ class PreparedOrders:
         upsert = f" ON CONFLICT (order_id) DO UPDATE SET {update}" if order_overlap else ""
         con.execute(
             f"INSERT INTO orders ({cols}) SELECT order_id, customer_id, ordered_at, channel, "
-            "NULL, currency, gross, discount, tax, shipping, fees, refunded, status, "
+            "?, currency, gross, discount, tax, shipping, fees, refunded, status, "
             f"refund_of, ? FROM {ORD}{upsert}",
-            [import_id],
+            [self.store, import_id],
+        )
+        con.execute(
+            "INSERT INTO order_details (order_id, order_ref, non_merchandise, settled_amount, "
+            "settled_currency) SELECT order_id, order_ref, non_merchandise, settled_amount, "
+            f"settled_currency FROM {ORD}"
+            + (f" ON CONFLICT (order_id) DO UPDATE SET {detail_update}" if order_overlap else "")
         )
         if self.has_lines:
-            overlap = con.execute(
-                f"SELECT count(*) FROM order_lines WHERE order_id IN (SELECT order_id FROM {LIN})"
-            ).fetchall()[0][0]
-            verb = "INSERT OR REPLACE" if overlap else "INSERT"
-            con.execute(
-                f"{verb} INTO order_lines (order_id, line_no, sku, product, category, "
-                "quantity, unit_price, list_price, discount, import_id) SELECT order_id, "
-                "line_no, sku, product, category, quantity, unit_price, list_price, discount, "
-                f"? FROM {LIN}",
-                [import_id],
-            )
-            # Lines beyond the new count belong to an older version of the order (there
-            # is none when no line of these orders was stored before).
-            if overlap:
+            self._write_lines(con, import_id)
+        return self.rows_in - self.rows_rejected - self.rows_skipped
+
+    def _write_lines(self, con: duckdb.DuckDBPyConnection, import_id: int) -> None:
+        """Merchandise lines to ``order_lines``, the others to ``non_merchandise_lines``.
+
+        A new version of an order replaces all its lines, so stored lines of these
+        orders that the new version does not have are deleted first (there are none
+        when none of these orders had lines before).
+        """
+        targets = (
+            ("order_lines", "line_type = 'merchandise'"),
+            ("non_merchandise_lines", "line_type <> 'merchandise'"),
+        )
+        overlap = sum(
+            int(
                 con.execute(
-                    "DELETE FROM order_lines USING (SELECT order_id AS oid, max(line_no) AS m "
-                    f"FROM {LIN} GROUP BY order_id) n "
-                    "WHERE order_lines.order_id = n.oid AND order_lines.line_no > n.m"
+                    f"SELECT count(*) FROM {t} WHERE order_id IN (SELECT order_id FROM {ORD})"
+                ).fetchall()[0][0]
+            )
+            for t, _ in targets
+        )
+        if overlap:
+            for t, cond in targets:
+                con.execute(
+                    f"DELETE FROM {t} WHERE order_id IN (SELECT order_id FROM {ORD}) AND NOT "
+                    f"EXISTS (SELECT 1 FROM {LIN} l WHERE l.order_id = {t}.order_id AND "
+                    f"l.line_no = {t}.line_no AND l.{cond})"
                 )
-        return self.rows_in - self.rows_rejected
+        verb = "INSERT OR REPLACE" if overlap else "INSERT"
+        con.execute(
+            f"{verb} INTO order_lines (order_id, line_no, sku, product, category, "
+            "quantity, unit_price, list_price, discount, import_id) SELECT order_id, "
+            "line_no, sku, product, category, quantity, unit_price, list_price, discount, "
+            f"? FROM {LIN} WHERE line_type = 'merchandise'",
+            [import_id],
+        )
+        con.execute(
+            f"{verb} INTO non_merchandise_lines (order_id, line_no, line_type, sku, product, "
+            "quantity, amount, import_id) SELECT order_id, line_no, line_type, sku, product, "
+            "quantity, CAST(quantity * unit_price AS DECIMAL(18,4)), ? "
+            f"FROM {LIN} WHERE line_type <> 'merchandise'",
+            [import_id],
+        )
 
 
 def _agg_first(x: str) -> str:
     return f"arg_min({x}, _row) FILTER (WHERE {x} IS NOT NULL)"
 
 
-def _detect_decimal_comma(con: duckdb.DuckDBPyConnection, fields: list[str]) -> bool:
-    if not fields:
-        return False
-    eu = r",\d{1,2}$|,\d{4,}$|\.\d{3},"
-    us = r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\."
+#: Line types that are not merchandise, recognised from the line's product name.
+NON_MERCHANDISE_TYPES: dict[str, str] = {
+    "tip": r"tips?|tip[ :(-].*|.* tip|gratuity|tip for .*",
+    "gift_card": r".*(gift ?card|e-?gift|gift certificate|gift voucher).*",
+    "shipping_protection": (
+        r".*((shipping|package|parcel|order|delivery) (protection|insurance|guarantee)"
+        r"|navidium|route protection).*"
+    ),
+    "donation": r"(donation|charity|round ?up)( .*)?|.* donation",
+}
+
+
+def line_type_sql(product: str) -> str:
+    """SQL giving a line's type from its product name: ``merchandise`` or one of
+    :data:`NON_MERCHANDISE_TYPES` (tips, gift cards, shipping protection, donations:
+    money that passes through the order but is not a sale of goods)."""
+    p = f"lower(trim({product}))"
+    whens = " ".join(
+        f"WHEN regexp_full_match({p}, {lit(rx)}) THEN {lit(t)}"
+        for t, rx in NON_MERCHANDISE_TYPES.items()
+    )
+    return f"(CASE WHEN {product} IS NULL THEN 'merchandise' {whens} ELSE 'merchandise' END)"
+
+
+_EU = r",\d{1,2}$|,\d{4,}$|\.\d{3},"
+_US = r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\."
+
+
+def _detect_decimal_comma(
+    con: duckdb.DuckDBPyConnection, fields: list[str], forced: bool | None
+) -> tuple[dict[str, bool], list[str]]:
+    """Decimal comma per column, and the columns where it was detected.
+
+    Each column decides alone, like dates do: digits with a comma followed by one, two
+    or four-plus digits (``1,00 EUR``) and no dot-decimal value mean a decimal comma;
+    the reverse means a point. A column that cannot tell (``1,234`` or whole numbers)
+    follows the file as a whole. ``forced`` (the user's flag) overrides everything.
+    """
+    if forced is not None or not fields:
+        return {f: bool(forced) for f in fields}, []
+    digits = "regexp_replace({f}, '[^0-9.,]', '', 'g')"
     parts = ", ".join(
-        f"count(*) FILTER (WHERE regexp_matches({f}, {lit(eu)})) AS eu_{i}, "
-        f"count(*) FILTER (WHERE regexp_matches({f}, {lit(us)})) AS us_{i}"
-        for i, f in enumerate(fields)
+        f"count(*) FILTER (WHERE regexp_matches({digits.format(f=f)}, {lit(_EU)})), "
+        f"count(*) FILTER (WHERE regexp_matches({digits.format(f=f)}, {lit(_US)}))"
+        for f in fields
     )
     row = con.execute(f"SELECT {parts} FROM (SELECT * FROM {ST} LIMIT 200000)").fetchall()[0]
-    n_eu = sum(int(v) for v in row[0::2])
-    n_us = sum(int(v) for v in row[1::2])
-    return n_eu > 0 and n_us == 0
+    eu = dict(zip(fields, (int(v) for v in row[0::2]), strict=True))
+    us = dict(zip(fields, (int(v) for v in row[1::2]), strict=True))
+    whole_file = sum(eu.values()) > 0 and sum(us.values()) == 0
+    out = {}
+    for f in fields:
+        if eu[f] and not us[f]:
+            out[f] = True
+        elif us[f] and not eu[f]:
+            out[f] = False
+        else:
+            out[f] = whole_file
+    return out, [f for f in fields if out[f]]
 
 
 def _detect_currency(con: duckdb.DuckDBPyConnection, fields: list[str]) -> str | None:
@@ -256,6 +354,421 @@ def _detect_currency(con: duckdb.DuckDBPyConnection, fields: list[str]) -> str |
     counts = {"EUR": int(row[0]), "GBP": int(row[1]), "USD": int(row[2])}
     code, n = max(counts.items(), key=lambda kv: kv[1])
     return code if n > 0 else None
+
+
+def key_prefix(profile: OrderProfile | None, store: str | None, has_source_id: bool) -> str:
+    """Prefix that makes an export's order ids workspace-unique order keys.
+
+    Platform orders are keyed ``<platform>:<id>`` (``shopify:5210000000137``); the
+    store (``--store``) joins the key when the platform's ids are only unique within
+    one store (WooCommerce order numbers, UCI invoices, Shopify files without ``Id``).
+    Generic files keep their own ids, prefixed by the store when one is given.
+    """
+    if profile is None or profile.key_space is None:
+        return f"{store}:" if store else ""
+    global_ids = profile.global_ids and ("source_id" not in profile.fields or has_source_id)
+    if store and not global_ids:
+        return f"{profile.key_space}/{store}:"
+    return f"{profile.key_space}:"
+
+
+# Ids read from floats ("17850.0") lose the ".0"; LIKE keeps the regex off most rows.
+_ID_NORM = "CASE WHEN {x} LIKE '%.0' THEN regexp_replace({x}, '^(\\d+)\\.0+$', '\\1') ELSE {x} END"
+
+
+def _identity_sql(has: set[str], linked: bool, by_name: bool) -> tuple[str, str]:
+    """SQL of the raw customer identity and of where it came from.
+
+    Order of preference: the platform's customer id; the customer id another row of
+    the file gives the same e-mail (Stripe lists a person with and without a Customer
+    ID); the e-mail; a buyer id; the phone; billing name + zip (only when ``by_name``:
+    in a shop that collects e-mails, an order without one is a guest or counter sale
+    and a name alone would invent a customer per guest). Everything here is
+    pseudonymized before it is stored. Phones and names carry a prefix so they never
+    equal an e-mail or id.
+    """
+    cands: list[tuple[str, str]] = []
+    if "customer_id" in has:
+        cands.append((_ID_NORM.format(x="customer_id"), "id"))
+    if linked:
+        cands.append(("_em_cid", "linked"))
+    if "email" in has:
+        cands.append(("lower(email)", "e-mail"))
+    if "buyer_id" in has:
+        cands.append(("lower(buyer_id)", "buyer"))
+    if "phone" in has:
+        phone = "nullif(regexp_replace(lower(phone), '[\\s().''/-]', '', 'g'), '')"
+        cands.append((f"'tel:' || {phone}", "phone"))
+    if "billing_name" in has and by_name:
+        zip_ = (
+            "coalesce(regexp_replace(lower(billing_zip), '\\s', '', 'g'), '')"
+            if ("billing_zip" in has)
+            else "''"
+        )
+        name = "regexp_replace(lower(billing_name), '\\s+', ' ', 'g')"
+        cands.append((f"'name:' || {name} || '|' || {zip_}", "name"))
+    if not cands:
+        return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+    value = "coalesce(" + ", ".join(v for v, _ in cands) + ")"
+    source = "(CASE " + " ".join(f"WHEN {v} IS NOT NULL THEN '{s}'" for v, s in cands) + " END)"
+    return value, source
+
+
+def _zone_sql() -> str:
+    cases = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _ZONES.items())
+    return (
+        f"(CASE lower(time_zone) {cases} "
+        "ELSE (CASE WHEN time_zone LIKE '%/%' AND time_zone IN "
+        "(SELECT name FROM pg_timezone_names()) THEN time_zone END) END)"
+    )
+
+
+def _row_checks(
+    has: set[str],
+    money_present: list[str],
+    dc_by: Mapping[str, bool],
+    gross_from: str,
+    opts: OrderOptions,
+    zone: str | None,
+) -> list[tuple[str, str, str]]:
+    """Row-level validity checks: (condition, field, reason SQL)."""
+    checks: list[tuple[str, str, str]] = []
+    checks.append(("order_id IS NULL", "order_id", "'blank (an order id is required)'"))
+    date_reason = (
+        "'not a date in the column''s format; pass --date-format'"
+        if opts.date_format is None
+        else f"{lit('not a date in the format ' + opts.date_format)}"
+    )
+    checks.append(("ordered_at IS NOT NULL AND v_ts IS NULL", "ordered_at", date_reason))
+    if zone is not None:
+        checks.append(
+            ("time_zone IS NOT NULL AND v_zone IS NULL", "time_zone", "'an unknown time zone'")
+        )
+    for f in money_present:
+        checks.append((f"{f} IS NOT NULL AND v_{f} IS NULL", f, money_reason_sql(f, dc_by[f])))
+        checks.append((f"abs(v_{f}) >= {MONEY_LIMIT}", f, "'implausibly large (1e12 or more)'"))
+    if gross_from == "lines":
+        checks.append(("quantity IS NULL", "quantity", "'blank (a quantity is required)'"))
+        checks.append(("unit_price IS NULL", "unit_price", "'blank (a price is required)'"))
+        checks.append(
+            (
+                "v_unit_price < 0 AND v_quantity > 0",
+                "unit_price",
+                "'a negative price on a sale row (refunds need a negative quantity "
+                "or a refund status)'",
+            )
+        )
+        checks.append(
+            (
+                "abs(CAST(v_quantity AS DOUBLE) * CAST(v_unit_price AS DOUBLE)) >= 1e12",
+                "quantity",
+                "'implausibly large (quantity x price is 1e12 or more)'",
+            )
+        )
+    elif gross_from == "line_total":
+        status = "status" if "status" in has else "NULL"
+        checks.append(
+            (
+                f"line_total IS NULL AND coalesce(lower({status}), '') NOT LIKE 'cancel%'",
+                "line_total",
+                "'blank (an amount is required)'",
+            )
+        )
+    return checks
+
+
+def _create_pv(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    has: set[str],
+    labels: Mapping[str, str],
+    opts: OrderOptions,
+    dc_by: Mapping[str, bool],
+    plan_sql: str,
+    zone: str | None,
+    gross_from: str,
+    prefix: str,
+) -> None:
+    """Parse every staged row into :data:`PV` with its first failing check (``err``)."""
+
+    def col(f: str) -> str:
+        return f if f in has else "NULL"
+
+    def money(f: str) -> str:
+        return money_sql(f, dc_by[f]) if f in has else "CAST(NULL AS DECIMAL(18,4))"
+
+    numeric = [*_MONEY_FIELDS, "quantity"]
+    parsed = [
+        "*",
+        f"{_ID_NORM.format(x='order_id')} AS v_key",
+        f"{plan_sql} AS v_ts",
+    ] + [f"{money(f)} AS v_{f}" for f in numeric]
+    if zone is not None:
+        parsed.append(f"{zone} AS v_zone")
+    money_present = [f for f in _MONEY_FIELDS if f in has] + (
+        ["quantity"] if "quantity" in has else []
+    )
+    checks = _row_checks(has, money_present, dc_by, gross_from, opts, zone)
+
+    def label(f: str) -> str:
+        return lit(labels.get(f, f))
+
+    err_cases = " ".join(
+        f"WHEN {cond} THEN {{'col': {label(f)}, "
+        f"'val': {lit('***') if f in _PRIVATE_FIELDS else f'CAST({f} AS VARCHAR)'}, "
+        f"'reason': {reason}}}"
+        for cond, f, reason in checks
+    )
+    linked = "customer_id" in has and "email" in has
+    source = f"(SELECT {', '.join(parsed)} FROM {ST}" + (
+        " WHERE skip IS NULL)" if "skip" in has else ")"
+    )
+    if linked:
+        con.execute(
+            "CREATE TEMP TABLE _lf_emap AS SELECT lower(email) AS _em_e, "
+            f"arg_min({_ID_NORM.format(x='customer_id')}, _row) AS _em_cid FROM {ST} "
+            "WHERE email IS NOT NULL AND customer_id IS NOT NULL GROUP BY 1"
+        )
+        source += " s LEFT JOIN _lf_emap ON _em_e = lower(s.email)"
+    by_name = False
+    if "billing_name" in has:
+        ident = " OR ".join(
+            f"{f} IS NOT NULL" for f in ("customer_id", "email", "buyer_id", "phone") if f in has
+        )
+        # Name + zip identify customers only in shops where most orders have nothing
+        # better (e-mail-less, cash-on-delivery shops).
+        n_known, n_all = con.execute(
+            f"SELECT count(DISTINCT order_id) FILTER (WHERE {ident or 'false'}), "
+            f"count(DISTINCT order_id) FROM (SELECT * FROM {ST} LIMIT 200000)"
+        ).fetchall()[0]
+        by_name = int(n_known) < 0.5 * int(n_all)
+    customer, id_src = _identity_sql(has, linked, by_name)
+    if "source_id" in has:
+        # Shopify writes the order's Id on its first row only.
+        key = (
+            f"{lit(prefix)} || coalesce(max({_ID_NORM.format(x='source_id')}) "
+            "OVER (PARTITION BY v_key), v_key)"
+        )
+    else:
+        key = f"{lit(prefix)} || v_key" if prefix else "v_key"
+    refund_of = (
+        f"{lit(prefix)} || {_ID_NORM.format(x='refund_of')}" if "refund_of" in has else "NULL"
+    )
+    line_type = line_type_sql("product") if "product" in has else "'merchandise'"
+    final = [
+        "_row",
+        f"{key} AS key",
+        "v_key AS nkey",
+        "v_ts AS ts",
+        f"{customer} AS customer",
+        f"{id_src} AS id_src",
+        f"upper({col('currency')}) AS currency",
+        f"{col('status')} AS status_raw",
+        f"{col('channel')} AS channel_raw",
+        f"{col('converted_currency')} AS converted_currency",
+        f"{_ID_NORM.format(x='sku') if 'sku' in has else 'NULL'} AS sku",
+        f"{col('product')} AS product",
+        f"{col('category')} AS category",
+        f"{line_type} AS line_type",
+        "v_quantity AS quantity",
+        f"({col('refund_flag')} IS NOT NULL OR coalesce(v_quantity < 0, false)) AS refund_row",
+        f"{refund_of} AS refund_of_raw",
+        *[f"v_{f} AS {f}" for f in _MONEY_FIELDS],
+        f"(CASE {err_cases} END) AS err",
+    ]
+    con.execute(f"CREATE TEMP TABLE {PV} AS SELECT {', '.join(final)} FROM {source}")
+
+
+def _create_bad(
+    con: duckdb.DuckDBPyConnection, gross_from: str, chan: str, label: Mapping[str, str]
+) -> None:
+    """Rejected rows: bad rows, rows of an order with a bad row, order-level failures,
+    and orders whose key belongs to another channel."""
+    whole = [("count(ts) = 0", "ordered_at", "'blank (an order date is required)'")]
+    if gross_from in ("gross", "total"):
+        whole.append((f"count({gross_from}) = 0", gross_from, "'blank (an amount is required)'"))
+    whole_cases = " ".join(
+        f"WHEN {cond} THEN {{'col': {lit(label.get(f, f))}, 'val': NULL, 'reason': {r}}}"
+        for cond, f, r in whole
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {BAD} AS "
+        f"WITH wholebad AS (SELECT key, min(_row) AS _row, (CASE {whole_cases} END) AS e "
+        f"FROM {PV} WHERE key IS NOT NULL AND err IS NULL GROUP BY key "
+        f"HAVING (CASE {whole_cases} END) IS NOT NULL), "
+        f"badkeys AS (SELECT DISTINCT key FROM {PV} WHERE err IS NOT NULL "
+        "AND key IS NOT NULL UNION SELECT key FROM wholebad), "
+        f"clash AS (SELECT DISTINCT p.key, o.channel FROM {PV} p JOIN orders o "
+        f"ON o.order_id = p.key WHERE o.channel <> coalesce(p.channel_raw, {chan})) "
+        f"SELECT _row, err.col AS col, err.val AS val, err.reason AS reason FROM {PV} "
+        "WHERE err IS NOT NULL "
+        "UNION ALL SELECT _row, e.col, e.val, e.reason FROM wholebad "
+        "UNION ALL SELECT p._row, NULL, NULL, 'part of an order with a rejected row' "
+        f"FROM {PV} p JOIN badkeys b ON p.key = b.key WHERE p.err IS NULL "
+        "AND p._row NOT IN (SELECT _row FROM wholebad) "
+        f"UNION ALL SELECT p._row, {lit(label.get('order_id', 'order_id'))}, p.nkey, "
+        "'an order id already imported for channel ' || c.channel "
+        f"FROM {PV} p JOIN clash c ON p.key = c.key "
+        f"WHERE p.err IS NULL AND p.key NOT IN (SELECT key FROM badkeys)"
+    )
+    con.execute(f"DELETE FROM {PV} WHERE _row IN (SELECT _row FROM {BAD})")
+
+
+# Refund rows that share an id with a sale become their own order '<key>:refund'.
+_GROUPED = (
+    f"WITH sales AS (SELECT DISTINCT key FROM {PV} WHERE NOT refund_row), "
+    "g AS (SELECT *, CASE WHEN refund_row AND (key IN (SELECT key FROM sales) OR "
+    "key IN (SELECT order_id FROM orders WHERE status <> 'refund')) "
+    "THEN key || ':refund' ELSE key END AS oid, "
+    "CASE WHEN refund_row AND (key IN (SELECT key FROM sales) OR "
+    "key IN (SELECT order_id FROM orders WHERE status <> 'refund')) THEN key "
+    "ELSE (CASE WHEN refund_of_raw IN (SELECT key FROM sales) "
+    "OR refund_of_raw IN (SELECT order_id FROM orders) THEN refund_of_raw END) "
+    f"END AS link FROM {PV})"
+)
+
+
+def _order_amounts(has: set[str], gross_from: str, amounts: str) -> dict[str, str]:
+    """SQL aggregates per order: merchandise gross, non-merchandise, discount,
+    shipping, fees and refunded (before the status rules)."""
+    first = _agg_first
+
+    def agg(x: str) -> str:
+        return first(x) if amounts == "first" else f"sum({x})"
+
+    merch = "line_type = 'merchandise'"
+    if gross_from == "lines":
+        amount = "quantity * unit_price"
+    elif gross_from == "line_total":
+        amount = "line_total"
+    else:
+        amount = ""
+    if amount:
+        gross = f"coalesce(sum({amount}) FILTER (WHERE {merch}), 0)"
+        other = f"coalesce(sum({amount}) FILTER (WHERE NOT {merch}), 0)"
+    elif gross_from == "gross":
+        gross, other = first("gross"), "0"
+    else:
+        gross = (
+            f"{first('total')} - coalesce({agg('tax')}, 0) - coalesce({agg('shipping')}, 0) "
+            f"+ coalesce(abs({agg('discount')}), 0)"
+        )
+        other = "0"
+    discount = f"coalesce(abs({agg('discount')}), 0)"
+    shipping = f"coalesce(abs({agg('shipping')}), 0)"
+    if "subtotal" in has and amount:
+        # Shopify's Discount Amount also holds shipping discounts (FREESHIP); its
+        # Subtotal is the items (tips excluded) after item discounts only. The item
+        # discount is what separates them; the rest comes off shipping.
+        items = f"coalesce(sum({amount}) FILTER (WHERE line_type <> 'tip'), 0)"
+        item_disc = f"greatest({items} - {first('subtotal')}, 0)"
+        raw = f"abs({agg('discount')})"
+        discount = (
+            f"(CASE WHEN {first('subtotal')} IS NULL THEN coalesce({raw}, 0) "
+            f"WHEN {raw} IS NULL THEN {item_disc} ELSE least({raw}, {item_disc}) END)"
+        )
+        shipping = f"greatest({shipping} - greatest(coalesce({raw}, 0) - {discount}, 0), 0)"
+    fee = first("fees")
+    if "converted_amount" in has:
+        # Stripe states the fee in the settlement currency: bring it to the charge's.
+        fee = (
+            f"CASE WHEN {first('converted_currency')} IS NOT NULL AND "
+            f"upper({first('converted_currency')}) <> coalesce({first('currency')}, '') "
+            f"AND {first('converted_amount')} > 0 THEN CAST({first('fees')} * "
+            f"{first('gross')} / {first('converted_amount')} AS DECIMAL(18,4)) "
+            f"ELSE {first('fees')} END"
+        )
+    refunded = f"abs({first('refunded')})"
+    if "adjusted_total" in has:
+        # Etsy writes 0.00 in Adjusted Order Total when nothing was adjusted; a
+        # non-zero value is the total after a partial refund.
+        refunded = (
+            f"coalesce({refunded}, CASE WHEN {first('adjusted_total')} <> 0 THEN "
+            f"greatest({first('total')} - {first('adjusted_total')}, 0) END)"
+        )
+    return {
+        "gross": gross,
+        "other": other,
+        "discount": discount,
+        "shipping": shipping,
+        "tax": f"coalesce(abs({agg('tax')}), 0)",
+        "fees": fee,
+        "refunded": refunded,
+    }
+
+
+def _create_ord(
+    con: duckdb.DuckDBPyConnection,
+    has: set[str],
+    gross_from: str,
+    amounts: str,
+    chan: str,
+    currency_default: str,
+) -> None:
+    """One row per order in :data:`ORD`, with canonical status and refund rules."""
+    first = _agg_first
+    a = _order_amounts(has, gross_from, amounts)
+    settled = (
+        f"{first('converted_amount')} AS settled_amount, "
+        f"upper({first('converted_currency')}) AS settled_currency"
+        if "converted_amount" in has
+        else "CAST(NULL AS DECIMAL(18,4)) AS settled_amount, "
+        "CAST(NULL AS VARCHAR) AS settled_currency"
+    )
+    con.execute(
+        f"CREATE TEMP TABLE {ORD} AS {_GROUPED}, a AS (SELECT oid AS order_id, "
+        f"arg_min(nkey, _row) AS order_ref, "
+        f"{first('customer')} AS customer_raw, {first('id_src')} AS id_src, "
+        "min(ts) AS ordered_at, "
+        f"coalesce({first('channel_raw')}, {chan}) AS channel, "
+        f"coalesce({first('currency')}, {lit(currency_default)}) AS currency, "
+        f"CAST({a['gross']} AS DECIMAL(38,4)) AS g, "
+        f"CAST({a['other']} AS DECIMAL(18,4)) AS non_merchandise, "
+        f"CAST({a['discount']} AS DECIMAL(18,4)) AS d, "
+        f"CAST({a['tax']} AS DECIMAL(18,4)) AS tax, "
+        f"CAST({a['shipping']} AS DECIMAL(18,4)) AS shipping, "
+        f"CAST(abs({a['fees']}) AS DECIMAL(18,4)) AS fees, "
+        f"CAST(coalesce({a['refunded']}, 0) AS DECIMAL(18,4)) AS r, {settled}, "
+        f"{first('status_raw')} AS status_raw, bool_or(refund_row) AS refund_row, "
+        f"{first('link')} AS refund_of FROM g GROUP BY oid), "
+        # The keyed hash runs once per customer, not once per order.
+        "pn AS (SELECT c, lf_pseudonym(c) AS p FROM "
+        "(SELECT DISTINCT customer_raw AS c FROM a WHERE customer_raw IS NOT NULL)) "
+        "SELECT order_id, order_ref, customer_id, id_src, ordered_at, channel, currency, "
+        "CAST(CASE WHEN is_refund THEN -(abs(g) - d) ELSE g END AS DECIMAL(18,4)) AS gross, "
+        "CASE WHEN is_refund THEN CAST(0 AS DECIMAL(18,4)) ELSE d END AS discount, "
+        "tax, shipping, fees, non_merchandise, settled_amount, settled_currency, "
+        # A refunded order without a refund amount was refunded in full.
+        "CAST(CASE WHEN is_refund THEN 0 WHEN st = 'refunded' AND r = 0 "
+        "THEN greatest(g - d, 0) ELSE least(r, greatest(g - d, 0)) END "
+        "AS DECIMAL(18,4)) AS refunded, "
+        "CASE WHEN is_refund THEN 'refund' "
+        "WHEN st = 'paid' AND r > 0 AND r >= g - d THEN 'refunded' "
+        "WHEN st = 'paid' AND r > 0 THEN 'partially_refunded' "
+        "ELSE coalesce(st, 'paid') END AS status, "
+        "CASE WHEN is_refund THEN refund_of END AS refund_of, st IS NULL AS unknown_status, "
+        "(NOT is_refund AND st = 'refunded' AND r = 0 AND g - d > 0) AS full_refund_assumed "
+        "FROM (SELECT *, (refund_row OR g < 0 OR st = 'refund') AS is_refund FROM "
+        f"(SELECT *, {_status_sql('status_raw', '_sn')} AS st FROM "
+        f"(SELECT a.*, pn.p AS customer_id, {_status_norm_sql('a.status_raw')} AS _sn "
+        "FROM a LEFT JOIN pn ON pn.c = a.customer_raw)))"
+    )
+
+
+def _create_lin(con: duckdb.DuckDBPyConnection, gross_from: str) -> None:
+    if gross_from == "lines":
+        list_price = "unit_price"
+    else:
+        list_price = "CASE WHEN quantity <> 0 THEN line_total / quantity ELSE line_total END"
+    con.execute(
+        f"CREATE TEMP TABLE {LIN} AS {_GROUPED} SELECT oid AS order_id, "
+        "CAST(row_number() OVER (PARTITION BY oid ORDER BY _row) AS INTEGER) AS line_no, "
+        "line_type, sku, product, category, CAST(quantity AS DECIMAL(18,4)) AS quantity, "
+        f"CAST(coalesce(lp - ld / nullif(abs(quantity), 0), lp) AS DECIMAL(18,4)) "
+        "AS unit_price, CAST(lp AS DECIMAL(18,4)) AS list_price, "
+        "CAST(ld AS DECIMAL(18,4)) AS discount FROM (SELECT *, "
+        f"coalesce({list_price}, 0) AS lp, coalesce(abs(line_discount), 0) AS ld FROM g)"
+    )
 
 
 def prepare_orders(
@@ -282,9 +795,10 @@ def prepare_orders(
     labels
         Order field -> column name as the user sees it (for reject messages).
     """
-    for t in (PV, ORD, LIN, BAD):
+    for t in (PV, ORD, LIN, BAD, "_lf_emap"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     fields = dict(sources)
+    has = set(fields)
     sel = ", ".join(
         f"nullif(trim(CAST(({expr}) AS VARCHAR)), '') AS {f}" for f, expr in fields.items()
     )
@@ -292,21 +806,22 @@ def prepare_orders(
     # A view: the detection queries read samples, the parse reads it once.
     con.execute(f"CREATE TEMP VIEW {ST} AS SELECT _row, {sel} FROM {raw}")
     rows_in = int(con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0])
-
-    def has(f: str) -> bool:
-        return f in fields
-
-    def col(f: str) -> str:
-        return f if has(f) else "NULL"
-
-    money_present = [f for f in _MONEY_FIELDS if has(f)] + (["quantity"] if has("quantity") else [])
-    dc = opts.decimal_comma
-    if dc is None:
-        dc = _detect_decimal_comma(con, money_present)
+    skipped: list[tuple[str, int]] = []
+    if "skip" in has:
+        skipped = [
+            (str(s), int(n))
+            for s, n in con.execute(
+                f"SELECT skip, count(*) FROM {ST} WHERE skip IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        ]
+    numeric = [*_MONEY_FIELDS, "quantity"]
+    money_present = [f for f in numeric if f in has]
+    dc_by, dc_cols = _detect_decimal_comma(con, money_present, opts.decimal_comma)
+    dc_by = {f: dc_by.get(f, False) for f in numeric}
     currency_default = (
         opts.currency
         or (profile.currency if profile else None)
-        or _detect_currency(con, [f for f in (*_MONEY_FIELDS, "currency_symbols") if has(f)])
+        or _detect_currency(con, [f for f in (*_MONEY_FIELDS, "currency_symbols") if f in has])
         or default_currency
     ).upper()
     plan = plan_dates(
@@ -319,238 +834,25 @@ def prepare_orders(
         date_format=opts.date_format,
         native_order=profile.date_order if profile else None,
     )
-
-    zone = None
-    if has("time_zone"):
-        cases = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in _ZONES.items())
-        zone = (
-            f"(CASE lower(time_zone) {cases} "
-            "ELSE (CASE WHEN time_zone LIKE '%/%' AND time_zone IN "
-            "(SELECT name FROM pg_timezone_names()) THEN time_zone END) END)"
-        )
-    # Ids read from floats ("17850.0") lose the ".0"; LIKE keeps the regex off most rows.
-    id_norm = (
-        "CASE WHEN {x} LIKE '%.0' THEN regexp_replace({x}, '^(\\d+)\\.0+$', '\\1') ELSE {x} END"
+    zone = _zone_sql() if "time_zone" in has else None
+    prefix = key_prefix(profile, opts.store, "source_id" in has)
+    _create_pv(
+        con,
+        has=has,
+        labels=labels,
+        opts=opts,
+        dc_by=dc_by,
+        plan_sql=plan.sql("ordered_at", "_dshape", zone),
+        zone=zone,
+        gross_from=gross_from,
+        prefix=prefix,
     )
-
-    def money(f: str) -> str:
-        return money_sql(f, dc) if has(f) else "CAST(NULL AS DECIMAL(18,4))"
-
-    numeric = [*_MONEY_FIELDS, "quantity"]
-    # Layer 2: parsed values (v_*) next to the raw text they came from.
-    parsed = [
-        "*",
-        f"{id_norm.format(x='order_id')} AS v_key",
-        f"{plan.sql('ordered_at', '_dshape', zone)} AS v_ts",
-    ] + [f"{money(f)} AS v_{f}" for f in numeric]
-    if zone is not None:
-        parsed.append(f"{zone} AS v_zone")
-
-    checks: list[tuple[str, str, str]] = []  # (condition, field, reason SQL)
-    checks.append(("order_id IS NULL", "order_id", "'blank (an order id is required)'"))
-    date_reason = (
-        "'not a date in the column''s format; pass --date-format'"
-        if opts.date_format is None
-        else f"{lit('not a date in the format ' + opts.date_format)}"
-    )
-    checks.append(("ordered_at IS NOT NULL AND v_ts IS NULL", "ordered_at", date_reason))
-    if zone is not None:
-        checks.append(
-            ("time_zone IS NOT NULL AND v_zone IS NULL", "time_zone", "'an unknown time zone'")
-        )
-    for f in money_present:
-        checks.append((f"{f} IS NOT NULL AND v_{f} IS NULL", f, money_reason_sql(f, dc)))
-        checks.append((f"abs(v_{f}) >= {MONEY_LIMIT}", f, "'implausibly large (1e12 or more)'"))
-    line_mode = gross_from in ("lines", "line_total") and has("quantity")
-    if gross_from == "lines":
-        checks.append(("quantity IS NULL", "quantity", "'blank (a quantity is required)'"))
-        checks.append(("unit_price IS NULL", "unit_price", "'blank (a price is required)'"))
-        checks.append(
-            (
-                "v_unit_price < 0 AND v_quantity > 0",
-                "unit_price",
-                "'a negative price on a sale row (refunds need a negative quantity "
-                "or a refund status)'",
-            )
-        )
-        checks.append(
-            (
-                "abs(CAST(v_quantity AS DOUBLE) * CAST(v_unit_price AS DOUBLE)) >= 1e12",
-                "quantity",
-                "'implausibly large (quantity x price is 1e12 or more)'",
-            )
-        )
-    elif gross_from == "line_total":
-        checks.append(
-            (
-                f"line_total IS NULL AND coalesce(lower({col('status')}), '') NOT LIKE 'cancel%'",
-                "line_total",
-                "'blank (an amount is required)'",
-            )
-        )
-
-    def label(f: str) -> str:
-        return lit(labels.get(f, f))
-
-    err_cases = " ".join(
-        f"WHEN {cond} THEN {{'col': {label(f)}, "
-        f"'val': {lit('***') if f in _PRIVATE_FIELDS else f'CAST({f} AS VARCHAR)'}, "
-        f"'reason': {reason}}}"
-        for cond, f, reason in checks
-    )
-    customer_raw = (
-        "(coalesce("
-        + ", ".join(
-            [id_norm.format(x="customer_id") if has("customer_id") else "NULL"]
-            + [f"lower({f})" if f == "email" else f for f in ("email", "buyer_id") if has(f)]
-        )
-        + "))"
-    )
-    final = [
-        "_row",
-        "v_key AS key",
-        "v_ts AS ts",
-        f"{customer_raw} AS customer",
-        f"upper({col('currency')}) AS currency",
-        f"{col('status')} AS status_raw",
-        f"{col('channel')} AS channel_raw",
-        f"{col('converted_currency')} AS converted_currency",
-        f"{id_norm.format(x='sku') if has('sku') else 'NULL'} AS sku",
-        f"{col('product')} AS product",
-        f"{col('category')} AS category",
-        "v_quantity AS quantity",
-        f"({col('refund_flag')} IS NOT NULL OR coalesce(v_quantity < 0, false)) AS refund_row",
-        f"{id_norm.format(x='refund_of') if has('refund_of') else 'NULL'} AS refund_of_raw",
-        *[f"v_{f} AS {f}" for f in _MONEY_FIELDS],
-        f"(CASE {err_cases} END) AS err",
-    ]
-    con.execute(
-        f"CREATE TEMP TABLE {PV} AS SELECT {', '.join(final)} FROM ("
-        f"SELECT {', '.join(parsed)} FROM {ST})"
-    )
-
     chan = lit(opts.channel or default_channel)
-    # Order-level requirements: a date, and an amount when amounts are order-level.
-    whole = [("count(ts) = 0", "ordered_at", "'blank (an order date is required)'")]
-    if gross_from in ("gross", "total"):
-        whole.append((f"count({gross_from}) = 0", gross_from, "'blank (an amount is required)'"))
-    whole_cases = " ".join(
-        f"WHEN {cond} THEN {{'col': {label(f)}, 'val': NULL, 'reason': {r}}}"
-        for cond, f, r in whole
-    )
-    # Rows of an order with any bad row, and orders whose id belongs to another channel.
-    con.execute(
-        f"CREATE TEMP TABLE {BAD} AS "
-        f"WITH wholebad AS (SELECT key, min(_row) AS _row, (CASE {whole_cases} END) AS e "
-        f"FROM {PV} WHERE key IS NOT NULL AND err IS NULL GROUP BY key "
-        f"HAVING (CASE {whole_cases} END) IS NOT NULL), "
-        f"badkeys AS (SELECT DISTINCT key FROM {PV} WHERE err IS NOT NULL "
-        "AND key IS NOT NULL UNION SELECT key FROM wholebad), "
-        f"clash AS (SELECT DISTINCT p.key, o.channel FROM {PV} p JOIN orders o "
-        f"ON o.order_id = p.key WHERE o.channel <> coalesce(p.channel_raw, {chan})) "
-        f"SELECT _row, err.col AS col, err.val AS val, err.reason AS reason FROM {PV} "
-        "WHERE err IS NOT NULL "
-        "UNION ALL SELECT _row, e.col, e.val, e.reason FROM wholebad "
-        "UNION ALL SELECT p._row, NULL, NULL, 'part of an order with a rejected row' "
-        f"FROM {PV} p JOIN badkeys b ON p.key = b.key WHERE p.err IS NULL "
-        "AND p._row NOT IN (SELECT _row FROM wholebad) "
-        f"UNION ALL SELECT p._row, {label('order_id')}, p.key, "
-        "'an order id already imported for channel ' || c.channel "
-        f"FROM {PV} p JOIN clash c ON p.key = c.key "
-        f"WHERE p.err IS NULL AND p.key NOT IN (SELECT key FROM badkeys)"
-    )
-    con.execute(f"DELETE FROM {PV} WHERE _row IN (SELECT _row FROM {BAD})")
-
-    # Refund rows that share an id with a sale become their own order '<id>:refund'.
-    first = _agg_first
-    refund_of_known = (
-        "CASE WHEN refund_of_raw IN (SELECT key FROM sales) "
-        "OR refund_of_raw IN (SELECT order_id FROM orders) THEN refund_of_raw END"
-    )
-    grouped = (
-        f"WITH sales AS (SELECT DISTINCT key FROM {PV} WHERE NOT refund_row), "
-        f"g AS (SELECT *, CASE WHEN refund_row AND (key IN (SELECT key FROM sales) OR "
-        "key IN (SELECT order_id FROM orders WHERE status <> 'refund')) "
-        "THEN key || ':refund' ELSE key END AS oid, "
-        "CASE WHEN refund_row AND (key IN (SELECT key FROM sales) OR "
-        "key IN (SELECT order_id FROM orders WHERE status <> 'refund')) THEN key "
-        f"ELSE {refund_of_known} END AS link FROM {PV})"
-    )
-    agg = first if amounts == "first" else (lambda x: f"sum({x})")
-    if gross_from == "lines":
-        gross = "sum(quantity * unit_price)"
-    elif gross_from == "line_total":
-        gross = "coalesce(sum(line_total), 0)"
-    elif gross_from == "gross":
-        gross = first("gross")
-    else:
-        gross = (
-            f"{first('total')} - coalesce({agg('tax')}, 0) - coalesce({agg('shipping')}, 0) "
-            f"+ coalesce(abs({agg('discount')}), 0)"
-        )
-    fee = first("fees")
-    if has("converted_amount"):
-        # Stripe states the fee in the settlement currency: bring it to the charge's.
-        fee = (
-            f"CASE WHEN {first('converted_currency')} IS NOT NULL AND "
-            f"upper({first('converted_currency')}) <> coalesce({first('currency')}, '') "
-            f"AND {first('converted_amount')} > 0 THEN CAST({first('fees')} * "
-            f"{first('gross')} / {first('converted_amount')} AS DECIMAL(18,4)) "
-            f"ELSE {first('fees')} END"
-        )
-    refunded = f"abs({first('refunded')})"
-    if has("adjusted_total"):
-        refunded = (
-            f"coalesce({refunded}, CASE WHEN {first('adjusted_total')} IS NOT NULL THEN "
-            f"greatest({first('total')} - {first('adjusted_total')}, 0) END)"
-        )
-    con.execute(
-        f"CREATE TEMP TABLE {ORD} AS {grouped}, a AS (SELECT oid AS order_id, "
-        f"{first('customer')} AS customer_raw, min(ts) AS ordered_at, "
-        f"coalesce({first('channel_raw')}, {chan}) AS channel, "
-        f"coalesce({first('currency')}, {lit(currency_default)}) AS currency, "
-        f"CAST({gross} AS DECIMAL(38,4)) AS g, "
-        f"CAST(coalesce(abs({agg('discount')}), 0) AS DECIMAL(18,4)) AS d, "
-        f"CAST(coalesce(abs({agg('tax')}), 0) AS DECIMAL(18,4)) AS tax, "
-        f"CAST(coalesce(abs({agg('shipping')}), 0) AS DECIMAL(18,4)) AS shipping, "
-        f"CAST(abs({fee}) AS DECIMAL(18,4)) AS fees, "
-        f"CAST(coalesce({refunded}, 0) AS DECIMAL(18,4)) AS r, "
-        f"{first('status_raw')} AS status_raw, bool_or(refund_row) AS refund_row, "
-        f"{first('link')} AS refund_of FROM g GROUP BY oid), "
-        # The keyed hash runs once per customer, not once per order.
-        "pn AS (SELECT c, lf_pseudonym(c) AS p FROM "
-        "(SELECT DISTINCT customer_raw AS c FROM a WHERE customer_raw IS NOT NULL)) "
-        "SELECT order_id, customer_id, ordered_at, channel, currency, "
-        "CAST(CASE WHEN is_refund THEN -(abs(g) - d) ELSE g END AS DECIMAL(18,4)) AS gross, "
-        "CASE WHEN is_refund THEN CAST(0 AS DECIMAL(18,4)) ELSE d END AS discount, "
-        "tax, shipping, fees, "
-        "CAST(CASE WHEN is_refund THEN 0 ELSE least(r, greatest(g - d, 0)) END "
-        "AS DECIMAL(18,4)) AS refunded, "
-        "CASE WHEN is_refund THEN 'refund' "
-        "WHEN st = 'paid' AND r > 0 AND r >= g - d THEN 'refunded' "
-        "WHEN st = 'paid' AND r > 0 THEN 'partially_refunded' "
-        "ELSE coalesce(st, 'paid') END AS status, "
-        "CASE WHEN is_refund THEN refund_of END AS refund_of, st IS NULL AS unknown_status "
-        "FROM (SELECT *, (refund_row OR g < 0 OR st = 'refund') AS is_refund FROM "
-        f"(SELECT *, {_status_sql('status_raw', '_sn')} AS st FROM "
-        f"(SELECT a.*, pn.p AS customer_id, {_status_norm_sql('a.status_raw')} AS _sn "
-        "FROM a LEFT JOIN pn ON pn.c = a.customer_raw)))"
-    )
-    has_lines = line_mode
+    _create_bad(con, gross_from, chan, labels)
+    _create_ord(con, has, gross_from, amounts, chan, currency_default)
+    has_lines = gross_from in ("lines", "line_total") and "quantity" in has
     if has_lines:
-        if gross_from == "lines":
-            list_price = "unit_price"
-        else:
-            list_price = "CASE WHEN quantity <> 0 THEN line_total / quantity ELSE line_total END"
-        con.execute(
-            f"CREATE TEMP TABLE {LIN} AS {grouped} SELECT oid AS order_id, "
-            "CAST(row_number() OVER (PARTITION BY oid ORDER BY _row) AS INTEGER) AS line_no, "
-            "sku, product, category, CAST(quantity AS DECIMAL(18,4)) AS quantity, "
-            f"CAST(coalesce(lp - ld / nullif(abs(quantity), 0), lp) AS DECIMAL(18,4)) "
-            "AS unit_price, CAST(lp AS DECIMAL(18,4)) AS list_price, "
-            "CAST(ld AS DECIMAL(18,4)) AS discount FROM (SELECT *, "
-            f"coalesce({list_price}, 0) AS lp, coalesce(abs(line_discount), 0) AS ld FROM g)"
-        )
+        _create_lin(con, gross_from)
 
     n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
     reasons = [
@@ -567,10 +869,7 @@ def prepare_orders(
             "WHERE reason <> 'part of an order with a rejected row' ORDER BY _row LIMIT 3"
         ).fetchall()
     ]
-    stats = con.execute(
-        "SELECT min(ordered_at), max(ordered_at), count(*) FILTER (WHERE unknown_status) "
-        f"FROM {ORD}"
-    ).fetchall()[0]
+    stats = con.execute(f"SELECT min(ordered_at), max(ordered_at) FROM {ORD}").fetchall()[0]
     revenue = {
         str(c): Decimal(v)
         for c, v in con.execute(
@@ -580,19 +879,26 @@ def prepare_orders(
         ).fetchall()
         if v is not None
     }
-    notes = []
-    if int(stats[2]):
-        notes.append(
-            f"{int(stats[2]):,} orders had a status levelfield does not know; counted as paid"
+    notes = _order_notes(con, owns_orders, has_lines, bool(opts.store))
+    if skipped:
+        n = sum(k for _, k in skipped)
+        notes.insert(
+            0,
+            f"{n:,} payment attempt{'s' if n != 1 else ''} without a payment id skipped "
+            f"({', '.join(f'{s}: {k:,}' for s, k in skipped)}): abandoned or unfinished "
+            "checkouts, not payments",
         )
-    if dc and opts.decimal_comma is None:
-        notes.append("amounts use a decimal comma (detected)")
+    if dc_cols and opts.decimal_comma is None:
+        notes.append(
+            "amounts use a decimal comma (detected in "
+            + ", ".join(f'"{labels.get(f, f)}"' for f in dc_cols)
+            + "); pass --decimal-point if that is wrong"
+        )
     if plan.order is not None:
         notes.append(
             "day/month dates read as "
             + ("day-first (DD/MM)" if plan.order == "dmy" else "month-first (MM/DD)")
         )
-    notes = [n for n in notes if n]
     return PreparedOrders(
         rows_in=rows_in,
         rows_rejected=n_bad,
@@ -602,10 +908,141 @@ def prepare_orders(
         date_max=stats[1],
         revenue=revenue,
         notes=notes,
-        decimal_comma=dc,
+        decimal_comma=bool(dc_cols) or bool(opts.decimal_comma),
         has_lines=has_lines,
         owns_orders=owns_orders,
+        store=opts.store,
+        rows_skipped=sum(k for _, k in skipped),
     )
+
+
+def _money_list(rows: list[tuple[object, ...]]) -> str:
+    return ", ".join(f"{c} {Decimal(str(v)):,.2f}" for c, v in rows if v is not None)
+
+
+def _order_notes(
+    con: duckdb.DuckDBPyConnection, owns_orders: bool, has_lines: bool, has_store: bool
+) -> list[str]:
+    """Plain sentences on what the import assumed or could not count."""
+    notes: list[str] = []
+    row = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE unknown_status), "
+        "count(*) FILTER (WHERE full_refund_assumed), "
+        "count(*) FILTER (WHERE status NOT IN ('failed', 'voided', 'cancelled', 'pending')), "
+        "count(*) FILTER (WHERE order_ref LIKE 'noid-%') "
+        f"FROM {ORD}"
+    ).fetchall()[0]
+    n_orders, n_unknown, n_full, n_counted, n_noid = (int(v) for v in row)
+    if n_unknown:
+        notes.append(f"{n_unknown:,} orders had a status levelfield does not know; counted as paid")
+    if n_full:
+        notes.append(
+            f"{n_full:,} orders are marked refunded without a refund amount; counted as "
+            "refunded in full"
+        )
+    if n_noid:
+        notes.append(
+            f"{n_noid:,} successful payments had no id; each is kept under an id made from "
+            "its date, amount and customer (noid-...)"
+        )
+    notes.extend(_identity_notes(con, n_orders))
+    if has_lines:
+        other = con.execute(
+            f"SELECT l.line_type, count(*), o.currency, sum(l.quantity * l.unit_price) "
+            f"FROM {LIN} l JOIN {ORD} o USING (order_id) WHERE l.line_type <> 'merchandise' "
+            "GROUP BY ALL ORDER BY 1, 3"
+        ).fetchall()
+        if other:
+            parts = ", ".join(
+                f"{t.replace('_', ' ')} {int(n):,} ({c} {Decimal(str(v)):,.2f})"
+                for t, n, c, v in other
+            )
+            notes.append(
+                f"lines that are not merchandise: {parts}; kept apart from merchandise "
+                "revenue, products and pricing"
+            )
+    excluded = con.execute(
+        f"SELECT status, count(*), currency, sum(gross - discount) FROM {ORD} "
+        "WHERE status IN ('pending', 'voided', 'cancelled', 'failed') GROUP BY ALL ORDER BY 1, 3"
+    ).fetchall()
+    by_status: dict[str, list[tuple[object, ...]]] = {}
+    for st, n, cur, v in excluded:
+        by_status.setdefault(str(st), []).append((int(n), cur, v))
+    if "pending" in by_status:
+        n = sum(int(str(k)) for k, _, _ in by_status["pending"])
+        value = _money_list([(c, v) for _, c, v in by_status["pending"]])
+        lead = (
+            f"no revenue yet: all {n:,} orders are pending"
+            if n_counted == 0 and n == n_orders
+            else f"{n:,} orders are pending"
+        )
+        notes.append(
+            f"{lead} (not paid yet: cash on delivery, bank transfer or an unpaid invoice; "
+            f"{value}); an order counts as revenue once the export says it is paid"
+        )
+    others = [s for s in ("voided", "cancelled", "failed") if s in by_status]
+    if others:
+        notes.append(
+            "not revenue: "
+            + ", ".join(f"{sum(int(str(k)) for k, _, _ in by_status[s]):,} {s}" for s in others)
+            + " orders"
+        )
+    notes.extend(_overlap_notes(con, owns_orders, has_store))
+    return notes
+
+
+def _identity_notes(con: duckdb.DuckDBPyConnection, n_orders: int) -> list[str]:
+    rows = {
+        str(s): int(n)
+        for s, n in con.execute(
+            f"SELECT coalesce(id_src, 'none'), count(*) FROM {ORD} WHERE gross >= 0 GROUP BY 1"
+        ).fetchall()
+    }
+    out = []
+    if rows.get("linked"):
+        out.append(
+            f"{rows['linked']:,} orders without a customer id were linked to one through the "
+            "same e-mail (pseudonymized)"
+        )
+    weak = {k: rows[k] for k in ("phone", "name") if rows.get(k)}
+    if weak:
+        how = {"phone": "the phone number", "name": "billing name + zip"}
+        out.append(
+            "customers without an e-mail identified by "
+            + " and ".join(f"{how[k]} ({n:,} orders)" for k, n in weak.items())
+            + ", pseudonymized like e-mails"
+        )
+    if rows.get("none") and rows["none"] < n_orders:
+        out.append(
+            f"{rows['none']:,} orders have no customer identity (no id, e-mail, phone or "
+            "name); they count for revenue but not for customer analyses"
+        )
+    elif rows.get("none"):
+        out.append(
+            "no order has a customer identity (no id, e-mail, phone or name); customer "
+            "analyses need one"
+        )
+    return out
+
+
+def _overlap_notes(con: duckdb.DuckDBPyConnection, owns_orders: bool, has_store: bool) -> list[str]:
+    rows = con.execute(
+        "SELECT i.source_name, count(*) FROM orders o JOIN imports i USING (import_id) "
+        f"WHERE o.order_id IN (SELECT order_id FROM {ORD}) GROUP BY 1 ORDER BY 2 DESC"
+    ).fetchall()
+    if not rows:
+        return []
+    n = sum(int(k) for _, k in rows)
+    files = ", ".join(f"{s} ({int(k):,})" for s, k in rows[:3])
+    if not owns_orders:
+        return [f"{n:,} orders were already imported from {files}; their lines were added"]
+    hint = (
+        ""
+        if has_store
+        else "; if those came from a different store, import this file with --store NAME "
+        "to keep both"
+    )
+    return [f"{n:,} orders were already in the workspace from {files} and were updated{hint}"]
 
 
 def check_profile_fields(sources: Mapping[str, str], gross_from: str, name: str) -> None:

@@ -63,6 +63,10 @@ GENERIC_FIELDS: dict[str, tuple[str, ...]] = {
     "line_total": ("line_amount", "line_value", "item_total"),
     "line_discount": ("item_discount",),
     "refund_of": ("original_order", "original_order_id"),
+    "subtotal": (),
+    "phone": ("customer_phone", "telephone", "billing_phone"),
+    "billing_name": (),
+    "billing_zip": ("billing_postcode", "billing_postal_code"),
 }
 
 _SUM = "sum"
@@ -91,6 +95,14 @@ class OrderProfile:
     owns_orders
         False for exports (Etsy items) that may only fill gaps in orders another file
         owns; their lines still replace the order's lines.
+    key_space
+        Prefix of the workspace order key (``shopify:``): orders of different platforms
+        never share a key. The key's native part is the ``source_id`` field when the
+        profile has one (Shopify's ``Id``), else the order id.
+    global_ids
+        True when the platform's order ids are unique across all its stores and
+        accounts (Shopify ``Id``, Stripe charge ids, Etsy order ids): two stores then
+        never collide and ``--store`` is not part of the key.
     date_order
         The platform's native day/month order, used only when the column cannot decide.
     """
@@ -108,6 +120,8 @@ class OrderProfile:
     currency: str | None = None
     formats: tuple[str, ...] = ("csv", "excel", "parquet")
     variants: Mapping[int, str] = field(default_factory=dict)
+    key_space: str | None = None
+    global_ids: bool = False
 
     def matches(self, header: Sequence[str], fmt: str) -> tuple[bool, float, list[str]]:
         """Whether ``header`` fits, the share of required columns found, what is missing."""
@@ -154,9 +168,16 @@ SHOPIFY = OrderProfile(
         "unit_price": "Lineitem price",
         "sku": "Lineitem sku",
         "line_discount": "Lineitem discount",
+        "source_id": "Id",
+        "subtotal": "Subtotal",
+        "phone": "=coalesce({Phone}, {Billing Phone}, {Shipping Phone})",
+        "billing_name": "Billing Name",
+        "billing_zip": "Billing Zip",
     },
     gross_from="lines",
     variants={79: "2023+ layout, 79 columns", 75: "2021 layout, 75 columns"},
+    key_space="shopify",
+    global_ids=True,
 )
 
 SQUARE_ITEMS = OrderProfile(
@@ -193,6 +214,8 @@ SQUARE_ITEMS = OrderProfile(
     amounts=_SUM,
     gross_from="line_total",
     variants={35: "35 columns", 33: "older layout, 33 columns"},
+    key_space="square",
+    global_ids=True,
 )
 
 SQUARE_TRANSACTIONS = OrderProfile(
@@ -224,6 +247,8 @@ SQUARE_TRANSACTIONS = OrderProfile(
         "refunded": "Partial Refunds",
         "refund_flag": "=CASE WHEN lower({Event Type}) = 'refund' THEN 'y' END",
     },
+    key_space="square",
+    global_ids=True,
 )
 
 STRIPE = OrderProfile(
@@ -233,7 +258,16 @@ STRIPE = OrderProfile(
     required=("id", "Amount", "Amount Refunded", "Currency", "Status"),
     required_any=(("Created (UTC)", "Created date (UTC)"),),
     fields={
-        "order_id": "id",
+        # A succeeded payment without an id is still a payment: it gets a stable id
+        # from its own content. Attempts without an id that never succeeded
+        # (requires_payment_method: abandoned checkouts) are skipped and counted.
+        "order_id": "=coalesce({id}, CASE WHEN lower(coalesce({Status}, '')) IN "
+        "('succeeded', 'paid', 'refunded', 'partially_refunded') THEN 'noid-' || "
+        "substr(md5(concat_ws('|', coalesce({Created (UTC)}, {Created date (UTC)}), "
+        "{Amount}, {Currency}, {Customer ID}, {Customer Email}, {Description})), 1, 16) END)",
+        "skip": "=CASE WHEN {id} IS NULL AND lower(coalesce({Status}, '')) NOT IN "
+        "('succeeded', 'paid', 'refunded', 'partially_refunded') THEN "
+        "coalesce({Status}, 'no status') END",
         "ordered_at": "=coalesce({Created (UTC)}, {Created date (UTC)})",
         "customer_id": "Customer ID",
         "email": "Customer Email",
@@ -245,6 +279,8 @@ STRIPE = OrderProfile(
         "converted_currency": "Converted Currency",
         "status": "Status",
     },
+    key_space="stripe",
+    global_ids=True,
 )
 
 WOO_ANALYTICS = OrderProfile(
@@ -260,6 +296,7 @@ WOO_ANALYTICS = OrderProfile(
         "gross": "Net Sales",
         "currency_symbols": "N. Revenue (formatted)",
     },
+    key_space="woocommerce",
 )
 
 WOO_EXPORT = OrderProfile(
@@ -290,8 +327,10 @@ WOO_EXPORT = OrderProfile(
         "refunded": "Order Refund Amount",
         "tax": "Order Total Tax Amount",
         "currency": "Order Currency",
+        "phone": "Phone (Billing)",
     },
     gross_from="lines",
+    key_space="woocommerce",
 )
 
 ETSY_ORDERS = OrderProfile(
@@ -316,6 +355,8 @@ ETSY_ORDERS = OrderProfile(
         "status": "Status",
     },
     date_order="mdy",
+    key_space="etsy",
+    global_ids=True,
 )
 
 ETSY_ITEMS = OrderProfile(
@@ -348,6 +389,8 @@ ETSY_ITEMS = OrderProfile(
     gross_from="lines",
     owns_orders=False,
     date_order="mdy",
+    key_space="etsy",
+    global_ids=True,
 )
 
 AMAZON = OrderProfile(
@@ -379,6 +422,8 @@ AMAZON = OrderProfile(
     },
     amounts=_SUM,
     gross_from="line_total",
+    key_space="amazon",
+    global_ids=True,
 )
 
 UCI = OrderProfile(
@@ -410,6 +455,7 @@ UCI = OrderProfile(
     gross_from="lines",
     date_order="mdy",
     currency="GBP",
+    key_space="uci",
 )
 
 CDNOW = OrderProfile(
@@ -418,7 +464,7 @@ CDNOW = OrderProfile(
     channel="online",
     required=("customer_id", "date", "quantity", "amount"),
     fields={
-        "order_id": "='cdnow-' || {customer_id} || '-' || {date} || '-' || "
+        "order_id": "={customer_id} || '-' || {date} || '-' || "
         "CAST(row_number() OVER (PARTITION BY {customer_id}, {date} ORDER BY _row) AS VARCHAR)",
         "ordered_at": "date",
         "customer_id": "customer_id",
@@ -429,6 +475,7 @@ CDNOW = OrderProfile(
     gross_from="line_total",
     currency="USD",
     formats=("whitespace",),
+    key_space="cdnow",
 )
 
 #: Order profiles in detection order (more specific first).
@@ -449,24 +496,51 @@ ORDER_PROFILES: tuple[OrderProfile, ...] = (
 
 @dataclass(frozen=True)
 class ProfileMatch:
-    """The detected profile and a sentence saying why."""
+    """The detected profile and a sentence saying why.
+
+    When no profile matched, ``closest`` names the profile sharing the most
+    identifying columns with the header (``shared`` of them), offered only when the
+    header has at least half of that profile's identifying columns; ``missing`` lists
+    the ones it lacks.
+    """
 
     profile: OrderProfile | None
     reason: str
     closest: str | None = None
     missing: tuple[str, ...] = ()
+    shared: tuple[str, ...] = ()
+
+
+def _loose(name: str) -> str:
+    # "order-status", "Order Status" and "order_status" are the same column to a person.
+    return re.sub(r"[^a-z0-9]", "", norm(name))
+
+
+def _shared_identifying(p: OrderProfile, header: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Identifying columns of ``p`` present in ``header`` (loosely), and those missing."""
+    have = {_loose(h) for h in header}
+    shared: list[str] = []
+    missing: list[str] = []
+    for c in p.required:
+        (shared if _loose(c) in have else missing).append(c)
+    for group in p.required_any:
+        hit = next((c for c in group if _loose(c) in have), None)
+        if hit is None:
+            missing.append(" or ".join(group))
+        else:
+            shared.append(hit)
+    return shared, missing
 
 
 def detect_profile(header: Sequence[str], fmt: str) -> ProfileMatch:
-    """Pick the order profile whose required columns the header has (most columns first)."""
-    best: tuple[float, OrderProfile, list[str]] | None = None
-    hits = []
-    for p in ORDER_PROFILES:
-        ok, share, missing = p.matches(header, fmt)
-        if ok:
-            hits.append(p)
-        if best is None or share > best[0]:
-            best = (share, p, missing)
+    """Pick the order profile whose required columns the header has (most columns first).
+
+    Without a match, the closest profile is the one sharing the most identifying
+    columns (ties: the larger share of its columns); it is only offered when the
+    header has at least half of them, so that a few generic names (``Order ID``,
+    ``Quantity``, ``Price``) do not point an Amazon order history at Etsy.
+    """
+    hits = [p for p in ORDER_PROFILES if p.matches(header, fmt)[0]]
     if hits:
         p = max(hits, key=lambda q: len(q.required) + len(q.required_any))
         n_req = len(p.required) + len(p.required_any)
@@ -476,13 +550,22 @@ def detect_profile(header: Sequence[str], fmt: str) -> ProfileMatch:
             f"{p.title}{extra}: the header has all {n_req} identifying columns "
             f"({', '.join(repr(c) for c in p.required[:4])}, ...)"
             if fmt != "whitespace"
-            else f"{p.title}: no header, every line is 'id YYYYMMDD quantity amount'"
+            else f"{p.title}: every line is 'id YYYYMMDD quantity amount'"
         )
         return ProfileMatch(p, reason)
-    assert best is not None
+    ranked = []
+    for p in ORDER_PROFILES:
+        shared, missing = _shared_identifying(p, header)
+        total = len(shared) + len(missing)
+        ranked.append((len(shared), len(shared) / total, p, shared, missing))
+    ranked.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    n, share, best, shared, missing = ranked[0]
+    if n == 0 or share < 0.5:
+        return ProfileMatch(None, "no platform profile matched")
     return ProfileMatch(
         None,
         "no platform profile matched",
-        closest=best[1].name if best[0] > 0 else None,
-        missing=tuple(best[2]),
+        closest=best.name,
+        missing=tuple(missing),
+        shared=tuple(shared),
     )

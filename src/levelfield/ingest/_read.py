@@ -266,6 +266,17 @@ def open_source(path: str | Path, *, sheet: str | None = None) -> SourceFile:
             src.fmt = "whitespace"
             src.tables = [TableInfo(header=CDNOW_HEADER, has_header=False)]
             return src
+        # The copy shipped with ``lifetimes`` starts with a header line
+        # ("customer_id date number_of_cds dollar_value").
+        if (
+            len(lines) > 1
+            and len(lines[0].split()) == len(CDNOW_HEADER)
+            and not _CDNOW_LINE.match(lines[0])
+            and all(_CDNOW_LINE.match(ln) for ln in lines[1:])
+        ):
+            src.fmt = "whitespace"
+            src.tables = [TableInfo(header=CDNOW_HEADER, has_header=True)]
+            return src
         first = next(csv.reader(io.StringIO(lines[0] if lines else "")), [""])
         delim, header = ",", first
     src.delimiter = delim
@@ -332,7 +343,7 @@ def stage_rows(
     if src.fmt == "csv":
         rejects = _stage_csv(con, src, table, used)
     elif src.fmt == "whitespace":
-        _stage_whitespace(con, src, used)
+        _stage_whitespace(con, src, used, skip_header=table.has_header)
     elif src.fmt == "parquet":
         sel = ", ".join(f"CAST({ident(table.header[i])} AS VARCHAR) AS c{i}" for i in used)
         con.execute(
@@ -396,18 +407,21 @@ def _stage_csv(
     return rejects
 
 
-def _stage_whitespace(con: duckdb.DuckDBPyConnection, src: SourceFile, used: Sequence[int]) -> None:
+def _stage_whitespace(
+    con: duckdb.DuckDBPyConnection, src: SourceFile, used: Sequence[int], skip_header: bool = False
+) -> None:
     if src.text_path is None:
         raise DataError(f"{src.name}: not recognised as text")
     con.execute(
         f"CREATE TEMP TABLE _lf_lines AS SELECT string_split_regex(trim(line), '\\s+') AS p "
         f"FROM read_csv({lit(str(src.text_path))}, columns={{'line': 'VARCHAR'}}, "
-        "delim='\\x01', quote='', escape='', header=false, auto_detect=false)"
+        "delim='\\x01', quote='', escape='', "
+        f"header={'true' if skip_header else 'false'}, auto_detect=false)"
     )
     sel = ", ".join(f"p[{i + 1}] AS c{i}" for i in used)
     con.execute(f"CREATE TEMP TABLE _lf_ws AS SELECT {sel} FROM _lf_lines")
     con.execute("DROP TABLE _lf_lines")
-    _finish(con, "_lf_ws", used, offset=1)
+    _finish(con, "_lf_ws", used, offset=2 if skip_header else 1)
 
 
 def _stage_excel(

@@ -219,8 +219,36 @@ _V3_PROVENANCE = [
     )""",
 ]
 
+# v4: orders keyed by their source. ``orders.order_id`` stays the one join key but is
+# workspace-unique (``shopify:<Id>``, ``etsy:<Order ID>``, ``stripe:<id>``); per-order
+# facts beyond the canonical columns live beside it in ``order_details`` (so
+# ``orders`` keeps its shape): the number the shop sees (``order_ref``, ``#1001``), the
+# non-merchandise amount (tips, gift cards, shipping protection, donations; their lines
+# are in ``non_merchandise_lines``, never in ``order_lines``) and the settled amount a
+# payment export states (Stripe ``Converted Amount``/``Converted Currency``).
+_V4_ORDER_SOURCES = [
+    f"""CREATE TABLE order_details (
+        order_id VARCHAR PRIMARY KEY,
+        order_ref VARCHAR,
+        non_merchandise {MONEY} NOT NULL DEFAULT 0,
+        settled_amount {MONEY},
+        settled_currency VARCHAR
+    )""",
+    f"""CREATE TABLE non_merchandise_lines (
+        order_id VARCHAR NOT NULL,
+        line_no INTEGER NOT NULL,
+        line_type VARCHAR NOT NULL,
+        sku VARCHAR,
+        product VARCHAR,
+        quantity DECIMAL(18,4) NOT NULL,
+        amount {MONEY} NOT NULL,
+        import_id BIGINT NOT NULL,
+        PRIMARY KEY (order_id, line_no)
+    )""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3_PROVENANCE]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3_PROVENANCE, _V4_ORDER_SOURCES]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
