@@ -21,7 +21,14 @@ def test_demo_top_three_reflects_planted_truth(demo_dir: Path) -> None:
     # Planted: prices below the margin-optimal level for elastic products (pricing),
     # and marketplaces carrying about half of revenue while owning those customers.
     assert "reprice_with_guardrails" in top
-    assert {"platform_trap", "platform_to_own_store"} & set(top)
+    # The platform move is valued with the business's one own-store assumption (PERT
+    # 40-70-90 % of buyers follow), the same as exposure's what-if: on the demo it pays
+    # only above ~80 % following, so it is listed with its (low) success probability but
+    # not headlined.
+    move = next(a for a in plan.actions if a.rule_id in ("platform_trap", "platform_to_own_store"))
+    assert "own-store assumption" in move.impact.basis
+    assert move.success_probability == move.impact.success_probability
+    assert move.success_probability is not None and move.success_probability < 0.5
     assert manifest["marketplace_share"] > 0.4
     assert manifest["channels"]["amazon"]["share"] > 0.25
     platform = next(i for i in plan.insights if i.name == "Platform trap")

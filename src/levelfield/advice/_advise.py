@@ -388,13 +388,15 @@ def advise(
                 value=lead.value,
                 strategy=rule.strategy,
                 source=f"{SEED_TITLES.get(rule.seed, 'seed ' + rule.seed)} — {rule.source}",
-                impact=estimate_impact(rule.impact, bound, facts, rule.id, ws),
+                impact=(impact := estimate_impact(rule.impact, bound, facts, rule.id, ws)),
                 effort=rule.effort,
                 horizon_weeks=rule.horizon_weeks,
                 kpi=render(rule.kpi, bound, facts, rule.id),
                 insight=rule.name if rule.kind == "insight" else None,
                 pilot=_pilot(rule, facts),
-                success_probability=rule.success_probability,
+                success_probability=rule.success_probability
+                if impact.success_probability is None
+                else impact.success_probability,
             )
         )
     replaced = {

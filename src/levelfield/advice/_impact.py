@@ -13,6 +13,7 @@ from typing import Any
 
 from levelfield.advice._facts import BusinessFacts
 from levelfield.errors import ConfigError, LevelfieldError
+from levelfield.exposure import own_store_follow
 from levelfield.findings import Finding
 from levelfield.workspace import Workspace
 
@@ -35,6 +36,9 @@ class ImpactEstimate:
     high: float
     basis: str
     method: str = "range"
+    #: Chance the action pays off under its stated uncertain assumption (None: the
+    #: estimator has none; the rule's own success_probability applies).
+    success_probability: float | None = None
 
     @classmethod
     def from_range(
@@ -105,16 +109,28 @@ def channel_shift(
         )
     own = facts.own_channel
     t_o = facts.fee_rate_by_channel.get(own, ASSUMED_OWN_FEE) if own else ASSUMED_OWN_FEE
-    loss = _num(params, "conversion_loss")
-    per_unit = (1.0 - loss) * (m - t_o) - (m - t_p)
-    lo = _num(params, "share_moved_low") * revenue * per_unit
-    hi = _num(params, "share_moved_high") * revenue * per_unit
+    follow = own_store_follow(ws)
+    if "conversion_loss" in params:
+        loss = _num(params, "conversion_loss")
+        lo_f = hi_f = 1.0 - loss
+        follow_text = f"{loss:.0%} of moved buyers assumed lost"
+    else:
+        lo_f, hi_f = follow.low, follow.high
+        follow_text = f"own-store assumption: {follow.describe()}"
+    per_unit_lo = lo_f * (m - t_o) - (m - t_p)
+    per_unit_hi = hi_f * (m - t_o) - (m - t_p)
+    lo = _num(params, "share_moved_low") * revenue * per_unit_lo
+    hi = _num(params, "share_moved_high") * revenue * per_unit_hi
+    breakeven = (m - t_p) / (m - t_o) if m > t_o else float("inf")
+    p_ok = follow.probability_above(breakeven) if breakeven < float("inf") else 0.0
     basis = (
         f"moving {params['share_moved_low']:.0%}–{params['share_moved_high']:.0%} of "
         f"{_money(revenue, facts.currency)} {channel} revenue; {channel} takes {t_p:.1%} "
-        f"({t_p_basis}), own store {t_o:.1%}; {loss:.0%} of moved buyers assumed lost; {m_basis}"
+        f"({t_p_basis}), own store {t_o:.1%}; {follow_text}; pays if more than "
+        f"{min(breakeven, 1.0):.0%} follow ({p_ok:.0%} likely); {m_basis}"
     )
-    return ImpactEstimate.from_range(lo, hi, basis)
+    est = ImpactEstimate.from_range(lo, hi, basis)
+    return ImpactEstimate(est.low, est.mid, est.high, basis, est.method, p_ok)
 
 
 def from_finding(
@@ -342,30 +358,51 @@ def scenario_shift_channel(
 ) -> ImpactEstimate:
     """Move ``percent`` % of a platform's sales to the own store, simulated.
 
-    Falls back to :func:`channel_shift` (a stated range) when the scenario engine
-    cannot model the business (e.g. no own store or no costs imported).
+    The share of buyers who follow is the business's one own-store assumption
+    (:func:`levelfield.exposure.own_store_follow`, shared with exposure and scenarios),
+    drawn per simulated future, so the range and the success probability carry its
+    uncertainty. Falls back to :func:`channel_shift` (a stated range) when the scenario
+    engine cannot model the business (e.g. no own store or no costs imported).
     """
-    from levelfield.scenarios import ShiftChannel
+    from levelfield.scenarios import evaluate_own_store_shift
 
+    if "follow_percent" in params or "conversion_loss" in params:
+        raise ConfigError(
+            "scenario_shift_channel takes no follow_percent: the share of buyers who follow "
+            "to the own store is set once per business ('own_store_follow' in the business "
+            "profile)"
+        )
     f = _first(bound, params)
     channel = str(f.context.get("channel", ""))
     percent = _num(params, "percent")
-    follow = _num(params, "follow_percent")
+    follow = own_store_follow(ws)
     if ws is not None and channel:
         try:
-            return _from_simulation(
-                ws,
-                ShiftChannel(channel, "own_store", percent=percent, follow_percent=follow),
-                f"moving {percent:.0f} % of {channel} sales to the own store with "
-                f"{follow:.0f} % of those buyers following",
-                facts.currency,
+            impact = evaluate_own_store_shift(
+                ws, channel, percent, n_trials=SCENARIO_TRIALS, seed=0
             )
         except LevelfieldError:
-            pass
+            impact = None
+        if impact is not None:
+            p5, p95 = (float(v) for v in impact.quantile([0.05, 0.95]))
+            basis = (
+                f"simulated with the scenario engine: moving {percent:.0f} % of {channel} "
+                f"sales to the own store; own-store assumption: {follow.describe()}, drawn "
+                f"per future; first-year profit change against doing nothing on the same "
+                f"{SCENARIO_TRIALS:,} futures, 90 % interval {facts.currency} {p5:,.0f} to "
+                f"{p95:,.0f}, gains in {impact.p_positive:.0%} of futures"
+            )
+            return ImpactEstimate(
+                low=min(p5, impact.mean),
+                mid=impact.mean,
+                high=max(p95, impact.mean),
+                basis=basis,
+                method="scenario",
+                success_probability=impact.p_positive,
+            )
     fallback = {
         "share_moved_low": percent / 100.0 * 0.5,
         "share_moved_high": percent / 100.0 * 1.5,
-        "conversion_loss": 1.0 - follow / 100.0,
         **({"alias": params["alias"]} if "alias" in params else {}),
     }
     return channel_shift(fallback, bound, facts, ws)

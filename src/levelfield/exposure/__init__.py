@@ -36,7 +36,10 @@ Finding metric ids (``Finding.metric``), all shares 0-1 unless stated:
 - ``exposure.spend_weighted_country_risk`` (index 0-100)
 - ``exposure.compliance_cost_share``: estimated cost over the last 12 months' revenue
   (annualized with less history; context: ratio_to_large)
-- ``exposure.own_store_margin_gain`` (currency per year; context: channel)
+- ``exposure.own_store_margin_gain`` (currency per year at the own-store follow
+  assumption's mode; context: channel, low, high (at the range's ends),
+  success_probability (chance the follow share beats break-even under the assumption),
+  follow, follow_low, follow_high, breakeven_follow)
 - ``exposure.scorecard_weakest`` (index 0-100; context: dimension, second)
 
 Public API: :func:`analyze`, :class:`ExposureResult`, :func:`figures` and the single
@@ -48,6 +51,7 @@ charts, :func:`channel_fee_rates`, :func:`fee_schedule`, :func:`country_risk_tab
 from __future__ import annotations
 
 from levelfield.exposure._analyze import CAPABILITIES, analyze, channel_fee_rates
+from levelfield.exposure._assumptions import OWN_STORE_FOLLOW, OwnStoreFollow, own_store_follow
 from levelfield.exposure._charts import (
     concentration_chart,
     country_risk_chart,
@@ -81,9 +85,11 @@ __all__ = [
     "HHI_MODERATE",
     "INDICATORS",
     "METHODS",
+    "OWN_STORE_FOLLOW",
     "REFERENCES",
     "ExposureResult",
     "Indicator",
+    "OwnStoreFollow",
     "OwnStoreShift",
     "analyze",
     "channel_fee_rates",
@@ -98,6 +104,7 @@ __all__ = [
     "hhi_band",
     "linear_score",
     "normalize_countries",
+    "own_store_follow",
     "own_store_shift",
     "scorecard_radar",
     "shift_effects",
@@ -116,7 +123,11 @@ METHODS = (
     "profile has unknown fees, never zero. Fee drag is fees over gross margin (revenue less "
     "cost of goods from product unit costs). The own-store what-if moves a stated share of "
     "a marketplace's revenue to the own store, loses a stated share of it on the way, and "
-    "compares margins after each side's fees; it also states the break-even loss. Supplier "
+    "compares margins after each side's fees; it also states the break-even loss. The share "
+    "of buyers who follow is one assumption per business (own_store_follow: PERT 40-70-90% "
+    "unless the business profile sets it), shared with the scenario engine and the advice; "
+    "the what-if gives the margin at the range's ends and the chance the move pays under "
+    "it. Supplier "
     "spend is the stated annual spend, else the cost of goods bought per year. Country risk "
     "is 100 minus the mean World Bank WGI percentile rank of political stability, regulatory "
     "quality and rule of law (2023 data, CC BY 4.0), overridable. A supplier's risk score is "

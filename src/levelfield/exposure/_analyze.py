@@ -21,6 +21,7 @@ from levelfield.errors import (
     InsufficientDataError,
 )
 from levelfield.exposure import _metrics as msql
+from levelfield.exposure._assumptions import OwnStoreFollow, own_store_follow
 from levelfield.exposure._kernels import own_store_shift, shift_effects
 from levelfield.exposure._reference import (
     PLATFORM_OWNS_CUSTOMER,
@@ -99,7 +100,7 @@ _SCHEDULE_COLS = [
 class _Params:
     shift_channel: str | None = None
     shift_share: float = 0.2
-    conversion_loss: float = 0.3
+    conversion_loss: float | None = None
     own_store_fee_rate: float | None = None
     diversify_share: float = 0.25
     n_suggestions: int = 5
@@ -143,7 +144,8 @@ def _check_params(params: Mapping[str, Any]) -> _Params:
         )
     p = _Params(**params)
     _share_param("shift_share", p.shift_share)
-    _share_param("conversion_loss", p.conversion_loss)
+    if p.conversion_loss is not None:
+        _share_param("conversion_loss", p.conversion_loss)
     _share_param("diversify_share", p.diversify_share)
     if p.own_store_fee_rate is not None:
         _share_param("own_store_fee_rate", p.own_store_fee_rate, upper_open=True)
@@ -609,10 +611,12 @@ def analyze(
     **params
         ``shift_channel`` (channel for the own-store what-if; default the marketplace
         with most revenue), ``shift_share`` (share of its revenue moved, default 0.2),
-        ``conversion_loss`` (share of moved revenue lost on the way, default 0.3 — an
-        assumption to replace with your own), ``own_store_fee_rate`` (default the fee
-        rate of your largest own channel, else Shopify Payments Basic at your average
-        order), ``diversify_share`` (share of a supplier's spend shifted, default 0.25),
+        ``conversion_loss`` (share of moved revenue lost on the way; default one minus
+        the business's own-store follow assumption, :func:`own_store_follow`, whose range
+        also gives the what-if's low/high and success probability),
+        ``own_store_fee_rate`` (default the fee rate of your largest own channel, else
+        Shopify Payments Basic at your average order), ``diversify_share`` (share of a
+        supplier's spend shifted, default 0.25),
         ``n_suggestions`` (default 5), ``country_risk`` (``{country: risk 0-100}``
         overriding the WGI table), ``compliance_study`` (``"crain_crain_2014"`` or
         ``"crain_crain_2010"``), ``unit_cost_benchmarks`` (``{sku: large-firm unit cost}``).
@@ -740,7 +744,7 @@ def _compute(
     _ownership(pos, metrics, labels, notes)
 
     # -- own-store what-if ---------------------------------------------------------------
-    whatif = _whatif(con, pos, p, gm_rate, labels, notes)
+    whatif = _whatif(con, pos, p, gm_rate, labels, notes, own_store_follow(ws))
     if len(whatif):
         metrics["whatif_margin_gained"] = float(whatif.iloc[0]["margin_gained"])
 
@@ -909,6 +913,7 @@ def _whatif(
     gm_rate: float,
     labels: dict[str, str],
     notes: list[str],
+    follow: OwnStoreFollow,
 ) -> pd.DataFrame:
     plat = pos[pos["owns_customer"].eq(False).fillna(False).astype(bool)]
     if p.shift_channel is not None:
@@ -948,16 +953,27 @@ def _whatif(
     if not math.isfinite(gm_rate):
         notes.append("own-store what-if uses revenue less fees (no unit costs to compute margin)")
     years = msql.order_history(con)[1]
-    r = own_store_shift(
-        float(row["revenue"]) / years, p.shift_share, p.conversion_loss, gm, f_p, float(f_o)
-    )
+    loss = 1.0 - follow.mode if p.conversion_loss is None else p.conversion_loss
+    rev_year = float(row["revenue"]) / years
+    r = own_store_shift(rev_year, p.shift_share, loss, gm, f_p, float(f_o))
+    at_low = own_store_shift(rev_year, p.shift_share, 1.0 - follow.low, gm, f_p, float(f_o))
+    at_high = own_store_shift(rev_year, p.shift_share, 1.0 - follow.high, gm, f_p, float(f_o))
+    breakeven_follow = 1.0 - r.breakeven_conversion_loss
     labels["whatif_channel"] = str(row["channel"])
     return pd.DataFrame(
         [
             {
                 "channel": str(row["channel"]),
                 "share_moved": p.shift_share,
-                "conversion_loss": p.conversion_loss,
+                "conversion_loss": loss,
+                "follow_low": follow.low,
+                "follow_mode": follow.mode,
+                "follow_high": follow.high,
+                "follow_source": follow.source,
+                "margin_gained_low": at_low.margin_gained,
+                "margin_gained_high": at_high.margin_gained,
+                "breakeven_follow": breakeven_follow,
+                "success_probability": follow.probability_above(breakeven_follow),
                 "gross_margin_rate": gm,
                 "platform_fee_rate": f_p,
                 "own_store_fee_rate": float(f_o),
@@ -970,8 +986,8 @@ def _whatif(
                 "margin_after": r.margin_after,
                 "margin_gained": r.margin_gained,
                 "breakeven_conversion_loss": r.breakeven_conversion_loss,
-                "assumption": "conversion loss is your assumption: the share of moved buyers "
-                "who do not follow to the own store",
+                "assumption": f"own-store assumption: {follow.describe()}; the conversion "
+                "loss is the share of moved buyers who do not follow",
             }
         ]
     )

@@ -416,16 +416,27 @@ class ExposureResult:
         wg = m.get("whatif_margin_gained", math.nan)
         if math.isfinite(wg) and len(self.whatif):
             w = self.whatif.iloc[0]
+            p_ok = float(w["success_probability"])
             add(
                 "own_store_margin_gain",
                 wg,
                 "currency",
                 f"Moving {_pct(float(w['share_moved']))} of {w['channel']} revenue to your own "
                 f"store, losing {_pct(float(w['conversion_loss']))} of it on the way, would change "
-                f"margin by {wg:,.0f} {self.currency} a year (break-even loss "
-                f"{_pct(float(w['breakeven_conversion_loss']))}).",
+                f"margin by {wg:,.0f} {self.currency} a year ({float(w['margin_gained_low']):,.0f} "
+                f"if {_pct(float(w['follow_low']))} of buyers follow, "
+                f"{float(w['margin_gained_high']):,.0f} if {_pct(float(w['follow_high']))} do; "
+                f"it pays if more than {_pct(float(w['breakeven_follow']))} follow, "
+                f"{_pct(p_ok)} likely under the own-store assumption).",
                 "good" if wg > 0 else "info",
                 channel=str(w["channel"]),
+                low=float(w["margin_gained_low"]),
+                high=float(w["margin_gained_high"]),
+                success_probability=p_ok,
+                follow=float(w["follow_mode"]),
+                follow_low=float(w["follow_low"]),
+                follow_high=float(w["follow_high"]),
+                breakeven_follow=float(w["breakeven_follow"]),
             )
         weak = self._weakest()
         if weak:

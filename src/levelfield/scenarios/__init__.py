@@ -57,6 +57,7 @@ from levelfield.scenarios._analysis import (
     default_scenarios,
     default_strategies,
     evaluate_action,
+    evaluate_own_store_shift,
     risk_metrics,
 )
 from levelfield.scenarios._distributions import (
@@ -191,6 +192,7 @@ __all__ = [
     "default_strategies",
     "distribution_from_dict",
     "evaluate_action",
+    "evaluate_own_store_shift",
     "figures",
     "iman_conover",
     "ishigami",

@@ -38,6 +38,7 @@ from levelfield.errors import (
     LevelfieldError,
     UnknownReferenceError,
 )
+from levelfield.exposure import OWN_STORE_FOLLOW, OwnStoreFollow, own_store_follow
 from levelfield.scenarios._distributions import (
     PERT,
     Distribution,
@@ -155,6 +156,7 @@ class PnLModel:
     home_country: str | None = None
     notes: tuple[str, ...] = ()
     fee_source: str = ""
+    own_store_follow: OwnStoreFollow = OWN_STORE_FOLLOW
     mixing: FloatArray = field(init=False, repr=False)
     mixing_blocks: tuple[tuple[NDArray[np.intp], FloatArray], ...] = field(init=False, repr=False)
 
@@ -972,6 +974,7 @@ def build_model(
         home_country=home,
         notes=tuple(t for t, _ in notes),
         fee_source=fee_source,
+        own_store_follow=own_store_follow(ws),
     )
     if warn:
         for text, loud in notes:

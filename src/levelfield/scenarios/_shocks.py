@@ -329,20 +329,29 @@ class ShiftChannel(Change):
 
     ``source="marketplaces"`` moves from every marketplace; ``target="own_store"``
     picks the own-store channel with the most revenue. ``follow_percent`` of the moved
-    buyers follow (default 80 %); the rest are lost.
+    buyers follow; the rest are lost. The default (None) is the business's own-store
+    assumption, ``model.own_store_follow`` (:func:`levelfield.exposure.own_store_follow`),
+    the same one exposure and advice use.
     """
 
     source: str
     target: str
     percent: float = 30.0
-    follow_percent: float = 80.0
+    follow_percent: float | None = None
     type_name: ClassVar[str] = "shift_channel"
     kind: ClassVar[str] = "action"
 
     def __post_init__(self) -> None:
         self._check()
         _pct(self.percent, "shift_channel percent", 0.0, 100.0)
-        _pct(self.follow_percent, "shift_channel follow_percent", 0.0, 100.0)
+        if self.follow_percent is not None:
+            _pct(self.follow_percent, "shift_channel follow_percent", 0.0, 100.0)
+
+    def follow_share(self, model: PnLModel) -> float:
+        """Share of moved buyers who follow: the given percent, else the model's assumption."""
+        if self.follow_percent is None:
+            return model.own_store_follow.mode
+        return self.follow_percent / 100.0
 
     def apply(self, model: PnLModel, adj: Adjustments) -> None:
         src = _channels(model, self.source)
@@ -356,7 +365,7 @@ class ShiftChannel(Change):
             tgt = max(own, key=lambda c: float(model.revenue_base[:, c].sum()))
         else:
             tgt = model.channel_index(self.target)
-        s, f = self.percent / 100.0, self.follow_percent / 100.0
+        s, f = self.percent / 100.0, self.follow_share(model)
         for c in src:
             if c == tgt:
                 continue
@@ -365,10 +374,12 @@ class ShiftChannel(Change):
             adj.route[c, tgt] += moved.sum() * f
 
     def describe(self) -> str:
-        return (
-            f"move {self.percent:g}% of {self.source} sales to {self.target} "
-            f"({self.follow_percent:g}% of buyers follow)"
+        follow = (
+            "buyers who follow: the own-store assumption"
+            if self.follow_percent is None
+            else f"{self.follow_percent:g}% of buyers follow"
         )
+        return f"move {self.percent:g}% of {self.source} sales to {self.target} ({follow})"
 
 
 @dataclass(frozen=True)
