@@ -341,3 +341,17 @@ def test_pages_are_not_cached_and_logout_clears_site_data(client: TestClient) ->
     r = client.post("/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
     assert r.headers["clear-site-data"] == '"cache", "storage"'
     assert "strict-transport-security" not in r.headers  # plain HTTP: no HSTS
+
+
+def test_page_views_never_wait_for_an_organizations_import(client: TestClient) -> None:
+    """Issue 16 item 6: no request thread waits on the organization's lock."""
+    org_id = sign_up(client, "busy@x.com")
+    st_ = client.app.state.lf
+    org = st_.store.org(org_id)
+    assert st_.tenants.cached_numbers(org) is None  # a new organization: never computed
+    with st_.tenants.lock(org_id):  # an import is writing the workspace
+        t0 = time.perf_counter()
+        assert st_.tenants.numbers_if_idle(org) == ()
+        assert client.get(f"/orgs/{org_id}").status_code == 200
+        assert time.perf_counter() - t0 < 5
+    assert len(st_.tenants.numbers_if_idle(org)) == 5  # computed once the lock is free

@@ -200,7 +200,10 @@ class ActionOut(BaseModel):
 class OrgDetailOut(BaseModel):
     id: str
     name: str
-    key_numbers: list[NumberOut]
+    key_numbers: list[NumberOut] = Field(
+        description="Empty while an import or analysis run is writing a workspace whose "
+        "numbers were never computed"
+    )
     actions: list[ActionOut]
     analyses: list[SectionOut]
     data_fingerprint: str | None
@@ -653,7 +656,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         report = await report_for(org.org_id, report_at)
         numbers = tenants.cached_numbers(org)
         if numbers is None:
-            numbers = await run_in_threadpool(tenants.numbers, org)
+            numbers = await run_in_threadpool(tenants.numbers_if_idle, org)
         uploads = [
             (u["upload_id"], ImportOutcome.from_json(u["summary_json"]))
             for u in store.uploads(org.org_id)
@@ -978,7 +981,7 @@ def _api_router(st: AppState, flow: UploadFlow) -> APIRouter:
     )
     def org_detail(m: Member) -> OrgDetailOut:
         report = tenants.report_data(m.org.org_id)
-        numbers = tenants.numbers(m.org)
+        numbers = tenants.numbers_if_idle(m.org)
         job = store.latest_job(m.org.org_id)
         return OrgDetailOut(
             id=m.org.org_id,

@@ -429,6 +429,23 @@ class Tenants:
         with self.lock(org.org_id):
             return self.refresh_numbers(org)
 
+    def numbers_if_idle(self, org: Org) -> tuple[KeyNumber, ...]:
+        """:meth:`numbers` for requests: never waits for the organization's lock.
+
+        While an import or analysis run holds it (they refresh the numbers when done),
+        the answer is empty instead of a request thread waiting behind them.
+        """
+        nums = self.cached_numbers(org)
+        if nums is not None:
+            return nums
+        lock = self.lock(org.org_id)
+        if not lock.acquire(blocking=False):
+            return ()
+        try:
+            return self.refresh_numbers(org)
+        finally:
+            lock.release()
+
     def refresh_numbers(self, org: Org) -> tuple[KeyNumber, ...]:
         """Recompute and cache the five numbers; call with the org's lock held."""
         ws = self.workspace(org)

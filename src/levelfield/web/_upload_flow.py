@@ -177,7 +177,14 @@ class UploadFlow:
             typed = tmp.with_suffix(f".{detected}")
             tmp.replace(typed)
             tmp = typed
-            outcome = self.st.tenants.import_upload(org, kind, tmp, source, detected, options)
+            try:
+                outcome = self.st.tenants.import_upload(org, kind, tmp, source, detected, options)
+            except Exception:  # a bug: the upload must not stay "importing" for ever
+                broken = ImportOutcome(
+                    False, kind, source, detected, "internal error; please report this bug"
+                )
+                self._finish(org, upload_id, broken, 500)
+                raise
             if outcome.needs_mapping:
                 outcome = self._keep_for_mapping(org, upload_id, outcome, tmp)
             return self._finish(org, upload_id, outcome, 201 if outcome.ok else 400)
