@@ -355,3 +355,21 @@ def test_page_views_never_wait_for_an_organizations_import(client: TestClient) -
         assert client.get(f"/orgs/{org_id}").status_code == 200
         assert time.perf_counter() - t0 < 5
     assert len(st_.tenants.numbers_if_idle(org)) == 5  # computed once the lock is free
+
+
+def test_serve_cli_closes_signup_and_names_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import levelfield.web
+    from levelfield.cli import app
+
+    seen: list[Settings] = []
+    monkeypatch.setattr(levelfield.web, "serve", lambda **kw: seen.append(kw["settings"]))
+    r = CliRunner().invoke(
+        app, ["serve", "--no-signup", "--trusted-proxy", "10.0.0.1", "--trusted-proxy", "::1"]
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["serve"])
+    assert r.exit_code == 0, r.output
+    assert (seen[0].allow_signup, seen[0].trusted_proxies) == (False, ("10.0.0.1", "::1"))
+    assert (seen[1].allow_signup, seen[1].trusted_proxies) == (True, ())  # the defaults
