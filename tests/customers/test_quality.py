@@ -264,3 +264,18 @@ def test_nbd_likelihood_is_the_no_dropout_limit_of_bgnbd_and_pareto_nbd() -> Non
     pareto = K.pareto_nbd_loglik(r, alpha, 1e-12, 1.0, x, t_x, T)[0].sum()
     assert nbd == pytest.approx(bg, rel=1e-9) and nbd == pytest.approx(pareto, rel=1e-9)
     assert best >= nbd  # the maximum is at least as high as any point
+
+
+def test_an_estimated_share_is_never_rounded_to_100_percent(sim_ws: Workspace) -> None:
+    from levelfield.customers._analyze import _share
+
+    assert _share(0.9996, 1) == "more than 99.9%" and _share(0.996, 0) == "more than 99%"
+    assert _share(0.0004, 1) == "less than 0.1%" and _share(0.5, 1) == "50.0%"
+    assert _share(1.0, 1) == "100.0%"  # only an exact 1 is stated as 100 %
+    res = analyze(sim_ws, holdout=None)
+    high = dataclasses.replace(
+        res, monthly_retention=0.99962, monthly_retention_interval=(0.9991, 0.99985)
+    )
+    said = high.headline() + [f.text for f in high.findings()]
+    assert not any(_HUNDRED.search(line) for line in said), said
+    assert any("more than 99.9%" in line for line in said)

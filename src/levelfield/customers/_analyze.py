@@ -124,6 +124,21 @@ def _f(v: float | None) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _share(v: float, digits: int) -> str:
+    """A share as a percentage that never rounds an estimate to 100 % or 0 %.
+
+    0.9996 at one decimal is "more than 99.9%", not "100.0%": an estimated share below 1
+    is never stated as certain.
+    """
+    text = f"{v:.{digits}%}"
+    step = 10.0**-digits
+    if 0 < v < 1 and float(text.rstrip("%")) >= 100:
+        return f"more than {100 - step:.{digits}f}%"
+    if 0 < v < 1 and float(text.rstrip("%")) <= 0:
+        return f"less than {step:.{digits}f}%"
+    return text
+
+
 @dataclass(frozen=True)
 class CustomersResult:
     """Customer value analysis of one workspace.
@@ -216,7 +231,7 @@ class CustomersResult:
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return ""
         level = f"{100 * self.interval_level:.0f} %"
-        return f"{open_}{level} interval {lo:.1%} to {hi:.1%}{close}"
+        return f"{open_}{level} interval {_share(lo, 1)} to {_share(hi, 1)}{close}"
 
     @property
     def dropout_measured(self) -> bool:
@@ -326,7 +341,7 @@ class CustomersResult:
         ]
         if math.isfinite(self.monthly_retention):
             lines.append(
-                f"Monthly retention (model-based): {self.monthly_retention:.1%}"
+                f"Monthly retention (model-based): {_share(self.monthly_retention, 1)}"
                 f"{self._retention_words()} of active customers stay active from one month "
                 "to the next."
             )
@@ -438,8 +453,8 @@ class CustomersResult:
                 "customers.monthly_retention",
                 self.monthly_retention,
                 "share",
-                f"About {self.monthly_retention:.0%} of active customers remain active each "
-                f"month (model-based{self._retention_words('; ', '')}).",
+                f"{_share(self.monthly_retention, 0).capitalize()} of active customers remain "
+                f"active each month (model-based{self._retention_words('; ', '')}).",
                 "info",
                 {
                     "method": self.monthly_retention_method,
