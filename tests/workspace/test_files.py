@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -217,3 +218,22 @@ def test_status_and_report_read_a_read_only_workspace(read_only_file: Path, tmp_
     assert out.stat().st_size > 10_000
     with pytest.raises(WorkspaceError, match=r"is read-only .*chmod u\+w"):
         open_workspace(read_only_file)
+
+
+def test_file_duckdb_shortened_at_a_block_boundary_is_healthy(tmp_path: Path) -> None:
+    """DuckDB drops free trailing blocks on checkpoint but keeps the header's block count."""
+    from levelfield.provenance import ProvenanceLog, lot_entry
+
+    p = tmp_path / "a.duckdb"
+    shrank = False
+    for i in range(6):
+        with open_workspace(p) as ws:
+            ProvenanceLog(ws).add([lot_entry(f"G{i}", "x", 1, "kg", "2025-01-01")])
+        header = p.read_bytes()[: 3 * 4096]
+        blocks = max(
+            (struct.unpack_from("<6Q", header, off) for off in (4096, 8192)), key=lambda h: h[1]
+        )
+        shrank |= p.stat().st_size < 3 * 4096 + blocks[4] * blocks[5]
+        with open_workspace(p) as ws:
+            assert ws.con.execute("SELECT count(*) FROM provenance_entries").fetchall()[0][0] > i
+    assert shrank  # the case this test is about did occur
