@@ -389,12 +389,12 @@ def key_import(
 
 def _register_subcommands() -> None:
     # Commands whose options belong to their package: ingest (import, template) and demo.
-    from levelfield.demo import register_cli as register_demo
-    from levelfield.ingest import register_cli as register_ingest
+    from levelfield.demo._cli import register_cli as register_demo
+    from levelfield.ingest._cli import register_cli as register_ingest
 
     register_ingest(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
     register_demo(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
-    from levelfield.provenance import register_cli as register_provenance
+    from levelfield.provenance._cli import register_cli as register_provenance
 
     register_provenance(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
 

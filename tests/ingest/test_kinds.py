@@ -26,7 +26,6 @@ def test_all_matches_importable() -> None:
         "KINDS",
         "PROFILES",
         "template_csv",
-        "register_cli",
         "GENERIC_FIELDS",
         "normalize_column_name",
         "read_header",

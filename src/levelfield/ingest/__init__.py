@@ -10,7 +10,6 @@ to ``rejects``; too many of them fail the import and leave the workspace unchang
 
 from __future__ import annotations
 
-from levelfield.ingest._cli import register_cli
 from levelfield.ingest._import import KINDS, PROFILES, ImportSummary, import_file, template_csv
 from levelfield.ingest._profiles import GENERIC_FIELDS
 from levelfield.ingest._profiles import norm as normalize_column_name
@@ -24,6 +23,5 @@ __all__ = [
     "import_file",
     "normalize_column_name",
     "read_header",
-    "register_cli",
     "template_csv",
 ]

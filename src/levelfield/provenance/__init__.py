@@ -23,9 +23,9 @@ from levelfield.provenance._bundle import (
     Failure,
     Verification,
     build_export,
+    read_export_file,
     verify_export,
 )
-from levelfield.provenance._cli import read_export_file, register_cli
 from levelfield.provenance._entries import (
     ENTRY_KINDS,
     LotBook,
@@ -83,7 +83,6 @@ __all__ = [
     "node_hash",
     "parse_canonical",
     "read_export_file",
-    "register_cli",
     "render_export_html",
     "root_from_inclusion_proof",
     "shipment_entry",

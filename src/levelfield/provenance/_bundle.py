@@ -13,8 +13,10 @@ same checks in the same order with the same messages.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from levelfield.errors import DataError
@@ -24,7 +26,14 @@ from levelfield.provenance._lineage import lineage
 from levelfield.provenance._log import ProvenanceLog, head_message, rotation_message
 from levelfield.provenance._merkle import leaf_hash, verify_inclusion
 
-__all__ = ["EXPORT_FORMAT", "Failure", "Verification", "build_export", "verify_export"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "Failure",
+    "Verification",
+    "build_export",
+    "read_export_file",
+    "verify_export",
+]
 
 EXPORT_FORMAT = "levelfield-provenance-export/1"
 
@@ -269,3 +278,20 @@ def verify_export(doc: Mapping[str, Any] | str, expected_key: str | None = None)
     root = _hex(head.get("root"), 32) or b""
     entry_failures, bodies, present = _check_entries(doc, root, size)
     return result(entry_failures + _check_record(doc, bodies, present))
+
+
+_EMBEDDED = re.compile(r'<script type="application/json" id="lf-export">(.*?)</script>', re.DOTALL)
+
+
+def read_export_file(path: Path) -> str:
+    """The export JSON from a ``.json`` file or from the page that embeds it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    if text.lstrip().startswith("{"):
+        return text
+    match = _EMBEDDED.search(text)
+    if match is None:
+        raise DataError(f"{path} is neither an export JSON nor a page exported by levelfield")
+    return match.group(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from levelfield.errors import ConfigError, DataError
-from levelfield.provenance._bundle import build_export, verify_export
+from levelfield.errors import ConfigError
+from levelfield.provenance._bundle import build_export, read_export_file, verify_export
 from levelfield.provenance._entries import (
     certificate_entry,
     lot_entry,
@@ -35,23 +34,8 @@ WS = Annotated[
     ),
 ]
 DEFAULT_WS = Path("levelfield.duckdb")
-_EMBEDDED = re.compile(r'<script type="application/json" id="lf-export">(.*?)</script>', re.DOTALL)
 console = Console()
 err_console = Console(stderr=True)
-
-
-def read_export_file(path: Path) -> str:
-    """The export JSON from a ``.json`` file or from the page that embeds it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-    if text.lstrip().startswith("{"):
-        return text
-    match = _EMBEDDED.search(text)
-    if match is None:
-        raise DataError(f"{path} is neither an export JSON nor a page exported by levelfield")
-    return match.group(1)
 
 
 @contextmanager

@@ -19,7 +19,6 @@ Tax, inventory timing and payment terms are left out: cash follows profit.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import math
 import re
 import warnings
@@ -38,7 +37,14 @@ from levelfield.errors import (
     LevelfieldError,
     UnknownReferenceError,
 )
-from levelfield.exposure import OWN_STORE_FOLLOW, OwnStoreFollow, own_store_follow
+
+# Declared interface: scenarios uses exposure's public API (see the import-linter contracts).
+from levelfield.exposure import (
+    OWN_STORE_FOLLOW,
+    OwnStoreFollow,
+    channel_fee_rates,
+    own_store_follow,
+)
 from levelfield.scenarios._distributions import (
     PERT,
     Distribution,
@@ -1034,15 +1040,9 @@ def _take_rates(
     """Take rate per channel: exposure's fee profiles first, then ``orders.fees``."""
     rates: dict[str, float] = {}
     sources: list[str] = []
-    fn = None
     if use_exposure:
         try:
-            fn = getattr(importlib.import_module("levelfield.exposure"), "channel_fee_rates", None)
-        except ImportError:  # pragma: no cover - exposure ships with levelfield
-            fn = None
-    if callable(fn):
-        try:
-            got = dict(fn(ws))
+            got = dict(channel_fee_rates(ws))
         except LevelfieldError as exc:
             _note(notes, f"exposure fee rates unavailable ({exc}); using orders.fees", warn=False)
             got = {}

@@ -1,0 +1,55 @@
+"""The ``levelfield demo`` command (only ``levelfield.cli`` imports it: Typer stays out)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+
+from levelfield.demo._build import build_demo
+
+__all__ = ["register_cli"]
+
+
+def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
+    """Add the ``demo`` command to the Typer ``app``."""
+    from rich.console import Console
+
+    console = Console()
+    command = cast(Callable[[Callable[..., None]], Callable[..., None]], app.command())
+    errors = cast(Callable[[Callable[..., None]], Callable[..., None]], friendly_errors)
+
+    @command
+    @errors
+    def demo(
+        directory: Annotated[Path, typer.Argument(help="Folder to create the demo in.")] = Path(
+            "demo"
+        ),
+        seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace an existing demo in DIR.")
+        ] = False,
+        customers: Annotated[
+            int, typer.Option("--customers", help="Identified customers to simulate.")
+        ] = 10_000,
+        workspace: Annotated[
+            Path | None,
+            typer.Option(
+                "--workspace", "-w", help="Workspace file (default DIR/levelfield.duckdb)."
+            ),
+        ] = None,
+    ) -> None:
+        """Create a demo coffee roaster with three years of exports and known truth."""
+        with progress_bar("Building the demo business") as progress:
+            result = build_demo(
+                directory,
+                seed=seed,
+                n_customers=customers,
+                force=force,
+                workspace=workspace,
+                progress=progress,
+            )
+        for line in result.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
