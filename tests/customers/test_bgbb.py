@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import lifetimes
 import numpy as np
@@ -19,10 +20,9 @@ from levelfield.errors import ConfigError, DataError, InsufficientDataError, Not
 @pytest.fixture(scope="module")
 def donations() -> pd.DataFrame:
     """The 1995 cohort of 11,104 donors, six annual opportunities (the paper's table 1),
-    as shipped with lifetimes (frequency, recency, periods, weights)."""
-    from importlib.resources import files
-
-    df = pd.read_csv(files("lifetimes.datasets").joinpath("donations.csv"))
+    as shipped with lifetimes, vendored in tests/data/cdnow (frequency, recency, periods,
+    weights)."""
+    df = pd.read_csv(Path(__file__).parents[1] / "data" / "cdnow" / "donations.csv")
     assert int(df["weights"].sum()) == 11_104
     return df
 
