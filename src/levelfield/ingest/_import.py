@@ -82,6 +82,11 @@ _TEMP_TABLES = (
     "_lf_tbad",
     "_lf_cpv",
     "_lf_cbad",
+    "_lf_cpv0",
+    "_lf_emap",
+    "_lf_ltype",
+    "_lf_km",
+    "_lf_remap",
 )
 
 

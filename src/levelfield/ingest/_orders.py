@@ -304,8 +304,9 @@ def line_type_sql(product: str) -> str:
     return f"(CASE WHEN {product} IS NULL THEN 'merchandise' {whens} ELSE 'merchandise' END)"
 
 
-_EU = r",\d{1,2}$|,\d{4,}$|\.\d{3},"
-_US = r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\."
+# A currency code or symbol may follow the number ("1,00 EUR").
+_EU = r",\d{1,2}[^\d.,]*$|,\d{4,}[^\d.,]*$|\.\d{3},"
+_US = r"\.\d{1,2}[^\d.,]*$|\.\d{4,}[^\d.,]*$|,\d{3}\."
 
 
 def _detect_decimal_comma(
@@ -320,7 +321,7 @@ def _detect_decimal_comma(
     """
     if forced is not None or not fields:
         return {f: bool(forced) for f in fields}, []
-    digits = "regexp_replace({f}, '[^0-9.,]', '', 'g')"
+    digits = "{f}"
     parts = ", ".join(
         f"count(*) FILTER (WHERE regexp_matches({digits.format(f=f)}, {lit(_EU)})), "
         f"count(*) FILTER (WHERE regexp_matches({digits.format(f=f)}, {lit(_US)}))"
@@ -543,22 +544,27 @@ def _create_pv(
         ).fetchall()[0]
         by_name = int(n_known) < 0.5 * int(n_all)
     customer, id_src = _identity_sql(has, linked, by_name)
-    if "source_id" in has:
-        # Shopify writes the order's Id on its first row only.
-        key = (
-            f"{lit(prefix)} || coalesce(max({_ID_NORM.format(x='source_id')}) "
-            "OVER (PARTITION BY v_key), v_key)"
-        )
-    else:
-        key = f"{lit(prefix)} || v_key" if prefix else "v_key"
+    # With a source id (Shopify's Id, on an order's first row only) rows are grouped by
+    # the file's own short order number and mapped to the workspace key per order
+    # afterwards (_KEYMAP): short keys keep the row-level grouping fast.
+    key = f"{lit(prefix)} || v_key" if prefix and "source_id" not in has else "v_key"
     refund_of = (
         f"{lit(prefix)} || {_ID_NORM.format(x='refund_of')}" if "refund_of" in has else "NULL"
     )
-    line_type = line_type_sql("product") if "product" in has else "'merchandise'"
+    line_type = "'merchandise'"
+    if "product" in has:
+        # Classified once per distinct product name, not once per row.
+        con.execute(
+            f"CREATE TEMP TABLE _lf_ltype AS SELECT p AS _lt_p, {line_type_sql('p')} AS _lt "
+            f"FROM (SELECT DISTINCT product AS p FROM {ST} WHERE product IS NOT NULL)"
+        )
+        source += " LEFT JOIN _lf_ltype ON _lt_p = product"
+        line_type = "coalesce(_lt, 'merchandise')"
     final = [
         "_row",
         f"{key} AS key",
         "v_key AS nkey",
+        f"{_ID_NORM.format(x='source_id') if 'source_id' in has else 'NULL'} AS src_id",
         "v_ts AS ts",
         f"{customer} AS customer",
         f"{id_src} AS id_src",
@@ -579,8 +585,40 @@ def _create_pv(
     con.execute(f"CREATE TEMP TABLE {PV} AS SELECT {', '.join(final)} FROM {source}")
 
 
+_KEYMAP = "_lf_km"
+
+
+def _create_keymap(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    """File order number -> workspace key, for profiles keyed by a source id."""
+    con.execute(
+        f"CREATE TEMP TABLE {_KEYMAP} AS SELECT key, {lit(prefix)} || "
+        f"coalesce(max(src_id), key) AS final FROM {PV} WHERE key IS NOT NULL GROUP BY key"
+    )
+
+
+def _remap_keys(con: duckdb.DuckDBPyConnection, table: str, refund_of: bool) -> None:
+    """Replace file order numbers in ``table`` by workspace keys (``:refund`` kept)."""
+    base = (
+        "CASE WHEN t.order_id LIKE '%:refund' THEN left(t.order_id, length(t.order_id) - 7) "
+        "ELSE t.order_id END"
+    )
+    ref = ", coalesce(r.final, t.refund_of) AS refund_of" if refund_of else ""
+    join_r = f" LEFT JOIN {_KEYMAP} r ON r.key = t.refund_of" if refund_of else ""
+    con.execute(
+        f"CREATE TEMP TABLE _lf_remap AS SELECT t.* REPLACE (m.final || CASE WHEN "
+        f"t.order_id LIKE '%:refund' THEN ':refund' ELSE '' END AS order_id{ref}) "
+        f"FROM {table} t JOIN {_KEYMAP} m ON m.key = {base}{join_r}"
+    )
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"ALTER TABLE _lf_remap RENAME TO {table}")
+
+
 def _create_bad(
-    con: duckdb.DuckDBPyConnection, gross_from: str, chan: str, label: Mapping[str, str]
+    con: duckdb.DuckDBPyConnection,
+    gross_from: str,
+    chan: str,
+    label: Mapping[str, str],
+    keymap: bool = False,
 ) -> None:
     """Rejected rows: bad rows, rows of an order with a bad row, order-level failures,
     and orders whose key belongs to another channel."""
@@ -598,8 +636,13 @@ def _create_bad(
         f"HAVING (CASE {whole_cases} END) IS NOT NULL), "
         f"badkeys AS (SELECT DISTINCT key FROM {PV} WHERE err IS NOT NULL "
         "AND key IS NOT NULL UNION SELECT key FROM wholebad), "
-        f"clash AS (SELECT DISTINCT p.key, o.channel FROM {PV} p JOIN orders o "
-        f"ON o.order_id = p.key WHERE o.channel <> coalesce(p.channel_raw, {chan})) "
+        f"clash AS (SELECT DISTINCT p.key, o.channel FROM {PV} p "
+        + (
+            f"JOIN {_KEYMAP} m ON m.key = p.key JOIN orders o ON o.order_id = m.final "
+            if keymap
+            else "JOIN orders o ON o.order_id = p.key "
+        )
+        + f"WHERE o.channel <> coalesce(p.channel_raw, {chan})) "
         f"SELECT _row, err.col AS col, err.val AS val, err.reason AS reason FROM {PV} "
         "WHERE err IS NOT NULL "
         "UNION ALL SELECT _row, e.col, e.val, e.reason FROM wholebad "
@@ -654,20 +697,23 @@ def _order_amounts(has: set[str], gross_from: str, amounts: str) -> dict[str, st
             f"+ coalesce(abs({agg('discount')}), 0)"
         )
         other = "0"
-    discount = f"coalesce(abs({agg('discount')}), 0)"
-    shipping = f"coalesce(abs({agg('shipping')}), 0)"
+    # Aggregates are computed once per order (d_raw, ship_raw, items, sub); the
+    # discount and shipping rules below combine them per order (columns of ``a``).
+    discount = "coalesce(d_raw, 0)"
+    shipping = "ship_raw"
+    items, sub = "CAST(NULL AS DECIMAL(38,8))", "CAST(NULL AS DECIMAL(18,4))"
     if "subtotal" in has and amount:
         # Shopify's Discount Amount also holds shipping discounts (FREESHIP); its
         # Subtotal is the items (tips excluded) after item discounts only. The item
         # discount is what separates them; the rest comes off shipping.
         items = f"coalesce(sum({amount}) FILTER (WHERE line_type <> 'tip'), 0)"
-        item_disc = f"greatest({items} - {first('subtotal')}, 0)"
-        raw = f"abs({agg('discount')})"
+        sub = first("subtotal")
+        item_disc = "greatest(items - sub, 0)"
         discount = (
-            f"(CASE WHEN {first('subtotal')} IS NULL THEN coalesce({raw}, 0) "
-            f"WHEN {raw} IS NULL THEN {item_disc} ELSE least({raw}, {item_disc}) END)"
+            "(CASE WHEN sub IS NULL THEN coalesce(d_raw, 0) "
+            f"WHEN d_raw IS NULL THEN {item_disc} ELSE least(d_raw, {item_disc}) END)"
         )
-        shipping = f"greatest({shipping} - greatest(coalesce({raw}, 0) - {discount}, 0), 0)"
+        shipping = f"greatest(ship_raw - greatest(coalesce(d_raw, 0) - {discount}, 0), 0)"
     fee = first("fees")
     if "converted_amount" in has:
         # Stripe states the fee in the settlement currency: bring it to the charge's.
@@ -689,6 +735,10 @@ def _order_amounts(has: set[str], gross_from: str, amounts: str) -> dict[str, st
     return {
         "gross": gross,
         "other": other,
+        "d_raw": f"abs({agg('discount')})",
+        "ship_raw": f"coalesce(abs({agg('shipping')}), 0)",
+        "items": items,
+        "sub": sub,
         "discount": discount,
         "shipping": shipping,
         "tax": f"coalesce(abs({agg('tax')}), 0)",
@@ -724,9 +774,9 @@ def _create_ord(
         f"coalesce({first('currency')}, {lit(currency_default)}) AS currency, "
         f"CAST({a['gross']} AS DECIMAL(38,4)) AS g, "
         f"CAST({a['other']} AS DECIMAL(18,4)) AS non_merchandise, "
-        f"CAST({a['discount']} AS DECIMAL(18,4)) AS d, "
+        f"{a['d_raw']} AS d_raw, {a['ship_raw']} AS ship_raw, {a['items']} AS items, "
+        f"{a['sub']} AS sub, "
         f"CAST({a['tax']} AS DECIMAL(18,4)) AS tax, "
-        f"CAST({a['shipping']} AS DECIMAL(18,4)) AS shipping, "
         f"CAST(abs({a['fees']}) AS DECIMAL(18,4)) AS fees, "
         f"CAST(coalesce({a['refunded']}, 0) AS DECIMAL(18,4)) AS r, {settled}, "
         f"{first('status_raw')} AS status_raw, bool_or(refund_row) AS refund_row, "
@@ -750,7 +800,9 @@ def _create_ord(
         "(NOT is_refund AND st = 'refunded' AND r = 0 AND g - d > 0) AS full_refund_assumed "
         "FROM (SELECT *, (refund_row OR g < 0 OR st = 'refund') AS is_refund FROM "
         f"(SELECT *, {_status_sql('status_raw', '_sn')} AS st FROM "
-        f"(SELECT a.*, pn.p AS customer_id, {_status_norm_sql('a.status_raw')} AS _sn "
+        f"(SELECT a.*, pn.p AS customer_id, {_status_norm_sql('a.status_raw')} AS _sn, "
+        f"CAST({a['discount']} AS DECIMAL(18,4)) AS d, "
+        f"CAST({a['shipping']} AS DECIMAL(18,4)) AS shipping "
         "FROM a LEFT JOIN pn ON pn.c = a.customer_raw)))"
     )
 
@@ -795,7 +847,7 @@ def prepare_orders(
     labels
         Order field -> column name as the user sees it (for reject messages).
     """
-    for t in (PV, ORD, LIN, BAD, "_lf_emap"):
+    for t in (PV, ORD, LIN, BAD, "_lf_emap", "_lf_ltype", _KEYMAP, "_lf_remap"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     fields = dict(sources)
     has = set(fields)
@@ -848,11 +900,18 @@ def prepare_orders(
         prefix=prefix,
     )
     chan = lit(opts.channel or default_channel)
-    _create_bad(con, gross_from, chan, labels)
+    keymap = "source_id" in has
+    if keymap:
+        _create_keymap(con, prefix)
+    _create_bad(con, gross_from, chan, labels, keymap)
     _create_ord(con, has, gross_from, amounts, chan, currency_default)
+    if keymap:
+        _remap_keys(con, ORD, refund_of=True)
     has_lines = gross_from in ("lines", "line_total") and "quantity" in has
     if has_lines:
         _create_lin(con, gross_from)
+        if keymap:
+            _remap_keys(con, LIN, refund_of=False)
 
     n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
     reasons = [
