@@ -25,6 +25,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
+from levelfield._estimator import Estimator, check_is_fitted
 from levelfield.customers import _kernels as K  # noqa: N812
 from levelfield.errors import (
     ConfigError,
@@ -32,7 +33,6 @@ from levelfield.errors import (
     DataError,
     InsufficientDataError,
     ModelError,
-    NotFittedError,
     SmallSampleWarning,
 )
 
@@ -129,7 +129,7 @@ def _compress(columns: Sequence[Array], weights: Array) -> tuple[list[Array], Ar
     return cols, np.asarray(w[keep], dtype=float)
 
 
-class _Model:
+class _Model(Estimator):
     """Shared maximum-likelihood machinery (log-parameters, L-BFGS-B, Hessian SEs)."""
 
     _names: tuple[str, ...] = ()
@@ -377,10 +377,7 @@ class _Model:
         return {k_: float(math.sqrt(v)) for k_, v in zip(self._names, var, strict=True)}
 
     def _require_fit(self) -> None:
-        if not hasattr(self, "params_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(...) first"
-            )
+        check_is_fitted(self, "params_")
 
     @property
     def _theta(self) -> tuple[Any, ...]:

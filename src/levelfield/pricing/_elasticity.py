@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from levelfield._estimator import Estimator as _EstimatorBase
 from levelfield.errors import (
     ConfigError,
     InsufficientDataError,
@@ -71,7 +72,7 @@ def _check_share(name: str, v: Any, lo: float = 0.0, hi: float = 1.0) -> float:
     return float(v)
 
 
-class ElasticityModel:
+class ElasticityModel(_EstimatorBase):
     """Product price elasticities from a weekly panel of units sold and posted prices.
 
     The model is ``log q[p,t] = a[p] + e[p] log P[p,t] + g[t] + c promo[p,t] + u``:
@@ -174,19 +175,6 @@ class ElasticityModel:
         _check_share("min_units_for_ols", self.min_units_for_ols, 0.0, 1e9)
         if not isinstance(self.shrink, bool):
             raise ConfigError(f"shrink must be True or False, not {self.shrink!r}")
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "estimator": self.estimator,
-            "min_distinct_prices": self.min_distinct_prices,
-            "min_log_price_sd": self.min_log_price_sd,
-            "min_weeks": self.min_weeks,
-            "stockout_probability": self.stockout_probability,
-            "outlier_threshold": self.outlier_threshold,
-            "zero_share_for_ppml": self.zero_share_for_ppml,
-            "min_units_for_ols": self.min_units_for_ols,
-            "shrink": self.shrink,
-        }
 
     # -- fit ----------------------------------------------------------------------------
     def fit(self, panel: pd.DataFrame) -> ElasticityModel:
