@@ -74,13 +74,13 @@ def test_collect_reruns_when_data_changed_and_reports_skips(
         raise InsufficientDataError("no competitors imported")
 
     served = {"customers": pipeline.analysis_module("customers")}
-    for name in ("landscape", "exposure", "pricing", "scenarios"):
+    for name in ("landscape", "exposure", "pricing", "scenarios", "financing"):
         mod = types.ModuleType(f"levelfield.{name}")
         mod.analyze = refuse  # type: ignore[attr-defined]
         served[name] = mod
     _serve(monkeypatch, served)
     found, skipped = pipeline.collect_findings(ws)
     assert len(fake_customers) == 2  # fingerprint changed: re-run
-    assert set(skipped) == {"landscape", "exposure", "pricing", "scenarios"}
+    assert set(skipped) == {"landscape", "exposure", "pricing", "scenarios", "financing"}
     assert "no competitors" in skipped["landscape"]
     assert "customers" in found

@@ -207,7 +207,10 @@ def status(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
 @_friendly_errors
 def analyze(
     analysis: Annotated[
-        str, typer.Argument(help="customers, landscape, exposure, pricing, scenarios or all.")
+        str,
+        typer.Argument(
+            help="customers, landscape, exposure, pricing, scenarios, financing or all."
+        ),
     ] = "all",
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:

@@ -22,7 +22,7 @@ from levelfield.workspace import Workspace
 __all__ = ["ANALYSES", "analysis_module", "collect_findings", "run_analysis"]
 
 #: Analyses in the order ``analyze all`` runs them (scenarios reads earlier runs).
-ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios")
+ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios", "financing")
 
 
 def analysis_module(name: str) -> AnalysisModule[Any]:
@@ -51,6 +51,10 @@ def analysis_module(name: str) -> AnalysisModule[Any]:
         from levelfield import scenarios
 
         return scenarios
+    if name == "financing":
+        from levelfield import financing
+
+        return financing
     raise ConfigError(f"unknown analysis {name!r}; choose one of {', '.join(ANALYSES)} or all")
 
 

@@ -40,7 +40,9 @@ def _present_value(
 ) -> tuple[FloatArray, FloatArray]:
     """Present value of the payments at ``rate`` (per row) and its derivative in rate."""
     i = rate[..., None]
-    disc = 1.0 / ((1.0 + f * i) * (1.0 + i) ** t)
+    # In logs, clipped: at rates near -100 % over hundreds of periods the factor would
+    # overflow; a huge finite value still says "the root lies above".
+    disc = np.exp(np.minimum(-t * np.log1p(i) - np.log1p(f * i), 250.0))
     value = payments * disc
     slope = -value * (f / (1.0 + f * i) + t / (1.0 + i))
     return value.sum(axis=-1), slope.sum(axis=-1)

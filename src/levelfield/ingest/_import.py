@@ -57,6 +57,7 @@ KINDS: tuple[str, ...] = (
     "surveys",
     "automation",
     "business",
+    "credit_offers",
 )
 
 #: Order profiles by id, with the name shown to users (``generic`` takes ``--map``).

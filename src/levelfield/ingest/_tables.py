@@ -187,6 +187,39 @@ TABLE_SPECS: dict[str, TableSpec] = {
             "employees, opening_cash, debt, interest_rate, capabilities, ...); values are "
             "JSON when valid JSON, else text",
         ),
+        TableSpec(
+            "credit_offers",
+            "credit_offers",
+            ("offer_id",),
+            (
+                _c("offer_id", example="MCA-1", required=True, aliases=("id", "offer")),
+                _c("lender", example="QuickCap"),
+                _c("kind", example="merchant_cash_advance", required=True, aliases=("type",)),
+                _c("amount", "money", "20000", required=True, nonneg=True),
+                _c("currency", example="EUR"),
+                _c("annual_rate", "number", "", nonneg=True, aliases=("rate",)),
+                _c("term_months", "number", "", nonneg=True, aliases=("term",)),
+                _c("fees", "money", "500", nonneg=True, aliases=("fee",)),
+                _c("factor_rate", "number", "1.35", nonneg=True, aliases=("factor",)),
+                _c("remittance_share", "share", "0.12", aliases=("holdback",)),
+                _c("card_share", "share", "0.9"),
+                _c("usage_share", "share", ""),
+                _c("draw_fee", "share", ""),
+                _c("advance_rate", "share", ""),
+                _c("fee_per_30_days", "share", ""),
+                _c("days_to_pay", "number", "", nonneg=True),
+                _c("payment", "money", "", nonneg=True),
+                _c("residual", "money", "", nonneg=True),
+            ),
+            "one row per credit offer; kind is term_loan (amount, annual_rate, term_months, "
+            "fees), line_of_credit (amount = limit, annual_rate, draw_fee, usage_share, "
+            "term_months to repay a draw), merchant_cash_advance (amount, factor_rate, "
+            "remittance_share = holdback of card sales, card_share), revenue_based "
+            "(amount, fees = fixed fee, remittance_share of sales), invoice_factoring "
+            "(amount = invoices, advance_rate, fee_per_30_days, days_to_pay) or "
+            "equipment_lease (amount = cash price, payment per month, term_months, fees "
+            "paid up front, residual buyout); rates and shares are 0-1",
+        ),
     )
 }
 

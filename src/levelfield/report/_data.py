@@ -59,6 +59,7 @@ ANALYSIS_TITLES: dict[str, str] = {
     "exposure": "Exposure: platforms, suppliers, countries",
     "pricing": "Pricing: what your prices should be",
     "scenarios": "Scenarios: what happens under shocks",
+    "financing": "Financing: the true price of credit offers and 13 weeks of cash",
 }
 
 #: ``done``: analysed; ``missing``: this workspace lacks the data (the reason says which).

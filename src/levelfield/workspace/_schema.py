@@ -247,8 +247,34 @@ _V4_ORDER_SOURCES = [
     )""",
 ]
 
+_V5_CREDIT_OFFERS = [
+    # Credit offers the owner is weighing (levelfield.financing): one row per offer; the
+    # columns that apply depend on ``kind`` (see ``levelfield template credit_offers``).
+    f"""CREATE TABLE credit_offers (
+        offer_id VARCHAR PRIMARY KEY,
+        lender VARCHAR,
+        kind VARCHAR NOT NULL,
+        amount {MONEY} NOT NULL,
+        currency VARCHAR,
+        annual_rate DOUBLE,
+        term_months DOUBLE,
+        fees {MONEY},
+        factor_rate DOUBLE,
+        remittance_share DOUBLE,
+        card_share DOUBLE,
+        usage_share DOUBLE,
+        draw_fee DOUBLE,
+        advance_rate DOUBLE,
+        fee_per_30_days DOUBLE,
+        days_to_pay DOUBLE,
+        payment {MONEY},
+        residual {MONEY},
+        import_id BIGINT NOT NULL
+    )""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3_PROVENANCE, _V4_ORDER_SOURCES]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3_PROVENANCE, _V4_ORDER_SOURCES, _V5_CREDIT_OFFERS]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -265,4 +291,5 @@ DATA_TABLES = (
     "surveys",
     "automation",
     "business",
+    "credit_offers",
 )

@@ -1,0 +1,460 @@
+"""``levelfield analyze financing``: offers on one scale, cash forecast, lender metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from levelfield.errors import InsufficientDataError
+from levelfield.financing._cash import WEEKS, CashForecast, backtest_mape, cash_forecast
+from levelfield.financing._offers import CreditOffer, offer_cash_flows
+from levelfield.financing._sales import sales_futures, slow_season_offset, weekly_sales
+from levelfield.findings import Finding, ProgressCallback, no_progress
+from levelfield.workspace import Workspace
+
+__all__ = ["NO_OFFERS_HINT", "FinancingResult", "analyze", "compare_offers"]
+
+#: What to do when no offers are imported.
+NO_OFFERS_HINT = (
+    "no credit offers imported: write the offers you are weighing into a file with "
+    "'levelfield template credit_offers > offers.csv' (one row per offer: term loan, line "
+    "of credit, merchant cash advance, revenue-based financing, invoice factoring or "
+    "equipment lease) and load it with 'levelfield import credit_offers offers.csv'"
+)
+DISCLAIMER = (
+    "Information, not financial advice: rates follow the actuarial method of U.S. "
+    "Regulation Z, Appendix J, on the stated assumptions; check the contract terms."
+)
+#: Commonly used minimum debt-service coverage ratio in bank lending.
+DSCR_THRESHOLD = 1.25
+DSCR_SOURCE = (
+    "1.25 is the minimum debt-service coverage many U.S. banks ask of small businesses; "
+    "the SBA's 7(a) rules (SOP 50 10 7.1) set 1.15 as the floor"
+)
+CONCENTRATION_THRESHOLD = 0.10
+CONCENTRATION_SOURCE = (
+    "10 % of revenue from one customer is the threshold at which U.S. GAAP (ASC 280-10-50-42) "
+    "requires disclosure of a major customer"
+)
+_HORIZON_WEEKS = 104
+
+
+@dataclass(frozen=True)
+class FinancingResult:
+    """Offers compared by APR, the 13-week cash forecast and lender metrics."""
+
+    offers: pd.DataFrame
+    cash: CashForecast
+    backtest_mape: float | None
+    metrics: pd.DataFrame
+    currency: str
+    period: tuple[str, str]
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> dict[str, Any]:
+        best = self.offers.iloc[0] if len(self.offers) else None
+        return {
+            "n_offers": len(self.offers),
+            "best_offer": None if best is None else str(best["offer_id"]),
+            "best_apr": None if best is None else float(best["apr_median"]),
+            "cash_low_week": self.cash.cash_low_week,
+            "backtest_mape": self.backtest_mape,
+            "period": list(self.period),
+        }
+
+    def tables(self) -> Mapping[str, pd.DataFrame]:
+        weeks = np.arange(1, WEEKS + 1)
+        cash = pd.DataFrame(
+            {
+                "week": weeks,
+                "receipts_p50": self.cash.receipts_p50,
+                "payments": self.cash.payments,
+                "cash_p10": self.cash.cash_p10,
+                "cash_p50": self.cash.cash_p50,
+                "cash_p90": self.cash.cash_p90,
+            }
+        )
+        return {"offers": self.offers, "cash_forecast": cash, "lender_metrics": self.metrics}
+
+    def headline(self) -> list[str]:
+        lines: list[str] = []
+        for rank, row in enumerate(_records(self.offers), start=1):
+            band = (
+                f" (90 % band over sales futures {row['apr_p05']:.1%}-{row['apr_p95']:.1%}"
+                + (
+                    f"; {row['apr_slow']:.1%} if taken just before the slowest 13 weeks, "
+                    "since a fixed payback repaid more slowly costs less per year"
+                    if np.isfinite(row["apr_slow"])
+                    else ""
+                )
+                + ")"
+                if row["sales_linked"]
+                else ""
+            )
+            lines.append(
+                f"{rank}. {row['offer_id']} ({str(row['kind']).replace('_', ' ')}, "
+                f"{row['lender']}): APR "
+                f"{row['apr_median']:.1%}{band}; cost {row['finance_charge']:,.0f} {self.currency} "
+                f"on {row['amount_financed']:,.0f} received"
+            )
+        c = self.cash
+        if c.cash_low_week is None:
+            lines.append(
+                f"13-week cash: the P10 balance stays above the {c.buffer:,.0f} {self.currency} "
+                "buffer in every week"
+            )
+        else:
+            lines.append(
+                f"13-week cash: week {c.cash_low_week} is the first in which the P10 balance "
+                f"({c.cash_p10[c.cash_low_week - 1]:,.0f}) falls below the {c.buffer:,.0f} "
+                f"{self.currency} buffer"
+            )
+        if self.backtest_mape is not None:
+            lines.append(
+                f"Sales forecast error on the last 13 weeks (MAPE): {self.backtest_mape:.0%}"
+            )
+        lines.extend(self.notes)
+        lines.append(DISCLAIMER)
+        return lines
+
+    def findings(self) -> list[Finding]:
+        out: list[Finding] = []
+        if len(self.offers):
+            best = self.offers.iloc[0]
+            worst = self.offers.iloc[-1]
+            out.append(
+                Finding(
+                    "financing.best_offer_apr",
+                    float(best["apr_median"]),
+                    "share",
+                    f"The cheapest offer, {best['offer_id']}, costs an APR of "
+                    f"{best['apr_median']:.1%}.",
+                    "info",
+                    {"offer_id": str(best["offer_id"]), "kind": str(best["kind"])},
+                )
+            )
+            out.append(
+                Finding(
+                    "financing.worst_offer_apr",
+                    float(worst["apr_median"]),
+                    "share",
+                    f"The dearest offer, {worst['offer_id']}, costs an APR of "
+                    f"{worst['apr_median']:.1%} in a typical season"
+                    + (
+                        f", {worst['apr_p05']:.1%} to {worst['apr_p95']:.1%} depending on how "
+                        "fast sales repay it (faster sales, higher APR)."
+                        if bool(worst["sales_linked"])
+                        else "."
+                    ),
+                    "warning" if float(worst["apr_median"]) > 0.36 else "watch",
+                    {
+                        "offer_id": str(worst["offer_id"]),
+                        "kind": str(worst["kind"]),
+                        "apr_p95": float(worst["apr_p95"]),
+                        "saving_vs_best": float(worst["finance_charge"] - best["finance_charge"]),
+                    },
+                )
+            )
+        c = self.cash
+        out.append(
+            Finding(
+                "financing.cash_low_week",
+                float(c.cash_low_week or 0),
+                "weeks",
+                "No week of the next 13 is likely to fall below the cash buffer."
+                if c.cash_low_week is None
+                else f"Cash may fall below the buffer in week {c.cash_low_week} (P10).",
+                "good" if c.cash_low_week is None else "warning",
+                {"buffer": c.buffer, "beyond_horizon": c.cash_low_week is None},
+            )
+        )
+        for row in _records(self.metrics):
+            if row["value"] is None or not np.isfinite(row["value"]):
+                continue
+            out.append(
+                Finding(
+                    f"financing.{row['metric']}",
+                    float(row["value"]),
+                    str(row["unit"]),
+                    f"{row['label']}: {row['value']:.2f} against {row['threshold']} "
+                    f"({row['status']}).",
+                    "good" if row["status"] == "passes" else "watch",
+                    {"threshold": row["threshold"], "source": row["source"]},
+                )
+            )
+        return out
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def _read_offers(ws: Workspace) -> list[CreditOffer]:
+    cur = ws.con.execute("SELECT * FROM credit_offers ORDER BY offer_id")
+    names = [d[0] for d in cur.description]
+    return [CreditOffer.from_row(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+
+def compare_offers(
+    offers: list[CreditOffer],
+    history: np.ndarray[Any, np.dtype[np.float64]],
+    *,
+    n_futures: int = 2_000,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """One row per offer with its APR (median, 90 % band, slow season) and cost, ranked."""
+    futures = sales_futures(history, _HORIZON_WEEKS, n_futures, seed=seed)
+    slow_at = slow_season_offset(history)
+    slow = (
+        None
+        if slow_at is None
+        else sales_futures(history, _HORIZON_WEEKS, n_futures, seed=seed, start_offset=slow_at)
+    )
+    rows = []
+    for offer in offers:
+        flows = offer_cash_flows(offer, futures)
+        rates = flows.apr()
+        slow_apr = float("nan")
+        if offer.sales_linked and slow is not None:
+            slow_apr = float(np.nanmedian(offer_cash_flows(offer, slow).apr()))
+        rows.append(
+            {
+                "offer_id": offer.offer_id,
+                "lender": offer.lender,
+                "kind": offer.kind,
+                "sales_linked": offer.sales_linked,
+                "amount_financed": flows.amount_financed,
+                "apr_median": float(np.nanmedian(rates)),
+                "apr_p05": float(np.nanpercentile(rates, 5)),
+                "apr_p95": float(np.nanpercentile(rates, 95)),
+                "apr_slow": slow_apr,
+                "finance_charge": float(np.median(flows.finance_charge())),
+                "weeks_to_repay": float(np.median(flows.weeks_to_repay())),
+                "unpaid_at_horizon": flows.unpaid_at_horizon,
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "offer_id",
+            "lender",
+            "kind",
+            "sales_linked",
+            "amount_financed",
+            "apr_median",
+            "apr_p05",
+            "apr_p95",
+            "apr_slow",
+            "finance_charge",
+            "weeks_to_repay",
+            "unpaid_at_horizon",
+        ],
+    )
+    return frame.sort_values("apr_median", kind="stable").reset_index(drop=True)
+
+
+def _monthly_costs(ws: Workspace) -> float | None:
+    """Average monthly costs over the last three months of the ``costs`` table."""
+    rows = ws.con.execute(
+        "SELECT month, sum(CAST(amount AS DOUBLE)) FROM costs GROUP BY 1 ORDER BY 1 DESC LIMIT 3"
+    ).fetchall()
+    return float(np.mean([r[1] for r in rows])) if rows else None
+
+
+def _top_customer_share(ws: Workspace) -> float | None:
+    rows = ws.con.execute(
+        """SELECT max(v) / nullif(sum(v), 0) FROM (
+               SELECT sum(CAST(net_revenue AS DOUBLE)) AS v FROM order_revenue
+               WHERE customer_id IS NOT NULL AND ordered_at >= (
+                   SELECT max(ordered_at) - INTERVAL 365 DAY FROM order_revenue)
+               GROUP BY customer_id)"""
+    ).fetchall()
+    return None if rows[0][0] is None else float(rows[0][0])
+
+
+def _metric(
+    metric: str,
+    label: str,
+    value: float | None,
+    unit: str,
+    threshold: str,
+    passes: bool | None,
+    source: str,
+) -> dict[str, Any]:
+    status = "not known" if passes is None else ("passes" if passes else "fails")
+    return {
+        "metric": metric,
+        "label": label,
+        "value": value,
+        "unit": unit,
+        "threshold": threshold,
+        "status": status,
+        "source": source,
+    }
+
+
+def lender_metrics(
+    ws: Workspace,
+    sales: np.ndarray[Any, np.dtype[np.float64]],
+    offer_annual_payments: float,
+) -> pd.DataFrame:
+    """Debt-service coverage, revenue trend and volatility, concentration, runway."""
+    year = sales[-52:]
+    annual_sales = float(year.sum()) * 52.0 / year.size
+    monthly_costs = _monthly_costs(ws)
+    debt = float(ws.get_business("debt", 0.0) or 0.0)
+    rate = float(ws.get_business("interest_rate", 0.0) or 0.0)
+    existing_service = debt * rate  # interest only when no schedule is known
+    rows = []
+    if monthly_costs is not None:
+        noi = annual_sales - 12.0 * monthly_costs
+        service = existing_service + offer_annual_payments
+        dscr = noi / service if service > 0 else None
+        rows.append(
+            _metric(
+                "dscr_with_offer",
+                "Debt-service coverage with the cheapest offer",
+                dscr,
+                "ratio",
+                f">= {DSCR_THRESHOLD}",
+                None if dscr is None else dscr >= DSCR_THRESHOLD,
+                DSCR_SOURCE,
+            )
+        )
+        margin = noi / annual_sales if annual_sales > 0 else None
+        rows.append(
+            _metric(
+                "operating_margin",
+                "Operating margin (sales less recorded costs)",
+                margin,
+                "share",
+                "> 0",
+                None if margin is None else margin > 0,
+                "a lender first asks whether the business covers its costs",
+            )
+        )
+        cash = ws.get_business("opening_cash")
+        runway = None if cash is None or monthly_costs <= 0 else float(cash) / monthly_costs
+        rows.append(
+            _metric(
+                "runway_months",
+                "Months of costs the cash on hand covers",
+                runway,
+                "months",
+                ">= 3",
+                None if runway is None else runway >= 3.0,
+                "three months of operating expenses is the usual small-business cash reserve",
+            )
+        )
+    if sales.size >= 26:
+        half = sales.size // 2 if sales.size < 104 else 52
+        growth = float(sales[-half:].sum() / max(sales[-2 * half : -half].sum(), 1e-9) - 1.0)
+        rows.append(
+            _metric(
+                "revenue_trend",
+                "Revenue change against the period before",
+                growth,
+                "share",
+                ">= 0",
+                growth >= 0,
+                "lenders look for stable or growing revenue",
+            )
+        )
+    monthly = np.add.reduceat(year, np.arange(0, year.size, 4))
+    cv = float(np.std(monthly) / max(float(np.mean(monthly)), 1e-9))
+    rows.append(
+        _metric(
+            "revenue_volatility",
+            "Month-to-month revenue variation (coefficient of variation)",
+            cv,
+            "ratio",
+            "<= 0.25",
+            cv <= 0.25,
+            "revenue that swings more than about a quarter month to month is read as risky",
+        )
+    )
+    top = _top_customer_share(ws)
+    rows.append(
+        _metric(
+            "top_customer_share",
+            "Largest customer's share of revenue",
+            top,
+            "share",
+            f"< {CONCENTRATION_THRESHOLD:.0%}",
+            None if top is None else top < CONCENTRATION_THRESHOLD,
+            CONCENTRATION_SOURCE,
+        )
+    )
+    return pd.DataFrame(rows)
+
+
+def analyze(
+    ws: Workspace, *, progress: ProgressCallback = no_progress, **params: Any
+) -> FinancingResult:
+    """Compare the imported credit offers, forecast 13 weeks of cash, score lender metrics.
+
+    Parameters
+    ----------
+    ws
+        Workspace with at least 8 weeks of orders; ``credit_offers`` and ``costs`` are
+        optional (without offers the result says what to import).
+    **params
+        ``n_futures`` (default 2,000), ``seed`` (default 0), ``buffer`` (lowest
+        comfortable cash, default two weeks of payments).
+    """
+    started = dt.datetime.now(dt.UTC)
+    n_futures = int(params.get("n_futures", 2_000))
+    seed = params.get("seed", 0)
+    if n_futures < 100:
+        raise InsufficientDataError("n_futures must be at least 100 for stable APR bands")
+    progress("reading weekly sales", 0.05)
+    hist = weekly_sales(ws)
+    notes: list[str] = []
+    offers = _read_offers(ws)
+    progress("pricing offers", 0.3)
+    table = compare_offers(offers, hist.sales, n_futures=n_futures, seed=seed)
+    if not offers:
+        notes.append(NO_OFFERS_HINT[0].upper() + NO_OFFERS_HINT[1:])
+    monthly_costs = _monthly_costs(ws)
+    if monthly_costs is None:
+        notes.append(
+            "no costs imported ('levelfield import costs costs.csv'): the cash forecast "
+            "counts receipts only and the debt-service coverage cannot be computed"
+        )
+    opening = ws.get_business("opening_cash")
+    if opening is None:
+        notes.append("no opening_cash in the business profile: the cash forecast starts at 0")
+    progress("forecasting cash", 0.6)
+    cash = cash_forecast(
+        hist.sales,
+        (monthly_costs or 0.0) * 12.0 / 52.0,
+        float(opening or 0.0),
+        buffer=params.get("buffer"),
+        n_futures=n_futures,
+        seed=seed,
+    )
+    mape = backtest_mape(hist.sales, seed=seed)
+    best_annual = 0.0
+    if len(table):
+        best = next(o for o in offers if o.offer_id == table.iloc[0]["offer_id"])
+        flows = offer_cash_flows(best, sales_futures(hist.sales, 52, 200, seed=seed))
+        in_year = flows.times * 52.0 / flows.periods_per_year <= 52.0
+        best_annual = float(np.median(flows.payments[:, in_year].sum(axis=-1)))
+    metrics = lender_metrics(ws, hist.sales, best_annual)
+    result = FinancingResult(
+        table,
+        cash,
+        mape,
+        metrics,
+        ws.currency(),
+        (hist.weeks[0].isoformat(), (hist.last_week + dt.timedelta(days=6)).isoformat()),
+        tuple(notes),
+    )
+    ws.record_run("financing", {"n_futures": n_futures, "seed": seed}, result.summary(), started)
+    progress("done", 1.0)
+    return result

@@ -1,0 +1,170 @@
+"""``analyze financing`` on a small seasonal shop: offers ranked, cash, lender metrics, CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from levelfield import financing
+from levelfield.cli import app
+from levelfield.errors import InsufficientDataError
+from levelfield.ingest import import_file
+from levelfield.workspace import Workspace, open_workspace
+
+START = dt.date(2022, 1, 3)
+WEEKS = 130
+
+
+def _weekly_truth() -> np.ndarray:
+    t = np.arange(WEEKS)
+    return 6_000 * (1 + 0.35 * np.cos(2 * np.pi * (t - 10) / 52))
+
+
+def _write_shop(folder: Path, offers: bool) -> dict[str, Path]:
+    rng = np.random.default_rng(5)
+    orders = folder / "orders.csv"
+    with orders.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "order_id",
+                "ordered_at",
+                "customer_id",
+                "currency",
+                "status",
+                "sku",
+                "quantity",
+                "unit_price",
+            ]
+        )
+        n = 0
+        for week, total in enumerate(_weekly_truth()):
+            for day in range(7):
+                when = START + dt.timedelta(days=7 * week + day)
+                for _ in range(4):
+                    n += 1
+                    w.writerow(
+                        [
+                            f"O{n}",
+                            f"{when} 12:00:00",
+                            f"C{rng.integers(0, 400)}",
+                            "EUR",
+                            "paid",
+                            "SKU-1",
+                            1,
+                            f"{total / 28:.2f}",
+                        ]
+                    )
+    costs = folder / "costs.csv"
+    with costs.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["month", "category", "amount", "fixed", "currency"])
+        for m in range(1, 13):
+            w.writerow([f"2024-{m:02d}", "everything", "20000", "yes", "EUR"])
+    business = folder / "business.csv"
+    business.write_text("key,value\ncurrency,EUR\nopening_cash,8000\n")
+    out = {"orders": orders, "costs": costs, "business": business}
+    if offers:
+        path = folder / "offers.csv"
+        path.write_text(
+            "offer_id,lender,kind,amount,annual_rate,term_months,fees,factor_rate,remittance_share\n"
+            "MCA-1,FastCash,merchant_cash_advance,20000,,,,1.35,0.12\n"
+            "TL-1,Local bank,term_loan,20000,0.11,24,400,,\n"
+        )
+        out["credit_offers"] = path
+    return out
+
+
+def _shop(tmp_path: Path, offers: bool = True) -> Workspace:
+    ws = open_workspace(tmp_path / "ws.duckdb")
+    for kind, path in _write_shop(tmp_path, offers).items():
+        import_file(ws, kind, path)
+    return ws
+
+
+def test_offers_ranked_by_true_cost_with_bands_and_cash_low_week(tmp_path: Path) -> None:
+    with _shop(tmp_path) as ws:
+        res = financing.analyze(ws, n_futures=400)
+        assert ws.latest_run("financing") is not None
+    assert res.offers["offer_id"].tolist() == ["TL-1", "MCA-1"]
+    mca = res.offers.iloc[1]
+    assert mca["apr_p05"] < mca["apr_median"] < mca["apr_p95"]
+    # 27,000 repaid at 12 % of about 6,000 a week: roughly 37 weeks; APR far above the loan.
+    assert 25 <= mca["weeks_to_repay"] <= 50
+    assert mca["apr_median"] > 0.4
+    # Receipts ~6,000 - 4,600 costs a week from 8,000 cash: the buffer (2 weeks of
+    # costs, about 9,200) is crossed at once in the P10 path.
+    assert res.cash.buffer == pytest.approx(2 * 20_000 * 12 / 52)
+    assert res.cash.cash_low_week == 1
+    assert res.backtest_mape is not None and res.backtest_mape < 0.25
+    ids = {f.metric for f in res.findings()}
+    assert {
+        "financing.best_offer_apr",
+        "financing.worst_offer_apr",
+        "financing.cash_low_week",
+        "financing.top_customer_share",
+    } <= ids
+    text = "\n".join(res.headline())
+    assert "TL-1" in text and "90 % band" in text and "not financial advice" in text
+    assert set(res.tables()) == {"offers", "cash_forecast", "lender_metrics"}
+    assert "13-week cash forecast" in financing.figures(res)
+
+
+def test_lender_metrics_carry_threshold_source_and_verdict(tmp_path: Path) -> None:
+    with _shop(tmp_path) as ws:
+        res = financing.analyze(ws, n_futures=200)
+    m = res.metrics.set_index("metric")
+    assert m.loc["dscr_with_offer", "threshold"] == ">= 1.25"
+    assert "SBA" in m.loc["dscr_with_offer", "source"]
+    # Sales about 312,000 a year against 240,000 costs and ~11,000 a year of loan payments.
+    assert m.loc["dscr_with_offer", "value"] == pytest.approx(
+        (_weekly_truth()[-52:].sum() - 240_000) / (12 * 932.2), rel=0.05
+    )
+    assert m.loc["top_customer_share", "status"] == "passes"
+
+
+def test_without_offers_the_analysis_says_what_to_import(tmp_path: Path) -> None:
+    with _shop(tmp_path, offers=False) as ws:
+        res = financing.analyze(ws, n_futures=200)
+    assert res.offers.empty
+    assert any("levelfield import credit_offers" in line for line in res.headline())
+    assert res.summary()["n_offers"] == 0
+
+
+def test_cli_analyze_financing_prints_ranked_offers(tmp_path: Path) -> None:
+    ws = _shop(tmp_path)
+    path = ws.path
+    ws.close()
+    out = CliRunner().invoke(app, ["analyze", "financing", "--workspace", str(path)])
+    assert out.exit_code == 0, out.output
+    assert out.output.index("TL-1") < out.output.index("MCA-1")
+    assert "13-week cash" in out.output
+
+
+def test_too_few_weeks_is_a_clear_error(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path / "ws.duckdb")
+    p = tmp_path / "o.csv"
+    p.write_text(
+        "order_id,ordered_at,customer_id,currency,status,sku,quantity,unit_price\n"
+        "A,2024-01-02 10:00:00,C1,EUR,paid,S,1,10\n"
+    )
+    import_file(ws, "orders", p)
+    with pytest.raises(InsufficientDataError, match="weeks of sales"):
+        financing.analyze(ws)
+    ws.close()
+
+
+def test_template_credit_offers_round_trips_through_import(tmp_path: Path) -> None:
+    from levelfield.ingest import template_csv
+
+    p = tmp_path / "t.csv"
+    p.write_text(template_csv("credit_offers"))
+    with open_workspace(tmp_path / "ws.duckdb") as ws:
+        import_file(ws, "credit_offers", p)
+        rows = ws.con.execute("SELECT offer_id, kind FROM credit_offers").fetchall()
+    assert rows == [("MCA-1", "merchant_cash_advance")]
