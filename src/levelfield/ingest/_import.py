@@ -41,7 +41,7 @@ from levelfield.ingest._profiles import (
 )
 from levelfield.ingest._read import RAW, SourceFile, TableInfo, open_source, stage_rows
 from levelfield.ingest._tables import TABLE_SPECS, prepare_table, resolve_columns, template_rows
-from levelfield.workspace import Workspace
+from levelfield.workspace import Workspace, sync_reference_rates
 
 __all__ = ["KINDS", "PROFILES", "ImportSummary", "import_file", "template_csv"]
 
@@ -58,6 +58,7 @@ KINDS: tuple[str, ...] = (
     "automation",
     "business",
     "credit_offers",
+    "fx_rates",
 )
 
 #: Order profiles by id, with the name shown to users (``generic`` takes ``--map``).
@@ -690,6 +691,7 @@ def _import(
     with ws.transaction() as tx:
         import_id = int(tx.execute("SELECT nextval('import_id_seq')").fetchall()[0][0])
         loaded = prepared.write(tx, import_id)
+        sync_reference_rates(tx)
         if staged.structural_rejects:
             tx.executemany(
                 "INSERT INTO rejects VALUES (?, ?, NULL, NULL, ?)",

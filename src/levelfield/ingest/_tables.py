@@ -176,6 +176,19 @@ TABLE_SPECS: dict[str, TableSpec] = {
             "one row per recurring manual task: hours per week, cost per hour, error rate",
         ),
         TableSpec(
+            "fx_rates",
+            "fx_rates",
+            ("date", "currency"),
+            (
+                _c("date", "date", "2024-03-01", required=True),
+                _c("currency", example="CAD", required=True),
+                _c("rate", "number", "0.7391", required=True, nonneg=True),
+            ),
+            "your bank's exchange rates: one row per date and currency, rate = units of "
+            "the business currency for 1 unit of currency; used for orders of that date "
+            "or up to 7 days after it, instead of the ECB reference rate",
+        ),
+        TableSpec(
             "business",
             "business",
             ("key",),
@@ -364,7 +377,7 @@ def prepare_table(
                 "CASE WHEN lower(unit_type) IN ('customer', 'customer_id', 'email', 'buyer') "
                 f"THEN lf_pseudonym({x}) ELSE {x} END AS {x}"
             )
-        elif c.name == "country":
+        elif c.name in ("country", "currency"):
             exprs.append(f"upper({x}) AS {x}")
         else:
             exprs.append(f"{x}")
@@ -375,6 +388,8 @@ def prepare_table(
     for c in spec.cols:
         if c.required and c.name in columns:
             checks.insert(0, (f'"{c.name}" IS NULL', c.name, f"'blank ({c.name} is required)'"))
+    if spec.kind == "fx_rates" and "rate" in columns:
+        checks.append(('TRY_CAST("rate" AS DOUBLE) = 0', "rate", "'zero (a rate must be above 0)'"))
     if spec.kind == "surveys" and "score" in columns:
         checks.append(('TRY_CAST("score" AS DOUBLE) > 10', "score", "'outside the 0-10 scale'"))
 

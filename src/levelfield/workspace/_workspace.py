@@ -19,6 +19,7 @@ from levelfield._version import __version__
 from levelfield.errors import WorkspaceError
 from levelfield.findings import Finding
 from levelfield.workspace._files import CONFIG, check_file, connect, is_writable
+from levelfield.workspace._fx import sync_reference_rates
 from levelfield.workspace._keys import (
     KeyBackup,
     key_check,
@@ -354,14 +355,9 @@ class Workspace:
         return json.loads(rows[0][0]) if rows else default
 
     def currency(self) -> str:
-        """The business's main currency: the profile's, else the most used in orders."""
-        cur = self.get_business("currency")
-        if cur:
-            return str(cur)
-        rows = self._con.execute(
-            "SELECT currency FROM orders GROUP BY currency ORDER BY count(*) DESC LIMIT 1"
-        ).fetchall()
-        return str(rows[0][0]) if rows else "USD"
+        """The base currency: the profile's ``currency``, else the currency of most revenue."""
+        rows = self._con.execute("SELECT currency FROM base_currency").fetchall()
+        return str(rows[0][0])
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> int:
@@ -394,6 +390,8 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> int:
                 con.execute(stmt)
         if version == 0:
             con.execute("INSERT INTO meta VALUES ('created_at', ?)", [_utcnow().isoformat()])
+        else:
+            sync_reference_rates(con)
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )

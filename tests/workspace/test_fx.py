@@ -1,0 +1,150 @@
+"""Base currency and dated conversion (issue 25).
+
+The oracle is the ``currencyconverter`` package itself, used directly: each order's net
+revenue converted at the ECB rate of its (UTC) date, the last published rate on or
+before a weekend or holiday (``fallback_on_missing_rate_method="last_known"``), the
+last rate after the end of the history (``fallback_on_wrong_date``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from currency_converter import CurrencyConverter
+
+from levelfield.ingest import import_file
+from levelfield.workspace import Workspace, fx_statement
+
+WILD = Path(__file__).resolve().parents[3] / "shared" / "data" / "wild-exports"
+if not WILD.is_dir():
+    WILD = Path("/work/shared/data/wild-exports")
+FILES = {
+    "shopify_autofulfill_CAD_orders_export.csv": ("CAD", 20),
+    "stripe_verdigris_unified_payments.csv": ("USD", 29),
+    "shopify_maisonmaria_GBP_orders_export_1.csv": ("GBP", 60),
+}
+
+
+@pytest.fixture(scope="module")
+def ecb() -> CurrencyConverter:
+    return CurrencyConverter(
+        fallback_on_missing_rate=True,
+        fallback_on_missing_rate_method="last_known",
+        fallback_on_wrong_date=True,
+    )
+
+
+def _oracle_total(ws: Workspace, ecb: CurrencyConverter, base: str) -> float:
+    """Sum of each order's net revenue at the ECB rate of its date, in Python."""
+    rows = ws.con.execute(
+        "SELECT currency, CAST(ordered_at AS DATE), gross - discount - refunded FROM orders "
+        "WHERE status NOT IN ('failed', 'voided', 'cancelled', 'pending')"
+    ).fetchall()
+    total = 0.0
+    for cur, day, net in rows:
+        total += float(net) if cur == base else ecb.convert(float(net), cur, base, day)
+    return total
+
+
+def _import_three(ws: Workspace) -> None:
+    for name in FILES:
+        import_file(ws, "orders", WILD / name)
+
+
+@pytest.mark.parametrize("base", [None, "USD", "EUR"])
+def test_three_stores_in_three_currencies_sum_in_the_base(
+    ws: Workspace, ecb: CurrencyConverter, base: str | None
+) -> None:
+    if base is not None:
+        ws.con.execute("INSERT INTO business VALUES ('currency', to_json(?), 0)", [base])
+    _import_three(ws)
+    counts = dict(ws.con.execute("SELECT currency, count(*) FROM orders GROUP BY 1").fetchall())
+    assert counts == dict(FILES.values())
+    # The two Shopify stores number their orders alike; both sets are kept.
+    refs = ws.con.execute(
+        "SELECT count(*), count(DISTINCT order_ref) FROM order_details d "
+        "JOIN orders o USING (order_id) WHERE o.channel = 'shopify'"
+    ).fetchall()[0]
+    assert refs[0] == 80
+    # Without a profile currency the base is the currency of most revenue (GBP here:
+    # 1,903 GBP outweighs 1,871 CAD and 1,595 USD at any recent rate).
+    expected_base = base or "GBP"
+    assert ws.currency() == expected_base
+    got = ws.con.execute(
+        "SELECT sum(net_revenue_base), count(*) FILTER (WHERE net_revenue_base IS NULL) "
+        "FROM order_revenue"
+    ).fetchall()[0]
+    assert got[1] == 0
+    want = _oracle_total(ws, ecb, expected_base)
+    assert float(got[0]) == pytest.approx(want, abs=0.0001 * 109)
+    sources = dict(
+        ws.con.execute("SELECT fx_source, count(*) FROM order_revenue GROUP BY 1").fetchall()
+    )
+    assert set(sources) <= {"same", "ecb"}
+    text = fx_statement(ws.con).text()
+    assert text.startswith(f"amounts in {expected_base}; ")
+    assert "ECB reference rates up to 2026-10-30" in text or "ECB reference rates up to" in text
+
+
+def _orders_csv(tmp_path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    p = tmp_path / "orders.csv"
+    lines = ["order_id,date,currency,total"] + [",".join(r) for r in rows]
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_weekend_uses_the_last_rate_before_and_after_the_end_is_flagged(
+    ws: Workspace, tmp_path: Path, ecb: CurrencyConverter
+) -> None:
+    last = ecb.bounds["USD"].last_date
+    after = last + dt.timedelta(days=20)
+    rows = [
+        ("A1", "2024-06-03", "EUR", "100.00"),  # Monday
+        ("A2", "2024-06-08", "USD", "100.00"),  # Saturday: Friday's rate
+        ("A3", "2024-06-07", "USD", "100.00"),  # Friday
+        ("A4", after.isoformat(), "USD", "100.00"),
+        ("A5", "2024-06-03", "EUR", "100.00"),
+        ("A6", "2024-06-04", "EUR", "100.00"),
+    ]
+    import_file(ws, "orders", _orders_csv(tmp_path, rows))
+    assert ws.currency() == "EUR"
+    got = dict(
+        ws.con.execute(
+            "SELECT order_id, (fx_rate, fx_source, net_revenue_base) FROM order_revenue"
+        ).fetchall()
+    )
+    sat, fri, late = got["A2"], got["A3"], got["A4"]
+    assert sat[0] == fri[0] == pytest.approx(1 / ecb._get_rate("USD", dt.date(2024, 6, 7)))
+    assert sat[1] == "ecb" and late[1] == "ecb_after_last"
+    assert float(late[2]) == pytest.approx(ecb.convert(100, "USD", "EUR", last), abs=1e-4)
+    assert "after the last published rate" in fx_statement(ws.con).text()
+
+
+def test_owner_bank_rates_win_within_a_week(ws: Workspace, tmp_path: Path) -> None:
+    rows = [
+        ("B1", "2024-06-03", "EUR", "500.00"),
+        ("B2", "2024-06-05", "USD", "100.00"),
+        ("B3", "2024-07-05", "USD", "100.00"),
+    ]
+    import_file(ws, "orders", _orders_csv(tmp_path, rows))
+    rates = tmp_path / "rates.csv"
+    rates.write_text("date,currency,rate\n2024-06-03,usd,0.9\n")
+    summary = import_file(ws, "fx_rates", rates)
+    assert summary.rows_loaded == 1
+    got = dict(
+        ws.con.execute(
+            "SELECT order_id, (fx_source, net_revenue_base) FROM order_revenue"
+        ).fetchall()
+    )
+    assert got["B2"] == ("bank", Decimal("90.0000"))
+    assert got["B3"][0] == "ecb"  # a month after the owner's rate: back to the ECB
+    assert "your own rates for 1 orders" in fx_statement(ws.con).text()
+
+
+def test_one_currency_loads_no_rates(ws: Workspace, tmp_path: Path) -> None:
+    import_file(ws, "orders", _orders_csv(tmp_path, [("C1", "2024-06-03", "USD", "10")]))
+    assert ws.con.execute("SELECT count(*) FROM fx_reference_rates").fetchall()[0][0] == 0
+    assert fx_statement(ws.con).text() == "amounts in USD"
