@@ -392,10 +392,19 @@ def key_import(
 
 def _register_subcommands() -> None:
     # Commands whose options belong to their package: ingest (import, template) and demo.
+    from levelfield.cooperation import TEMPLATES as COOP_TEMPLATES
+    from levelfield.cooperation import template_csv as cooperation_template
+    from levelfield.cooperation._cli import register_cli as register_cooperation
     from levelfield.demo._cli import register_cli as register_demo
     from levelfield.ingest._cli import register_cli as register_ingest
 
-    register_ingest(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
+    register_ingest(
+        app,
+        friendly_errors=_friendly_errors,
+        progress_bar=progress_bar,
+        extra_templates={k: functools.partial(cooperation_template, k) for k in COOP_TEMPLATES},
+    )
+    register_cooperation(app, friendly_errors=_friendly_errors)
     register_demo(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
     from levelfield.provenance._cli import register_cli as register_provenance
 

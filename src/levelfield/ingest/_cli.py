@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +22,7 @@ def register_cli(
     *,
     friendly_errors: Callable[[_Command], _Command],
     progress_bar: Callable[[str], AbstractContextManager[ProgressCallback]],
+    extra_templates: Mapping[str, Callable[[], str]] | None = None,
 ) -> None:
     """Add the ``import`` and ``template`` commands to the Typer ``app``.
 
@@ -33,7 +34,11 @@ def register_cli(
         Decorator printing ``TypeName: message`` and exiting 1 on library errors.
     progress_bar
         Context manager ``progress_bar(description)`` yielding ``progress(step, fraction)``.
+    extra_templates
+        Templates of inputs that other packages read (not imported into a workspace),
+        by kind: ``template KIND`` prints ``extra_templates[KIND]()``.
     """
+    extras = dict(extra_templates or {})
 
     @app.command("import")
     @friendly_errors
@@ -108,7 +113,8 @@ def register_cli(
     @app.command("template")
     @friendly_errors
     def template_cmd(
-        kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(KINDS) + ".")],
+        # A default, not Annotated: the help names kinds known only at registration.
+        kind: str = typer.Argument(..., help="One of: " + ", ".join([*KINDS, *extras]) + "."),
     ) -> None:
         """Print a CSV template with one example row (redirect it to a file and fill it in)."""
-        typer.echo(template_csv(kind), nl=False)
+        typer.echo(extras[kind]() if kind in extras else template_csv(kind), nl=False)
