@@ -12,14 +12,6 @@ from levelfield.findings import Finding
 from levelfield.workspace import Workspace, open_workspace
 
 
-def test_all_matches_importable_names() -> None:
-    # Submodules are private (_name), so the public names are exactly __all__.
-    public = {n for n in dir(advice) if not n.startswith("_")}
-    assert public == set(advice.__all__)
-    for name in advice.__all__:
-        assert getattr(advice, name) is not None
-
-
 def test_business_facts_by_hand(shop: Workspace) -> None:
     f = business_facts(shop)
     # 300 orders x 100, 180 via amazon; unit price 50 vs cost 20 -> margin 60 %.

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import levelfield.demo as demo
 from levelfield.cli import app
 from levelfield.demo import DemoResult, build_demo
 from levelfield.demo._exports import make_people
@@ -26,13 +25,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
                         progress=lambda step, f: steps.append(f))  # fmt: skip
     assert steps and steps[-1] == 1.0 and all(0 <= f <= 1 for f in steps)
     return result
-
-
-def test_all_is_importable() -> None:
-    for name in demo.__all__:
-        assert hasattr(demo, name), name
-    public = {n for n in dir(demo) if not n.startswith("_") and n not in ("annotations",)}
-    assert set(demo.__all__) <= public
 
 
 def test_every_file_is_imported_without_rejects(built: DemoResult) -> None:

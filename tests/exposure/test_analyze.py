@@ -382,12 +382,5 @@ def test_bad_employees_value(ws: Workspace) -> None:
         ex.analyze(ws)
 
 
-def test_all_matches_importable() -> None:
-    for name in ex.__all__:
-        assert hasattr(ex, name), name
-    public = {n for n in dir(ex) if not n.startswith("_")}
-    callables = {
-        n for n in public if callable(getattr(ex, n)) and not isinstance(getattr(ex, n), type(ex))
-    }
-    assert callables - {"annotations"} <= set(ex.__all__)
+def test_methods_and_references_are_listed() -> None:
     assert isinstance(ex.METHODS, str) and len(ex.REFERENCES) >= 5

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from levelfield.errors import ConfigError
 from levelfield.exposure import (
     HHI_HIGH,
     HHI_MODERATE,
@@ -53,7 +54,7 @@ def test_top_share_by_hand() -> None:
     assert top_share(v, fraction=0.2) == pytest.approx(0.4)
     assert top_share(list(range(1, 11)), fraction=0.2) == pytest.approx(19 / 55)
     assert math.isnan(top_share([], k=1))
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ConfigError, match="exactly one"):
         top_share(v)
 
 
@@ -73,7 +74,7 @@ def test_linear_score_boundaries_both_directions() -> None:
     assert linear_score(1.0, good=1.0, bad=0.0) == 100.0
     assert linear_score(0.25, good=1.0, bad=0.0) == pytest.approx(25.0)
     assert np.isnan(linear_score(np.nan, good=1.0, bad=0.0))
-    with pytest.raises(ValueError, match="differ"):
+    with pytest.raises(ConfigError, match="differ"):
         linear_score(1.0, good=1.0, bad=1.0)
 
 

@@ -31,16 +31,6 @@ METRICS_IN_DOCSTRING = (
 )
 
 
-def test_all_matches_importable_names() -> None:
-    public = {n for n in dir(landscape) if not n.startswith("_")}
-    modules = {"annotations"}
-    assert set(landscape.__all__) == public - modules - {
-        n for n in public if type(getattr(landscape, n)).__name__ == "module"
-    }
-    for name in landscape.__all__:
-        assert getattr(landscape, name) is not None
-
-
 def test_methods_and_references_cite_the_sources() -> None:
     refs = " ".join(landscape.REFERENCES)
     for cite in (

@@ -10,7 +10,7 @@ import statsmodels.formula.api as smf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from levelfield.errors import InsufficientDataError, ModelError
+from levelfield.errors import DataError, InsufficientDataError, ModelError
 from levelfield.pricing import (
     fe_ols,
     fe_ppml,
@@ -188,7 +188,7 @@ def test_bad_input_to_kernels() -> None:
             n_products=7,
             n_weeks=18,
         )
-    with pytest.raises(ValueError, match="one code per row"):
+    with pytest.raises(DataError, match="one group code per row"):
         within_transform(np.ones(3), np.zeros(2, dtype=np.intp), np.zeros(3, dtype=np.intp))
 
 

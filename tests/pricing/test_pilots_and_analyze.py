@@ -426,12 +426,7 @@ def test_analyze_bad_parameters(ws: Workspace) -> None:
         pricing.analyze(ws)
 
 
-def test_all_matches_importable_names() -> None:
-    exported = set(pricing.__all__)
-    public = {n for n in dir(pricing) if not n.startswith("_")} - {"annotations"}
-    assert exported == public
-    for name in pricing.__all__:
-        assert getattr(pricing, name) is not None
+def test_methods_references_and_metrics_are_documented() -> None:
     assert len(pricing.METHODS) > 200 and len(pricing.REFERENCES) >= 10
     for metric in (
         "pricing.median_elasticity",

@@ -27,14 +27,6 @@ from levelfield.report import (
 )
 
 
-def test_all_matches_importable() -> None:
-    for name in report.__all__:
-        assert hasattr(report, name), name
-    public = {n for n in vars(report) if not n.startswith("_")}
-    # every public name is exported, except the private modules' own names
-    assert public == set(report.__all__)
-
-
 def test_key_numbers_match_hand_computed_values(ws: Workspace) -> None:
     fakes.fill_orders(ws)  # 120 orders of 100 - 10 discount, 40 customers, every 4th on etsy
     nums = {k.key: k for k in key_numbers(ws)}

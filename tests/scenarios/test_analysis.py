@@ -17,12 +17,7 @@ from levelfield.workspace import Workspace
 FAST = {"n_trials": 2000, "sobol_samples": 128, "horizon": 12}
 
 
-def test_all_matches_importable_names() -> None:
-    public = {n for n in dir(sc) if not n.startswith("_")} - {"annotations"}
-    modules = {n for n in public if type(getattr(sc, n)).__name__ == "module"}
-    assert set(sc.__all__) == public - modules
-    for name in sc.__all__:
-        assert getattr(sc, name) is not None
+def test_methods_and_references_are_listed() -> None:
     assert len(sc.REFERENCES) >= 5 and "Iman" in sc.REFERENCES[0]
     assert "Sobol" in sc.METHODS
 

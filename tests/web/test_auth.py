@@ -7,14 +7,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-import levelfield.web as web
 from conftest import PASSWORD, csrf_of, log_in, page_csrf, sign_up
-
-
-def test_all_matches_importable() -> None:
-    for name in web.__all__:
-        assert hasattr(web, name), name
-    assert {n for n in vars(web) if not n.startswith("_")} - set(web.__all__) <= {"annotations"}
 
 
 def test_signup_login_logout(client: TestClient) -> None:

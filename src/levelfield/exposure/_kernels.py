@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from levelfield.errors import ConfigError
+
 __all__ = [
     "HHI_HIGH",
     "HHI_MODERATE",
@@ -74,7 +76,7 @@ def top_share(values: npt.ArrayLike, k: int | None = None, fraction: float | Non
     if v.size == 0:
         return float("nan")
     if (k is None) == (fraction is None):
-        raise ValueError("give exactly one of k or fraction")
+        raise ConfigError("top_share: give exactly one of k or fraction, not both or neither")
     n = int(np.ceil(fraction * v.size)) if fraction is not None else int(k or 0)
     n = max(1, min(n, v.size))
     top = np.partition(v, v.size - n)[v.size - n :]
@@ -88,7 +90,7 @@ def linear_score(value: npt.ArrayLike, good: float, bad: float) -> FloatArray:
     """
     v = np.asarray(value, dtype=np.float64)
     if good == bad:
-        raise ValueError("good and bad must differ")
+        raise ConfigError(f"linear_score: good and bad must differ (both are {good!r})")
     out = 100.0 * (v - bad) / (good - bad)
     return np.clip(out, 0.0, 100.0)
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from levelfield.errors import ConfigError, ConvergenceWarning, InsufficientDataError, ModelError
+from levelfield.errors import (
+    ConfigError,
+    ConvergenceWarning,
+    DataError,
+    InsufficientDataError,
+    ModelError,
+)
 
 __all__ = [
     "FixedEffectsFit",
@@ -143,7 +149,10 @@ def within_transform(
     vt = np.array(v[None, :] if one_d else v.T, dtype=np.float64, order="C", copy=True)
     n = vt.shape[1]
     if group1.shape != (n,) or group2.shape != (n,):
-        raise ValueError("within_transform: groups must have one code per row of values")
+        raise DataError(
+            "within_transform: group1 and group2 need one group code per row of values; "
+            f"got {group1.shape} and {group2.shape} for {n} rows"
+        )
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     it, converged = _demean(vt, group1, group2, w, tol, max_iter)
     return (vt[0] if one_d else vt.T), it, converged
