@@ -59,6 +59,7 @@ KINDS: tuple[str, ...] = (
     "business",
     "credit_offers",
     "fx_rates",
+    "subscriptions",
 )
 
 #: Order profiles by id, with the name shown to users (``generic`` takes ``--map``).

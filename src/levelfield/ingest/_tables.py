@@ -233,6 +233,69 @@ TABLE_SPECS: dict[str, TableSpec] = {
             "equipment_lease (amount = cash price, payment per month, term_months, fees "
             "paid up front, residual buyout); rates and shares are 0-1",
         ),
+        TableSpec(
+            "subscriptions",
+            "subscriptions",
+            ("subscription_id",),
+            (
+                # Aliases are Stripe's subscriptions export (Billing -> Subscriptions ->
+                # Export): id, Customer ID / Customer Email, Plan (a price id), Status,
+                # Start Date (UTC) / Start (UTC) / Created (UTC), Current Period Start/End
+                # (UTC), Canceled At (UTC), Ended At (UTC), Trial Start/End (UTC),
+                # Quantity, Amount, Currency, Interval, Interval Count.
+                _c("subscription_id", example="sub_1001", required=True, aliases=("id",)),
+                _c(
+                    "customer_id",
+                    example="ann@example.com",
+                    required=True,
+                    private=True,
+                    aliases=("customer", "customer_email", "email"),
+                ),
+                _c(
+                    "plan",
+                    example="Coffee club 2 x 250 g",
+                    aliases=("price", "price_id", "plan_id"),
+                ),
+                _c("status", example="active", aliases=("subscription_status",)),
+                _c(
+                    "started_at",
+                    "timestamp",
+                    "2024-01-15 10:00",
+                    required=True,
+                    aliases=("start_date_utc", "start_utc", "created_utc", "created", "start_date"),
+                ),
+                _c(
+                    "current_period_start",
+                    "timestamp",
+                    "2024-05-15 10:00",
+                    aliases=("current_period_start_utc",),
+                ),
+                _c(
+                    "current_period_end",
+                    "timestamp",
+                    "2024-06-15 10:00",
+                    aliases=("current_period_end_utc",),
+                ),
+                _c("canceled_at", "timestamp", "", aliases=("canceled_at_utc", "cancelled_at")),
+                _c("ended_at", "timestamp", "", aliases=("ended_at_utc", "end_date")),
+                _c("trial_start", "timestamp", "2024-01-15 10:00", aliases=("trial_start_utc",)),
+                _c("trial_end", "timestamp", "2024-01-29 10:00", aliases=("trial_end_utc",)),
+                _c("quantity", "int", "1", nonneg=True, aliases=("qty",)),
+                _c(
+                    "amount",
+                    "money",
+                    "24.00",
+                    nonneg=True,
+                    aliases=("price_amount", "plan_amount", "unit_amount"),
+                ),
+                _c("currency", example="EUR"),
+                _c("interval", example="month", aliases=("billing_interval", "plan_interval")),
+                _c("interval_count", "int", "1", nonneg=True, aliases=("plan_interval_count",)),
+            ),
+            "one row per subscription (Stripe's subscriptions export or this template): "
+            "price of one unit per billing interval, quantity, start, trial, cancellation "
+            "and end; customer identifiers are pseudonymized",
+        ),
     )
 }
 
@@ -306,6 +369,7 @@ def prepare_table(
     present = [c for c in spec.cols if c.name in columns]
     exprs: list[str] = ["_row"]
     checks: list[tuple[str, str, str]] = []
+    parsed: dict[str, str] = {}  # date columns -> their parsed-timestamp SQL
     for c in present:
         x = f'"{c.name}"'
 
@@ -359,6 +423,7 @@ def prepare_table(
                 date_format=date_format,
             )
             ts = plan.sql(src)
+            parsed[c.name] = ts
             val = {
                 "date": f"CAST({ts} AS DATE)",
                 "month": f"CAST(date_trunc('month', {ts}) AS DATE)",
@@ -379,6 +444,16 @@ def prepare_table(
             )
         elif c.name in ("country", "currency"):
             exprs.append(f"upper({x}) AS {x}")
+        elif spec.kind == "subscriptions" and c.name in ("status", "interval"):
+            exprs.append(_subscription_word(x, c.name))
+            if c.name == "interval":
+                checks.append(
+                    (
+                        f"{x} IS NOT NULL AND {_interval_sql(x)} IS NULL",
+                        c.name,
+                        "'not a billing interval; use day, week, month or year'",
+                    )
+                )
         else:
             exprs.append(f"{x}")
     has_currency = any(c.name == "currency" for c in spec.cols)
@@ -390,6 +465,8 @@ def prepare_table(
             checks.insert(0, (f'"{c.name}" IS NULL', c.name, f"'blank ({c.name} is required)'"))
     if spec.kind == "fx_rates" and "rate" in columns:
         checks.append(('TRY_CAST("rate" AS DOUBLE) = 0', "rate", "'zero (a rate must be above 0)'"))
+    if spec.kind == "subscriptions":
+        checks.extend(_subscription_checks(parsed))
     if spec.kind == "surveys" and "score" in columns:
         checks.append(('TRY_CAST("score" AS DOUBLE) > 10', "score", "'outside the 0-10 scale'"))
 
@@ -443,6 +520,45 @@ def prepare_table(
         columns=[c.name for c in present],
         notes=notes,
     )
+
+
+def _interval_sql(x: str) -> str:
+    # Stripe writes month/year; owners write Monthly, months, yearly, annual, weekly.
+    return (
+        f"CASE regexp_replace(lower({x}), '(ly|s)$', '') "
+        "WHEN 'day' THEN 'day' WHEN 'dai' THEN 'day' WHEN 'week' THEN 'week' "
+        "WHEN 'month' THEN 'month' WHEN 'year' THEN 'year' WHEN 'annual' THEN 'year' END"
+    )
+
+
+def _subscription_word(x: str, name: str) -> str:
+    if name == "interval":
+        return f"{_interval_sql(x)} AS {x}"
+    # Stripe's statuses are snake_case (past_due); "Canceled"/"cancelled" mean one thing.
+    s = f"replace(lower({x}), ' ', '_')"
+    return f"CASE WHEN {s} = 'cancelled' THEN 'canceled' ELSE {s} END AS {x}"
+
+
+def _subscription_checks(ts: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """Row checks of a subscription: it cannot end, be canceled or renew before it starts.
+
+    ``ts`` maps each date column present to the SQL of its parsed timestamp.
+    """
+    out = []
+    for later in ("ended_at", "canceled_at", "current_period_end"):
+        if later in ts and "started_at" in ts:
+            out.append(
+                (
+                    f"({ts[later]}) < ({ts['started_at']})",
+                    later,
+                    "'before the subscription started (started_at)'",
+                )
+            )
+    if "trial_start" in ts and "trial_end" in ts:
+        out.append(
+            (f"({ts['trial_end']}) < ({ts['trial_start']})", "trial_end", "'before trial_start'")
+        )
+    return out
 
 
 def template_rows(spec: TableSpec) -> tuple[list[str], list[str]]:

@@ -359,6 +359,33 @@ _V6_FX = [
         FROM f""",
 ]
 
+
+# v7: subscriptions (Stripe's subscriptions export or levelfield's template), one row per
+# subscription; ``customer_id`` is pseudonymized like ``orders.customer_id``. ``amount`` is
+# the price of one unit per billing ``interval`` (x ``interval_count``); MRR and the sBG
+# retention model read this table (levelfield.customers.recurring_revenue).
+_V7_SUBSCRIPTIONS = [
+    f"""CREATE TABLE subscriptions (
+        subscription_id VARCHAR PRIMARY KEY,
+        customer_id VARCHAR NOT NULL,
+        plan VARCHAR,
+        status VARCHAR,
+        started_at TIMESTAMP NOT NULL,
+        current_period_start TIMESTAMP,
+        current_period_end TIMESTAMP,
+        canceled_at TIMESTAMP,
+        ended_at TIMESTAMP,
+        trial_start TIMESTAMP,
+        trial_end TIMESTAMP,
+        quantity INTEGER,
+        amount {MONEY},
+        currency VARCHAR,
+        "interval" VARCHAR,
+        interval_count INTEGER,
+        import_id BIGINT NOT NULL
+    )""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
 MIGRATIONS: list[list[str]] = [
     _V1,
@@ -367,6 +394,7 @@ MIGRATIONS: list[list[str]] = [
     _V4_ORDER_SOURCES,
     _V5_CREDIT_OFFERS,
     _V6_FX,
+    _V7_SUBSCRIPTIONS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -386,4 +414,5 @@ DATA_TABLES = (
     "business",
     "credit_offers",
     "fx_rates",
+    "subscriptions",
 )
