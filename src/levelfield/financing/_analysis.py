@@ -67,6 +67,10 @@ class FinancingResult:
             "period": list(self.period),
         }
 
+    def to_frame(self) -> pd.DataFrame:
+        """The offers, ranked by median APR (the main table)."""
+        return self.offers.copy()
+
     def tables(self) -> Mapping[str, pd.DataFrame]:
         weeks = np.arange(1, WEEKS + 1)
         cash = pd.DataFrame(

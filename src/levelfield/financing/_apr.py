@@ -35,10 +35,32 @@ _TOL = 1e-12
 _MAX_ITER = 200
 
 
+def _horner(rate: FloatArray, payments: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Present value and its derivative for payments at 1, 2, ..., n unit-periods.
+
+    Horner's scheme in the discount factor v = 1 / (1 + i): n multiply-adds per row
+    instead of n powers, exact for the regular grid that most schedules use.
+    """
+    v = 1.0 / (1.0 + rate)
+    value = np.zeros_like(rate)
+    dvalue = np.zeros_like(rate)
+    for k in range(payments.shape[1] - 1, -1, -1):
+        dvalue = dvalue * v + value
+        value = value * v + payments[:, k]
+    # value(v) = v * sum P_k v^(k-1); d value / d i = d value / d v * (-v^2).
+    pv = value * v
+    dpv_dv = value + v * dvalue
+    return pv, -dpv_dv * v * v
+
+
 def _present_value(
     rate: FloatArray, payments: FloatArray, t: FloatArray, f: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Present value of the payments at ``rate`` (per row) and its derivative in rate."""
+    regular = not f.any() and np.array_equal(t, np.arange(1, t.size + 1))
+    # Below -50 % a period, v ** n could overflow for long schedules: use logs there.
+    if regular and t.size <= 1_000 and rate.size and float(rate.min()) > -0.5:
+        return _horner(rate, payments)
     i = rate[..., None]
     # In logs, clipped: at rates near -100 % over hundreds of periods the factor would
     # overflow; a huge finite value still says "the root lies above".
