@@ -66,6 +66,14 @@ from levelfield.customers._charts import (
 )
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from levelfield.customers._quality import FitQuality, assess_fit, supported_horizon_months
+from levelfield.customers._recurring import (
+    FORMULAS as RECURRING_REVENUE_FORMULAS,
+)
+from levelfield.customers._recurring import (
+    RecurringRevenue,
+    recurring_revenue,
+    subscription_lifetimes,
+)
 from levelfield.customers._sbg import ShiftedBetaGeometricModel
 from levelfield.customers._simulate import (
     simulate_bgnbd_summary,
@@ -106,6 +114,7 @@ __all__ = [
     "METHODS",
     "MODEL_LABELS",
     "NPS",
+    "RECURRING_REVENUE_FORMULAS",
     "REFERENCES",
     "RFM_SEGMENTS",
     "BetaGeoBetaBinomModel",
@@ -118,6 +127,7 @@ __all__ = [
     "HoldoutValidation",
     "ModelChoice",
     "ParetoNBDModel",
+    "RecurringRevenue",
     "ShiftedBetaGeometricModel",
     "analyze",
     "assess_fit",
@@ -134,11 +144,13 @@ __all__ = [
     "net_promoter_score",
     "p_alive_chart",
     "probability_interval",
+    "recurring_revenue",
     "rfm_segments",
     "segment_chart",
     "simulate_bgnbd_summary",
     "simulate_calibration_holdout",
     "simulate_gamma_gamma_spend",
+    "subscription_lifetimes",
     "summarize_transactions",
     "summarize_workspace",
     "supported_horizon_months",
