@@ -84,3 +84,71 @@ def test_collect_reruns_when_data_changed_and_reports_skips(
     assert set(skipped) == {"landscape", "exposure", "pricing", "scenarios", "financing"}
     assert "no competitors" in skipped["landscape"]
     assert "customers" in found
+
+
+def _refuse_all_but(monkeypatch: pytest.MonkeyPatch, keep: dict[str, Any]) -> None:
+    def refuse(ws: Workspace, *, progress: object = None) -> None:
+        raise InsufficientDataError("not in this test")
+
+    served: dict[str, Any] = dict(keep)
+    for name in pipeline.ANALYSES:
+        if name not in served:
+            mod = types.ModuleType(f"levelfield.{name}")
+            mod.analyze = refuse  # type: ignore[attr-defined]
+            served[name] = mod
+    _serve(monkeypatch, served)
+
+
+def test_collect_reruns_when_the_levelfield_version_changed(
+    ws: Workspace, fake_customers: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.run_analysis(ws, "customers")
+    _refuse_all_but(monkeypatch, {"customers": pipeline.analysis_module("customers")})
+    pipeline.collect_findings(ws)
+    assert len(fake_customers) == 1  # same version, data, settings: served from the store
+    ws.con.execute("UPDATE runs SET version = '0.0.1' WHERE analysis = 'customers'")
+    _, skipped = pipeline.collect_findings(ws, rerun_missing=False)
+    assert "out of date" in skipped["customers"]
+    pipeline.collect_findings(ws)
+    assert len(fake_customers) == 2
+
+
+def test_collect_reruns_after_a_run_with_other_settings(
+    ws: Workspace, fake_customers: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.run_analysis(ws, "customers")
+    # e.g. levelfield.customers.analyze(ws, model="pareto") called directly: no findings stored
+    ws.record_run("customers", {"model": "pareto"}, {"n": 1}, dt.datetime(2024, 1, 2))
+    _refuse_all_but(monkeypatch, {"customers": pipeline.analysis_module("customers")})
+    found, _ = pipeline.collect_findings(ws)
+    assert len(fake_customers) == 2
+    assert ws.findings_run_id("customers") == ws.latest_run("customers")["run_id"]  # type: ignore[index]
+    assert "customers" in found
+
+
+def test_scenarios_rerun_when_an_upstream_run_is_newer(
+    ws: Workspace, fake_customers: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario_calls: list[int] = []
+
+    def analyze(ws: Workspace, *, progress: object = None) -> _Result:
+        scenario_calls.append(1)
+        ws.record_run("scenarios", {}, {"n": 1}, dt.datetime(2024, 1, 1))
+        return _Result(1)
+
+    scen = types.ModuleType("levelfield.scenarios")
+    scen.analyze = analyze  # type: ignore[attr-defined]
+    customers = pipeline.analysis_module("customers")
+    _refuse_all_but(monkeypatch, {"customers": customers, "scenarios": scen})
+    assert pipeline.UPSTREAM["scenarios"] == ("customers", "pricing")
+    pipeline.run_analysis(ws, "customers")
+    pipeline.run_analysis(ws, "scenarios")
+    pipeline.collect_findings(ws)
+    assert (len(fake_customers), len(scenario_calls)) == (1, 1)  # all current
+    pipeline.run_analysis(ws, "customers")  # customers re-run after scenarios read it
+    pipeline.collect_findings(ws)
+    assert (len(fake_customers), len(scenario_calls)) == (2, 2)
+    # pricing is upstream too: a pricing run newer than scenarios' makes it stale
+    ws.record_run("pricing", {}, {}, dt.datetime(2024, 1, 3))
+    assert not pipeline._is_current(ws, "scenarios")
+    assert pipeline._is_current(ws, "customers")

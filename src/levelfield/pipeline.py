@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from levelfield._version import __version__
 from levelfield.errors import ConfigError, LevelfieldError
 from levelfield.findings import (
     AnalysisModule,
@@ -19,10 +20,14 @@ from levelfield.findings import (
 )
 from levelfield.workspace import Workspace
 
-__all__ = ["ANALYSES", "analysis_module", "collect_findings", "run_analysis"]
+__all__ = ["ANALYSES", "UPSTREAM", "analysis_module", "collect_findings", "run_analysis"]
 
 #: Analyses in the order ``analyze all`` runs them (scenarios reads earlier runs).
 ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios", "financing")
+
+#: Analyses whose result reads the latest run of others: scenarios takes customers' monthly
+#: retention and pricing's elasticities from their newest runs.
+UPSTREAM: dict[str, tuple[str, ...]] = {"scenarios": ("customers", "pricing")}
 
 
 def analysis_module(name: str) -> AnalysisModule[Any]:
@@ -93,7 +98,11 @@ def collect_findings(
             found[name] = stored
             continue
         if not rerun_missing:
-            skipped[name] = "not yet analysed"
+            skipped[name] = (
+                "not yet analysed"
+                if stored is None
+                else "findings out of date (data, version, settings or upstream runs changed)"
+            )
             continue
         try:
             found[name] = list(run_analysis(ws, name).findings())
@@ -104,5 +113,22 @@ def collect_findings(
 
 
 def _is_current(ws: Workspace, name: str) -> bool:
+    """Whether the stored findings of ``name`` are what a run now would find.
+
+    The cache key has four parts: (1) the settings: the run that stored the findings is the
+    newest run of ``name`` (a later run with other parameters, e.g. a direct
+    ``pricing.analyze(ws, ...)`` call, makes them stale; runs through :func:`run_analysis`
+    use the defaults of their version); (2) the data fingerprint (import ledger); (3) the
+    levelfield version that made the run; (4) the upstream runs it read
+    (:data:`UPSTREAM`): an upstream run newer than this one means it read an older one.
+    """
     run = ws.latest_run(name)
-    return run is not None and run["data_fingerprint"] == ws.fingerprint()
+    if run is None or ws.findings_run_id(name) != int(run["run_id"]):
+        return False
+    if run["data_fingerprint"] != ws.fingerprint() or run["version"] != __version__:
+        return False
+    for upstream in UPSTREAM.get(name, ()):
+        up = ws.latest_run(upstream)
+        if up is not None and int(up["run_id"]) > int(run["run_id"]):
+            return False
+    return True

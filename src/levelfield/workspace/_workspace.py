@@ -327,6 +327,13 @@ class Workspace:
         if rows:
             self._con.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
+    def findings_run_id(self, analysis: str) -> int | None:
+        """Id of the newest run of ``analysis`` that stored findings, else ``None``."""
+        rows = self._con.execute(
+            "SELECT max(run_id) FROM findings WHERE analysis = ?", [analysis]
+        ).fetchall()
+        return None if rows[0][0] is None else int(rows[0][0])
+
     def latest_findings(self, analysis: str) -> list[Finding] | None:
         """Findings of the newest run of ``analysis`` that stored any, else ``None``."""
         rows = self._con.execute(
