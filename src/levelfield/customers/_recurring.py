@@ -222,7 +222,7 @@ def _paying_sql(end: str) -> str:
 
 
 def _monthly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return (
+    out: pd.DataFrame = (
         con.sql(
             """
         WITH months AS (SELECT DISTINCT m, partial FROM _lf_sub_cm
@@ -270,6 +270,7 @@ def _monthly(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         .df()
         .astype({"nrr_month": float, "nrr_12m": float, "customers": int, "partial": bool})
     )
+    return out
 
 
 def _cohorts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
