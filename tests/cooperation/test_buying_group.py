@@ -223,3 +223,11 @@ def test_cli_buying_group_errors_name_file_row_and_column(tmp_path: Path) -> Non
         ],
     )
     assert out.exit_code == 1 and "no such" in " ".join(out.output.split())
+
+
+def test_members_who_do_not_buy_an_item_cost_nothing_for_it() -> None:
+    purchases, breaks = _random_group(5, 6, seed=3)
+    game = buying_game(check_purchases(purchases), check_price_breaks(breaks))
+    assert np.all(np.isfinite(game.alone))
+    assert np.all(game.alone[game.volume == 0] == 0)
+    assert np.all(np.isfinite(game.coalition_costs()))

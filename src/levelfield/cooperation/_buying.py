@@ -34,16 +34,32 @@ from levelfield.cooperation._shapley import (
 
 __all__ = ["BuyingGame", "BuyingGroupResult", "buying_game", "buying_group"]
 
-_CELLS = 1 << 23  # float cells per chunk of the coalition × item × tier arrays (64 MB)
+_CELLS = 1 << 22  # float cells per chunk of the coalition × item arrays (32 MB each)
 
 
 def _list_cost(
     thresholds: FloatArray, prices: FloatArray, pooled: FloatArray, items: NDArray[np.int64]
 ) -> FloatArray:
-    tier = (pooled[..., None] >= thresholds[items]).sum(axis=-1) - 1
-    price = prices[items, tier]
-    with np.errstate(invalid="ignore"):  # inf price times zero volume: masked below
-        return np.where(pooled > 0, pooled * price, 0.0)
+    """List cost of ``pooled`` volumes; ``inf`` below the first tier, NaN at volume 0."""
+    # One in-place pass per tier (a handful), no (..., k, tiers) array and no gather.
+    price = np.full(pooled.shape, np.inf)
+    for t in range(1, thresholds.shape[1]):
+        np.copyto(price, prices[items, t], where=pooled >= thresholds[items, t])
+    with np.errstate(invalid="ignore"):  # inf price times zero volume is NaN
+        np.multiply(pooled, price, out=price)
+    return price
+
+
+def _item_costs(
+    thresholds: FloatArray,
+    prices: FloatArray,
+    pooled: FloatArray,
+    separate: FloatArray,
+    items: NDArray[np.int64],
+) -> FloatArray:
+    """``min(list cost of the pooled volume, members on their own)``, per item."""
+    # fmin ignores the NaN of a zero volume (and then separate is 0 as well).
+    return np.fmin(_list_cost(thresholds, prices, pooled, items), separate)
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,12 @@ class BuyingGame:
     thresholds: FloatArray
     prices: FloatArray
 
-    def list_cost(self, pooled: FloatArray, items: NDArray[np.int64]) -> FloatArray:
-        """Cost of ``pooled`` volumes ``(..., k)`` of ``items`` (k indices) at list price."""
-        return _list_cost(self.thresholds, self.prices, pooled, items)
+    def item_costs(
+        self, pooled: FloatArray, separate: FloatArray, items: NDArray[np.int64]
+    ) -> FloatArray:
+        """Cost of ``items`` (k indices) for pooled volumes ``(..., k)`` whose members'
+        own best cost is ``separate``: pooled at list price or separately, the cheaper."""
+        return _item_costs(self.thresholds, self.prices, pooled, separate, items)
 
     def tier(self, pooled: FloatArray) -> NDArray[np.int64]:
         """Tier index (0 = none) reached by pooled volumes ``(m,)``."""
@@ -75,14 +94,13 @@ class BuyingGame:
     def coalition_costs(self) -> FloatArray:
         """``c(S)`` for all ``2**n`` coalitions (bitmask order), chunked over items."""
         n, m = self.volume.shape
-        t = self.thresholds.shape[1]
-        k = max(1, _CELLS // ((1 << n) * t))
+        k = max(1, _CELLS // (1 << n))
         total = np.zeros(1 << n)
         for start in range(0, m, k):
             items = np.arange(start, min(m, start + k))
             pooled = subset_sums(self.volume[:, items])
             separate = subset_sums(self.alone[:, items])
-            total += np.minimum(self.list_cost(pooled, items), separate).sum(axis=1)
+            total += self.item_costs(pooled, separate, items).sum(axis=1)
         return total
 
     def prefix_costs(self, perms: NDArray[np.int64]) -> FloatArray:
@@ -91,7 +109,7 @@ class BuyingGame:
         items = np.arange(m)
         pooled = np.cumsum(self.volume[perms], axis=1)
         separate = np.cumsum(self.alone[perms], axis=1)
-        return np.asarray(np.minimum(self.list_cost(pooled, items), separate).sum(axis=2))
+        return np.asarray(self.item_costs(pooled, separate, items).sum(axis=2))
 
 
 def buying_game(purchases: pd.DataFrame, price_breaks: pd.DataFrame) -> BuyingGame:
@@ -121,10 +139,8 @@ def buying_game(purchases: pd.DataFrame, price_breaks: pd.DataFrame) -> BuyingGa
     rank = br.groupby(["supplier", "item"]).cumcount().to_numpy() + 1
     thresholds[bk, rank] = br["min_volume"].to_numpy()
     prices[bk, rank] = br["unit_price"].to_numpy()
-    own = _list_cost(thresholds, prices, volume, np.arange(m))
-    return BuyingGame(
-        members, tuple(keys), volume, np.minimum(spend, own), spend, thresholds, prices
-    )
+    own = _item_costs(thresholds, prices, volume, spend, np.arange(m))
+    return BuyingGame(members, tuple(keys), volume, own, spend, thresholds, prices)
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,7 @@ def _items_frame(game: BuyingGame, purchases: pd.DataFrame) -> pd.DataFrame:
     pooled = game.volume.sum(axis=0)
     tier = game.tier(pooled)
     rows = np.arange(len(game.items))
-    group = np.minimum(game.list_cost(pooled, rows), game.alone.sum(axis=0))
+    group = game.item_costs(pooled, game.alone.sum(axis=0), rows)
     frame = pd.DataFrame(
         {
             "supplier": [k[0] for k in game.items],
@@ -198,7 +214,7 @@ def _items_frame(game: BuyingGame, purchases: pd.DataFrame) -> pd.DataFrame:
 def _proportional(game: BuyingGame) -> FloatArray:
     """Cost shares: each item's group gain split by volume share, on top of best-alone."""
     pooled = game.volume.sum(axis=0)
-    group = np.minimum(game.list_cost(pooled, np.arange(pooled.size)), game.alone.sum(axis=0))
+    group = game.item_costs(pooled, game.alone.sum(axis=0), np.arange(pooled.size))
     gain = game.alone.sum(axis=0) - group
     share = np.divide(game.volume, pooled, out=np.zeros_like(game.volume), where=pooled > 0)
     return np.asarray(game.alone.sum(axis=1) - share @ gain)
