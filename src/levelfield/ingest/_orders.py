@@ -558,8 +558,12 @@ def _create_pv(
             f"CREATE TEMP TABLE _lf_ltype AS SELECT p AS _lt_p, {line_type_sql('p')} AS _lt "
             f"FROM (SELECT DISTINCT product AS p FROM {ST} WHERE product IS NOT NULL)"
         )
-        source += " LEFT JOIN _lf_ltype ON _lt_p = product"
-        line_type = "coalesce(_lt, 'merchandise')"
+        n_other = con.execute(
+            "SELECT count(*) FROM _lf_ltype WHERE _lt <> 'merchandise'"
+        ).fetchall()[0][0]
+        if n_other:  # most files sell merchandise only: no join then
+            source += " LEFT JOIN _lf_ltype ON _lt_p = product"
+            line_type = "coalesce(_lt, 'merchandise')"
     final = [
         "_row",
         f"{key} AS key",
@@ -807,19 +811,25 @@ def _create_ord(
     )
 
 
-def _create_lin(con: duckdb.DuckDBPyConnection, gross_from: str) -> None:
+def _create_lin(con: duckdb.DuckDBPyConnection, gross_from: str, keymap: bool) -> None:
+    """Lines in :data:`LIN`, keyed like :data:`ORD` (mapped to source keys directly)."""
+    order_id = "oid"
+    join = ""
+    if keymap:
+        order_id = "m.final || CASE WHEN oid <> x.key THEN ':refund' ELSE '' END"
+        join = f" JOIN {_KEYMAP} m ON m.key = x.key"
     if gross_from == "lines":
         list_price = "unit_price"
     else:
         list_price = "CASE WHEN quantity <> 0 THEN line_total / quantity ELSE line_total END"
     con.execute(
-        f"CREATE TEMP TABLE {LIN} AS {_GROUPED} SELECT oid AS order_id, "
+        f"CREATE TEMP TABLE {LIN} AS {_GROUPED} SELECT {order_id} AS order_id, "
         "CAST(row_number() OVER (PARTITION BY oid ORDER BY _row) AS INTEGER) AS line_no, "
         "line_type, sku, product, category, CAST(quantity AS DECIMAL(18,4)) AS quantity, "
         f"CAST(coalesce(lp - ld / nullif(abs(quantity), 0), lp) AS DECIMAL(18,4)) "
         "AS unit_price, CAST(lp AS DECIMAL(18,4)) AS list_price, "
         "CAST(ld AS DECIMAL(18,4)) AS discount FROM (SELECT *, "
-        f"coalesce({list_price}, 0) AS lp, coalesce(abs(line_discount), 0) AS ld FROM g)"
+        f"coalesce({list_price}, 0) AS lp, coalesce(abs(line_discount), 0) AS ld FROM g) x{join}"
     )
 
 
@@ -909,9 +919,7 @@ def prepare_orders(
         _remap_keys(con, ORD, refund_of=True)
     has_lines = gross_from in ("lines", "line_total") and "quantity" in has
     if has_lines:
-        _create_lin(con, gross_from)
-        if keymap:
-            _remap_keys(con, LIN, refund_of=False)
+        _create_lin(con, gross_from, keymap)
 
     n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
     reasons = [
