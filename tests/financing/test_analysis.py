@@ -169,3 +169,18 @@ def test_template_credit_offers_round_trips_through_import(tmp_path: Path) -> No
         import_file(ws, "credit_offers", p)
         rows = ws.con.execute("SELECT offer_id, kind FROM credit_offers").fetchall()
     assert rows == [("MCA-1", "merchant_cash_advance")]
+
+
+def test_without_costs_the_cash_low_week_is_not_claimed(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path / "ws.duckdb")
+    files = _write_shop(tmp_path, offers=False)
+    import_file(ws, "orders", files["orders"])
+    res = financing.analyze(ws, n_futures=200)
+    ws.close()
+    assert "cannot be told" in "\n".join(res.headline())
+    assert "financing.cash_low_week" not in {f.metric for f in res.findings()}
+    assert res.summary()["cash_low_week"] is None
+    m = res.metrics.set_index("metric")
+    assert "dscr_with_offer" not in m.index
+    # 130 weeks: the year-on-year trend is measured (the shop's truth is flat: about 0).
+    assert abs(m.loc["revenue_trend", "value"]) < 0.05

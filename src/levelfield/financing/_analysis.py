@@ -55,6 +55,7 @@ class FinancingResult:
     currency: str
     period: tuple[str, str]
     notes: tuple[str, ...] = field(default=())
+    costs_known: bool = True
 
     def summary(self) -> dict[str, Any]:
         best = self.offers.iloc[0] if len(self.offers) else None
@@ -62,7 +63,7 @@ class FinancingResult:
             "n_offers": len(self.offers),
             "best_offer": None if best is None else str(best["offer_id"]),
             "best_apr": None if best is None else float(best["apr_median"]),
-            "cash_low_week": self.cash.cash_low_week,
+            "cash_low_week": self.cash.cash_low_week if self.costs_known else None,
             "backtest_mape": self.backtest_mape,
             "period": list(self.period),
         }
@@ -107,7 +108,12 @@ class FinancingResult:
                 f"on {row['amount_financed']:,.0f} received"
             )
         c = self.cash
-        if c.cash_low_week is None:
+        if not self.costs_known:
+            lines.append(
+                "13-week cash: receipts only (no costs imported), so the week cash runs "
+                "low cannot be told"
+            )
+        elif c.cash_low_week is None:
             lines.append(
                 f"13-week cash: the P10 balance stays above the {c.buffer:,.0f} {self.currency} "
                 "buffer in every week"
@@ -165,17 +171,21 @@ class FinancingResult:
                 )
             )
         c = self.cash
-        out.append(
-            Finding(
-                "financing.cash_low_week",
-                float(c.cash_low_week or 0),
-                "weeks",
-                "No week of the next 13 is likely to fall below the cash buffer."
-                if c.cash_low_week is None
-                else f"Cash may fall below the buffer in week {c.cash_low_week} (P10).",
-                "good" if c.cash_low_week is None else "warning",
-                {"buffer": c.buffer, "beyond_horizon": c.cash_low_week is None},
-            )
+        out.extend(
+            []
+            if not self.costs_known
+            else [
+                Finding(
+                    "financing.cash_low_week",
+                    float(c.cash_low_week or 0),
+                    "weeks",
+                    "No week of the next 13 is likely to fall below the cash buffer."
+                    if c.cash_low_week is None
+                    else f"Cash may fall below the buffer in week {c.cash_low_week} (P10).",
+                    "good" if c.cash_low_week is None else "warning",
+                    {"buffer": c.buffer, "beyond_horizon": c.cash_low_week is None},
+                )
+            ]
         )
         for row in _records(self.metrics):
             if row["value"] is None or not np.isfinite(row["value"]):
@@ -273,7 +283,7 @@ def _monthly_costs(ws: Workspace) -> float | None:
 def _top_customer_share(ws: Workspace) -> float | None:
     rows = ws.con.execute(
         """SELECT max(v) / nullif(sum(v), 0) FROM (
-               SELECT sum(CAST(net_revenue AS DOUBLE)) AS v FROM order_revenue
+               SELECT sum(CAST(net_revenue_base AS DOUBLE)) AS v FROM order_revenue
                WHERE customer_id IS NOT NULL AND ordered_at >= (
                    SELECT max(ordered_at) - INTERVAL 365 DAY FROM order_revenue)
                GROUP BY customer_id)"""
@@ -355,20 +365,23 @@ def lender_metrics(
                 "three months of operating expenses is the usual small-business cash reserve",
             )
         )
-    if sales.size >= 26:
-        half = sales.size // 2 if sales.size < 104 else 52
-        growth = float(sales[-half:].sum() / max(sales[-2 * half : -half].sum(), 1e-9) - 1.0)
-        rows.append(
-            _metric(
-                "revenue_trend",
-                "Revenue change against the period before",
-                growth,
-                "share",
-                ">= 0",
-                growth >= 0,
-                "lenders look for stable or growing revenue",
-            )
+    # Year on year only: over a shorter span the trend and the season cannot be told apart.
+    growth = (
+        float(sales[-52:].sum() / max(float(sales[-104:-52].sum()), 1e-9) - 1.0)
+        if sales.size >= 104
+        else None
+    )
+    rows.append(
+        _metric(
+            "revenue_trend",
+            "Revenue change on the year before",
+            growth,
+            "share",
+            ">= 0",
+            None if growth is None else growth >= 0,
+            "lenders look for stable or growing revenue (needs two years of sales)",
         )
+    )
     monthly = np.add.reduceat(year, np.arange(0, year.size, 4))
     cv = float(np.std(monthly) / max(float(np.mean(monthly)), 1e-9))
     rows.append(
@@ -458,6 +471,7 @@ def analyze(
         ws.currency(),
         (hist.weeks[0].isoformat(), (hist.last_week + dt.timedelta(days=6)).isoformat()),
         tuple(notes),
+        costs_known=monthly_costs is not None,
     )
     ws.record_run("financing", {"n_futures": n_futures, "seed": seed}, result.summary(), started)
     progress("done", 1.0)

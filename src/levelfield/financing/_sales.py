@@ -47,7 +47,7 @@ def weekly_sales(ws: Workspace) -> WeeklySales:
         """
         WITH w AS (
             SELECT CAST(date_trunc('week', ordered_at) AS DATE) AS week,
-                   sum(CAST(net_revenue AS DOUBLE)) AS sales
+                   sum(CAST(net_revenue_base AS DOUBLE)) AS sales
             FROM order_revenue GROUP BY 1
         ), span AS (SELECT min(week) AS lo, max(week) AS hi FROM w)
         SELECT CAST(g.week AS DATE), coalesce(w.sales, 0.0)
