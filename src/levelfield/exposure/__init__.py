@@ -50,6 +50,7 @@ charts, :func:`channel_fee_rates`, :func:`fee_schedule`, :func:`country_risk_tab
 
 from __future__ import annotations
 
+from levelfield.exposure._alternatives import NO_ALTERNATIVE_WORDS, alternatives_count_sql
 from levelfield.exposure._analyze import CAPABILITIES, analyze, channel_fee_rates
 from levelfield.exposure._assumptions import OWN_STORE_FOLLOW, OwnStoreFollow, own_store_follow
 from levelfield.exposure._charts import (
@@ -85,12 +86,14 @@ __all__ = [
     "HHI_MODERATE",
     "INDICATORS",
     "METHODS",
+    "NO_ALTERNATIVE_WORDS",
     "OWN_STORE_FOLLOW",
     "REFERENCES",
     "ExposureResult",
     "Indicator",
     "OwnStoreFollow",
     "OwnStoreShift",
+    "alternatives_count_sql",
     "analyze",
     "channel_fee_rates",
     "compliance_costs",

@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from levelfield.exposure._alternatives import alternatives_count_sql
 from levelfield.exposure._kernels import hhi_band
 from levelfield.exposure._reference import OWN_CHANNEL_NAMES, PLATFORM_CHANNEL_NAMES
 
@@ -617,15 +618,9 @@ def supplier_table(con: duckdb.DuckDBPyConnection, years: float) -> pd.DataFrame
         ),
         ids AS (SELECT supplier_id FROM suppliers UNION SELECT supplier_id FROM prod),
         alt AS (
-            SELECT supplier_id,
-                   CASE
-                       WHEN alternatives IS NULL OR trim(alternatives) = '' THEN NULL
-                       WHEN lower(trim(alternatives)) IN ('none', 'no', '-', 'n/a') THEN 0
-                       WHEN TRY_CAST(trim(alternatives) AS INTEGER) IS NOT NULL
-                           THEN greatest(TRY_CAST(trim(alternatives) AS INTEGER), 0)
-                       ELSE len(list_filter(string_split_regex(alternatives, '[;,|]'),
-                                            lambda x: trim(x) <> ''))
-                   END AS n_alternatives
+            SELECT supplier_id, """
+        + alternatives_count_sql("alternatives")
+        + """ AS n_alternatives
             FROM suppliers
         )
         SELECT i.supplier_id, s.name, s.country AS country_raw, lc.country, lc.risk,

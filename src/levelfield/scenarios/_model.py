@@ -42,6 +42,7 @@ from levelfield.errors import (
 from levelfield.exposure import (
     OWN_STORE_FOLLOW,
     OwnStoreFollow,
+    alternatives_count_sql,
     channel_fee_rates,
     own_store_follow,
 )
@@ -1127,8 +1128,9 @@ def _cost_of_goods(
                   CAST(sum(CASE WHEN p.unit_cost IS NOT NULL THEN l.quantity * l.unit_price END)
                        AS DOUBLE) AS rev_costed,
                   CAST(sum(l.quantity * l.unit_price) AS DOUBLE) AS rev,
-                  bool_or(coalesce(nullif(lower(trim(s.alternatives)), ''), 'none')
-                          NOT IN ('none', 'no', '0', 'false')) AS alt
+                  bool_or(coalesce("""
+        + alternatives_count_sql("s.alternatives")
+        + """, 0) > 0) AS alt
            FROM order_lines l
            JOIN order_revenue o ON o.order_id = l.order_id AND NOT o.is_refund
            LEFT JOIN products p ON p.sku = l.sku
