@@ -231,3 +231,22 @@ def test_members_who_do_not_buy_an_item_cost_nothing_for_it() -> None:
     assert np.all(np.isfinite(game.alone))
     assert np.all(game.alone[game.volume == 0] == 0)
     assert np.all(np.isfinite(game.coalition_costs()))
+
+
+def test_a_member_with_a_better_own_deal_is_named() -> None:
+    purchases = pd.DataFrame(
+        {
+            "member": ["A", "B", "C"],
+            "supplier": "S",
+            "item": "flour",
+            "annual_volume": [500, 500, 100],
+            "unit_price": [10, 10, 7.5],
+        }
+    )
+    breaks = pd.DataFrame(
+        {"supplier": "S", "item": "flour", "min_volume": [0, 1000], "unit_price": [10, 8]}
+    )
+    result = buying_group(purchases, breaks)
+    assert any(
+        n.startswith("C pays 7.50 for flour (S), below the group's 8.00") for n in result.notes
+    )

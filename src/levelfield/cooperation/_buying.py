@@ -319,6 +319,7 @@ def _notes(
             f"{len(pairs)} item(s) have no price breaks and are left out of the pooling "
             f"(e.g. {pairs.iloc[0]['supplier']} / {pairs.iloc[0]['item']})"
         )
+    notes.extend(_own_deal_notes(game))
     gap = (members["today"] - members["alone"]).to_numpy()
     for name, own in zip(members["member"][gap > 0.005], gap[gap > 0.005], strict=True):
         notes.append(
@@ -326,3 +327,29 @@ def _notes(
             "list price; that part is theirs, not the group's"
         )
     return tuple(notes)
+
+
+def _own_deal_notes(game: BuyingGame) -> list[str]:
+    """Members whose own deal beats the group's tier price on a pooled item.
+
+    The game pools an item for all members of a coalition or for none (a coalition does
+    not pick which members' volume to pool), so such a member's volume is priced at the
+    group tier; the treasurer may keep that member's volume of the item out instead.
+    """
+    pooled = game.volume.sum(axis=0)
+    items = np.arange(pooled.size)
+    group = game.item_costs(pooled, game.alone.sum(axis=0), items)
+    list_cost = _list_cost(game.thresholds, game.prices, pooled, items)
+    is_pooled = np.isfinite(list_cost) & (np.abs(group - list_cost) < 1e-9)
+    tier_price = np.divide(list_cost, pooled, out=np.full_like(pooled, np.inf), where=pooled > 0)
+    own_price = np.divide(
+        game.alone, game.volume, out=np.full_like(game.alone, np.inf), where=game.volume > 0
+    )
+    better = (own_price < tier_price - 1e-9) & is_pooled
+    rows, cols = np.nonzero(better)
+    return [
+        f"{game.members[i]} pays {own_price[i, j]:,.2f} for {game.items[j][1]} "
+        f"({game.items[j][0]}), below the group's {tier_price[j]:,.2f}; the split above "
+        "pools their volume anyway; consider leaving it out of that order"
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
+    ]
