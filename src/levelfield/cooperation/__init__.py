@@ -21,6 +21,7 @@ from levelfield.cooperation._core import (
     least_core,
     nucleolus,
 )
+from levelfield.cooperation._demo import DEMO_TRUTH, demo_group, write_demo_group
 from levelfield.cooperation._inputs import (
     TEMPLATES,
     read_price_breaks,
@@ -37,6 +38,7 @@ from levelfield.cooperation._shapley import (
 )
 
 __all__ = [
+    "DEMO_TRUTH",
     "EXACT_MAX_PLAYERS",
     "LP_MAX_PLAYERS",
     "TEMPLATES",
@@ -47,6 +49,7 @@ __all__ = [
     "buying_game",
     "buying_group",
     "core_check",
+    "demo_group",
     "least_core",
     "nucleolus",
     "popcount",
@@ -56,4 +59,5 @@ __all__ = [
     "shapley_sampled",
     "subset_sums",
     "template_csv",
+    "write_demo_group",
 ]

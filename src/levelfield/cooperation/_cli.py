@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from levelfield.cooperation._buying import BuyingGroupResult, buying_group
+from levelfield.cooperation._demo import write_demo_group
 from levelfield.cooperation._inputs import read_price_breaks, read_purchases
 
 __all__ = ["register_cli", "render_buying_group"]
@@ -185,3 +186,16 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any = None) ->
             seed=seed,
         )
         render_buying_group(result, console)
+
+    @group.command("demo")
+    @errors
+    def demo_cmd(
+        directory: Annotated[Path, typer.Argument(help="Folder to write the two CSV files in.")],
+    ) -> None:
+        """Write a demo group's purchases.csv and price_breaks.csv (planted price breaks)."""
+        p, b = write_demo_group(directory)
+        console.print(
+            f"Wrote {p} and {b}. Try: levelfield cooperate buying-group "
+            f"--purchases {p} --price-breaks {b}",
+            highlight=False,
+        )
