@@ -184,3 +184,14 @@ def test_without_costs_the_cash_low_week_is_not_claimed(tmp_path: Path) -> None:
     assert "dscr_with_offer" not in m.index
     # 130 weeks: the year-on-year trend is measured (the shop's truth is flat: about 0).
     assert abs(m.loc["revenue_trend", "value"]) < 0.05
+
+
+def test_playbook_points_to_the_cheaper_offer_as_information(tmp_path: Path) -> None:
+    from levelfield.advice import advise
+
+    with _shop(tmp_path) as ws:
+        res = financing.analyze(ws, n_futures=200)
+        plan = advise(ws, findings={"financing": res.findings()}, skipped={})
+    text = "\n".join(plan.to_frame().astype(str).to_numpy().ravel())
+    assert "Compare MCA-1 with TL-1 before signing" in text
+    assert "not financial advice" in text

@@ -167,6 +167,10 @@ class FinancingResult:
                         "kind": str(worst["kind"]),
                         "apr_p95": float(worst["apr_p95"]),
                         "saving_vs_best": float(worst["finance_charge"] - best["finance_charge"]),
+                        # For the playbook's estimator: the money the cheapest offer saves.
+                        "amount": float(worst["finance_charge"] - best["finance_charge"]),
+                        "best_offer_id": str(best["offer_id"]),
+                        "best_apr": float(best["apr_median"]),
                     },
                 )
             )
