@@ -193,5 +193,6 @@ def test_playbook_points_to_the_cheaper_offer_as_information(tmp_path: Path) -> 
         res = financing.analyze(ws, n_futures=200)
         plan = advise(ws, findings={"financing": res.findings()}, skipped={})
     text = "\n".join(plan.to_frame().astype(str).to_numpy().ravel())
-    assert "Compare MCA-1 with TL-1 before signing" in text
+    assert "Compare your credit offers on one scale" in text
+    assert "MCA-1" in text and "The cheapest offer entered, TL-1" in text
     assert "not financial advice" in text

@@ -160,6 +160,14 @@ class FinancingResult:
                         "fast sales repay it (faster sales, higher APR)."
                         if bool(worst["sales_linked"])
                         else "."
+                    )
+                    + (
+                        f" The cheapest offer entered, {best['offer_id']} "
+                        f"({best['apr_median']:.1%}), costs "
+                        f"{worst['finance_charge'] - best['finance_charge']:,.0f} "
+                        f"{self.currency} less in total."
+                        if worst["offer_id"] != best["offer_id"]
+                        else ""
                     ),
                     "warning" if float(worst["apr_median"]) > 0.36 else "watch",
                     {
