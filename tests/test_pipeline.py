@@ -81,7 +81,16 @@ def test_collect_reruns_when_data_changed_and_reports_skips(
     _serve(monkeypatch, served)
     found, skipped = pipeline.collect_findings(ws)
     assert len(fake_customers) == 2  # fingerprint changed: re-run
-    assert set(skipped) == {"landscape", "exposure", "pricing", "scenarios", "financing"}
+    # The real subscriptions analysis runs and says what to import.
+    assert set(skipped) == {
+        "subscriptions",
+        "landscape",
+        "exposure",
+        "pricing",
+        "scenarios",
+        "financing",
+    }
+    assert "levelfield import subscriptions" in skipped["subscriptions"]
     assert "no competitors" in skipped["landscape"]
     assert "customers" in found
 

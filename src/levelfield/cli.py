@@ -209,7 +209,8 @@ def analyze(
     analysis: Annotated[
         str,
         typer.Argument(
-            help="customers, landscape, exposure, pricing, scenarios, financing or all."
+            help="customers, subscriptions, landscape, exposure, pricing, scenarios, "
+            "financing or all."
         ),
     ] = "all",
     workspace: WorkspaceOpt = DEFAULT_WS,

@@ -23,7 +23,15 @@ from levelfield.workspace import Workspace
 __all__ = ["ANALYSES", "UPSTREAM", "analysis_module", "collect_findings", "run_analysis"]
 
 #: Analyses in the order ``analyze all`` runs them (scenarios reads earlier runs).
-ANALYSES = ("customers", "landscape", "exposure", "pricing", "scenarios", "financing")
+ANALYSES = (
+    "customers",
+    "subscriptions",
+    "landscape",
+    "exposure",
+    "pricing",
+    "scenarios",
+    "financing",
+)
 
 #: Analyses whose result reads the latest run of others: scenarios takes customers' monthly
 #: retention and pricing's elasticities from their newest runs.
@@ -40,6 +48,10 @@ def analysis_module(name: str) -> AnalysisModule[Any]:
         from levelfield import customers
 
         return customers
+    if name == "subscriptions":
+        from levelfield.customers import subscriptions
+
+        return subscriptions
     if name == "landscape":
         from levelfield import landscape
 

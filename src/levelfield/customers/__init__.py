@@ -80,6 +80,7 @@ from levelfield.customers._simulate import (
     simulate_calibration_holdout,
     simulate_gamma_gamma_spend,
 )
+from levelfield.customers._subscriptions import simulate_subscriptions
 from levelfield.customers._summary import (
     CustomerSummary,
     summarize_transactions,
@@ -150,6 +151,7 @@ __all__ = [
     "simulate_bgnbd_summary",
     "simulate_calibration_holdout",
     "simulate_gamma_gamma_spend",
+    "simulate_subscriptions",
     "subscription_lifetimes",
     "summarize_transactions",
     "summarize_workspace",

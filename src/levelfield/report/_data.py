@@ -55,6 +55,7 @@ __all__ = [
 #: Section titles in the owner's words, in display order.
 ANALYSIS_TITLES: dict[str, str] = {
     "customers": "Customers: who is worth keeping",
+    "subscriptions": "Subscriptions: recurring revenue and who keeps paying",
     "landscape": "Landscape: how distinctive you are",
     "exposure": "Exposure: platforms, suppliers, countries",
     "pricing": "Pricing: what your prices should be",
