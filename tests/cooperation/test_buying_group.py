@@ -250,3 +250,10 @@ def test_a_member_with_a_better_own_deal_is_named() -> None:
     assert any(
         n.startswith("C pays 7.50 for flour (S), below the group's 8.00") for n in result.notes
     )
+
+
+def test_no_matching_supplier_and_item_is_a_clear_error() -> None:
+    purchases, breaks = _frames()
+    breaks["supplier"] = "Someone Else"
+    with pytest.raises(InsufficientDataError, match="spell supplier and item the same way"):
+        buying_group(purchases, breaks)

@@ -31,6 +31,7 @@ from levelfield.cooperation._shapley import (
     shapley_sampled,
     subset_sums,
 )
+from levelfield.errors import InsufficientDataError
 
 __all__ = ["BuyingGame", "BuyingGroupResult", "buying_game", "buying_group"]
 
@@ -119,6 +120,12 @@ def buying_game(purchases: pd.DataFrame, price_breaks: pd.DataFrame) -> BuyingGa
     members = tuple(sorted(purchases["member"].unique()))
     keys = sorted(set(zip(pooled["supplier"], pooled["item"], strict=True)))
     n, m = len(members), len(keys)
+    if m == 0:
+        raise InsufficientDataError(
+            "no purchase matches a supplier and item of the price breaks; spell supplier and "
+            "item the same way in both files (e.g. "
+            f"{purchases['supplier'].iloc[0]} / {purchases['item'].iloc[0]})"
+        )
     mi = pd.Index(members).get_indexer(pooled["member"])
     ki = pd.MultiIndex.from_tuples(keys).get_indexer(
         pd.MultiIndex.from_arrays([pooled["supplier"], pooled["item"]])
