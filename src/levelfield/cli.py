@@ -410,6 +410,9 @@ def _register_subcommands() -> None:
     from levelfield.provenance._cli import register_cli as register_provenance
 
     register_provenance(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
+    from levelfield.fleet._cli import register_cli as register_fleet
+
+    register_fleet(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
 
 
 _register_subcommands()

@@ -1,0 +1,188 @@
+"""Per-business metrics of the fleet: the single-business kernels on one business's orders.
+
+Nothing here knows about Spark: :func:`business_metrics` takes one business's rows of the
+canonical ``orders`` table (a pandas frame) and returns its metric rows. Spark calls it per
+business through ``groupBy("business_id").applyInPandas``; the benchmark's floor calls it
+through ``multiprocessing``. The numbers come from the same kernels as
+``levelfield.customers.analyze(ws, model="bgnbd", holdout=None)`` and
+``levelfield.exposure.analyze(ws)``: :func:`levelfield.customers.summarize_transactions`,
+the BG/NBD fit, :func:`levelfield.customers.assess_fit`,
+:func:`levelfield.customers.model_monthly_retention` and the concentration kernels
+:func:`levelfield.exposure.hhi` and :func:`levelfield.exposure.top_share`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from levelfield.customers import (
+    BetaGeoModel,
+    assess_fit,
+    model_monthly_retention,
+    summarize_transactions,
+)
+from levelfield.errors import InsufficientDataError, SchemaError
+from levelfield.exposure import hhi, top_share
+
+__all__ = [
+    "FINDING_COLUMNS",
+    "METRICS",
+    "ORDER_COLUMNS",
+    "business_metrics",
+    "safe_business_metrics",
+]
+
+#: Canonical ``orders`` columns the fleet reads (plus ``business_id``).
+ORDER_COLUMNS: dict[str, str] = {
+    "business_id": "string",
+    "order_id": "string",
+    "customer_id": "string",
+    "ordered_at": "timestamp",
+    "channel": "string",
+    "currency": "string",
+    "gross": "double",
+    "discount": "double",
+    "tax": "double",
+    "shipping": "double",
+    "fees": "double",
+    "refunded": "double",
+    "status": "string",
+}
+
+#: Metric ids (the same as ``findings()`` of the single-business analyses) and their units.
+METRICS: dict[str, str] = {
+    "customers.repeat_rate": "share",
+    "customers.monthly_retention": "share",
+    "exposure.customer_hhi": "index",
+    "exposure.customer_top1_share": "share",
+    "exposure.customer_top5_share": "share",
+    "exposure.customer_top20pct_share": "share",
+    "exposure.channel_hhi": "index",
+}
+
+#: Columns of a metric row (``fleet_findings`` adds ``run_fingerprint``).
+FINDING_COLUMNS = ["business_id", "analysis", "metric", "value", "unit", "error"]
+
+# Orders that are not revenue, as the workspace's ``order_revenue`` view defines them.
+_NOT_REVENUE = ("failed", "voided", "cancelled", "pending")
+_REFUND = ("refund", "return")
+# The customer analysis's defaults (``customers.analyze``): weeks, days merged, 12 months.
+_UNIT_DAYS = 7.0
+_DAYS_PER_MONTH = 30.4375
+_HORIZON_MONTHS = 12
+
+
+def _revenue_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """Orders counted as revenue, with ``revenue`` = gross - discount - refunded."""
+    missing = [c for c in ORDER_COLUMNS if c not in orders.columns]
+    if missing:
+        raise SchemaError(f"orders lack the column(s) {', '.join(missing)}")
+    rev = orders.loc[~orders["status"].isin(_NOT_REVENUE)].copy()
+    rev["revenue"] = (
+        rev["gross"].astype(float) - rev["discount"].astype(float) - rev["refunded"].astype(float)
+    )
+    rev["is_refund"] = rev["status"].isin(_REFUND) | (rev["gross"].astype(float) < 0)
+    return rev
+
+
+def customer_metrics(rev: pd.DataFrame) -> dict[str, float]:
+    """Repeat rate and model-based monthly retention (BG/NBD, in weeks, days merged)."""
+    if bool(rev["is_refund"].any()):
+        # Netting refund rows into earlier orders needs the workspace's ASOF rule; the fleet
+        # states that instead of computing a different number.
+        raise InsufficientDataError(
+            "refund rows found: the fleet nets refunds only through the 'refunded' column; "
+            "run this business through 'levelfield analyze' instead"
+        )
+    buy = rev.loc[rev["customer_id"].notna() & (rev["revenue"] > 0)]
+    if buy.empty:
+        raise InsufficientDataError(
+            "no purchases with a customer id: the customer analysis needs customer ids"
+        )
+    summ = summarize_transactions(
+        buy, "customer_id", "ordered_at", "revenue", time_unit="week", group_by="day"
+    )
+    if summ.n_customers == 0 or float(summ.T.max()) <= 0:
+        raise InsufficientDataError("all orders fall on one day: repeat buying cannot be measured")
+    if not (summ.frequency > 0).any():
+        raise InsufficientDataError(f"none of the {summ.n_customers:,} customers bought twice")
+    out = {"customers.repeat_rate": float((summ.frequency > 0).mean())}
+    model = BetaGeoModel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # weak fits are judged by assess_fit below
+        model.fit(summ.frequency, summ.recency, summ.T)
+    quality = assess_fit(model, "BG/NBD", summ.frequency, summ.T, _UNIT_DAYS, _HORIZON_MONTHS)
+    if quality.dropout_identified:
+        out["customers.monthly_retention"] = model_monthly_retention(
+            model, summ.frequency, summ.recency, summ.T, _DAYS_PER_MONTH / _UNIT_DAYS
+        )
+    return out
+
+
+def exposure_metrics(rev: pd.DataFrame) -> dict[str, float]:
+    """Customer and channel revenue concentration (HHI 0-10,000, top shares 0-1)."""
+    if rev.empty:
+        raise InsufficientDataError("no orders counted as revenue")
+    known = rev.loc[rev["customer_id"].notna()]
+    per_customer = known.groupby("customer_id", sort=False)["revenue"].sum().to_numpy()
+    per_channel = rev.groupby("channel", sort=False)["revenue"].sum().to_numpy()
+    out = {
+        "exposure.customer_hhi": hhi(per_customer),
+        "exposure.customer_top1_share": top_share(per_customer, k=1),
+        "exposure.customer_top5_share": top_share(per_customer, k=5),
+        "exposure.customer_top20pct_share": top_share(per_customer, fraction=0.2),
+        "exposure.channel_hhi": hhi(per_channel),
+    }
+    return {k: v for k, v in out.items() if np.isfinite(v)}
+
+
+_ANALYSES: dict[str, Callable[[pd.DataFrame], dict[str, float]]] = {
+    "customers": customer_metrics,
+    "exposure": exposure_metrics,
+}
+
+
+def business_metrics(orders: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows of one business; an analysis that cannot run becomes one error row.
+
+    Parameters
+    ----------
+    orders
+        One business's rows of the canonical ``orders`` table, with ``business_id``.
+
+    Returns
+    -------
+    DataFrame with :data:`FINDING_COLUMNS`: one row per metric, or per failed analysis a
+    row with metric ``"<analysis>.error"``, NaN value, unit ``"error"`` and the message.
+    """
+    bid = str(orders["business_id"].iloc[0]) if len(orders) else ""
+    rows: list[tuple[str, str, str, float, str, str | None]] = []
+    rev = _revenue_orders(orders)
+    for analysis, kernel in _ANALYSES.items():  # two analyses, not rows
+        try:
+            values = kernel(rev)
+        except Exception as exc:  # one business's failure must not fail the fleet
+            rows.append((bid, analysis, f"{analysis}.error", np.nan, "error", _message(exc)))
+            continue
+        rows.extend((bid, analysis, m, float(v), METRICS[m], None) for m, v in values.items())
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def safe_business_metrics(orders: pd.DataFrame) -> pd.DataFrame:
+    """:func:`business_metrics`, with a bad frame (missing columns) as an error row too."""
+    try:
+        return business_metrics(orders)
+    except Exception as exc:  # the batch boundary: report, never fail the job
+        bid = str(orders["business_id"].iloc[0]) if "business_id" in orders and len(orders) else ""
+        return pd.DataFrame(
+            [(bid, "fleet", "fleet.error", np.nan, "error", _message(exc))],
+            columns=FINDING_COLUMNS,
+        )
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

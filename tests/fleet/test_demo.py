@@ -1,0 +1,52 @@
+"""The demo fleet: deterministic by seed, varied, canonical columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from levelfield.errors import ConfigError
+from levelfield.fleet import SECTORS, demo_fleet
+from levelfield.fleet._kernels import ORDER_COLUMNS, business_metrics
+
+
+def test_same_seed_same_fleet_and_varied(tmp_path: Path) -> None:
+    a = demo_fleet(60, tmp_path / "a", seed=3, chunk=25)
+    b = demo_fleet(60, tmp_path / "b", seed=3, chunk=25)
+    assert a.n_orders == b.n_orders
+    oa, ob = pd.read_parquet(tmp_path / "a" / "orders"), pd.read_parquet(tmp_path / "b" / "orders")
+    pd.testing.assert_frame_equal(oa, ob)
+    assert list(oa.columns) == list(ORDER_COLUMNS)
+    biz = pd.read_parquet(tmp_path / "a" / "businesses.parquet")
+    assert biz["sector"].nunique() == len(SECTORS)
+    assert biz["region"].nunique() == 4 and biz["size_band"].nunique() == 3
+    assert biz["consent"].any() and not biz["consent"].all()
+    assert set(oa["business_id"]) == set(biz["business_id"])
+    assert (oa["customer_id"].str.split("-").str[0] == oa["business_id"]).all()
+    assert len(list((tmp_path / "a" / "orders").glob("*.parquet"))) == 3
+
+
+def test_rewrite_replaces_the_fleet(tmp_path: Path) -> None:
+    demo_fleet(10, tmp_path, seed=1)
+    demo_fleet(4, tmp_path, seed=1)
+    assert pd.read_parquet(tmp_path / "businesses.parquet").shape[0] == 4
+    assert pd.read_parquet(tmp_path / "orders")["business_id"].nunique() == 4
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_bad_size() -> None:
+    with pytest.raises(ConfigError, match="whole number"):
+        demo_fleet(0, "unused")
+
+
+def test_kernel_error_rows_without_spark(tmp_path: Path) -> None:
+    demo_fleet(1, tmp_path, seed=2)
+    orders = pd.read_parquet(tmp_path / "orders")
+    ok = business_metrics(orders)
+    assert ok["error"].isna().all() and "customers.repeat_rate" in set(ok["metric"])
+    refund = orders.assign(status="refund")
+    rows = business_metrics(refund.iloc[:5])
+    assert "customers.error" in set(rows["metric"])
+    assert rows.loc[rows["metric"] == "customers.error", "error"].str.contains("refund").all()
