@@ -279,3 +279,37 @@ def test_an_estimated_share_is_never_rounded_to_100_percent(sim_ws: Workspace) -
     said = high.headline() + [f.text for f in high.findings()]
     assert not any(_HUNDRED.search(line) for line in said), said
     assert any("more than 99.9%" in line for line in said)
+
+
+def test_identical_customers_get_no_nan_figures_and_no_failed_analysis(ws: Workspace) -> None:
+    """40 customers who all buy the same thing every 40 days: a fit that overflows is left out.
+
+    The BG/NBD fit runs off to a limit where its predictions are not finite; it must be
+    dropped from the holdout comparison (not chosen for an RMSE of NaN), the segments must
+    still be formed, and no line may print "nan".
+    """
+    con = ws.con
+    con.execute(
+        "INSERT INTO imports VALUES (1, 'orders', 'test.csv', 'abc', 'test', 1, 1, 0, "
+        "now()::TIMESTAMP, now()::TIMESTAMP, 'ok', NULL)"
+    )
+    con.execute(
+        """INSERT INTO orders (order_id, customer_id, ordered_at, channel, currency, gross,
+               discount, tax, shipping, refunded, status, import_id)
+        SELECT 'o' || i, 'c' || (i % 40), TIMESTAMP '2024-01-01' + INTERVAL (i % 400) DAY,
+               'shopify', 'EUR', 100, 10, 0, 0, 0, 'paid', 1
+        FROM range(120) t(i)"""
+    )
+    con.execute(
+        """INSERT INTO order_lines (order_id, line_no, sku, product, category, quantity,
+               unit_price, list_price, discount, import_id)
+        SELECT order_id, 1, 'SKU1', 'Mug', 'mugs', 2, 45, 50, 0, 1 FROM orders"""
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = analyze(ws)
+    text = " ".join(result.headline()).lower()
+    assert "nan" not in re.findall(r"[a-z]+", text)
+    assert result.model_choice.chosen == "pareto_nbd"
+    assert "bgnbd" not in result.model_choice.validations
+    assert result.customers["cluster"].notna().all()

@@ -331,11 +331,20 @@ class CustomersResult:
         value_basis = (
             "" if q.dropout_identified else "; assumes customers keep buying at their past rates"
         )
+        if math.isfinite(self.clv_total):
+            value_lines = [
+                f"Expected value of the customer base over the next {self.horizon_months} "
+                f"months: {c} {self.clv_total:,.0f} ({self.margin_source}{value_basis}).",
+                f"The top 20 % of customers hold {self.top20_value_share:.0%} of that value.",
+            ]
+        else:
+            value_lines = [
+                "Expected value of the customer base: not measurable; the fitted purchase "
+                "model gives no finite prediction for these customers."
+            ]
         lines = [
             f"{self.n_customers:,} customers; {self.repeat_rate:.0%} bought more than once.",
-            f"Expected value of the customer base over the next {self.horizon_months} months: "
-            f"{c} {self.clv_total:,.0f} ({self.margin_source}{value_basis}).",
-            f"The top 20 % of customers hold {self.top20_value_share:.0%} of that value.",
+            *value_lines,
             f"Purchase model: {self.model_choice.reason}",
             *q.statements(),
         ]
@@ -1064,6 +1073,9 @@ def _segments(
         "log_clv": "expected future value",
     }
     label_words.update({c: f"share of {c[6:]}" for c in feats.columns if c.startswith("share_")})
+    # A feature the data cannot give for every customer (expected value when the fit
+    # cannot value customers) does not shape the segments rather than failing them.
+    feats = feats.loc[:, np.isfinite(feats.to_numpy(dtype=float)).all(axis=0)]
     labels, profile, _k = cluster_segments(feats, seed=seed)
     cust["cluster"] = labels
     cl = cust.groupby("cluster").agg(

@@ -12,7 +12,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from levelfield.customers._summary import CustomerSummary
-from levelfield.errors import ConfigError
+from levelfield.errors import ConfigError, ModelError
 
 __all__ = [
     "MODEL_LABELS",
@@ -143,6 +143,12 @@ def holdout_validation(
         )
     x, t_x, T = summary.frequency, summary.recency, summary.T
     pred = model.conditional_expected_purchases(summary.duration_holdout, x, t_x, T)
+    if not np.isfinite(pred).all():
+        # a fit that ran off to a limit where its formulas overflow cannot be compared
+        raise ModelError(
+            f"the fitted model gives no finite prediction for {int((~np.isfinite(pred)).sum()):,} "
+            "of the calibration customers, so its holdout error cannot be measured"
+        )
     act = summary.frequency_holdout
     bucket = np.minimum(x, max_frequency).astype(np.int64)
     counts = np.bincount(bucket, minlength=max_frequency + 1).astype(np.float64)
