@@ -8,6 +8,7 @@ them without importing the analysis that made them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
@@ -17,7 +18,15 @@ if TYPE_CHECKING:
 
     from levelfield.workspace import Workspace
 
-__all__ = ["AnalysisModule", "AnalysisResult", "Finding", "ProgressCallback", "no_progress"]
+__all__ = [
+    "AnalysisModule",
+    "AnalysisResult",
+    "Finding",
+    "ProgressCallback",
+    "json_float",
+    "money",
+    "no_progress",
+]
 
 #: ``progress(step, fraction)``: a short description of the current step and the
 #: fraction of the whole work done so far (0–1).
@@ -99,3 +108,33 @@ class AnalysisModule(Protocol[R]):
     def figures(self, result: R) -> Mapping[str, Any]:
         """The charts (Plotly figures) in display order, keyed by title."""
         ...
+
+
+def money(x: float, currency: str) -> str:
+    """An amount in findings text: whole units, sign first, ``n/a`` when not a number.
+
+    Examples
+    --------
+    >>> money(-1234.5, "EUR"), money(980, "USD"), money(float("nan"), "EUR")
+    ('-EUR 1,234', 'USD 980', 'n/a')
+    """
+    x = float(x)
+    if not math.isfinite(x):
+        return "n/a"
+    sign = "-" if round(x) < 0 else ""
+    return f"{sign}{currency} {abs(x):,.0f}"
+
+
+def json_float(x: Any) -> float | None:
+    """A number for a run summary or finding context: ``None`` when it is not a finite number.
+
+    Examples
+    --------
+    >>> json_float(2), json_float(float("inf")), json_float(None), json_float("n/a")
+    (2.0, None, None, None)
+    """
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None

@@ -15,6 +15,7 @@ from levelfield.advice._facts import BusinessFacts
 from levelfield.errors import ConfigError, LevelfieldError
 from levelfield.exposure import own_store_follow
 from levelfield.findings import Finding
+from levelfield.findings import money as _money
 from levelfield.workspace import Workspace
 
 __all__ = ["ESTIMATORS", "ImpactEstimate", "estimate_impact"]
@@ -60,10 +61,6 @@ def _margin(facts: BusinessFacts) -> tuple[float, str]:
         ASSUMED_MARGIN,
         f"gross margin assumed {ASSUMED_MARGIN:.0%} (import unit costs to measure it)",
     )
-
-
-def _money(x: float, currency: str) -> str:
-    return f"{currency} {x:,.0f}"
 
 
 def _first(bound: Mapping[str, Finding], params: Mapping[str, Any]) -> Finding:

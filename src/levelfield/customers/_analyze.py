@@ -53,6 +53,7 @@ from levelfield.errors import (
     SmallSampleWarning,
 )
 from levelfield.findings import Finding, ProgressCallback, no_progress
+from levelfield.findings import json_float as _f
 
 __all__ = ["METHODS", "REFERENCES", "CustomersResult", "analyze"]
 
@@ -114,14 +115,6 @@ REFERENCES = [
 ]
 
 _SEGMENT_TEXT = dict(RFM_SEGMENTS)
-
-
-def _f(v: float | None) -> float | None:
-    """JSON-safe float (NaN/inf become None)."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def _share(v: float, digits: int) -> str:

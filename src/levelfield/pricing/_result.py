@@ -12,19 +12,12 @@ import pandas as pd
 
 from levelfield.errors import InsufficientPriceVariation, UnknownReferenceError
 from levelfield.findings import Finding
+from levelfield.findings import json_float as _f
+from levelfield.findings import money as _money
 from levelfield.pricing._elasticity import PooledElasticity
 from levelfield.pricing._pilots import PilotResult
 
 __all__ = ["PricingResult"]
-
-
-def _f(x: Any) -> float | None:
-    """JSON-safe float (None for NaN/inf)."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _json_safe(value: Any) -> Any:
@@ -37,11 +30,6 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return _f(value)
     return value
-
-
-def _money(x: float, currency: str) -> str:
-    sign = "-" if x < 0 else ""
-    return f"{sign}{currency} {abs(x):,.0f}"
 
 
 def _pct(x: float) -> str:

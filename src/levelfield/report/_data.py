@@ -33,6 +33,7 @@ from levelfield.findings import (
     ProgressCallback,
     no_progress,
 )
+from levelfield.findings import money as _money
 from levelfield.workspace import Workspace
 
 __all__ = [
@@ -523,10 +524,6 @@ def run_advice(
 
 
 # -- key numbers -----------------------------------------------------------------------
-def _money(x: float, currency: str) -> str:
-    return f"{currency} {x:,.0f}"
-
-
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
     rows = con.execute(sql, list(params)).fetchall()
     return rows[0][0] if rows else None

@@ -15,7 +15,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from levelfield.errors import ConfigError, SmallSampleWarning
-from levelfield.findings import Finding, ProgressCallback, no_progress
+from levelfield.findings import Finding, ProgressCallback, money, no_progress
+from levelfield.findings import json_float as _f
 from levelfield.scenarios._model import PnLModel, build_model
 from levelfield.scenarios._shocks import (
     AddSupplier,
@@ -229,9 +230,7 @@ class ScenariosResult:
         return base.sort_values("mean_gain", ascending=False).iloc[0]
 
     def _money(self, x: Any) -> str:
-        x = float(x)
-        sign = "-" if x < 0 else ""
-        return f"{sign}{self.currency} {abs(x):,.0f}"
+        return money(float(x), self.currency)
 
     def headline(self) -> list[str]:
         b = self._base()
@@ -386,13 +385,6 @@ class ScenariosResult:
                 )
             )
         return out
-
-
-def _f(x: Any) -> float | None:
-    if x is None or pd.isna(x):
-        return None
-    v = float(x)
-    return None if not math.isfinite(v) else v
 
 
 def _sev(x: float, watch: float, warn: float, crit: float) -> Any:
