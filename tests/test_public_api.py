@@ -78,3 +78,22 @@ def test_the_bare_raise_scan_finds_one(tmp_path: Path) -> None:
         "raises KeyError",
         "raises ValueError",
     ]
+
+
+def test_no_package_loads_typer_on_import() -> None:
+    """Command modules (``_cli.py``) are imported by ``levelfield.cli`` only.
+
+    (Rich is not checked here: scikit-learn itself imports it; import-linter checks that no
+    levelfield module outside the CLI does.)
+    """
+    import subprocess
+    import sys
+
+    names = [n for n in PACKAGES if n != "levelfield.fleet"]  # fleet needs pyspark
+    code = (
+        "import importlib, sys\n"
+        f"for n in {names!r}: importlib.import_module(n)\n"
+        "print('typer' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
