@@ -234,8 +234,9 @@ def _separate_shared_names(con: duckdb.DuckDBPyConnection, attrs: Sequence[str])
     Competitors are keyed by their name. Real lists repeat names for different firms
     (two "Blackrocks Brewery", in MI and MA), so within a group of rows with the same
     name the first attribute whose values tell every row apart is added to the id
-    (``blackrocks-brewery-ma``). Rows identical in every attribute are one firm listed
-    twice: they are merged, and the note names the rows. Returns notes for the summary.
+    (``blackrocks-brewery-ma``) and to the shown name (``Blackrocks Brewery (MA)``). Rows
+    identical in every attribute are one firm listed twice: they are merged, and the note
+    names the rows. Returns notes for the summary.
     """
     groups = con.execute(
         "SELECT competitor_id, any_value(name), list(_row ORDER BY _row), "
@@ -263,7 +264,7 @@ def _separate_shared_names(con: duckdb.DuckDBPyConnection, attrs: Sequence[str])
     attrs = [a for a, u in zip(attrs, unique, strict=True) if not u] + [
         a for a, u in zip(attrs, unique, strict=True) if u
     ]
-    renames: list[tuple[str, int]] = []
+    renames: list[tuple[str, str, int]] = []
     kept: list[str] = []
     merged: list[str] = []
     for cid, name, rows, attr_texts in groups:
@@ -279,17 +280,21 @@ def _separate_shared_names(con: duckdb.DuckDBPyConnection, attrs: Sequence[str])
         )
         if by is not None:
             renames += [
-                (f"{cid}-{_slug(str(v[by]))}", r) for v, r in zip(values, rows, strict=True)
+                (f"{cid}-{_slug(str(v[by]))}", f"{name} ({v[by]})", r)
+                for v, r in zip(values, rows, strict=True)
             ]
             kept.append(f"{name} ({by}: {' / '.join(str(v[by]) for v in values)})")
         elif all(v == values[0] for v in values):
             merged.append(f"rows {', '.join(str(r) for r in rows)} ({name})")
         else:
-            renames += [(f"{cid}-{i + 1}", r) for i, r in enumerate(rows)]
+            renames += [(f"{cid}-{i + 1}", f"{name} ({i + 1})", r) for i, r in enumerate(rows)]
             kept.append(f"{name} (rows {', '.join(str(r) for r in rows)}, numbered)")
     if renames:
         con.executemany(
-            "UPDATE _lf_cpv0 SET competitor_id = ? WHERE _row = ?", [list(x) for x in renames]
+            # the shown name carries the telling value too, so that the landscape (which
+            # shows firms by name) and the owner can tell the two apart
+            "UPDATE _lf_cpv0 SET competitor_id = ?, name = ? WHERE _row = ?",
+            [list(x) for x in renames],
         )
     notes = []
     if kept:
