@@ -34,8 +34,12 @@ ANALYSES = (
 )
 
 #: Analyses whose result reads the latest run of others: scenarios takes customers' monthly
-#: retention and pricing's elasticities from their newest runs.
-UPSTREAM: dict[str, tuple[str, ...]] = {"scenarios": ("customers", "pricing")}
+#: retention and pricing's elasticities from their newest runs; exposure's scorecard notes
+#: whether customers has been measured.
+UPSTREAM: dict[str, tuple[str, ...]] = {
+    "exposure": ("customers",),
+    "scenarios": ("customers", "pricing"),
+}
 
 
 def analysis_module(name: str) -> AnalysisModule[Any]:
