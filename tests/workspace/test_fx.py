@@ -148,3 +148,26 @@ def test_one_currency_loads_no_rates(ws: Workspace, tmp_path: Path) -> None:
     import_file(ws, "orders", _orders_csv(tmp_path, [("C1", "2024-06-03", "USD", "10")]))
     assert ws.con.execute("SELECT count(*) FROM fx_reference_rates").fetchall()[0][0] == 0
     assert fx_statement(ws.con).text() == "amounts in USD"
+
+
+def test_analyses_sum_in_the_base_and_say_what_was_converted(ws: Workspace) -> None:
+    """Exposure and the report's five numbers add base amounts, never two currencies."""
+    import warnings
+
+    from levelfield import exposure
+    from levelfield.report import key_numbers
+
+    _import_three(ws)
+    base_total = float(
+        ws.con.execute("SELECT sum(net_revenue_base) FROM order_revenue").fetchall()[0][0]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = exposure.analyze(ws)
+    channels = result.tables()["channels"]
+    assert float(channels["revenue"].sum()) == pytest.approx(base_total, abs=0.0001 * 109)
+    text = " ".join(result.notes)
+    assert "amounts in GBP; CAD and USD converted at ECB reference rates up to" in text
+    assert "without conversion" not in text
+    revenue = next(k for k in key_numbers(ws) if k.key == "net_revenue_12m")
+    assert revenue.value == pytest.approx(base_total, abs=0.0001 * 109)

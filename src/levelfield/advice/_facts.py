@@ -59,8 +59,9 @@ def business_facts(ws: Workspace) -> BusinessFacts:
         return BusinessFacts(currency=ws.currency(), net_revenue_12m=0.0, orders_12m=0)
     window = "ordered_at > (SELECT max(ordered_at) FROM order_revenue) - INTERVAL 12 MONTH"
     by_channel = con.execute(
-        f"""SELECT channel, sum(net_revenue)::DOUBLE,
-                   sum(fees)::DOUBLE / nullif(sum(net_revenue) FILTER (WHERE fees IS NOT NULL), 0)
+        f"""SELECT channel, sum(net_revenue_base)::DOUBLE,
+                   sum(fees * fx_rate)::DOUBLE
+                   / nullif(sum(net_revenue_base) FILTER (WHERE fees IS NOT NULL), 0)
             FROM order_revenue WHERE {window} GROUP BY channel ORDER BY 2 DESC"""
     ).fetchall()
     revenue = {str(c): float(r or 0.0) for c, r, _ in by_channel}
@@ -69,7 +70,7 @@ def business_facts(ws: Workspace) -> BusinessFacts:
         _scalar(ws, f"SELECT count(*) FROM order_revenue WHERE {window} AND NOT is_refund")
     )
     margin_rows = con.execute(
-        f"""SELECT sum(l.quantity * l.unit_price)::DOUBLE,
+        f"""SELECT sum(l.quantity * l.unit_price * o.fx_rate)::DOUBLE,
                    sum(l.quantity * p.unit_cost)::DOUBLE
             FROM order_lines l JOIN products p USING (sku)
             JOIN order_revenue o USING (order_id)
@@ -85,7 +86,7 @@ def business_facts(ws: Workspace) -> BusinessFacts:
         "(SELECT max(month) FROM costs) - INTERVAL 12 MONTH",
     )
     yearly_rows = con.execute(
-        """SELECT year(ordered_at) AS y, sum(net_revenue)::DOUBLE,
+        """SELECT year(ordered_at) AS y, sum(net_revenue_base)::DOUBLE,
                   count(*) FILTER (WHERE NOT is_refund),
                   count(DISTINCT customer_id)
            FROM order_revenue GROUP BY y ORDER BY y"""
@@ -99,7 +100,8 @@ def business_facts(ws: Workspace) -> BusinessFacts:
             FROM order_lines l JOIN order_revenue o USING (order_id)
             WHERE NOT o.is_refund AND {window.replace("ordered_at", "o.ordered_at", 1)}
               AND coalesce(nullif(trim(l.product), ''), l.sku) IS NOT NULL
-            GROUP BY 1 ORDER BY sum(l.quantity * l.unit_price) DESC NULLS LAST, 1 LIMIT 1"""
+            GROUP BY 1 ORDER BY sum(l.quantity * l.unit_price * o.fx_rate) DESC NULLS LAST, 1
+            LIMIT 1"""
     ).fetchall()
     sector = ws.get_business("sector")
     return BusinessFacts(

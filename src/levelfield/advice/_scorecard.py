@@ -88,9 +88,9 @@ def _growth_12m(ws: Workspace) -> float | None:
         """WITH b AS (SELECT max(ordered_at) AS last, min(ordered_at) AS first
                       FROM order_revenue)
            SELECT (SELECT first FROM b) <= (SELECT last FROM b) - INTERVAL 24 MONTH,
-                  sum(net_revenue) FILTER (
+                  sum(net_revenue_base) FILTER (
                       WHERE ordered_at > (SELECT last FROM b) - INTERVAL 12 MONTH)::DOUBLE,
-                  sum(net_revenue) FILTER (
+                  sum(net_revenue_base) FILTER (
                       WHERE ordered_at <= (SELECT last FROM b) - INTERVAL 12 MONTH
                         AND ordered_at > (SELECT last FROM b) - INTERVAL 24 MONTH)::DOUBLE
            FROM order_revenue"""
@@ -153,7 +153,7 @@ def _lines(
 ) -> list[ScorecardMetric]:
     revenue_trend = _yearly(
         ws,
-        "SELECT year(ordered_at) y, sum(net_revenue)::DOUBLE FROM order_revenue "
+        "SELECT year(ordered_at) y, sum(net_revenue_base)::DOUBLE FROM order_revenue "
         "GROUP BY y ORDER BY y",
     )
     growth = _growth_12m(ws)
@@ -161,7 +161,7 @@ def _lines(
         ws,
         """SELECT year(o.ordered_at) y,
                   1 - sum(l.quantity * p.unit_cost)::DOUBLE
-                      / nullif(sum(l.quantity * l.unit_price), 0)::DOUBLE
+                      / nullif(sum(l.quantity * l.unit_price * o.fx_rate), 0)::DOUBLE
            FROM order_lines l JOIN products p USING (sku) JOIN order_revenue o USING (order_id)
            WHERE p.unit_cost IS NOT NULL GROUP BY y ORDER BY y""",
     )
@@ -175,8 +175,10 @@ def _lines(
     refund_trend = _yearly(
         ws,
         """SELECT year(ordered_at) y,
-                  (sum(refunded) + sum(CASE WHEN is_refund THEN -net_revenue ELSE 0 END))::DOUBLE
-                  / nullif(sum(CASE WHEN is_refund THEN 0 ELSE gross - discount END), 0)::DOUBLE
+                  (sum(refunded * fx_rate)
+                   + sum(CASE WHEN is_refund THEN -net_revenue_base ELSE 0 END))::DOUBLE
+                  / nullif(sum(CASE WHEN is_refund THEN 0 ELSE (gross - discount) * fx_rate END),
+                           0)::DOUBLE
            FROM order_revenue GROUP BY y ORDER BY y""",
     )
     caps = ws.get_business("capabilities")

@@ -414,7 +414,9 @@ def summarize_transactions(
 def workspace_purchases_sql(currency: str) -> str:
     """SQL of a purchase relation (``customer_id, ts, amount, order_id, channel``).
 
-    Built from the ``order_revenue`` view in one currency. Refund rows linked to an order
+    Built from the ``order_revenue`` view in one currency: in the base currency every
+    order with a rate counts at its base amount (``net_revenue_base``); in another
+    currency only that currency's orders count, at their own amounts. Refund rows linked to an order
     (``refund_of``) are netted into it; unlinked refund rows are netted into the same
     customer's latest order at or before the refund (an ASOF join). Orders whose net value
     is zero or less after refunds are not purchases. Guest orders (no customer id) are
@@ -422,10 +424,15 @@ def workspace_purchases_sql(currency: str) -> str:
     """
     cur = currency.replace("'", "''")
     return f"""
-    WITH o AS (
-        SELECT order_id, customer_id, ordered_at, channel, CAST(net_revenue AS DOUBLE) AS net,
+    WITH bc AS (SELECT currency = '{cur}' AS is_base FROM base_currency),
+    o AS (
+        SELECT order_id, customer_id, ordered_at, channel,
+               CAST(CASE WHEN bc.is_base THEN net_revenue_base ELSE net_revenue END AS DOUBLE)
+                   AS net,
                is_refund, refund_of
-        FROM order_revenue WHERE currency = '{cur}' AND customer_id IS NOT NULL
+        FROM order_revenue CROSS JOIN bc
+        WHERE customer_id IS NOT NULL
+          AND (CASE WHEN bc.is_base THEN fx_rate IS NOT NULL ELSE currency = '{cur}' END)
     ),
     base AS (SELECT * FROM o WHERE NOT is_refund),
     linked AS (
@@ -482,9 +489,10 @@ def summarize_workspace(
     try:
         counts = con.execute(
             """SELECT count(*) FILTER (WHERE customer_id IS NULL AND currency = ?),
-                       count(*) FILTER (WHERE currency <> ?)
+                       count(*) FILTER (WHERE CASE WHEN ? = (SELECT currency FROM base_currency)
+                                              THEN fx_rate IS NULL ELSE currency <> ? END)
                 FROM order_revenue""",
-            [cur, cur],
+            [cur, cur, cur],
         ).fetchall()[0]
         n_guest, n_other = int(counts[0]), int(counts[1])
         con.execute(f"CREATE OR REPLACE TEMP VIEW _lf_purchases AS {workspace_purchases_sql(cur)}")
@@ -505,7 +513,7 @@ def summarize_workspace(
                 f"{n_refund_only:,} customer(s) whose every order was refunded were left out"
             )
         if n_other:
-            notes.append(f"{n_other:,} order(s) in currencies other than {cur} were left out")
+            notes.append(f"{n_other:,} order(s) with no amount in {cur} were left out")
         return _summarize(
             con,
             "_lf_tx",

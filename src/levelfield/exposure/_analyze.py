@@ -33,7 +33,7 @@ from levelfield.exposure._reference import (
 from levelfield.exposure._result import ExposureResult
 from levelfield.exposure._scorecard import score_indicators
 from levelfield.findings import ProgressCallback, no_progress
-from levelfield.workspace import Workspace
+from levelfield.workspace import Workspace, fx_statement
 
 __all__ = ["CAPABILITIES", "analyze", "channel_fee_rates"]
 
@@ -639,7 +639,7 @@ def analyze(
     DataQualityWarning
         Fees larger than the order total (ignored), negative fees on sales (taken as
         positive), a channel without a usable fee profile (fees unknown, not zero),
-        several currencies summed without conversion.
+        orders without an exchange rate to the base currency.
 
     References
     ----------
@@ -690,12 +690,10 @@ def _compute(
         warnings.warn(msg, DataQualityWarning, stacklevel=3)
         notes.append(msg)
     if problems["currencies"] > 1:
-        msg = (
-            f"orders are in {problems['currencies']} currencies; amounts are summed without "
-            "conversion"
-        )
-        warnings.warn(msg, DataQualityWarning, stacklevel=3)
-        notes.append(msg)
+        fx = fx_statement(con)
+        notes.append(fx.text())
+        if fx.missing:
+            warnings.warn(fx.text(), DataQualityWarning, stacklevel=3)
     notes.extend(_fee_profile_warnings(con, known_profiles))
     revenue, years, identified_share, _ = msql.order_history(con)
 

@@ -48,23 +48,24 @@ def _rows(
 #: Orders counted as revenue (view ``order_revenue``) with amounts as DOUBLE: shares and
 #: rates need no exact decimals, and one cast here keeps DECIMAL arithmetic out of every
 #: later aggregate. Fees larger than the order total are unknown (NULL); fees on sales are
-#: read as paid whatever their sign.
+#: read as paid whatever their sign. Every amount is in the base currency (``fx_rate`` of
+#: ``order_revenue``; an order without a rate has NULL amounts and counts in no sum).
 _ORDERS_VIEW = """
 CREATE OR REPLACE TEMP VIEW lf_ord AS
-SELECT order_id, customer_id, channel, ordered_at, currency, is_refund,
-       CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) - CAST(refunded AS DOUBLE)
-           AS revenue,
-       CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) AS merch,
-       CAST(shipping AS DOUBLE) AS shipping,
-       CAST(tax AS DOUBLE) AS tax,
-       CAST(fees AS DOUBLE) AS fees_raw,
+SELECT order_id, customer_id, channel, ordered_at, currency, is_refund, fx_rate,
+       (CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) - CAST(refunded AS DOUBLE))
+           * fx_rate AS revenue,
+       (CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE)) * fx_rate AS merch,
+       CAST(shipping AS DOUBLE) * fx_rate AS shipping,
+       CAST(tax AS DOUBLE) * fx_rate AS tax,
+       CAST(fees AS DOUBLE) * fx_rate AS fees_raw,
        CASE
            WHEN fees IS NULL THEN NULL
            WHEN NOT is_refund AND abs(fees) > gross - discount + shipping + tax
                 AND gross - discount + shipping + tax > 0 THEN NULL
            WHEN NOT is_refund THEN abs(CAST(fees AS DOUBLE))
            ELSE CAST(fees AS DOUBLE)
-       END AS fees
+       END * fx_rate AS fees
 FROM order_revenue
 """
 
@@ -176,7 +177,7 @@ def _item_fee_sql(
 #: sale with shipping or tax that a per-item base includes, to be allocated to its lines).
 _ORDER_FEE_VIEW = """
 CREATE OR REPLACE TEMP VIEW lf_ordc AS
-SELECT o.order_id, c.cid, o.fees IS NULL AS no_fee, o.merch, o.shipping, o.tax,
+SELECT o.order_id, c.cid, o.fees IS NULL AS no_fee, o.merch, o.shipping, o.tax, o.fx_rate,
        r.cid IS NOT NULL AND NOT o.is_refund AS item_sale,
        r.cid IS NOT NULL AND NOT o.is_refund
            AND ((o.shipping <> 0 AND r.any_shipping) OR (o.tax <> 0 AND r.any_tax)) AS alloc
@@ -295,7 +296,7 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE lf_items AS
         WITH o AS (
-            SELECT order_id, cid, no_fee, item_sale AND NOT alloc AS line_fee,
+            SELECT order_id, cid, no_fee, fx_rate, item_sale AND NOT alloc AS line_fee,
                    CASE WHEN item_sale THEN {order_fee} END AS order_fee
             FROM lf_ordc
         ),
@@ -303,8 +304,8 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
             SELECT o.cid, o.no_fee,
                    coalesce(l.sku, l.product) AS item, l.sku IS NULL AS no_sku,
                    CAST(l.quantity AS DOUBLE) AS q,
-                   CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
-                       - CAST(l.discount AS DOUBLE) AS value,
+                   (CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
+                       - CAST(l.discount AS DOUBLE)) * o.fx_rate AS value,
                    CASE WHEN l.order_id IS NULL THEN o.order_fee
                         WHEN o.line_fee AND q > 0 THEN {line_fee} END AS fee
             FROM order_lines l RIGHT JOIN o ON o.order_id = l.order_id
@@ -351,8 +352,8 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
                 FROM (
                     SELECT o.cid, o.no_fee, o.shipping, o.tax,
                            CAST(l.quantity AS DOUBLE) AS q,
-                           CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
-                               - CAST(l.discount AS DOUBLE) AS value,
+                           (CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
+                               - CAST(l.discount AS DOUBLE)) * o.fx_rate AS value,
                            sum(value) OVER (PARTITION BY l.order_id) AS tot
                     FROM order_lines l JOIN lf_ordc o ON o.order_id = l.order_id
                     WHERE o.alloc AND l.quantity > 0

@@ -34,7 +34,7 @@ from levelfield.findings import (
     no_progress,
 )
 from levelfield.findings import money as _money
-from levelfield.workspace import Workspace
+from levelfield.workspace import Workspace, fx_statement
 
 __all__ = [
     "ANALYSIS_TITLES",
@@ -234,6 +234,9 @@ class ReportData:
     automation: tuple[AutomationView, ...] = ()
     scorecard: tuple[ScorecardView, ...] = ()
     unlocks: tuple[UnlockView, ...] = ()
+    #: What was converted into ``currency``, at which rates, up to which date
+    #: (``levelfield.workspace.fx_statement``): "amounts in USD; CAD and GBP converted ...".
+    fx_note: str = ""
 
     @property
     def headline_actions(self) -> tuple[ActionView, ...]:
@@ -274,6 +277,7 @@ class ReportData:
             unlocks=tuple(
                 UnlockView(u["data"], u["how"], tuple(u["advice"])) for u in d["unlocks"]
             ),
+            fx_note=d.get("fx_note", ""),
         )
 
 
@@ -537,8 +541,9 @@ def key_numbers(
     Net revenue, active customers and top channel share cover the 12 months up to the
     newest order (not today: exports are often weeks old). Repeat rate is the share of
     identified customers with two or more orders, ever. Gross margin is
-    ``1 - cost / revenue`` over order lines whose product has a unit cost. Only orders
-    in the business's main currency count.
+    ``1 - cost / revenue`` over order lines whose product has a unit cost (orders in the
+    base currency only: a ratio within one currency). Money is in the base currency
+    (``net_revenue_base``); orders without a rate to it are left out.
 
     Parameters
     ----------
@@ -548,7 +553,7 @@ def key_numbers(
     """
     c = con if con is not None else ws.con
     cur = ws.currency()
-    last = _scalar(c, "SELECT max(ordered_at) FROM order_revenue WHERE currency = ?", [cur])
+    last = _scalar(c, "SELECT max(ordered_at) FROM order_revenue WHERE fx_rate IS NOT NULL")
     if last is None:
         hint = "import your orders (levelfield import orders FILE)"
         return (
@@ -558,11 +563,13 @@ def key_numbers(
             KeyNumber("top_channel_share", "Top channel's share of revenue", None, "–", hint),
             KeyNumber("gross_margin", "Gross margin", None, "–", hint),
         )
-    window = "currency = ? AND ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH"
-    params = [cur, last]
+    window = "fx_rate IS NOT NULL AND ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH"
+    params = [last]
     revenue = float(
         _scalar(
-            c, f"SELECT coalesce(sum(net_revenue), 0) FROM order_revenue WHERE {window}", params
+            c,
+            f"SELECT coalesce(sum(net_revenue_base), 0) FROM order_revenue WHERE {window}",
+            params,
         )
     )
     customers = int(
@@ -576,11 +583,10 @@ def key_numbers(
     repeat = c.execute(
         "SELECT count(*) FILTER (WHERE n >= 2), count(*) FROM ("
         "SELECT customer_id, count(DISTINCT order_id) AS n FROM order_revenue "
-        "WHERE customer_id IS NOT NULL AND NOT is_refund AND currency = ? GROUP BY 1)",
-        [cur],
+        "WHERE customer_id IS NOT NULL AND NOT is_refund AND fx_rate IS NOT NULL GROUP BY 1)",
     ).fetchall()[0]
     top = c.execute(
-        f"SELECT channel, sum(net_revenue) AS r FROM order_revenue WHERE {window} "
+        f"SELECT channel, sum(net_revenue_base) AS r FROM order_revenue WHERE {window} "
         "GROUP BY 1 ORDER BY r DESC NULLS LAST LIMIT 1",
         params,
     ).fetchall()
@@ -590,7 +596,7 @@ def key_numbers(
         "JOIN products p ON p.sku = l.sku "
         "WHERE p.unit_cost IS NOT NULL AND NOT o.is_refund AND o.currency = ? "
         "AND o.ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH",
-        params,
+        [cur, last],
     ).fetchall()[0]
 
     repeat_rate = (repeat[0] / repeat[1]) if repeat[1] else None
@@ -660,6 +666,7 @@ def build_report_data(
     data = ReportData(
         business_name=_business_name(ws, default_name),
         currency=ws.currency(),
+        fx_note=fx_statement(ws.con).text(),
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         fingerprint=ws.fingerprint(),
         version=__version__,

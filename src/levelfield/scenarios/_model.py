@@ -639,11 +639,11 @@ def build_model(
     hist = _rows(
         ws,
         """SELECT CAST(date_trunc('month', ordered_at) AS DATE) AS m, channel,
-                  CAST(sum(net_revenue) AS DOUBLE),
-                  CAST(sum(CASE WHEN is_refund THEN -net_revenue ELSE refunded END) AS DOUBLE),
-                  CAST(sum(CASE WHEN is_refund THEN 0 ELSE gross END) AS DOUBLE)
-           FROM order_revenue WHERE currency = ? GROUP BY ALL ORDER BY 1, 2""",
-        [currency],
+                  CAST(sum(net_revenue_base) AS DOUBLE),
+                  CAST(sum(CASE WHEN is_refund THEN -net_revenue_base ELSE refunded * fx_rate END)
+                       AS DOUBLE),
+                  CAST(sum(CASE WHEN is_refund THEN 0 ELSE gross * fx_rate END) AS DOUBLE)
+           FROM order_revenue WHERE fx_rate IS NOT NULL GROUP BY ALL ORDER BY 1, 2""",
     )
     last_ts = _rows(ws, "SELECT max(ordered_at), min(ordered_at) FROM order_revenue")[0]
     if not hist or last_ts[0] is None:
@@ -683,11 +683,10 @@ def build_model(
     other = _rows(
         ws,
         "SELECT count(*), CAST(coalesce(sum(net_revenue), 0) AS DOUBLE) FROM order_revenue "
-        "WHERE currency <> ?",
-        [currency],
+        "WHERE fx_rate IS NULL",
     )[0]
     if other[0]:
-        _note(notes, f"{other[0]} orders in currencies other than {currency} were left out")
+        _note(notes, f"{other[0]} orders without an exchange rate to {currency} were left out")
 
     cal = np.array([(first_month.month - 1 + k) % 12 for k in range(n_hist)])
     total = rev.sum(axis=1)
@@ -1052,10 +1051,10 @@ def _take_rates(
             sources.append("levelfield.exposure.channel_fee_rates (fee profiles and exported fees)")
     rows = _rows(
         ws,
-        """SELECT lower(channel), CAST(sum(fees) AS DOUBLE), CAST(sum(net_revenue) AS DOUBLE)
-           FROM order_revenue WHERE fees IS NOT NULL AND currency = ?
+        """SELECT lower(channel), CAST(sum(fees * fx_rate) AS DOUBLE),
+                  CAST(sum(net_revenue_base) AS DOUBLE)
+           FROM order_revenue WHERE fees IS NOT NULL AND fx_rate IS NOT NULL
            GROUP BY 1""",
-        [currency],
     )
     from_orders = {r[0]: max(0.0, r[1] / r[2]) for r in rows if r[2] and r[2] > 0}
     filled = [c for c in channels if c.lower() not in rates and c.lower() in from_orders]
@@ -1078,7 +1077,7 @@ def _retention(ws: Any, notes: _Notes) -> tuple[float, str, float]:
     rep = _rows(
         ws,
         """WITH o AS (
-             SELECT customer_id, ordered_at, net_revenue,
+             SELECT customer_id, ordered_at, net_revenue_base AS net_revenue,
                     row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS k
              FROM order_revenue WHERE NOT is_refund AND customer_id IS NOT NULL)
            SELECT CAST(sum(CASE WHEN k > 1 THEN net_revenue ELSE 0 END) AS DOUBLE),
@@ -1125,9 +1124,10 @@ def _cost_of_goods(
         """SELECT upper(coalesce(nullif(trim(s.country), ''), 'UNKNOWN')) AS country,
                   CAST(sum(CASE WHEN p.unit_cost IS NOT NULL THEN l.quantity * p.unit_cost END)
                        AS DOUBLE) AS cost,
-                  CAST(sum(CASE WHEN p.unit_cost IS NOT NULL THEN l.quantity * l.unit_price END)
+                  CAST(sum(CASE WHEN p.unit_cost IS NOT NULL
+                                THEN l.quantity * l.unit_price * o.fx_rate END)
                        AS DOUBLE) AS rev_costed,
-                  CAST(sum(l.quantity * l.unit_price) AS DOUBLE) AS rev,
+                  CAST(sum(l.quantity * l.unit_price * o.fx_rate) AS DOUBLE) AS rev,
                   bool_or(coalesce("""
         + alternatives_count_sql("s.alternatives")
         + """, 0) > 0) AS alt

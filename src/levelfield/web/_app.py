@@ -671,6 +671,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
             report=report,
             stale=bool(report_at and numbers_at and numbers_at > report_at + 1),
             currency=report.currency if report else "",
+            fx_note=report.fx_note if report else "",
             job=store.latest_job(org.org_id),
             kinds=tenants.kinds(),
             uploads=uploads,
