@@ -171,3 +171,13 @@ def test_analyses_sum_in_the_base_and_say_what_was_converted(ws: Workspace) -> N
     assert "without conversion" not in text
     revenue = next(k for k in key_numbers(ws) if k.key == "net_revenue_12m")
     assert revenue.value == pytest.approx(base_total, abs=0.0001 * 109)
+
+
+def test_pricing_compares_prices_within_one_currency_and_channel(ws: Workspace) -> None:
+    from levelfield.pricing._panel import channel_prices, weekly_panel
+
+    _import_three(ws)
+    panel = weekly_panel(ws.con).panel
+    assert set(panel["channel"]) == {"shopify", "shopify (CAD)"}
+    # Channel parity only looks at base-currency prices.
+    assert set(channel_prices(ws.con, weeks=1000)["channel"]) == {"shopify"}

@@ -16,7 +16,9 @@ __all__ = ["WHOLESALE_CHANNELS", "PanelData", "channel_prices", "weekly_panel"]
 #: out of demand estimation and not held to retail channel parity unless asked.
 WHOLESALE_CHANNELS: tuple[str, ...] = ("wholesale", "b2b")
 
-# Orders that are not sales: excluded from the demand panel.
+# Orders that are not sales: excluded from the demand panel. Prices are compared within
+# one currency and channel: an order in another currency than the base one sells in its
+# own market, named ``<channel> (<currency>)`` (no elasticity across currencies).
 _NOT_SALES = "('failed', 'voided', 'cancelled', 'pending', 'refund', 'return')"
 
 _LINES = f"""
@@ -24,7 +26,10 @@ _LINES = f"""
            coalesce(p.name, ol.product, ol.sku) AS name,
            coalesce(ol.category, p.category, 'uncategorised') AS category,
            CAST(date_trunc('week', o.ordered_at) AS DATE) AS week,
-           o.channel AS channel,
+           CASE WHEN o.currency = (SELECT currency FROM base_currency) THEN o.channel
+                ELSE o.channel || ' (' || o.currency || ')' END AS channel,
+           o.currency = (SELECT currency FROM base_currency) AS in_base,
+           o.currency AS currency,
            CAST(ol.quantity AS DOUBLE) AS q,
            CAST(ol.unit_price AS DOUBLE) AS up,
            CAST(coalesce(ol.list_price, p.list_price) AS DOUBLE) AS lp,
@@ -121,7 +126,11 @@ def weekly_panel(
         else ""
     )
     lines_sql = _LINES + chan_filter
-    chan = "channel" if by_channel else "'all'"
+    chan = (
+        "channel"
+        if by_channel
+        else "CASE WHEN in_base THEN 'all' ELSE 'all (' || currency || ')' END"
+    )
     for name, v in (
         ("promo_threshold", promo_threshold),
         ("discount_tolerance", discount_tolerance),
@@ -208,12 +217,15 @@ def weekly_panel(
 
 
 def channel_prices(con: Any, *, weeks: int = 13) -> pd.DataFrame:
-    """Median posted price of each product per channel over the last ``weeks`` weeks."""
+    """Median posted price of each product per channel over the last ``weeks`` weeks.
+
+    Only orders in the base currency: prices in two currencies are not compared.
+    """
     frame: pd.DataFrame = con.execute(
         f"""
         WITH l AS ({_LINES}),
         good AS (SELECT *, coalesce(lp, up) AS posted FROM l
-                 WHERE q > 0 AND up > 0 AND (lp IS NULL OR lp > 0)),
+                 WHERE q > 0 AND up > 0 AND (lp IS NULL OR lp > 0) AND in_base),
         last AS (SELECT max(week) AS w FROM good)
         SELECT sku, channel, median(posted) AS posted_price, sum(q) AS quantity
         FROM good, last
