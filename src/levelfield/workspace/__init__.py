@@ -7,6 +7,7 @@ from levelfield.workspace._fx import (
     FxStatement,
     ecb_history,
     fx_statement,
+    pair_volatility,
     reference_currencies,
     sync_reference_rates,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ecb_history",
     "fx_statement",
     "open_workspace",
+    "pair_volatility",
     "parse_key_backup",
     "reference_currencies",
     "sync_reference_rates",

@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "FxStatement",
     "ecb_history",
     "fx_statement",
+    "pair_volatility",
     "reference_currencies",
     "sync_reference_rates",
 ]
@@ -157,3 +159,36 @@ def fx_statement(con: duckdb.DuckDBPyConnection) -> FxStatement:
         last_rate_date=last,
         after_last=sources.get("ecb_after_last", 0),
     )
+
+
+def pair_volatility(base: str, other: str, *, years: int = 5) -> tuple[float, dt.date] | None:
+    """Annual volatility of ``other`` in ``base`` from the ECB history.
+
+    The standard deviation of daily log changes of the cross rate over the last
+    ``years`` years of published rates, times the square root of the number of rates
+    a year; with the last rate date. ``None`` when either currency has no ECB rates or
+    fewer than 60 common days.
+    """
+    base, other = base.upper(), other.upper()
+    if base == other:
+        return 0.0, dt.date.today()
+    hist = ecb_history()
+    wide = hist.loc[hist["currency"].isin([base, other])].pivot(
+        index="rate_date", columns="currency", values="per_eur"
+    )
+    for cur in (base, other):
+        if cur == "EUR":
+            wide["EUR"] = 1.0
+    if base not in wide.columns or other not in wide.columns:
+        return None
+    wide = wide.sort_index().dropna()
+    if wide.empty:
+        return None
+    last = wide.index.max()
+    wide = wide.loc[wide.index > last - dt.timedelta(days=365 * years)]
+    if len(wide) < 60:
+        return None
+    cross = np.log((wide[base] / wide[other]).to_numpy(dtype=float))
+    changes = np.diff(cross)
+    per_year = len(wide) / years
+    return float(np.std(changes, ddof=1) * np.sqrt(per_year)), last
