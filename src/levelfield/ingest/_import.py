@@ -41,7 +41,7 @@ from levelfield.ingest._profiles import (
 )
 from levelfield.ingest._read import RAW, SourceFile, TableInfo, open_source, stage_rows
 from levelfield.ingest._tables import TABLE_SPECS, prepare_table, resolve_columns, template_rows
-from levelfield.workspace import Workspace, sync_reference_rates
+from levelfield.workspace import Workspace, reference_currencies, sync_reference_rates
 
 __all__ = ["KINDS", "PROFILES", "ImportSummary", "import_file", "template_csv"]
 
@@ -719,6 +719,8 @@ def _import(
     notes = list(prepared.notes)
     if src.encoding not in ("utf-8", "xlsx", "parquet"):
         notes.append(f"encoding: {src.encoding}")
+    if is_orders:
+        notes.extend(_unconvertible(ws, import_id))
     return ImportSummary(
         import_id=import_id,
         kind=kind,
@@ -736,6 +738,31 @@ def _import(
         notes=notes,
         rows_skipped=skipped,
     )
+
+
+def _unconvertible(ws: Workspace, import_id: int) -> list[str]:
+    """A note for each currency of this import with no rate to the base currency."""
+    base = ws.currency()
+    rows = ws.con.execute(
+        "SELECT o.currency, count(*) FROM orders o WHERE o.import_id = ? AND o.currency <> ? "
+        "AND NOT EXISTS (SELECT 1 FROM fx_rates r WHERE r.currency = o.currency) "
+        "GROUP BY 1 ORDER BY 1",
+        [import_id, base],
+    ).fetchall()
+    known = reference_currencies()
+    if base not in known:
+        return [
+            f"{n:,} orders in {c} cannot be converted to {base} (no ECB reference rate for "
+            f"{base}); import your own rates with 'levelfield import fx_rates FILE'"
+            for c, n in rows
+        ]
+    return [
+        f"{n:,} orders in {c}: not a currency with an ECB reference rate; they are left "
+        f"out of {base} totals until you import your rates ('levelfield import fx_rates "
+        "FILE') or correct the currency column"
+        for c, n in rows
+        if c not in known
+    ]
 
 
 def template_csv(kind: str) -> str:

@@ -114,8 +114,13 @@ class FxStatement:
 
     def text(self) -> str:
         """One sentence: ``amounts in USD; CAD and GBP converted at ECB rates up to ...``."""
+        missing = (
+            f"; {self.missing:,} orders have no rate and are left out of base totals"
+            if self.missing
+            else ""
+        )
         if not self.converted:
-            return f"amounts in {self.base}"
+            return f"amounts in {self.base}{missing}"
         cur = sorted(self.converted)
         names = cur[0] if len(cur) == 1 else ", ".join(cur[:-1]) + " and " + cur[-1]
         how = []
@@ -132,9 +137,7 @@ class FxStatement:
                 f"; {self.after_last:,} orders dated after the last published rate use that "
                 "last rate"
             )
-        if self.missing:
-            out += f"; {self.missing:,} orders have no rate and are left out of base totals"
-        return out
+        return out + missing
 
 
 def fx_statement(con: duckdb.DuckDBPyConnection) -> FxStatement:
