@@ -60,7 +60,7 @@ def business_facts(ws: Workspace) -> BusinessFacts:
     window = "ordered_at > (SELECT max(ordered_at) FROM order_revenue) - INTERVAL 12 MONTH"
     by_channel = con.execute(
         f"""SELECT channel, sum(net_revenue_base)::DOUBLE,
-                   sum(fees * fx_rate)::DOUBLE
+                   sum(CAST(fees * fx_rate AS DECIMAL(18,4)))::DOUBLE
                    / nullif(sum(net_revenue_base) FILTER (WHERE fees IS NOT NULL), 0)
             FROM order_revenue WHERE {window} GROUP BY channel ORDER BY 2 DESC"""
     ).fetchall()
@@ -70,7 +70,7 @@ def business_facts(ws: Workspace) -> BusinessFacts:
         _scalar(ws, f"SELECT count(*) FROM order_revenue WHERE {window} AND NOT is_refund")
     )
     margin_rows = con.execute(
-        f"""SELECT sum(l.quantity * l.unit_price * o.fx_rate)::DOUBLE,
+        f"""SELECT sum(CAST(l.quantity * l.unit_price * o.fx_rate AS DECIMAL(18,4)))::DOUBLE,
                    sum(l.quantity * p.unit_cost)::DOUBLE
             FROM order_lines l JOIN products p USING (sku)
             JOIN order_revenue o USING (order_id)

@@ -161,7 +161,8 @@ def _lines(
         ws,
         """SELECT year(o.ordered_at) y,
                   1 - sum(l.quantity * p.unit_cost)::DOUBLE
-                      / nullif(sum(l.quantity * l.unit_price * o.fx_rate), 0)::DOUBLE
+                      / nullif(sum(CAST(l.quantity * l.unit_price * o.fx_rate
+                                        AS DECIMAL(18,4))), 0)::DOUBLE
            FROM order_lines l JOIN products p USING (sku) JOIN order_revenue o USING (order_id)
            WHERE p.unit_cost IS NOT NULL GROUP BY y ORDER BY y""",
     )
@@ -175,10 +176,11 @@ def _lines(
     refund_trend = _yearly(
         ws,
         """SELECT year(ordered_at) y,
-                  (sum(refunded * fx_rate)
+                  (sum(CAST(refunded * fx_rate AS DECIMAL(18,4)))
                    + sum(CASE WHEN is_refund THEN -net_revenue_base ELSE 0 END))::DOUBLE
-                  / nullif(sum(CASE WHEN is_refund THEN 0 ELSE (gross - discount) * fx_rate END),
-                           0)::DOUBLE
+                  / nullif(sum(CASE WHEN is_refund THEN 0
+                                    ELSE CAST((gross - discount) * fx_rate AS DECIMAL(18,4))
+                                    END), 0)::DOUBLE
            FROM order_revenue GROUP BY y ORDER BY y""",
     )
     caps = ws.get_business("capabilities")

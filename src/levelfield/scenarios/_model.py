@@ -641,9 +641,10 @@ def build_model(
         ws,
         """SELECT CAST(date_trunc('month', ordered_at) AS DATE) AS m, channel,
                   CAST(sum(net_revenue_base) AS DOUBLE),
-                  CAST(sum(CASE WHEN is_refund THEN -net_revenue_base ELSE refunded * fx_rate END)
-                       AS DOUBLE),
-                  CAST(sum(CASE WHEN is_refund THEN 0 ELSE gross * fx_rate END) AS DOUBLE)
+                  CAST(sum(CASE WHEN is_refund THEN -net_revenue_base
+                                ELSE CAST(refunded * fx_rate AS DECIMAL(18,4)) END) AS DOUBLE),
+                  CAST(sum(CASE WHEN is_refund THEN 0
+                                ELSE CAST(gross * fx_rate AS DECIMAL(18,4)) END) AS DOUBLE)
            FROM order_revenue WHERE fx_rate IS NOT NULL GROUP BY ALL ORDER BY 1, 2""",
     )
     last_ts = _rows(ws, "SELECT max(ordered_at), min(ordered_at) FROM order_revenue")[0]
@@ -1056,7 +1057,7 @@ def _take_rates(
             sources.append("levelfield.exposure.channel_fee_rates (fee profiles and exported fees)")
     rows = _rows(
         ws,
-        """SELECT lower(channel), CAST(sum(fees * fx_rate) AS DOUBLE),
+        """SELECT lower(channel), CAST(sum(CAST(fees * fx_rate AS DECIMAL(18,4))) AS DOUBLE),
                   CAST(sum(net_revenue_base) AS DOUBLE)
            FROM order_revenue WHERE fees IS NOT NULL AND fx_rate IS NOT NULL
            GROUP BY 1""",
@@ -1153,9 +1154,11 @@ def _cost_of_goods(
                   CAST(sum(CASE WHEN p.unit_cost IS NOT NULL THEN l.quantity * p.unit_cost END)
                        AS DOUBLE) AS cost,
                   CAST(sum(CASE WHEN p.unit_cost IS NOT NULL
-                                THEN l.quantity * l.unit_price * o.fx_rate END)
+                                THEN CAST(l.quantity * l.unit_price * o.fx_rate
+                                          AS DECIMAL(18,4)) END)
                        AS DOUBLE) AS rev_costed,
-                  CAST(sum(l.quantity * l.unit_price * o.fx_rate) AS DOUBLE) AS rev,
+                  CAST(sum(CAST(l.quantity * l.unit_price * o.fx_rate AS DECIMAL(18,4)))
+                       AS DOUBLE) AS rev,
                   bool_or(coalesce("""
         + alternatives_count_sql("s.alternatives")
         + """, 0) > 0) AS alt
