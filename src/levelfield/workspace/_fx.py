@@ -83,18 +83,34 @@ def sync_reference_rates(con: duckdb.DuckDBPyConnection) -> int:
         for r in con.execute("SELECT DISTINCT currency FROM fx_reference_rates").fetchall()
     }
     want = sorted((used - loaded - {"EUR"}) & reference_currencies())
-    if not want:
-        return 0
-    hist = ecb_history()
-    new = hist.loc[hist["currency"].isin(want)]
-    con.register("_lf_ecb_new", new)
-    try:
-        con.execute(
-            "INSERT INTO fx_reference_rates SELECT currency, rate_date, per_eur FROM _lf_ecb_new"
-        )
-    finally:
-        con.unregister("_lf_ecb_new")
-    return len(new)
+    added = 0
+    if want:
+        hist = ecb_history()
+        new = hist.loc[hist["currency"].isin(want)]
+        con.register("_lf_ecb_new", new)
+        try:
+            con.execute(
+                "INSERT INTO fx_reference_rates "
+                "SELECT currency, rate_date, per_eur FROM _lf_ecb_new"
+            )
+        finally:
+            con.unregister("_lf_ecb_new")
+        added = len(new)
+    # Every calendar day of each loaded currency, with the last rate published on or
+    # before it (weekends, holidays), for equality joins in ``order_revenue``.
+    con.execute(
+        """INSERT INTO fx_reference_daily
+           WITH todo AS (SELECT currency, min(rate_date) AS d0, max(rate_date) AS d1
+                         FROM fx_reference_rates
+                         WHERE currency NOT IN (SELECT DISTINCT currency
+                                                FROM fx_reference_daily)
+                         GROUP BY currency),
+           days AS (SELECT currency, CAST(unnest(generate_series(d0, d1, INTERVAL 1 DAY))
+                                          AS DATE) AS day FROM todo)
+           SELECT d.currency, d.day, r.per_eur FROM days d
+           ASOF JOIN fx_reference_rates r ON r.currency = d.currency AND d.day >= r.rate_date"""
+    )
+    return added
 
 
 @dataclass(frozen=True)
