@@ -107,7 +107,8 @@ def probability_interval(
     se = np.sqrt(_variance(log_gradient(model, predict), _log_covariance(model)))
     pq = p * (1.0 - p)
     ok = pq > _LOGIT_FLOOR
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # np.where evaluates both branches: exp overflows where p is at the floor (unused).
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         logit = np.log(p) - np.log1p(-p)
         half = z * se / pq
         lo = np.where(ok, 1.0 / (1.0 + np.exp(-(logit - half))), np.clip(p - z * se, 0, 1))

@@ -22,6 +22,7 @@ from levelfield.demo._exports import (
 )
 from levelfield.demo._provenance import CERTIFICATES_DIR, add_demo_provenance
 from levelfield.demo._simulate import END, START, simulate
+from levelfield.demo._subscriptions import write_stripe_subscriptions
 from levelfield.demo._tables import (
     write_automation,
     write_business,
@@ -257,6 +258,8 @@ def build_demo(
     truth["nps"] = write_surveys(sim, people, exports / "nps_survey.csv")
     add("automation", exports / "automation.csv")
     truth["automation"] = write_automation(exports / "automation.csv")
+    add("subscriptions", exports / "subscriptions.csv")
+    truth["subscriptions"] = write_stripe_subscriptions(seed, exports / "subscriptions.csv")
 
     summaries: list[Any] = []
     with open_workspace(ws_path, create=True, key_dir=key_dir) as ws:
