@@ -125,3 +125,23 @@ def test_rerun_replaces_output_whole(
     np.testing.assert_allclose(a["value"], b["value"], rtol=0, atol=0)
     leftovers = [p.name for p in fleet_with_failures.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_publish_peers_writes_release_and_ledger(
+    findings: pd.DataFrame, fleet_with_failures: Path, tmp_path: Path
+) -> None:
+    from levelfield.fleet._cli import publish_peers
+
+    shutil.copy(fleet_with_failures / "businesses.parquet", tmp_path / "businesses.parquet")
+    findings.to_parquet(tmp_path / "findings.parquet")
+    out, published, suppressed = publish_peers(tmp_path, tmp_path / "findings.parquet", k=5)
+    table = pd.read_parquet(out)
+    assert published + suppressed == len(table) > 0
+    assert published > 0
+    assert (table.loc[table["status"] != "suppressed", "n"] >= 5).all()
+    ledger = pd.read_parquet(tmp_path / "peer_ledger.parquet")
+    assert ledger["members"].map(len).sum() == table.loc[table["status"] != "suppressed", "n"].sum()
+    # a second release over the same data republishes the same groups
+    again, published2, _ = publish_peers(tmp_path, tmp_path / "findings.parquet", k=5)
+    assert published2 == published
+    pd.testing.assert_frame_equal(pd.read_parquet(again), table)
