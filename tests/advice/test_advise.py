@@ -341,3 +341,32 @@ def test_a_few_weeks_of_orders_do_not_judge_repeat_buying(tmp_path: Path) -> Non
         "missing: the orders cover 33 days; repeat buying needs at least 90 days of history "
         "to judge"
     )
+
+
+def _action(impact: advice.ImpactEstimate, p: float) -> advice.Action:
+    return advice.Action(
+        rule_id="r",
+        title="t",
+        do="d",
+        finding="f",
+        metric="m",
+        value=0.0,
+        strategy="s",
+        source="src",
+        impact=impact,
+        effort=2,
+        horizon_weeks=4,
+        kpi="k",
+        success_probability=p,
+    )
+
+
+def test_a_simulated_mean_is_not_discounted_by_its_own_chance_of_success() -> None:
+    """The own-store move's mean over futures already includes the futures where it fails."""
+    simulated = advice.ImpactEstimate(-900.0, 100.0, 2000.0, "sim", "scenario", 0.4, True)
+    stated = advice.ImpactEstimate(0.0, 1000.0, 2000.0, "range", "range", None)
+    assert _action(simulated, 0.4).expected_value == 100.0
+    assert _action(stated, 0.4).expected_value == pytest.approx(400.0)
+    ranked = advice.rank_actions([_action(simulated, 0.4)], "USD")
+    assert "x 40% chance" not in ranked[0].reasoning
+    assert "futures where it pays, 40%" in ranked[0].reasoning

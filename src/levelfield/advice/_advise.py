@@ -64,7 +64,13 @@ class Action:
 
     @property
     def expected_value(self) -> float:
-        """Expected annual profit: the sized impact times the chance the action works."""
+        """Expected annual profit: the sized impact times the chance the action works.
+
+        A simulated impact that already averages over the futures where the action fails
+        is its own expectation and is not discounted again.
+        """
+        if self.impact.averaged:
+            return self.impact.mid
         return self.impact.mid * self.success_probability
 
     @property
@@ -297,11 +303,15 @@ def rank_actions(actions: Sequence[Action], currency: str) -> tuple[Action, ...]
     ordered = sorted(actions, key=lambda a: (-a.score, a.rule_id))
     out = []
     for i, a in enumerate(ordered, start=1):
-        chance = (
-            f" x {a.success_probability:.0%} chance the hypothesis holds"
-            if a.success_probability < 1
-            else ""
-        )
+        if a.impact.averaged:
+            chance = (
+                f" (the average over futures where it pays, {a.success_probability:.0%} of "
+                "them, and where it does not)"
+            )
+        elif a.success_probability < 1:
+            chance = f" x {a.success_probability:.0%} chance the hypothesis holds"
+        else:
+            chance = ""
         reasoning = (
             f"#{i}: expected {currency} {a.impact.mid:,.0f} a year{chance} for "
             f"{a.effort_words} of effort (effort {a.effort}/5) = {currency} "

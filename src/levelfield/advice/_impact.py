@@ -40,6 +40,10 @@ class ImpactEstimate:
     #: Chance the action pays off under its stated uncertain assumption (None: the
     #: estimator has none; the rule's own success_probability applies).
     success_probability: float | None = None
+    #: True when ``mid`` is already the mean over futures in which the action pays and
+    #: futures in which it does not (a simulated estimate): it is then not multiplied by
+    #: the chance of success again, which would count the same risk twice.
+    averaged: bool = False
 
     @classmethod
     def from_range(
@@ -396,6 +400,7 @@ def scenario_shift_channel(
                 basis=basis,
                 method="scenario",
                 success_probability=impact.p_positive,
+                averaged=True,
             )
     fallback = {
         "share_moved_low": percent / 100.0 * 0.5,
