@@ -113,3 +113,36 @@ def test_simulator_lifetimes_are_sbg_distributed() -> None:
     assert abs((paid[first] == 2).mean() - 0.15) < 0.015
     assert np.all(en.dropna() <= as_of)
     assert set(frame["status"]) == {"active", "canceled"}
+
+
+def test_subscriptions_in_another_currency_are_left_out_and_said_so(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    frame, as_of = simulate_subscriptions(
+        300, alpha=1.0, beta=3.0, start=dt.date(2024, 1, 1), months=12, seed=5
+    )
+    frame["currency"] = ["EUR"] * 290 + ["GBP"] * 10
+    path = tmp_path / "subs.csv"
+    frame.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M")
+    import_file(ws, "subscriptions", path, currency="EUR")
+    r = subs_analysis.analyze(ws, as_of=as_of)
+    assert r.currency == "EUR"
+    assert any("10 in GBP are left out (not converted)" in n for n in r.notes)
+    assert r.n_subscriptions == 290
+
+
+def test_cli_imports_and_analyzes_subscriptions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from levelfield.cli import app
+
+    w = str(tmp_path / "w.duckdb")
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", w]).exit_code == 0
+    out = runner.invoke(app, ["import", "subscriptions", str(STRIPE), "-w", w])
+    assert out.exit_code == 0, out.output
+    res = runner.invoke(app, ["analyze", "subscriptions", "-w", w])
+    assert res.exit_code == 0, res.output
+    assert "will still pay in a year" in res.output
+    bad = runner.invoke(app, ["analyze", "subscriptions", "-w", str(tmp_path / "x.duckdb")])
+    assert bad.exit_code == 1 and "Traceback" not in bad.output

@@ -302,6 +302,7 @@ def subscription_lifetimes(
     *,
     table: str = "subscriptions",
     as_of: dt.datetime | None = None,
+    currency: str | None = None,
 ) -> pd.DataFrame:
     """Per monthly-billed subscription that paid: cohort, periods and churned, for sBG.
 
@@ -312,12 +313,13 @@ def subscription_lifetimes(
     :meth:`ShiftedBetaGeometricModel.fit` takes them. Subscriptions billed other than
     monthly, and those ending in their trial, are left out (``monthly_billed`` = False
     rows are not returned). Columns: ``subscription_id``, ``cohort`` (month of the paid
-    start), ``periods``, ``churned``, ``monthly_price``.
+    start), ``periods``, ``churned``, ``monthly_price``. ``currency`` keeps only
+    subscriptions in that currency (blank counts as it).
     """
     end = _q(as_of.isoformat(sep=" ")) + "::TIMESTAMP" if as_of else _as_of_sql(table)
     out: pd.DataFrame = con.sql(
         f"""
-        WITH s AS ({_spans_sql(table, None)}),
+        WITH s AS ({_spans_sql(table, currency)}),
         p AS (SELECT *, CASE WHEN tr_end > started_at THEN tr_end ELSE started_at END
                   AS paid_start,
                   end_at IS NOT NULL AND end_at <= {end} AS churned_b

@@ -41,7 +41,7 @@ from levelfield.errors import (
     InsufficientDataError,
     SmallSampleWarning,
 )
-from levelfield.findings import Finding, ProgressCallback, no_progress
+from levelfield.findings import Finding, ProgressCallback, json_float, no_progress
 
 __all__ = [
     "METHODS",
@@ -281,8 +281,9 @@ def _pct(x: float) -> str:
 
 
 def _json_safe(v: Any) -> Any:
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
+    """Nested values with every float through :func:`levelfield.findings.json_float`."""
+    if isinstance(v, float):
+        return json_float(v)
     if isinstance(v, dict):
         return {k: _json_safe(x) for k, x in v.items()}
     if isinstance(v, list):
@@ -390,18 +391,41 @@ def analyze(
                 "no subscriptions imported; run 'levelfield import subscriptions FILE' "
                 "(Stripe's subscriptions export or 'levelfield template subscriptions')"
             )
-        currency = ws.currency()
+        currency, notes = _currency(con, ws.currency())
         progress("recurring revenue", 0.1)
-        revenue = recurring_revenue(con, as_of=as_of)
+        revenue = recurring_revenue(con, as_of=as_of, currency=currency)
         progress("sBG retention", 0.5)
-        life = _lifetimes(con, as_of=as_of)
+        life = _lifetimes(con, as_of=as_of, currency=currency)
     finally:
         con.close()
-    result = _model(revenue, life, currency, annual_discount_rate, n_subs)
+    result = _model(revenue, life, currency, annual_discount_rate, n_subs, notes)
     params = {"annual_discount_rate": annual_discount_rate, "as_of": str(as_of) if as_of else None}
     ws.record_run("subscriptions", params, result.summary(), started)
     progress("done", 1.0)
     return result
+
+
+def _currency(con: Any, base: str) -> tuple[str, list[str]]:
+    """The currency MRR is counted in: the base one when subscriptions use it, else theirs.
+
+    Amounts in other currencies are not converted; they are left out of MRR and said so.
+    """
+    rows = con.execute(
+        "SELECT upper(coalesce(currency, ?)) AS c, count(*) FROM subscriptions "
+        "GROUP BY 1 ORDER BY 2 DESC, 1",
+        [base],
+    ).fetchall()
+    counts = {str(c): int(n) for c, n in rows}
+    chosen = base if base in counts else next(iter(counts))
+    others = {c: n for c, n in counts.items() if c != chosen}
+    notes = []
+    if others:
+        notes.append(
+            f"MRR counts {chosen} subscriptions only; "
+            + ", ".join(f"{n} in {c}" for c, n in others.items())
+            + " are left out (not converted)"
+        )
+    return chosen, notes
 
 
 def _model(
@@ -410,8 +434,8 @@ def _model(
     currency: str,
     annual_discount_rate: float,
     n_subs: int,
+    notes: list[str],
 ) -> SubscriptionsResult:
-    notes: list[str] = []
     if len(life) < n_subs:
         notes.append(
             f"{n_subs - len(life)} of {n_subs} subscriptions are left out of the retention "
