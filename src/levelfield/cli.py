@@ -219,6 +219,8 @@ def analyze(
     names = ANALYSES if analysis == "all" else (analysis,)
     for name in names:
         analysis_module(name)
+    from levelfield.workspace import fx_statement
+
     with _open(workspace, reading=True) as ws:
         for name in names:
             with progress_bar(f"Analysing {name}") as progress:
@@ -234,6 +236,9 @@ def analyze(
             console.print(
                 Panel("\n".join(result.headline()), title=name.capitalize(), expand=False)
             )
+        fx = fx_statement(ws.con)
+        if fx.multi_currency or fx.missing:
+            console.print(f"Money: {fx.text()}.", highlight=False)
 
 
 @app.command()

@@ -220,3 +220,20 @@ def test_a_currency_without_rates_is_said_and_left_out_of_base_totals(
     ).fetchall()
     assert got == [("missing", None)]
     assert "1 orders have no rate and are left out of base totals" in fx_statement(ws.con).text()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_cli_analyze_states_what_was_converted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from levelfield.cli import app
+
+    w = str(tmp_path / "w.duckdb")
+    runner = CliRunner()
+    for name in FILES:
+        assert runner.invoke(app, ["import", "orders", str(WILD / name), "-w", w]).exit_code == 0
+    out = runner.invoke(app, ["analyze", "exposure", "-w", w], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "Money: amounts in GBP; CAD and USD converted at ECB reference rates up to" in " ".join(
+        out.output.split()
+    )
