@@ -55,6 +55,22 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def _was_interrupted(exc: BaseException) -> bool:
+    """Whether Ctrl-C caused ``exc``: DuckDB reports an interrupt that reaches it inside
+    a nested call (a streamed read, a thread) as a plain ``RuntimeError: Query
+    interrupted``, possibly wrapped by the caller."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # the chain of causes, not data
+        if seen is None:
+            return False
+        if isinstance(seen, KeyboardInterrupt | duckdb.InterruptException) or (
+            isinstance(seen, RuntimeError) and "Query interrupted" in str(seen)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Print library errors as ``TypeName: message`` and exit 1, without a traceback."""
 
@@ -89,6 +105,9 @@ def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             )
             raise typer.Exit(1) from None
         except Exception as exc:  # a bug, not a user mistake: say so plainly
+            if _was_interrupted(exc):
+                err_console.print("Interrupted: nothing was changed by the interrupted step.")
+                raise typer.Exit(130) from None
             if os.environ.get("LEVELFIELD_DEBUG"):
                 traceback.print_exc()
             err_console.print(
