@@ -111,7 +111,7 @@ def test_offers_ranked_by_true_cost_with_bands_and_cash_low_week(tmp_path: Path)
     } <= ids
     text = "\n".join(res.headline())
     assert "TL-1" in text and "90 % band" in text and "not financial advice" in text
-    assert set(res.tables()) == {"offers", "cash_forecast", "lender_metrics"}
+    assert set(res.tables()) == {"offers", "cash_forecast", "cash_drivers", "lender_metrics"}
     assert res.to_frame()["offer_id"].tolist() == ["TL-1", "MCA-1"]
     assert "13-week cash forecast" in financing.figures(res)
 

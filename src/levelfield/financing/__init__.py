@@ -32,15 +32,17 @@ from levelfield.financing._analysis import (
     analyze,
     compare_offers,
     lender_metrics,
+    read_payables,
 )
 from levelfield.financing._apr import apr, apr_dated, apr_schedule, unit_periods
-from levelfield.financing._cash import CashForecast, backtest_mape, cash_forecast
+from levelfield.financing._cash import CashForecast, backtest_mape, cash_forecast, cash_tornado
 from levelfield.financing._offers import (
     OFFER_KINDS,
     SALES_LINKED,
     CreditOffer,
     OfferFlows,
     offer_cash_flows,
+    weekly_payments,
 )
 from levelfield.financing._sales import (
     WeeklySales,
@@ -100,12 +102,15 @@ __all__ = [
     "apr_schedule",
     "backtest_mape",
     "cash_forecast",
+    "cash_tornado",
     "compare_offers",
     "figures",
     "lender_metrics",
     "offer_cash_flows",
+    "read_payables",
     "sales_futures",
     "slow_season_offset",
     "unit_periods",
+    "weekly_payments",
     "weekly_sales",
 ]

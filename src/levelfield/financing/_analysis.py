@@ -10,14 +10,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from levelfield.errors import InsufficientDataError
-from levelfield.financing._cash import WEEKS, CashForecast, backtest_mape, cash_forecast
-from levelfield.financing._offers import CreditOffer, offer_cash_flows
+from levelfield.errors import DataError, InsufficientDataError
+from levelfield.financing._cash import (
+    WEEKS,
+    CashForecast,
+    backtest_mape,
+    cash_forecast,
+    cash_tornado,
+)
+from levelfield.financing._offers import CreditOffer, offer_cash_flows, weekly_payments
 from levelfield.financing._sales import sales_futures, slow_season_offset, weekly_sales
 from levelfield.findings import Finding, ProgressCallback, no_progress
 from levelfield.workspace import Workspace
 
-__all__ = ["NO_OFFERS_HINT", "FinancingResult", "analyze", "compare_offers"]
+__all__ = ["NO_OFFERS_HINT", "FinancingResult", "analyze", "compare_offers", "read_payables"]
 
 #: What to do when no offers are imported.
 NO_OFFERS_HINT = (
@@ -56,6 +62,9 @@ class FinancingResult:
     period: tuple[str, str]
     notes: tuple[str, ...] = field(default=())
     costs_known: bool = True
+    tornado: pd.DataFrame = field(default_factory=pd.DataFrame)
+    forecast_start: str = ""
+    assumptions: tuple[str, ...] = field(default=())
 
     def summary(self) -> dict[str, Any]:
         best = self.offers.iloc[0] if len(self.offers) else None
@@ -64,6 +73,7 @@ class FinancingResult:
             "best_offer": None if best is None else str(best["offer_id"]),
             "best_apr": None if best is None else float(best["apr_median"]),
             "cash_low_week": self.cash.cash_low_week if self.costs_known else None,
+            "lowest_week": self.cash.lowest_week if self.costs_known else None,
             "backtest_mape": self.backtest_mape,
             "period": list(self.period),
         }
@@ -77,14 +87,31 @@ class FinancingResult:
         cash = pd.DataFrame(
             {
                 "week": weeks,
+                "week_starting": self.week_starts(),
                 "receipts_p50": self.cash.receipts_p50,
+                "operating_costs": self.cash.operating,
+                "cost_of_goods_and_fees": self.cash.variable_p50,
+                "debt_service": self.cash.debt_service,
+                "payables": self.cash.payables,
                 "payments": self.cash.payments,
                 "cash_p10": self.cash.cash_p10,
                 "cash_p50": self.cash.cash_p50,
                 "cash_p90": self.cash.cash_p90,
             }
         )
-        return {"offers": self.offers, "cash_forecast": cash, "lender_metrics": self.metrics}
+        return {
+            "offers": self.offers,
+            "cash_forecast": cash,
+            "cash_drivers": self.tornado,
+            "lender_metrics": self.metrics,
+        }
+
+    def week_starts(self) -> list[str]:
+        """The Monday of each forecast week (ISO dates; empty strings when not known)."""
+        if not self.forecast_start:
+            return [""] * WEEKS
+        start = dt.date.fromisoformat(self.forecast_start)
+        return [(start + dt.timedelta(days=7 * k)).isoformat() for k in range(WEEKS)]
 
     def headline(self) -> list[str]:
         lines: list[str] = []
@@ -106,6 +133,14 @@ class FinancingResult:
                 f"{row['lender']}): APR "
                 f"{row['apr_median']:.1%}{band}; cost {row['finance_charge']:,.0f} {self.currency} "
                 f"on {row['amount_financed']:,.0f} received"
+                + (
+                    "; taken now, cash stays above the buffer for 13 weeks (P10)"
+                    if self.costs_known and not np.isfinite(row["cash_low_week_with"])
+                    else f"; taken now, P10 cash first falls below the buffer in week "
+                    f"{row['cash_low_week_with']:.0f}"
+                    if self.costs_known
+                    else ""
+                )
             )
         c = self.cash
         if not self.costs_known:
@@ -120,9 +155,17 @@ class FinancingResult:
             )
         else:
             lines.append(
-                f"13-week cash: week {c.cash_low_week} is the first in which the P10 balance "
-                f"({c.cash_p10[c.cash_low_week - 1]:,.0f}) falls below the {c.buffer:,.0f} "
-                f"{self.currency} buffer"
+                f"13-week cash: week {c.cash_low_week} (from "
+                f"{self.week_starts()[c.cash_low_week - 1]}) is the first in which the P10 "
+                f"balance ({c.cash_p10[c.cash_low_week - 1]:,.0f}) falls below the "
+                f"{c.buffer:,.0f} {self.currency} buffer; the median balance is lowest in week "
+                f"{c.lowest_week} ({c.cash_p50[c.lowest_week - 1]:,.0f})"
+            )
+        if self.costs_known and len(self.tornado):
+            top = self.tornado.iloc[0]
+            lines.append(
+                f"What moves the cash low most: {top['driver']} ({top['range']}): lowest median "
+                f"balance {top['low_case']:,.0f} to {top['high_case']:,.0f} {self.currency}"
             )
         if self.backtest_mape is not None:
             lines.append(
@@ -133,72 +176,9 @@ class FinancingResult:
         return lines
 
     def findings(self) -> list[Finding]:
-        out: list[Finding] = []
-        if len(self.offers):
-            best = self.offers.iloc[0]
-            worst = self.offers.iloc[-1]
-            out.append(
-                Finding(
-                    "financing.best_offer_apr",
-                    float(best["apr_median"]),
-                    "share",
-                    f"The cheapest offer, {best['offer_id']}, costs an APR of "
-                    f"{best['apr_median']:.1%}.",
-                    "info",
-                    {"offer_id": str(best["offer_id"]), "kind": str(best["kind"])},
-                )
-            )
-            out.append(
-                Finding(
-                    "financing.worst_offer_apr",
-                    float(worst["apr_median"]),
-                    "share",
-                    f"The dearest offer, {worst['offer_id']}, costs an APR of "
-                    f"{worst['apr_median']:.1%} in a typical season"
-                    + (
-                        f", {worst['apr_p05']:.1%} to {worst['apr_p95']:.1%} depending on how "
-                        "fast sales repay it (faster sales, higher APR)."
-                        if bool(worst["sales_linked"])
-                        else "."
-                    )
-                    + (
-                        f" The cheapest offer entered, {best['offer_id']} "
-                        f"({best['apr_median']:.1%}), costs "
-                        f"{worst['finance_charge'] - best['finance_charge']:,.0f} "
-                        f"{self.currency} less in total."
-                        if worst["offer_id"] != best["offer_id"]
-                        else ""
-                    ),
-                    "warning" if float(worst["apr_median"]) > 0.36 else "watch",
-                    {
-                        "offer_id": str(worst["offer_id"]),
-                        "kind": str(worst["kind"]),
-                        "apr_p95": float(worst["apr_p95"]),
-                        "saving_vs_best": float(worst["finance_charge"] - best["finance_charge"]),
-                        # For the playbook's estimator: the money the cheapest offer saves.
-                        "amount": float(worst["finance_charge"] - best["finance_charge"]),
-                        "best_offer_id": str(best["offer_id"]),
-                        "best_apr": float(best["apr_median"]),
-                    },
-                )
-            )
-        c = self.cash
-        out.extend(
-            []
-            if not self.costs_known
-            else [
-                Finding(
-                    "financing.cash_low_week",
-                    float(c.cash_low_week or 0),
-                    "weeks",
-                    "No week of the next 13 is likely to fall below the cash buffer."
-                    if c.cash_low_week is None
-                    else f"Cash may fall below the buffer in week {c.cash_low_week} (P10).",
-                    "good" if c.cash_low_week is None else "warning",
-                    {"buffer": c.buffer, "beyond_horizon": c.cash_low_week is None},
-                )
-            ]
-        )
+        out = _offer_findings(self)
+        if self.costs_known:
+            out.append(_cash_finding(self))
         for row in _records(self.metrics):
             if row["value"] is None or not np.isfinite(row["value"]):
                 continue
@@ -210,10 +190,132 @@ class FinancingResult:
                     f"{row['label']}: {row['value']:.2f} against {row['threshold']} "
                     f"({row['status']}).",
                     "good" if row["status"] == "passes" else "watch",
-                    {"threshold": row["threshold"], "source": row["source"]},
+                    {
+                        "threshold": row["threshold"],
+                        "source": row["source"],
+                        "status": row["status"],
+                        "label": row["label"],
+                    },
                 )
             )
         return out
+
+
+def _offer_findings(res: FinancingResult) -> list[Finding]:
+    if not len(res.offers):
+        return []
+    best = res.offers.iloc[0]
+    worst = res.offers.iloc[-1]
+    out = [
+        Finding(
+            "financing.best_offer_apr",
+            float(best["apr_median"]),
+            "share",
+            f"The cheapest offer, {best['offer_id']}, costs an APR of {best['apr_median']:.1%}.",
+            "info",
+            {"offer_id": str(best["offer_id"]), "kind": str(best["kind"])},
+        ),
+        Finding(
+            "financing.worst_offer_apr",
+            float(worst["apr_median"]),
+            "share",
+            f"The dearest offer, {worst['offer_id']}, costs an APR of "
+            f"{worst['apr_median']:.1%} in a typical season"
+            + (
+                f", {worst['apr_p05']:.1%} to {worst['apr_p95']:.1%} depending on how "
+                "fast sales repay it (faster sales, higher APR)."
+                if bool(worst["sales_linked"])
+                else "."
+            )
+            + (
+                f" The cheapest offer entered, {best['offer_id']} "
+                f"({best['apr_median']:.1%}), costs "
+                f"{worst['finance_charge'] - best['finance_charge']:,.0f} "
+                f"{res.currency} less in total."
+                if worst["offer_id"] != best["offer_id"]
+                else ""
+            ),
+            "warning" if float(worst["apr_median"]) > 0.36 else "watch",
+            {
+                "offer_id": str(worst["offer_id"]),
+                "kind": str(worst["kind"]),
+                "apr_p95": float(worst["apr_p95"]),
+                "saving_vs_best": float(worst["finance_charge"] - best["finance_charge"]),
+                # For the playbook's estimator: the money the cheapest offer saves.
+                "amount": float(worst["finance_charge"] - best["finance_charge"]),
+                "best_offer_id": str(best["offer_id"]),
+                "best_apr": float(best["apr_median"]),
+            },
+        ),
+    ]
+    linked = res.offers[res.offers["sales_linked"].astype(bool)]
+    fixed = res.offers[~res.offers["sales_linked"].astype(bool)]
+    if len(linked) and len(fixed):
+        out.append(_sales_linked_finding(res, linked.iloc[-1], fixed.iloc[0]))
+    return out
+
+
+def _sales_linked_finding(res: FinancingResult, adv: pd.Series, alt: pd.Series) -> Finding:
+    """The dearest sales-linked offer against the cheapest offer on a fixed schedule."""
+    slow = float(adv["apr_slow"]) if np.isfinite(adv["apr_slow"]) else float(adv["apr_p05"])
+    saving = float(adv["finance_charge"] - alt["finance_charge"])
+    kind = str(alt["kind"]).replace("_", " ")
+    text = (
+        f"The {str(adv['kind']).replace('_', ' ')} {adv['offer_id']} costs an APR of "
+        f"{adv['apr_median']:.1%} in a typical season ({adv['apr_p05']:.1%} to "
+        f"{adv['apr_p95']:.1%} over the simulated futures; {slow:.1%} if taken before the "
+        f"slowest 13 weeks). The {kind} {alt['offer_id']} at {alt['apr_median']:.1%} costs "
+        f"{saving:,.0f} {res.currency} " + ("less" if saving >= 0 else "more") + " in total."
+    )
+    return Finding(
+        "financing.sales_linked_apr",
+        float(adv["apr_median"]),
+        "share",
+        text,
+        "warning" if float(adv["apr_median"]) > 0.36 else "watch",
+        {
+            "offer_id": str(adv["offer_id"]),
+            "apr_p05": float(adv["apr_p05"]),
+            "apr_p95": float(adv["apr_p95"]),
+            "apr_slow": slow,
+            "alt_offer_id": str(alt["offer_id"]),
+            "alt_kind": kind,
+            "alt_apr": float(alt["apr_median"]),
+            "saving": saving,
+            "amount": max(saving, 0.0),
+            "finance_charge": float(adv["finance_charge"]),
+            "weeks_to_repay": float(adv["weeks_to_repay"]),
+        },
+    )
+
+
+def _cash_finding(res: FinancingResult) -> Finding:
+    c = res.cash
+    week = c.cash_low_week
+    top = res.tornado.iloc[0] if len(res.tornado) else None
+    starts = res.week_starts()
+    return Finding(
+        "financing.cash_low_week",
+        float(week or 0),
+        "weeks",
+        "No week of the next 13 is likely to fall below the cash buffer."
+        if week is None
+        else f"Cash may fall below the {c.buffer:,.0f} {res.currency} buffer in week {week} "
+        f"(from {starts[week - 1]}; P10 balance {c.cash_p10[week - 1]:,.0f}).",
+        "good" if week is None else "warning",
+        {
+            "buffer": c.buffer,
+            "beyond_horizon": week is None,
+            "week_starting": "" if week is None else starts[week - 1],
+            "p10_at_week": float(c.cash_p10[(week or c.lowest_week) - 1]),
+            "shortfall": 0.0 if week is None else float(c.buffer - c.cash_p10[week - 1]),
+            "lowest_week": c.lowest_week,
+            "lowest_p50": float(c.cash_p50[c.lowest_week - 1]),
+            "driver": "" if top is None else str(top["driver"]),
+            "assumptions": "; ".join(res.assumptions),
+            "amount": 0.0,
+        },
+    )
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -422,33 +524,85 @@ def lender_metrics(
     return pd.DataFrame(rows)
 
 
-def analyze(
-    ws: Workspace, *, progress: ProgressCallback = no_progress, **params: Any
-) -> FinancingResult:
-    """Compare the imported credit offers, forecast 13 weeks of cash, score lender metrics.
+def _variable_share(ws: Workspace) -> tuple[float, str]:
+    """Cost of goods (products' unit costs) plus recorded fees, as a share of last year's sales."""
+    row = ws.con.execute(
+        """WITH o AS (SELECT * FROM order_revenue WHERE NOT is_refund AND ordered_at >= (
+                      SELECT max(ordered_at) - INTERVAL 365 DAY FROM order_revenue))
+           SELECT (SELECT sum(CAST(l.quantity * p.unit_cost * o.fx_rate AS DOUBLE))
+                          / nullif(sum(CAST(l.quantity * l.unit_price * o.fx_rate AS DOUBLE)), 0)
+                   FROM order_lines l JOIN o ON o.order_id = l.order_id
+                   JOIN products p ON p.sku = l.sku WHERE p.unit_cost IS NOT NULL),
+                  (SELECT sum(CAST(coalesce(fees, 0) * fx_rate AS DOUBLE))
+                          / nullif(sum(CAST(net_revenue_base AS DOUBLE)), 0) FROM o)"""
+    ).fetchall()[0]
+    cogs = float(row[0]) if row[0] is not None and np.isfinite(row[0]) else 0.0
+    fees = float(row[1]) if row[1] is not None and np.isfinite(row[1]) else 0.0
+    share = float(np.clip(cogs + fees, 0.0, 0.95))
+    return share, (
+        f"cost of goods {cogs:.1%} of sales (products' unit costs) and recorded fees "
+        f"{fees:.1%}, paid the week of the sale"
+        if share > 0
+        else "no product unit costs or fees recorded: cost of goods is left out (import "
+        "products with unit_cost)"
+    )
 
-    Parameters
-    ----------
-    ws
-        Workspace with at least 8 weeks of orders; ``credit_offers`` and ``costs`` are
-        optional (without offers the result says what to import).
-    **params
-        ``n_futures`` (default 2,000), ``seed`` (default 0), ``buffer`` (lowest
-        comfortable cash, default two weeks of payments).
+
+def read_payables(ws: Workspace, start: dt.date) -> tuple[np.ndarray[Any, Any], list[str]]:
+    """One-off amounts due per forecast week from the profile's ``payables``.
+
+    ``payables`` is a list of ``{"due": "YYYY-MM-DD", "amount": n, "what": "..."}`` in
+    the business currency; week 1 starts on ``start``. Returns the weekly amounts (13,)
+    and a note per payable counted.
     """
-    started = dt.datetime.now(dt.UTC)
-    n_futures = int(params.get("n_futures", 2_000))
-    seed = params.get("seed", 0)
-    if n_futures < 100:
-        raise InsufficientDataError("n_futures must be at least 100 for stable APR bands")
-    progress("reading weekly sales", 0.05)
-    hist = weekly_sales(ws)
+    raw = ws.get_business("payables", [])
+    if not isinstance(raw, list):
+        raise DataError(
+            "business profile 'payables' must be a JSON list of "
+            '{"due": "YYYY-MM-DD", "amount": number, "what": text}'
+        )
+    out = np.zeros(WEEKS)
     notes: list[str] = []
-    offers = _read_offers(ws)
-    progress("pricing offers", 0.3)
-    table = compare_offers(offers, hist.sales, n_futures=n_futures, seed=seed)
-    if not offers:
-        notes.append(NO_OFFERS_HINT[0].upper() + NO_OFFERS_HINT[1:])
+    for i, item in enumerate(raw, start=1):
+        try:
+            due = dt.date.fromisoformat(str(item["due"]))
+            amount = float(item["amount"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(
+                f"business profile 'payables' entry {i} ({item!r}) needs a 'due' date "
+                "(YYYY-MM-DD) and a numeric 'amount'"
+            ) from exc
+        if not (np.isfinite(amount) and amount >= 0):
+            raise DataError(f"business profile 'payables' entry {i}: amount must be >= 0")
+        week = (due - start).days // 7 + 1
+        if 1 <= week <= WEEKS:
+            out[week - 1] += amount
+            what = str(item.get("what") or "payable")
+            notes.append(f"{what}: {amount:,.0f} due {due.isoformat()} (week {week})")
+    return out, notes
+
+
+def _cash_with_offers(
+    table: pd.DataFrame, offers: list[CreditOffer], cash: CashForecast
+) -> pd.DataFrame:
+    """Add each offer's first week below the buffer if it is taken now."""
+    by_id = {o.offer_id: o for o in offers}
+    weeks: list[float] = []
+    for offer_id in table["offer_id"]:
+        offer = by_id[str(offer_id)]
+        pay = weekly_payments(offer, cash.receipts_paths)
+        _, week = cash.with_credit(offer.amount_financed, pay)
+        weeks.append(float("nan") if week is None else float(week))
+    out = table.copy()
+    out["cash_low_week_with"] = weeks
+    return out
+
+
+def _forecast(
+    ws: Workspace, sales: np.ndarray[Any, Any], start: dt.date, params: Mapping[str, Any]
+) -> tuple[CashForecast, float | None, list[str], list[str]]:
+    """The cash forecast and the notes and assumptions behind it."""
+    notes: list[str] = []
     monthly_costs = _monthly_costs(ws)
     if monthly_costs is None:
         notes.append(
@@ -458,15 +612,67 @@ def analyze(
     opening = ws.get_business("opening_cash")
     if opening is None:
         notes.append("no opening_cash in the business profile: the cash forecast starts at 0")
-    progress("forecasting cash", 0.6)
+    share, share_note = _variable_share(ws)
+    payables, payable_notes = read_payables(ws, start)
+    debt = float(ws.get_business("debt", 0.0) or 0.0)
+    rate = float(ws.get_business("interest_rate", 0.0) or 0.0)
+    assumptions = [
+        f"opening cash {float(opening or 0.0):,.0f} at the start of week 1 ({start.isoformat()})",
+        f"operating costs {monthly_costs or 0.0:,.0f} a month (average of the last 3 months "
+        "of the costs table), paid evenly over the weeks",
+        share_note,
+        f"existing debt {debt:,.0f} at {rate:.1%}: interest only, {debt * rate / 52:,.0f} a week"
+        if debt > 0
+        else "no existing debt in the business profile",
+        *(payable_notes or ["no payables due in the 13 weeks (business profile 'payables')"]),
+        "no new credit taken (each offer's effect is shown with the offers)",
+    ]
     cash = cash_forecast(
-        hist.sales,
+        sales,
         (monthly_costs or 0.0) * 12.0 / 52.0,
         float(opening or 0.0),
+        variable_share=share,
+        debt_service=np.full(WEEKS, debt * rate / 52.0),
+        payables=payables,
         buffer=params.get("buffer"),
-        n_futures=n_futures,
-        seed=seed,
+        n_futures=int(params.get("n_futures", 2_000)),
+        seed=params.get("seed", 0),
     )
+    return cash, monthly_costs, notes, assumptions
+
+
+def analyze(
+    ws: Workspace, *, progress: ProgressCallback = no_progress, **params: Any
+) -> FinancingResult:
+    """Compare the imported credit offers, forecast 13 weeks of cash, score lender metrics.
+
+    Parameters
+    ----------
+    ws
+        Workspace with at least 8 weeks of orders; ``credit_offers``, ``costs``,
+        ``products`` (unit costs) and the profile's ``opening_cash``, ``debt``,
+        ``interest_rate`` and ``payables`` are optional (without offers the result says
+        what to import).
+    **params
+        ``n_futures`` (default 2,000), ``seed`` (default 0), ``buffer`` (lowest
+        comfortable cash, default two weeks of regular payments).
+    """
+    started = dt.datetime.now(dt.UTC)
+    n_futures = int(params.get("n_futures", 2_000))
+    seed = params.get("seed", 0)
+    if n_futures < 100:
+        raise InsufficientDataError("n_futures must be at least 100 for stable APR bands")
+    progress("reading weekly sales", 0.05)
+    hist = weekly_sales(ws)
+    start = hist.last_week + dt.timedelta(days=7)
+    offers = _read_offers(ws)
+    progress("pricing offers", 0.3)
+    table = compare_offers(offers, hist.sales, n_futures=n_futures, seed=seed)
+    notes = [] if offers else [NO_OFFERS_HINT[0].upper() + NO_OFFERS_HINT[1:]]
+    progress("forecasting cash", 0.6)
+    cash, monthly_costs, cash_notes, assumptions = _forecast(ws, hist.sales, start, params)
+    notes.extend(cash_notes)
+    table = _cash_with_offers(table, offers, cash)
     mape = backtest_mape(hist.sales, seed=seed)
     best_annual = 0.0
     if len(table):
@@ -484,6 +690,9 @@ def analyze(
         (hist.weeks[0].isoformat(), (hist.last_week + dt.timedelta(days=6)).isoformat()),
         tuple(notes),
         costs_known=monthly_costs is not None,
+        tornado=cash_tornado(cash, debt=float(ws.get_business("debt", 0.0) or 0.0)),
+        forecast_start=start.isoformat(),
+        assumptions=tuple(assumptions),
     )
     ws.record_run("financing", {"n_futures": n_futures, "seed": seed}, result.summary(), started)
     progress("done", 1.0)

@@ -20,7 +20,14 @@ from numpy.typing import NDArray
 from levelfield.errors import ConfigError, DataError
 from levelfield.financing._apr import apr_schedule
 
-__all__ = ["OFFER_KINDS", "SALES_LINKED", "CreditOffer", "OfferFlows", "offer_cash_flows"]
+__all__ = [
+    "OFFER_KINDS",
+    "SALES_LINKED",
+    "CreditOffer",
+    "OfferFlows",
+    "offer_cash_flows",
+    "weekly_payments",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -244,3 +251,26 @@ def offer_cash_flows(offer: CreditOffer, weekly_sales: FloatArray | None = None)
     monthly = _annuity(offer.amount, offer.annual_rate or 0.0, n)
     pay = np.full((1, n), monthly)
     return OfferFlows(offer, offer.amount_financed, pay, np.arange(1.0, n + 1), 12.0)
+
+
+def weekly_payments(offer: CreditOffer, weekly_sales: FloatArray) -> FloatArray:
+    """Payments of ``offer`` in each of the weeks of ``weekly_sales`` after it is taken.
+
+    ``weekly_sales`` is ``(futures, weeks)``; returns ``(futures, weeks)`` for sales-linked
+    offers (remittances until the agreed total is repaid, nothing added at the end) and
+    ``(1, weeks)`` for scheduled ones (a monthly payment falls in the week its day is in).
+    """
+    sales = np.asarray(weekly_sales, dtype=np.float64)
+    if sales.ndim != 2:
+        raise DataError("weekly sales must be (futures, weeks)")
+    weeks = sales.shape[1]
+    if offer.sales_linked:
+        remit = sales * (offer.remittance_share or 0.0) * offer.card_share
+        paid = np.minimum(np.cumsum(remit, axis=-1), float(offer.total_repaid or 0.0))
+        return np.asarray(np.diff(paid, axis=-1, prepend=0.0), dtype=np.float64)
+    flows = offer_cash_flows(offer)
+    week = np.ceil(flows.times * 52.0 / flows.periods_per_year - 1e-9).astype(np.int64)
+    keep = (week >= 1) & (week <= weeks)
+    out = np.zeros((1, weeks))
+    np.add.at(out[0], week[keep] - 1, flows.payments[0, keep])
+    return out
