@@ -23,7 +23,7 @@ from levelfield.provenance._keys import (
     signing_key_dir,
     verify_signature,
 )
-from levelfield.provenance._merkle import MerkleTree, leaf_hash, verify_consistency
+from levelfield.provenance._merkle import MerkleTree, leaf_hash, leaf_hashes, verify_consistency
 from levelfield.workspace import Workspace
 
 __all__ = [
@@ -146,7 +146,7 @@ class ProvenanceLog:
 
     def tree(self, entries: Sequence[Entry] | None = None) -> MerkleTree:
         items = self.entries() if entries is None else entries
-        return MerkleTree([leaf_hash(e.canonical) for e in items])
+        return MerkleTree(leaf_hashes([e.canonical for e in items]))
 
     def heads(self) -> list[SignedHead]:
         rows = self.ws.con.execute(

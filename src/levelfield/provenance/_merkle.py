@@ -29,6 +29,7 @@ __all__ = [
     "MerkleTree",
     "hash_rows",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "root_from_inclusion_proof",
     "verify_consistency",
@@ -54,8 +55,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def hash_rows(prefix: int, rows: U8) -> U8:
     """SHA-256 of ``prefix || row`` for every row of a 2-D ``uint8`` array.
 
-    One contiguous buffer and a memoryview per row: no per-row ``bytes`` copy or
-    concatenation, only the hash call itself stays in the loop.
+    One contiguous buffer, split into ``bytes`` messages by NumPy (a void dtype of the
+    row width, ``tolist``): only the hash call itself stays in the Python loop.
     """
     m, width = rows.shape
     if m == 0:
@@ -63,10 +64,17 @@ def hash_rows(prefix: int, rows: U8) -> U8:
     buf = np.empty((m, width + 1), np.uint8)
     buf[:, 0] = prefix
     buf[:, 1:] = rows
-    view = memoryview(buf.tobytes())
-    step = width + 1
-    digests = b"".join([_sha256(view[i : i + step]).digest() for i in range(0, m * step, step)])
+    messages: list[bytes] = buf.view(f"V{width + 1}").ravel().tolist()
+    digests = b"".join([_sha256(msg).digest() for msg in messages])
     return np.frombuffer(digests, np.uint8).reshape(m, 32).copy()
+
+
+def leaf_hashes(entries: Sequence[bytes]) -> U8:
+    """:func:`leaf_hash` of many entries at once, as an ``(n, 32)`` ``uint8`` array."""
+    if not entries:
+        return np.zeros((0, 32), np.uint8)
+    digests = b"".join([_sha256(b"\x00" + e).digest() for e in entries])
+    return np.frombuffer(digests, np.uint8).reshape(-1, 32).copy()
 
 
 def _parent_level(level: U8) -> U8:
@@ -171,8 +179,13 @@ class MerkleTree:
             raise ConfigError(f"leaf index {index} is outside the tree of size {n}")
         return _path(self, index, 0, n)
 
-    def inclusion_proofs(self, indices: npt.ArrayLike) -> tuple[U8, npt.NDArray[np.bool_]]:
+    def inclusion_proofs(
+        self, indices: npt.ArrayLike, out: U8 | None = None
+    ) -> tuple[U8, npt.NDArray[np.bool_]]:
         """Audit paths of many leaves in the full tree, gathered level by level.
+
+        ``out``, a C-contiguous ``(depth, len(indices), 32)`` ``uint8`` array, is
+        filled instead of a new one (batches of proofs reuse one buffer).
 
         Returns
         -------
@@ -188,17 +201,22 @@ class MerkleTree:
             raise ConfigError(f"leaf indices must be in 0..{n - 1}")
         levels = self._levels
         depth = len(levels) - 1
-        proofs = np.zeros((depth, idx.size, 32), np.uint8)
+        shape = (depth, idx.size, 32)
+        if out is not None and (
+            out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous
+        ):
+            raise ConfigError(f"out must be a C-contiguous uint8 array of shape {shape}")
+        proofs = np.empty(shape, np.uint8) if out is None else out
         words = proofs.view(np.uint64)  # 32-byte rows as 4 words: 8x fewer elements to move
-        present = np.zeros((depth, idx.size), bool)
+        present = np.empty((depth, idx.size), bool)
         at = idx.copy()
         for k in range(depth):
             sibling = at ^ 1
-            ok = sibling < len(levels[k])
+            ok = np.less(sibling, len(levels[k]), out=present[k])
             # mode="clip": an unbuffered gather (the default "raise" buffers "out")
             np.take(levels[k].view(np.uint64), sibling, axis=0, out=words[k], mode="clip")
-            words[k][~ok] = 0
-            present[k] = ok
+            if not ok.all():
+                words[k][~ok] = 0
             at >>= 1
         return proofs, present
 
@@ -322,11 +340,12 @@ def verify_inclusion_batch(
     """Verify many audit paths against one root; each path is folded exactly.
 
     The fold of every path is the one of :func:`verify_inclusion`; what is shared is
-    the work: at each level the ``(left, right)`` pairs of neighbouring leaves are
-    usually identical (two leaves of one subtree climb through the same parent), so
-    each distinct pair is hashed once and its digest reused (memoising a pure
-    function). Which levels carry a sibling follows from ``index`` and ``size`` alone,
-    never from the prover.
+    the work (memoising a pure function): each row keeps the class of its current
+    value, and a row whose ``(left, right)`` pair is checked equal to its neighbour's
+    (same node, same value and same sibling; or the two children of one parent, each
+    the other's sibling) reuses that neighbour's digest. Every other row is hashed on
+    its own, so a changed byte anywhere only ever fails its own proof. Which levels
+    carry a sibling follows from ``index`` and ``size`` alone, never from the prover.
 
     Parameters
     ----------
@@ -347,44 +366,60 @@ def verify_inclusion_batch(
     depth = len(sizes) - 1
     if proofs.shape != (depth, idx.size, 32) or leaves.shape != (idx.size, 32):
         raise ConfigError(f"proofs must have shape ({depth}, {idx.size}, 32)")
-    current = np.array(leaves, dtype=np.uint8, order="C").view(np.uint64)  # a copy
+    if len(root) != 32 or not idx.size:
+        return np.zeros(idx.size, bool)
+    values = np.array(leaves, dtype=np.uint8, order="C").view(np.uint64)  # a copy
+    cls = np.arange(idx.size)
     words = np.ascontiguousarray(proofs, dtype=np.uint8).view(np.uint64)
     at = idx.copy()
     for k in range(depth):
-        has = (at ^ 1) < sizes[k]
-        whole = bool(has.all())  # all but the right edge: no row selection needed
-        rows: slice | npt.NDArray[np.intp] = slice(None) if whole else np.flatnonzero(has)
-        at_k = at[rows]
-        if at_k.size:
-            mine = current[rows]
-            theirs = words[k][rows]
-            # Branch-free swap: where the sibling is the left child, (left, right) =
-            # (theirs, mine); x ^ ((x ^ y) & mask) picks y where mask is all ones.
-            mask = np.negative((at_k & 1).astype(np.uint64))[:, None]
-            flip = np.bitwise_xor(mine, theirs)
-            flip &= mask
-            pair = np.empty((at_k.size, 8), np.uint64)
-            np.bitwise_xor(mine, flip, out=pair[:, :4])
-            np.bitwise_xor(theirs, flip, out=pair[:, 4:])
-            parent = at_k >> 1
-            new = np.empty(at_k.size, bool)
-            new[0] = True
-            np.not_equal(parent[1:], parent[:-1], out=new[1:])
-            # 8 booleans per row read as one uint64: a row-wise "any" without a slow
-            # reduction over a short axis
-            differs = np.not_equal(pair[1:], pair[:-1]).view(np.uint64)[:, 0] != 0
-            new[1:] |= differs
-            digests = hash_rows(1, pair[new].view(np.uint8)).view(np.uint64)
-            starts = np.flatnonzero(new)
-            # each digest serves the run of rows up to the next distinct pair
-            spread = np.repeat(digests, np.diff(starts, append=len(new)), axis=0)
-            if whole:
-                current = spread
-            else:
-                current[rows] = spread
+        values, cls = _fold_level(values, cls, at, words[k], sizes[k])
         at >>= 1
-    target = np.frombuffer(root, np.uint8).view(np.uint64) if len(root) == 32 else None
-    ok: npt.NDArray[np.bool_] = (
-        np.all(current == target, axis=1) if target is not None else np.zeros(idx.size, bool)
-    )
-    return ok
+    hit: npt.NDArray[np.bool_] = _rows_equal(values, np.frombuffer(root, np.uint64)[None, :])
+    return hit[cls]
+
+
+def _rows_equal(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Row-wise equality of ``(m, 4)`` word arrays (32-byte digests)."""
+    same = np.equal(a, b)  # 4 booleans per row, read as one uint32
+    out: npt.NDArray[np.bool_] = np.ascontiguousarray(same).view(np.uint32)[:, 0] == 0x01010101
+    return out
+
+
+def _fold_level(
+    values: npt.NDArray[np.uint64],
+    cls: npt.NDArray[np.intp],
+    at: npt.NDArray[np.int64],
+    sib: npt.NDArray[np.uint64],
+    width: int,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
+    """One level of :func:`verify_inclusion_batch`: distinct parent values and classes.
+
+    ``values[cls[i]]`` is row ``i``'s current node hash, ``at[i]`` its position on this
+    level (``width`` nodes), ``sib[i]`` the sibling its proof claims.
+    """
+    has = (at ^ 1) < width
+    merge = np.zeros(at.size, bool)
+    if at.size > 1:
+        same_node = at[1:] == at[:-1]
+        # same node, same current value, and the same sibling (or none: carried up)
+        merge[1:] = same_node & (cls[1:] == cls[:-1])
+        merge[1:] &= ~has[1:] | _rows_equal(sib[1:], sib[:-1])
+        # the left and right child of one parent: equal pairs iff each is the
+        # other's sibling
+        cross = np.flatnonzero(~same_node & ((at[1:] >> 1) == (at[:-1] >> 1))) + 1
+        if cross.size:
+            a, b = cross - 1, cross
+            ok = _rows_equal(values[cls[a]], sib[b]) & _rows_equal(sib[a], values[cls[b]])
+            merge[cross[ok]] = True
+    starts = np.flatnonzero(~merge)
+    out = values[cls[starts]]  # a gather: a node carried up keeps its value
+    h = starts[has[starts]]
+    if h.size:
+        cur, other = values[cls[h]], sib[h]
+        right = (at[h] & 1).astype(bool)[:, None]
+        pair = np.empty((h.size, 8), np.uint64)
+        pair[:, :4] = np.where(right, other, cur)
+        pair[:, 4:] = np.where(right, cur, other)
+        out[has[starts]] = hash_rows(1, pair.view(np.uint8)).view(np.uint64)
+    return out, np.cumsum(~merge) - 1
