@@ -42,11 +42,14 @@ test: venv browser lint typecheck
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	  $(BIN)/python -m pytest -n 2 --timeout 900 -q
 
+# Every benchmark (benchmarks/_*.py are helpers), then the generated table:
+# benchmarks/results/SUMMARY.md and the README's block between the bench-table markers.
 bench: venv
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/_table.py
 
 bench-quick: venv
-	@for b in benchmarks/*.py; do echo "== $$b --quick"; $(BIN)/python $$b --quick || exit 1; done
+	@for b in benchmarks/[!_]*.py; do echo "== $$b --quick"; $(BIN)/python $$b --quick || exit 1; done
 
 serve: venv
 	$(BIN)/levelfield serve --demo

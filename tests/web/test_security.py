@@ -19,6 +19,7 @@ from levelfield.errors import ConfigError, DataError
 from levelfield.web import Settings
 from levelfield.web._passwords import WeakPasswordError, check_password_policy, common_passwords
 from levelfield.web._pending import PendingUploads
+from levelfield.web._tenants import OWASP_ARGON2_MIN_KIB
 from levelfield.web._upload_guard import looks_like_data, redact
 
 HEADERLESS = (
@@ -94,7 +95,26 @@ def test_argon2_below_owasp_minimum_is_refused() -> None:
     with pytest.raises(ConfigError, match="OWASP"):
         Settings(argon2_time_cost=1, argon2_memory_kib=19456)
     Settings(argon2_time_cost=3, argon2_memory_kib=12288)  # an equal-strength OWASP option
-    assert Settings().argon2_memory_kib >= 19456 and Settings().argon2_time_cost >= 2
+    default = Settings()
+    assert default.argon2_parallelism == 1 and 1 <= default.argon2_time_cost <= 5
+    assert default.argon2_memory_kib >= OWASP_ARGON2_MIN_KIB[default.argon2_time_cost]
+
+
+def test_login_rehashes_a_password_hashed_with_other_parameters(
+    app_factory: Callable[..., TestClient], doubles: None
+) -> None:
+    """A hash made under old parameters is replaced by one under the current ones."""
+    old = app_factory(argon2_time_cost=1, argon2_memory_kib=1024)
+    assert _signup(old, "re@x.com").status_code == 303  # type: ignore[attr-defined]
+    new = app_factory(argon2_time_cost=2, argon2_memory_kib=2048)
+    store = new.app.state.lf.store
+    before = store.user_by_email("re@x.com").password_hash
+    assert "m=1024,t=1" in before
+    assert log_in(new, "re@x.com").status_code == 303
+    after = store.user_by_email("re@x.com").password_hash
+    assert "m=2048,t=2" in after and after != before
+    assert log_in(new, "re@x.com").status_code == 303  # the new hash verifies
+    assert store.user_by_email("re@x.com").password_hash == after  # and is kept
 
 
 def test_change_password_ends_the_other_sessions(client: TestClient) -> None:
