@@ -308,21 +308,102 @@ def report(
 @app.command()
 @_friendly_errors
 def export(
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="tables (every result table) or contacts (a segment's customers with their "
+            "e-mails, read back from your own export files; never stored)."
+        ),
+    ] = "tables",
     workspace: WorkspaceOpt = DEFAULT_WS,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into.")] = Path(
-        "levelfield-export"
-    ),
-    fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or both.")] = "both",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="tables: folder to write into (default levelfield-export); contacts: the CSV "
+            "file (default contacts.csv), written with owner-only permissions.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="tables: csv, xlsx or both (default); contacts: csv (default), klaviyo, "
+            "mailchimp or shopify (their customer import columns).",
+        ),
+    ] = None,
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="contacts: at-risk, champions, win-back, loyal, cant-lose, ... or all "
+            "(repeatable; default at-risk)."
+        ),
+    ] = None,
+    from_: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from", help="contacts: an order export you imported (repeatable), read again."
+        ),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help='contacts: the "Your column=field" mapping the files were imported with.'
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="contacts: the order layout (detected from the header).")
+    ] = None,
 ) -> None:
-    """Write the analyses' result tables to CSV and/or XLSX."""
+    """Write the analyses' result tables (CSV/XLSX), or a segment's contacts to act on."""
     from levelfield import report as report_mod
 
+    if what == "contacts":
+        _export_contacts(workspace, output, fmt, segment, from_, map_, profile)
+        return
+    if what != "tables":
+        raise ConfigError(f"export tables or contacts, not {what!r}")
+    fmt = fmt or "both"
     if fmt not in ("csv", "xlsx", "both"):
         raise ConfigError(f"--format must be csv, xlsx or both, not {fmt!r}")
     with _open(workspace, reading=True) as ws, progress_bar("Exporting") as progress:
-        files = report_mod.export_tables(ws, output, fmt=fmt, progress=progress)
+        files = report_mod.export_tables(
+            ws, output or Path("levelfield-export"), fmt=fmt, progress=progress
+        )
     for f in files:
         console.print(f"wrote {f}")
+
+
+def _export_contacts(
+    workspace: Path,
+    output: Path | None,
+    fmt: str | None,
+    segment: list[str] | None,
+    files: list[Path] | None,
+    mapping: list[str] | None,
+    profile: str | None,
+) -> None:
+    """``levelfield export contacts``: read the exports again, write the segment's list."""
+    from levelfield import report as report_mod
+
+    fmt = fmt or "csv"
+    out = output or Path("contacts.csv")
+    sources = [
+        report_mod.ContactSource(Path(f), profile=profile, mapping=mapping) for f in files or []
+    ]
+    with _open(workspace, reading=True) as ws, progress_bar("Finding contacts") as progress:
+        progress("reading your exports and the customer model", 0.1)
+        contacts = report_mod.contact_list(ws, sources, segments=segment or ["at-risk"], fmt=fmt)
+        report_mod.write_contacts(contacts, out)
+    console.print(
+        f"wrote {out}: {len(contacts.frame):,} contacts ({', '.join(contacts.segments)}; "
+        f"{contacts.matched:,} customers found in {', '.join(contacts.files)})",
+        highlight=False,
+    )
+    for note in contacts.notes:
+        console.print(f"Note: {note}.", highlight=False)
+    err_console.print(f"[bold yellow]Personal data[/]: {report_mod.PERSONAL_DATA_WARNING}")
 
 
 @app.command()

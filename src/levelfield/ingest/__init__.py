@@ -10,6 +10,7 @@ to ``rejects``; too many of them fail the import and leave the workspace unchang
 
 from __future__ import annotations
 
+from levelfield.ingest._contacts import ContactRows, read_contacts
 from levelfield.ingest._import import KINDS, PROFILES, ImportSummary, import_file, template_csv
 from levelfield.ingest._profiles import GENERIC_FIELDS
 from levelfield.ingest._profiles import norm as normalize_column_name
@@ -19,9 +20,11 @@ __all__ = [
     "GENERIC_FIELDS",
     "KINDS",
     "PROFILES",
+    "ContactRows",
     "ImportSummary",
     "import_file",
     "normalize_column_name",
+    "read_contacts",
     "read_header",
     "template_csv",
 ]

@@ -8,6 +8,15 @@ plain, JSON-serializable data; the web app caches it per organization.
 """
 
 from levelfield.report._cells import is_dangerous_text, safe_cell, safe_frame, write_safe_xlsx
+from levelfield.report._contacts import (
+    CONTACT_FORMATS,
+    CONTACT_SEGMENTS,
+    PERSONAL_DATA_WARNING,
+    ContactList,
+    ContactSource,
+    contact_list,
+    write_contacts,
+)
 from levelfield.report._data import (
     ANALYSIS_TITLES,
     ActionView,
@@ -35,10 +44,15 @@ from levelfield.report._render import (
 
 __all__ = [
     "ANALYSIS_TITLES",
+    "CONTACT_FORMATS",
+    "CONTACT_SEGMENTS",
+    "PERSONAL_DATA_WARNING",
     "TEMPLATE_DIR",
     "ActionView",
     "AutomationView",
     "Chart",
+    "ContactList",
+    "ContactSource",
     "FindingView",
     "KeyNumber",
     "ReportData",
@@ -48,6 +62,7 @@ __all__ = [
     "UnlockView",
     "asset_text",
     "build_report_data",
+    "contact_list",
     "export_tables",
     "is_dangerous_text",
     "key_numbers",
@@ -57,6 +72,7 @@ __all__ = [
     "result_tables",
     "safe_cell",
     "safe_frame",
+    "write_contacts",
     "write_report",
     "write_safe_xlsx",
 ]

@@ -227,6 +227,20 @@ class Workspace:
             f"lower(trim(CAST(x AS VARCHAR))))), {_PSEUDONYM_HEX}) END"
         )
 
+    def register_pseudonym(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Define ``lf_pseudonym(x)`` on another connection (e.g. an in-memory one).
+
+        The contacts export reads the owner's export files in a private in-memory
+        database, so no clear value ever reaches the workspace file or its spill folder.
+
+        Raises
+        ------
+        WorkspaceError
+            The key file is missing.
+        """
+        self.require_key()
+        self._register_functions(con)
+
     def pseudonymize(self, values: Sequence[str | None]) -> list[str | None]:
         """Keyed pseudonyms of identifiers, identical to SQL ``lf_pseudonym(x)``.
 
