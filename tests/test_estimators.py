@@ -24,8 +24,10 @@ import sklearn.base
 from levelfield._estimator import Estimator, check_is_fitted, clone
 from levelfield.customers import (
     BetaGeoBetaBinomModel,
+    BetaGeoCovariateModel,
     BetaGeoModel,
     GammaGammaModel,
+    ParetoNBDCovariateModel,
     ParetoNBDModel,
     ShiftedBetaGeometricModel,
 )
@@ -38,6 +40,12 @@ DATA = os.path.join(os.path.dirname(__file__), "data", "cdnow")
 def _cdnow() -> tuple[Any, ...]:
     d = pd.read_csv(os.path.join(DATA, "cdnow_customers_summary.csv")).head(800)
     return (d["frequency"], d["recency"], d["T"])
+
+
+def _cdnow_covariates() -> tuple[Any, ...]:
+    d = pd.read_csv(os.path.join(DATA, "cdnow_customers_summary.csv")).head(300)
+    flag = pd.DataFrame({"odd": (np.arange(len(d)) % 2).astype(float)})
+    return (d["frequency"], d["recency"], d["T"], flag)
 
 
 def _cdnow_spend() -> tuple[Any, ...]:
@@ -83,9 +91,13 @@ class Case:
 
 
 _count_use = lambda m: m.probability_alive([1], [2.0], [10.0])  # noqa: E731
+_cov_use = lambda m: m.probability_alive([1], [2.0], [10.0], [[1.0]])  # noqa: E731
 CASES = [
     Case(BetaGeoModel, _cdnow, _count_use, {"max_iter": -1}, lambda m: m.params_),
     Case(ParetoNBDModel, _cdnow, _count_use, {"penalizer": -1.0}, lambda m: m.params_),
+    Case(BetaGeoCovariateModel, _cdnow_covariates, _cov_use, {"tol": 0.0}, lambda m: m.params_),
+    Case(ParetoNBDCovariateModel, _cdnow_covariates, _cov_use, {"max_iter": 0},
+         lambda m: m.params_),
     Case(GammaGammaModel, _cdnow_spend, lambda m: m.mean_spend(), {"tol": 2.0}, lambda m: m.params_),
     Case(ShiftedBetaGeometricModel, _subscriptions, lambda m: m.survival([1, 2]), {"tol": 0.0},
          lambda m: m.params_),

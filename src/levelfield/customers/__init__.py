@@ -9,6 +9,10 @@ Contractual and discrete-time models with the same estimator style:
 :class:`ShiftedBetaGeometricModel` (sBG, Fader & Hardie 2007: subscription retention,
 survival, DERL and customer value) and :class:`BetaGeoBetaBinomModel` (BG/BB, Fader,
 Hardie & Shang 2010: repeat transactions at discrete opportunities).
+:class:`BetaGeoCovariateModel` and :class:`ParetoNBDCovariateModel` put time-invariant
+covariates (:func:`customer_covariates`: acquisition channel, first-order value, store,
+first product category) on the purchase and drop-out processes, with a likelihood-ratio
+test against the plain model.
 
 Stable finding metric ids (``CustomersResult.findings()``):
 
@@ -64,6 +68,12 @@ from levelfield.customers._charts import (
     segment_chart,
     value_distribution_chart,
 )
+from levelfield.customers._covariates import (
+    WORKSPACE_COVARIATES,
+    BetaGeoCovariateModel,
+    ParetoNBDCovariateModel,
+    customer_covariates,
+)
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from levelfield.customers._quality import FitQuality, assess_fit, supported_horizon_months
 from levelfield.customers._recurring import (
@@ -118,7 +128,9 @@ __all__ = [
     "RECURRING_REVENUE_FORMULAS",
     "REFERENCES",
     "RFM_SEGMENTS",
+    "WORKSPACE_COVARIATES",
     "BetaGeoBetaBinomModel",
+    "BetaGeoCovariateModel",
     "BetaGeoModel",
     "Cohorts",
     "CustomerSummary",
@@ -127,6 +139,7 @@ __all__ = [
     "GammaGammaModel",
     "HoldoutValidation",
     "ModelChoice",
+    "ParetoNBDCovariateModel",
     "ParetoNBDModel",
     "RecurringRevenue",
     "ShiftedBetaGeometricModel",
@@ -135,6 +148,7 @@ __all__ = [
     "choose_by_holdout",
     "cluster_segments",
     "cohort_heatmap",
+    "customer_covariates",
     "customer_lifetime_value",
     "figures",
     "holdout_by_frequency_chart",

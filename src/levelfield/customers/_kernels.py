@@ -49,6 +49,8 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+#: a model parameter: one value, or one per customer (models with covariates)
+Param = float | Array
 
 # Gauss-Legendre nodes for the Pareto/NBD death-time integral (in log time, see below).
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
@@ -108,7 +110,7 @@ def bgnbd_loglik(
 
 
 def bgnbd_prob_alive(
-    r: float, alpha: float, a: float, b: float, x: Array, t_x: Array, T: Array
+    r: Param, alpha: Param, a: Param, b: Param, x: Array, t_x: Array, T: Array
 ) -> Array:
     """P(alive at T | x, t_x, T) under the BG/NBD ([1]_, eq. 12), a share 0-1."""
     pos = x > 0
@@ -118,7 +120,7 @@ def bgnbd_prob_alive(
     return np.where(pos, np.exp(-np.logaddexp(0.0, log_ratio)), 1.0)
 
 
-def bgnbd_expected(r: float, alpha: float, a: float, b: float, t: Array) -> Array:
+def bgnbd_expected(r: Param, alpha: Param, a: Param, b: Param, t: Array) -> Array:
     """Expected purchases of a new customer in ``(0, t]`` (population curve, [1]_ eq. 9)."""
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
@@ -128,7 +130,7 @@ def bgnbd_expected(r: float, alpha: float, a: float, b: float, t: Array) -> Arra
 
 
 def bgnbd_conditional_expected(
-    r: float, alpha: float, a: float, b: float, t: Array | float, x: Array, t_x: Array, T: Array
+    r: Param, alpha: Param, a: Param, b: Param, t: Array | float, x: Array, t_x: Array, T: Array
 ) -> Array:
     """Expected purchases in ``(T, T + t]`` given ``x, t_x, T`` ([1]_, eq. 10)."""
     t = np.asarray(t, dtype=float)
@@ -145,7 +147,7 @@ def bgnbd_conditional_expected(
 
 
 def bgnbd_survival(
-    r: float, alpha: float, a: float, b: float, dt: float, x: Array, T: Array
+    r: Param, alpha: Param, a: Param, b: Param, dt: float, x: Array, T: Array
 ) -> Array:
     """P(still alive at ``T + dt`` | alive at ``T``, data) under the BG/NBD.
 
@@ -159,7 +161,7 @@ def bgnbd_survival(
 
 # -- Pareto/NBD --------------------------------------------------------------------------
 def pareto_nbd_loglik(
-    r: float, alpha: float, s: float, beta: float, x: Array, t_x: Array, T: Array
+    r: Param, alpha: Param, s: Param, beta: Param, x: Array, t_x: Array, T: Array
 ) -> tuple[Array, Array, Array]:
     """Pareto/NBD log-likelihood per customer, its gradient and P(alive).
 
@@ -190,14 +192,16 @@ def pareto_nbd_loglik(
        expressions.
     """
     rx = r + x
-    m = min(alpha, beta)
+    # alpha and beta may be per-customer arrays (covariates); the log-time substitution
+    # then shifts each customer by their own smaller scale
+    m = np.minimum(alpha, beta)
     u_lo = np.log(m + t_x)
     u_hi = np.log(m + T)
     half = 0.5 * (u_hi - u_lo)
     mid = 0.5 * (u_hi + u_lo)
     u = mid[:, None] + half[:, None] * _GL_NODES[None, :]  # (n, k)
-    tau_a = (alpha - m) + np.exp(u)  # alpha + tau
-    tau_b = (beta - m) + np.exp(u)  # beta + tau
+    tau_a = np.asarray(alpha - m, dtype=float)[..., None] + np.exp(u)  # alpha + tau
+    tau_b = np.asarray(beta - m, dtype=float)[..., None] + np.exp(u)  # beta + tau
     log_a = np.log(tau_a)
     log_b = np.log(tau_b)
     g = -rx[:, None] * log_a - (s + 1.0) * log_b + u + _LOG_GL_WEIGHTS[None, :]
@@ -226,13 +230,14 @@ def pareto_nbd_loglik(
     return ll, np.stack([d_r, d_alpha, d_s, d_beta]), w_alive
 
 
-def pareto_nbd_expected(r: float, alpha: float, s: float, beta: float, t: Array) -> Array:
+def pareto_nbd_expected(r: Param, alpha: Param, s: float, beta: Param, t: Array) -> Array:
     """Expected purchases of a new customer in ``(0, t]`` ([2]_; [3]_ eq. 17)."""
     t = np.asarray(t, dtype=float)
-    return r * beta / alpha * _survival_integral(s, beta, t)
+    out: Array = r * beta / alpha * _survival_integral(s, beta, t)
+    return out
 
 
-def _survival_integral(s: float, beta: float | Array, t: Array) -> Array:
+def _survival_integral(s: float, beta: Param, t: Array) -> Array:
     """``integral_0^t (beta/(beta+u))^s du / beta``, stable near s = 1."""
     lg = np.log1p(t / beta)
     if abs(s - 1.0) < 1e-8:
@@ -241,10 +246,10 @@ def _survival_integral(s: float, beta: float | Array, t: Array) -> Array:
 
 
 def pareto_nbd_conditional_expected(
-    r: float,
-    alpha: float,
+    r: Param,
+    alpha: Param,
     s: float,
-    beta: float,
+    beta: Param,
     t: Array | float,
     x: Array,
     t_x: Array,

@@ -1,0 +1,877 @@
+"""BG/NBD and Pareto/NBD with time-invariant covariates on purchase and drop-out.
+
+Each customer ``i`` has covariates ``z_i`` (acquisition channel, first-order value, store,
+first product category, ...) that shift the scale parameters of the two processes, as
+PyMC-Marketing and CLVTools define them (Fader & Hardie 2007, note 019):
+
+BG/NBD (PyMC-Marketing's ``BetaGeoModel`` with ``purchase_covariate_cols`` and
+``dropout_covariate_cols``)::
+
+    alpha_i = alpha * exp(-gamma_purchase' z_i)      (purchase rate ~ Gamma(r, alpha_i))
+    a_i     = a * exp(gamma_a' z_i)                   (drop-out p ~ Beta(a_i, b_i))
+    b_i     = b * exp(gamma_b' z_i)
+
+Pareto/NBD (CLVTools' static covariates, PyMC-Marketing's ``ParetoNBDModel``)::
+
+    alpha_i = alpha * exp(-gamma_purchase' z_i)       (purchase rate ~ Gamma(r, alpha_i))
+    beta_i  = beta * exp(-gamma_dropout' z_i)         (drop-out rate ~ Gamma(s, beta_i))
+
+A positive purchase coefficient means customers with that trait buy more often (a
+smaller Gamma scale); a positive Pareto/NBD drop-out coefficient means they leave sooner.
+
+The likelihood of each customer is the model's own likelihood at their parameters, so a
+model without covariates is exactly the plain model. Fitting is by maximum likelihood in
+``(log r, log alpha, log a, log b, gamma...)``, started at the plain model's estimates
+(coefficients 0): for the BG/NBD by Newton's method with the exact analytic Hessian
+(the per-customer parameters are linear in the fitted vector, so the Hessian is a sum of
+``D' diag(h) D`` blocks), for the Pareto/NBD by L-BFGS-B on the exact analytic gradient
+with the Hessian for the standard errors from central differences of that gradient.
+The likelihood-ratio test against the plain model is in ``lr_statistic_``,
+``lr_df_`` and ``lr_p_value_``.
+
+References
+----------
+.. [1] Fader, P. S. & Hardie, B. G. S. (2007). Incorporating time-invariant covariates
+   into the Pareto/NBD and BG/NBD models. http://brucehardie.com/notes/019/
+.. [2] Bachmann, P., Meierer, M. & Naef, J. (2021). The role of time-varying contextual
+   factors in latent attrition models for customer base analysis. Marketing Science
+   40(4), 783-809 (CLVTools).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+from scipy.special import digamma, gammaln, polygamma
+from scipy.stats import chi2, norm
+
+from levelfield._estimator import Estimator, check_is_fitted
+from levelfield.customers import _kernels as K  # noqa: N812
+from levelfield.customers._models import (
+    BetaGeoModel,
+    ParetoNBDModel,
+    _check_rfm,
+    _compress,
+    _weights,
+)
+from levelfield.errors import ConfigError, ConvergenceWarning, DataError, ModelError
+
+__all__ = [
+    "BetaGeoCovariateModel",
+    "ParetoNBDCovariateModel",
+    "bgnbd_row_derivatives",
+]
+
+Array = NDArray[np.float64]
+
+#: above this many distinct rows, Newton's method starts on an evenly spread subsample
+_SUBSAMPLE_ROWS = 50_000
+#: bound on |log-parameter| and |coefficient x covariate| steps
+_MAX_STEP = 1.0
+
+
+def bgnbd_row_derivatives(
+    r: float, alpha: Array, a: Array, b: Array, x: Array, t_x: Array, T: Array
+) -> tuple[Array, Array, Array]:
+    """BG/NBD log-likelihood per customer with gradient and Hessian in log-parameters.
+
+    Parameters are per customer (arrays, ``r`` one value). With ``u = (log r, log alpha,
+    log a, log b)`` the gradient is ``g_u = g * theta`` and the Hessian
+    ``H_u = diag(theta) H diag(theta) + diag(g_u)``, where ``H`` is the Hessian in the
+    natural parameters: ``w3 H(A3) + w4 H(A4) + w3 w4 d d'`` plus the Gamma-function
+    terms, with ``L = log(exp(A3) + exp(A4))`` as in Fader, Hardie & Lee (2005), eq. 6.
+
+    Returns
+    -------
+    ll : ndarray (n,)
+    grad : ndarray (4, n)
+    hess : ndarray (4, 4, n)
+    """
+    rx = r + x
+    pos = x > 0
+    bx1 = np.where(pos, b + x - 1.0, 1.0)
+    lT = np.log(alpha + T)
+    lt = np.log(alpha + t_x)
+    A3 = -rx * lT
+    A4 = np.where(pos, np.log(a) - np.log(bx1) - rx * lt, -np.inf)
+    L = np.logaddexp(A3, A4)
+    w3 = np.exp(A3 - L)
+    w4 = np.exp(A4 - L)
+    ab = a + b
+    ll = (
+        gammaln(rx)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + gammaln(ab)
+        + gammaln(b + x)
+        - gammaln(b)
+        - gammaln(ab + x)
+        + L
+    )
+    iT = 1.0 / (alpha + T)
+    it = 1.0 / (alpha + t_x)
+    dig_ab = digamma(ab) - digamma(ab + x)
+    g = np.empty((4, len(x)))
+    g[0] = digamma(rx) - digamma(r) + np.log(alpha) - w3 * lT - w4 * lt
+    g[1] = r / alpha - rx * (w3 * iT + w4 * it)
+    g[2] = dig_ab + w4 / a
+    g[3] = dig_ab + digamma(b + x) - digamma(b) - w4 / bx1
+
+    tg_ab = polygamma(1, ab) - polygamma(1, ab + x)
+    H = np.zeros((4, 4, len(x)))
+    H[0, 0] = polygamma(1, rx) - polygamma(1, r)
+    H[0, 1] = 1.0 / alpha - w3 * iT - w4 * it
+    H[1, 1] = -r / alpha**2 + rx * (w3 * iT**2 + w4 * it**2)
+    H[2, 2] = tg_ab - w4 / a**2
+    H[2, 3] = tg_ab
+    H[3, 3] = tg_ab + polygamma(1, b + x) - polygamma(1, b) + w4 / bx1**2
+    # w3 w4 d d' with d = grad A3 - grad A4
+    d = np.stack([lt - lT, rx * (it - iT), -1.0 / a, 1.0 / bx1])
+    ww = w3 * w4
+    for i in range(4):  # 4 x 4 parameters, each vectorized over customers
+        for j in range(i, 4):
+            H[i, j] = H[i, j] + ww * d[i] * d[j]
+            H[j, i] = H[i, j]
+    theta = np.stack([np.broadcast_to(r, x.shape), alpha, a, b])
+    g_u = g * theta
+    H_u = theta[:, None, :] * H * theta[None, :, :]
+    for i in range(4):
+        H_u[i, i] = H_u[i, i] + g_u[i]
+    return ll, g_u, H_u
+
+
+@dataclass(frozen=True)
+class _Design:
+    """How the fitted vector maps to each customer's log-parameters.
+
+    ``u_j = phi[index[j]] @ columns[j]'`` row by row: ``columns[j]`` is ``(n, m_j)`` with a
+    leading column of ones (the base log-parameter) and the signed covariates.
+    """
+
+    index: tuple[NDArray[np.intp], ...]
+    columns: tuple[Array, ...]
+
+    def log_params(self, phi: Array) -> list[Array]:
+        return [c @ phi[i] for i, c in zip(self.index, self.columns, strict=True)]
+
+    def gradient(self, g_u: Array, w: Array, k: int) -> Array:
+        out = np.zeros(k)
+        for j, (i, c) in enumerate(zip(self.index, self.columns, strict=True)):
+            out[i] += c.T @ (w * g_u[j])
+        return out
+
+    def hessian(self, H_u: Array, w: Array, k: int) -> Array:
+        out = np.zeros((k, k))
+        m = len(self.index)
+        for j in range(m):  # base parameters, not customers
+            cj = self.columns[j]
+            for l_ in range(j, m):
+                block = (cj * (w * H_u[j, l_])[:, None]).T @ self.columns[l_]
+                out[np.ix_(self.index[j], self.index[l_])] += block
+                if l_ != j:
+                    out[np.ix_(self.index[l_], self.index[j])] += block.T
+        return out
+
+    def subset(self, rows: NDArray[np.intp] | slice) -> _Design:
+        return _Design(self.index, tuple(c[rows] for c in self.columns))
+
+
+def _covariate_matrix(
+    z: ArrayLike | pd.DataFrame | None, n: int, kind: str
+) -> tuple[Array, list[str]]:
+    """Covariates as an ``(n, k)`` float matrix with their names (k may be 0)."""
+    if z is None:
+        return np.zeros((n, 0)), []
+    if isinstance(z, pd.Series):
+        z = z.to_frame()
+    if isinstance(z, pd.DataFrame):
+        names = [str(c) for c in z.columns]
+        bad_cols = [c for c in z.columns if not pd.api.types.is_numeric_dtype(z[c])]
+        if bad_cols:
+            raise DataError(
+                f"{kind} covariate(s) {', '.join(map(str, bad_cols))} are not numbers; encode "
+                "categories as 0/1 columns (customer_covariates does this) first"
+            )
+        arr = z.to_numpy(dtype=float)
+    else:
+        if isinstance(z, str | bytes):
+            raise DataError(f"{kind} covariates must be numbers, not the text {z!r}")
+        try:
+            arr = np.asarray(z, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{kind} covariates must be numbers: {exc}") from exc
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        names = [f"{kind}_{j}" for j in range(arr.shape[1] if arr.ndim == 2 else 0)]
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise DataError(
+            f"{kind} covariates must have one row per customer ({n:,}); got shape {arr.shape}"
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        raise DataError(
+            f"{kind} covariate {names[col]!r} has {int(bad.sum()):,} missing or infinite "
+            f"value(s) (first at row {row}); fill them (e.g. 0 and an indicator column)"
+        )
+    constant = [names[j] for j in range(arr.shape[1]) if np.ptp(arr[:, j]) == 0]
+    if constant:
+        raise DataError(
+            f"{kind} covariate(s) {', '.join(constant)} take one value for every customer, "
+            "so their effect cannot be told from the base parameters; drop them"
+        )
+    if arr.shape[1] and np.linalg.matrix_rank(arr - arr.mean(axis=0)) < arr.shape[1]:
+        raise DataError(
+            f"{kind} covariates {', '.join(names)} are collinear (one is a combination of "
+            "the others, e.g. every level of a category as a 0/1 column); drop one of them"
+        )
+    return arr, names
+
+
+class _CovariateModel(Estimator):
+    """Shared machinery: design, starting fit, optimization, standard errors, LR test."""
+
+    _base_names: tuple[str, ...] = ()
+    _label = ""
+    #: per base parameter: which covariate group shifts it ('' none) and the sign
+    _links: tuple[tuple[str, float], ...] = ()
+
+    def __init__(self, *, tol: float = 1e-7, max_iter: int = 200) -> None:
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def _check_options(self) -> None:
+        if not (isinstance(self.tol, int | float) and 0 < self.tol < 1):
+            raise ConfigError(f"tol must be between 0 and 1, not {self.tol!r}")
+        if not (isinstance(self.max_iter, int) and self.max_iter > 0):
+            raise ConfigError(f"max_iter must be a positive integer, not {self.max_iter!r}")
+
+    def _base_model(self) -> BetaGeoModel | ParetoNBDModel:
+        raise NotImplementedError
+
+    def _coef_names(self, groups: dict[str, list[str]]) -> list[str]:
+        names: list[str] = []
+        for base, (group, _) in zip(self._base_names, self._links, strict=True):
+            if group:
+                names.extend(f"{self._coef_prefix(base)}:{c}" for c in groups[group])
+        return names
+
+    def _coef_prefix(self, base: str) -> str:
+        raise NotImplementedError
+
+    def _design(self, groups: dict[str, Array]) -> _Design:
+        n = len(next(iter(groups.values())))
+        ones = np.ones((n, 1))
+        index: list[NDArray[np.intp]] = []
+        columns: list[Array] = []
+        nxt = len(self._base_names)
+        for j, (group, sign) in enumerate(self._links):
+            z = groups[group] if group else np.zeros((n, 0))
+            k = z.shape[1]
+            index.append(np.r_[j, np.arange(nxt, nxt + k)].astype(np.intp))
+            columns.append(np.hstack([ones, sign * z]))
+            nxt += k
+        return _Design(tuple(index), tuple(columns))
+
+    def fit(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        purchase_covariates: ArrayLike | pd.DataFrame | None = None,
+        dropout_covariates: ArrayLike | pd.DataFrame | None = None,
+        weights: ArrayLike | None = None,
+    ) -> Self:
+        """Fit by maximum likelihood; the plain model is fitted first for the LR test.
+
+        Parameters
+        ----------
+        frequency, recency, T
+            Per-customer summary as for the plain model (time in the summary's unit).
+        purchase_covariates, dropout_covariates
+            ``(n, k)`` numbers per customer (DataFrame columns give the names), or None.
+            Categories enter as 0/1 columns without a reference level; numbers are best
+            centred (the base parameters are then those of an average customer).
+        weights
+            Number of customers each row stands for (default 1).
+
+        Raises
+        ------
+        DataError
+            Covariates with missing values, text, a constant or collinear column, or a
+            row count that differs from the summary's.
+        """
+        self._check_options()
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        n = len(x)
+        w = _weights(weights, n)
+        zp, p_names = _covariate_matrix(purchase_covariates, n, "purchase")
+        zd, d_names = _covariate_matrix(dropout_covariates, n, "dropout")
+        base = self._base_model().fit(x, t_x, T_, weights=w)
+        cols, wc = _compress([x, t_x, T_, *zp.T, *zd.T], w)
+        xc, tc, Tc = cols[0], cols[1], cols[2]
+        kp = zp.shape[1]
+        zpc = np.column_stack(cols[3 : 3 + kp]) if kp else np.zeros((len(wc), 0))
+        zdc = np.column_stack(cols[3 + kp :]) if zd.shape[1] else np.zeros((len(wc), 0))
+        design = self._design({"purchase": zpc, "dropout": zdc})
+        coef_names = self._coef_names({"purchase": p_names, "dropout": d_names})
+        phi0 = np.r_[np.log([base.params_[k] for k in self._base_names]), np.zeros(len(coef_names))]
+        data = (xc, tc, Tc)
+        if coef_names:
+            phi, ll, hess, ok = self._optimize(phi0, data, design, wc)
+        else:
+            ll = base.log_likelihood_
+            phi = phi0
+            hess = self._hessian(phi, data, design, wc)
+            ok = True
+        self._finish(phi, ll, hess, ok, coef_names, base, p_names, d_names, float(w.sum()))
+        return self
+
+    # -- likelihood over the compressed rows --------------------------------------------
+    def _total(
+        self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array, hessian: bool
+    ) -> tuple[float, Array, Array | None]:
+        raise NotImplementedError
+
+    def _hessian(self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array) -> Array:
+        _, _, H = self._total(phi, data, design, w, True)
+        if H is None:
+            raise ModelError(f"{self._label}: no Hessian")  # pragma: no cover
+        return H
+
+    def _optimize(
+        self, phi0: Array, data: tuple[Array, ...], design: _Design, w: Array
+    ) -> tuple[Array, float, Array, bool]:
+        raise NotImplementedError
+
+    def _finish(
+        self,
+        phi: Array,
+        ll: float,
+        hess: Array,
+        ok: bool,
+        coef_names: list[str],
+        base: BetaGeoModel | ParetoNBDModel,
+        p_names: list[str],
+        d_names: list[str],
+        n_eff: float,
+    ) -> None:
+        nb = len(self._base_names)
+        names = [*self._base_names, *coef_names]
+        theta = np.r_[np.exp(phi[:nb]), phi[nb:]]
+        self.converged_ = bool(ok)
+        if not ok:
+            warnings.warn(
+                f"{self._label} with covariates did not converge; parameters may be "
+                "unreliable. Try fewer covariates or centred numeric ones",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        # covariance in phi, then in the reported parameters (delta method: d theta/d phi)
+        try:
+            cov_phi = np.linalg.inv(-hess)
+        except np.linalg.LinAlgError:
+            cov_phi = np.full_like(hess, np.nan)
+        jac = np.r_[np.exp(phi[:nb]), np.ones(len(phi) - nb)]
+        cov = cov_phi * np.outer(jac, jac)
+        var = np.diag(cov)
+        if not (np.isfinite(var).all() and (var > 0).all()):
+            warnings.warn(
+                f"{self._label} with covariates: the information matrix is not positive "
+                "definite at the optimum; standard errors are NaN (weakly identified)",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+            cov = cov * np.nan
+            var = np.diag(cov)
+        self.params_ = {k: float(v) for k, v in zip(names, theta, strict=True)}
+        self.standard_errors_ = {
+            k: float(math.sqrt(v)) if v > 0 else float("nan")
+            for k, v in zip(names, var, strict=True)
+        }
+        self.covariance_ = cov
+        self.log_likelihood_ = float(ll)
+        self.base_params_ = dict(base.params_)
+        self.base_log_likelihood_ = float(base.log_likelihood_)
+        self.lr_df_ = len(coef_names)
+        self.lr_statistic_ = max(0.0, 2.0 * (self.log_likelihood_ - self.base_log_likelihood_))
+        self.lr_p_value_ = float(chi2.sf(self.lr_statistic_, self.lr_df_)) if coef_names else 1.0
+        self.purchase_covariates_ = list(p_names)
+        self.dropout_covariates_ = list(d_names)
+        self.n_customers_ = n_eff
+
+    # -- predictions ---------------------------------------------------------------------
+    def customer_params(
+        self,
+        purchase_covariates: ArrayLike | pd.DataFrame | None = None,
+        dropout_covariates: ArrayLike | pd.DataFrame | None = None,
+        n: int | None = None,
+    ) -> dict[str, Array]:
+        """Each customer's model parameters (e.g. ``alpha_i``) from their covariates."""
+        check_is_fitted(self, "params_")
+        rows = n
+        for z in (purchase_covariates, dropout_covariates):
+            if z is not None and rows is None:
+                rows = len(np.asarray(z))
+        rows = 1 if rows is None else rows
+        zp, zd = self._prediction_covariates(purchase_covariates, dropout_covariates, rows)
+        design = self._design({"purchase": zp, "dropout": zd})
+        phi = self._phi()
+        return {k: np.exp(u) for k, u in zip(self._base_names, design.log_params(phi), strict=True)}
+
+    def _phi(self) -> Array:
+        nb = len(self._base_names)
+        vals = np.array(list(self.params_.values()), dtype=float)
+        out: Array = np.r_[np.log(vals[:nb]), vals[nb:]]
+        return out
+
+    def _prediction_covariates(self, zp_in: Any, zd_in: Any, n: int) -> tuple[Array, Array]:
+        out = []
+        for z, names, kind in (
+            (zp_in, self.purchase_covariates_, "purchase"),
+            (zd_in, self.dropout_covariates_, "dropout"),
+        ):
+            if not names:
+                if z is not None and np.asarray(z).size:
+                    raise DataError(f"the model was fitted without {kind} covariates")
+                out.append(np.zeros((n, 0)))
+                continue
+            if z is None:
+                raise DataError(
+                    f"the model was fitted with {kind} covariates {', '.join(names)}; pass "
+                    f"{kind}_covariates with those columns"
+                )
+            if isinstance(z, pd.DataFrame):
+                missing = [c for c in names if c not in z.columns]
+                if missing:
+                    raise DataError(f"{kind} covariates lack the column(s) {', '.join(missing)}")
+                z = z[names]
+            arr = np.asarray(z, dtype=float)
+            arr = arr[:, None] if arr.ndim == 1 else arr
+            if arr.shape != (n, len(names)) or not np.isfinite(arr).all():
+                raise DataError(
+                    f"{kind} covariates must be finite numbers of shape ({n}, {len(names)}), "
+                    f"not {arr.shape}"
+                )
+            out.append(arr)
+        return out[0], out[1]
+
+    def summary(self) -> pd.DataFrame:
+        """Parameter table: estimate, standard error, 95 % Wald interval, z and p."""
+        check_is_fitted(self, "params_")
+        est = np.array(list(self.params_.values()))
+        se = np.array([self.standard_errors_[k] for k in self.params_])
+        nb = len(self._base_names)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.r_[np.full(nb, np.nan), est[nb:] / se[nb:]]
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "std_error": se,
+                "lower_95": est - 1.959964 * se,
+                "upper_95": est + 1.959964 * se,
+                "z": z,
+                "p_value": 2.0 * (1.0 - _norm_cdf(np.abs(z))),
+            },
+            index=pd.Index(list(self.params_), name="parameter"),
+        )
+
+    def likelihood_ratio_test(self) -> dict[str, float]:
+        """Against the same model without covariates: statistic, degrees of freedom, p."""
+        check_is_fitted(self, "params_")
+        return {
+            "statistic": self.lr_statistic_,
+            "df": float(self.lr_df_),
+            "p_value": self.lr_p_value_,
+        }
+
+
+def _norm_cdf(v: Array) -> Array:
+    out: Array = norm.cdf(v)
+    return out
+
+
+def _newton(
+    total: Any, phi0: Array, tol: float, max_iter: int
+) -> tuple[Array, float, Array, bool, int]:
+    """Maximize by Newton's method with the exact Hessian, damping and backtracking.
+
+    ``total(phi)`` returns the log-likelihood, gradient and Hessian. Returns the optimum,
+    its log-likelihood and Hessian, whether the scaled gradient met ``tol`` and the steps.
+    """
+    phi = np.asarray(phi0, dtype=float)
+    ll, g, H = total(phi)
+    scale = 1.0 / max(abs(ll), 1.0)
+    eye = np.eye(len(phi))
+    it = 0
+    ok = False
+    while it < max_iter:
+        if float(np.abs(g).max()) * scale <= tol:
+            ok = True
+            break
+        negH = -H
+        lam = 0.0
+        diag_scale = max(float(np.abs(np.diag(negH)).max()), 1e-12)
+        for _ in range(60):
+            try:
+                np.linalg.cholesky(negH + lam * eye)
+                break
+            except np.linalg.LinAlgError:
+                lam = max(2.0 * lam, 1e-10 * diag_scale)
+        step = np.linalg.solve(negH + lam * eye, g)
+        biggest = float(np.abs(step).max())
+        if biggest > _MAX_STEP:
+            step = step * (_MAX_STEP / biggest)
+        t = 1.0
+        slope = float(g @ step)
+        accepted = None
+        while t > 1e-10:
+            trial = phi + t * step
+            with np.errstate(all="ignore"):
+                res = total(trial)
+            if math.isfinite(res[0]) and (
+                res[0] >= ll + 1e-4 * t * slope
+                or (res[0] >= ll - 1e-12 * abs(ll) and np.abs(res[1]).max() < np.abs(g).max())
+            ):
+                accepted = trial, res
+                break
+            t *= 0.5
+        it += 1
+        if accepted is None:
+            break
+        phi, (ll, g, H) = accepted[0], accepted[1]
+    ok = ok or float(np.abs(g).max()) * scale <= tol
+    return phi, float(ll), H, ok, it
+
+
+class BetaGeoCovariateModel(_CovariateModel):
+    """BG/NBD with time-invariant covariates (PyMC-Marketing's definition).
+
+    ``alpha_i = alpha exp(-gamma_purchase' z_i)``, ``a_i = a exp(gamma_a' z_i)``,
+    ``b_i = b exp(gamma_b' z_i)``; ``r`` is shared.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``r``, ``alpha``, ``a``, ``b`` (a customer whose covariates are all 0), then
+        ``purchase:<name>``, ``dropout_a:<name>``, ``dropout_b:<name>`` coefficients.
+    standard_errors_, covariance_
+        From the inverse of the exact observed information.
+    log_likelihood_, base_log_likelihood_
+        With and without covariates.
+    lr_statistic_, lr_df_, lr_p_value_
+        Likelihood-ratio test against the plain BG/NBD (chi-square).
+
+    References
+    ----------
+    .. [1] Fader & Hardie (2007), note 019; PyMC-Marketing ``clv.BetaGeoModel``.
+    """
+
+    _base_names = ("r", "alpha", "a", "b")
+    _label = "BG/NBD"
+    _links = (("", 1.0), ("purchase", -1.0), ("dropout", 1.0), ("dropout", 1.0))
+
+    def _base_model(self) -> BetaGeoModel:
+        return BetaGeoModel()
+
+    def _coef_prefix(self, base: str) -> str:
+        return {"alpha": "purchase", "a": "dropout_a", "b": "dropout_b"}[base]
+
+    def _total(
+        self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array, hessian: bool
+    ) -> tuple[float, Array, Array | None]:
+        u = design.log_params(phi)
+        r = float(np.exp(phi[0]))
+        ll, g_u, H_u = bgnbd_row_derivatives(
+            r, np.exp(u[1]), np.exp(u[2]), np.exp(u[3]), data[0], data[1], data[2]
+        )
+        k = len(phi)
+        total = float(ll @ w)
+        grad = design.gradient(g_u, w, k)
+        return total, grad, design.hessian(H_u, w, k) if hessian else None
+
+    def _optimize(
+        self, phi0: Array, data: tuple[Array, ...], design: _Design, w: Array
+    ) -> tuple[Array, float, Array, bool]:
+        phi = phi0
+        n = len(w)
+        if n > 2 * _SUBSAMPLE_ROWS:
+            # evenly spread rows (compressed rows are sorted by value) find the neighbourhood
+            step = -(-n // _SUBSAMPLE_ROWS)
+            sub = slice(None, None, step)
+            sub_data = tuple(c[sub] for c in data)
+            sub_design, sub_w = design.subset(sub), w[sub]
+
+            def sub_total(p: Array) -> tuple[float, Array, Array]:
+                ll, g, H = self._total(p, sub_data, sub_design, sub_w, True)
+                return ll, g, H  # type: ignore[return-value]
+
+            phi, _, _, _, _ = _newton(sub_total, phi, self.tol, self.max_iter)
+
+        def full_total(p: Array) -> tuple[float, Array, Array]:
+            ll, g, H = self._total(p, data, design, w, True)
+            return ll, g, H  # type: ignore[return-value]
+
+        phi, ll, H, ok, _ = _newton(full_total, phi, self.tol, self.max_iter)
+        return phi, ll, H, ok
+
+    def probability_alive(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        purchase_covariates: ArrayLike | pd.DataFrame | None = None,
+        dropout_covariates: ArrayLike | pd.DataFrame | None = None,
+    ) -> Array:
+        """P(customer is still active at the end of observation), a share 0-1."""
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        p = self.customer_params(purchase_covariates, dropout_covariates, len(x))
+        return K.bgnbd_prob_alive(p["r"], p["alpha"], p["a"], p["b"], x, t_x, T_)
+
+    def conditional_expected_purchases(
+        self,
+        t: float,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        purchase_covariates: ArrayLike | pd.DataFrame | None = None,
+        dropout_covariates: ArrayLike | pd.DataFrame | None = None,
+    ) -> Array:
+        """Expected purchases of each customer in the next ``t`` time units."""
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        p = self.customer_params(purchase_covariates, dropout_covariates, len(x))
+        return K.bgnbd_conditional_expected(
+            p["r"], p["alpha"], p["a"], p["b"], float(t), x, t_x, T_
+        )
+
+
+class ParetoNBDCovariateModel(_CovariateModel):
+    """Pareto/NBD with time-invariant covariates (CLVTools' and PyMC-Marketing's definition).
+
+    ``alpha_i = alpha exp(-gamma_purchase' z_i)``, ``beta_i = beta exp(-gamma_dropout' z_i)``;
+    ``r`` and ``s`` are shared.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``r``, ``alpha``, ``s``, ``beta``, then ``purchase:<name>`` and
+        ``dropout:<name>`` coefficients.
+
+    References
+    ----------
+    .. [1] Fader & Hardie (2007), note 019; CLVTools ``pnbd(..., static covariates)``.
+    """
+
+    _base_names = ("r", "alpha", "s", "beta")
+    _label = "Pareto/NBD"
+    _links = (("", 1.0), ("purchase", -1.0), ("", 1.0), ("dropout", -1.0))
+
+    def _base_model(self) -> ParetoNBDModel:
+        return ParetoNBDModel()
+
+    def _coef_prefix(self, base: str) -> str:
+        return {"alpha": "purchase", "beta": "dropout"}[base]
+
+    def _gradient_total(
+        self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array
+    ) -> tuple[float, Array]:
+        u = design.log_params(phi)
+        theta = [np.exp(v) for v in u]
+        ll, grad, _ = K.pareto_nbd_loglik(
+            float(theta[0][0]), theta[1], float(theta[2][0]), theta[3], *data
+        )
+        g_u = grad * np.stack(theta)
+        return float(ll @ w), design.gradient(g_u, w, len(phi))
+
+    def _total(
+        self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array, hessian: bool
+    ) -> tuple[float, Array, Array | None]:
+        ll, g = self._gradient_total(phi, data, design, w)
+        if not hessian:
+            return ll, g, None
+        k = len(phi)
+        H = np.empty((k, k))
+        h = 1e-5
+        for j in range(k):  # parameters, not customers
+            up, dn = phi.copy(), phi.copy()
+            up[j] += h
+            dn[j] -= h
+            H[:, j] = (
+                self._gradient_total(up, data, design, w)[1]
+                - self._gradient_total(dn, data, design, w)[1]
+            ) / (2 * h)
+        return ll, g, 0.5 * (H + H.T)
+
+    def _optimize(
+        self, phi0: Array, data: tuple[Array, ...], design: _Design, w: Array
+    ) -> tuple[Array, float, Array, bool]:
+        wsum = float(w.sum())
+
+        def objective(p: Array) -> tuple[float, Array]:
+            with np.errstate(all="ignore"):
+                ll, g = self._gradient_total(p, data, design, w)
+            if not (math.isfinite(ll) and np.isfinite(g).all()):
+                return 1e100, np.zeros_like(p)
+            return -ll / wsum, -g / wsum
+
+        res = minimize(
+            objective,
+            phi0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": self.max_iter * 10, "ftol": 1e-15, "gtol": self.tol},
+        )
+        ll, _, H = self._total(res.x, data, design, w, True)
+        grad_norm = float(np.abs(res.jac).max())
+        return res.x, ll, H if H is not None else np.eye(len(phi0)), grad_norm < 1e-5
+
+    def probability_alive(
+        self,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        purchase_covariates: ArrayLike | pd.DataFrame | None = None,
+        dropout_covariates: ArrayLike | pd.DataFrame | None = None,
+    ) -> Array:
+        """P(customer is still active at the end of observation), a share 0-1."""
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        p = self.customer_params(purchase_covariates, dropout_covariates, len(x))
+        return K.pareto_nbd_loglik(
+            float(p["r"][0]), p["alpha"], float(p["s"][0]), p["beta"], x, t_x, T_
+        )[2]
+
+    def conditional_expected_purchases(
+        self,
+        t: float,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        purchase_covariates: ArrayLike | pd.DataFrame | None = None,
+        dropout_covariates: ArrayLike | pd.DataFrame | None = None,
+    ) -> Array:
+        """Expected purchases of each customer in the next ``t`` time units."""
+        x, t_x, T_ = _check_rfm(frequency, recency, T)
+        p = self.customer_params(purchase_covariates, dropout_covariates, len(x))
+        return K.pareto_nbd_conditional_expected(
+            float(p["r"][0]), p["alpha"], float(p["s"][0]), p["beta"], float(t), x, t_x, T_
+        )
+
+
+#: covariates :func:`customer_covariates` can build from a workspace
+WORKSPACE_COVARIATES = ("channel", "first_order_value", "store", "first_category")
+
+
+def _indicators(values: pd.Series, name: str, min_share: float) -> pd.DataFrame:
+    """0/1 columns per level, the most common level as reference (no column).
+
+    Levels held by fewer than ``min_share`` of customers are pooled as ``other``, and a
+    pooled ``other`` still below ``min_share`` joins the reference level: a handful of
+    customers cannot identify their own coefficients (their drop-out coefficient runs
+    to the boundary). A category with one level left gives no column.
+    """
+    v = values.fillna("unknown").astype(str)
+    share = v.value_counts(normalize=True)
+    rare = share.index[share < min_share]
+    if len(rare) > 0:
+        pooled = "other" if float(share[rare].sum()) >= min_share else str(share.index[0])
+        v = v.where(~v.isin(rare), pooled)
+    counts = v.value_counts()
+    levels = sorted(str(c) for c in counts.index[1:])  # the most common is the reference
+    return pd.DataFrame(
+        {f"{name}={lev}": (v == lev).to_numpy(dtype=float) for lev in levels}, index=v.index
+    )
+
+
+def customer_covariates(
+    ws: Any,
+    customer_ids: ArrayLike,
+    *,
+    include: tuple[str, ...] = WORKSPACE_COVARIATES,
+    currency: str | None = None,
+    min_share: float = 0.02,
+) -> pd.DataFrame:
+    """Time-invariant covariates of each customer, from their first order in the workspace.
+
+    Parameters
+    ----------
+    ws
+        An open workspace.
+    customer_ids
+        The (pseudonymous) ids of the summary the model is fitted on; rows come out in
+        this order.
+    include
+        Any of ``channel`` (acquisition channel: the first order's), ``first_order_value``
+        (log of the first order's net value, centred on the customers' mean), ``store``
+        (where the first order was placed; the workspace's location field, used for
+        region) and ``first_category`` (product category with the most value in the
+        first order).
+    currency
+        Currency of the purchases (default: the workspace's base currency).
+    min_share
+        Levels held by fewer customers than this share are pooled as ``other`` (or join
+        the most common level when even the pool is below it).
+
+    Returns
+    -------
+    DataFrame
+        0/1 columns ``channel=<level>``, ``store=<level>``, ``first_category=<level>`` (the
+        most common level is the reference and has no column) and ``first_order_value``;
+        columns that do not vary are left out.
+    """
+    unknown = [c for c in include if c not in WORKSPACE_COVARIATES]
+    if unknown:
+        raise ConfigError(
+            f"unknown covariate(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(WORKSPACE_COVARIATES)}"
+        )
+    from levelfield.customers._summary import workspace_purchases_sql
+
+    cur = currency or ws.currency()
+    con = ws.cursor()
+    try:
+        first = con.execute(
+            f"""
+            WITH p AS ({workspace_purchases_sql(cur)}),
+            f AS (
+                SELECT customer_id, arg_min(order_id, (ts, order_id)) AS order_id,
+                       arg_min(channel, (ts, order_id)) AS channel,
+                       arg_min(amount, (ts, order_id)) AS amount
+                FROM p WHERE amount > 0 GROUP BY 1
+            ),
+            cat AS (
+                SELECT l.order_id, arg_max(coalesce(l.category, 'unknown'),
+                                           l.quantity * l.unit_price) AS category
+                FROM order_lines l SEMI JOIN f USING (order_id) GROUP BY 1
+            )
+            SELECT f.customer_id, f.channel, f.amount::DOUBLE AS amount,
+                   coalesce(o.store, 'unknown') AS store, cat.category AS first_category
+            FROM f LEFT JOIN orders o USING (order_id) LEFT JOIN cat USING (order_id)
+            """
+        ).df()
+    finally:
+        con.close()
+    ids = pd.Index(np.asarray(customer_ids), name="customer_id")
+    first = first.set_index("customer_id").reindex(ids)
+    missing = int(first["amount"].isna().sum())
+    if missing:
+        raise DataError(
+            f"{missing:,} of the customers have no purchase in {cur} in the workspace; pass "
+            "the ids of a summary made from this workspace"
+        )
+    parts = []
+    for name in include:
+        if name == "first_order_value":
+            lv = np.log(first["amount"].to_numpy(dtype=float))
+            if np.ptp(lv) > 0:
+                parts.append(pd.DataFrame({name: lv - lv.mean()}, index=ids))
+        else:
+            parts.append(_indicators(first[name], name, min_share))
+    out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=ids)
+    return out.loc[:, [c for c in out.columns if np.ptp(out[c].to_numpy()) > 0]]
