@@ -200,13 +200,14 @@ def test_fe_ols_matches_pyfixest_feols_crv1(drop: float, shuffle: bool) -> None:
     # issue 18: pyfixest is the peer; its default small-sample correction does not
     # count fixed effects nested in the cluster (ssc="nested"), statsmodels' dummy
     # regression counts all of them (ssc="full")
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf  # a dev dependency (the issue-18 peer): never skipped
+    from pyfixest.demeaners import MapDemeaner
     df = _panel(seed=5, P=40, T=30, drop=drop)
     if shuffle:
         df = df.sample(frac=1.0, random_state=2).reset_index(drop=True)
     # pyfixest's alternating projections stop at fixef_tol (default 1e-6); tighter
     # here so that unbalanced panels agree to 1e-8 like balanced ones
-    tight = pytest.importorskip("pyfixest.demeaners").MapDemeaner(fixef_tol=1e-12)
+    tight = MapDemeaner(fixef_tol=1e-12)
     m = pf.feols("y ~ x + promo | p + t", data=df, vcov={"CRV1": "p"}, demeaner=tight)
     X = df[["x", "promo"]].to_numpy()
     p, t = df["p"].to_numpy(), df["t"].to_numpy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -257,3 +258,24 @@ def test_each_chart_is_titled_once_by_its_caption(
     html = render_report(ReportData.from_json(data.to_json()))
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", html)
     assert captions == ["Revenue by channel net, last 12 months", "Untitled chart"]
+
+
+def test_an_action_that_cannot_pay_is_not_listed_as_a_further_action(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: an action with a 0 % chance (or no gain) is 'considered, not recommended',
+    never one of the 'more actions, ranked' an owner is invited to do."""
+    plan = fakes.fake_plan(5)
+    dead = fakes.fake_action(5, chance=0.0)
+    plan = dataclasses.replace(plan, actions=(*plan.actions[:4], dead))
+    fakes.install(monkeypatch, {"customers": fakes.make_analysis("customers")}, plan)
+    fakes.fill_orders(ws)
+    html = write_report(ws, tmp_path / "report.html").read_text(encoding="utf-8")
+    more = html[html.index('id="more-actions"') : html.index('id="not-recommended"')]
+    assert "Action 4" in more and "Action 5" not in more
+    rest = html[html.index('id="not-recommended"') :]
+    assert "Action 5" in rest[: rest.index("</ul>")]
+    assert "Chance it works" not in rest[: rest.index("</ul>")] and "chance it works 0%" in rest
+    text = "\n".join(plan.headline())
+    assert "(1 more actions in the report)" in text
+    assert "(1 more considered but not recommended" in text

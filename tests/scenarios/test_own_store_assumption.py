@@ -24,9 +24,12 @@ from levelfield.exposure import OWN_STORE_FOLLOW, OwnStoreFollow, own_store_foll
 from levelfield.findings import Finding
 from levelfield.scenarios import (
     ShiftChannel,
+    Strategy,
     build_model,
+    default_strategies,
     evaluate_action,
     evaluate_own_store_shift,
+    simulate,
 )
 
 
@@ -75,10 +78,13 @@ def test_exposure_scenarios_and_advice_read_the_same_assumption(shop: Workspace)
     assert finding.context["success_probability"] == w["success_probability"]
     assert model.own_store_follow.mode == 0.6
     assert ShiftChannel("etsy", "own_store", 20.0).follow_share(model) == 0.6
-    # The scenario action at the assumption's mode is the same as stating 60 % outright.
+    # A scenario action without a stated share draws the assumption per future, exactly as
+    # the advice's simulation does (it used to take the mode: 60 % in every future).
     implicit = evaluate_action(model, ShiftChannel("etsy", "own_store", 20.0), n_trials=500)
+    uncertain = evaluate_own_store_shift(model, "etsy", 20.0, n_trials=500)
+    np.testing.assert_allclose(implicit.values, uncertain.values)
     explicit = evaluate_action(model, ShiftChannel("etsy", "own_store", 20.0, 60.0), n_trials=500)
-    np.testing.assert_allclose(implicit.values, explicit.values)
+    assert not np.allclose(implicit.values, explicit.values)
     # Advice: the fallback range and the simulated estimate both state the assumption.
     facts = business_facts(shop)
     bound = {
@@ -116,3 +122,24 @@ def test_uncertain_follow_is_exact_per_trial_by_linearity(shop: Workspace) -> No
     f = model.own_store_follow.sample(n, seed=1)
     np.testing.assert_allclose(unc.values, g0 + f * (g1 - g0), rtol=1e-9, atol=1e-6)
     assert 0 <= unc.p_positive <= 1
+
+
+def test_default_strategy_draws_the_follow_share_per_future(shop: Workspace) -> None:
+    """'move 30% of marketplace sales to own store' (the default strategy compared in
+    ``scenarios.analyze``) carries the uncertain follow share, not its mode."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_model(shop, horizon=12, warn=False)
+    move = next(s for s in default_strategies(model) if s.name.startswith("move 30%"))
+    ends = [
+        Strategy(f"follow {p:g}", (ShiftChannel("marketplaces", "own_store", 30.0, p),))
+        for p in (0.0, 100.0)
+    ]
+    n = 600
+    sim = simulate(model, n_trials=n, seed=3, strategies=[move, *ends], keep_paths=1)
+    g0 = sim.strategy_gain[("follow 0", "baseline")]
+    g1 = sim.strategy_gain[("follow 100", "baseline")]
+    f = model.own_store_follow.sample(n, seed=4)
+    got = sim.strategy_gain[(move.name, "baseline")]
+    np.testing.assert_allclose(got, g0 + f * (g1 - g0), rtol=1e-9, atol=1e-6)
+    assert "drawn per future" in move.describe()

@@ -126,8 +126,15 @@ class AdvicePlan:
         for ins in self.insights:
             if ins.rule_id not in shown:  # an insight already headlined as an action
                 lines.append(f"! {ins.name}: {ins.explanation}")
-        if len(self.actions) > len(top):
-            lines.append(f"({len(self.actions) - len(top)} more actions in the report)")
+        worth = sum(1 for a in self.actions if a.expected_value > 0)
+        if worth > len(top):
+            lines.append(f"({worth - len(top)} more actions in the report)")
+        if len(self.actions) > worth:
+            n_not = len(self.actions) - worth
+            lines.append(
+                f"({n_not} more considered but not recommended: expected to gain nothing "
+                "or to lose money on your data)"
+            )
         for name, why in self.skipped.items():
             lines.append(f"({name} not analysed: {why})")
         if self.unlocks:

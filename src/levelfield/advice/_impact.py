@@ -331,10 +331,12 @@ def cogs_range(
 SCENARIO_TRIALS = 4_000
 
 
-def _from_simulation(ws: Workspace, change: Any, what: str, currency: str) -> ImpactEstimate:
-    from levelfield.scenarios import evaluate_action
+def _simulated(impact: Any, what: str, currency: str, *, averaged: bool = False) -> ImpactEstimate:
+    """An impact from a simulated profit change: mean, 90 % interval, chance of a gain.
 
-    impact = evaluate_action(ws, change, n_trials=SCENARIO_TRIALS, seed=0)
+    ``averaged``: the simulation already draws whether the action works in each future,
+    so its mean must not be discounted by the success probability again.
+    """
     p5, p95 = (float(v) for v in impact.quantile([0.05, 0.95]))
     basis = (
         f"simulated with the scenario engine: {what}; first-year profit change against "
@@ -348,7 +350,16 @@ def _from_simulation(ws: Workspace, change: Any, what: str, currency: str) -> Im
         high=max(p95, impact.mean),
         basis=basis,
         method="scenario",
+        success_probability=impact.p_positive if averaged else None,
+        averaged=averaged,
     )
+
+
+def _from_simulation(ws: Workspace, change: Any, what: str, currency: str) -> ImpactEstimate:
+    from levelfield.scenarios import evaluate_action
+
+    impact = evaluate_action(ws, change, n_trials=SCENARIO_TRIALS, seed=0)
+    return _simulated(impact, what, currency)
 
 
 def scenario_shift_channel(
@@ -385,23 +396,11 @@ def scenario_shift_channel(
         except LevelfieldError:
             impact = None
         if impact is not None:
-            p5, p95 = (float(v) for v in impact.quantile([0.05, 0.95]))
-            basis = (
-                f"simulated with the scenario engine: moving {percent:.0f} % of {channel} "
-                f"sales to the own store; own-store assumption: {follow.describe()}, drawn "
-                f"per future; first-year profit change against doing nothing on the same "
-                f"{SCENARIO_TRIALS:,} futures, 90 % interval {facts.currency} {p5:,.0f} to "
-                f"{p95:,.0f}, gains in {impact.p_positive:.0%} of futures"
+            what = (
+                f"moving {percent:.0f} % of {channel} sales to the own store; own-store "
+                f"assumption: {follow.describe()}, drawn per future"
             )
-            return ImpactEstimate(
-                low=min(p5, impact.mean),
-                mid=impact.mean,
-                high=max(p95, impact.mean),
-                basis=basis,
-                method="scenario",
-                success_probability=impact.p_positive,
-                averaged=True,
-            )
+            return _simulated(impact, what, facts.currency, averaged=True)
     fallback = {
         "share_moved_low": percent / 100.0 * 0.5,
         "share_moved_high": percent / 100.0 * 1.5,

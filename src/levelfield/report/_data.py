@@ -117,6 +117,11 @@ class ActionView:
     reasoning: str
     headline: bool
 
+    @property
+    def worth_doing(self) -> bool:
+        """Whether the action is expected to gain something (a chance and a gain above 0)."""
+        return self.impact_mid > 0 and self.success_probability > 0
+
 
 @dataclass(frozen=True)
 class AutomationView:
@@ -245,8 +250,13 @@ class ReportData:
 
     @property
     def more_actions(self) -> tuple[ActionView, ...]:
-        """The other ranked actions, best first."""
-        return tuple(a for a in self.actions if not a.headline)
+        """The other ranked actions expected to gain something, best first."""
+        return tuple(a for a in self.actions if not a.headline and a.worth_doing)
+
+    @property
+    def not_recommended(self) -> tuple[ActionView, ...]:
+        """Actions the playbook considered whose expected gain is nothing or a loss."""
+        return tuple(a for a in self.actions if not a.headline and not a.worth_doing)
 
     def section(self, name: str) -> Section | None:
         """The section of analysis ``name``, or ``None``."""

@@ -784,28 +784,22 @@ def evaluate_own_store_shift(
     """Moving ``percent`` % of ``source``'s sales to the own store, with the share of buyers
     who follow uncertain (the business's own-store assumption, a PERT prior).
 
-    Profit is linear in the share that follows, so each trial's gain is exact from two
-    runs on the same draws (nobody follows, everybody follows) and one draw of the share
-    per trial: ``gain = g0 + (g1 - g0) f``. The result's ``p_positive`` is the chance the
-    move pays off given both the business's uncertain future and the uncertain follow.
+    The simulation draws the share per future (see ``simulate``: profit is linear in it,
+    so each future's gain is exact from the two ends on the same draws). The result's
+    ``p_positive`` is the chance the move pays off given both the business's uncertain
+    future and the uncertain follow.
     """
     if isinstance(ws_or_model, PnLModel):
         model = ws_or_model
     else:
         model = build_model(ws_or_model, horizon=12, warn=False)
     follow = model.own_store_follow
-    none_follow = Strategy("nobody follows", (ShiftChannel(source, "own_store", percent, 0.0),))
-    all_follow = Strategy("all follow", (ShiftChannel(source, "own_store", percent, 100.0),))
-    compile_changes(model, none_follow.actions)
-    sim = simulate(
-        model, n_trials=n_trials, seed=seed, strategies=[none_follow, all_follow], keep_paths=1
-    )
-    g0 = sim.strategy_gain[(none_follow.name, "baseline")]
-    g1 = sim.strategy_gain[(all_follow.name, "baseline")]
-    f = follow.sample(g0.size, seed=(0 if seed is None else seed) + 1)
+    move = Strategy("move", (ShiftChannel(source, "own_store", percent),))
+    compile_changes(model, move.actions)
+    sim = simulate(model, n_trials=n_trials, seed=seed, strategies=[move], keep_paths=1)
     return ActionImpact(
         action=f"move {percent:g}% of {source} sales to the own store ({follow.describe()})",
         currency=model.currency,
         months=annual_window(model),
-        values=g0 + (g1 - g0) * f,
+        values=sim.strategy_gain[(move.name, "baseline")],
     )

@@ -331,7 +331,8 @@ class ShiftChannel(Change):
     picks the own-store channel with the most revenue. ``follow_percent`` of the moved
     buyers follow; the rest are lost. The default (None) is the business's own-store
     assumption, ``model.own_store_follow`` (:func:`levelfield.exposure.own_store_follow`),
-    the same one exposure and advice use.
+    the same one exposure and advice use: ``simulate`` draws it per future from its PERT
+    prior; a single deterministic application uses its mode.
     """
 
     source: str
@@ -375,7 +376,7 @@ class ShiftChannel(Change):
 
     def describe(self) -> str:
         follow = (
-            "buyers who follow: the own-store assumption"
+            "buyers who follow: the own-store assumption, drawn per future"
             if self.follow_percent is None
             else f"{self.follow_percent:g}% of buyers follow"
         )

@@ -15,7 +15,7 @@ Memory is therefore bounded by the chunk size plus a few numbers per trial.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,13 @@ from numpy.typing import NDArray
 from levelfield.errors import ConfigError
 from levelfield.findings import ProgressCallback, no_progress
 from levelfield.scenarios._model import Adjustments, PnLModel, monthly_profit
-from levelfield.scenarios._shocks import Change, Scenario, Strategy, compile_changes
+from levelfield.scenarios._shocks import (
+    Change,
+    Scenario,
+    ShiftChannel,
+    Strategy,
+    compile_changes,
+)
 from levelfield.scenarios._sobol import SobolIndices, saltelli_jansen
 
 __all__ = [
@@ -155,6 +161,25 @@ def _unique(names: Sequence[str], what: str) -> None:
         seen.add(n)
 
 
+def _follow_ends(strategy: Strategy) -> tuple[tuple[Change, ...], ...]:
+    """The strategy's actions, or (nobody follows, everybody follows) when it moves sales
+    to the own store under the business's uncertain own-store assumption.
+
+    Profit is linear in the share of buyers who follow, so a future's profit at its drawn
+    share is exact from these two ends (one uncertain shift per strategy; with several,
+    they share the draw).
+    """
+    uncertain = [
+        a for a in strategy.actions if isinstance(a, ShiftChannel) and a.follow_percent is None
+    ]
+    if not uncertain:
+        return (strategy.actions,)
+    return tuple(
+        tuple(replace(a, follow_percent=end) if a in uncertain else a for a in strategy.actions)
+        for end in (0.0, 100.0)
+    )
+
+
 def simulate(
     model: PnLModel,
     *,
@@ -213,13 +238,18 @@ def simulate(
         ("baseline", "no shock", Adjustments.neutral(model))
     ]
     cases += [(s.name, s.describe(), compile_changes(model, s.shocks)) for s in scenarios]
-    strat_adj: dict[tuple[str, str], Adjustments] = {}
+    strat_adj: dict[tuple[str, str], tuple[Adjustments, ...]] = {}
     for st in strategies:
         for sc_name, _, _ in cases:
             shocks: tuple[Change, ...] = ()
             if sc_name != "baseline":
                 shocks = next(s for s in scenarios if s.name == sc_name).shocks
-            strat_adj[(st.name, sc_name)] = compile_changes(model, (*st.actions, *shocks))
+            strat_adj[(st.name, sc_name)] = tuple(
+                compile_changes(model, (*actions, *shocks)) for actions in _follow_ends(st)
+            )
+    # One draw per future of the share of buyers who follow to the own store (the
+    # business's own-store assumption), shared by every strategy that relies on it.
+    follow = model.own_store_follow.sample(n_trials, seed=(0 if seed is None else int(seed)) + 1)
 
     keep = min(keep_paths, n_trials)
     annual = {c[0]: np.empty(n_trials) for c in cases}
@@ -251,8 +281,10 @@ def simulate(
                 k = min(keep - done, n)
                 p_paths[name][done : done + k] = profit[:, :k].T
                 c_paths[name][done : done + k] = cash[:, :k].T
-        for (st_name, sc_name), adj in strat_adj.items():
-            profit = monthly_profit(model, x, adj)
+        for (st_name, sc_name), adjs in strat_adj.items():
+            profit = monthly_profit(model, x, adjs[0])
+            if len(adjs) == 2:  # profit is linear in the share that follows
+                profit = profit + (monthly_profit(model, x, adjs[1]) - profit) * follow[sl]
             gain[(st_name, sc_name)][sl] = profit[:year].sum(axis=0) - base_annual[sc_name]
             cash = np.cumsum(profit, axis=0)
             neg_count[(st_name, sc_name)] += int((cash.min(axis=0) + model.opening_cash < 0).sum())
