@@ -465,6 +465,7 @@ def test_cdnow_as_shipped_with_lifetimes(tmp_path: Path) -> None:
     """The full CDNOW master file from the ``lifetimes`` package (header line, leading
     blanks, CRLF): 23,570 customers, 69,659 purchases, every dollar."""
     import lifetimes.datasets as lifetimes_datasets  # a dev dependency: never skipped
+
     path = Path(lifetimes_datasets.__file__).parent / "CDNOW_master.txt"
     lines = path.read_text().splitlines()
     assert lines[0].split() == ["customer_id", "date", "number_of_cds", "dollar_value"]

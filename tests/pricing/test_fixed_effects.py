@@ -202,6 +202,7 @@ def test_fe_ols_matches_pyfixest_feols_crv1(drop: float, shuffle: bool) -> None:
     # regression counts all of them (ssc="full")
     import pyfixest as pf  # a dev dependency (the issue-18 peer): never skipped
     from pyfixest.demeaners import MapDemeaner
+
     df = _panel(seed=5, P=40, T=30, drop=drop)
     if shuffle:
         df = df.sample(frac=1.0, random_state=2).reset_index(drop=True)

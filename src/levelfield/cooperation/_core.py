@@ -57,6 +57,14 @@ def core_check(costs: FloatArray, allocation: FloatArray, tol: float = 1e-6) -> 
 
     ``tol`` is in currency and relative to ``|c(N)|`` (whichever is larger), so rounding
     of cents does not count as a gain.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([0.0, 1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 3.0])  # airport game 1, 2, 3
+    >>> check = core_check(cost, np.array([1 / 3, 5 / 6, 11 / 6]))
+    >>> check.in_core, check.blocking
+    (True, ())
     """
     c = np.asarray(costs, dtype=np.float64)
     n = _players(c)

@@ -90,6 +90,19 @@ def shapley_exact(values: FloatArray) -> FloatArray:
     Returns
     -------
     Array of length ``n``; it sums to ``values[-1] - values[0]`` (efficiency).
+
+    Examples
+    --------
+    The airport game of Littlechild & Owen (1973): three planes need runways of cost 1, 2
+    and 3, a coalition pays for its longest. The Shapley value splits each runway segment
+    equally among the planes that use it: 1/3, 1/3 + 1/2 and 1/3 + 1/2 + 1.
+
+    >>> import numpy as np
+    >>> need = np.array([1.0, 2.0, 3.0])
+    >>> cost = np.array([max((need[i] for i in range(3) if s >> i & 1), default=0.0)
+    ...                  for s in range(8)])  # cost of each coalition, bitmask-indexed
+    >>> shapley_exact(cost).round(4)
+    array([0.3333, 0.8333, 1.8333])
     """
     v = np.asarray(values, dtype=np.float64)
     n = _players(v)

@@ -348,6 +348,20 @@ def summarize_transactions(
         No transactions with a customer id.
     ConfigError
         Bad unit, or a calibration end that leaves no holdout.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "a"],
+    ...     "date": ["2024-01-01", "2024-01-10", "2024-01-05", "2024-02-01"],
+    ... })
+    >>> s = summarize_transactions(orders, observation_end="2024-03-01")
+    >>> s.to_frame()[["frequency", "recency", "T"]]
+                 frequency  recency     T
+    customer_id
+    a                  2.0     31.0  60.0
+    b                  0.0      0.0  56.0
     """
     unit = _check_unit("time_unit", time_unit)
     grp = _check_unit("group_by", group_by or time_unit)

@@ -351,6 +351,15 @@ def net_promoter_score(scores: ArrayLike, *, confidence: float = 0.95) -> NPS:
        Review 81(12), 46-54.
     .. [2] Rocks, B. (2016). Interval estimation for the "net promoter score". The
        American Statistician 70(4), 365-372.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # 8 answers: levelfield warns the interval is wide
+    ...     nps = net_promoter_score([10, 9, 9, 8, 7, 6, 3, 10])
+    >>> nps.score, nps.promoters, nps.detractors
+    (25.0, 0.5, 0.25)
     """
     from scipy.stats import norm
 

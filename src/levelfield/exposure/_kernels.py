@@ -48,6 +48,13 @@ def hhi(values: npt.ArrayLike) -> float:
     ----------
     U.S. Department of Justice and Federal Trade Commission (2023). Merger Guidelines,
     section 2.1 and footnote on the HHI.
+
+    Examples
+    --------
+    >>> hhi([50, 30, 20])  # three channels with 50 %, 30 % and 20 % of revenue
+    3800.0
+    >>> hhi_band(3800.0)
+    'high'
     """
     v = _positive(values)
     if v.size == 0:
@@ -71,6 +78,11 @@ def top_share(values: npt.ArrayLike, k: int | None = None, fraction: float | Non
     """Share of the total held by the ``k`` largest values, or by the top ``fraction`` of them.
 
     With ``fraction`` the count is ``ceil(fraction * n)`` (at least one). NaN when empty.
+
+    Examples
+    --------
+    >>> top_share([50, 30, 20], k=1)
+    0.5
     """
     v = _positive(values)
     if v.size == 0:

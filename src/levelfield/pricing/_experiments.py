@@ -181,6 +181,13 @@ def repeated_testing_alpha(looks: int, *, alpha: float = 0.05) -> float:
     ----------
     Armitage, P., McPherson, C. K. and Rowe, B. C. (1969). Repeated significance tests
     on accumulating data. *JRSS A* 132(2), 235–244.
+
+    Examples
+    --------
+    Peeking five times at a 5 % test makes a false "winner" about three times likelier:
+
+    >>> round(repeated_testing_alpha(5), 3)
+    0.142
     """
     a = _check_alpha(alpha)
     K = _check_looks(looks)
@@ -243,6 +250,14 @@ def two_proportion_ztest(
     ----------
     Fleiss, J. L., Levin, B. and Paik, M. C. (2003). *Statistical Methods for Rates and
     Proportions*, 3rd ed., §3.2. Wiley.
+
+    Examples
+    --------
+    6.0 % of 1,000 visitors bought at the test price, 4.0 % of 1,000 at the old one:
+
+    >>> z, p = two_proportion_ztest(60, 1000, 40, 1000)
+    >>> round(z, 2), round(p, 3)
+    (2.05, 0.04)
     """
     c1, n1 = _counts(conversions_test, visitors_test, "test")
     c0, n0 = _counts(conversions_control, visitors_control, "control")

@@ -138,6 +138,13 @@ def canonicalize(value: Any) -> bytes:
     DataError
         NaN or infinity, a too-large integer, a lone surrogate, a non-string key or a
         value that is not JSON (the message gives the path, e.g. ``$.inputs[0]``).
+
+    Examples
+    --------
+    Keys sorted by UTF-16 code units, numbers as ECMAScript prints them (RFC 8785):
+
+    >>> canonicalize({"b": 1, "a": [1.0, "x"], "c": 1e21})
+    b'{"a":[1,"x"],"b":1,"c":1e+21}'
     """
     out: list[str] = []
     _write(value, out, "$")

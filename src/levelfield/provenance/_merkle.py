@@ -43,7 +43,15 @@ _sha256 = hashlib.sha256
 
 
 def leaf_hash(data: bytes) -> bytes:
-    """``SHA-256(0x00 || data)``: the hash of one log entry."""
+    """``SHA-256(0x00 || data)``: the hash of one log entry.
+
+    Examples
+    --------
+    The RFC 6962 hash of the empty leaf, ``SHA-256(0x00)``:
+
+    >>> leaf_hash(b"").hex()
+    '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d'
+    """
     return _sha256(b"\x00" + data).digest()
 
 
@@ -100,6 +108,15 @@ class MerkleTree:
     leaf_hashes
         ``(n, 32)`` ``uint8`` array (or a sequence of 32-byte digests) of leaf hashes
         in log order, as :func:`leaf_hash` makes them.
+
+    Examples
+    --------
+    >>> tree = MerkleTree([leaf_hash(b"a"), leaf_hash(b"b"), leaf_hash(b"c")])
+    >>> proof = tree.inclusion_proof(1)
+    >>> verify_inclusion(leaf_hash(b"b"), 1, 3, proof, tree.root())
+    True
+    >>> verify_inclusion(leaf_hash(b"B"), 1, 3, proof, tree.root())
+    False
     """
 
     def __init__(self, leaf_hashes: U8 | Sequence[bytes] = ()) -> None:
