@@ -21,6 +21,7 @@ import platform
 import time
 from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -93,3 +94,35 @@ def table_row(
         "load_avg_1min": [round(load[0], 1), round(load[1], 1)],
         "note": note,
     }
+
+
+def tree_cpu_s() -> float:
+    """CPU seconds of this process and every descendant, live or reaped (Linux ``/proc``).
+
+    For sides that run in other processes (Spark's JVM and Python workers, a
+    ``multiprocessing`` pool): ``os.times`` counts this process and its reaped children;
+    each live descendant adds its own time and that of the children it reaped.
+    """
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()  # after "pid (comm) "
+        parent[int(entry)] = int(fields[1])
+        stats[int(entry)] = fields
+    me = os.getpid()
+    for pid, fields in stats.items():
+        p = parent.get(pid)
+        while p and p != me:
+            p = parent.get(p)
+        if p == me:  # utime, stime, cutime, cstime: fields 14-17 of stat
+            total += sum(int(x) for x in fields[11:15]) / tick
+    return total
