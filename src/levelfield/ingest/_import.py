@@ -31,7 +31,8 @@ from levelfield.ingest._competitors import (
     TEMPLATE_TYPES,
     prepare_competitors,
 )
-from levelfield.ingest._orders import OrderOptions, PreparedOrders, prepare_orders
+from levelfield.ingest._currency import check_order_rates
+from levelfield.ingest._orders import ORD, OrderOptions, PreparedOrders, prepare_orders
 from levelfield.ingest._profiles import (
     GENERIC_FIELDS,
     ORDER_PROFILES,
@@ -689,10 +690,20 @@ def _import(
         },
         sort_keys=True,
     )
+    base_before = ws.currency()
     with ws.transaction() as tx:
         import_id = int(tx.execute("SELECT nextval('import_id_seq')").fetchall()[0][0])
         loaded = prepared.write(tx, import_id)
         sync_reference_rates(tx)
+        if isinstance(prepared, PreparedOrders):
+            check_order_rates(
+                tx,
+                orders=ORD,
+                import_id=import_id,
+                base_before=base_before,
+                name=src.name,
+                labels=labels,
+            )
         if staged.structural_rejects:
             tx.executemany(
                 "INSERT INTO rejects VALUES (?, ?, NULL, NULL, ?)",

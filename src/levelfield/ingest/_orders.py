@@ -19,12 +19,14 @@ from decimal import Decimal
 import duckdb
 
 from levelfield.errors import ConfigError
+from levelfield.ingest._currency import check_order_currencies
 from levelfield.ingest._dates import plan_dates
 from levelfield.ingest._profiles import OrderProfile
 from levelfield.ingest._sql import MONEY_LIMIT, lit, money_reason_sql, money_sql
 
 __all__ = [
     "NON_MERCHANDISE_TYPES",
+    "ORD",
     "OrderOptions",
     "PreparedOrders",
     "key_prefix",
@@ -771,7 +773,7 @@ def _create_ord(
     )
     con.execute(
         f"CREATE TEMP TABLE {ORD} AS {_GROUPED}, a AS (SELECT oid AS order_id, "
-        f"arg_min(nkey, _row) AS order_ref, "
+        f"arg_min(nkey, _row) AS order_ref, min(_row) AS first_row, "
         f"{first('customer')} AS customer_raw, {first('id_src')} AS id_src, "
         "min(ts) AS ordered_at, "
         f"coalesce({first('channel_raw')}, {chan}) AS channel, "
@@ -788,7 +790,8 @@ def _create_ord(
         # The keyed hash runs once per customer, not once per order.
         "pn AS (SELECT c, lf_pseudonym(c) AS p FROM "
         "(SELECT DISTINCT customer_raw AS c FROM a WHERE customer_raw IS NOT NULL)) "
-        "SELECT order_id, order_ref, customer_id, id_src, ordered_at, channel, currency, "
+        "SELECT order_id, order_ref, first_row, customer_id, id_src, ordered_at, channel, "
+        "currency, "
         "CAST(CASE WHEN is_refund THEN -(abs(g) - d) ELSE g END AS DECIMAL(18,4)) AS gross, "
         "CASE WHEN is_refund THEN CAST(0 AS DECIMAL(18,4)) ELSE d END AS discount, "
         "tax, shipping, fees, non_merchandise, settled_amount, settled_currency, "
@@ -880,12 +883,27 @@ def prepare_orders(
     money_present = [f for f in numeric if f in has]
     dc_by, dc_cols = _detect_decimal_comma(con, money_present, opts.decimal_comma)
     dc_by = {f: dc_by.get(f, False) for f in numeric}
-    currency_default = (
-        opts.currency
-        or (profile.currency if profile else None)
-        or _detect_currency(con, [f for f in (*_MONEY_FIELDS, "currency_symbols") if f in has])
-        or default_currency
-    ).upper()
+    detected = _detect_currency(con, [f for f in (*_MONEY_FIELDS, "currency_symbols") if f in has])
+    currency_default, origin = next(
+        (c.upper(), why)
+        for c, why in (
+            (opts.currency, f"--currency {opts.currency}"),
+            (profile.currency if profile else None, "the export's currency"),
+            (detected, "detected from the amounts' signs"),
+            (default_currency, "the workspace's base currency"),
+        )
+        if c
+    )
+    check_order_currencies(
+        con,
+        staged=ST,
+        name=name,
+        labels=labels,
+        has=has,
+        money_fields=_MONEY_FIELDS,
+        default_currency=currency_default,
+        default_origin=origin,
+    )
     plan = plan_dates(
         con,
         ST,

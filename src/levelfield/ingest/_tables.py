@@ -23,6 +23,7 @@ from levelfield.ingest._sql import (
     money_sql,
     number_sql,
 )
+from levelfield.workspace import iso_currencies
 
 __all__ = ["TABLE_SPECS", "Col", "PreparedTable", "TableSpec", "prepare_table"]
 
@@ -444,6 +445,15 @@ def prepare_table(
             )
         elif c.name in ("country", "currency"):
             exprs.append(f"upper({x}) AS {x}")
+            if c.name == "currency":
+                codes = "[" + ", ".join(lit(k) for k in sorted(iso_currencies())) + "]"
+                checks.append(
+                    (
+                        f"{x} IS NOT NULL AND NOT list_contains({codes}, upper({x}))",
+                        c.name,
+                        "'not an ISO 4217 currency code (write EUR, USD, GBP, ...)'",
+                    )
+                )
         elif spec.kind == "subscriptions" and c.name in ("status", "interval"):
             exprs.append(_subscription_word(x, c.name))
             if c.name == "interval":

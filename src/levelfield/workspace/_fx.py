@@ -22,6 +22,8 @@ __all__ = [
     "FxStatement",
     "ecb_history",
     "fx_statement",
+    "iso_currencies",
+    "latest_rates",
     "pair_volatility",
     "reference_currencies",
     "sync_reference_rates",
@@ -50,6 +52,18 @@ def ecb_history() -> pd.DataFrame:
     long["rate_date"] = pd.to_datetime(long["Date"]).dt.date
     out = long.loc[:, ["currency", "rate_date", "per_eur"]].astype({"per_eur": "float64"})
     return out.reset_index(drop=True)
+
+
+@functools.cache
+def iso_currencies() -> frozenset[str]:
+    """ISO 4217 currency codes, current and historical (CLDR's list, via ``babel``).
+
+    The codes reserved for testing and for "no currency" (``XTS``, ``XXX``) are not
+    currencies an order can be paid in and are left out.
+    """
+    from babel.numbers import list_currencies
+
+    return frozenset(c.upper() for c in list_currencies()) - {"XTS", "XXX"}
 
 
 def reference_currencies() -> frozenset[str]:
@@ -211,3 +225,46 @@ def pair_volatility(base: str, other: str, *, years: int = 5) -> tuple[float, dt
     changes = np.diff(cross)
     per_year = len(wide) / years
     return float(np.std(changes, ddof=1) * np.sqrt(per_year)), last
+
+
+def latest_rates(con: duckdb.DuckDBPyConnection, base: str, currencies: list[str]) -> pd.DataFrame:
+    """The latest rate of each currency in ``base``: the owner's newest ``fx_rates`` row,
+    else the last ECB reference rate (cross rate through the euro).
+
+    Returns ``currency``, ``rate`` (units of ``base`` per unit; NaN when neither source
+    has one), ``rate_date`` and ``source`` (``same``, ``bank``, ``ecb`` or ``missing``).
+    For amounts that carry no date of their own (a supplier's yearly spend).
+    """
+    base = base.upper()
+    want = pd.DataFrame(
+        {"currency": pd.Series(sorted({c.upper() for c in currencies}), dtype="object")}
+    )
+    hist = ecb_history()
+    last = hist.sort_values("rate_date").groupby("currency", as_index=False).last()
+    last = pd.concat(
+        [
+            last,
+            pd.DataFrame(
+                {"currency": ["EUR"], "rate_date": [last["rate_date"].max()], "per_eur": [1.0]}
+            ),
+        ],
+        ignore_index=True,
+    ).set_index("currency")
+    bank = con.execute(
+        'SELECT currency, arg_max(rate, "date"), max("date") FROM fx_rates GROUP BY 1'
+    ).df()
+    bank.columns = pd.Index(["currency", "bank_rate", "bank_date"])
+    bank["currency"] = bank["currency"].astype("object")
+    out = want.merge(bank, on="currency", how="left")
+    per_base = float(last["per_eur"].get(base, np.nan))
+    per_cur = out["currency"].map(last["per_eur"]).astype("float64")
+    ecb_date = out["currency"].map(last["rate_date"])
+    ecb_rate = per_base / per_cur
+    same = out["currency"].eq(base)
+    has_bank = out["bank_rate"].notna()
+    out["rate"] = np.where(same, 1.0, np.where(has_bank, out["bank_rate"], ecb_rate))
+    out["rate_date"] = ecb_date.where(~has_bank, out["bank_date"]).where(~same, None)
+    out["source"] = np.select(
+        [same, has_bank, np.isfinite(ecb_rate)], ["same", "bank", "ecb"], default="missing"
+    )
+    return out.loc[:, ["currency", "rate", "rate_date", "source"]]
