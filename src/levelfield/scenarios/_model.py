@@ -633,10 +633,94 @@ def build_model(
     ``monthly_retention``, else a quarter-on-quarter repeat rate from the orders.
     """
     h = _check_horizon(horizon)
-    overrides = drivers
     notes: _Notes = []
     currency = str(ws.currency())
+    hist = _monthly_history(ws, currency, notes)
+    proj = _project_revenue(hist, h, notes)
+    marketplace = _marketplace_flags(ws, hist.channels)
+    take_rate, fee_source = _take_rates(ws, list(hist.channels), currency, notes)
+    dlist = _demand_drivers(hist.channels, proj.resid)
+    repeat_share, retention_refunds = _retention_and_refund_drivers(ws, hist, notes)
+    dlist += retention_refunds
+    buying = _purchases(ws, currency, notes, bool(marketplace.any()))
+    dlist += buying.drivers
+    wage, other_fixed, variable_ratio, wage_note = _fixed_costs(
+        ws, hist.end_month, hist.rev.sum(axis=1), hist.first_month, notes
+    )
+    if wage_note:
+        _note(notes, wage_note, warn=False)
+    dlist += _cost_drivers(variable_ratio, other_fixed, wage)
+    money = _cash_and_debt(ws, notes)
+    dlist += money.drivers
+    e0, e_prov = _elasticity(ws, elasticity)
+    dlist.append(
+        Driver(
+            "elasticity",
+            "elasticity",
+            e0,
+            Normal(e0, max(0.3, 0.2 * abs(e0))),
+            1.0,
+            e_prov,
+            "price elasticity of demand (used when prices change)",
+        )
+    )
+    model = PnLModel(
+        currency=currency,
+        months=proj.months,
+        channels=hist.channels,
+        revenue_base=proj.revenue_base,
+        take_rate=take_rate,
+        marketplace=marketplace,
+        countries=buying.countries,
+        country_weights=buying.weights,
+        country_revenue_share=buying.rev_share,
+        foreign=buying.foreign,
+        has_alternative=buying.alt,
+        cogs_ratio=buying.cogs_ratio,
+        variable_ratio=variable_ratio,
+        wage_costs=np.full(h, wage),
+        other_fixed=np.full(h, other_fixed),
+        opening_cash=money.opening_cash,
+        debt=money.debt,
+        interest_rate=money.rate,
+        repeat_share=repeat_share,
+        drivers=tuple(dlist),
+        rank_correlation=_default_correlation([d.name for d in dlist]),
+        home_country=buying.home,
+        notes=tuple(t for t, _ in notes),
+        fee_source=fee_source,
+        own_store_follow=own_store_follow(ws),
+    )
+    if warn:
+        for text, loud in notes:
+            if loud:
+                warnings.warn(text, DataQualityWarning, stacklevel=2)
+    if drivers or correlations is not None:
+        model = model.with_drivers(drivers, correlations, repair_correlation=repair_correlation)
+    return model
 
+
+# -- build_model's stages ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _History:
+    """Complete months of net revenue per channel, refunds and gross sales."""
+
+    first_month: dt.date
+    end_month: dt.date
+    channels: tuple[str, ...]
+    rev: FloatArray  # (months, channels)
+    refunds: FloatArray
+    gross: FloatArray
+
+    @property
+    def n(self) -> int:
+        return int(self.rev.shape[0])
+
+
+def _monthly_history(ws: Any, currency: str, notes: _Notes) -> _History:
+    """Complete months of orders in the base currency (InsufficientDataError under 3)."""
     hist = _rows(
         ws,
         """SELECT CAST(date_trunc('month', ordered_at) AS DATE) AS m, channel,
@@ -679,7 +763,6 @@ def build_model(
             gross[k] += r[4] or 0.0
     keep = rev.sum(axis=0) > 0
     channels = [c for c, kp in zip(channels, keep, strict=True) if kp]
-    rev = rev[:, keep]
     if not channels:
         raise InsufficientDataError("orders have no positive net revenue in any channel")
     other = _rows(
@@ -689,24 +772,34 @@ def build_model(
     )[0]
     if other[0]:
         _note(notes, f"{other[0]} orders without an exchange rate to {currency} were left out")
+    return _History(first_month, end_month, tuple(channels), rev[:, keep], refunds, gross)
 
-    cal = np.array([(first_month.month - 1 + k) % 12 for k in range(n_hist)])
-    total = rev.sum(axis=1)
-    season, season_note = _seasonality(total, cal)
+
+@dataclass(frozen=True)
+class _Projection:
+    months: tuple[str, ...]
+    revenue_base: FloatArray  # (horizon, channels)
+    resid: FloatArray  # log residuals of history around trend and season
+
+
+def _project_revenue(hist: _History, h: int, notes: _Notes) -> _Projection:
+    """Level x season x trend per channel for ``h`` months, and the history's residuals."""
+    n_hist, rev = hist.n, hist.rev
+    cal = np.array([(hist.first_month.month - 1 + k) % 12 for k in range(n_hist)])
+    season, season_note = _seasonality(rev.sum(axis=1), cal)
     _note(notes, season_note, warn=False)
     window = min(12, n_hist)
     deseason = rev / season[cal][:, None]
     growth, growth_note = _growth(deseason.sum(axis=1))
     _note(notes, growth_note, warn=False)
     level = deseason[-window:].mean(axis=0)
-    start = _month_add(end_month, 1)
+    start = _month_add(hist.end_month, 1)
     months = tuple(f"{_month_add(start, k):%Y-%m}" for k in range(h))
     proj_cal = np.array([(start.month - 1 + k) % 12 for k in range(h)])
     # Months from the centre of the level window to each projected month.
     dist = (window - 1) / 2 + 1 + np.arange(h)
     trend = (1 + growth) ** (dist / 12)
     revenue_base = level[None, :] * season[proj_cal][:, None] * trend[:, None]
-
     # Demand volatility and persistence per channel, from the log residuals.
     t = np.arange(n_hist) - (n_hist - 1) / 2
     fitted = deseason[-window:].mean(axis=0)[None, :] * (1 + growth) ** (
@@ -714,26 +807,30 @@ def build_model(
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         resid = np.log(np.where(rev > 0, deseason, np.nan) / fitted)
+    return _Projection(months, revenue_base, resid)
 
-    channel_info = {
+
+def _marketplace_flags(ws: Any, channels: Sequence[str]) -> NDArray[np.bool_]:
+    """Which channels are marketplaces: the channels table's owns_customer, else the name."""
+    info = {
         str(r[0]).lower(): r
         for r in _rows(ws, "SELECT channel, platform, fee_profile, owns_customer FROM channels")
     }
-    marketplace = np.array(
-        [
-            (not bool(channel_info[c.lower()][3]))
-            if c.lower() in channel_info and channel_info[c.lower()][3] is not None
-            else (
-                c.lower() in MARKETPLACES
-                or str((channel_info.get(c.lower()) or (None, ""))[1] or "").lower() in MARKETPLACES
-            )
-            for c in channels
-        ],
-        dtype=bool,
-    )
-    take_rate, fee_source = _take_rates(ws, channels, currency, notes)
 
-    dlist: list[Driver] = []
+    def is_marketplace(c: str) -> bool:
+        row = info.get(c.lower())
+        if row is not None and row[3] is not None:
+            return not bool(row[3])
+        return (
+            c.lower() in MARKETPLACES or str((row or (None, ""))[1] or "").lower() in MARKETPLACES
+        )
+
+    return np.array([is_marketplace(c) for c in channels], dtype=bool)
+
+
+def _demand_drivers(channels: Sequence[str], resid: FloatArray) -> list[Driver]:
+    """One log-normal demand multiplier per channel, AR(1) persistence from the residuals."""
+    out: list[Driver] = []
     for ci, c in enumerate(channels):
         res = resid[:, ci]
         res = res[np.isfinite(res)]
@@ -752,7 +849,7 @@ def build_model(
         else:
             phi = 0.5
         sd = math.sqrt(math.expm1(sd_log**2))
-        dlist.append(
+        out.append(
             Driver(
                 f"demand.{c}",
                 "multiplier",
@@ -763,7 +860,14 @@ def build_model(
                 f"monthly demand on {c} relative to its trend and season",
             )
         )
+    return out
 
+
+def _retention_and_refund_drivers(
+    ws: Any, hist: _History, notes: _Notes
+) -> tuple[float, list[Driver]]:
+    """The repeat share of revenue and the retention and refund-rate drivers."""
+    out: list[Driver] = []
     r0, r_prov, repeat_share = _retention(ws, notes)
     if repeat_share > 0:
         r_dist, r0, r_fix = _share_pert(
@@ -771,7 +875,7 @@ def build_model(
         )
         if r_fix:
             _note(notes, r_fix)
-        dlist.append(
+        out.append(
             Driver(
                 "retention",
                 "share",
@@ -783,7 +887,7 @@ def build_model(
             )
         )
     with np.errstate(divide="ignore", invalid="ignore"):
-        rr_hist = np.where(gross > 0, refunds / gross, np.nan)
+        rr_hist = np.where(hist.gross > 0, hist.refunds / hist.gross, np.nan)
     rr_hist = np.clip(rr_hist[np.isfinite(rr_hist)], 0.0, 0.95)
     rr0 = float(np.mean(rr_hist)) if rr_hist.size else 0.0
     if rr_hist.size >= 6 and np.ptp(rr_hist) > 0:
@@ -794,18 +898,30 @@ def build_model(
             rr0, down=rr0, up=max(rr0, 0.02), high=0.95, what="refund share"
         )
         rr_prov = "assumed range around the observed refund share" + _fix_suffix(rr_fix)
-    dlist.append(
+    out.append(
         Driver(
-            "refund_rate",
-            "share",
-            rr0,
-            rr_dist,
-            0.0,
-            rr_prov,
-            "share of sales refunded in a month",
+            "refund_rate", "share", rr0, rr_dist, 0.0, rr_prov, "share of sales refunded in a month"
         )
     )
+    return repeat_share, out
 
+
+@dataclass(frozen=True)
+class _Purchases:
+    """Cost of goods by supplier country, the home country and the purchase drivers."""
+
+    cogs_ratio: float
+    countries: tuple[str, ...]
+    weights: FloatArray
+    rev_share: FloatArray
+    alt: NDArray[np.bool_]
+    foreign: NDArray[np.bool_]
+    home: str | None
+    drivers: list[Driver]
+
+
+def _purchases(ws: Any, currency: str, notes: _Notes, has_marketplace: bool) -> _Purchases:
+    """Supplier countries (plus a home slot for local suppliers), unit cost, FX and fees."""
     cogs_ratio, countries, weights, rev_share, alt = _cost_of_goods(ws, notes)
     home_country = ws.get_business("country")
     home = str(home_country).upper() if home_country else None
@@ -823,8 +939,9 @@ def build_model(
             "currency purchases (set 'country' in the business profile)",
             warn=False,
         )
+    out: list[Driver] = []
     if cogs_ratio > 0:
-        dlist.append(
+        out.append(
             Driver(
                 "unit_cost",
                 "multiplier",
@@ -837,7 +954,7 @@ def build_model(
         )
         if foreign.any():
             fx_vol = _fx_volatility(ws, currency)
-            dlist.append(
+            out.append(
                 Driver(
                     "fx",
                     "multiplier",
@@ -851,8 +968,8 @@ def build_model(
                     "cost of foreign purchases in your currency relative to today",
                 )
             )
-    if marketplace.any():
-        dlist.append(
+    if has_marketplace:
+        out.append(
             Driver(
                 "fee_rate",
                 "points",
@@ -863,14 +980,14 @@ def build_model(
                 "change of marketplace take rates (0.01 = one percentage point)",
             )
         )
+    return _Purchases(cogs_ratio, tuple(countries), weights, rev_share, alt, foreign, home, out)
 
-    wage, other_fixed, variable_ratio, wage_note = _fixed_costs(
-        ws, end_month, total, first_month, notes
-    )
-    if wage_note:
-        _note(notes, wage_note, warn=False)
+
+def _cost_drivers(variable_ratio: float, other_fixed: float, wage: float) -> list[Driver]:
+    """Variable costs, overheads and wages, each when the business has them."""
+    out: list[Driver] = []
     if variable_ratio > 0:
-        dlist.append(
+        out.append(
             Driver(
                 "variable_costs",
                 "multiplier",
@@ -882,7 +999,7 @@ def build_model(
             )
         )
     if other_fixed > 0:
-        dlist.append(
+        out.append(
             Driver(
                 "fixed_costs",
                 "multiplier",
@@ -894,7 +1011,7 @@ def build_model(
             )
         )
     if wage > 0:
-        dlist.append(
+        out.append(
             Driver(
                 "wages",
                 "multiplier",
@@ -905,7 +1022,19 @@ def build_model(
                 "wage costs relative to the last 12 months",
             )
         )
+    return out
 
+
+@dataclass(frozen=True)
+class _CashAndDebt:
+    opening_cash: float
+    debt: float
+    rate: float
+    drivers: list[Driver]
+
+
+def _cash_and_debt(ws: Any, notes: _Notes) -> _CashAndDebt:
+    """Opening cash, debt and its rate from the business profile (noted when assumed)."""
     opening_cash = ws.get_business("opening_cash")
     if opening_cash is None:
         _note(
@@ -919,9 +1048,9 @@ def build_model(
     if debt > 0 and rate is None:
         _note(notes, "debt without an interest rate: assumed 8% a year (set 'interest_rate')")
         rate = 0.08
-    rate = float(rate or 0.0)
+    out: list[Driver] = []
     if debt > 0:
-        dlist.append(
+        out.append(
             Driver(
                 "interest_rate",
                 "points",
@@ -932,22 +1061,12 @@ def build_model(
                 "change of the annual interest rate on debt (0.01 = one point)",
             )
         )
+    return _CashAndDebt(float(opening_cash), debt, float(rate or 0.0), out)
 
-    e0, e_prov = _elasticity(ws, elasticity)
-    dlist.append(
-        Driver(
-            "elasticity",
-            "elasticity",
-            e0,
-            Normal(e0, max(0.3, 0.2 * abs(e0))),
-            1.0,
-            e_prov,
-            "price elasticity of demand (used when prices change)",
-        )
-    )
 
-    names = [d.name for d in dlist]
-    corr = np.eye(len(dlist))
+def _default_correlation(names: Sequence[str]) -> FloatArray:
+    """Rank correlations: channels' demand together, demand with retention, the defaults."""
+    corr = np.eye(len(names))
     dem = [i for i, nm in enumerate(names) if nm.startswith("demand.")]
     for i in dem:
         for j in dem:
@@ -960,41 +1079,7 @@ def build_model(
         if a in names and b in names:
             i, j = names.index(a), names.index(b)
             corr[i, j] = corr[j, i] = v
-
-    model = PnLModel(
-        currency=currency,
-        months=months,
-        channels=tuple(channels),
-        revenue_base=revenue_base,
-        take_rate=take_rate,
-        marketplace=marketplace,
-        countries=countries,
-        country_weights=weights,
-        country_revenue_share=rev_share,
-        foreign=foreign,
-        has_alternative=alt,
-        cogs_ratio=cogs_ratio,
-        variable_ratio=variable_ratio,
-        wage_costs=np.full(h, wage),
-        other_fixed=np.full(h, other_fixed),
-        opening_cash=float(opening_cash),
-        debt=debt,
-        interest_rate=rate,
-        repeat_share=repeat_share,
-        drivers=tuple(dlist),
-        rank_correlation=corr,
-        home_country=home,
-        notes=tuple(t for t, _ in notes),
-        fee_source=fee_source,
-        own_store_follow=own_store_follow(ws),
-    )
-    if warn:
-        for text, loud in notes:
-            if loud:
-                warnings.warn(text, DataQualityWarning, stacklevel=2)
-    if overrides or correlations is not None:
-        model = model.with_drivers(overrides, correlations, repair_correlation=repair_correlation)
-    return model
+    return corr
 
 
 def _seasonality(total: FloatArray, cal: NDArray[np.int_]) -> tuple[FloatArray, str]:
