@@ -256,15 +256,20 @@ def test_openapi_documents_bearer_tokens(client: TestClient) -> None:
     assert "multipart/form-data" in body["content"]
 
 
-def test_demo_without_demo_data_says_so(
+def test_demo_whose_data_cannot_be_built_says_why(
     app_factory: Callable[..., TestClient], doubles: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import levelfield.demo
+    import levelfield.web._serve as serve_mod
+    from levelfield.errors import ConfigError
 
-    monkeypatch.delattr(levelfield.demo, "build_demo", raising=False)
+    def broken(*_a: object, **_kw: object) -> None:
+        raise ConfigError("the demo's seed must be a whole number")
+
+    monkeypatch.setattr(serve_mod, "build_demo", broken)
     client = app_factory()
     acct = create_demo(client.app)
-    assert not acct.has_data and "build_demo is missing" in acct.message
+    assert not acct.has_data
+    assert acct.message == "demo data could not be built: the demo's seed must be a whole number"
     page = client.get("/login")
     r = client.post(
         "/login",

@@ -28,7 +28,11 @@ Render = Callable[..., Response]
 
 
 def account_router(st: AppState, render: Render, anon_page: Render) -> APIRouter:
-    """``/account`` pages and invitations (``/orgs/{id}/invitations``, ``/invite/...``)."""
+    """``/account`` pages and invitations (``/orgs/{id}/invitations``, ``/invite/...``).
+
+    Long by design: a router factory in FastAPI's layout, each nested function one
+    route (none over ~40 lines) sharing the app state it closes over.
+    """
     store = st.store
     router = APIRouter(include_in_schema=False)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from levelfield.demo import build_demo
 from levelfield.errors import LevelfieldError
 from levelfield.web._app import create_app
 from levelfield.web._auth import AppState
@@ -35,9 +35,9 @@ class DemoAccount:
 def create_demo(app: FastAPI, *, seed: int = 7) -> DemoAccount:
     """Create (or reset the password of) the demo account and fill its organization.
 
-    The demo data come from ``levelfield.demo.build_demo``; when that is not available
-    the organization starts empty and ``message`` says so. A filled organization gets
-    an analysis run started in the background.
+    The demo data come from :func:`levelfield.demo.build_demo`; when it cannot build
+    them the organization starts empty and ``message`` says why. A filled organization
+    gets an analysis run started in the background.
     """
     st: AppState = app.state.lf
     password = secrets.token_urlsafe(12)
@@ -52,32 +52,9 @@ def create_demo(app: FastAPI, *, seed: int = 7) -> DemoAccount:
         if st.tenants.report_data(org.org_id) is None:
             st.tenants.start_run(org, user.user_id)
         return DemoAccount(DEMO_EMAIL, password, org.org_id, "demo data loaded earlier", True)
-    try:
-        from levelfield import demo as demo_pkg
-    except Exception as exc:  # the demo package mid-construction must not stop the server
-        return DemoAccount(DEMO_EMAIL, password, org.org_id, f"demo data unavailable: {exc}", False)
-    build_demo: Any = getattr(demo_pkg, "build_demo", None)
-    if not callable(build_demo):
-        return DemoAccount(
-            DEMO_EMAIL,
-            password,
-            org.org_id,
-            "demo data are not available in this version of levelfield yet "
-            "(levelfield.demo.build_demo is missing); the demo organization starts empty: "
-            "upload your exports to fill it",
-            False,
-        )
     demo_dir = st.tenants.org_dir(org) / "demo"
-    kwargs: dict[str, Any] = {}
-    params = inspect.signature(build_demo).parameters
-    if "seed" in params:
-        kwargs["seed"] = seed
-    if "force" in params:
-        kwargs["force"] = True
-    if "key_dir" in params:
-        kwargs["key_dir"] = st.tenants.key_dir
     try:
-        build_demo(demo_dir, **kwargs)
+        build_demo(demo_dir, seed=seed, force=True, key_dir=st.tenants.key_dir)
     except LevelfieldError as exc:
         return DemoAccount(
             DEMO_EMAIL, password, org.org_id, f"demo data could not be built: {exc}", False
