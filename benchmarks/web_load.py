@@ -465,8 +465,9 @@ def main() -> None:
         }
     )
     result["table"] = web_rows(result, n_customers, load_before[0], load_after[0])
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    if not args.quick:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     failed = (
         result["errors"]
