@@ -510,7 +510,7 @@ def web_rows(r: dict[str, Any], n: int, load0: float, load1: float) -> list[dict
     size, load, users = f"{n:,} customers", (load0, load1), r["users"]
     return [
         table_row(
-            f"web: {users} users log in at once ({argon2_row()})",
+            f"web: {users} users log in at once (argon2id {argon2_row()})",
             size,
             "none (latency)",
             None,
