@@ -26,6 +26,8 @@ def test_public_names() -> None:
         "GENERIC_FIELDS",
         "normalize_column_name",
         "read_header",
+        "read_contacts",
+        "ContactRows",
     } == set(ingest.__all__)
 
 

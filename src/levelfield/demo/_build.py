@@ -21,6 +21,7 @@ from levelfield.demo._exports import (
     write_wholesale,
 )
 from levelfield.demo._provenance import CERTIFICATES_DIR, add_demo_provenance
+from levelfield.demo._rivals import write_competitor_prices
 from levelfield.demo._simulate import END, START, simulate
 from levelfield.demo._subscriptions import write_stripe_subscriptions
 from levelfield.demo._tables import (
@@ -258,6 +259,10 @@ def build_demo(
     truth["nps"] = write_surveys(sim, people, exports / "nps_survey.csv")
     add("automation", exports / "automation.csv")
     truth["automation"] = write_automation(exports / "automation.csv")
+    add("competitor_prices", exports / "competitor_prices.csv")
+    truth["competitor_prices"] = write_competitor_prices(
+        sim, seed, exports / "competitor_prices.csv"
+    )
     add("subscriptions", exports / "subscriptions.csv")
     truth["subscriptions"] = write_stripe_subscriptions(seed, exports / "subscriptions.csv")
 

@@ -61,6 +61,7 @@ KINDS: tuple[str, ...] = (
     "credit_offers",
     "fx_rates",
     "subscriptions",
+    "competitor_prices",
 )
 
 #: Order profiles by id, with the name shown to users (``generic`` takes ``--map``).

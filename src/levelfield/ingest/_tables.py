@@ -190,6 +190,27 @@ TABLE_SPECS: dict[str, TableSpec] = {
             "or up to 7 days after it, instead of the ECB reference rate",
         ),
         TableSpec(
+            "competitor_prices",
+            "competitor_prices",
+            ("competitor", "item", "date"),
+            (
+                _c("competitor", example="Northside Roasters", required=True, aliases=("rival",)),
+                _c(
+                    "item",
+                    example="BEAN-ETH-250",
+                    required=True,
+                    aliases=("product", "sku", "category", "product_or_category"),
+                ),
+                _c("price", "money", "15.90", required=True, nonneg=True),
+                _c("currency", example="EUR"),
+                _c("date", "date", "2024-03-01", required=True, aliases=("observed_on",)),
+                _c("source", example="northside.example/shop (web page)"),
+            ),
+            "one row per competitor, item and date you saw its price: item is one of your "
+            "SKUs, product names or categories (the rival's closest equivalent); each date "
+            "is kept as a snapshot, so import new observations as often as you like",
+        ),
+        TableSpec(
             "business",
             "business",
             ("key",),

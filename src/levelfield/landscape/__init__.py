@@ -38,6 +38,13 @@ Finding metric ids (``LandscapeResult.findings()``):
 - ``landscape.white_space_count``: candidate niches (hypotheses) found.
 - ``landscape.cliche_share``: share of the business's words used by most rivals.
 - ``landscape.map_stress``: Kruskal stress-1 of the market map.
+- ``landscape.price_position``: the owner's prices over the rivals' median for the same
+  products (ratio, median over products; context ``percentile`` 0-100 = share of rivals
+  cheaper, ``products``, ``as_of``); only with ``competitor_prices``.
+- ``landscape.rival_price_move``: one per recent move of a rival's price for one item by
+  at least the threshold (share change, + raised, - cut; context ``competitor``,
+  ``item``, ``from_date``, ``to_date``, ``from_price``, ``to_price``, ``currency``,
+  ``threshold``); see :func:`price_positioning`.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from levelfield.landscape._figures import (
     group_profile_figure,
     homogeneity_figure,
     market_map_figure,
+    price_position_figure,
 )
 from levelfield.landscape._gower import gower_components, gower_matrix
 from levelfield.landscape._kernels import (
@@ -63,6 +71,7 @@ from levelfield.landscape._kernels import (
     strategic_groups,
     strategic_homogeneity,
 )
+from levelfield.landscape._prices import PricePositioning, price_positioning
 from levelfield.landscape._profiles import (
     ATTRIBUTE_TYPES,
     AttributeSpec,
@@ -94,6 +103,7 @@ __all__ = [
     "CompetitorProfiles",
     "EncodedAttribute",
     "LandscapeResult",
+    "PricePositioning",
     "TextModel",
     "analyze",
     "analyze_profiles",
@@ -118,6 +128,8 @@ __all__ = [
     "market_map",
     "market_map_figure",
     "normalize_shares",
+    "price_position_figure",
+    "price_positioning",
     "profiles_from_frame",
     "silhouette_samples_precomputed",
     "smacof",

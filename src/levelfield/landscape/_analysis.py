@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import warnings
@@ -24,6 +25,7 @@ from levelfield.landscape._kernels import (
     strategic_groups,
     strategic_homogeneity,
 )
+from levelfield.landscape._prices import PricePositioning, price_positioning
 from levelfield.landscape._profiles import AttributeSpec, CompetitorProfiles, load_profiles
 from levelfield.landscape._text import TextModel, communications, text_model
 from levelfield.landscape._whitespace import (
@@ -52,6 +54,8 @@ _PARAMS = (
     "share_column",
     "map_max_iter",
     "seed",
+    "price_move_threshold",
+    "price_move_window_days",
 )
 
 
@@ -133,6 +137,7 @@ class LandscapeResult:
     groups_clear: bool = True
     best_split: int = 0
     groups_reason: str = ""
+    prices: PricePositioning | None = None
 
     # -- convenience -----------------------------------------------------------------
     @property
@@ -168,6 +173,8 @@ class LandscapeResult:
             "text_method": self.text_method,
             "cliche_share": _num(self.cliche_share),
         }
+        if self.prices is not None:
+            out.update(self.prices.summary())
         b = self.business
         if b is not None:
             out.update(
@@ -201,6 +208,7 @@ class LandscapeResult:
             "landscape_attribution": self.attribution.copy(),
             "landscape_terms": self.terms.copy(),
             "landscape_cliches": self.cliches.copy(),
+            **(self.prices.tables() if self.prices is not None else {}),
         }
 
     def headline(self) -> list[str]:
@@ -258,6 +266,8 @@ class LandscapeResult:
                 f"Clichés you share with rivals: {top} — {self.cliche_share:.0%} of your words."
             )
         lines.append(f"Market map stress: {self.stress:.3f} (below 0.1 is a faithful map).")
+        if self.prices is not None:
+            lines += self.prices.headline()
         return lines
 
     def _no_groups_text(self) -> str:
@@ -431,6 +441,8 @@ class LandscapeResult:
                 "watch" if self.stress > 0.2 else "info",
             )
         )
+        if self.prices is not None:
+            out += self.prices.findings()
         return out
 
 
@@ -942,7 +954,11 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     """Analyse the competitive landscape of the workspace's ``competitors`` table.
 
     Reads the profiles, runs :func:`analyze_profiles` with ``params`` and records the
-    run in the workspace.
+    run in the workspace. With dated rival prices (``competitor_prices``) the result
+    also carries :class:`PricePositioning` (``prices``): the owner's price position, its
+    monthly trend and the rivals' price moves of at least ``price_move_threshold``
+    (share, default 0.10) within ``price_move_window_days`` (default 183) of the newest
+    observation, each a ``landscape.rival_price_move`` finding.
 
     Raises
     ------
@@ -955,6 +971,19 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     started = _utcnow()
     progress("reading competitor profiles", 0.0)
     profiles = load_profiles(ws)
-    result = analyze_profiles(profiles, progress=progress, **params)
+    moves = {
+        k: params[k] for k in ("price_move_threshold", "price_move_window_days") if k in params
+    }
+    rest = {k: v for k, v in params.items() if k not in moves}
+    result = analyze_profiles(profiles, progress=progress, **rest)
+    progress("positioning prices against rivals", 0.95)
+    prices = price_positioning(
+        ws.con,
+        ws.currency(),
+        move_threshold=moves.get("price_move_threshold", 0.10),
+        move_window_days=moves.get("price_move_window_days", 183),
+    )
+    if prices is not None:
+        result = dataclasses.replace(result, prices=prices, notes=result.notes + prices.notes)
     ws.record_run("landscape", params, result.summary(), started)
     return result

@@ -13,6 +13,7 @@ __all__ = [
     "group_profile_figure",
     "homogeneity_figure",
     "market_map_figure",
+    "price_position_figure",
 ]
 
 _PALETTE = (
@@ -227,6 +228,50 @@ def attribution_figure(result: LandscapeResult) -> go.Figure:
     return fig
 
 
+def price_position_figure(result: LandscapeResult) -> go.Figure:
+    """Each rival's price relative to yours (median over the products it prices), by month."""
+    fig = go.Figure()
+    pp = result.prices
+    if pp is not None:
+        rt = pp.rivals_trend
+        for i, (name, g) in enumerate(rt.groupby("competitor", sort=True)):
+            fig.add_trace(
+                go.Scatter(
+                    x=g["month"],
+                    y=g["relative_price"],
+                    mode="lines+markers",
+                    name=str(name),
+                    line={"color": _PALETTE[i % len(_PALETTE)]},
+                )
+            )
+        if len(pp.trend):
+            fig.add_trace(
+                go.Scatter(
+                    x=pp.trend["month"],
+                    y=[1.0] * len(pp.trend),
+                    mode="lines",
+                    name="your price",
+                    line={"color": _SELF, "dash": "dash"},
+                )
+            )
+        for m in pp.moves.loc[pp.moves["recent"]].itertuples(index=False):
+            fig.add_annotation(
+                x=m.to_date,
+                y=1.0,
+                text=f"{m.competitor}: {m.item} {m.change:+.0%}",
+                showarrow=True,
+                arrowhead=2,
+                ay=-40,
+            )
+    fig.update_layout(
+        title="Rivals' prices relative to yours (1 = the same price)",
+        xaxis_title="month",
+        yaxis_title="rival price / your price",
+        template="plotly_white",
+    )
+    return fig
+
+
 def figures(result: LandscapeResult) -> dict[str, go.Figure]:
     """The landscape charts for the report and web app, in display order."""
     out = {
@@ -237,4 +282,6 @@ def figures(result: LandscapeResult) -> dict[str, go.Figure]:
     }
     if len(result.attribution):
         out["What makes you similar"] = attribution_figure(result)
+    if result.prices is not None and len(result.prices.rivals_trend):
+        out["Prices against rivals over time"] = price_position_figure(result)
     return out

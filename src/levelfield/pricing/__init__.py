@@ -83,6 +83,9 @@ from levelfield.pricing._recommend import (
     recommend_prices,
 )
 from levelfield.pricing._result import PricingResult
+from levelfield.pricing._rivals import (
+    rival_reference,
+)
 from levelfield.pricing._shrinkage import ShrinkageFit, shrink_to_group_means
 
 METHODS = (
@@ -185,6 +188,7 @@ __all__ = [
     "recommend_prices",
     "recommendations_table",
     "repeated_testing_alpha",
+    "rival_reference",
     "sequential_boundaries",
     "sequential_inflation",
     "shrink_to_group_means",

@@ -17,6 +17,7 @@ from levelfield.pricing._panel import channel_prices, weekly_panel
 from levelfield.pricing._pilots import analyze_pilots
 from levelfield.pricing._recommend import Guardrails, recommend_prices
 from levelfield.pricing._result import PricingResult
+from levelfield.pricing._rivals import rival_reference
 
 __all__ = ["analyze", "competitor_price_range"]
 
@@ -41,6 +42,8 @@ _GUARD_PARAMS = (
     "channel_parity",
     "wholesale_channels",
     "wholesale_parity",
+    "competitor_ceiling",
+    "competitor_ceiling_premium",
     "allow_segment_discounts",
     "segment_discounts",
 )
@@ -108,8 +111,9 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
         ``zero_share_for_ppml``, ``shrink``; see :class:`ElasticityModel`), guardrails
         (``max_step``, ``floor``, ``ceiling``, ``use_competitor_index``, ``min_margin``,
         ``price_endings``, ``channel_parity``, ``wholesale_channels``,
-        ``wholesale_parity``, ``allow_segment_discounts``,
-        ``segment_discounts``; see :class:`Guardrails`, or pass ``guardrails=``),
+        ``wholesale_parity``, ``competitor_ceiling``, ``competitor_ceiling_premium``,
+        ``allow_segment_discounts``, ``segment_discounts``; see :class:`Guardrails`, or
+        pass ``guardrails=``),
         ``promo_threshold`` (share of discounted lines that makes a promotion week),
         ``baseline_weeks`` (weeks averaged for today's volume, default 13) and ``alpha``
         (pilot tests, default 0.05). Prices personalised by customer attributes are
@@ -218,8 +222,10 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     chan = channel_prices(con, weeks=baseline_weeks)
     if chan["channel"].nunique() < 2:
         chan = chan.iloc[0:0]
+    ref, ref_notes = rival_reference(con, ws.currency())
+    notes.extend(ref_notes)
     recs, chan_table = recommend_prices(
-        prod, guard, competitor_range=comp_range, channel_prices=chan
+        prod, guard, competitor_range=comp_range, channel_prices=chan, rival_reference=ref
     )
     withheld_note = _withheld_note(recs)
     if withheld_note:
@@ -262,6 +268,7 @@ _LOOSEN = {
     "min_margin": "lower min_margin",
     "floor": "lower the floor",
     "ceiling": "raise the ceiling",
+    "competitor_ceiling": "raise competitor_ceiling_premium or turn competitor_ceiling off",
     "channel_parity": "widen channel_parity or list the channel in wholesale_channels",
 }
 

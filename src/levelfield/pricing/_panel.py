@@ -9,12 +9,10 @@ from typing import Any
 import pandas as pd
 
 from levelfield.errors import ConfigError, InsufficientDataError
+from levelfield.workspace import WHOLESALE_CHANNELS
 
 __all__ = ["WHOLESALE_CHANNELS", "PanelData", "channel_prices", "weekly_panel"]
 
-#: Channel names (case-insensitive) whose prices are negotiated (wholesale, B2B): left
-#: out of demand estimation and not held to retail channel parity unless asked.
-WHOLESALE_CHANNELS: tuple[str, ...] = ("wholesale", "b2b")
 
 # Orders that are not sales: excluded from the demand panel. Prices are compared within
 # one currency and channel: an order in another currency than the base one sells in its

@@ -40,6 +40,7 @@ _WEEKS_PER_YEAR = 52.0
 GUARDRAIL_ORDER: tuple[str, ...] = (
     "max_step",
     "floor_ceiling",
+    "competitor_ceiling",
     "min_margin",
     "price_ending",
     "channel_parity",
@@ -57,6 +58,10 @@ REASON_CODES: dict[str, str] = {
     "max_step": "held to the maximum step change from today's price",
     "floor": "held at the price floor (yours or the cheapest competitor's level)",
     "ceiling": "held at the price ceiling (yours or the dearest competitor's level)",
+    "competitor_ceiling": (
+        "held at the competitor ceiling: the dearest rival's latest price for this product "
+        "(competitor_prices), plus the premium you allow"
+    ),
     "min_margin": "raised to keep the minimum margin over unit cost",
     "price_ending": "rounded to an allowed price ending (.99, .95 or whole) inside all limits",
     "channel_parity": "held within the parity limit between a retail channel and this price",
@@ -131,6 +136,13 @@ class Guardrails:
         retail floor and ceiling, unless ``wholesale_parity`` is true.
     wholesale_parity
         Hold wholesale channels to retail parity too (default false).
+    competitor_ceiling
+        Hold every retail price at or below the dearest rival's latest observed price
+        for the product (``levelfield import competitor_prices``) times
+        ``1 + competitor_ceiling_premium`` (default false: rival prices are shown as
+        references only). Products no rival prices are not bound.
+    competitor_ceiling_premium
+        Share above the dearest rival's price the ceiling allows (default 0.0).
     allow_segment_discounts, segment_discounts
         Segment discounts (``{"students": 0.1}``) are produced only when the business
         opts in; they never go below the floor or the minimum margin. Prices
@@ -146,6 +158,8 @@ class Guardrails:
     channel_parity: float = 0.10
     wholesale_channels: tuple[str, ...] = WHOLESALE_CHANNELS
     wholesale_parity: bool = False
+    competitor_ceiling: bool = False
+    competitor_ceiling_premium: float = 0.0
     allow_segment_discounts: bool = False
     segment_discounts: Mapping[str, float] = field(default_factory=dict)
 
@@ -153,6 +167,7 @@ class Guardrails:
         _share("max_step", self.max_step, 0.0, 1.0)
         _share("min_margin", self.min_margin, 0.0, 0.99)
         _share("channel_parity", self.channel_parity, 0.0, 0.99)
+        _share("competitor_ceiling_premium", self.competitor_ceiling_premium, 0.0, 1.0)
         object.__setattr__(self, "floor", _prices("floor", self.floor))
         object.__setattr__(self, "ceiling", _prices("ceiling", self.ceiling))
         for k in set(self.floor) & set(self.ceiling):
@@ -170,7 +185,12 @@ class Guardrails:
         object.__setattr__(
             self, "wholesale_channels", _names("wholesale_channels", self.wholesale_channels)
         )
-        for flag in ("use_competitor_index", "wholesale_parity", "allow_segment_discounts"):
+        for flag in (
+            "use_competitor_index",
+            "wholesale_parity",
+            "competitor_ceiling",
+            "allow_segment_discounts",
+        ):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag} must be True or False")
         if not isinstance(self.segment_discounts, Mapping):
@@ -189,6 +209,8 @@ class Guardrails:
             "channel_parity": self.channel_parity,
             "wholesale_channels": list(self.wholesale_channels),
             "wholesale_parity": self.wholesale_parity,
+            "competitor_ceiling": self.competitor_ceiling,
+            "competitor_ceiling_premium": self.competitor_ceiling_premium,
             "allow_segment_discounts": self.allow_segment_discounts,
             "segment_discounts": dict(self.segment_discounts),
         }
@@ -291,6 +313,7 @@ class _Limits:
     floor: FloatArray  # -inf where none
     ceiling: FloatArray  # +inf where none
     margin: FloatArray  # lowest price with the minimum margin; -inf without a cost
+    rival_binds: BoolArray  # the competitor ceiling is the ceiling (not yours or the index)
 
 
 def _limits(
@@ -299,6 +322,7 @@ def _limits(
     p0: FloatArray,
     c: FloatArray,
     competitor_range: tuple[float, float] | None,
+    rival_high: FloatArray,
 ) -> _Limits:
     floor = np.array([g.floor.get(k, np.nan) for k in sku], dtype=np.float64)
     ceiling = np.array([g.ceiling.get(k, np.nan) for k in sku], dtype=np.float64)
@@ -306,13 +330,20 @@ def _limits(
         lo_r, hi_r = competitor_range
         floor = np.where(np.isfinite(floor), floor, p0 * lo_r)
         ceiling = np.where(np.isfinite(ceiling), ceiling, p0 * hi_r)
+    ceiling = np.where(np.isfinite(ceiling), ceiling, np.inf)
+    rival = np.full(sku.size, np.inf)
+    if g.competitor_ceiling:
+        ok = np.isfinite(rival_high) & (rival_high > 0)
+        rival = np.where(ok, rival_high * (1.0 + g.competitor_ceiling_premium), np.inf)
+    rival_binds = np.isfinite(rival) & (rival <= ceiling)
     has_c = np.isfinite(c) & (c >= 0)
     return _Limits(
         step_lo=p0 * (1.0 - g.max_step),
         step_hi=p0 * (1.0 + g.max_step),
         floor=np.where(np.isfinite(floor), floor, -np.inf),
-        ceiling=np.where(np.isfinite(ceiling), ceiling, np.inf),
+        ceiling=np.minimum(ceiling, rival),
         margin=np.where(has_c, c / (1.0 - g.min_margin), -np.inf),
+        rival_binds=rival_binds,
     )
 
 
@@ -573,12 +604,42 @@ def _product_price(
     return price, {"withheld": withheld, **masks}, p0_ok
 
 
+_REFERENCE = ("rivals", "rival_low", "rival_reference", "rival_high")
+
+
+def _reference_columns(sku: StrArray, rival_reference: pd.DataFrame | None) -> dict[str, Any]:
+    """The rivals' latest prices per product, aligned to ``sku`` (NaN where none)."""
+    ref = rival_reference if rival_reference is not None else pd.DataFrame()
+    if ref.empty:
+        ref = pd.DataFrame(columns=["sku", *_REFERENCE, "rivals_as_of"])
+    by = ref.drop_duplicates("sku").set_index(ref["sku"].drop_duplicates().astype(str))
+    out: dict[str, Any] = {
+        k: by[k].reindex(sku).to_numpy(dtype=np.float64, na_value=np.nan) for k in _REFERENCE
+    }
+    out["rivals"] = np.nan_to_num(out["rivals"], nan=0.0).astype(np.int64)
+    out["rivals_as_of"] = pd.to_datetime(by["rivals_as_of"].reindex(sku)).to_numpy()
+    return out
+
+
+def _split_ceiling(masks: dict[str, BoolArray], rival_binds: BoolArray) -> dict[str, BoolArray]:
+    """``ceiling`` becomes ``competitor_ceiling`` where the rivals' price set the ceiling."""
+    out: dict[str, BoolArray] = {}
+    for k, m in masks.items():
+        if k == "ceiling":
+            out["ceiling"] = m & ~rival_binds
+            out["competitor_ceiling"] = m & rival_binds
+        else:
+            out[k] = m
+    return out
+
+
 def recommend_prices(
     products: pd.DataFrame,
     guardrails: Guardrails | None = None,
     *,
     competitor_range: tuple[float, float] | None = None,
     channel_prices: pd.DataFrame | None = None,
+    rival_reference: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recommend one price per product inside every guardrail at once, with effects.
 
@@ -595,6 +656,11 @@ def recommend_prices(
         to the business's own, for floors and ceilings not given by the user.
     channel_prices
         ``sku, channel, posted_price``: today's price per channel (for parity).
+    rival_reference
+        ``sku, rivals, rival_low, rival_reference, rival_high, rivals_as_of``: the
+        rivals' latest prices per product (:func:`rival_reference`); shown as reference
+        prices, and ``rival_high`` is the competitor ceiling when
+        ``guardrails.competitor_ceiling`` is on.
 
     Returns
     -------
@@ -646,7 +712,8 @@ def recommend_prices(
     has_e = np.isfinite(e) & np.isfinite(p0) & (p0 > 0)
     has_c = np.isfinite(c) & (c >= 0)
     elastic = has_e & (e < -1)
-    lim = _limits(g, sku, p0, c, competitor_range)
+    ref = _reference_columns(sku, rival_reference)
+    lim = _limits(g, sku, p0, c, competitor_range, ref["rival_high"])
     with np.errstate(divide="ignore", invalid="ignore"):
         optimal = np.where(elastic & has_c, c * e / (1.0 + e), np.nan)
     # inelastic: no interior optimum, so the target is the ceiling (unbounded when none)
@@ -666,6 +733,7 @@ def recommend_prices(
     fair = np.zeros(n, dtype=bool)
     if g.segment_discounts and not g.allow_segment_discounts:
         fair = active
+    masks = _split_ceiling(masks, lim.rival_binds)
     lead = {"withheld": masks.pop("withheld"), "no_elasticity": ~has_e}
     lead["needs_unit_cost"] = has_e & ~has_c
     pre = _codes_text({**lead, **masks}, n)
@@ -696,6 +764,8 @@ def recommend_prices(
             "floor": np.where(np.isfinite(lim.floor), lim.floor, np.nan),
             "ceiling": np.where(np.isfinite(lim.ceiling), lim.ceiling, np.nan),
             "baseline_units_week": q0,
+            **ref,
+            "price_vs_rivals": p0 / ref["rival_reference"] - 1.0,
             **eff,
         }
     )

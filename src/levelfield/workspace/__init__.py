@@ -15,6 +15,7 @@ from levelfield.workspace._fx import (
 )
 from levelfield.workspace._keys import KEY_DIR_ENV, KeyBackup, default_key_dir
 from levelfield.workspace._keys import parse_backup as parse_key_backup
+from levelfield.workspace._rivals import WHOLESALE_CHANNELS, RivalPrices, rival_prices
 from levelfield.workspace._schema import DATA_TABLES, MONEY, SCHEMA_VERSION
 from levelfield.workspace._workspace import DEFAULT_WORKSPACE, Workspace, open_workspace, to_json
 
@@ -26,8 +27,10 @@ __all__ = [
     "MONEY",
     "RATE_RULE",
     "SCHEMA_VERSION",
+    "WHOLESALE_CHANNELS",
     "FxStatement",
     "KeyBackup",
+    "RivalPrices",
     "Workspace",
     "default_key_dir",
     "ecb_history",
@@ -38,6 +41,7 @@ __all__ = [
     "pair_volatility",
     "parse_key_backup",
     "reference_currencies",
+    "rival_prices",
     "sync_reference_rates",
     "to_json",
     "workspace_is_writable",

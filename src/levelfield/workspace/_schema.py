@@ -453,6 +453,23 @@ _V8_FX_DAILY = [
         FROM f""",
 ]
 
+# Competitor prices over time (issue 21): one row per rival, item and date the owner
+# observed a price. ``item`` is one of the owner's SKUs, product names or categories (the
+# price of the rival's closest equivalent); each date is a snapshot, re-importing a date
+# replaces it, and earlier dates are kept (the trend and a rival's price moves need them).
+_V9_COMPETITOR_PRICES = [
+    f"""CREATE TABLE competitor_prices (
+        competitor VARCHAR NOT NULL,
+        item VARCHAR NOT NULL,
+        price {MONEY} NOT NULL,
+        currency VARCHAR,
+        "date" DATE NOT NULL,
+        source VARCHAR,
+        import_id BIGINT NOT NULL,
+        PRIMARY KEY (competitor, item, "date")
+    )""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
 MIGRATIONS: list[list[str]] = [
     _V1,
@@ -463,6 +480,7 @@ MIGRATIONS: list[list[str]] = [
     _V6_FX,
     _V7_SUBSCRIPTIONS,
     _V8_FX_DAILY,
+    _V9_COMPETITOR_PRICES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -483,4 +501,5 @@ DATA_TABLES = (
     "credit_offers",
     "fx_rates",
     "subscriptions",
+    "competitor_prices",
 )
