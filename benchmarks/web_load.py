@@ -351,7 +351,7 @@ def proc_status(pid: int) -> tuple[float, float]:
     return (int(m.group(1)) / 1024 if m else float("nan"), (int(stat[11]) + int(stat[12])) / tick)
 
 
-def wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float = 300) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
