@@ -37,7 +37,8 @@ def fake_customers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     def analyze(ws: Workspace, *, progress: object = None) -> _Result:
         calls.append(1)
-        ws.record_run("customers", {}, {"n": 1}, dt.datetime(2024, 1, 1))
+        used = ws.settings.used_by("customers")
+        ws.record_run("customers", {}, {"n": 1}, dt.datetime(2024, 1, 1), settings=used)
         return _Result(1)
 
     mod = types.ModuleType("levelfield.customers")
@@ -142,7 +143,8 @@ def test_scenarios_rerun_when_an_upstream_run_is_newer(
 
     def analyze(ws: Workspace, *, progress: object = None) -> _Result:
         scenario_calls.append(1)
-        ws.record_run("scenarios", {}, {"n": 1}, dt.datetime(2024, 1, 1))
+        used = ws.settings.used_by("scenarios")
+        ws.record_run("scenarios", {}, {"n": 1}, dt.datetime(2024, 1, 1), settings=used)
         return _Result(1)
 
     scen = types.ModuleType("levelfield.scenarios")
@@ -161,3 +163,39 @@ def test_scenarios_rerun_when_an_upstream_run_is_newer(
     ws.record_run("pricing", {}, {}, dt.datetime(2024, 1, 3))
     assert not pipeline._is_current(ws, "scenarios")
     assert pipeline._is_current(ws, "customers")
+
+
+def test_a_changed_setting_reruns_the_analysis_and_its_dependents(
+    ws: Workspace, fake_customers: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario_calls: list[int] = []
+
+    def analyze(ws: Workspace, *, progress: object = None) -> _Result:
+        scenario_calls.append(1)
+        used = ws.settings.used_by("scenarios")
+        ws.record_run("scenarios", {}, {"n": 1}, dt.datetime(2024, 1, 1), settings=used)
+        return _Result(1)
+
+    scen = types.ModuleType("levelfield.scenarios")
+    scen.analyze = analyze  # type: ignore[attr-defined]
+    _refuse_all_but(
+        monkeypatch, {"customers": pipeline.analysis_module("customers"), "scenarios": scen}
+    )
+    pipeline.collect_findings(ws)
+    assert (len(fake_customers), len(scenario_calls)) == (1, 1)
+    ws.settings.set("scenarios.n_trials", "5000", by="test")  # scenarios' own setting
+    pipeline.collect_findings(ws)
+    assert (len(fake_customers), len(scenario_calls)) == (1, 2)
+    ws.settings.set("customers.horizon_months", "24", by="test")  # upstream's setting
+    assert not pipeline._is_current(ws, "customers")
+    assert not pipeline._is_current(ws, "scenarios")
+    _, skipped = pipeline.collect_findings(ws, rerun_missing=False)
+    assert "settings" in skipped["customers"]
+    pipeline.collect_findings(ws)
+    assert (len(fake_customers), len(scenario_calls)) == (2, 3)
+    ws.settings.set("landscape.k", "7", by="test")  # neither depends on landscape
+    pipeline.collect_findings(ws)
+    assert (len(fake_customers), len(scenario_calls)) == (2, 3)
+    ws.settings.reset("customers.horizon_months", by="test")
+    pipeline.collect_findings(ws)
+    assert (len(fake_customers), len(scenario_calls)) == (3, 4)

@@ -113,7 +113,7 @@ def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             err_console.print(
                 f"[bold red]InternalError[/]: {type(exc).__name__}: {exc}\n"
                 "This is a bug in levelfield, not in your data. Run again with "
-                "LEVELFIELD_DEBUG=1 to see the details and report them.",
+                "'levelfield --debug ...' to see the details and report them.",
                 highlight=False,
             )
             raise typer.Exit(2) from None
@@ -179,8 +179,16 @@ def _root(
             envvar="LEVELFIELD_KEY_DIR",
         ),
     ] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="On an unexpected error, show the traceback (for bug reports)."
+        ),
+    ] = False,
 ) -> None:
     """levelfield: strategy analytics for small and medium businesses."""
+    if debug:
+        os.environ["LEVELFIELD_DEBUG"] = "1"
     if key_dir is not None:
         # open_workspace reads the key dir from the environment: one place to look.
         os.environ["LEVELFIELD_KEY_DIR"] = str(key_dir)
@@ -518,6 +526,9 @@ def _register_subcommands() -> None:
     from levelfield.fleet._cli import register_cli as register_fleet
 
     register_fleet(app, friendly_errors=_friendly_errors, progress_bar=progress_bar)
+    from levelfield._settings_cli import register_cli as register_settings
+
+    register_settings(app, friendly_errors=_friendly_errors, open_ws=_open, console=lambda: console)
 
 
 _register_subcommands()

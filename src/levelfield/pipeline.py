@@ -132,16 +132,20 @@ def _is_current(ws: Workspace, name: str) -> bool:
     """Whether the stored findings of ``name`` are what a run now would find.
 
     The cache key has four parts: (1) the settings: the run that stored the findings is the
-    newest run of ``name`` (a later run with other parameters, e.g. a direct
-    ``pricing.analyze(ws, ...)`` call, makes them stale; runs through :func:`run_analysis`
-    use the defaults of their version); (2) the data fingerprint (import ledger); (3) the
-    levelfield version that made the run; (4) the upstream runs it read
-    (:data:`UPSTREAM`): an upstream run newer than this one means it read an older one.
+    newest run of ``name`` and recorded the same values of every setting ``name`` depends
+    on as the workspace holds now (:func:`levelfield.workspace.settings_of`; a changed
+    setting, or a direct ``pricing.analyze(ws, max_step=...)`` override, makes them
+    stale); (2) the data fingerprint (import ledger); (3) the levelfield version that made
+    the run; (4) the upstream runs it read (:data:`UPSTREAM`): an upstream run newer than
+    this one means it read an older one, so a setting of customers or pricing re-runs
+    scenarios too.
     """
     run = ws.latest_run(name)
     if run is None or ws.findings_run_id(name) != int(run["run_id"]):
         return False
     if run["data_fingerprint"] != ws.fingerprint() or run["version"] != __version__:
+        return False
+    if run["params"].get("settings") != ws.settings.used_by(name):
         return False
     for upstream in UPSTREAM.get(name, ()):
         up = ws.latest_run(upstream)

@@ -241,7 +241,8 @@ def test_analyze_reads_the_workspace_and_records_the_run(ws: Workspace, market: 
     assert adjusted_rand_score(truth, result.firms["group"]) >= 0.9
     run = ws.latest_run("landscape")
     assert run is not None
-    assert run["params"] == {"k": 4}
+    assert run["params"]["k"] == 4 and run["params"]["max_groups"] == 8  # every value used
+    assert run["params"]["settings"]["landscape.k"] == 4  # the override, against the settings
     assert run["summary"]["shi"] == pytest.approx(result.shi)
 
 
@@ -250,9 +251,11 @@ def test_analyze_on_empty_workspace_says_what_to_import(ws: Workspace) -> None:
         analyze(ws)
 
 
-def test_analyze_rejects_unknown_parameters(ws: Workspace) -> None:
-    with pytest.raises(ConfigError, match="unknown landscape parameter"):
-        analyze(ws, colour="red")
+def test_analyze_rejects_unknown_and_bad_parameters(ws: Workspace) -> None:
+    with pytest.raises(TypeError, match="colour"):
+        analyze(ws, colour="red")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"setting landscape\.k: '0' is not allowed"):
+        analyze(ws, k=0)
 
 
 def test_conflicting_type_rows_across_imports(ws: Workspace, market: tuple) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,9 @@ from levelfield.advice._pilots import PilotDesign, pilot_design
 from levelfield.advice._playbook import Rule, evaluate_rule, load_playbook, render
 from levelfield.advice._scorecard import ScorecardMetric, balanced_scorecard
 from levelfield.advice._unlocks import Unlock, data_present, unlocks
+from levelfield.errors import ConfigError
 from levelfield.findings import Finding, ProgressCallback, no_progress
-from levelfield.workspace import Workspace
+from levelfield.workspace import UNSET, Unset, Workspace
 
 __all__ = ["Action", "AdvicePlan", "Insight", "PilotDesign", "advise", "rank_actions"]
 
@@ -333,12 +334,35 @@ def rank_actions(actions: Sequence[Action], currency: str) -> tuple[Action, ...]
     return tuple(out)
 
 
+def _tuned(rule: Rule, settings: Mapping[str, Any]) -> Rule:
+    """``rule`` with the owner's settings applied (the buying-group rule's numbers)."""
+    if rule.id != "buy_together":
+        return rule
+    pre = "advice.buy_together."
+    gap = float(settings[pre + "min_scale_gap"])
+    conditions = tuple(
+        replace(c, value=gap) if c.metric == "exposure.scale_gap" else c for c in rule.conditions
+    )
+    low, high = float(settings[pre + "low_share"]), float(settings[pre + "high_share"])
+    if low > high:
+        raise ConfigError(
+            f"setting {pre}low_share ({low:g}) is above {pre}high_share ({high:g}); "
+            f"'levelfield set {pre}low_share {high:g}' or raise the high share"
+        )
+    return replace(
+        rule,
+        conditions=conditions,
+        impact={**rule.impact, "low_share": low, "high_share": high},
+        success_probability=float(settings[pre + "success_probability"]),
+    )
+
+
 def advise(
     ws: Workspace,
     *,
     findings: Mapping[str, Sequence[Finding]] | None = None,
     skipped: Mapping[str, str] | None = None,
-    playbook: str | Path | None = None,
+    playbook: str | Path | Unset | None = UNSET,
     progress: ProgressCallback = no_progress,
 ) -> AdvicePlan:
     """Match the analyses' findings against the playbook and rank the actions.
@@ -353,7 +377,9 @@ def advise(
     skipped
         With ``findings``: the analyses that could not run and why (shown in the plan).
     playbook
-        A playbook TOML file; the shipped one by default.
+        A playbook TOML file; ``None`` for the shipped one; left out, the setting
+        ``advice.playbook``. The ``advice.buy_together.*`` settings tune the buying-group
+        rule (its scale-gap threshold, saving range and chance of success).
 
     Returns
     -------
@@ -364,7 +390,8 @@ def advise(
         fire. The run is recorded in ``runs`` as ``advice``.
     """
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rules = load_playbook(playbook)
+    kw, used = ws.settings.resolve("advice", {"playbook": playbook})
+    rules = [_tuned(r, used) for r in load_playbook(kw["playbook"])]
     if findings is None:
         from levelfield.pipeline import collect_findings
 
@@ -442,9 +469,10 @@ def advise(
     )
     ws.record_run(
         "advice",
-        {"playbook": str(playbook) if playbook else "shipped"},
+        {"playbook": str(kw["playbook"]) if kw["playbook"] else "shipped"},
         plan.summary(),
         started,
+        settings=used,
     )
     progress("done", 1.0)
     return plan

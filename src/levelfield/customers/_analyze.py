@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -54,6 +55,7 @@ from levelfield.errors import (
 )
 from levelfield.findings import Finding, ProgressCallback, no_progress
 from levelfield.findings import json_float as _f
+from levelfield.workspace import UNSET, Unset, Workspace
 
 __all__ = ["METHODS", "REFERENCES", "CustomersResult", "analyze"]
 
@@ -605,20 +607,25 @@ def _check_params(
 
 
 def analyze(
-    ws: Any,
+    ws: Workspace,
     *,
     progress: ProgressCallback = no_progress,
-    model: Literal["auto", "bgnbd", "pareto_nbd"] = "auto",
-    time_unit: Literal["day", "week"] = "week",
-    horizon_months: int = 12,
-    annual_discount_rate: float = 0.10,
-    margin: float | None = None,
-    holdout: Literal["auto"] | str | dt.date | None = "auto",
-    risk_threshold: float = 0.5,
-    observation_end: str | dt.date | None = None,
-    seed: int = 0,
+    model: Literal["auto", "bgnbd", "pareto_nbd"] | Unset = UNSET,
+    time_unit: Literal["day", "week"] | Unset = UNSET,
+    horizon_months: int | Unset = UNSET,
+    annual_discount_rate: float | Unset = UNSET,
+    margin: float | Unset | None = UNSET,
+    holdout: Literal["auto"] | str | dt.date | Unset | None = UNSET,
+    risk_threshold: float | Unset = UNSET,
+    observation_end: str | dt.date | Unset | None = UNSET,
+    seed: int | Unset = UNSET,
 ) -> CustomersResult:
     """Customer value analysis of a workspace's orders; records the run.
+
+    Every keyword left out is read from the workspace's settings (``customers.model``,
+    ``customers.horizon_months``, ..., ``levelfield settings``); a keyword given
+    overrides its setting for this run (checked the same way). The run records the
+    settings it used.
 
     Parameters
     ----------
@@ -656,6 +663,38 @@ def analyze(
     InsufficientDataError
         No orders with customer ids, or no repeat customers to learn from.
     """
+    kw, used = ws.settings.resolve(
+        "customers",
+        {
+            "model": model,
+            "time_unit": time_unit,
+            "horizon_months": horizon_months,
+            "annual_discount_rate": annual_discount_rate,
+            "margin": margin,
+            "holdout": holdout,
+            "risk_threshold": risk_threshold,
+            "observation_end": observation_end,
+            "seed": seed,
+        },
+    )
+    return _run(ws, progress=progress, settings=used, **kw)
+
+
+def _run(
+    ws: Workspace,
+    *,
+    progress: ProgressCallback,
+    settings: Mapping[str, Any],
+    model: Literal["auto", "bgnbd", "pareto_nbd"],
+    time_unit: Literal["day", "week"],
+    horizon_months: int,
+    annual_discount_rate: float,
+    margin: float | None,
+    holdout: Literal["auto"] | str | dt.date | None,
+    risk_threshold: float,
+    observation_end: str | dt.date | None,
+    seed: int,
+) -> CustomersResult:
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     _check_params(model, time_unit, horizon_months, annual_discount_rate, margin, risk_threshold)
     params = {
@@ -762,7 +801,7 @@ def analyze(
         n_refund_only_customers=summ.n_refund_only_customers,
         notes=tuple(notes),
     )
-    ws.record_run("customers", params, result.summary(), started)
+    ws.record_run("customers", params, result.summary(), started, settings=settings)
     progress("done", 1.0)
     return result
 

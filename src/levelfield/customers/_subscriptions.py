@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ from levelfield.errors import (
     SmallSampleWarning,
 )
 from levelfield.findings import Finding, ProgressCallback, json_float, no_progress
+from levelfield.workspace import UNSET, Unset, Workspace
 
 __all__ = [
     "METHODS",
@@ -364,13 +366,16 @@ def _cohort_fits(life: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyze(
-    ws: Any,
+    ws: Workspace,
     *,
     progress: ProgressCallback = no_progress,
-    annual_discount_rate: float = 0.10,
-    as_of: dt.datetime | None = None,
+    annual_discount_rate: float | Unset = UNSET,
+    as_of: dt.datetime | Unset | None = UNSET,
 ) -> SubscriptionsResult:
     """Recurring revenue and sBG retention of the workspace's subscriptions; records the run.
+
+    Keywords left out are read from the settings (``customers.annual_discount_rate``,
+    ``subscriptions.as_of``); given ones override them for this run.
 
     Raises
     ------
@@ -378,6 +383,26 @@ def analyze(
         No subscriptions imported, none that paid, or no monthly-billed subscriptions
         with both cancellations and renewals.
     """
+    kw, used = ws.settings.resolve(
+        "subscriptions", {"annual_discount_rate": annual_discount_rate, "as_of": as_of}
+    )
+    return _run(ws, progress, used, kw["annual_discount_rate"], _as_datetime(kw["as_of"]))
+
+
+def _as_datetime(v: str | dt.date | None) -> dt.datetime | None:
+    if v is None or isinstance(v, dt.datetime):
+        return v
+    d = dt.date.fromisoformat(v) if isinstance(v, str) else v
+    return dt.datetime(d.year, d.month, d.day)
+
+
+def _run(
+    ws: Workspace,
+    progress: ProgressCallback,
+    settings: Mapping[str, Any],
+    annual_discount_rate: float,
+    as_of: dt.datetime | None,
+) -> SubscriptionsResult:
     if not (isinstance(annual_discount_rate, int | float) and 0 < annual_discount_rate < 1):
         raise ConfigError(
             f"annual_discount_rate must be a share between 0 and 1, not {annual_discount_rate!r}"
@@ -400,7 +425,7 @@ def analyze(
         con.close()
     result = _model(revenue, life, currency, annual_discount_rate, n_subs, notes)
     params = {"annual_discount_rate": annual_discount_rate, "as_of": str(as_of) if as_of else None}
-    ws.record_run("subscriptions", params, result.summary(), started)
+    ws.record_run("subscriptions", params, result.summary(), started, settings=settings)
     progress("done", 1.0)
     return result
 

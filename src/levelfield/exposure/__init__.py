@@ -30,6 +30,8 @@ Finding metric ids (``Finding.metric``), all shares 0-1 unless stated:
   of revenue is on channels of unknown ownership
 - ``exposure.fee_drag``: platform and payment fees as a share of gross margin (context:
   fees, fee_rate, revenue_fee_unknown_share); ``exposure.fee_rate_max`` (context: channel)
+- ``exposure.scale_gap``: unit cost above the large-firm benchmarks of setting
+  ``exposure.unit_cost_benchmarks`` (share, units-weighted); absent without benchmarks
 - ``exposure.single_source_share``: share of product revenue on single-supplier products
 - ``exposure.country_cogs_share_max``: largest country's share of supplier spend
   (context: country, risk 0-100) — fragile supply

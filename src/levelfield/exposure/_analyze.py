@@ -33,7 +33,7 @@ from levelfield.exposure._reference import (
 from levelfield.exposure._result import ExposureResult
 from levelfield.exposure._scorecard import score_indicators
 from levelfield.findings import ProgressCallback, no_progress
-from levelfield.workspace import Workspace, fx_statement
+from levelfield.workspace import UNSET, Unset, Workspace, fx_statement
 
 __all__ = ["CAPABILITIES", "analyze", "channel_fee_rates"]
 
@@ -598,9 +598,24 @@ def _scale_gap(con: duckdb.DuckDBPyConnection, bench: Mapping[str, float] | None
 
 
 def analyze(
-    ws: Workspace, *, progress: ProgressCallback = no_progress, **params: Any
+    ws: Workspace,
+    *,
+    progress: ProgressCallback = no_progress,
+    shift_channel: str | Unset | None = UNSET,
+    shift_share: float | Unset = UNSET,
+    conversion_loss: float | Unset | None = UNSET,
+    own_store_fee_rate: float | Unset | None = UNSET,
+    diversify_share: float | Unset = UNSET,
+    n_suggestions: int | Unset = UNSET,
+    country_risk: Mapping[str, float] | Unset = UNSET,
+    compliance_study: str | Unset = UNSET,
+    unit_cost_benchmarks: Mapping[str, float] | Unset = UNSET,
 ) -> ExposureResult:
     """Measure the business's exposure to customers, platforms, suppliers, countries and rules.
+
+    Keywords left out are read from the workspace's settings (``exposure.shift_share``,
+    ``exposure.unit_cost_benchmarks``, ...; ``levelfield settings``); given ones
+    override them for this run. The run records the settings it used.
 
     Parameters
     ----------
@@ -608,7 +623,8 @@ def analyze(
         An open workspace with at least orders imported.
     progress
         ``progress(step, fraction)`` callback.
-    **params
+    shift_channel, shift_share, conversion_loss, own_store_fee_rate, diversify_share, \
+n_suggestions, country_risk, compliance_study, unit_cost_benchmarks
         ``shift_channel`` (channel for the own-store what-if; default the marketplace
         with most revenue), ``shift_share`` (share of its revenue moved, default 0.2),
         ``conversion_loss`` (share of moved revenue lost on the way; default one minus
@@ -647,6 +663,20 @@ def analyze(
     Worldwide Governance Indicators. Crain, W. msql. and N. V. Crain (2014). The Cost of
     Federal Regulation to the U.S. Economy, Manufacturing and Small Business.
     """
+    params, used = ws.settings.resolve(
+        "exposure",
+        {
+            "shift_channel": shift_channel,
+            "shift_share": shift_share,
+            "conversion_loss": conversion_loss,
+            "own_store_fee_rate": own_store_fee_rate,
+            "diversify_share": diversify_share,
+            "n_suggestions": n_suggestions,
+            "country_risk": country_risk,
+            "compliance_study": compliance_study,
+            "unit_cost_benchmarks": unit_cost_benchmarks,
+        },
+    )
     started = _utcnow()
     p = _check_params(params)
     n_orders = int(ws.con.execute("SELECT count(*) FROM order_revenue").fetchall()[0][0])
@@ -660,7 +690,7 @@ def analyze(
         result = _compute(ws, con, p, progress)
     finally:
         con.close()
-    ws.record_run("exposure", p.as_dict(), result.summary(), started)
+    ws.record_run("exposure", p.as_dict(), result.summary(), started, settings=used)
     progress("done", 1.0)
     return result
 

@@ -356,6 +356,17 @@ class ExposureResult:
             fee_rate=m.get("fee_rate_total"),
             revenue_fee_unknown_share=m.get("revenue_fee_unknown_share"),
         )
+        gap = m.get("scale_gap", math.nan)
+        add(
+            "scale_gap",
+            gap,
+            "share",
+            f"Your unit costs are {_pct(gap)} above the large-firm benchmarks you set "
+            "(setting exposure.unit_cost_benchmarks), weighted by the units you sell."
+            if gap >= 0
+            else f"Your unit costs are {_pct(-gap)} below the large-firm benchmarks you set.",
+            "warning" if gap >= 0.15 else "watch" if gap >= 0.05 else "good",
+        )
         fr = m.get("fee_rate_max", math.nan)
         add(
             "fee_rate_max",

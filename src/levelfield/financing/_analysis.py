@@ -21,7 +21,7 @@ from levelfield.financing._cash import (
 from levelfield.financing._offers import CreditOffer, offer_cash_flows, weekly_payments
 from levelfield.financing._sales import sales_futures, slow_season_offset, weekly_sales
 from levelfield.findings import Finding, ProgressCallback, no_progress
-from levelfield.workspace import Workspace
+from levelfield.workspace import UNSET, Unset, Workspace
 
 __all__ = ["NO_OFFERS_HINT", "FinancingResult", "analyze", "compare_offers", "read_payables"]
 
@@ -642,7 +642,12 @@ def _forecast(
 
 
 def analyze(
-    ws: Workspace, *, progress: ProgressCallback = no_progress, **params: Any
+    ws: Workspace,
+    *,
+    progress: ProgressCallback = no_progress,
+    n_futures: int | Unset = UNSET,
+    seed: int | Unset = UNSET,
+    buffer: float | Unset | None = UNSET,
 ) -> FinancingResult:
     """Compare the imported credit offers, forecast 13 weeks of cash, score lender metrics.
 
@@ -653,13 +658,27 @@ def analyze(
         ``products`` (unit costs) and the profile's ``opening_cash``, ``debt``,
         ``interest_rate`` and ``payables`` are optional (without offers the result says
         what to import).
-    **params
-        ``n_futures`` (default 2,000), ``seed`` (default 0), ``buffer`` (lowest
-        comfortable cash, default two weeks of regular payments).
+    n_futures, seed, buffer
+        Simulated sales paths (default 2,000), their seed (0) and the lowest comfortable
+        cash (default two weeks of regular payments). Left out, each is read from the
+        settings (``financing.n_futures``, ...); given, it overrides the setting for
+        this run.
     """
+    params, used = ws.settings.resolve(
+        "financing", {"n_futures": n_futures, "seed": seed, "buffer": buffer}
+    )
+    return _run(ws, progress, used, params)
+
+
+def _run(
+    ws: Workspace,
+    progress: ProgressCallback,
+    settings: Mapping[str, Any],
+    params: Mapping[str, Any],
+) -> FinancingResult:
     started = dt.datetime.now(dt.UTC)
-    n_futures = int(params.get("n_futures", 2_000))
-    seed = params.get("seed", 0)
+    n_futures = int(params["n_futures"])
+    seed = int(params["seed"])
     if n_futures < 100:
         raise InsufficientDataError("n_futures must be at least 100 for stable APR bands")
     progress("reading weekly sales", 0.05)
@@ -694,6 +713,12 @@ def analyze(
         forecast_start=start.isoformat(),
         assumptions=tuple(assumptions),
     )
-    ws.record_run("financing", {"n_futures": n_futures, "seed": seed}, result.summary(), started)
+    ws.record_run(
+        "financing",
+        {"n_futures": n_futures, "seed": seed, "buffer": params["buffer"]},
+        result.summary(),
+        started,
+        settings=settings,
+    )
     progress("done", 1.0)
     return result

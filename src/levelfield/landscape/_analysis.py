@@ -36,27 +36,11 @@ from levelfield.landscape._whitespace import (
     portfolio_size,
     underserved_combinations,
 )
+from levelfield.workspace import UNSET, Unset, Workspace
 
 __all__ = ["LandscapeResult", "analyze", "analyze_profiles"]
 
 FloatArray = npt.NDArray[np.float64]
-
-_PARAMS = (
-    "k",
-    "weights",
-    "attribute_weights",
-    "n_groups",
-    "max_groups",
-    "text_method",
-    "alpha",
-    "asymmetric_flags",
-    "cliche_threshold",
-    "share_column",
-    "map_max_iter",
-    "seed",
-    "price_move_threshold",
-    "price_move_window_days",
-)
 
 
 def _utcnow() -> dt.datetime:
@@ -447,14 +431,6 @@ class LandscapeResult:
 
 
 # -- pipeline ------------------------------------------------------------------------------
-
-
-def _check_params(params: Mapping[str, Any]) -> None:
-    unknown = sorted(set(params) - set(_PARAMS))
-    if unknown:
-        raise ConfigError(
-            f"unknown landscape parameter(s) {', '.join(unknown)}; valid: {', '.join(_PARAMS)}"
-        )
 
 
 def _shares_for(profiles: CompetitorProfiles, share_column: str | None) -> FloatArray:
@@ -950,40 +926,79 @@ def attribute_weights_checked(
     return attribute_weights(profiles.attributes, weights)
 
 
-def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any) -> LandscapeResult:
+def analyze(
+    ws: Workspace,
+    *,
+    progress: ProgressCallback = no_progress,
+    k: int | Unset = UNSET,
+    weights: Mapping[str, float] | Unset = UNSET,
+    attribute_weights: Mapping[str, float] | Unset = UNSET,
+    n_groups: int | Unset | None = UNSET,
+    max_groups: int | Unset = UNSET,
+    text_method: str | Unset = UNSET,
+    alpha: float | Unset = UNSET,
+    asymmetric_flags: bool | Unset = UNSET,
+    cliche_threshold: float | Unset = UNSET,
+    share_column: str | Unset | None = UNSET,
+    map_max_iter: int | Unset | None = UNSET,
+    seed: int | Unset = UNSET,
+    price_move_threshold: float | Unset = UNSET,
+    price_move_window_days: int | Unset = UNSET,
+) -> LandscapeResult:
     """Analyse the competitive landscape of the workspace's ``competitors`` table.
 
-    Reads the profiles, runs :func:`analyze_profiles` with ``params`` and records the
-    run in the workspace. With dated rival prices (``competitor_prices``) the result
-    also carries :class:`PricePositioning` (``prices``): the owner's price position, its
-    monthly trend and the rivals' price moves of at least ``price_move_threshold``
-    (share, default 0.10) within ``price_move_window_days`` (default 183) of the newest
-    observation, each a ``landscape.rival_price_move`` finding.
+    Reads the profiles, runs :func:`analyze_profiles` and records the run in the
+    workspace. Keywords left out are read from the settings (``landscape.k``, ...;
+    ``levelfield settings``); given ones override them for this run (see
+    :func:`analyze_profiles` for their meaning; empty weights mean the defaults). With
+    dated rival prices (``competitor_prices``) the result also carries
+    :class:`PricePositioning` (``prices``): the owner's price position, its monthly trend
+    and the rivals' price moves of at least ``price_move_threshold`` (share, default 0.10)
+    within ``price_move_window_days`` (default 183) of the newest observation, each a
+    ``landscape.rival_price_move`` finding.
 
     Raises
     ------
     InsufficientDataError
         No competitors imported, or fewer than three firms.
     ConfigError
-        An unknown or invalid parameter.
+        An invalid parameter.
     """
-    _check_params(params)
+    params, used = ws.settings.resolve(
+        "landscape",
+        {
+            "k": k,
+            "weights": weights,
+            "attribute_weights": attribute_weights,
+            "n_groups": n_groups,
+            "max_groups": max_groups,
+            "text_method": text_method,
+            "alpha": alpha,
+            "asymmetric_flags": asymmetric_flags,
+            "cliche_threshold": cliche_threshold,
+            "share_column": share_column,
+            "map_max_iter": map_max_iter,
+            "seed": seed,
+            "price_move_threshold": price_move_threshold,
+            "price_move_window_days": price_move_window_days,
+        },
+    )
+    for name in ("weights", "attribute_weights"):
+        params[name] = dict(params[name]) or None
     started = _utcnow()
     progress("reading competitor profiles", 0.0)
     profiles = load_profiles(ws)
-    moves = {
-        k: params[k] for k in ("price_move_threshold", "price_move_window_days") if k in params
-    }
-    rest = {k: v for k, v in params.items() if k not in moves}
+    moves = {n: params[n] for n in ("price_move_threshold", "price_move_window_days")}
+    rest = {n: v for n, v in params.items() if n not in moves}
     result = analyze_profiles(profiles, progress=progress, **rest)
     progress("positioning prices against rivals", 0.95)
     prices = price_positioning(
         ws.con,
         ws.currency(),
-        move_threshold=moves.get("price_move_threshold", 0.10),
-        move_window_days=moves.get("price_move_window_days", 183),
+        move_threshold=float(moves["price_move_threshold"]),
+        move_window_days=int(moves["price_move_window_days"]),
     )
     if prices is not None:
         result = dataclasses.replace(result, prices=prices, notes=result.notes + prices.notes)
-    ws.record_run("landscape", params, result.summary(), started)
+    ws.record_run("landscape", params, result.summary(), started, settings=used)
     return result

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from levelfield.pricing._pilots import analyze_pilots
 from levelfield.pricing._recommend import Guardrails, recommend_prices
 from levelfield.pricing._result import PricingResult
 from levelfield.pricing._rivals import rival_reference
+from levelfield.workspace import UNSET, Unset, Workspace
 
 __all__ = ["analyze", "competitor_price_range"]
 
@@ -47,7 +48,6 @@ _GUARD_PARAMS = (
     "allow_segment_discounts",
     "segment_discounts",
 )
-_OTHER = ("promo_threshold", "baseline_weeks", "alpha", "guardrails", "exclude_channels")
 
 
 def _utcnow() -> dt.datetime:
@@ -96,7 +96,39 @@ def _baseline(panel: pd.DataFrame, weeks: int) -> pd.DataFrame:
     return out
 
 
-def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any) -> PricingResult:
+def analyze(
+    ws: Workspace,
+    *,
+    progress: ProgressCallback = no_progress,
+    estimator: Literal["auto", "ols", "ppml"] | Unset = UNSET,
+    min_distinct_prices: int | Unset = UNSET,
+    min_log_price_sd: float | Unset = UNSET,
+    min_weeks: int | Unset = UNSET,
+    stockout_probability: float | Unset = UNSET,
+    outlier_threshold: float | Unset = UNSET,
+    zero_share_for_ppml: float | Unset = UNSET,
+    min_units_for_ols: float | Unset = UNSET,
+    shrink: bool | Unset = UNSET,
+    max_step: float | Unset = UNSET,
+    floor: Mapping[str, float] | Unset = UNSET,
+    ceiling: Mapping[str, float] | Unset = UNSET,
+    use_competitor_index: bool | Unset = UNSET,
+    min_margin: float | Unset = UNSET,
+    price_endings: Sequence[str] | Unset = UNSET,
+    channel_parity: float | Unset = UNSET,
+    wholesale_channels: Sequence[str] | Unset = UNSET,
+    wholesale_parity: bool | Unset = UNSET,
+    competitor_ceiling: bool | Unset = UNSET,
+    competitor_ceiling_premium: float | Unset = UNSET,
+    allow_segment_discounts: bool | Unset = UNSET,
+    segment_discounts: Mapping[str, float] | Unset = UNSET,
+    promo_threshold: float | Unset = UNSET,
+    baseline_weeks: int | Unset = UNSET,
+    alpha: float | Unset = UNSET,
+    exclude_channels: Sequence[str] | Unset | None = UNSET,
+    guardrails: Guardrails | None = None,
+    personalize_by: str | None = None,
+) -> PricingResult:
     """Estimate price elasticities, recommend guarded prices and read pilots.
 
     Parameters
@@ -105,7 +137,14 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
         An open :class:`levelfield.workspace.Workspace`.
     progress
         ``progress(step, fraction)`` callback.
-    **params
+    estimator, min_distinct_prices, min_log_price_sd, min_weeks, stockout_probability, \
+outlier_threshold, zero_share_for_ppml, min_units_for_ols, shrink, max_step, floor, \
+ceiling, use_competitor_index, min_margin, price_endings, channel_parity, \
+wholesale_channels, wholesale_parity, competitor_ceiling, competitor_ceiling_premium, \
+allow_segment_discounts, segment_discounts, promo_threshold, baseline_weeks, alpha, \
+exclude_channels
+        Left out, each is read from the workspace's settings (``pricing.max_step``, ...;
+        ``levelfield settings``); given, it overrides the setting for this run.
         Elasticity options (``estimator``, ``min_distinct_prices``, ``min_log_price_sd``,
         ``min_weeks``, ``stockout_probability``, ``outlier_threshold``,
         ``zero_share_for_ppml``, ``shrink``; see :class:`ElasticityModel`), guardrails
@@ -116,8 +155,11 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
         pass ``guardrails=``),
         ``promo_threshold`` (share of discounted lines that makes a promotion week),
         ``baseline_weeks`` (weeks averaged for today's volume, default 13) and ``alpha``
-        (pilot tests, default 0.05). Prices personalised by customer attributes are
-        refused (``personalize_by`` raises :class:`ConfigError`).
+        (pilot tests, default 0.05).
+    guardrails
+        A :class:`Guardrails` object replacing the guardrail settings (Python only).
+    personalize_by
+        Refused: prices personalised by customer attributes raise :class:`ConfigError`.
 
     Returns
     -------
@@ -130,24 +172,68 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     ConfigError
         An unknown or invalid parameter.
     """
-    started = _utcnow()
-    if "personalize_by" in params:
+    if personalize_by is not None:
         raise ConfigError(
             "levelfield does not set prices personalised by customer attributes (fairness "
             "rule); use segment_discounts with allow_segment_discounts=True for named, "
             "published segment discounts"
         )
-    known = set(_MODEL_PARAMS) | set(_GUARD_PARAMS) | set(_OTHER)
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown pricing parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}"
-        )
+    params, used = ws.settings.resolve(
+        "pricing",
+        {
+            "estimator": estimator,
+            "min_distinct_prices": min_distinct_prices,
+            "min_log_price_sd": min_log_price_sd,
+            "min_weeks": min_weeks,
+            "stockout_probability": stockout_probability,
+            "outlier_threshold": outlier_threshold,
+            "zero_share_for_ppml": zero_share_for_ppml,
+            "min_units_for_ols": min_units_for_ols,
+            "shrink": shrink,
+            "max_step": max_step,
+            "floor": floor,
+            "ceiling": ceiling,
+            "use_competitor_index": use_competitor_index,
+            "min_margin": min_margin,
+            "price_endings": price_endings,
+            "channel_parity": channel_parity,
+            "wholesale_channels": wholesale_channels,
+            "wholesale_parity": wholesale_parity,
+            "competitor_ceiling": competitor_ceiling,
+            "competitor_ceiling_premium": competitor_ceiling_premium,
+            "allow_segment_discounts": allow_segment_discounts,
+            "segment_discounts": segment_discounts,
+            "promo_threshold": promo_threshold,
+            "baseline_weeks": baseline_weeks,
+            "alpha": alpha,
+            "exclude_channels": exclude_channels,
+        },
+    )
+    if params["exclude_channels"] is None:
+        del params["exclude_channels"]
+    if guardrails is not None:
+        if not isinstance(guardrails, Guardrails):
+            raise ConfigError(
+                f"guardrails must be a Guardrails object, not {type(guardrails).__name__}"
+            )
+        params["guardrails"] = guardrails
+        used.update({f"pricing.{k}": v for k, v in guardrails.as_dict().items()})
+    return _run(ws, params, progress, used)
+
+
+def _run(
+    ws: Workspace,
+    params: dict[str, Any],
+    progress: ProgressCallback,
+    settings: Mapping[str, Any],
+) -> PricingResult:
+    started = _utcnow()
     guard = params.get("guardrails")
     if guard is None:
         gkw = {k: params[k] for k in _GUARD_PARAMS if k in params}
-        if "price_endings" in gkw and isinstance(gkw["price_endings"], str):
-            gkw["price_endings"] = (gkw["price_endings"],)
+        for name in ("price_endings", "wholesale_channels"):
+            if name in gkw:
+                gkw[name] = tuple(gkw[name])
         guard = Guardrails(**gkw)
     elif not isinstance(guard, Guardrails):
         raise ConfigError(f"guardrails must be a Guardrails object, not {type(guard).__name__}")
@@ -257,7 +343,7 @@ def analyze(ws: Any, *, progress: ProgressCallback = no_progress, **params: Any)
     )
     if not np.isfinite(result.pooled.elasticity):
         raise InsufficientDataError("the pooled elasticity could not be estimated")
-    ws.record_run("pricing", result.params, result.summary(), started)
+    ws.record_run("pricing", result.params, result.summary(), started, settings=settings)
     progress("done", 1.0)
     return result
 

@@ -43,6 +43,7 @@ from levelfield.scenarios._simulate import (
     sobol_drivers,
     tornado,
 )
+from levelfield.workspace import UNSET, Unset, Workspace
 
 __all__ = [
     "ActionImpact",
@@ -492,23 +493,29 @@ def _resolve(
 
 
 def analyze(
-    ws: Any,
+    ws: Workspace,
     *,
     progress: ProgressCallback = no_progress,
-    horizon: int = 24,
-    n_trials: int = 20_000,
-    seed: int | None = 0,
-    scenarios: Any = None,
-    strategies: Any = None,
-    scenario_file: str | Path | None = None,
+    horizon: int | Unset = UNSET,
+    n_trials: int | Unset = UNSET,
+    seed: int | Unset | None = UNSET,
+    scenarios: Sequence[Scenario] | None = None,
+    strategies: Sequence[Strategy] | None = None,
+    scenario_file: str | Path | Unset | None = UNSET,
     drivers: Mapping[str, Any] | None = None,
     correlations: Any = None,
-    repair_correlation: bool = False,
-    elasticity: float | None = None,
-    sobol_samples: int = 1024,
-    chunk_size: int = 25_000,
+    repair_correlation: bool | Unset = UNSET,
+    elasticity: float | Unset | None = UNSET,
+    sobol_samples: int | Unset = UNSET,
+    chunk_size: int | Unset = UNSET,
 ) -> ScenariosResult:
     """Monte Carlo scenario planning for the business in ``ws``.
+
+    Keywords left out are read from the workspace's settings (``scenarios.horizon``,
+    ``scenarios.scenario_file``, ...; ``levelfield settings``); given ones override them
+    for this run. ``scenarios``, ``strategies``, ``drivers`` and ``correlations`` are
+    Python objects (the settings' way to give them is ``scenarios.scenario_file``). The
+    run records the settings it used, and those of customers and pricing it reads.
 
     Parameters
     ----------
@@ -540,6 +547,63 @@ def analyze(
     ScenariosResult
         Also recorded in the workspace's run history as ``scenarios``.
     """
+    kw, used = ws.settings.resolve(
+        "scenarios",
+        {
+            "horizon": horizon,
+            "n_trials": n_trials,
+            "seed": seed,
+            "scenario_file": scenario_file,
+            "repair_correlation": repair_correlation,
+            "elasticity": elasticity,
+            "sobol_samples": sobol_samples,
+            "chunk_size": chunk_size,
+        },
+    )
+    for name, given in (
+        ("scenarios", scenarios),
+        ("strategies", strategies),
+        ("drivers", drivers),
+        ("correlations", correlations),
+    ):
+        if given is not None:  # Python objects no setting holds: the run is not the settings'
+            used[f"scenarios.{name}"] = "given in Python"
+    return _run(
+        ws,
+        progress,
+        used,
+        _Objects(scenarios, strategies, drivers, correlations),
+        **kw,
+    )
+
+
+@dataclass(frozen=True)
+class _Objects:
+    """The Python-only inputs of :func:`analyze`."""
+
+    scenarios: Sequence[Scenario] | None
+    strategies: Sequence[Strategy] | None
+    drivers: Mapping[str, Any] | None
+    correlations: Any
+
+
+def _run(
+    ws: Workspace,
+    progress: ProgressCallback,
+    settings: Mapping[str, Any],
+    objects: _Objects,
+    *,
+    horizon: int,
+    n_trials: int,
+    seed: int | None,
+    scenario_file: str | Path | None,
+    repair_correlation: bool,
+    elasticity: float | None,
+    sobol_samples: int,
+    chunk_size: int,
+) -> ScenariosResult:
+    scenarios, strategies = objects.scenarios, objects.strategies
+    drivers, correlations = objects.drivers, objects.correlations
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     progress("building the P&L model", 0.0)
     model = build_model(
@@ -599,7 +663,7 @@ def analyze(
         "chunk_size": chunk_size,
     }
     result = ScenariosResult(**{**result.__dict__, "params": params})
-    ws.record_run("scenarios", params, result.summary(), started)
+    ws.record_run("scenarios", params, result.summary(), started, settings=settings)
     progress("done", 1.0)
     return result
 

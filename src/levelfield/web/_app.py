@@ -36,6 +36,7 @@ from levelfield.web._login import login_router
 from levelfield.web._org import OrgViews, org_router
 from levelfield.web._pages import Pages, install_error_handlers
 from levelfield.web._provenance import provenance_router
+from levelfield.web._settings import settings_router
 from levelfield.web._store import Store
 from levelfield.web._tenants import Settings, Tenants
 from levelfield.web._tokens import tokens_router
@@ -161,6 +162,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     app.include_router(account_router(st, pages.render, pages.anon_page))
     app.include_router(provenance_router(st, pages.render))
     app.include_router(contacts_router(st, pages.render))
+    app.include_router(settings_router(st, pages.render))
     app.include_router(api_router(st, flow))
     return app
 

@@ -17,6 +17,15 @@ from levelfield.workspace._keys import KEY_DIR_ENV, KeyBackup, default_key_dir
 from levelfield.workspace._keys import parse_backup as parse_key_backup
 from levelfield.workspace._rivals import WHOLESALE_CHANNELS, RivalPrices, rival_prices
 from levelfield.workspace._schema import DATA_TABLES, MONEY, SCHEMA_VERSION
+from levelfield.workspace._settings import (
+    SETTINGS,
+    UNSET,
+    Setting,
+    SettingsStore,
+    SettingValue,
+    Unset,
+    settings_of,
+)
 from levelfield.workspace._workspace import DEFAULT_WORKSPACE, Workspace, open_workspace, to_json
 
 __all__ = [
@@ -27,10 +36,16 @@ __all__ = [
     "MONEY",
     "RATE_RULE",
     "SCHEMA_VERSION",
+    "SETTINGS",
+    "UNSET",
     "WHOLESALE_CHANNELS",
     "FxStatement",
     "KeyBackup",
     "RivalPrices",
+    "Setting",
+    "SettingValue",
+    "SettingsStore",
+    "Unset",
     "Workspace",
     "default_key_dir",
     "ecb_history",
@@ -42,6 +57,7 @@ __all__ = [
     "parse_key_backup",
     "reference_currencies",
     "rival_prices",
+    "settings_of",
     "sync_reference_rates",
     "to_json",
     "workspace_is_writable",

@@ -78,7 +78,9 @@ def _used_currencies(con: duckdb.DuckDBPyConnection) -> set[str]:
         "UNION ALL SELECT currency FROM costs UNION ALL SELECT currency FROM products "
         "UNION ALL SELECT currency FROM suppliers UNION ALL SELECT currency FROM fx_rates "
         "UNION ALL SELECT upper(trim(json_extract_string(value, '$'))) FROM business "
-        "WHERE key = 'currency') WHERE currency IS NOT NULL AND trim(currency) <> ''"
+        "WHERE key = 'currency' UNION ALL SELECT upper(trim(json_extract_string(value, '$'))) "
+        "FROM settings WHERE key = 'business.currency') "
+        "WHERE currency IS NOT NULL AND trim(currency) <> ''"
     ).fetchall()
     return {str(r[0]) for r in rows}
 

@@ -470,6 +470,46 @@ _V9_COMPETITOR_PRICES = [
     )""",
 ]
 
+# v10: analysis settings (levelfield.workspace._settings holds the registry: key, type,
+# default, range, which analyses read it). ``settings`` keeps the values the user set
+# (JSON), ``settings_ledger`` every change with who and when (old and new value; a reset
+# has no new value). The base currency is the setting ``business.currency`` when the user
+# set it, else the profile's ``currency`` as before.
+_V10_SETTINGS = [
+    """CREATE TABLE settings (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL,
+        set_by VARCHAR NOT NULL,
+        set_at TIMESTAMP NOT NULL
+    )""",
+    "CREATE SEQUENCE settings_change_seq START 1",
+    """CREATE TABLE settings_ledger (
+        change_id BIGINT PRIMARY KEY,
+        key VARCHAR NOT NULL,
+        old_value VARCHAR,
+        new_value VARCHAR,
+        action VARCHAR NOT NULL,
+        changed_by VARCHAR NOT NULL,
+        changed_at TIMESTAMP NOT NULL
+    )""",
+    """CREATE OR REPLACE VIEW base_currency AS
+        SELECT coalesce(
+            (SELECT upper(trim(json_extract_string(value, '$'))) FROM settings
+             WHERE key = 'business.currency' AND trim(json_extract_string(value, '$')) <> ''),
+            (SELECT upper(trim(json_extract_string(value, '$'))) FROM business
+             WHERE key = 'currency' AND trim(json_extract_string(value, '$')) <> ''),
+            (SELECT o.currency FROM orders o
+             LEFT JOIN (SELECT currency, arg_max(per_eur, rate_date) AS per_eur
+                        FROM fx_reference_rates GROUP BY currency) r
+               ON r.currency = o.currency
+             WHERE o.status NOT IN ('failed', 'voided', 'cancelled', 'pending')
+             GROUP BY o.currency
+             ORDER BY sum(CAST(o.gross - o.discount - o.refunded AS DOUBLE)
+                          / coalesce(r.per_eur, 1)) DESC, o.currency
+             LIMIT 1),
+            'USD') AS currency""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
 MIGRATIONS: list[list[str]] = [
     _V1,
@@ -481,6 +521,7 @@ MIGRATIONS: list[list[str]] = [
     _V7_SUBSCRIPTIONS,
     _V8_FX_DAILY,
     _V9_COMPETITOR_PRICES,
+    _V10_SETTINGS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

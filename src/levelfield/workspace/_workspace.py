@@ -29,6 +29,7 @@ from levelfield.workspace._keys import (
     write_key_file,
 )
 from levelfield.workspace._schema import DATA_TABLES, MIGRATIONS, SCHEMA_VERSION
+from levelfield.workspace._settings import SettingsStore
 
 __all__ = ["DEFAULT_WORKSPACE", "Workspace", "open_workspace"]
 
@@ -278,14 +279,28 @@ class Workspace:
             for t in DATA_TABLES
         }
 
+    @property
+    def settings(self) -> SettingsStore:
+        """The analysis settings of this workspace (``levelfield settings``)."""
+        return SettingsStore(self._con)
+
     def record_run(
         self,
         analysis: str,
         params: Mapping[str, Any],
         summary: Mapping[str, Any],
         started_at: dt.datetime,
+        *,
+        settings: Mapping[str, Any] | None = None,
     ) -> int:
-        """Append a row to ``runs`` and return its id."""
+        """Append a row to ``runs`` and return its id.
+
+        ``settings`` (``{setting key: value}`` the run depended on, from
+        :meth:`SettingsStore.resolve`) is stored in the params as ``"settings"``; the
+        pipeline compares it with the settings now to tell whether the run is current.
+        """
+        if settings is not None:
+            params = {**params, "settings": dict(settings)}
         run_id = int(self._con.execute("SELECT nextval('run_id_seq')").fetchall()[0][0])
         self._con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
