@@ -38,6 +38,7 @@ ORDER = (
     "cooperation",
     "provenance",
     "web_load",
+    "web_load-quick",
     "fleet-quick",
 )
 NR = "not recorded"
