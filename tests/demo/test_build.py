@@ -30,7 +30,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
 def test_every_file_is_imported_without_rejects(built: DemoResult) -> None:
     kinds = {s.kind for s in built.imports}
     assert kinds == {"business", "channels", "suppliers", "products", "orders", "competitors",
-                     "costs", "pilots", "surveys", "automation", "subscriptions"}  # fmt: skip
+                     "costs", "pilots", "surveys", "automation", "subscriptions",
+                     "competitor_prices"}  # fmt: skip
     for s in built.imports:
         assert s.rows_rejected == 0, (s.source_name, s.top_reasons)
         assert not s.skipped_duplicate

@@ -223,27 +223,28 @@ def _base(people: pd.DataFrame, cust: pd.DataFrame, currency: str) -> pd.DataFra
     ).sort_values(["expected_value", "customer_key"], ascending=[False, True])
 
 
-def _num(x: float, digits: int) -> str:
-    return f"{x:.{digits}f}" if np.isfinite(x) else "n/a"
+def _fixed(x: pd.Series, digits: int) -> pd.Series:
+    """Numbers as text with ``digits`` decimals; ``n/a`` where missing."""
+    return x.map(f"{{:.{digits}f}}".format, na_action="ignore").fillna("n/a").astype(str)
 
 
 def _shopify_note(base: pd.DataFrame, today: dt.date) -> pd.Series:
-    def note(r: pd.Series) -> str:
-        text = f"levelfield {today:%Y-%m-%d}: {r['segment']}"
-        if np.isfinite(r["p_alive"]):
-            text += (
-                f"; P(still a customer) {_num(r['p_alive'], 2)} "
-                f"({_num(r['p_alive_low'], 2)}-{_num(r['p_alive_high'], 2)})"
-            )
-        text += (
-            f"; expected value {r['currency']} {_num(r['expected_value'], 2)} "
-            f"({_num(r['expected_value_low'], 2)}-{_num(r['expected_value_high'], 2)})"
-        )
-        if isinstance(r["next_purchase_date"], str):
-            text += f"; next purchase expected around {r['next_purchase_date']}"
-        return text
-
-    return base.apply(note, axis=1) if len(base) else pd.Series([], dtype=object)
+    """The model's outputs as one sentence per customer, for Shopify's Note column."""
+    if not len(base):
+        return pd.Series([], dtype=object)
+    text = f"levelfield {today:%Y-%m-%d}: " + base["segment"].astype(str)
+    p = (
+        "; P(still a customer) " + _fixed(base["p_alive"], 2) + " ("
+        + _fixed(base["p_alive_low"], 2) + "-" + _fixed(base["p_alive_high"], 2) + ")"
+    )  # fmt: skip
+    text = text + p.where(base["p_alive"].notna(), "")
+    text = (
+        text + "; expected value " + base["currency"].astype(str) + " "
+        + _fixed(base["expected_value"], 2) + " (" + _fixed(base["expected_value_low"], 2)
+        + "-" + _fixed(base["expected_value_high"], 2) + ")"
+    )  # fmt: skip
+    nxt = "; next purchase expected around " + base["next_purchase_date"].astype(str)
+    return text + nxt.where(base["next_purchase_date"].notna(), "")
 
 
 _MODEL_COLUMNS = {
