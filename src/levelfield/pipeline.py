@@ -20,7 +20,15 @@ from levelfield.findings import (
 )
 from levelfield.workspace import Workspace
 
-__all__ = ["ANALYSES", "UPSTREAM", "analysis_module", "collect_findings", "run_analysis"]
+__all__ = [
+    "ANALYSES",
+    "GROUP_ANALYSES",
+    "UPSTREAM",
+    "analysis_module",
+    "collect_findings",
+    "group_findings",
+    "run_analysis",
+]
 
 #: Analyses in the order ``analyze all`` runs them (scenarios reads earlier runs).
 ANALYSES = (
@@ -32,6 +40,11 @@ ANALYSES = (
     "scenarios",
     "financing",
 )
+
+#: Analyses of a group of businesses (``levelfield cooperate ...``) that store their
+#: findings in each member's workspace. One workspace cannot re-run them (they need the
+#: other members), so their latest stored findings are read as they are.
+GROUP_ANALYSES = ("cooperation_buying", "cooperation_partners")
 
 #: Analyses whose result reads the latest run of others: scenarios takes customers' monthly
 #: retention and pricing's elasticities from their newest runs; exposure's scorecard notes
@@ -124,8 +137,19 @@ def collect_findings(
             found[name] = list(run_analysis(ws, name).findings())
         except LevelfieldError as exc:
             skipped[name] = f"{type(exc).__name__}: {exc}"
+    found.update(group_findings(ws))
     progress("findings collected", 1.0)
     return found, skipped
+
+
+def group_findings(ws: Workspace) -> dict[str, list[Finding]]:
+    """The latest stored findings of each group analysis (:data:`GROUP_ANALYSES`)."""
+    out: dict[str, list[Finding]] = {}
+    for name in GROUP_ANALYSES:
+        stored = ws.latest_findings(name)
+        if stored:
+            out[name] = stored
+    return out
 
 
 def _is_current(ws: Workspace, name: str) -> bool:

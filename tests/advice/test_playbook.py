@@ -20,6 +20,14 @@ CONTEXT = {
     "amount": 12_000.0,
     "low": 800.0,
     "high": 2_400.0,
+    # cooperation findings (levelfield.cooperation._store)
+    "saving_text": "EUR 1,200",
+    "members": 6,
+    "rule": "Shapley",
+    "partner": "Corner Bakery",
+    "suggestion": "Offer a joint bundle to the 140 customers you share",
+    "activities": "Cooperate only where you do not compete: joint purchasing",
+    "amount_is": "Corner Bakery's customers who do not buy from you yet",
 }
 
 

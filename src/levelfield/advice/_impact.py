@@ -266,6 +266,25 @@ def from_finding_revenue(
     )
 
 
+def finding_amount_margin(
+    params: Mapping[str, Any],
+    bound: Mapping[str, Finding],
+    facts: BusinessFacts,
+    ws: Workspace | None = None,
+) -> ImpactEstimate:
+    """Profit at the margin on ``low_share``..``high_share`` of the revenue the finding
+    names in ``context["amount"]`` (e.g. a partner's customers a joint offer can reach)."""
+    f = _first(bound, params)
+    amount = float(f.context.get("amount", 0.0))
+    return _margin_share_range(
+        amount,
+        params,
+        facts,
+        "if {lo:.0%}–{hi:.0%} of the {amount} a year that {what} stands for were won",
+        what=str(f.context.get("amount_is", "the finding")),
+    )
+
+
 def supply_risk(
     params: Mapping[str, Any],
     bound: Mapping[str, Finding],
@@ -478,6 +497,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "revenue_range": revenue_range,
     "channel_revenue_range": channel_revenue_range,
     "from_finding_revenue": from_finding_revenue,
+    "finding_amount_margin": finding_amount_margin,
     "supply_risk": supply_risk,
     "fee_cut": fee_cut,
     "cogs_range": cogs_range,

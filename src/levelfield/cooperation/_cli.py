@@ -14,8 +14,10 @@ from rich.table import Table
 from levelfield.cooperation._buying import BuyingGroupResult, buying_group
 from levelfield.cooperation._demo import write_demo_group
 from levelfield.cooperation._inputs import read_price_breaks, read_purchases
+from levelfield.cooperation._partners import PRIVACY_SHORT, PartnersResult
+from levelfield.errors import ConfigError
 
-__all__ = ["register_cli", "render_buying_group"]
+__all__ = ["register_cli", "render_buying_group", "render_partners"]
 
 _Command = Callable[..., None]
 
@@ -153,15 +155,84 @@ def render_buying_group(result: BuyingGroupResult, console: Console) -> None:
         console.print(f"Note: {note}.", highlight=False)
 
 
+def render_partners(result: PartnersResult, console: Console) -> None:
+    """Print each member's top partners and rivals, with the reasons in words."""
+    for m in result.members:
+        console.print(f"\n[bold]{m.name}[/]", highlight=False)
+        top = result.top_partners(m.name)
+        if top.empty:
+            console.print("  No complementary partner in this group.", highlight=False)
+        for rank, r in enumerate(top.itertuples(), start=1):
+            console.print(f"  {rank}. {r.partner}: {r.reasons}.", highlight=False)
+            console.print(f"     Suggestion: {r.suggestion}.", highlight=False)
+        for r in result.rivals(m.name).itertuples():
+            console.print(f"  Co-opetition: {r.reasons}", highlight=False)
+    for note in result.notes:
+        console.print(f"Note: {note}.", highlight=False)
+    console.print(f"\nPrivacy: {PRIVACY_SHORT}", highlight=False)
+
+
+def _print_advice(paths: list[Path], console: Console) -> None:
+    """The playbook's cooperation rules, fired from the results just stored."""
+    from levelfield.advice import advise
+    from levelfield.pipeline import group_findings
+    from levelfield.workspace import open_workspace
+
+    for path in paths:
+        with open_workspace(path, create=False) as ws:
+            plan = advise(ws, findings=group_findings(ws))
+            name = ws.con.execute("SELECT value FROM business WHERE key = 'name'").fetchall()
+        who = str(name[0][0]).strip('"') if name else path.parent.name
+        console.print(f"\n[bold]Advice for {who}[/]", highlight=False)
+        if not plan.actions:
+            console.print("  No cooperation rule fires.", highlight=False)
+        for a in plan.actions:
+            console.print(f"  {a.rank}. {a.title}", highlight=False)
+            console.print(f"     Why: {a.finding}", highlight=False)
+            console.print(
+                f"     Worth: {plan.currency} {a.impact.low:,.0f} to {a.impact.high:,.0f} a "
+                f"year ({a.impact.basis})",
+                highlight=False,
+            )
+            console.print(f"     Do: {a.do}", highlight=False)
+
+
+_PRIVACY_HELP = (
+    "Privacy: customers in common are counted from group tokens, keyed hashes of e-mails "
+    "under the GROUP key (never a workspace's own key), derived by each member with "
+    "'levelfield cooperate tokens'; only counts are printed and stored. Limits: whoever "
+    "runs this command reads every member's tokens (not e-mails); whoever also holds the "
+    "group key can test a guessed e-mail against them; in a small group, or for a pair "
+    "whose customers mostly overlap, the counts alone say a lot about a partner's "
+    "customers. Rotate the key when a member leaves."
+)
+
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option(
+        "--workspace", "-w", help="Workspace file (DuckDB).", envvar="LEVELFIELD_WORKSPACE"
+    ),
+]
+GroupKeyOpt = Annotated[
+    Path, typer.Option("--group-key", help="The group key file ('cooperate group-key').")
+]
+
+
 def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any = None) -> None:
     """Add the ``cooperate`` command group to the Typer ``app``."""
     errors = cast(Callable[[_Command], _Command], friendly_errors)
     group = typer.Typer(
-        help="What several businesses can do together: buying groups with fair shares.",
+        help="What several businesses can do together: buying groups with fair shares, "
+        "partners and co-opetition, an association's evidence pack.",
         no_args_is_help=True,
     )
     app.add_typer(group, name="cooperate")
+    _buying_commands(group, errors)
+    _partner_commands(group, errors)
+    _pack_commands(group, errors)
 
+
+def _buying_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
     @group.command("buying-group")
     @errors
     def buying_group_cmd(
@@ -177,8 +248,21 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any = None) ->
             int, typer.Option(help="Random orders for the sampled Shapley value (>20 members).")
         ] = 2000,
         seed: Annotated[int, typer.Option(help="Seed of the sampling.")] = 0,
+        workspaces: Annotated[
+            Path | None,
+            typer.Option(
+                help="Folder of the members' workspaces: each member's share is stored in "
+                "the workspace whose business name matches (for advise, report, web)."
+            ),
+        ] = None,
+        advise: Annotated[
+            bool, typer.Option("--advise", help="Print the cooperation advice per member.")
+        ] = False,
     ) -> None:
         """Pool members' purchases against price breaks and split the saving fairly."""
+        from levelfield.cooperation._partners import find_workspaces
+        from levelfield.cooperation._store import record_buying_group, workspace_names
+
         result = buying_group(
             read_purchases(purchases),
             read_price_breaks(price_breaks),
@@ -186,16 +270,126 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any = None) ->
             seed=seed,
         )
         render_buying_group(result, console)
+        if workspaces is None:
+            if advise:
+                raise ConfigError("--advise needs --workspaces (advice is per member)")
+            return
+        names = workspace_names(find_workspaces(workspaces))
+        stored = record_buying_group(
+            result, names, {"purchases": purchases.name, "price_breaks": price_breaks.name}
+        )
+        missing = [str(m) for m in result.members["member"] if m not in stored]
+        console.print(
+            f"Stored each member's share in {len(stored)} workspace(s)"
+            + (f"; no workspace for {', '.join(missing)}." if missing else "."),
+            highlight=False,
+        )
+        if advise:
+            _print_advice([names[m] for m in stored], console)
 
+
+def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
+    @group.command("group-key")
+    @errors
+    def group_key_cmd(
+        file: Annotated[Path, typer.Argument(help="Where to write the new group key.")],
+    ) -> None:
+        """Create a group key: share it privately with the members (never a workspace key)."""
+        from levelfield.cooperation._tokens import new_group_key, write_group_key
+
+        key = new_group_key()
+        write_group_key(file, key)
+        console.print(
+            f"Wrote group key {key.group_id} to {file} (owner-only). Give it to each member "
+            "privately; each runs 'levelfield cooperate tokens'.",
+            highlight=False,
+        )
+
+    @group.command("tokens", help="Derive group tokens from your order exports. " + _PRIVACY_HELP)
+    @errors
+    def tokens_cmd(
+        exports: Annotated[list[Path], typer.Argument(help="Order export files with e-mails.")],
+        group_key: GroupKeyOpt,
+        workspace: WorkspaceOpt = Path("levelfield.duckdb"),
+        email_column: Annotated[
+            str | None, typer.Option(help="The e-mail column, when not recognised.")
+        ] = None,
+    ) -> None:
+        from levelfield.cooperation._tokens import derive_tokens, read_group_key
+        from levelfield.workspace import open_workspace
+
+        key = read_group_key(group_key)
+        with open_workspace(workspace, create=False) as ws:
+            done = derive_tokens(ws, key, list(exports), email_col=email_column)
+        console.print(
+            f"Read {done.rows:,} rows (column {done.column!r}): {done.emails:,} distinct "
+            f"e-mails hashed under group key {done.group_id}; the workspace holds "
+            f"{done.tokens:,} tokens for this group. No e-mail was stored.",
+            highlight=False,
+        )
+
+    @group.command(
+        "partners",
+        help="Rank complementary partners and flag rivals across a "
+        "folder of members' workspaces. " + _PRIVACY_HELP,
+    )
+    @errors
+    def partners_cmd(
+        directory: Annotated[Path, typer.Argument(help="Folder of the members' workspaces.")],
+        group_key: GroupKeyOpt,
+        top: Annotated[int, typer.Option(help="Partners listed per member.")] = 3,
+        advise: Annotated[
+            bool, typer.Option("--advise", help="Print the cooperation advice per member.")
+        ] = False,
+    ) -> None:
+        from levelfield.cooperation._partners import find_workspaces, match_partners
+        from levelfield.cooperation._store import record_partners
+        from levelfield.cooperation._tokens import read_group_key
+
+        if top < 1:
+            raise ConfigError(f"--top must be 1 or more, not {top}")
+        paths = find_workspaces(directory)
+        result = match_partners(paths, read_group_key(group_key), top=top)
+        record_partners(result, {"members": len(paths), "top": top, "group_id": result.group_id})
+        render_partners(result, console)
+        if advise:
+            _print_advice(paths, console)
+
+
+def _pack_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
     @group.command("demo")
     @errors
     def demo_cmd(
-        directory: Annotated[Path, typer.Argument(help="Folder to write the two CSV files in.")],
+        directory: Annotated[Path, typer.Argument(help="Folder to write the demo group in.")],
+        group: Annotated[
+            int | None,
+            typer.Option(
+                "--group",
+                help="Build N (6-12) member workspaces through ingest too, with planted "
+                "complementary pairs and one pair of rivals.",
+            ),
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the demo group.")] = 0,
     ) -> None:
-        """Write a demo group's purchases.csv and price_breaks.csv (planted price breaks)."""
-        p, b = write_demo_group(directory)
+        """Write a demo buying group (purchases.csv, price_breaks.csv), or a whole group."""
+        if group is None:
+            p, b = write_demo_group(directory)
+            console.print(
+                f"Wrote {p} and {b}. Try: levelfield cooperate buying-group "
+                f"--purchases {p} --price-breaks {b}",
+                highlight=False,
+            )
+            return
+        from levelfield.cooperation._group import build_demo_group
+
+        demo = build_demo_group(directory, n=group, seed=seed)
+        d = demo.directory
         console.print(
-            f"Wrote {p} and {b}. Try: levelfield cooperate buying-group "
-            f"--purchases {p} --price-breaks {b}",
+            f"Wrote a demo group of {len(demo.members)} businesses to {d} (one workspace "
+            f"each, built through ingest; group key {demo.group_key.name}). Try:\n"
+            f"  levelfield cooperate partners {d} --group-key {demo.group_key}\n"
+            f"  levelfield cooperate buying-group --purchases {demo.purchases} "
+            f"--price-breaks {demo.price_breaks} --workspaces {d}\n"
+            f"  levelfield cooperate evidence-pack {d} -o {d / 'evidence.html'}",
             highlight=False,
         )

@@ -532,7 +532,8 @@ def run_advice(
     ``skipped`` maps the analyses that could not run to why (shown with the plan).
     """
     try:
-        return advise(ws, findings=findings, skipped=skipped), ""
+        every = {**findings, **pipeline.group_findings(ws)}
+        return advise(ws, findings=every, skipped=skipped), ""
     except LevelfieldError as exc:
         return None, f"{type(exc).__name__}: {exc}"
 

@@ -510,6 +510,16 @@ _V10_SETTINGS = [
             'USD') AS currency""",
 ]
 
+# Group tokens (cooperation): keyed hashes of customers' e-mails under a group's key,
+# tagged with the key's public id; never the workspace's own pseudonyms, never e-mails.
+_V11_GROUP_TOKENS = [
+    """CREATE TABLE group_tokens (
+        group_id VARCHAR NOT NULL,
+        token VARCHAR NOT NULL,
+        PRIMARY KEY (group_id, token)
+    )""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
 MIGRATIONS: list[list[str]] = [
     _V1,
@@ -522,6 +532,7 @@ MIGRATIONS: list[list[str]] = [
     _V8_FX_DAILY,
     _V9_COMPETITOR_PRICES,
     _V10_SETTINGS,
+    _V11_GROUP_TOKENS,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
