@@ -357,6 +357,49 @@ def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]
 
 
 def _pack_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
+    @group.command("evidence-pack")
+    @errors
+    def evidence_pack_cmd(
+        directory: Annotated[Path, typer.Argument(help="Folder of the members' workspaces.")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")],
+        title: Annotated[str, typer.Option(help="Title of the pack.")] = "Evidence pack",
+        k: Annotated[
+            int | None,
+            typer.Option(
+                help="Fewest members behind any published figure (default 10 when more than "
+                "5 firms contribute, else 3; below 10 is refused then)."
+            ),
+        ] = None,
+    ) -> None:
+        """One HTML file an association can publish: fee burden per platform, the share
+        of members depending on one platform, compliance cost per employee against large
+        firms; k-anonymous aggregates only, with what was suppressed named. The private
+        ledger of which member was in which group (.evidence_ledger.parquet in DIR) keeps
+        the next pack from being compared with this one to single out a member."""
+        import pandas as pd
+
+        from levelfield.cooperation._evidence import evidence_pack, render_evidence_html
+        from levelfield.cooperation._partners import find_workspaces
+
+        ledger_file = directory / ".evidence_ledger.parquet"
+        ledger = pd.read_parquet(ledger_file) if ledger_file.is_file() else None
+        pack = evidence_pack(find_workspaces(directory), k=k, ledger=ledger)
+        page = render_evidence_html(pack, title)
+        for path, write in (
+            (output, lambda p: p.write_text(page, encoding="utf-8")),
+            (ledger_file, lambda p: pack.ledger.to_parquet(p, index=False)),
+        ):
+            tmp = path.with_name(f".{path.name}.tmp")
+            write(tmp)
+            tmp.replace(path)
+        s = pack.summary()
+        console.print(
+            f"Wrote {output}: {s['members']} members, k = {s['k']}; {s['published']} "
+            f"aggregate(s) published, {s['suppressed']} suppressed (named in the pack). "
+            f"Private ledger: {ledger_file} (keep it; never publish it).",
+            highlight=False,
+        )
+
     @group.command("demo")
     @errors
     def demo_cmd(

@@ -27,6 +27,7 @@ percentiles only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,11 +65,13 @@ class PeerRelease:
         return self.table.loc[self.table["status"] != "suppressed"]
 
 
-def _contributions(findings: pd.DataFrame, businesses: pd.DataFrame) -> pd.DataFrame:
+def _contributions(
+    findings: pd.DataFrame, businesses: pd.DataFrame, metrics: Mapping[str, str]
+) -> pd.DataFrame:
     need = {"business_id", "sector", "region", "size_band", "consent"}
     if missing := sorted(need - set(businesses.columns)):
         raise DataError(f"the businesses table lacks the column(s) {', '.join(missing)}")
-    ok = findings.loc[findings["error"].isna() & findings["metric"].isin(list(METRICS))]
+    ok = findings.loc[findings["error"].isna() & findings["metric"].isin(list(metrics))]
     ok = ok.loc[np.isfinite(ok["value"].to_numpy(dtype=float))]
     biz = businesses.loc[businesses["consent"].astype(bool), sorted(need - {"consent"})]
     vals = ok[["business_id", "metric", "value"]].merge(biz, on="business_id", how="inner")
@@ -129,6 +132,7 @@ def peer_benchmarks(
     *,
     k: int = 10,
     ledger: pd.DataFrame | None = None,
+    metrics: Mapping[str, str] = METRICS,
 ) -> PeerRelease:
     """Publishable peer percentiles per metric and peer group (rules in the module doc).
 
@@ -142,10 +146,13 @@ def peer_benchmarks(
         Minimum number of consenting contributors of a published group (default 10).
     ledger
         The ledger of earlier releases (:attr:`PeerRelease.ledger`), for rule 3.
+    metrics
+        Metric id -> unit of the metrics to release (default the fleet's
+        :data:`METRICS`; the cooperation evidence pack passes its own).
     """
     if not (isinstance(k, int) and k >= 2):
         raise ConfigError(f"k must be a whole number of at least 2, not {k!r}")
-    vals = _assign_groups(_contributions(findings, businesses), k)
+    vals = _assign_groups(_contributions(findings, businesses, metrics), k)
     vals["group"] = _group_key(vals)
     pub = vals.loc[vals["level"] >= 0]
     groups = (
@@ -179,7 +186,7 @@ def peer_benchmarks(
     groups.loc[is_blocked, ["n", *_STATS]] = np.nan
     groups["level"] = [_LEVELS[lv][1] for lv in groups["level"]]
     table = pd.concat([groups, _suppressed(vals, k)], ignore_index=True)
-    table["unit"] = table["metric"].map(METRICS)
+    table["unit"] = table["metric"].map(dict(metrics))
     new = groups.loc[~is_blocked, LEDGER_COLUMNS]
     full = new if ledger is None else pd.concat([ledger[LEDGER_COLUMNS], new], ignore_index=True)
     full = full.loc[~full.assign(m=full["members"].map(tuple)).duplicated(["metric", "group", "m"])]
