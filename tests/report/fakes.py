@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,9 @@ class FakeResult:
         ]
 
 
-def make_analysis(name: str, *, fail: BaseException | None = None) -> types.ModuleType:
+def make_analysis(
+    name: str, *, fail: BaseException | None = None, warn: Warning | None = None
+) -> types.ModuleType:
     """A module honouring the analysis contract, named ``levelfield.<name>``."""
     mod = types.ModuleType(f"levelfield.{name}")
 
@@ -72,6 +75,8 @@ def make_analysis(name: str, *, fail: BaseException | None = None) -> types.Modu
         progress("reading orders", 0.5)
         if fail is not None:
             raise fail
+        if warn is not None:
+            warnings.warn(warn, stacklevel=1)
         n = ws.con.execute("SELECT count(*) FROM order_revenue").fetchall()[0][0]
         if n == 0:
             raise InsufficientDataError(f"no orders: run 'levelfield import orders FILE' ({name})")

@@ -134,6 +134,30 @@ def test_a_bug_in_an_analysis_is_not_hidden_in_a_section(
         build_report_data(ws)
 
 
+def test_a_warning_is_a_plain_sentence_in_its_section(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from levelfield.errors import ConvergenceWarning
+
+    fakes.fill_orders(ws)
+    said = ConvergenceWarning("the purchase model did not converge; set customers.model bgnbd")
+    fakes.install(
+        monkeypatch,
+        {"customers": fakes.make_analysis("customers", warn=said)},
+        fakes.fake_plan(),
+    )
+    data, _raw = build_report_data(ws)
+    sec = data.section("customers")
+    assert sec is not None and sec.warnings == (
+        "Warning: The purchase model did not converge; set customers.model bgnbd.",
+    )
+    assert ReportData.from_json(data.to_json()).section("customers") == sec
+    html = render_report(data)
+    block = html[html.index('id="customers"') :]
+    assert "Warning: The purchase model did not converge" in block
+    assert ".py" not in block.split('id="landscape"')[0] and "ConvergenceWarning" not in html
+
+
 def test_report_data_json_round_trip(ws: Workspace, fake_analyses: None) -> None:
     fakes.fill_orders(ws)
     data, _raw = build_report_data(ws)

@@ -17,13 +17,14 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import duckdb
 
 from levelfield import pipeline
 from levelfield._version import __version__
+from levelfield._warnings import collect_plain_warnings
 from levelfield.advice import Action, AdvicePlan, advise
 from levelfield.errors import LevelfieldError
 from levelfield.findings import (
@@ -215,6 +216,7 @@ class Section:
     methods: str = ""
     references: tuple[str, ...] = ()
     summary: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,7 @@ class ReportData:
 
 def _section_from_dict(d: Mapping[str, Any]) -> Section:
     return Section(
+        warnings=tuple(d.get("warnings", ())),
         name=d["name"],
         title=d["title"],
         status=d["status"],
@@ -347,6 +350,7 @@ class Outcome:
 
     result: AnalysisResult | None
     reason: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def run_analyses(
@@ -375,11 +379,15 @@ def run_analyses(
             progress(f"{_name}: {text}", (_i + frac) / len(names))
 
         progress(f"{name}: starting", i / len(names))
-        try:
-            # Through the pipeline, so the run's findings are stored for advice and later.
-            out[name] = Outcome(pipeline.run_analysis(ws, name, step))
-        except LevelfieldError as exc:
-            out[name] = Outcome(None, f"{type(exc).__name__}: {exc}")
+        # Warnings become plain sentences in the section (no file path, no class name).
+        with collect_plain_warnings() as said:
+            try:
+                # Through the pipeline, so the run's findings are stored for advice and later.
+                result: AnalysisResult | None = pipeline.run_analysis(ws, name, step)
+                reason = ""
+            except LevelfieldError as exc:
+                result, reason = None, f"{type(exc).__name__}: {exc}"
+        out[name] = Outcome(result, reason, tuple(said))
     progress("analyses done", 1.0)
     return out
 
@@ -453,7 +461,8 @@ def _sections(outcomes: Mapping[str, Outcome]) -> tuple[Section, ...]:
                 Section(name=name, title=ANALYSIS_TITLES[name], status="missing", reason=oc.reason)
             )
         else:
-            sections.append(build_section(name, pipeline.analysis_module(name), oc.result))
+            built = build_section(name, pipeline.analysis_module(name), oc.result)
+            sections.append(replace(built, warnings=oc.warnings))
     return tuple(sections)
 
 
