@@ -26,9 +26,9 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Any]]:
 def _changes(page: Any) -> list[float]:
     """The ``change`` column of the pricing page's recommendations table (shares)."""
     table = page.locator("details:has(summary:has-text('Table: recommendations')) table")
-    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    headers = [h.strip() for h in table.locator("thead th").all_text_contents()]
     col = headers.index("change")
-    cells = table.locator(f"tbody tr td:nth-child({col + 1})").all_inner_texts()
+    cells = table.locator(f"tbody tr td:nth-child({col + 1})").all_text_contents()
     return [float(c.replace(",", "")) for c in cells if c.strip()]
 
 
