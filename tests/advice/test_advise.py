@@ -129,7 +129,12 @@ def test_missing_imports_say_which_advice_they_would_unlock(shop: Workspace) -> 
         "customer survey answers (Net Promoter Score)",
         "the automation questionnaire (hours per task)",
         "the business profile (employees, sector, country)",
+        "the credit offers you are weighing (loans, cash advances, lines of credit)",
     }
+    assert (
+        "levelfield import credit_offers FILE"
+        in by_data["the credit offers you are weighing (loans, cash advances, lines of credit)"].how
+    )
     assert (
         "Qualify alternates for single-source products"
         in by_data["suppliers with their countries"].advice

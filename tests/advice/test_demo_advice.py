@@ -42,3 +42,32 @@ def test_demo_top_three_reflects_planted_truth(demo_dir: Path) -> None:
         assert a.reasoning.startswith(f"#{a.rank}:")
     # The demo's profile is distinctive (planted), so no commodity trap without cause.
     assert all(i.name != "Commodity trap" for i in plan.insights)
+
+
+@pytest.mark.slow
+def test_demo_financing_rules_fire_from_the_cli(demo_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from levelfield.cli import app
+
+    truth = json.loads((demo_dir / "manifest.json").read_text())["financing"]
+    out = CliRunner().invoke(
+        app, ["advise", "--format", "json", "--workspace", str(demo_dir / "levelfield.duckdb")]
+    )
+    assert out.exit_code == 0, out.output
+    plan = json.loads(out.output[out.output.index("{") :])
+    actions = {a["rule"]: a for a in plan["actions"]}
+    mca = next(o for o in truth["offers"] if o["kind"] == "merchant_cash_advance")
+    loan = next(o for o in truth["offers"] if o["kind"] == "term_loan")
+    advance = actions["price_of_a_cash_advance"]
+    assert mca["offer_id"] in advance["do"] and loan["offer_id"] in advance["do"]
+    assert "typical season" in advance["do"] and "slow season" in advance["do"]
+    assert "take_the_cheaper_credit" not in actions  # replaced by the deeper rule
+    buffer = actions["build_cash_buffer"]
+    assert f"before week {truth['cash_low_week']} " in buffer["title"]
+    assert "Assumptions: opening cash" in buffer["do"]
+    # The roaster earns several times its debt service: the usual 1.25 threshold passes.
+    assert "dscr_below_lender_threshold" not in actions
+    assert "passes the usual 1.25 threshold" in actions["dscr_meets_lender_threshold"]["title"]
+    for rule in ("price_of_a_cash_advance", "build_cash_buffer"):
+        assert "not financial advice" in actions[rule]["do"]

@@ -28,6 +28,21 @@ CONTEXT = {
     "suggestion": "Offer a joint bundle to the 140 customers you share",
     "activities": "Cooperate only where you do not compete: joint purchasing",
     "amount_is": "Corner Bakery's customers who do not buy from you yet",
+    # financing findings
+    "offer_id": "MCA-1",
+    "apr_p05": 0.5,
+    "apr_p95": 0.9,
+    "apr_slow": 0.6,
+    "alt_offer_id": "TL-1",
+    "alt_kind": "term loan",
+    "alt_apr": 0.1,
+    "saving": 9_000.0,
+    "weeks_to_repay": 40.0,
+    "week_starting": "2026-02-09",
+    "shortfall": 20_000.0,
+    "driver": "sales",
+    "assumptions": "opening cash 10,000",
+    "source": "SBA SOP 50 10 7.1",
 }
 
 

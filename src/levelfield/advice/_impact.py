@@ -487,7 +487,26 @@ def scenario_add_supplier(
     return supply_risk(params, bound, facts, ws)
 
 
+def information(
+    params: Mapping[str, Any],
+    bound: Mapping[str, Finding],
+    facts: BusinessFacts,
+    ws: Workspace | None = None,
+) -> ImpactEstimate:
+    """No change in profit is claimed: the rule informs (e.g. what a lender will see).
+
+    The basis quotes the finding's ``assumptions`` context when it has one.
+    """
+    f = _first(bound, params)
+    stated = str(f.context.get("assumptions", "") or "")
+    basis = "information only, no change in profit is claimed" + (
+        f"; assumptions: {stated}" if stated else ""
+    )
+    return ImpactEstimate(low=0.0, mid=0.0, high=0.0, basis=basis, method="information")
+
+
 ESTIMATORS: dict[str, Estimator] = {
+    "information": information,
     "scenario_shift_channel": scenario_shift_channel,
     "scenario_add_supplier": scenario_add_supplier,
     "channel_shift": channel_shift,

@@ -56,6 +56,11 @@ DATA_KINDS: dict[str, DataKind] = {
         "SELECT count(*) FROM automation",
         "levelfield template automation, then levelfield import automation FILE",
     ),
+    "credit_offers": DataKind(
+        "the credit offers you are weighing (loans, cash advances, lines of credit)",
+        "SELECT count(*) FROM credit_offers",
+        "levelfield template credit_offers, then levelfield import credit_offers FILE",
+    ),
     "business": DataKind(
         "the business profile (employees, sector, country)",
         "SELECT count(*) FROM business WHERE key = 'employees'",

@@ -16,7 +16,7 @@ Folder layout::
     DIR/exports/amazon_all_orders_2023-2025.txt  Amazon "All Orders" report (TSV)
     DIR/exports/wholesale_invoices_2023-2025.csv café invoices (generic profile)
     DIR/exports/{products,suppliers,channels,competitors,costs,pilots,nps_survey,
-                 automation,business}.csv
+                 automation,business,credit_offers}.csv
     DIR/certificates/fairtrade-konga-40217.txt the demo lot certificate (its SHA-256 is logged)
     DIR/levelfield.duckdb                      the workspace
     DIR/manifest.json                          the ground truth
@@ -63,6 +63,12 @@ Manifest keys (money in USD, shares 0-1)
     The provenance log's lots (two green-coffee origins, CO and ET, roasted into
     SO-COL-HUI, SO-ETH-YIR and the BL-HOUSE blend), the Fairtrade certificate (file,
     SHA-256, lots covered), the number of log entries and the publication URL pattern.
+``financing``
+    The two planted credit offers (``offers``: a merchant cash advance and a term loan,
+    imported from ``credit_offers.csv``), the ``payables`` of the business profile (the
+    roaster bill due in February 2026), ``forecast_start`` (Monday of week 1),
+    ``cash_low_week`` (the week the balance first falls below the buffer) and the
+    ``seasonal_dip`` (January-March trough of ``MONTH_SEASON``).
 ``files``
     Each export with its kind, SHA-256, the ingest profile it matched, rows and the
     import options used.

@@ -20,6 +20,7 @@ from levelfield.demo._exports import (
     write_shopify,
     write_wholesale,
 )
+from levelfield.demo._financing import PAYABLES, financing_truth, write_credit_offers
 from levelfield.demo._provenance import CERTIFICATES_DIR, add_demo_provenance
 from levelfield.demo._rivals import write_competitor_prices
 from levelfield.demo._simulate import END, START, simulate
@@ -228,7 +229,9 @@ def build_demo(
         files.append((kind, path, options))
 
     add("business", exports / "business.csv")
-    truth["business"] = write_business(exports / "business.csv")
+    truth["business"] = write_business(
+        exports / "business.csv", {"payables": [dict(x) for x in PAYABLES]}
+    )
     add("channels", exports / "channels.csv")
     truth["channel_setup"] = write_channels(exports / "channels.csv")
     add("suppliers", exports / "suppliers.csv")
@@ -265,6 +268,9 @@ def build_demo(
     )
     add("subscriptions", exports / "subscriptions.csv")
     truth["subscriptions"] = write_stripe_subscriptions(seed, exports / "subscriptions.csv")
+    add("credit_offers", exports / "credit_offers.csv")
+    write_credit_offers(exports / "credit_offers.csv")
+    truth["financing"] = financing_truth()
 
     summaries: list[Any] = []
     with open_workspace(ws_path, create=True, key_dir=key_dir) as ws:

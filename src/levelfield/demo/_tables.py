@@ -352,11 +352,12 @@ def write_automation(path: Path) -> dict[str, Any]:
     return {"tasks": len(rows), "hours_per_week": hours, "cost_per_week": round(cost, 2)}
 
 
-def write_business(path: Path) -> dict[str, Any]:
-    """``business.csv``: key,value rows; values are JSON."""
-    rows = [[k, json.dumps(v)] for k, v in BUSINESS.items()]
+def write_business(path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``business.csv``: key,value rows; values are JSON (``extra`` keys added last)."""
+    profile = {**BUSINESS, **(extra or {})}
+    rows = [[k, json.dumps(v)] for k, v in profile.items()]
     _write_rows(path, ["key", "value"], rows)
-    return dict(BUSINESS)
+    return profile
 
 
 def pilot_window_days() -> tuple[int, int]:

@@ -430,8 +430,13 @@ def lender_metrics(
     ws: Workspace,
     sales: np.ndarray[Any, np.dtype[np.float64]],
     offer_annual_payments: float,
+    variable_share: float = 0.0,
 ) -> pd.DataFrame:
-    """Debt-service coverage, revenue trend and volatility, concentration, runway."""
+    """Debt-service coverage, revenue trend and volatility, concentration, runway.
+
+    Net operating income is a year of sales less the cost of goods and fees
+    (``variable_share`` of sales) and twelve months of recorded costs.
+    """
     year = sales[-52:]
     annual_sales = float(year.sum()) * 52.0 / year.size
     monthly_costs = _monthly_costs(ws)
@@ -440,7 +445,7 @@ def lender_metrics(
     existing_service = debt * rate  # interest only when no schedule is known
     rows = []
     if monthly_costs is not None:
-        noi = annual_sales - 12.0 * monthly_costs
+        noi = annual_sales * (1.0 - variable_share) - 12.0 * monthly_costs
         service = existing_service + offer_annual_payments
         dscr = noi / service if service > 0 else None
         rows.append(
@@ -458,7 +463,7 @@ def lender_metrics(
         rows.append(
             _metric(
                 "operating_margin",
-                "Operating margin (sales less recorded costs)",
+                "Operating margin (sales less cost of goods, fees and recorded costs)",
                 margin,
                 "share",
                 "> 0",
@@ -699,7 +704,7 @@ def _run(
         flows = offer_cash_flows(best, sales_futures(hist.sales, 52, 200, seed=seed))
         in_year = flows.times * 52.0 / flows.periods_per_year <= 52.0
         best_annual = float(np.median(flows.payments[:, in_year].sum(axis=-1)))
-    metrics = lender_metrics(ws, hist.sales, best_annual)
+    metrics = lender_metrics(ws, hist.sales, best_annual, cash.variable_share)
     result = FinancingResult(
         table,
         cash,
