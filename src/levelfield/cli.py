@@ -301,15 +301,33 @@ def advise(
 @_friendly_errors
 def report(
     workspace: WorkspaceOpt = DEFAULT_WS,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
-        "report.html"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="HTML file to write (report.html, or lender-pack.html)."
+        ),
+    ] = None,
+    lender: Annotated[
+        bool,
+        typer.Option(
+            "--lender",
+            help="Write the lender pack instead: credit offers ranked by APR, the 13-week cash "
+            "forecast, lender metrics with their thresholds, data sources; totals only, no "
+            "customer data; print it to PDF from the browser.",
+        ),
+    ] = False,
 ) -> None:
-    """Write the one-file HTML report (works offline)."""
+    """Write the one-file HTML report (works offline), or with --lender the lender pack."""
     from levelfield import report as report_mod
 
+    if lender:
+        target = output or Path("lender-pack.html")
+        with _open(workspace, reading=True) as ws, progress_bar("Writing lender pack") as bar:
+            path = report_mod.write_lender_pack(ws, target, progress=bar)
+        console.print(f"Lender pack written: [bold]{path.resolve()}[/]")
+        return
     with _open(workspace, reading=True) as ws, progress_bar("Writing report") as progress:
-        path = report_mod.write_report(ws, output, progress=progress)
+        path = report_mod.write_report(ws, output or Path("report.html"), progress=progress)
     console.print(f"Report written: [bold]{path.resolve()}[/]")
 
 

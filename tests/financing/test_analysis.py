@@ -193,6 +193,11 @@ def test_playbook_points_to_the_cheaper_offer_as_information(tmp_path: Path) -> 
         res = financing.analyze(ws, n_futures=200)
         plan = advise(ws, findings={"financing": res.findings()}, skipped={})
     text = "\n".join(plan.to_frame().astype(str).to_numpy().ravel())
-    assert "Compare your credit offers on one scale" in text
-    assert "MCA-1" in text and "The cheapest offer entered, TL-1" in text
+    # The advance is priced per year against the term loan (the deeper rule replaces the
+    # plain comparison), the cash low and the debt-service coverage are stated as information.
+    assert "Know the yearly price of MCA-1 before signing" in text
+    assert "The term loan TL-1 at" in text and "would save" in text
+    assert "Compare your credit offers on one scale" not in text
+    assert "Build a cash buffer before week 1" in text
+    assert "passes the usual 1.25 threshold" in text  # (72,000 earned over ~11,000 due)
     assert "not financial advice" in text

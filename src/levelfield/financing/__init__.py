@@ -62,8 +62,12 @@ METHODS = (
     "at simple interest), vectorized Newton iteration with a bisection safeguard. Offers "
     "are ranked by median APR; sales-linked ones also get a 90 % band and the APR if taken "
     "just before the slowest 13 weeks of the year. The 13-week cash forecast adds simulated "
-    "receipts and subtracts recorded monthly costs; the backtest forecasts the last 13 "
-    "weeks from the weeks before them."
+    "receipts and subtracts the recorded monthly costs, the cost of goods and recorded fees "
+    "as a share of sales, interest on existing debt and the payables due (business profile); "
+    "P10/P50/P90 are across the simulated futures, the buffer is two weeks of regular "
+    "payments, and what moves the lowest balance is found by moving one driver at a time to "
+    "its unfavourable and favourable end (tornado). The backtest forecasts the last 13 weeks "
+    "of sales from the weeks before them."
 )
 REFERENCES = [
     "12 CFR Part 1026 (Regulation Z), Appendix J: Annual Percentage Rate Computations for "

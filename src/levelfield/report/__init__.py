@@ -2,7 +2,8 @@
 
 :func:`write_report` runs the analyses (those not given), the advice playbook and the
 five headline numbers, and writes one self-contained HTML file (inline CSS, Plotly's
-JavaScript from the installed package, no external requests). :func:`export_tables`
+JavaScript from the installed package, no external requests). :func:`write_lender_pack`
+writes the printable lender pack (financing only, totals only, no script). :func:`export_tables`
 writes every result table to CSV and XLSX. :class:`ReportData` is the same content as
 plain, JSON-serializable data; the web app caches it per organization.
 """
@@ -33,6 +34,12 @@ from levelfield.report._data import (
     key_numbers,
 )
 from levelfield.report._export import export_tables, result_tables
+from levelfield.report._lender import (
+    LenderPack,
+    build_lender_pack,
+    render_lender_pack,
+    write_lender_pack,
+)
 from levelfield.report._render import (
     TEMPLATE_DIR,
     asset_text,
@@ -55,12 +62,14 @@ __all__ = [
     "ContactSource",
     "FindingView",
     "KeyNumber",
+    "LenderPack",
     "ReportData",
     "ScorecardView",
     "Section",
     "TablePreview",
     "UnlockView",
     "asset_text",
+    "build_lender_pack",
     "build_report_data",
     "contact_list",
     "export_tables",
@@ -68,11 +77,13 @@ __all__ = [
     "key_numbers",
     "make_environment",
     "plotly_js",
+    "render_lender_pack",
     "render_report",
     "result_tables",
     "safe_cell",
     "safe_frame",
     "write_contacts",
+    "write_lender_pack",
     "write_report",
     "write_safe_xlsx",
 ]
