@@ -35,6 +35,7 @@ from levelfield.report._data import (
 )
 from levelfield.report._export import export_tables, result_tables
 from levelfield.report._lender import (
+    LENDER_CSP,
     LenderPack,
     build_lender_pack,
     render_lender_pack,
@@ -53,6 +54,7 @@ __all__ = [
     "ANALYSIS_TITLES",
     "CONTACT_FORMATS",
     "CONTACT_SEGMENTS",
+    "LENDER_CSP",
     "PERSONAL_DATA_WARNING",
     "TEMPLATE_DIR",
     "ActionView",
