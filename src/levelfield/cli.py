@@ -381,12 +381,15 @@ def export(
     profile: Annotated[
         str | None, typer.Option(help="contacts: the order layout (detected from the header).")
     ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="contacts: the worksheet of an XLSX export.")
+    ] = None,
 ) -> None:
     """Write the analyses' result tables (CSV/XLSX), or a segment's contacts to act on."""
     from levelfield import report as report_mod
 
     if what == "contacts":
-        _export_contacts(workspace, output, fmt, segment, from_, map_, profile)
+        _export_contacts(workspace, output, fmt, segment, from_, map_, profile, sheet)
         return
     if what != "tables":
         raise ConfigError(f"export tables or contacts, not {what!r}")
@@ -409,6 +412,7 @@ def _export_contacts(
     files: list[Path] | None,
     mapping: list[str] | None,
     profile: str | None,
+    sheet: str | None = None,
 ) -> None:
     """``levelfield export contacts``: read the exports again, write the segment's list."""
     from levelfield import report as report_mod
@@ -416,7 +420,8 @@ def _export_contacts(
     fmt = fmt or "csv"
     out = output or Path("contacts.csv")
     sources = [
-        report_mod.ContactSource(Path(f), profile=profile, mapping=mapping) for f in files or []
+        report_mod.ContactSource(Path(f), profile=profile, mapping=mapping, sheet=sheet)
+        for f in files or []
     ]
     with _open(workspace, reading=True) as ws, progress_bar("Finding contacts") as progress:
         progress("reading your exports and the customer model", 0.1)

@@ -287,3 +287,24 @@ def test_formulas_in_names_are_neutralised(tmp_path: Path) -> None:
     assert '\'=HYPERLINK("http://evil.example","x")' in names
     assert not any(n.startswith("=") for n in names)
     assert os.stat(out).st_mode & 0o077 == 0
+
+
+@pytest.mark.slow
+def test_cli_reads_the_chosen_sheet_of_a_workbook(demo: dict[str, Any], tmp_path: Path) -> None:
+    import pandas as pd
+
+    export = demo["exports"] / "orders_export_1.csv"
+    frame = pd.read_csv(export, dtype=str, keep_default_na=False)
+    book = tmp_path / "orders.xlsx"
+    with pd.ExcelWriter(book) as xl:
+        frame.to_excel(xl, sheet_name="Orders", index=False)
+        frame.head(40).to_excel(xl, sheet_name="Orders (old)", index=False)
+    base = ["export", "contacts", "-w", str(demo["ws"]), "--from", str(book), "--segment", "all"]
+    res = runner.invoke(app, [*base, "-o", str(tmp_path / "a.csv")])
+    assert res.exit_code == 1 and "--sheet" in res.output  # two sheets look like orders
+    res = runner.invoke(app, [*base, "--sheet", "Orders", "-o", str(tmp_path / "b.csv")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, [*base[:4], "--from", str(export), "--segment", "all",
+                              "-o", str(tmp_path / "c.csv")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "b.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
