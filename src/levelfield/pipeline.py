@@ -22,6 +22,8 @@ from levelfield.workspace import Workspace
 
 __all__ = [
     "ANALYSES",
+    "COOPERATION_BUYING",
+    "COOPERATION_PARTNERS",
     "GROUP_ANALYSES",
     "UPSTREAM",
     "analysis_module",
@@ -44,7 +46,9 @@ ANALYSES = (
 #: Analyses of a group of businesses (``levelfield cooperate ...``) that store their
 #: findings in each member's workspace. One workspace cannot re-run them (they need the
 #: other members), so their latest stored findings are read as they are.
-GROUP_ANALYSES = ("cooperation_buying", "cooperation_partners")
+COOPERATION_BUYING = "cooperation_buying"
+COOPERATION_PARTNERS = "cooperation_partners"
+GROUP_ANALYSES = (COOPERATION_BUYING, COOPERATION_PARTNERS)
 
 #: Analyses whose result reads the latest run of others: scenarios takes customers' monthly
 #: retention and pricing's elasticities from their newest runs; exposure's scorecard notes

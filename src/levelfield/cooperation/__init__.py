@@ -53,6 +53,8 @@ from levelfield.cooperation._store import (
     PARTNERS_RUN,
     record_buying_group,
     record_partners,
+    store_buying_share,
+    store_partner_share,
 )
 from levelfield.cooperation._tokens import (
     GroupKey,
@@ -100,6 +102,8 @@ __all__ = [
     "record_partners",
     "shapley_exact",
     "shapley_sampled",
+    "store_buying_share",
+    "store_partner_share",
     "subset_sums",
     "template_csv",
     "write_demo_group",

@@ -215,12 +215,12 @@ def _tables(row: tuple[Any, ...], rng: np.random.Generator) -> dict[str, pd.Data
     rating = _RATINGS[name]
     competitors = pd.DataFrame(
         [
-            ["#type", "-", "-", *_TYPES.values()],
-            [name, "yes", f"{fmt} in the {region}", fmt, tier, offer, "yes", rating],
-            [f"Chain {fmt} A", "no", "national chain", fmt, "budget", offer, "no", 3.9],
-            [f"Chain {fmt} B", "no", "regional chain", fmt, "mid", offer, "no", 4.0],
+            ["#type", "-", "-", "-", *_TYPES.values()],
+            [name, "yes", f"{fmt} in the {region}", "0.05", fmt, tier, offer, "yes", rating],
+            [f"Chain {fmt} A", "no", "national chain", "0.30", fmt, "budget", offer, "no", 3.9],
+            [f"Chain {fmt} B", "no", "regional chain", "0.20", fmt, "mid", offer, "no", 4.0],
         ],
-        columns=["name", "self", "description", *_TYPES],
+        columns=["name", "self", "description", "market_share", *_TYPES],
     )
     business = pd.DataFrame(
         [("name", name), ("currency", "USD"), ("country", "US"), ("region", region),

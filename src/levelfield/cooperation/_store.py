@@ -19,6 +19,7 @@ from levelfield.cooperation._buying import BuyingGroupResult
 from levelfield.cooperation._partners import PartnersResult, plain_records
 from levelfield.errors import DataError
 from levelfield.findings import Finding, money
+from levelfield.pipeline import COOPERATION_BUYING, COOPERATION_PARTNERS
 from levelfield.workspace import Workspace, open_workspace
 
 __all__ = [
@@ -28,11 +29,13 @@ __all__ = [
     "partner_findings",
     "record_buying_group",
     "record_partners",
+    "store_buying_share",
+    "store_partner_share",
     "workspace_names",
 ]
 
-BUYING_RUN = "cooperation_buying"
-PARTNERS_RUN = "cooperation_partners"
+BUYING_RUN = COOPERATION_BUYING
+PARTNERS_RUN = COOPERATION_PARTNERS
 _RULE_WORDS = {"shapley": "Shapley", "nucleolus": "nucleolus", "proportional": "proportional"}
 
 
@@ -106,33 +109,38 @@ def _currency(ws: Workspace) -> str:
     return str(json.loads(rows[0][0])) if rows else "EUR"
 
 
+def store_buying_share(
+    ws: Workspace, result: BuyingGroupResult, member: str, params: dict[str, Any]
+) -> None:
+    """Store ``member``'s share of the buying group in its open workspace ``ws``."""
+    started = _now()
+    findings = buying_findings(result, member, _currency(ws))
+    mine = result.members.loc[result.members["member"] == member]
+    if mine.empty:
+        raise DataError(f"{member!r} is not a member of this buying group")
+    summary = {
+        **result.summary(),
+        "total_saving": result.total_saving,
+        "member": member,
+        "member_row": plain_records(mine)[0],
+        "recommended_rule": recommended_rule(result),
+        "items": _items(result),
+    }
+    run = ws.record_run(BUYING_RUN, params, summary, started)
+    ws.record_findings(run, BUYING_RUN, findings)
+
+
 def record_buying_group(
     result: BuyingGroupResult, workspaces: dict[str, Path], params: dict[str, Any]
 ) -> list[str]:
     """Store each member's share in the workspace of the same name; returns who got one."""
     stored = []
-    summary = result.summary()
     for member in result.members["member"]:
         path = workspaces.get(str(member))
         if path is None:
             continue
         with open_workspace(path, create=False) as ws:
-            started = _now()
-            findings = buying_findings(result, str(member), _currency(ws))
-            mine = result.members.loc[result.members["member"] == member].iloc[0]
-            run = ws.record_run(
-                BUYING_RUN,
-                params,
-                {
-                    **summary,
-                    "member": str(member),
-                    "member_row": plain_records(mine.to_frame().T)[0],
-                    "recommended_rule": recommended_rule(result),
-                    "items": _items(result),
-                },
-                started,
-            )
-            ws.record_findings(run, BUYING_RUN, findings)
+            store_buying_share(ws, result, str(member), params)
         stored.append(str(member))
     return stored
 
@@ -184,10 +192,18 @@ def partner_findings(result: PartnersResult, member: str) -> list[Finding]:
     return out
 
 
+def store_partner_share(
+    ws: Workspace, result: PartnersResult, member: str, params: dict[str, Any]
+) -> None:
+    """Store ``member``'s partners, rivals and findings in its open workspace ``ws``."""
+    if member not in {m.name for m in result.members}:
+        raise DataError(f"{member!r} is not a member of this group")
+    run = ws.record_run(PARTNERS_RUN, params, result.member_summary(member), _now())
+    ws.record_findings(run, PARTNERS_RUN, partner_findings(result, member))
+
+
 def record_partners(result: PartnersResult, params: dict[str, Any]) -> None:
     """Store each member's partners, rivals and findings in its own workspace."""
     for m in result.members:
         with open_workspace(m.path, create=False) as ws:
-            started = _now()
-            run = ws.record_run(PARTNERS_RUN, params, result.member_summary(m.name), started)
-            ws.record_findings(run, PARTNERS_RUN, partner_findings(result, m.name))
+            store_partner_share(ws, result, m.name, params)

@@ -18,6 +18,12 @@ from levelfield.report._contacts import (
     contact_list,
     write_contacts,
 )
+from levelfield.report._cooperation import (
+    COOPERATION_METHODS,
+    CooperationView,
+    cooperation_section,
+    cooperation_view,
+)
 from levelfield.report._data import (
     ANALYSIS_TITLES,
     ActionView,
@@ -54,6 +60,7 @@ __all__ = [
     "ANALYSIS_TITLES",
     "CONTACT_FORMATS",
     "CONTACT_SEGMENTS",
+    "COOPERATION_METHODS",
     "LENDER_CSP",
     "PERSONAL_DATA_WARNING",
     "TEMPLATE_DIR",
@@ -62,6 +69,7 @@ __all__ = [
     "Chart",
     "ContactList",
     "ContactSource",
+    "CooperationView",
     "FindingView",
     "KeyNumber",
     "LenderPack",
@@ -74,6 +82,8 @@ __all__ = [
     "build_lender_pack",
     "build_report_data",
     "contact_list",
+    "cooperation_section",
+    "cooperation_view",
     "export_tables",
     "is_dangerous_text",
     "key_numbers",

@@ -466,6 +466,14 @@ def _sections(outcomes: Mapping[str, Outcome]) -> tuple[Section, ...]:
     return tuple(sections)
 
 
+def _group_sections(ws: Workspace) -> tuple[Section, ...]:
+    """The cooperation section when this business's workspace holds group results."""
+    from levelfield.report._cooperation import cooperation_section  # it imports this module
+
+    section = cooperation_section(ws, ws.currency())
+    return (section,) if section is not None else ()
+
+
 # -- advice ----------------------------------------------------------------------------
 def _action_view(a: Action, currency: str, headline: bool) -> ActionView:
     return ActionView(
@@ -695,7 +703,7 @@ def build_report_data(
         advice_status="done" if plan is not None else "missing",
         advice_reason=advice_reason,
         advice_headline=tuple(plan.headline()) if plan is not None else (),
-        sections=_sections(outcomes),
+        sections=_sections(outcomes) + _group_sections(ws),
         automation=views[1],
         scorecard=views[2],
         unlocks=views[3],

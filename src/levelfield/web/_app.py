@@ -32,6 +32,7 @@ from levelfield.web._account import account_router
 from levelfield.web._api import api_router
 from levelfield.web._auth import AppState
 from levelfield.web._contacts import contacts_router
+from levelfield.web._cooperation import cooperation_router
 from levelfield.web._financing import financing_router
 from levelfield.web._login import login_router
 from levelfield.web._org import OrgViews, org_router
@@ -162,6 +163,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     app.include_router(tokens_router(pages))
     app.include_router(account_router(st, pages.render, pages.anon_page))
     app.include_router(provenance_router(st, pages.render))
+    app.include_router(cooperation_router(st, pages.render))
     app.include_router(contacts_router(st, pages.render))
     app.include_router(settings_router(st, pages.render))
     app.include_router(financing_router(st, pages.render))
