@@ -224,7 +224,7 @@ def _tables(row: tuple[Any, ...], rng: np.random.Generator) -> dict[str, pd.Data
     )
     business = pd.DataFrame(
         [("name", name), ("currency", "USD"), ("country", "US"), ("region", region),
-         ("sector", fmt), ("employees", str(employees))],
+         ("sector", fmt), ("employees", str(employees)), ("opening_cash", "15000")],
         columns=["key", "value"],
     )  # fmt: skip
     months = pd.period_range("2025-01", "2025-12", freq="M").astype(str)
