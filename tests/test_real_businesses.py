@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 from levelfield import open_workspace
@@ -271,6 +272,12 @@ def test_advice_is_about_this_business_and_says_what_more_data_would_unlock(
 def test_the_report_shows_the_whole_plan(biz: Business) -> None:
     assert biz.data.advice_status == "done"
     titles = re.findall(r'<div class="action-title">([^<]+)</div>', biz.html)
-    assert len(titles) == len(biz.plan.actions)
+    worth = [a for a in biz.plan.actions if a.expected_value > 0]
+    assert len(titles) == len(worth)
+    # The rest were considered and are listed as not recommended, with their numbers.
+    for a in biz.plan.actions:
+        if a.expected_value <= 0:
+            listed = biz.html[biz.html.index('id="not-recommended"') :]
+            assert str(escape(a.title)) in listed[: listed.index("</ul>")]
     for anchor in ("actions", "scorecard", *ANALYSES):
         assert f'id="{anchor}"' in biz.html

@@ -30,10 +30,17 @@ def test_demo_report_shows_every_action_automation_and_scorecard(demo_dir: Path)
     assert [a.title for a in data.headline_actions] == [a.title for a in plan.headline_actions]
     assert [a.rank for a in data.actions] == [a.rank for a in plan.actions]
     titles = re.findall(r'<div class="action-title">([^<]+)</div>', html)
-    assert titles == [str(escape(a.title)) for a in plan.actions]
+    worth = [a for a in plan.actions if a.expected_value > 0]
+    assert titles == [str(escape(a.title)) for a in worth]
     assert html.index('id="headline-actions"') < html.index('id="more-actions"')
-    # Each action with its assumptions and its chance of success.
-    for a in plan.actions:
+    # Actions that cannot pay are listed apart, never as something to do.
+    dead = [a for a in plan.actions if a.expected_value <= 0]
+    if dead:
+        listed = html[html.index('id="not-recommended"') :]
+        listed = listed[: listed.index("</ul>")]
+        assert all(str(escape(a.title)) in listed for a in dead)
+    # Each action worth doing with its assumptions and its chance of success.
+    for a in worth:
         block = html[html.index(f'data-rank="{a.rank}"') :]
         block = block[: block.index("</li>")]
         assert str(escape(a.impact.basis)) in block
