@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-business
 
-.PHONY: venv demo test lint typecheck bench bench-quick serve browser clean
+.PHONY: venv demo test lint typecheck bench bench-quick bench-pymc-venv serve browser clean
 
 venv: $(STAMP)
 
@@ -44,15 +44,26 @@ test: venv browser lint typecheck
 
 # Every benchmark (benchmarks/_*.py are helpers), then the generated table:
 # benchmarks/results/SUMMARY.md and the README's block between the bench-table markers.
-bench: venv
+# PyMC-Marketing (pymc, pytensor compiling with g++) is the peer of benchmarks/clv_models.py;
+# too heavy for the dev extra, it lives in the benchmark's own venv (never built by make test).
+PYMC_VENV := benchmarks/.venv-pymc
+bench-pymc-venv: $(PYMC_VENV)/.installed
+
+$(PYMC_VENV)/.installed:
+	@test -x $(PYMC_VENV)/bin/python || $(PY) -m venv $(PYMC_VENV)
+	$(PYMC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PYMC_VENV)/bin/python -m pip install --quiet 'pymc-marketing>=0.19' 'pyarrow>=15'
+	@touch $@
+
+bench: venv bench-pymc-venv
 	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 	$(BIN)/python benchmarks/_table.py
 
-bench-quick: venv
+bench-quick: venv bench-pymc-venv
 	@for b in benchmarks/[!_]*.py; do echo "== $$b --quick"; $(BIN)/python $$b --quick || exit 1; done
 
 serve: venv
 	$(BIN)/levelfield serve --demo
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PYMC_VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

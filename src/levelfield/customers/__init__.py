@@ -45,11 +45,17 @@ Stable finding metric ids (``CustomersResult.findings()``):
 ``customers.churn_leak`` are left out when the data show no measurable drop-out: their
 100 % and 0 would come from the model's boundary, not from the data.
 
-The model is chosen on the holdout period (``analyze(model="auto")``, the default): both
-BG/NBD and Pareto/NBD are fitted on the calibration period and the lower per-customer
-root mean squared error wins (:class:`ModelChoice`). The customer table carries 90 %
-intervals of P(alive) and value from parameter uncertainty (delta method, see
-:data:`INTERVAL_METHOD`) and the next purchase date of a customer who is still active.
+The model family is chosen from the data first (:func:`choose_family`): subscriptions
+imported -> sBG (their retention and a new subscriber's value are in the result's
+``subscriptions``), purchases on one weekday week after week -> BG/BB on weekly
+opportunities (``p_alive_weekly``, ``expected_purchases_13w`` with intervals), else
+continuous time; the reason is stated in plain words (``model_family_reason``).
+Within continuous time the model is chosen on the holdout period
+(``analyze(model="auto")``, the default): both BG/NBD and Pareto/NBD are fitted on the
+calibration period and the lower per-customer root mean squared error wins
+(:class:`ModelChoice`). The customer table carries 90 % intervals of P(alive), expected
+purchases, value and the next purchase date of a customer who is still active, from
+parameter uncertainty (delta method, see :data:`INTERVAL_METHOD`).
 
 ``summary()`` of the result (stored in ``runs``) carries ``monthly_retention`` (model
 based, documented in ``monthly_retention_method``), ``monthly_active_retention`` (share of
@@ -74,6 +80,7 @@ from levelfield.customers._covariates import (
     ParetoNBDCovariateModel,
     customer_covariates,
 )
+from levelfield.customers._family import FamilyChoice, choose_family
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from levelfield.customers._quality import FitQuality, assess_fit, supported_horizon_months
 from levelfield.customers._recurring import (
@@ -84,7 +91,7 @@ from levelfield.customers._recurring import (
     recurring_revenue,
     subscription_lifetimes,
 )
-from levelfield.customers._sbg import ShiftedBetaGeometricModel
+from levelfield.customers._sbg import ShiftedBetaGeometricModel, fit_sbg_cohorts
 from levelfield.customers._simulate import (
     simulate_bgnbd_summary,
     simulate_calibration_holdout,
@@ -135,6 +142,7 @@ __all__ = [
     "Cohorts",
     "CustomerSummary",
     "CustomersResult",
+    "FamilyChoice",
     "FitQuality",
     "GammaGammaModel",
     "HoldoutValidation",
@@ -146,11 +154,13 @@ __all__ = [
     "analyze",
     "assess_fit",
     "choose_by_holdout",
+    "choose_family",
     "cluster_segments",
     "cohort_heatmap",
     "customer_covariates",
     "customer_lifetime_value",
     "figures",
+    "fit_sbg_cohorts",
     "holdout_by_frequency_chart",
     "holdout_tracking_chart",
     "holdout_validation",

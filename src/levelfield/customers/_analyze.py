@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from levelfield.customers._family import FamilyChoice, choose_family, fit_weekly_bgbb
 from levelfield.customers._kernels import median_time_to_next_purchase
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from levelfield.customers._quality import FitQuality, assess_fit
+from levelfield.customers._subscriptions import SubscriptionsResult, subscription_retention
 from levelfield.customers._summary import (
     CustomerSummary,
     summarize_workspace,
@@ -190,6 +192,9 @@ class CustomersResult:
     interval_method: str = INTERVAL_METHOD
     interval_level: float = 0.9
     monthly_retention_interval: tuple[float, float] | None = None
+    family: FamilyChoice | None = None
+    subscriptions: SubscriptionsResult | None = None
+    discrete_params: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.fit_quality.dropout_identified:
@@ -271,6 +276,7 @@ class CustomersResult:
             "monthly_retention_lower": _f(self._retention_bounds()[0]),
             "monthly_retention_upper": _f(self._retention_bounds()[1]),
         }
+        out.update(self._family_summary())
         for extra in (self.fit_quality.summary(), self.model_choice.summary()):
             out.update({k: _f(v) if isinstance(v, float) else v for k, v in extra.items()})
         if self.validation is not None:
@@ -285,6 +291,49 @@ class CustomersResult:
         if self.acquisition is not None and len(self.acquisition):
             out["clv_cac_min"] = _f(float(self.acquisition["clv_cac"].min()))
         return out
+
+    def _family_summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.family is not None:
+            out.update(self.family.summary())
+        sub = self.subscriptions
+        if sub is not None:
+            out.update(
+                subscriptions_one_year_retention=_f(sub.one_year_retention),
+                subscriptions_one_year_retention_lower=_f(sub.one_year_interval[0]),
+                subscriptions_one_year_retention_upper=_f(sub.one_year_interval[1]),
+                subscriptions_new_subscriber_value=_f(sub.new_subscriber_value),
+                subscriptions_new_subscriber_value_lower=_f(sub.new_subscriber_value_interval[0]),
+                subscriptions_new_subscriber_value_upper=_f(sub.new_subscriber_value_interval[1]),
+                subscriptions_params={k: _f(v) for k, v in sub.params.items()},
+            )
+        if self.discrete_params is not None:
+            out["bgbb_params"] = {k: _f(v) for k, v in self.discrete_params.items()}
+        return out
+
+    def _family_lines(self) -> list[str]:
+        lines = []
+        if self.family is not None:
+            lines.append(f"Model family: {self.family.label}. {self.family.reason}")
+        sub = self.subscriptions
+        if sub is not None:
+            lo, hi = sub.one_year_interval
+            v_lo, v_hi = sub.new_subscriber_value_interval
+            lines.append(
+                f"Subscriptions (sBG): {_share(sub.one_year_retention, 0)} of a month's new "
+                f"subscribers are expected to still pay a year later (90 % interval "
+                f"{_share(lo, 0)} to {_share(hi, 0)}); a new subscriber is worth "
+                f"{sub.currency} {sub.new_subscriber_value:,.0f} (90 % interval "
+                f"{v_lo:,.0f} to {v_hi:,.0f}) in discounted payments."
+            )
+        if self.discrete_params is not None and "p_alive_weekly" in self.customers:
+            alive = float(self.customers["p_alive_weekly"].mean())
+            lines.append(
+                f"Weekly opportunities (BG/BB): customers are on average {_share(alive, 0)} "
+                "likely to still come to the market; per customer in the table with 90 % "
+                "intervals (p_alive_weekly, expected_purchases_13w)."
+            )
+        return lines
 
     def to_frame(self) -> pd.DataFrame:
         """One row per customer."""
@@ -340,6 +389,7 @@ class CustomersResult:
         lines = [
             f"{self.n_customers:,} customers; {self.repeat_rate:.0%} bought more than once.",
             *value_lines,
+            *self._family_lines(),
             f"Purchase model: {self.model_choice.reason}",
             *q.statements(),
         ]
@@ -709,10 +759,18 @@ def _run(
         "seed": seed,
     }
     currency = ws.currency()
+    progress("choosing the model family", 0.02)
+    family = choose_family(ws, currency=currency)
     progress("summarizing customers", 0.05)
-    summ = summarize_workspace(ws, time_unit=time_unit, observation_end=observation_end)
-    _check_learnable(summ)
+    try:
+        summ = summarize_workspace(ws, time_unit=time_unit, observation_end=observation_end)
+    except InsufficientDataError as exc:
+        if family.family != "sbg":
+            raise
+        raise InsufficientDataError(f"{exc}; {_SUBSCRIPTIONS_HINT}") from exc
+    _check_learnable(summ, family)
     notes = list(summ.notes)
+    subs, discrete = _family_models(ws, family, currency, notes)
     if summ.n_customers < 30:
         notes.append(f"only {summ.n_customers} customers: model figures are rough")
     unit_days = 7.0 if time_unit == "week" else 1.0
@@ -740,6 +798,8 @@ def _run(
             count_model, spend_model, quality, summ, spend, margin_v, annual_discount_rate
         )
         cust = value.table()
+        if discrete is not None:
+            cust = cust.join(discrete[1], how="left")
         risk = value.risk(cust, risk_threshold)
         progress("segments", 0.55)
         segs, cl = _segments(con, cust, summ, currency, seed, risk["clv_total"])
@@ -800,17 +860,64 @@ def _run(
         n_guest_orders=summ.n_guest_orders,
         n_refund_only_customers=summ.n_refund_only_customers,
         notes=tuple(notes),
+        family=family,
+        subscriptions=subs,
+        discrete_params=dict(discrete[0].params_) if discrete is not None else None,
     )
     ws.record_run("customers", params, result.summary(), started, settings=settings)
     progress("done", 1.0)
     return result
 
 
-def _check_learnable(summ: CustomerSummary) -> None:
+_SUBSCRIPTIONS_HINT = (
+    "the workspace holds subscriptions, whose sBG retention and value are given by "
+    "'levelfield analyze subscriptions'"
+)
+
+
+def _family_models(
+    ws: Any, family: FamilyChoice, currency: str, notes: list[str]
+) -> tuple[SubscriptionsResult | None, tuple[Any, pd.DataFrame] | None]:
+    """The sBG retention of the subscriptions, or BG/BB on weekly opportunities."""
+    if family.family == "sbg":
+        try:
+            return subscription_retention(ws), None
+        except InsufficientDataError as exc:
+            notes.append(f"subscriptions present but the sBG model could not be fitted: {exc}")
+            return None, None
+    if family.family == "bgbb":
+        try:
+            model, pattern = fit_weekly_bgbb(ws, currency=currency)
+        except (InsufficientDataError, ModelError) as exc:
+            notes.append(f"the weekly BG/BB model could not be fitted: {exc}")
+            return None, None
+        return None, (model, _weekly_table(model, pattern))
+    return None, None
+
+
+def _weekly_table(model: Any, pattern: pd.DataFrame) -> pd.DataFrame:
+    """Per-customer BG/BB P(alive) and 13-week expected purchases with 90 % intervals."""
+    x, tx, n = (pattern[c].to_numpy(float) for c in ("frequency", "recency", "n_periods"))
+    out = pd.DataFrame(index=pd.Index(pattern["customer_id"], name="customer_id"))
+    out["p_alive_weekly"] = model.probability_alive(x, tx, n)
+    out["expected_purchases_13w"] = model.conditional_expected_purchases(13, x, tx, n)
+    if np.isfinite(model.covariance_).all():
+        lo, hi = probability_interval(model, lambda m: m.probability_alive(x, tx, n))
+        e = out["expected_purchases_13w"].to_numpy()
+        e_lo, e_hi = value_interval(
+            e, [(model, lambda m: m.conditional_expected_purchases(13, x, tx, n))]
+        )
+        out["p_alive_weekly_lower"], out["p_alive_weekly_upper"] = lo, hi
+        out["expected_purchases_13w_lower"], out["expected_purchases_13w_upper"] = e_lo, e_hi
+    return out
+
+
+def _check_learnable(summ: CustomerSummary, family: FamilyChoice | None = None) -> None:
     if summ.n_customers == 0 or float(summ.T.max()) <= 0:
+        hint = f"; {_SUBSCRIPTIONS_HINT}" if family is not None and family.family == "sbg" else ""
         raise InsufficientDataError(
             "all orders fall on one day, so repeat buying cannot be measured; import "
-            "orders covering several weeks or months"
+            f"orders covering several weeks or months{hint}"
         )
     if not (summ.frequency > 0).any():
         raise InsufficientDataError(
@@ -962,6 +1069,25 @@ class _Valuation:
     def _spend_of(self, model: GammaGammaModel) -> Array:
         return model.conditional_expected_spend(self.summ.frequency, self.summ.monetary_value)
 
+    def _expected_90d(self, model: BetaGeoModel | ParetoNBDModel) -> Array:
+        s = self.summ
+        return model.conditional_expected_purchases(
+            90.0 / self.unit_days, s.frequency, s.recency, s.T
+        )
+
+    def _wait(self, model: BetaGeoModel | ParetoNBDModel) -> Array:
+        p = model.params_
+        return median_time_to_next_purchase(p["r"], p["alpha"], self.summ.frequency, self.summ.T)
+
+    def _date(self, wait: Array) -> pd.DatetimeIndex:
+        """Observation end plus a waiting time (NaT beyond ten years or unknown)."""
+        days = wait * self.unit_days
+        out: pd.DatetimeIndex = (
+            pd.Timestamp(self.summ.observation_end)
+            + pd.to_timedelta(np.where(days <= 3650.0, days, np.nan), unit="D")
+        ).floor("D")
+        return out
+
     def table(self) -> pd.DataFrame:
         """One row per customer, with intervals and the next purchase date."""
         s, m = self.summ, self.model
@@ -976,11 +1102,13 @@ class _Valuation:
             if self.spend_model is not None:
                 parts.append((self.spend_model, self._spend_of))
             v_lo, v_hi = value_interval(clv, parts, level=self.level)
-        wait = median_time_to_next_purchase(m.params_["r"], m.params_["alpha"], s.frequency, s.T)
-        wait_days = wait * self.unit_days
-        next_date = pd.Timestamp(s.observation_end) + pd.to_timedelta(
-            np.where(wait_days <= 3650.0, wait_days, np.nan), unit="D"
-        )
+        e90 = m.conditional_expected_purchases(90.0 / self.unit_days, s.frequency, s.recency, s.T)
+        wait = self._wait(m)
+        e_lo = e_hi = w_lo = w_hi = nan
+        if self.intervals:
+            e_lo, e_hi = value_interval(e90, [(m, self._expected_90d)], level=self.level)
+            w_lo, w_hi = value_interval(wait, [(m, self._wait)], level=self.level)
+        dates = [self._date(v) for v in (wait, w_lo, w_hi)]
         return pd.DataFrame(
             {
                 "frequency": s.frequency,
@@ -993,14 +1121,16 @@ class _Valuation:
                 "p_alive": p_alive,
                 "p_alive_lower": p_lo,
                 "p_alive_upper": p_hi,
-                "expected_purchases_90d": m.conditional_expected_purchases(
-                    90.0 / self.unit_days, s.frequency, s.recency, s.T
-                ),
+                "expected_purchases_90d": e90,
+                "expected_purchases_90d_lower": e_lo,
+                "expected_purchases_90d_upper": e_hi,
                 "expected_spend": self.spend,
                 "clv": clv,
                 "clv_lower": v_lo,
                 "clv_upper": v_hi,
-                "next_purchase_date": next_date.floor("D"),
+                "next_purchase_date": dates[0],
+                "next_purchase_date_lower": dates[1],
+                "next_purchase_date_upper": dates[2],
             },
             index=pd.Index(s.customer_id, name="customer_id"),
         )

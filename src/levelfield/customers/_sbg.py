@@ -20,14 +20,15 @@ import warnings
 from typing import Self
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import betaln, digamma, hyp2f1
+from scipy.special import betaln, digamma, hyp2f1, polygamma
 
 from levelfield.customers._models import SMALL_SAMPLE, _as_array, _check_lengths, _Model, _weights
 from levelfield.customers._uncertainty import probability_interval, value_interval
 from levelfield.errors import ConfigError, DataError, InsufficientDataError, SmallSampleWarning
 
-__all__ = ["ShiftedBetaGeometricModel", "sbg_loglik"]
+__all__ = ["ShiftedBetaGeometricModel", "fit_sbg_cohorts", "sbg_loglik"]
 
 Array = NDArray[np.float64]
 
@@ -255,3 +256,195 @@ class ShiftedBetaGeometricModel(_Model):
             [(self, lambda m: m.discounted_expected_residual_lifetime(discount_rate, n))],
             level=level,
         )
+
+
+def _per_cohort(cohort: NDArray[np.intp], v: Array, k: int) -> Array:
+    return np.asarray(np.bincount(cohort, weights=v, minlength=k), dtype=float)
+
+
+#: |log alpha|, |log beta| beyond which a cohort's fit is at the no-spread boundary
+_COHORT_LOG_BOUND = 15.0
+
+
+def _cohort_derivatives(
+    log_ab: Array,
+    cohort: NDArray[np.intp],
+    t: Array,
+    c: Array,
+    w: Array,
+    k: int,
+    full: bool = True,
+) -> tuple[Array, Array, Array]:
+    """Per-cohort log-likelihood, gradient (k, 2) and Hessian (k, 2, 2) in (log a, log b)."""
+    a = np.exp(log_ab[cohort, 0])
+    b = np.exp(log_ab[cohort, 1])
+    a1 = a + c
+    b1 = b + t - c
+    ll = w * (betaln(a1, b1) - betaln(a, b))
+    if not full:
+        return _per_cohort(cohort, ll, k), np.empty(0), np.empty(0)
+    d_ab, d_end = digamma(a + b), digamma(a1 + b1)
+    t_ab, t_end = polygamma(1, a + b), polygamma(1, a1 + b1)
+    g_a = w * (digamma(a1) - d_end - digamma(a) + d_ab)
+    g_b = w * (digamma(b1) - d_end - digamma(b) + d_ab)
+    h_aa = w * (polygamma(1, a1) - t_end - polygamma(1, a) + t_ab)
+    h_ab = w * (t_ab - t_end)
+    h_bb = w * (polygamma(1, b1) - t_end - polygamma(1, b) + t_ab)
+
+    def per(v: Array) -> Array:
+        return _per_cohort(cohort, v, k)
+
+    theta = np.exp(log_ab)
+    G = np.stack([per(g_a), per(g_b)], axis=1)
+    H = np.empty((k, 2, 2))
+    H[:, 0, 0] = per(h_aa)
+    H[:, 0, 1] = H[:, 1, 0] = per(h_ab)
+    H[:, 1, 1] = per(h_bb)
+    G_u = G * theta
+    H_u = theta[:, :, None] * H * theta[:, None, :]
+    H_u[:, 0, 0] += G_u[:, 0]
+    H_u[:, 1, 1] += G_u[:, 1]
+    return per(ll), G_u, H_u
+
+
+def _newton_steps(G: Array, H: Array) -> Array:
+    """Damped Newton steps of many 2-parameter problems at once (maximization)."""
+    A = -H
+    tr = A[:, 0, 0] + A[:, 1, 1]
+    det = A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] ** 2
+    low = 0.5 * (tr - np.sqrt(np.maximum(tr**2 - 4 * det, 0.0)))  # smaller eigenvalue
+    # not negative definite: Levenberg damping towards a gradient step
+    lam = np.where(low > 1e-10 * np.abs(tr), 0.0, 0.1 * np.abs(tr) - low + 1e-12)
+    A = A + lam[:, None, None] * np.eye(2)[None]
+    det = A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] ** 2
+    step = np.stack(
+        [
+            (A[:, 1, 1] * G[:, 0] - A[:, 0, 1] * G[:, 1]) / det,
+            (A[:, 0, 0] * G[:, 1] - A[:, 0, 1] * G[:, 0]) / det,
+        ],
+        axis=1,
+    )
+    biggest = np.abs(step).max(axis=1, keepdims=True)
+    out: Array = step / np.maximum(biggest, 1.0)  # at most a factor e per step
+    return out
+
+
+def fit_sbg_cohorts(
+    periods: ArrayLike,
+    churned: ArrayLike,
+    cohort: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    tol: float = 1e-8,
+    max_iter: int = 200,
+) -> pd.DataFrame:
+    """Fit one sBG model per cohort at once (vectorized Newton over all cohorts).
+
+    The same maximum likelihood as :meth:`ShiftedBetaGeometricModel.fit` on each cohort's
+    records, with the exact Hessian: records are counted per (cohort, periods, churned),
+    and every cohort takes its damped Newton step with a backtracking line search in the
+    same array operation, so 10,000 cohorts cost about what a few dozen fits do.
+
+    Parameters
+    ----------
+    periods, churned, weights
+        As for :meth:`ShiftedBetaGeometricModel.fit`, one entry per customer.
+    cohort
+        Cohort label of each customer (any hashable values).
+
+    Returns
+    -------
+    DataFrame
+        One row per cohort (sorted): ``customers``, ``cancelled``, ``alpha``, ``beta``,
+        ``alpha_se``, ``beta_se`` (inverse observed information), ``log_likelihood``,
+        ``converged`` and ``boundary`` (alpha and beta ran off together: the data show no
+        spread in churn rates, one rate for all fits as well); NaN parameters for cohorts
+        without both a cancellation and a renewal (their spread cannot be learned).
+    """
+    t = _as_array(periods, "periods")
+    c = _as_array(churned, "churned")
+    labels = np.asarray(cohort)
+    if labels.ndim != 1 or len(labels) != len(t):
+        raise DataError("cohort must give one label per customer")
+    _check_lengths(periods=t, churned=c)
+    w = _weights(weights, len(t))
+    if (t < 0).any() or (np.abs(t - np.round(t)) > 1e-9).any():
+        raise DataError("periods must be whole numbers >= 0 (paid periods or renewals)")
+    if not np.isin(c, (0.0, 1.0)).all():
+        raise DataError("churned must be 0/1 (False/True) per customer")
+    if ((c == 1) & (t < 1)).any():
+        raise DataError("a cancelled customer must have paid for at least one period")
+    codes, names = pd.factorize(labels, sort=True)
+    k = len(names)
+    tmax = int(t.max()) + 1
+    key = (codes.astype(np.int64) * tmax + t.astype(np.int64)) * 2 + c.astype(np.int64)
+    ukey, inverse = np.unique(key, return_inverse=True)
+    wc = np.asarray(np.bincount(inverse.ravel(), weights=w, minlength=len(ukey)), dtype=float)
+    cc = (ukey % 2).astype(float)
+    tc = ((ukey // 2) % tmax).astype(float)
+    coh = (ukey // 2 // tmax).astype(np.intp)
+    n_cust = np.bincount(coh, weights=wc, minlength=k)
+    n_churn = np.bincount(coh, weights=wc * cc, minlength=k)
+    renewed = np.where(cc == 1, tc >= 2, tc >= 1)
+    n_renew = np.bincount(coh, weights=wc * renewed, minlength=k)
+    ok = (n_churn > 0) & (n_renew > 0)
+    # start each cohort at the best point of a coarse grid (16 evaluations, all cohorts)
+    grid = np.array([(u, v) for u in (-1.0, 0.0, 1.0, 2.0) for v in (-1.0, 0.0, 1.0, 2.0)])
+    best = np.full(k, -np.inf)
+    log_ab = np.zeros((k, 2))
+    for g in grid:  # 16 grid points, each vectorized over cohorts
+        cand = np.broadcast_to(g, (k, 2))
+        ll_g = _cohort_derivatives(cand, coh, tc, cc, wc, k, full=False)[0]
+        better = ll_g > best
+        best = np.where(better, ll_g, best)
+        log_ab = np.where(better[:, None], cand, log_ab)
+    ll, G, H = _cohort_derivatives(log_ab, coh, tc, cc, wc, k)
+    done = ~ok
+    for _ in range(max_iter):  # Newton iterations, each over the cohorts still moving
+        done |= np.abs(G).max(axis=1) <= tol * np.maximum(n_cust, 1.0)
+        # alpha, beta -> infinity at a fixed ratio: no spread in churn rates (boundary)
+        done |= np.abs(log_ab).max(axis=1) >= _COHORT_LOG_BOUND
+        if done.all():
+            break
+        rows = ~done[coh]
+        sub = (coh[rows], tc[rows], cc[rows], wc[rows])
+        step = np.where(done[:, None], 0.0, _newton_steps(G, H))
+        scale = np.where(done, 0.0, 1.0)
+        for _ in range(40):  # backtracking, per cohort
+            trial = log_ab + scale[:, None] * step
+            ll_t = _cohort_derivatives(trial, *sub, k, full=False)[0]
+            good = done | (np.isfinite(ll_t) & (ll_t >= ll - 1e-12 * np.abs(ll)))
+            if good.all():
+                break
+            scale = np.where(good, scale, 0.5 * scale)
+        stuck = ~done & (scale < 2.0**-39)
+        log_ab = np.where(stuck[:, None], log_ab, log_ab + scale[:, None] * step)
+        ll_n, G_n, H_n = _cohort_derivatives(log_ab, *sub, k)
+        moving = ~done
+        ll = np.where(moving, ll_n, ll)
+        G = np.where(moving[:, None], G_n, G)
+        H = np.where(moving[:, None, None], H_n, H)
+        done |= stuck
+    converged = ok & (np.abs(G).max(axis=1) <= 1e-5 * np.maximum(n_cust, 1.0))
+    theta = np.exp(log_ab)
+    # covariance in (alpha, beta): inverse of -H in natural parameters at the optimum
+    Hn = (H - np.einsum("ki,ij->kij", G, np.eye(2))) / (theta[:, :, None] * theta[:, None, :])
+    det = Hn[:, 0, 0] * Hn[:, 1, 1] - Hn[:, 0, 1] ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var_a = -Hn[:, 1, 1] / det
+        var_b = -Hn[:, 0, 0] / det
+    nan = np.full(k, np.nan)
+    return pd.DataFrame(
+        {
+            "cohort": names,
+            "customers": n_cust,
+            "cancelled": n_churn,
+            "alpha": np.where(ok, theta[:, 0], nan),
+            "beta": np.where(ok, theta[:, 1], nan),
+            "alpha_se": np.where(ok & (var_a > 0), np.sqrt(np.abs(var_a)), nan),
+            "beta_se": np.where(ok & (var_b > 0), np.sqrt(np.abs(var_b)), nan),
+            "log_likelihood": np.where(ok, ll, nan),
+            "converged": converged,
+            "boundary": ok & (np.abs(log_ab).max(axis=1) >= _COHORT_LOG_BOUND),
+        }
+    )

@@ -52,6 +52,7 @@ __all__ = [
     "analyze",
     "figures",
     "simulate_subscriptions",
+    "subscription_retention",
 ]
 
 METHODS = (
@@ -91,8 +92,10 @@ class SubscriptionsResult:
         Pooled sBG ``alpha``, ``beta`` and their standard errors.
     cohort_fits
         One row per monthly cohort: ``cohort``, ``subscriptions``, ``cancelled``,
-        ``alpha``, ``beta``, ``one_year_retention`` and its ``low``/``high`` 90 % bounds
-        (NaN where the cohort has fewer than 30 subscriptions or no cancellations).
+        ``alpha``, ``beta``, ``one_year_retention`` and its ``low``/``high`` 90 % bounds,
+        ``derl`` (discounted expected payments after the first, at the first renewal
+        decision) with ``derl_low``/``derl_high`` (NaN where the cohort has fewer than 30
+        subscriptions or no cancellations).
     retention_curve
         ``renewals`` 0-24, ``survival`` (share of new subscribers still paying after that
         many renewals) with ``low``/``high``, and ``retention_rate`` (share renewing).
@@ -339,7 +342,8 @@ def _fit(periods: np.ndarray, churned: np.ndarray, notes: list[str]) -> ShiftedB
     return model
 
 
-def _cohort_fits(life: pd.DataFrame) -> pd.DataFrame:
+def _cohort_fits(life: pd.DataFrame, monthly_discount_rate: float) -> pd.DataFrame:
+    """Per-cohort sBG: one-year retention and DERL, each with its 90 % interval."""
     rows = []
     for cohort, g in life.groupby("cohort", sort=True):
         row: dict[str, Any] = {
@@ -347,7 +351,10 @@ def _cohort_fits(life: pd.DataFrame) -> pd.DataFrame:
             "subscriptions": len(g),
             "cancelled": int(g["churned"].sum()),
         }
-        fit = dict.fromkeys(("alpha", "beta", "one_year_retention", "low", "high"), np.nan)
+        fit = dict.fromkeys(
+            ("alpha", "beta", "one_year_retention", "low", "high", "derl", "derl_low", "derl_high"),
+            np.nan,
+        )
         if len(g) >= SMALL_SAMPLE:
             try:
                 m = _fit(g["periods"].to_numpy(float), g["churned"].to_numpy(float), [])
@@ -355,11 +362,18 @@ def _cohort_fits(life: pd.DataFrame) -> pd.DataFrame:
                 m = None
             if m is not None:
                 lo, hi = m.survival_interval(_YEAR)
+                d = monthly_discount_rate
+                d_lo, d_hi = m.customer_value_interval(1.0, d, 0)
                 fit = {
                     **m.params_,
                     "one_year_retention": _first(m.survival(_YEAR)),
                     "low": float(lo[0]),
                     "high": float(hi[0]),
+                    "derl": _first(
+                        m.discounted_expected_residual_lifetime(monthly_discount_rate, 0)
+                    ),
+                    "derl_low": float(d_lo[0]),
+                    "derl_high": float(d_hi[0]),
                 }
         rows.append({**row, **fit})
     return pd.DataFrame(rows)
@@ -403,11 +417,36 @@ def _run(
     annual_discount_rate: float,
     as_of: dt.datetime | None,
 ) -> SubscriptionsResult:
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    result = _compute(ws, progress, annual_discount_rate, as_of)
+    params = {"annual_discount_rate": annual_discount_rate, "as_of": str(as_of) if as_of else None}
+    ws.record_run("subscriptions", params, result.summary(), started, settings=settings)
+    progress("done", 1.0)
+    return result
+
+
+def subscription_retention(
+    ws: Workspace, *, progress: ProgressCallback = no_progress
+) -> SubscriptionsResult:
+    """As :func:`analyze` with the workspace's settings, without recording a run.
+
+    For the customers analysis, which shows the subscriptions' sBG retention when it
+    picks the sBG family.
+    """
+    kw, _ = ws.settings.resolve("subscriptions", {"annual_discount_rate": UNSET, "as_of": UNSET})
+    return _compute(ws, progress, kw["annual_discount_rate"], _as_datetime(kw["as_of"]))
+
+
+def _compute(
+    ws: Workspace,
+    progress: ProgressCallback,
+    annual_discount_rate: float,
+    as_of: dt.datetime | None,
+) -> SubscriptionsResult:
     if not (isinstance(annual_discount_rate, int | float) and 0 < annual_discount_rate < 1):
         raise ConfigError(
             f"annual_discount_rate must be a share between 0 and 1, not {annual_discount_rate!r}"
         )
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con = ws.cursor()
     try:
         n_subs = int(con.execute("SELECT count(*) FROM subscriptions").fetchall()[0][0])
@@ -423,11 +462,7 @@ def _run(
         life = _lifetimes(con, as_of=as_of, currency=currency)
     finally:
         con.close()
-    result = _model(revenue, life, currency, annual_discount_rate, n_subs, notes)
-    params = {"annual_discount_rate": annual_discount_rate, "as_of": str(as_of) if as_of else None}
-    ws.record_run("subscriptions", params, result.summary(), started, settings=settings)
-    progress("done", 1.0)
-    return result
+    return _model(revenue, life, currency, annual_discount_rate, n_subs, notes)
 
 
 def _currency(con: Any, base: str) -> tuple[str, list[str]]:
@@ -515,7 +550,7 @@ def _model(
         params=dict(model.params_),
         standard_errors=dict(model.standard_errors_),
         n_subscriptions=len(life),
-        cohort_fits=_cohort_fits(life),
+        cohort_fits=_cohort_fits(life, d),
         retention_curve=curve,
         one_year_retention=s12,
         one_year_interval=(float(lo[0]), float(hi[0])),

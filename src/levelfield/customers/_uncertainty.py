@@ -151,7 +151,8 @@ def value_interval(
             grad = log_gradient(model, _log_of(predict))
         var = var + _variance(np.nan_to_num(grad), _log_covariance(model))
     half = z * np.sqrt(var)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # an unbounded upper end (huge variance) is inf, not a warning
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         lo = np.where(value > 0, value * np.exp(-half), value)
         hi = np.where(value > 0, value * np.exp(half), value)
     return lo, hi
