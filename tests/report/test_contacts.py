@@ -308,3 +308,17 @@ def test_cli_reads_the_chosen_sheet_of_a_workbook(demo: dict[str, Any], tmp_path
                               "-o", str(tmp_path / "c.csv")])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert (tmp_path / "b.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
+
+
+def test_the_options_of_the_files_own_import_are_reused(demo: dict[str, Any], ws: Any) -> None:
+    # The wholesale spreadsheet needed --map to import; the ledger knows its options.
+    sheet = demo["exports"] / "wholesale_invoices_2023-2025.csv"
+    rows = read_contacts(ws, sheet).frame
+    wholesale = {
+        r[0]
+        for r in ws.con.execute(
+            "SELECT DISTINCT customer_id FROM orders WHERE channel = 'wholesale'"
+        ).fetchall()
+    }
+    assert len(wholesale) > 10 and set(rows["customer_id"]) == wholesale
+    assert read_contacts(ws, sheet).profile == "generic"

@@ -11,6 +11,8 @@ is read, as on import, and is removed afterwards).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +126,59 @@ def _contact_columns(header: Sequence[str]) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True)
+class _Recorded:
+    """The options an earlier import of the same file was made with."""
+
+    profile: str | None
+    mapping: dict[str, str]
+    sheet: str | None
+    dayfirst: bool | None
+    date_format: str | None
+    decimal_comma: bool | None
+    currency: str | None
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _recorded_options(ws: Workspace, path: Path) -> _Recorded | None:
+    """Options of the newest successful orders import of this file (same SHA-256)."""
+    if not path.is_file():
+        return None  # open_source names the missing file
+    rows = ws.con.execute(
+        "SELECT profile, options FROM imports WHERE sha256 = ? AND kind = 'orders' "
+        "AND status = 'ok' ORDER BY import_id DESC LIMIT 1",
+        [_file_sha256(path)],
+    ).fetchall()
+    if not rows:
+        return None
+    profile, raw = rows[0]
+    try:
+        opts = json.loads(raw) if raw else {}
+    except ValueError:
+        opts = {}
+    if not isinstance(opts, dict):
+        opts = {}
+    mapping = opts.get("mapping") if isinstance(opts.get("mapping"), dict) else {}
+    return _Recorded(
+        profile=str(profile) if profile in PROFILES and profile != "generic" else None,
+        mapping={str(k): str(v) for k, v in (mapping or {}).items()},
+        sheet=opts.get("sheet") if isinstance(opts.get("sheet"), str) else None,
+        dayfirst=opts.get("dayfirst") if isinstance(opts.get("dayfirst"), bool) else None,
+        date_format=opts.get("date_format") if isinstance(opts.get("date_format"), str) else None,
+        decimal_comma=opts.get("decimal_comma")
+        if isinstance(opts.get("decimal_comma"), bool)
+        else None,
+        currency=opts.get("currency") if isinstance(opts.get("currency"), str) else None,
+    )
+
+
 def _text(col: int | None) -> str:
     return f"nullif(trim(r.c{col}), '')" if col is not None else "CAST(NULL AS VARCHAR)"
 
@@ -150,9 +205,10 @@ def read_contacts(
     path
         The order export as imported (CSV/TSV, XLSX or Parquet).
     profile, mapping, sheet, dayfirst, date_format, decimal_comma, currency
-        The options the file was imported with (see :func:`~levelfield.ingest.import_file`);
-        identities do not depend on dates or amounts, but a file that needed
-        ``--map`` to import needs it here too.
+        The options the file was imported with (see :func:`~levelfield.ingest.import_file`).
+        When none is given and the workspace's import ledger holds this very file (same
+        SHA-256), the options recorded with that import are used, so a spreadsheet
+        imported with ``--map`` needs nothing more here.
     display_name
         Name to show for the file (an uploaded file's original name).
 
@@ -171,6 +227,13 @@ def read_contacts(
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     maps = _parse_mapping(mapping)
     ws.require_key()
+    given = (profile, sheet, dayfirst, date_format, decimal_comma, currency)
+    if not maps and all(v is None for v in given):
+        recorded = _recorded_options(ws, Path(path))
+        if recorded is not None:
+            profile, maps, sheet = recorded.profile, recorded.mapping, recorded.sheet
+            dayfirst, date_format = recorded.dayfirst, recorded.date_format
+            decimal_comma, currency = recorded.decimal_comma, recorded.currency
     src = open_source(path, sheet=sheet)
     if display_name:
         src.name = display_name
