@@ -64,6 +64,8 @@ def _changes(ws: Workspace, name: str, key: str, value: str) -> tuple[Any, Any]:
         ("exposure", "exposure.shift_share", "0.6"),
         ("scenarios", "scenarios.horizon", "6"),
         ("financing", "financing.buffer", "123456"),
+        ("pricing", "pricing.shrink", "no"),  # a yes/no setting
+        ("pricing", "pricing.price_endings", ""),  # a list setting: exact prices
     ],
 )
 def test_changing_a_setting_changes_the_result(
