@@ -170,3 +170,23 @@ def test_pack_renders_and_prints_to_pdf_in_chromium(pack_file: Path) -> None:
     assert errors == []
     assert [u for u in requests if not u.startswith("file://")] == []
     assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
+
+
+def test_information_actions_are_listed_as_actions_not_as_not_recommended(ws: object) -> None:
+    from levelfield.advice import advise
+    from levelfield.findings import Finding
+    from levelfield.report._data import _plan_views
+
+    dscr = Finding(
+        "financing.dscr_with_offer",
+        2.0,
+        "ratio",
+        "Debt-service coverage with the cheapest offer: 2.00 against >= 1.25 (passes).",
+        "good",
+        {"threshold": ">= 1.25", "source": "SBA SOP 50 10 7.1", "status": "passes"},
+    )
+    plan = advise(ws, findings={"financing": [dscr]})  # type: ignore[arg-type]
+    views = {v.title: v for v in _plan_views(plan)[0]}
+    view = next(v for t, v in views.items() if "passes the usual 1.25 threshold" in t)
+    assert view.informational and view.worth_doing and not view.headline
+    assert view.impact == "information, no money figure claimed"

@@ -117,11 +117,14 @@ class ActionView:
     pilot: str
     reasoning: str
     headline: bool
+    #: The rule informs (what a lender will see, when cash runs low) and claims no gain.
+    informational: bool = False
 
     @property
     def worth_doing(self) -> bool:
-        """Whether the action is expected to gain something (a chance and a gain above 0)."""
-        return self.impact_mid > 0 and self.success_probability > 0
+        """Whether the action is expected to gain something (a chance and a gain above 0),
+        or is information to act on that claims no money figure."""
+        return self.informational or (self.impact_mid > 0 and self.success_probability > 0)
 
 
 @dataclass(frozen=True)
@@ -481,7 +484,9 @@ def _action_view(a: Action, currency: str, headline: bool) -> ActionView:
         title=a.title,
         do=a.do,
         finding=a.finding,
-        impact=f"{currency} {a.impact.low:,.0f} to {a.impact.high:,.0f} a year",
+        impact="information, no money figure claimed"
+        if a.impact.method == "information"
+        else f"{currency} {a.impact.low:,.0f} to {a.impact.high:,.0f} a year",
         impact_low=a.impact.low,
         impact_mid=a.impact.mid,
         impact_high=a.impact.high,
@@ -495,6 +500,7 @@ def _action_view(a: Action, currency: str, headline: bool) -> ActionView:
         pilot=a.pilot.description if a.pilot else "",
         reasoning=a.reasoning,
         headline=headline,
+        informational=a.impact.method == "information",
     )
 
 
