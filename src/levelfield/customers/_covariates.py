@@ -78,7 +78,14 @@ _MAX_STEP = 1.0
 
 
 def bgnbd_row_derivatives(
-    r: float, alpha: Array, a: Array, b: Array, x: Array, t_x: Array, T: Array
+    r: float,
+    alpha: Array,
+    a: Array,
+    b: Array,
+    x: Array,
+    t_x: Array,
+    T: Array,
+    derivatives: bool = True,
 ) -> tuple[Array, Array, Array]:
     """BG/NBD log-likelihood per customer with gradient and Hessian in log-parameters.
 
@@ -115,6 +122,8 @@ def bgnbd_row_derivatives(
         - gammaln(ab + x)
         + L
     )
+    if not derivatives:  # a line search needs the value only
+        return ll, np.empty(0), np.empty(0)
     iT = 1.0 / (alpha + T)
     it = 1.0 / (alpha + t_x)
     dig_ab = digamma(ab) - digamma(ab + x)
@@ -499,13 +508,20 @@ def _norm_cdf(v: Array) -> Array:
 
 
 def _newton(
-    total: Any, phi0: Array, tol: float, max_iter: int
+    total: Any, phi0: Array, tol: float, max_iter: int, value: Any = None
 ) -> tuple[Array, float, Array, bool, int]:
     """Maximize by Newton's method with the exact Hessian, damping and backtracking.
 
-    ``total(phi)`` returns the log-likelihood, gradient and Hessian. Returns the optimum,
-    its log-likelihood and Hessian, whether the scaled gradient met ``tol`` and the steps.
+    ``total(phi)`` returns the log-likelihood, gradient and Hessian; ``value(phi)`` the
+    log-likelihood alone, for the line search (default: from ``total``). Returns the
+    optimum, its log-likelihood and Hessian, whether the scaled gradient met ``tol`` and
+    the steps.
     """
+    if value is None:
+
+        def value(p: Array) -> float:
+            return float(total(p)[0])
+
     phi = np.asarray(phi0, dtype=float)
     ll, g, H = total(phi)
     scale = 1.0 / max(abs(ll), 1.0)
@@ -535,13 +551,14 @@ def _newton(
         while t > 1e-10:
             trial = phi + t * step
             with np.errstate(all="ignore"):
-                res = total(trial)
-            if math.isfinite(res[0]) and (
-                res[0] >= ll + 1e-4 * t * slope
-                or (res[0] >= ll - 1e-12 * abs(ll) and np.abs(res[1]).max() < np.abs(g).max())
-            ):
-                accepted = trial, res
-                break
+                ll_t = value(trial)
+            if math.isfinite(ll_t) and ll_t >= ll - 1e-12 * abs(ll):
+                # Armijo, or (at rounding level near the optimum) a smaller gradient
+                with np.errstate(all="ignore"):
+                    res = total(trial)
+                if ll_t >= ll + 1e-4 * t * slope or np.abs(res[1]).max() < np.abs(g).max():
+                    accepted = trial, res
+                    break
             t *= 0.5
         it += 1
         if accepted is None:
@@ -597,6 +614,20 @@ class BetaGeoCovariateModel(_CovariateModel):
         grad = design.gradient(g_u, w, k)
         return total, grad, design.hessian(H_u, w, k) if hessian else None
 
+    def _value(self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array) -> float:
+        u = design.log_params(phi)
+        ll = bgnbd_row_derivatives(
+            float(np.exp(phi[0])),
+            np.exp(u[1]),
+            np.exp(u[2]),
+            np.exp(u[3]),
+            data[0],
+            data[1],
+            data[2],
+            derivatives=False,
+        )[0]
+        return float(ll @ w)
+
     def _optimize(
         self, phi0: Array, data: tuple[Array, ...], design: _Design, w: Array
     ) -> tuple[Array, float, Array, bool]:
@@ -613,13 +644,19 @@ class BetaGeoCovariateModel(_CovariateModel):
                 ll, g, H = self._total(p, sub_data, sub_design, sub_w, True)
                 return ll, g, H  # type: ignore[return-value]
 
-            phi, _, _, _, _ = _newton(sub_total, phi, self.tol, self.max_iter)
+            def sub_value(p: Array) -> float:
+                return self._value(p, sub_data, sub_design, sub_w)
+
+            phi, _, _, _, _ = _newton(sub_total, phi, self.tol, self.max_iter, sub_value)
 
         def full_total(p: Array) -> tuple[float, Array, Array]:
             ll, g, H = self._total(p, data, design, w, True)
             return ll, g, H  # type: ignore[return-value]
 
-        phi, ll, H, ok, _ = _newton(full_total, phi, self.tol, self.max_iter)
+        def full_value(p: Array) -> float:
+            return self._value(p, data, design, w)
+
+        phi, ll, H, ok, _ = _newton(full_total, phi, self.tol, self.max_iter, full_value)
         return phi, ll, H, ok
 
     def probability_alive(
