@@ -43,6 +43,9 @@ CONTEXT = {
     "driver": "sales",
     "assumptions": "opening cash 10,000",
     "source": "SBA SOP 50 10 7.1",
+    "currency": "CAD",
+    "origin_claim": "certifications: fair trade",
+    "top_products": "SKU-1, SKU-2",
 }
 
 

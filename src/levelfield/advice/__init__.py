@@ -19,7 +19,10 @@ channel by choice), ``exposure.supplier_hhi``,
 ``landscape.distinctiveness_percentile``, ``landscape.white_space_count``,
 ``landscape.cliche_share``, ``pricing.median_elasticity``,
 ``pricing.recommended_profit_gain`` (context ``low``, ``high``),
-``scenarios.p_cash_negative``, ``scenarios.p_loss_year``; and its own
+``scenarios.p_cash_negative``, ``scenarios.p_loss_year``,
+``exposure.fx_profit_share_max`` (context ``currency``, ``amount``),
+``provenance.documented_revenue_share`` (context ``sells_on_origin``, ``origin_claim``,
+``top_products``, ``amount``); and its own
 ``advice.automation_savings``.
 """
 

@@ -43,6 +43,17 @@ Finding metric ids (``Finding.metric``), all shares 0-1 unless stated:
   success_probability (chance the follow share beats break-even under the assumption),
   follow, follow_low, follow_high, breakeven_follow)
 - ``exposure.scorecard_weakest`` (index 0-100; context: dimension, second)
+- ``exposure.foreign_revenue_share``: revenue share in currencies other than the base
+  (context: currencies, cost_share); ``exposure.fx_net_exposure_max``: the largest
+  foreign net (revenue less costs, per year, base currency; context: currency, revenue,
+  costs, volatility); ``exposure.fx_profit_share_max``: the largest share of profit one
+  foreign currency carries (context: currency, net, volatility (ECB, 5 years),
+  profit_move, amount (a typical year's swing), threshold 0.25, basis ``profit`` or
+  ``revenue`` when no costs are imported). Only with more than one currency; the table
+  ``currencies`` holds the mix.
+- ``provenance.documented_revenue_share`` (from ``levelfield.provenance``): share of
+  revenue from products whose origin the provenance log documents (context: lots,
+  sells_on_origin, origin_claim, top_products, amount)
 
 Public API: :func:`analyze`, :class:`ExposureResult`, :func:`figures` and the single
 charts, :func:`channel_fee_rates`, :func:`fee_schedule`, :func:`country_risk_table`,

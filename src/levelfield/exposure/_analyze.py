@@ -22,6 +22,7 @@ from levelfield.errors import (
 )
 from levelfield.exposure import _metrics as msql
 from levelfield.exposure._assumptions import OwnStoreFollow, own_store_follow
+from levelfield.exposure._currency import country_currencies, currency_exposure
 from levelfield.exposure._kernels import own_store_shift, shift_effects
 from levelfield.exposure._reference import (
     PLATFORM_OWNS_CUSTOMER,
@@ -33,6 +34,7 @@ from levelfield.exposure._reference import (
 from levelfield.exposure._result import ExposureResult
 from levelfield.exposure._scorecard import score_indicators
 from levelfield.findings import ProgressCallback, no_progress
+from levelfield.provenance import documented_revenue_share
 from levelfield.workspace import UNSET, Unset, Workspace, fx_statement
 
 __all__ = ["CAPABILITIES", "analyze", "channel_fee_rates"]
@@ -844,6 +846,14 @@ def _compute(
             metrics["spend_weighted_country_risk"] = float(
                 np.dot(w, known_risk["risk"].to_numpy(dtype="float64")) / w.sum()
             )
+    progress("currencies", 0.62)
+    currencies, fx_notes = currency_exposure(con, currency, years, country_currencies(raw, codes))
+    notes.extend(fx_notes)
+    _currency_metrics(currencies, metrics, labels)
+    documented = documented_revenue_share(ws)
+    metrics["documented_revenue_share"] = (
+        documented.share if documented.share is not None else math.nan
+    )
     single, alt_known, line_total = msql.single_source(con)
     if alt_known > 0 and line_total > 0:
         metrics["single_source_share"] = single / line_total
@@ -925,6 +935,8 @@ def _compute(
         countries=countries,
         diversification=diversification,
         burden=burden,
+        currencies=currencies,
+        documented=documented,
         scorecard=scorecard,
         dimensions=dimensions,
         fee_schedule_dates=dates,
@@ -932,6 +944,25 @@ def _compute(
         labels=labels,
         params=p.as_dict(),
     )
+
+
+def _currency_metrics(
+    table: pd.DataFrame, metrics: dict[str, float], labels: dict[str, str]
+) -> None:
+    """Headline numbers of the currency table (only with more than one currency)."""
+    foreign = table[~table["is_base"].astype(bool)]
+    if foreign.empty:
+        return
+    metrics["foreign_revenue_share"] = float(foreign["revenue_share"].sum())
+    metrics["foreign_cost_share"] = float(foreign["cost_share"].sum())
+    top = foreign.iloc[foreign["net"].abs().to_numpy().argmax()]
+    metrics["fx_net_exposure_max"] = float(top["net"])
+    labels["fx_net_exposure_max_currency"] = str(top["currency"])
+    shares = foreign["profit_share"].to_numpy(dtype="float64")
+    if np.isfinite(shares).any():
+        i = int(np.nanargmax(shares))
+        metrics["fx_profit_share_max"] = float(shares[i])
+        labels["fx_profit_share_max_currency"] = str(foreign.iloc[i]["currency"])
 
 
 def _whatif(

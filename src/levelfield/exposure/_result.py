@@ -8,9 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from levelfield.exposure._currency import FX_PROFIT_SHARE_THRESHOLD
 from levelfield.exposure._kernels import HHI_HIGH, HHI_MODERATE, hhi_band
 from levelfield.exposure._metrics import as_float
 from levelfield.findings import Finding, Severity
+from levelfield.provenance import DocumentedShare
 
 __all__ = ["ExposureResult"]
 
@@ -70,6 +72,12 @@ class ExposureResult:
         supplier-country HHI, spend-weighted country risk and cost.
     burden
         Compliance cost estimate per study band (empty when employees are unknown).
+    currencies
+        Revenue, costs and net per currency per year in ``currency``
+        (``levelfield.exposure._currency``): shares of revenue, costs and profit, the
+        rate costs were converted at and the pair's ECB volatility.
+    documented
+        Share of revenue from products whose origin the provenance log documents.
     scorecard
         Indicators with value, yardstick (good/bad), direction, reference and score.
     dimensions
@@ -94,6 +102,8 @@ class ExposureResult:
     burden: pd.DataFrame
     scorecard: pd.DataFrame
     dimensions: pd.DataFrame
+    currencies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    documented: DocumentedShare | None = None
     fee_schedule_dates: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
@@ -135,6 +145,7 @@ class ExposureResult:
             "supplier_countries": self.countries.copy(),
             "diversification": self.diversification.copy(),
             "compliance_burden": self.burden.copy(),
+            "currencies": self.currencies.copy(),
         }
 
     def _weakest(self) -> list[tuple[str, float]]:
@@ -189,6 +200,7 @@ class ExposureResult:
             "compliance_cost_share",
             "own_store_margin_gain",
             "spend_weighted_country_risk",
+            "fx_profit_share_max",
         ]
         rank = {f"exposure.{m}": i for i, m in enumerate(priority)}
         fs = [f for f in self.findings() if f.metric in rank]
@@ -449,6 +461,9 @@ class ExposureResult:
                 follow_high=float(w["follow_high"]),
                 breakeven_follow=float(w["breakeven_follow"]),
             )
+        out.extend(self._currency_findings())
+        if self.documented is not None and self.documented.share is not None:
+            out.append(self.documented.to_finding())
         weak = self._weakest()
         if weak:
             d, s = weak[0]
@@ -463,6 +478,98 @@ class ExposureResult:
                 second=weak[1][0] if len(weak) > 1 else None,
             )
         return out
+
+    def _currency_findings(self) -> list[Finding]:
+        """``exposure.foreign_revenue_share``, ``exposure.fx_net_exposure_max`` and
+        ``exposure.fx_profit_share_max`` (only with more than one currency)."""
+        t, m, base = self.currencies, self.metrics, self.currency
+        if t.empty or "foreign_revenue_share" not in m:
+            return []
+        foreign = t[~t["is_base"].astype(bool)]
+        names = ", ".join(foreign["currency"].astype(str))
+        out = [
+            Finding(
+                "exposure.foreign_revenue_share",
+                float(m["foreign_revenue_share"]),
+                "share",
+                f"{_pct(m['foreign_revenue_share'])} of revenue and "
+                f"{_pct(m.get('foreign_cost_share'))} of costs are in currencies other than "
+                f"{base} ({names}); the currency table shows revenue, costs and the net "
+                f"per currency in {base}.",
+                "info",
+                {"currencies": names, "cost_share": _clean(m.get("foreign_cost_share"))},
+            )
+        ]
+        cur = self.labels.get("fx_net_exposure_max_currency")
+        if cur is not None:
+            row = t.set_index("currency").loc[cur]
+            net = as_float(row["net"])
+            way = (
+                f"long {cur}: a weaker {cur} lowers your profit"
+                if net >= 0
+                else f"short {cur}: a stronger {cur} raises your costs"
+            )
+            out.append(
+                Finding(
+                    "exposure.fx_net_exposure_max",
+                    net,
+                    "currency",
+                    f"Your largest net currency position is {cur}: "
+                    f"{_num(as_float(row['revenue']))} {base} of revenue less "
+                    f"{_num(as_float(row['costs']))} {base} of costs a year ({way}).",
+                    "info",
+                    {
+                        "currency": cur,
+                        "revenue": _clean(as_float(row["revenue"])),
+                        "costs": _clean(as_float(row["costs"])),
+                        "volatility": _clean(as_float(row["volatility"])),
+                    },
+                )
+            )
+        out.extend(self._profit_share_finding())
+        return out
+
+    def _profit_share_finding(self) -> list[Finding]:
+        share = self.metrics.get("fx_profit_share_max", math.nan)
+        cur = self.labels.get("fx_profit_share_max_currency")
+        if cur is None or not math.isfinite(share):
+            return []
+        t, base = self.currencies.set_index("currency"), self.currency
+        vol = as_float(t.loc[cur, "volatility"])
+        no_costs = float(t["costs"].sum()) <= 0
+        of = (
+            "revenue (no costs are imported, so revenue stands in for profit)"
+            if no_costs
+            else f"profit (revenue less costs in {cur}, a year)"
+        )
+        move = (
+            f"; {cur} typically moves {_pct(vol)} a year against {base} (ECB reference rates, "
+            f"5 years), which would move your profit by about {_pct(share * vol)}"
+            if math.isfinite(vol)
+            else ""
+        )
+        limit = FX_PROFIT_SHARE_THRESHOLD
+        sev: Severity = "warning" if share >= 2 * limit else "watch" if share >= limit else "info"
+        return [
+            Finding(
+                "exposure.fx_profit_share_max",
+                share,
+                "share",
+                f"{cur} carries {_pct(share)} of your {of}{move}. A foreign currency at "
+                f"{limit:.0%} of profit or more is worth watching when you price and buy.",
+                sev,
+                {
+                    "currency": cur,
+                    "net": _clean(as_float(t.loc[cur, "net"])),
+                    "volatility": _clean(vol),
+                    "profit_move": _clean(share * vol),
+                    # a typical year's swing of the profit earned in this currency
+                    "amount": abs(as_float(t.loc[cur, "net"])) * vol if math.isfinite(vol) else 0.0,
+                    "threshold": limit,
+                    "basis": "revenue" if no_costs else "profit",
+                },
+            )
+        ]
 
     def _top_platform_channel(self) -> dict[str, Any]:
         c = self.channels

@@ -17,7 +17,12 @@ Public API::
     documented_revenue_share(ws)                 # for exposure and advice
 """
 
-from levelfield.provenance._analysis import DocumentedShare, documented_revenue_share
+from levelfield.provenance._analysis import (
+    ORIGIN_WORDS,
+    DocumentedShare,
+    documented_revenue_share,
+    origin_claim,
+)
 from levelfield.provenance._bundle import (
     EXPORT_FORMAT,
     Failure,
@@ -60,6 +65,7 @@ __all__ = [
     "EMPTY_ROOT",
     "ENTRY_KINDS",
     "EXPORT_FORMAT",
+    "ORIGIN_WORDS",
     "DocumentedShare",
     "Entry",
     "Failure",
@@ -83,6 +89,7 @@ __all__ = [
     "lot_entry",
     "lot_rows",
     "node_hash",
+    "origin_claim",
     "parse_canonical",
     "read_export_file",
     "render_export_html",

@@ -633,6 +633,7 @@ def key_numbers(
         [cur, last],
     ).fetchall()[0]
 
+    fx = fx_statement(c)
     repeat_rate = (repeat[0] / repeat[1]) if repeat[1] else None
     top_share = (
         float(top[0][1]) / revenue if top and revenue > 0 and top[0][1] is not None else None
@@ -640,7 +641,14 @@ def key_numbers(
     cost, sales = (float(margin[0]), float(margin[1])) if margin[1] else (None, None)
     gross_margin = 1.0 - cost / sales if cost is not None and sales else None
     return (
-        KeyNumber("net_revenue_12m", "Net revenue, last 12 months", revenue, _money(revenue, cur)),
+        KeyNumber(
+            "net_revenue_12m",
+            "Net revenue, last 12 months",
+            revenue,
+            _money(revenue, cur),
+            # what was converted, at which rates, up to which date (several currencies)
+            fx.text() if fx.multi_currency or fx.missing else "",
+        ),
         KeyNumber("customers_12m", "Customers, last 12 months", float(customers), f"{customers:,}"),
         KeyNumber(
             "repeat_rate",
