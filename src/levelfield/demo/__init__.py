@@ -15,6 +15,8 @@ Folder layout::
     DIR/exports/EtsySoldOrderItems<YYYY>.csv   Etsy sold order items, one file per year
     DIR/exports/amazon_all_orders_2023-2025.txt  Amazon "All Orders" report (TSV)
     DIR/exports/wholesale_invoices_2023-2025.csv café invoices (generic profile)
+    DIR/exports/wholesale_eu_invoices_2023-2025.csv  with --eur-wholesale: the EU cafés'
+                                               invoices in EUR (ECB rate of each date)
     DIR/exports/{products,suppliers,channels,competitors,costs,pilots,nps_survey,
                  automation,business,credit_offers}.csv
     DIR/certificates/fairtrade-konga-40217.txt the demo lot certificate (its SHA-256 is logged)

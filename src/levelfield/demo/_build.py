@@ -13,6 +13,7 @@ from typing import Any
 from levelfield._version import __version__
 from levelfield.demo._catalog import BUSINESS_NAME
 from levelfield.demo._exports import (
+    EU_CAFE_EVERY,
     WHOLESALE_MAPPING,
     make_people,
     write_amazon,
@@ -172,6 +173,7 @@ def build_demo(
     workspace: str | Path | None = None,
     key_dir: str | Path | None = None,
     progress: ProgressCallback = no_progress,
+    eur_wholesale: bool = False,
 ) -> DemoResult:
     """Create the demo business in ``directory``.
 
@@ -197,6 +199,11 @@ def build_demo(
         Folder for the workspace's pseudonym key (see :func:`levelfield.open_workspace`).
     progress
         ``progress(step, fraction)`` callback.
+    eur_wholesale
+        Bill the EU wholesale account (every fourth café) in EUR: its invoices go to
+        ``exports/wholesale_eu_invoices_2023-2025.csv``, priced at the ECB reference rate
+        of each invoice date, and are converted back to USD (the base) on import. The
+        planted truths do not change; the manifest says which file and rule.
 
     Returns
     -------
@@ -249,8 +256,23 @@ def build_demo(
     write_amazon(sim, amazon)
     add("orders", amazon)
     wholesale = exports / "wholesale_invoices_2023-2025.csv"
-    write_wholesale(sim, wholesale)
+    eur = exports / "wholesale_eu_invoices_2023-2025.csv" if eur_wholesale else None
+    write_wholesale(sim, wholesale, eur)
     add("orders", wholesale, mapping=dict(WHOLESALE_MAPPING), channel="wholesale", currency="USD")
+    if eur is not None:
+        add(
+            "orders",
+            eur,
+            mapping={**WHOLESALE_MAPPING, "Currency": "currency"},
+            channel="wholesale",
+            currency="EUR",
+        )
+        truth["eur_wholesale"] = {
+            "file": f"{EXPORTS_DIR}/{eur.name}",
+            "cafes_every": EU_CAFE_EVERY,
+            "rule": "USD invoice prices divided by the ECB reference USD per EUR of the "
+            "invoice date, rounded to cents; base currency stays USD",
+        }
     progress("writing reference tables", 0.2)
     add("competitors", exports / "competitors.csv")
     truth["landscape"] = write_competitors(seed, exports / "competitors.csv")

@@ -40,6 +40,14 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
                 "--workspace", "-w", help="Workspace file (default DIR/levelfield.duckdb)."
             ),
         ] = None,
+        eur_wholesale: Annotated[
+            bool,
+            typer.Option(
+                "--eur-wholesale",
+                help="Bill the EU wholesale cafés in EUR (a second currency, converted to "
+                "USD at ECB rates on import); the planted truths stay the same.",
+            ),
+        ] = False,
     ) -> None:
         """Create a demo coffee roaster with three years of exports and known truth."""
         with progress_bar("Building the demo business") as progress:
@@ -50,6 +58,7 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
                 force=force,
                 workspace=workspace,
                 progress=progress,
+                eur_wholesale=eur_wholesale,
             )
         for line in result.lines():
             console.print(line, highlight=False, markup=False, soft_wrap=True)

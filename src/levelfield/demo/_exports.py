@@ -35,6 +35,7 @@ __all__ = [
     "AMAZON_COLUMNS",
     "ETSY_ITEM_COLUMNS",
     "ETSY_ORDER_COLUMNS",
+    "EU_CAFE_EVERY",
     "SHOPIFY_COLUMNS",
     "WHOLESALE_COLUMNS",
     "WHOLESALE_MAPPING",
@@ -668,11 +669,35 @@ def write_amazon(sim: Simulation, path: Path) -> int:
 
 
 # -- wholesale ---------------------------------------------------------------------------
-def write_wholesale(sim: Simulation, path: Path) -> int:
-    """Write the café invoice spreadsheet (one row per invoice line)."""
+#: Every ``EU_CAFE_EVERY``-th café is the EU wholesale account of ``--eur-wholesale``.
+EU_CAFE_EVERY = 4
+
+
+def _usd_per_eur(days: pd.Series[Any]) -> FloatArray:
+    """ECB reference USD per EUR on each date (the last published on or before it)."""
+    from levelfield.workspace import ecb_history
+
+    hist = ecb_history()
+    usd = hist.loc[hist["currency"] == "USD"].sort_values("rate_date")
+    dates = pd.to_datetime(usd["rate_date"]).to_numpy(dtype="datetime64[D]")
+    want = pd.to_datetime(days).to_numpy(dtype="datetime64[D]")
+    i = np.searchsorted(dates, want, side="right") - 1
+    return usd["per_eur"].to_numpy(dtype=np.float64)[np.clip(i, 0, None)]
+
+
+def write_wholesale(sim: Simulation, path: Path, eur_path: Path | None = None) -> int:
+    """Write the café invoice spreadsheet (one row per invoice line).
+
+    With ``eur_path``, the invoices of every :data:`EU_CAFE_EVERY`-th café (the EU
+    wholesale account) go there instead, priced in EUR at the ECB reference rate of the
+    invoice date (unit prices rounded to cents) with a ``Currency`` column: converted
+    back to USD at the same rate they are the default demo's USD invoices to within
+    half a cent per unit.
+    """
     lo = sim.ws_line_order
     cafe = sim.ws_cafe[lo]
     number = pd.Series(10_001 + lo).astype(str)
+    price = np.asarray(sim.ws_line_price, dtype=np.float64)
     frame = pd.DataFrame(
         {
             "Invoice No": "INV-" + number,
@@ -681,9 +706,18 @@ def write_wholesale(sim: Simulation, path: Path) -> int:
             "Item Code": pd.Series(np.array(sim.skus, dtype=object)[sim.ws_line_sku]),
             "Description": _product_attr(sim.ws_line_sku, "name"),
             "Qty": pd.Series(sim.ws_line_qty).astype(str),
-            "Unit Price": money(sim.ws_line_price),
-            "Line Total": money(sim.ws_line_qty * sim.ws_line_price),
+            "Unit Price": money(price),
+            "Line Total": money(sim.ws_line_qty * price),
         }
     )
-    _write_csv(frame[list(WHOLESALE_COLUMNS)], path)
-    return int(lo.shape[0])
+    eu = np.zeros(len(frame), dtype=bool) if eur_path is None else cafe % EU_CAFE_EVERY == 0
+    _write_csv(frame.loc[~eu, list(WHOLESALE_COLUMNS)], path)
+    if eur_path is not None:
+        rate = _usd_per_eur(frame.loc[eu, "Invoice Date"])
+        eur_price = np.round(price[eu] / rate, 2)  # the invoice's unit price, in cents
+        eur = frame.loc[eu, list(WHOLESALE_COLUMNS)].copy()
+        eur["Unit Price"] = money(eur_price).to_numpy()
+        eur["Line Total"] = money(sim.ws_line_qty[eu] * eur_price).to_numpy()
+        eur["Currency"] = "EUR"
+        _write_csv(eur, eur_path)
+    return int((~eu).sum())
