@@ -316,6 +316,15 @@ def report(
             "customer data; print it to PDF from the browser.",
         ),
     ] = False,
+    peers: Annotated[
+        Path | None,
+        typer.Option(
+            "--peers",
+            help="Peer release (peer_benchmarks.parquet of 'levelfield fleet run'): adds where "
+            "the business stands among similar businesses (profile keys sector, region, "
+            "size_band).",
+        ),
+    ] = None,
 ) -> None:
     """Write the one-file HTML report (works offline), or with --lender the lender pack."""
     from levelfield import report as report_mod
@@ -327,7 +336,9 @@ def report(
         console.print(f"Lender pack written: [bold]{path.resolve()}[/]")
         return
     with _open(workspace, reading=True) as ws, progress_bar("Writing report") as progress:
-        path = report_mod.write_report(ws, output or Path("report.html"), progress=progress)
+        path = report_mod.write_report(
+            ws, output or Path("report.html"), progress=progress, peers=peers
+        )
     console.print(f"Report written: [bold]{path.resolve()}[/]")
 
 

@@ -163,3 +163,49 @@ def test_public_names_are_importable() -> None:
     import levelfield.fleet as fleet
 
     assert sorted(fleet.__all__) == sorted(n for n in fleet.__all__ if hasattr(fleet, n))
+
+
+def test_epsilon_release_is_noised_clipped_and_states_its_budget() -> None:
+    findings, biz = _fleet({("coffee", "north", "micro"): 30, ("coffee", "south", "micro"): 25})
+    share = findings.assign(metric="exposure.platform_share_max", value=findings["value"] / 9000)
+    both = pd.concat([findings, share], ignore_index=True)
+    exact = peer_benchmarks(both, biz, k=10).table
+    noisy = peer_benchmarks(both, biz, k=10, epsilon=2.0, secret=b"s" * 32)
+    t = noisy.table
+    assert (t["status"] == "published").sum() == 4
+    stats = ["p10", "p25", "p50", "p75", "p90"]
+    assert not np.allclose(t[stats].to_numpy(float), exact[stats].to_numpy(float))
+    sh = t.loc[t["metric"] == "exposure.platform_share_max", stats].to_numpy(float)
+    assert ((sh >= 0) & (sh <= 1)).all() and (np.diff(sh, axis=1) >= 0).all()
+    p = noisy.privacy
+    assert p["epsilon_total"] == 2.0 and p["epsilon_per_metric"] == pytest.approx(1.0)
+    assert p["epsilon_per_statistic"] == pytest.approx(1.0 / 6)
+    assert "sequential" in p["statement"] and "share [0, 1]" in p["statement"]
+    np.testing.assert_allclose(t["epsilon"].to_numpy(float), 1.0)
+    # the same members and secret give the same noise: a repeat cannot be averaged away
+    again = peer_benchmarks(both, biz, k=10, epsilon=2.0, secret=b"s" * 32).table
+    pd.testing.assert_frame_equal(t, again)
+
+
+def test_epsilon_release_after_removing_one_business_is_suppressed_or_noised() -> None:
+    findings, biz = _fleet({("coffee", "north", "micro"): 12})
+    first = peer_benchmarks(findings, biz, k=10, epsilon=1.0, secret=b"k" * 32)
+    gone = biz["business_id"].iloc[0]
+    rest = findings.loc[findings["business_id"] != gone]
+    # with the ledger: suppressed
+    second = peer_benchmarks(rest, biz, k=10, ledger=first.ledger, epsilon=1.0, secret=b"k" * 32)
+    assert second.table["status"].tolist() == ["suppressed"]
+    # without it (a careless operator): still noised, so the two releases' difference is
+    # not the removed business's value
+    careless = peer_benchmarks(rest, biz, k=10, epsilon=1.0, secret=b"k" * 32).table
+    exact = peer_benchmarks(rest, biz, k=10).table
+    assert careless["status"].tolist() == ["published"]
+    assert careless["p50"].iloc[0] != pytest.approx(exact["p50"].iloc[0], rel=1e-3)
+    assert first.table["p50"].iloc[0] != pytest.approx(careless["p50"].iloc[0], rel=1e-3)
+
+
+def test_bad_epsilon() -> None:
+    findings, biz = _fleet({("coffee", "north", "micro"): 10})
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="epsilon"):
+            peer_benchmarks(findings, biz, epsilon=bad)

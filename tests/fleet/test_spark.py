@@ -1,4 +1,8 @@
-"""Fleet runs on Spark local[2]: same numbers as single-business analyze, error rows, reruns."""
+"""Fleet runs on Spark local[2]: same numbers as single-business analyze, error rows, reruns.
+
+Kept to three Spark runs (Parquet fleet, its rerun, a directory of workspaces) so the
+suite stays within the CI budget on two cores.
+"""
 
 from __future__ import annotations
 
@@ -13,83 +17,116 @@ import pyarrow.parquet as pq
 import pytest
 
 from levelfield import customers, exposure, open_workspace
-from levelfield.fleet import METRICS, run
-from levelfield.ingest import import_file
+from levelfield.demo import write_workspaces
+from levelfield.fleet import run
+from levelfield.fleet._kernels import metric_unit
 
 pytestmark = pytest.mark.spark
 
 
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, coerce_timestamps="us")
+
+
 @pytest.fixture(scope="module")
 def fleet_with_failures(small_fleet: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small fleet plus a business without customer ids and one with one order."""
+    """The small fleet plus a business without customer ids, one with one order and one
+    listed in the businesses table whose orders file is empty."""
     directory = tmp_path_factory.mktemp("fleet-bad")
-    shutil.copytree(small_fleet / "orders", directory / "orders")
-    shutil.copy(small_fleet / "businesses.parquet", directory / "businesses.parquet")
+    for name in ("orders", "suppliers"):
+        shutil.copytree(small_fleet / name, directory / name)
+    shutil.copy(small_fleet / "channels.parquet", directory / "channels.parquet")
+    biz = pd.read_parquet(small_fleet / "businesses.parquet")
     one = pd.read_parquet(small_fleet / "orders").iloc[:3].copy()
     guests = one.assign(business_id="zz-guests", customer_id=None)
     single = one.iloc[:1].assign(business_id="zz-single")
-    bad = pd.concat([guests, single], ignore_index=True)
-    pq.write_table(
-        pa.Table.from_pandas(bad, preserve_index=False),
-        directory / "orders" / "part-bad.parquet",
-        coerce_timestamps="us",
+    _write(
+        pd.concat([guests, single], ignore_index=True), directory / "orders" / "part-bad.parquet"
     )
+    _write(one.iloc[:0].assign(business_id="zz-empty"), directory / "orders" / "part-empty.parquet")
+    extra = biz.iloc[:3].assign(business_id=["zz-guests", "zz-single", "zz-empty"])
+    _write(pd.concat([biz, extra], ignore_index=True), directory / "businesses.parquet")
     return directory
 
 
 @pytest.fixture(scope="module")
 def findings(fleet_with_failures: Path, spark: Any) -> pd.DataFrame:
     result = run(fleet_with_failures, spark=spark)
-    assert result.n_businesses == 32
+    assert result.n_businesses == 33
     return pd.read_parquet(result.findings)
 
 
-def _single_business(orders: pd.DataFrame, tmp_path: Path) -> dict[str, float]:
-    """The business's findings through the real ingest path and single-business analyze."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    csv = tmp_path / "orders.csv"
-    frame = orders.drop(columns=["business_id"]).copy()
-    frame["ordered_at"] = frame["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    frame.to_csv(csv, index=False)
-    ws = open_workspace(tmp_path / "one.duckdb")
+def _single_business(ws_file: Path) -> dict[str, float]:
+    """The business's findings from single-business analyze on its ingested workspace."""
+    ws = open_workspace(ws_file, create=False, key_dir=ws_file.parent / "keys")
     try:
-        import_file(ws, "orders", csv)
         found = customers.analyze(ws, model="bgnbd", holdout=None).findings()
-        found += exposure.analyze(ws).findings()
+        result = exposure.analyze(ws)
+        found += result.findings()
+        plat = result.channels.loc[result.channels["owns_customer"].eq(False)]
+        fees = {
+            f"exposure.channel_fee_rate.{c}": r
+            for c, r in zip(plat.channel, plat.fee_rate, strict=True)
+        }
     finally:
         ws.close()
-    return {f.metric: f.value for f in found if f.metric in METRICS}
+    return {f.metric: f.value for f in found if metric_unit(f.metric)} | fees
+
+
+@pytest.fixture(scope="module")
+def sampled_workspaces(
+    small_fleet: Path, findings: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Two sampled businesses as workspaces through the real ingest path, plus a 0-byte file."""
+    ok = findings.loc[findings["error"].isna() & ~findings["business_id"].str.startswith("zz")]
+    sampled = set(sorted(ok["business_id"].unique())[::13][:2])
+    folder = tmp_path_factory.mktemp("members") / "workspaces"
+    assert len(write_workspaces(small_fleet, folder, only=sampled)) == 2
+    (folder / "zz-broken.duckdb").write_bytes(b"")
+    return folder
 
 
 def test_fleet_numbers_equal_single_business_analyze(
-    findings: pd.DataFrame, small_fleet: Path, tmp_path: Path
+    findings: pd.DataFrame, sampled_workspaces: Path
 ) -> None:
-    orders = pd.read_parquet(small_fleet / "orders")
     ok = findings.loc[findings["error"].isna()]
-    sampled = sorted(ok["business_id"].unique())[::12][:3]
-    assert len(sampled) == 3
-    for bid in sampled:
-        mine = orders.loc[orders["business_id"] == bid]
-        mine = mine.assign(ordered_at=mine["ordered_at"].dt.tz_convert("UTC").dt.tz_localize(None))
-        single = _single_business(mine, tmp_path / bid)
-        fleet = ok.loc[ok["business_id"] == bid].set_index("metric")["value"]
-        assert set(fleet.index) == set(single), bid
+    files = sorted(sampled_workspaces.glob("b*.duckdb"))
+    for ws_file in files:
+        single = _single_business(ws_file)
+        fleet = ok.loc[ok["business_id"] == ws_file.stem].set_index("metric")["value"]
+        assert set(fleet.index) == set(single), ws_file.stem
+        assert {"exposure.supplier_hhi", "exposure.compliance_cost_share"} <= set(single)
         for metric, value in single.items():
-            assert fleet[metric] == pytest.approx(value, rel=1e-6, abs=1e-9), (bid, metric)
+            assert fleet[metric] == pytest.approx(value, rel=1e-6, abs=1e-9), (ws_file, metric)
+
+
+def test_directory_of_workspaces_gives_the_same_numbers(
+    findings: pd.DataFrame, sampled_workspaces: Path, spark: Any
+) -> None:
+    result = run(sampled_workspaces.parent, spark=spark, source="workspaces")
+    mine = pd.read_parquet(result.findings)
+    broken = mine.loc[mine["business_id"] == "zz-broken"]
+    assert broken["metric"].tolist() == ["fleet.error"] and broken["value"].isna().all()
+    ok = mine.loc[mine["error"].isna()].set_index(["business_id", "metric"])["value"]
+    fleet = findings.set_index(["business_id", "metric"])["value"]
+    assert len(ok) > 20
+    np.testing.assert_allclose(ok.to_numpy(), fleet.reindex(ok.index).to_numpy(), rtol=1e-9)
 
 
 def test_failing_businesses_become_error_rows(findings: pd.DataFrame) -> None:
     errors = findings.loc[findings["error"].notna()]
-    assert set(errors["business_id"]) == {"zz-guests", "zz-single"}
+    assert set(errors["business_id"]) == {"zz-guests", "zz-single", "zz-empty"}
     guests = errors.loc[errors["business_id"] == "zz-guests"]
     assert guests["metric"].tolist() == ["customers.error"]
     assert "customer id" in guests["error"].iloc[0]
     assert guests["value"].isna().all()
+    empty = errors.loc[errors["business_id"] == "zz-empty"]
+    assert empty["metric"].tolist() == ["fleet.error"] and "no order" in empty["error"].iloc[0]
     # the rest of the guest business's analyses and every other business finished
     assert (
         findings.loc[findings["business_id"] == "zz-guests", "metric"] == "exposure.channel_hhi"
     ).any()
-    assert findings.loc[findings["error"].isna(), "business_id"].nunique() >= 30
+    assert findings.loc[findings["error"].isna(), "business_id"].nunique() >= 31
 
 
 def test_output_columns_units_and_partitions(
@@ -105,12 +142,12 @@ def test_output_columns_units_and_partitions(
         "analysis",
     } <= set(findings.columns)
     ok = findings.loc[findings["error"].isna()]
-    assert (ok["unit"] == ok["metric"].map(METRICS)).all()
+    assert (ok["unit"] == ok["metric"].map(metric_unit)).all()
     assert findings["run_fingerprint"].nunique() == 1
     parts = sorted(p.name for p in (fleet_with_failures / "fleet_findings").iterdir() if p.is_dir())
-    assert parts == ["analysis=customers", "analysis=exposure"]
-    shares = ok.loc[ok["unit"] == "share", "value"]
-    assert ((shares >= 0) & (shares <= 1)).all()
+    assert parts == ["analysis=customers", "analysis=exposure", "analysis=fleet"]
+    shares = ok.loc[(ok["unit"] == "share") & (ok["metric"] != "exposure.compliance_cost_share")]
+    assert ((shares["value"] >= 0) & (shares["value"] <= 1)).all()
 
 
 def test_rerun_replaces_output_whole(

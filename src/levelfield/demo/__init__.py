@@ -23,6 +23,9 @@ Folder layout::
     DIR/levelfield.duckdb                      the workspace
     DIR/manifest.json                          the ground truth
 
+``levelfield demo --fleet N DIR`` (or :func:`demo_fleet`) writes instead a seeded fleet of
+N small businesses of six sectors for fleet mode (see :mod:`levelfield.fleet`).
+
 Manifest keys (money in USD, shares 0-1)
 ----------------------------------------
 ``generator``, ``version``, ``seed``, ``period {start, end}``, ``currency``,
@@ -79,13 +82,19 @@ Manifest keys (money in USD, shares 0-1)
 from __future__ import annotations
 
 from levelfield.demo._build import DemoResult, build_demo
+from levelfield.demo._fleet import CHANNELS, SECTORS, FleetDemo, demo_fleet, write_workspaces
 from levelfield.demo._simulate import BGNBD, GAMMA_GAMMA, Simulation, simulate
 
 __all__ = [
     "BGNBD",
+    "CHANNELS",
     "GAMMA_GAMMA",
+    "SECTORS",
     "DemoResult",
+    "FleetDemo",
     "Simulation",
     "build_demo",
+    "demo_fleet",
     "simulate",
+    "write_workspaces",
 ]

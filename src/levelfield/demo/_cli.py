@@ -9,6 +9,8 @@ from typing import Annotated, Any, cast
 import typer
 
 from levelfield.demo._build import build_demo
+from levelfield.demo._fleet import demo_fleet
+from levelfield.errors import ConfigError
 
 __all__ = ["register_cli"]
 
@@ -48,8 +50,42 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
                 "USD at ECB rates on import); the planted truths stay the same.",
             ),
         ] = False,
+        fleet: Annotated[
+            int | None,
+            typer.Option(
+                "--fleet",
+                metavar="N",
+                help="Write a demo fleet of N businesses of six sectors instead (Parquet "
+                "dataset for 'levelfield fleet run DIR').",
+            ),
+        ] = None,
+        workspaces: Annotated[
+            bool,
+            typer.Option(
+                "--workspaces",
+                help="With --fleet: also one workspace per business, through the real ingest "
+                "path (DIR/workspaces/<business_id>.duckdb).",
+            ),
+        ] = False,
     ) -> None:
-        """Create a demo coffee roaster with three years of exports and known truth."""
+        """Create a demo coffee roaster with three years of exports and known truth.
+
+        With --fleet N: N small businesses (coffee, bakery, bike shop, bookshop, apparel,
+        crafts) of varied sizes, channels and regions for fleet mode.
+        """
+        if fleet is not None:
+            made = demo_fleet(fleet, directory, seed=seed, workspaces=workspaces)
+            console.print(
+                f"Wrote {made.n_businesses:,} businesses ({made.n_orders:,} orders) to "
+                f"{made.directory}"
+                + (f", workspaces in {made.workspaces}" if made.workspaces else "")
+                + f". Next: levelfield fleet run {made.directory}",
+                highlight=False,
+                markup=False,
+            )
+            return
+        if workspaces:
+            raise ConfigError("--workspaces goes with --fleet N")
         with progress_bar("Building the demo business") as progress:
             result = build_demo(
                 directory,

@@ -15,7 +15,7 @@ PySpark is an optional extra: ``pip install 'levelfield[fleet]'`` (and Java 17).
 
 from __future__ import annotations
 
-from levelfield.fleet._demo import SECTORS, FleetDemo, demo_fleet
+from levelfield.demo import SECTORS, FleetDemo, demo_fleet
 from levelfield.fleet._kernels import METRICS, business_metrics
 from levelfield.fleet._peers import PERCENTILES, PeerRelease, peer_benchmarks
 from levelfield.fleet._spark import FleetRun, run, spark_session

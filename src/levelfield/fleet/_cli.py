@@ -12,12 +12,31 @@ from rich.console import Console
 console = Console()
 
 
-def publish_peers(directory: Path, findings: Path, *, k: int) -> tuple[Path, int, int]:
+def _noise_secret(directory: Path) -> bytes:
+    """The fleet's private noise key (``peer_secret.key``, made once, kept like the ledger)."""
+    import secrets
+
+    path = directory / "peer_secret.key"
+    if not path.is_file():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(secrets.token_bytes(32))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_bytes()
+
+
+def publish_peers(
+    directory: Path, findings: Path, *, k: int, epsilon: float | None = None
+) -> tuple[Path, int, int]:
     """Peer benchmarks of a run: ``peer_benchmarks.parquet`` and the private ledger.
 
     The ledger of the previous release (``peer_ledger.parquet``) is read first, so that a
     group whose members changed by fewer than ``k`` is suppressed rather than republished.
+    The release's privacy statement (k, and with ``epsilon`` the differential-privacy
+    budget) goes to ``peer_privacy.json``.
     """
+    import json
+
     import pandas as pd
 
     from levelfield.errors import DataError
@@ -32,13 +51,22 @@ def publish_peers(directory: Path, findings: Path, *, k: int) -> tuple[Path, int
     ledger_file = directory / "peer_ledger.parquet"
     ledger = pd.read_parquet(ledger_file) if ledger_file.is_file() else None
     release = peer_benchmarks(
-        pd.read_parquet(findings), pd.read_parquet(biz_file), k=k, ledger=ledger
+        pd.read_parquet(findings),
+        pd.read_parquet(biz_file),
+        k=k,
+        ledger=ledger,
+        epsilon=epsilon,
+        secret=_noise_secret(directory) if epsilon is not None else None,
     )
     out = directory / "peer_benchmarks.parquet"
     for frame, path in ((release.table, out), (release.ledger, ledger_file)):
         tmp = path.with_name(f".{path.name}.tmp")
         frame.to_parquet(tmp, index=False)
         tmp.replace(path)
+    privacy = directory / "peer_privacy.json"
+    tmp = privacy.with_name(f".{privacy.name}.tmp")
+    tmp.write_text(json.dumps(release.privacy, indent=2))
+    tmp.replace(privacy)
     published = int((release.table["status"] != "suppressed").sum())
     return out, published, int(len(release.table) - published)
 
@@ -59,15 +87,22 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
         n: Annotated[int, typer.Argument(help="Number of businesses.")],
         directory: Annotated[Path, typer.Argument(help="Fleet directory to write.")],
         seed: Annotated[int, typer.Option(help="Random seed (same seed, same fleet).")] = 0,
+        workspaces: Annotated[
+            bool,
+            typer.Option("--workspaces", help="Also one workspace per business (through ingest)."),
+        ] = False,
     ) -> None:
-        """Write a demo fleet: orders/*.parquet (with business_id) and businesses.parquet."""
+        """Write a demo fleet (same as 'levelfield demo --fleet N DIR')."""
         from levelfield.fleet import demo_fleet
 
-        made = demo_fleet(n, directory, seed=seed)
+        made = demo_fleet(n, directory, seed=seed, workspaces=workspaces)
         console.print(
             f"Wrote {made.n_businesses:,} businesses ({made.n_orders:,} orders) to "
-            f"{made.directory}. Next: levelfield fleet run {made.directory}",
+            f"{made.directory}"
+            + (f", workspaces in {made.workspaces}" if made.workspaces else "")
+            + f". Next: levelfield fleet run {made.directory}",
             highlight=False,
+            markup=False,
         )
 
     @group.command("run")
@@ -85,20 +120,70 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
         k: Annotated[
             int, typer.Option(help="Minimum consenting businesses per published peer group.")
         ] = 10,
+        epsilon: Annotated[
+            float | None,
+            typer.Option(
+                "--epsilon",
+                help="Differential privacy: total budget of the peer release (Laplace noise "
+                "on clipped statistics; the budget is stated in peer_privacy.json).",
+            ),
+        ] = None,
+        source: Annotated[
+            str,
+            typer.Option(
+                "--source",
+                help="auto (orders/ Parquet when present, else workspaces/), parquet or "
+                "workspaces.",
+            ),
+        ] = "auto",
     ) -> None:
-        """Per-business customer and exposure metrics on Spark, then peer benchmarks."""
+        """Per-business customer and exposure metrics on Spark, then peer benchmarks.
+
+        Input: DIR/orders/ (Parquet, with business_id), DIR/suppliers/, DIR/channels.parquet
+        and DIR/businesses.parquet; or DIR/workspaces/<business_id>.duckdb. Output:
+        DIR/fleet_findings/ (partitioned by analysis), DIR/peer_benchmarks.parquet,
+        DIR/peer_privacy.json; private: DIR/peer_ledger.parquet (and peer_secret.key).
+        """
+        import logging
+
+        from levelfield.errors import ConfigError
         from levelfield.fleet import run
 
-        result = run(directory, master=master)
+        if source not in ("auto", "parquet", "workspaces"):
+            raise ConfigError(f"--source must be auto, parquet or workspaces, not {source!r}")
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        result = run(directory, master=master, source=source)  # type: ignore[arg-type]
         console.print(
             f"Fleet run {result.run_fingerprint} on {result.master}: {result.n_businesses:,} "
             f"businesses, {result.n_metric_rows:,} metric rows, {result.n_error_rows:,} "
             f"businesses' analyses failed (error rows).\nFindings: {result.findings}",
             highlight=False,
         )
-        peers, published, suppressed = publish_peers(directory, result.findings, k=k)
-        console.print(
-            f"Peer benchmarks (k={k}): {published:,} groups published or coarsened, "
-            f"{suppressed:,} suppressed.\nPeers: {peers}",
-            highlight=False,
+        peers, published, suppressed = publish_peers(
+            directory, result.findings, k=k, epsilon=epsilon
         )
+        console.print(
+            f"Peer benchmarks (k={k}"
+            + (f", epsilon={epsilon:g}" if epsilon is not None else "")
+            + f"): {published:,} groups published or coarsened, {suppressed:,} suppressed."
+            f"\nPeers: {peers}\nAssociation report: levelfield fleet report {directory} "
+            f"-o fleet-report.html",
+            highlight=False,
+            markup=False,
+        )
+
+    @group.command("report")
+    @errors
+    def report_cmd(
+        directory: Annotated[
+            Path, typer.Argument(help="Fleet directory with peer_benchmarks.parquet.")
+        ],
+        output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+            "fleet-report.html"
+        ),
+    ) -> None:
+        """The association's one-file HTML report, from the published peer release only."""
+        from levelfield.fleet._report import write_fleet_report
+
+        path = write_fleet_report(directory, output)
+        console.print(f"Fleet report written: {path.resolve()}", highlight=False, markup=False)

@@ -29,10 +29,12 @@ from levelfield.errors import InsufficientDataError, SchemaError
 from levelfield.exposure import hhi, top_share
 
 __all__ = [
+    "CHANNEL_FEE_PREFIX",
     "FINDING_COLUMNS",
     "METRICS",
     "ORDER_COLUMNS",
     "business_metrics",
+    "metric_unit",
     "safe_business_metrics",
 ]
 
@@ -62,7 +64,24 @@ METRICS: dict[str, str] = {
     "exposure.customer_top5_share": "share",
     "exposure.customer_top20pct_share": "share",
     "exposure.channel_hhi": "index",
+    "exposure.fee_rate_max": "share",
+    "exposure.fee_drag": "share",
+    "exposure.platform_share_max": "share",
+    "exposure.data_ownership_share": "share",
+    "exposure.supplier_hhi": "index",
+    "exposure.compliance_cost_share": "share",
 }
+#: Per-channel effective fee rate of a marketplace channel (``ExposureResult.channels``'s
+#: ``fee_rate``): ``exposure.channel_fee_rate.<channel>``, a share.
+CHANNEL_FEE_PREFIX = "exposure.channel_fee_rate."
+
+
+def metric_unit(metric: str) -> str:
+    """Unit of a fleet metric id ("share", "index"), or "" for an id the fleet does not know."""
+    if metric.startswith(CHANNEL_FEE_PREFIX):
+        return "share"
+    return METRICS.get(metric, "")
+
 
 #: Columns of a metric row (``fleet_findings`` adds ``run_fingerprint``).
 FINDING_COLUMNS = ["business_id", "analysis", "metric", "value", "unit", "error"]

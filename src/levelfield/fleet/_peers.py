@@ -20,23 +20,40 @@ Rules enforced (one release = one call of :func:`peer_benchmarks`):
    statistics be compared: any difference of two published groups concerns at least
    ``k`` businesses, never one.
 
+4. **Optional differential privacy** (``epsilon``). Each value is clipped to its
+   metric's bounds (:data:`CLIP_BOUNDS`: shares to [0, 1], HHI to [0, 10,000]). The total
+   budget ``epsilon`` is split equally over the metrics of the release (sequential
+   composition: one business contributes to every metric) and, within a metric, over the
+   six statistics of a group (count and five percentiles, sequential again); the groups of
+   one metric are disjoint, so they compose in parallel. Each statistic gets Laplace noise
+   of scale sensitivity / its epsilon: 1 for the count, the clipping range (hi - lo) for a
+   percentile, the most one business can move it. Noisy percentiles are clipped to the
+   bounds and sorted, noisy counts rounded (post-processing costs no budget). The noise of
+   a group is drawn from a generator keyed by a secret and the group's members, so
+   republishing the same members gives the same numbers: repeating a release cannot be
+   averaged away. What the k threshold and rule 3 decide rests on exact counts and is not
+   itself covered by the budget; the statement in :attr:`PeerRelease.privacy` says so.
+
 The ledger holds business ids: it stays with the association (it is what makes rule 3
-checkable) and is never published. The published table holds groups, counts and
-percentiles only.
+checkable) and is never published, like the noise secret. The published table holds
+groups, counts and percentiles only.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from levelfield.errors import ConfigError, DataError
-from levelfield.fleet._kernels import METRICS
+from levelfield.fleet._kernels import METRICS, metric_unit
 
-__all__ = ["PERCENTILES", "PeerRelease", "peer_benchmarks"]
+__all__ = ["CLIP_BOUNDS", "PERCENTILES", "PeerRelease", "clip_bounds", "peer_benchmarks"]
 
 PERCENTILES = (10, 25, 50, 75, 90)
 _LEVELS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -48,7 +65,20 @@ _POOLED = "pooled"
 _STATS = [f"p{q}" for q in PERCENTILES]
 RELEASE_COLUMNS = [
     "metric", "unit", "sector", "region", "size_band", "level", "status", "n", *_STATS, "reason",
+    "epsilon",
 ]  # fmt: skip
+#: Clipping bounds (lo, hi) of the differentially private release, by unit.
+CLIP_BOUNDS: dict[str, tuple[float, float]] = {"share": (0.0, 1.0), "index": (0.0, 10_000.0)}
+_N_STATS = 1 + len(PERCENTILES)  # count and five percentiles per group
+
+
+def clip_bounds(unit: str) -> tuple[float, float]:
+    """Clipping bounds of a unit; a unit without stated bounds cannot be released with DP."""
+    if unit not in CLIP_BOUNDS:
+        raise ConfigError(f"no clipping bounds for unit {unit!r}: a DP release needs them")
+    return CLIP_BOUNDS[unit]
+
+
 LEDGER_COLUMNS = ["metric", "sector", "group", "members"]
 
 
@@ -59,10 +89,19 @@ class PeerRelease:
     table: pd.DataFrame
     ledger: pd.DataFrame
     k: int
+    privacy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def published(self) -> pd.DataFrame:
         return self.table.loc[self.table["status"] != "suppressed"]
+
+
+def _unit(metric: str, metrics: Mapping[str, str]) -> str:
+    """A metric's unit in this release ("" = not released): the fleet's ids include the
+    per-marketplace fee rates; a caller's own ``metrics`` are taken as given."""
+    if metrics is METRICS:
+        return metric_unit(metric)
+    return metrics.get(metric, "")
 
 
 def _contributions(
@@ -71,7 +110,8 @@ def _contributions(
     need = {"business_id", "sector", "region", "size_band", "consent"}
     if missing := sorted(need - set(businesses.columns)):
         raise DataError(f"the businesses table lacks the column(s) {', '.join(missing)}")
-    ok = findings.loc[findings["error"].isna() & findings["metric"].isin(list(metrics))]
+    known = findings["metric"].map(lambda m: _unit(str(m), metrics)).ne("")
+    ok = findings.loc[findings["error"].isna() & known]
     ok = ok.loc[np.isfinite(ok["value"].to_numpy(dtype=float))]
     biz = businesses.loc[businesses["consent"].astype(bool), sorted(need - {"consent"})]
     vals = ok[["business_id", "metric", "value"]].merge(biz, on="business_id", how="inner")
@@ -133,6 +173,8 @@ def peer_benchmarks(
     k: int = 10,
     ledger: pd.DataFrame | None = None,
     metrics: Mapping[str, str] = METRICS,
+    epsilon: float | None = None,
+    secret: bytes | None = None,
 ) -> PeerRelease:
     """Publishable peer percentiles per metric and peer group (rules in the module doc).
 
@@ -149,9 +191,18 @@ def peer_benchmarks(
     metrics
         Metric id -> unit of the metrics to release (default the fleet's
         :data:`METRICS`; the cooperation evidence pack passes its own).
+    epsilon
+        Total differential-privacy budget of the release (rule 4); None: no noise.
+    secret
+        Key of the noise generator (kept private with the ledger); None draws fresh
+        noise from the operating system (then a repeated release differs).
     """
-    if not (isinstance(k, int) and k >= 2):
+    if isinstance(k, bool) or not (isinstance(k, int) and k >= 2):
         raise ConfigError(f"k must be a whole number of at least 2, not {k!r}")
+    if epsilon is not None and not (
+        isinstance(epsilon, int | float) and np.isfinite(epsilon) and epsilon > 0
+    ):
+        raise ConfigError(f"epsilon must be a positive number, not {epsilon!r}")
     vals = _assign_groups(_contributions(findings, businesses, metrics), k)
     vals["group"] = _group_key(vals)
     pub = vals.loc[vals["level"] >= 0]
@@ -184,13 +235,75 @@ def peer_benchmarks(
     ]
     groups.loc[is_blocked, "status"] = "suppressed"
     groups.loc[is_blocked, ["n", *_STATS]] = np.nan
+    privacy: dict[str, Any] = {"k": k, "differential_privacy": False}
+    groups["epsilon"] = np.nan
+    if epsilon is not None:
+        groups, privacy = _add_noise(groups, pub, float(epsilon), secret, k, metrics)
     groups["level"] = [_LEVELS[lv][1] for lv in groups["level"]]
     table = pd.concat([groups, _suppressed(vals, k)], ignore_index=True)
-    table["unit"] = table["metric"].map(dict(metrics))
+    table["unit"] = table["metric"].map(lambda m: _unit(str(m), metrics))
     new = groups.loc[~is_blocked, LEDGER_COLUMNS]
     full = new if ledger is None else pd.concat([ledger[LEDGER_COLUMNS], new], ignore_index=True)
     full = full.loc[~full.assign(m=full["members"].map(tuple)).duplicated(["metric", "group", "m"])]
-    return PeerRelease(table[RELEASE_COLUMNS], full.reset_index(drop=True), k)
+    return PeerRelease(table[RELEASE_COLUMNS], full.reset_index(drop=True), k, privacy)
+
+
+def _noise_rng(secret: bytes | None, metric: str, members: list[str]) -> np.random.Generator:
+    if secret is None:
+        return np.random.default_rng()
+    msg = (metric + "\x00" + "\x00".join(members)).encode()
+    digest = hmac.new(secret, msg, hashlib.sha256).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
+
+
+def _add_noise(
+    groups: pd.DataFrame,
+    pub: pd.DataFrame,
+    epsilon: float,
+    secret: bytes | None,
+    k: int,
+    metrics: Mapping[str, str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rule 4: clipped percentiles and counts with Laplace noise; the budget statement."""
+    metrics = sorted(set(groups["metric"]))
+    eps_metric = epsilon / max(1, len(metrics))
+    eps_stat = eps_metric / _N_STATS
+    out = groups.copy()
+    live = out["status"] != "suppressed"
+    for idx in out.index[live.to_numpy()]:  # one draw per published group, not per row
+        metric, group = str(out.at[idx, "metric"]), str(out.at[idx, "group"])
+        lo, hi = clip_bounds(_unit(metric, metrics))
+        vals = pub.loc[(pub["metric"] == metric) & (pub["group"] == group), "value"]
+        exact = np.percentile(np.clip(vals.to_numpy(dtype=float), lo, hi), PERCENTILES)
+        rng = _noise_rng(secret, metric, [str(b) for b in out.loc[idx, "members"]])
+        noisy = exact + rng.laplace(0.0, (hi - lo) / eps_stat, len(PERCENTILES))
+        n_noisy = float(np.rint(len(vals) + rng.laplace(0.0, 1.0 / eps_stat)))
+        out.loc[idx, _STATS] = np.sort(np.clip(noisy, lo, hi))
+        out.loc[idx, "n"] = max(0.0, n_noisy)
+    out.loc[live, "epsilon"] = eps_metric
+    statement = (
+        f"Differential privacy (Laplace mechanism): total budget epsilon={epsilon:g} over "
+        f"{len(metrics)} metric(s) (sequential composition), {eps_metric:.4g} per metric, "
+        f"split over {_N_STATS} statistics per group ({eps_stat:.4g} each); groups of one "
+        "metric are disjoint (parallel composition). Values clipped to "
+        + ", ".join(f"{u} [{lo:g}, {hi:g}]" for u, (lo, hi) in CLIP_BOUNDS.items())
+        + "; percentile noise scale = (hi - lo) / epsilon per statistic, count noise scale = "
+        f"1 / epsilon per statistic. Which groups are published (k={k}) and the differencing "
+        "rule use exact counts and are not covered by this budget."
+    )
+    return out, {
+        "k": k,
+        "differential_privacy": True,
+        "mechanism": "laplace",
+        "epsilon_total": epsilon,
+        "epsilon_per_metric": eps_metric,
+        "epsilon_per_statistic": eps_stat,
+        "statistics_per_group": _N_STATS,
+        "metrics": metrics,
+        "clip_bounds": {u: list(b) for u, b in CLIP_BOUNDS.items()},
+        "composition": "sequential over metrics and statistics, parallel over disjoint groups",
+        "statement": statement,
+    }
 
 
 def _suppressed(vals: pd.DataFrame, k: int) -> pd.DataFrame:

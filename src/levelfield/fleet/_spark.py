@@ -16,14 +16,14 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from levelfield._version import __version__
 from levelfield.errors import ConfigError, DataError
 from levelfield.fleet._kernels import ORDER_COLUMNS, safe_business_metrics
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["FleetRun", "run", "spark_session"]
 
@@ -104,12 +104,14 @@ def spark_session(master: str | None = None, *, app_name: str = "levelfield-flee
     return spark
 
 
-def fingerprint(orders_dir: Path) -> str:
+def fingerprint(base: Path) -> str:
     """Run fingerprint: package version and the input files' names, sizes and times."""
     h = hashlib.sha256(__version__.encode())
-    for f in sorted(orders_dir.rglob("*.parquet")):
+    inputs = [base / "orders", base / "suppliers", base / "channels.parquet"]
+    inputs.append(base / "businesses.parquet")
+    for f in sorted(p for d in inputs for p in ([d] if d.is_file() else d.rglob("*.parquet"))):
         st = f.stat()
-        h.update(f"{f.relative_to(orders_dir)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        h.update(f"{f.relative_to(base)}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -133,44 +135,147 @@ def _replace_dir(tmp: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _parquet_findings(
+    session: SparkSession, base: Path, orders_dir: Path, *, full: bool
+) -> tuple[DataFrame, str]:
+    """Findings of a Parquet fleet: kernels only, or with the full exposure analysis."""
+    import pandas as pd
+    from pyspark.sql import functions as sf
+
+    from levelfield.fleet._business import frames_metrics
+
+    orders = session.read.parquet(str(orders_dir))
+    missing = [c for c in ORDER_COLUMNS if c not in orders.columns]
+    if missing:
+        raise DataError(f"{orders_dir}: the orders lack the column(s) {', '.join(missing)}")
+    orders = orders.select(*ORDER_COLUMNS)
+    fp = fingerprint(base)
+    if not full:
+        return orders.groupBy("business_id").applyInPandas(
+            safe_business_metrics, schema=_FINDINGS_SCHEMA
+        ), fp
+    biz_file, sup_dir, chan_file = (
+        base / "businesses.parquet",
+        base / "suppliers",
+        base / "channels.parquet",
+    )
+    if not biz_file.is_file():
+        raise DataError(
+            f"{biz_file} is missing: the fleet needs the businesses table (business_id, sector, "
+            "region, size_band, consent, employees)"
+        )
+    # the channels table is reference data (a few rows per channel name), not business rows
+    channels = (
+        pd.read_parquet(chan_file)
+        if chan_file.is_file()
+        else pd.DataFrame(columns=["channel", "platform", "fee_profile", "owns_customer"])
+    )
+    biz = session.read.parquet(str(biz_file))
+    employees = biz.select(
+        "business_id",
+        (biz["employees"] if "employees" in biz.columns else sf.lit(None))
+        .cast("long")
+        .alias("employees"),
+    )
+    if sup_dir.is_dir() and any(sup_dir.rglob("*.parquet")):
+        side = employees.join(session.read.parquet(str(sup_dir)), "business_id", "left")
+    else:
+        side = employees
+        for c in ("supplier_id", "name", "country", "currency", "alternatives"):
+            side = side.withColumn(c, sf.lit(None).cast("string"))
+        for c in ("annual_spend", "lead_time_days"):
+            side = side.withColumn(c, sf.lit(None).cast("double"))
+
+    def one(orders_pd: pd.DataFrame, side_pd: pd.DataFrame) -> pd.DataFrame:
+        # a business of the businesses table without orders gets its error row there
+        return frames_metrics(orders_pd, side_pd, channels)
+
+    grouped = orders.groupBy("business_id").cogroup(side.groupBy("business_id"))
+    return grouped.applyInPandas(one, schema=_FINDINGS_SCHEMA), fp
+
+
+def _workspace_findings(session: SparkSession, folder: Path) -> tuple[DataFrame, str]:
+    """Findings of a directory of workspaces (one ``<business_id>.duckdb`` per business).
+
+    Only the file paths travel through Spark; each executor analyses a private copy of
+    its members' files.
+    """
+    import pandas as pd
+
+    from levelfield.fleet._business import workspace_file_metrics
+
+    files = sorted(folder.glob("*.duckdb"))
+    if not files:
+        raise DataError(
+            f"{folder} holds no workspaces (*.duckdb, one per business, named by business id); "
+            "write a demo with 'levelfield demo --fleet N DIR --workspaces'"
+        )
+    paths = session.createDataFrame(
+        [(f.stem, str(f.resolve())) for f in files], "business_id string, path string"
+    ).repartition(max(2, min(len(files), 64)), "business_id")
+
+    def one(rows: pd.DataFrame) -> pd.DataFrame:
+        return workspace_file_metrics(str(rows["path"].iloc[0]), str(rows["business_id"].iloc[0]))
+
+    h = hashlib.sha256(__version__.encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return paths.groupBy("business_id").applyInPandas(one, schema=_FINDINGS_SCHEMA), h.hexdigest()[
+        :16
+    ]
+
+
 def run(
     directory: str | Path,
     *,
     output: str | Path | None = None,
     master: str | None = None,
     spark: SparkSession | None = None,
+    source: Literal["auto", "parquet", "workspaces"] = "auto",
+    full: bool = True,
 ) -> FleetRun:
     """Per-business customer and exposure metrics of a fleet, written as Parquet.
 
     Parameters
     ----------
     directory
-        Fleet directory with ``orders/`` (Parquet, canonical orders plus ``business_id``).
+        Fleet directory with ``orders/`` (Parquet, canonical orders plus ``business_id``),
+        ``suppliers/`` and ``channels.parquet`` (optional) and ``businesses.parquet``; or
+        with ``workspaces/`` (one ``<business_id>.duckdb`` per business).
     output
         Where ``fleet_findings`` goes (default ``DIRECTORY/fleet_findings``), partitioned by
         ``analysis``; columns business_id, metric, value, unit, error, run_fingerprint.
         A rerun replaces it whole (written aside, then moved into place).
     master, spark
         Spark master URL, or an existing session (tests share one).
+    source
+        ``"parquet"``, ``"workspaces"``, or ``"auto"``: the Parquet dataset when
+        ``orders/`` exists, else the workspaces.
+    full
+        With the Parquet dataset: run :func:`levelfield.exposure.analyze` per business
+        (fee rates, marketplace share, supplier concentration, compliance burden); when
+        false, only the customer and concentration kernels (what the benchmark times).
     """
     from pyspark.sql import functions as sf
 
     base = Path(directory)
-    orders_dir = _orders_dir(base)
     target = Path(output) if output is not None else base / "fleet_findings"
+    use = source
+    if use == "auto":
+        use = "parquet" if (base / "orders").is_dir() else "workspaces"
+    if use not in ("parquet", "workspaces"):
+        raise ConfigError(f"source must be 'auto', 'parquet' or 'workspaces', not {source!r}")
+    orders_dir = _orders_dir(base) if use == "parquet" else base / "orders"
     session = spark or spark_session(master)
-    orders = session.read.parquet(str(orders_dir))
-    missing = [c for c in ORDER_COLUMNS if c not in orders.columns]
-    if missing:
-        raise DataError(f"{orders_dir}: the orders lack the column(s) {', '.join(missing)}")
-    fp = fingerprint(orders_dir)
-    log.info("fleet run %s over %s on %s", fp, orders_dir, session.sparkContext.master)
-    findings = (
-        orders.select(*ORDER_COLUMNS)
-        .groupBy("business_id")
-        .applyInPandas(safe_business_metrics, schema=_FINDINGS_SCHEMA)
-        .withColumn("run_fingerprint", sf.lit(fp))
-    )
+    if use == "parquet":
+        findings, fp = _parquet_findings(session, base, orders_dir, full=full)
+        where = orders_dir
+    else:
+        findings, fp = _workspace_findings(session, base / "workspaces")
+        where = base / "workspaces"
+    log.info("fleet run %s over %s on %s", fp, where, session.sparkContext.master)
+    findings = findings.withColumn("run_fingerprint", sf.lit(fp))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
     try:
@@ -178,6 +283,7 @@ def run(
         _replace_dir(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    log.info("fleet run %s written to %s", fp, target)
     written = session.read.parquet(str(target))
     counts = written.agg(
         sf.countDistinct("business_id").alias("b"),

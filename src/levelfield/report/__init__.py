@@ -40,6 +40,13 @@ from levelfield.report._data import (
     key_numbers,
 )
 from levelfield.report._export import export_tables, result_tables
+from levelfield.report._peers import (
+    PEER_LABELS,
+    PeerPosition,
+    peer_positions,
+    peer_section,
+    read_peer_release,
+)
 from levelfield.report._lender import (
     LENDER_CSP,
     LenderPack,
@@ -53,11 +60,17 @@ from levelfield.report._render import (
     make_environment,
     plotly_js,
     render_report,
+    report_csp,
     write_report,
 )
 
 __all__ = [
     "ANALYSIS_TITLES",
+    "PEER_LABELS",
+    "PeerPosition",
+    "peer_positions",
+    "peer_section",
+    "read_peer_release",
     "CONTACT_FORMATS",
     "CONTACT_SEGMENTS",
     "COOPERATION_METHODS",
@@ -91,6 +104,7 @@ __all__ = [
     "plotly_js",
     "render_lender_pack",
     "render_report",
+    "report_csp",
     "result_tables",
     "safe_cell",
     "safe_frame",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import json
@@ -16,6 +17,7 @@ from markupsafe import Markup
 from levelfield.findings import AnalysisResult, ProgressCallback, no_progress
 from levelfield.report._data import ReportData, build_report_data
 from levelfield.report._output import check_output_file
+from levelfield.report._peers import peer_section, read_peer_release
 from levelfield.workspace import Workspace
 
 __all__ = [
@@ -134,6 +136,7 @@ def write_report(
     *,
     progress: ProgressCallback = no_progress,
     results: Mapping[str, AnalysisResult] | None = None,
+    peers: str | Path | None = None,
 ) -> Path:
     """Write the one-file HTML report for ``ws`` and return its path.
 
@@ -152,6 +155,10 @@ def write_report(
         ``progress(step, fraction)`` callback.
     results
         Results already computed, by analysis name (``"customers"``, ...).
+    peers
+        A peer release (``peer_benchmarks.parquet`` of ``levelfield fleet run``): adds the
+        "Among your peers" section (:func:`levelfield.report.peer_positions`), placed by
+        the business profile's ``sector``, ``region`` and ``size_band``.
 
     Raises
     ------
@@ -160,7 +167,14 @@ def write_report(
     """
     out = Path(output)
     check_output_file(out)  # before the analyses, which may take minutes
-    data, _raw = build_report_data(ws, progress=progress, results=results)
+    release = read_peer_release(peers) if peers is not None else None
+    data, raw = build_report_data(ws, progress=progress, results=results)
+    if release is not None:
+        own = [f for name, r in raw.items() if name != "advice" for f in r.findings()]
+        profile = {k: ws.get_business(k) for k in ("sector", "region", "size_band")}
+        data = dataclasses.replace(
+            data, sections=(*data.sections, peer_section(release, profile, own))
+        )
     html = render_report(data)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

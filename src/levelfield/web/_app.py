@@ -37,6 +37,7 @@ from levelfield.web._financing import financing_router
 from levelfield.web._login import login_router
 from levelfield.web._org import OrgViews, org_router
 from levelfield.web._pages import Pages, install_error_handlers
+from levelfield.web._peers import peers_router
 from levelfield.web._provenance import provenance_router
 from levelfield.web._settings import settings_router
 from levelfield.web._store import Store
@@ -163,6 +164,7 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
     app.include_router(tokens_router(pages))
     app.include_router(account_router(st, pages.render, pages.anon_page))
     app.include_router(provenance_router(st, pages.render))
+    app.include_router(peers_router(st, pages.render))
     app.include_router(cooperation_router(st, pages.render))
     app.include_router(contacts_router(st, pages.render))
     app.include_router(settings_router(st, pages.render))
