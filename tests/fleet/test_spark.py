@@ -159,7 +159,7 @@ def test_rerun_replaces_output_whole(
     a = findings.sort_values(key).reset_index(drop=True)
     b = second.sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a[[*key, "unit"]], b[[*key, "unit"]])
-    np.testing.assert_allclose(a["value"], b["value"], rtol=0, atol=0)
+    np.testing.assert_allclose(a["value"], b["value"], rtol=1e-12, atol=0)
     leftovers = [p.name for p in fleet_with_failures.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 

@@ -153,6 +153,10 @@ def frames_metrics(
         return _error(
             bid, "no orders: the business is in the businesses table but has no order rows"
         )
+    # Spark does not order the rows of a group: sorting makes float sums, and so reruns,
+    # reproducible to the last bit
+    orders = orders.sort_values("order_id", kind="stable", ignore_index=True)
+    side = side.sort_values("supplier_id", kind="stable", ignore_index=True)
     work = _scratch_dir() / f"{uuid.uuid4().hex}.duckdb"
     try:
         shutil.copyfile(_scratch_dir() / "template.duckdb", work)
