@@ -262,7 +262,7 @@ def _add_noise(
     epsilon: float,
     secret: bytes | None,
     k: int,
-    metrics: Mapping[str, str],
+    units: Mapping[str, str],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Rule 4: clipped percentiles and counts with Laplace noise; the budget statement."""
     metrics = sorted(set(groups["metric"]))
@@ -272,7 +272,7 @@ def _add_noise(
     live = out["status"] != "suppressed"
     for idx in out.index[live.to_numpy()]:  # one draw per published group, not per row
         metric, group = str(out.at[idx, "metric"]), str(out.at[idx, "group"])
-        lo, hi = clip_bounds(_unit(metric, metrics))
+        lo, hi = clip_bounds(_unit(metric, units))
         vals = pub.loc[(pub["metric"] == metric) & (pub["group"] == group), "value"]
         exact = np.percentile(np.clip(vals.to_numpy(dtype=float), lo, hi), PERCENTILES)
         rng = _noise_rng(secret, metric, [str(b) for b in out.loc[idx, "members"]])
