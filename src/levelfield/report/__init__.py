@@ -40,19 +40,19 @@ from levelfield.report._data import (
     key_numbers,
 )
 from levelfield.report._export import export_tables, result_tables
-from levelfield.report._peers import (
-    PEER_LABELS,
-    PeerPosition,
-    peer_positions,
-    peer_section,
-    read_peer_release,
-)
 from levelfield.report._lender import (
     LENDER_CSP,
     LenderPack,
     build_lender_pack,
     render_lender_pack,
     write_lender_pack,
+)
+from levelfield.report._peers import (
+    PEER_LABELS,
+    PeerPosition,
+    peer_positions,
+    peer_section,
+    read_peer_release,
 )
 from levelfield.report._render import (
     TEMPLATE_DIR,
@@ -66,15 +66,11 @@ from levelfield.report._render import (
 
 __all__ = [
     "ANALYSIS_TITLES",
-    "PEER_LABELS",
-    "PeerPosition",
-    "peer_positions",
-    "peer_section",
-    "read_peer_release",
     "CONTACT_FORMATS",
     "CONTACT_SEGMENTS",
     "COOPERATION_METHODS",
     "LENDER_CSP",
+    "PEER_LABELS",
     "PERSONAL_DATA_WARNING",
     "TEMPLATE_DIR",
     "ActionView",
@@ -86,6 +82,7 @@ __all__ = [
     "FindingView",
     "KeyNumber",
     "LenderPack",
+    "PeerPosition",
     "ReportData",
     "ScorecardView",
     "Section",
@@ -101,7 +98,10 @@ __all__ = [
     "is_dangerous_text",
     "key_numbers",
     "make_environment",
+    "peer_positions",
+    "peer_section",
     "plotly_js",
+    "read_peer_release",
     "render_lender_pack",
     "render_report",
     "report_csp",
