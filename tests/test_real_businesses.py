@@ -272,11 +272,11 @@ def test_advice_is_about_this_business_and_says_what_more_data_would_unlock(
 def test_the_report_shows_the_whole_plan(biz: Business) -> None:
     assert biz.data.advice_status == "done"
     titles = re.findall(r'<div class="action-title">([^<]+)</div>', biz.html)
-    worth = [a for a in biz.plan.actions if a.expected_value > 0]
+    worth = [a for a in biz.plan.actions if a.worth_doing]
     assert len(titles) == len(worth)
     # The rest were considered and are listed as not recommended, with their numbers.
     for a in biz.plan.actions:
-        if a.expected_value <= 0:
+        if not a.worth_doing:
             listed = biz.html[biz.html.index('id="not-recommended"') :]
             assert str(escape(a.title)) in listed[: listed.index("</ul>")]
     for anchor in ("actions", "scorecard", *ANALYSES):

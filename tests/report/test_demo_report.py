@@ -33,11 +33,11 @@ def test_demo_report_shows_every_action_automation_and_scorecard(demo_dir: Path)
     # Information (cash buffer, debt-service coverage) claims no money figure but is listed.
     info = {a.rule_id for a in plan.actions if a.impact.method == "information"}
     assert {"build_cash_buffer", "dscr_meets_lender_threshold"} <= info
-    worth = [a for a in plan.actions if a.expected_value > 0 or a.rule_id in info]
+    worth = [a for a in plan.actions if a.worth_doing]
     assert titles == [str(escape(a.title)) for a in worth]
     assert html.index('id="headline-actions"') < html.index('id="more-actions"')
     # Actions that cannot pay are listed apart, never as something to do.
-    dead = [a for a in plan.actions if a.expected_value <= 0 and a.rule_id not in info]
+    dead = [a for a in plan.actions if not a.worth_doing]
     if dead:
         listed = html[html.index('id="not-recommended"') :]
         listed = listed[: listed.index("</ul>")]

@@ -75,6 +75,26 @@ class Action:
         return self.impact.mid * self.success_probability
 
     @property
+    def informational(self) -> bool:
+        """The rule informs (what a lender sees, when cash runs low) and claims no gain."""
+        return self.impact.method == "information"
+
+    @property
+    def worth_doing(self) -> bool:
+        """Expected to gain something, or information to act on (no money figure claimed).
+
+        The rest were considered and are not recommended: on the data they are expected
+        to gain nothing or to lose money.
+        """
+        return self.informational or self.expected_value > 0
+
+    def worth_text(self, currency: str) -> str:
+        """What the action is worth, in words: a yearly range, or that it claims none."""
+        if self.informational:
+            return "information, no money figure claimed"
+        return f"{currency} {self.impact.low:,.0f} to {self.impact.high:,.0f} a year"
+
+    @property
     def score(self) -> float:
         """Expected annual profit per effort point (what the ranking sorts by)."""
         return self.expected_value / self.effort
@@ -120,14 +140,12 @@ class AdvicePlan:
         for a in top:
             lines.append(f"{a.rank}. {a.title}")
             lines.append(f"   Why: {a.finding}")
-            lines.append(
-                f"   Worth: {self._money_range(a.impact)} a year; effort: {a.effort_words}"
-            )
+            lines.append(f"   Worth: {a.worth_text(self.currency)}; effort: {a.effort_words}")
         shown = {a.rule_id for a in top}
         for ins in self.insights:
             if ins.rule_id not in shown:  # an insight already headlined as an action
                 lines.append(f"! {ins.name}: {ins.explanation}")
-        worth = sum(1 for a in self.actions if a.expected_value > 0)
+        worth = sum(1 for a in self.actions if a.worth_doing)
         if worth > len(top):
             lines.append(f"({worth - len(top)} more actions in the report)")
         if len(self.actions) > worth:
@@ -144,9 +162,6 @@ class AdvicePlan:
             lines.append(f"Your data support {support}; more advice needs more data:")
             lines.extend(f"+ {u.sentence()}" for u in self.unlocks)
         return lines
-
-    def _money_range(self, impact: ImpactEstimate) -> str:
-        return f"{self.currency} {impact.low:,.0f} to {impact.high:,.0f}"
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -264,7 +279,7 @@ class AdvicePlan:
                 metric="advice.top_action",
                 value=a.impact.mid,
                 unit="currency",
-                text=f"{a.title}: worth {self._money_range(a.impact)} a year",
+                text=f"{a.title}: worth {a.worth_text(self.currency)}",
                 severity="info",
                 context={"rule": a.rule_id, "rank": a.rank},
             )

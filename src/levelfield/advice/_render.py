@@ -94,7 +94,7 @@ def _action_markdown(a: Action, currency: str) -> list[str]:
         f"{a.rank}. **{a.title}**",
         f"   - Why: {a.finding}",
         f"   - Do: {a.do}",
-        f"   - Worth: {currency} {a.impact.low:,.0f} to {a.impact.high:,.0f} a year; chance it "
+        f"   - Worth: {a.worth_text(currency)}; chance it "
         f"works: {a.success_probability:.0%}; effort: {a.effort_words}; within "
         f"{a.horizon_weeks} weeks",
         f"   - Assumptions: {a.impact.basis}",

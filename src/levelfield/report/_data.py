@@ -484,9 +484,7 @@ def _action_view(a: Action, currency: str, headline: bool) -> ActionView:
         title=a.title,
         do=a.do,
         finding=a.finding,
-        impact="information, no money figure claimed"
-        if a.impact.method == "information"
-        else f"{currency} {a.impact.low:,.0f} to {a.impact.high:,.0f} a year",
+        impact=a.worth_text(currency),
         impact_low=a.impact.low,
         impact_mid=a.impact.mid,
         impact_high=a.impact.high,
@@ -500,7 +498,7 @@ def _action_view(a: Action, currency: str, headline: bool) -> ActionView:
         pilot=a.pilot.description if a.pilot else "",
         reasoning=a.reasoning,
         headline=headline,
-        informational=a.impact.method == "information",
+        informational=a.informational,
     )
 
 
