@@ -113,3 +113,17 @@ def test_cli_analyze_financing_on_the_demo(demo_dir: Path) -> None:
     text = " ".join(out.output.replace("\u2502", " ").split())
     assert text.index("TL-BLUERIDGE") < text.index("MCA-QUICKFUND")
     assert "90 % band" in text and f"13-week cash: week {week} " in text
+
+
+def test_cash_backtest_on_the_demo_beats_the_seasonal_naive_forecast(story: Any) -> None:
+    """Issue 23 item 2: the 13-week backtest (forecast the last 13 weeks from the weeks
+    before them) on the demo's planted sales, against the plainest honest forecast: the
+    same weeks a year earlier, scaled by the year-on-year growth."""
+    _truth, res, weekly = story
+    actual = weekly[-13:]
+    growth = weekly[-52:-13].sum() / weekly[-104:-65].sum()
+    naive = weekly[-65:-52] * growth
+    naive_mape = float(np.mean(np.abs(actual - naive) / actual))
+    assert res.backtest_mape is not None
+    assert res.backtest_mape < 0.15
+    assert res.backtest_mape <= naive_mape + 0.02, (res.backtest_mape, naive_mape)

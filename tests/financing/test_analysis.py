@@ -127,6 +127,24 @@ def test_lender_metrics_carry_threshold_source_and_verdict(tmp_path: Path) -> No
         (_weekly_truth()[-52:].sum() - 240_000) / (12 * 932.2), rel=0.05
     )
     assert m.loc["top_customer_share", "status"] == "passes"
+    # No debt in the profile: no historical coverage to show, and the label says why.
+    assert np.isnan(m.loc["dscr_historical", "value"])
+    assert "no debt service recorded" in m.loc["dscr_historical", "label"]
+
+
+def test_historical_debt_service_coverage_uses_the_existing_debt(tmp_path: Path) -> None:
+    """Issue 23 item 3: coverage over the last year on the existing debt, next to the
+    pro forma coverage with the offer being considered."""
+    with _shop(tmp_path) as ws:
+        ws.con.execute(
+            "INSERT INTO business VALUES ('debt', '50000', 1), ('interest_rate', '0.08', 1)"
+        )
+        res = financing.analyze(ws, n_futures=200)
+    m = res.metrics.set_index("metric")
+    noi = _weekly_truth()[-52:].sum() - 240_000
+    assert m.loc["dscr_historical", "value"] == pytest.approx(noi / 4_000, rel=0.05)
+    assert m.loc["dscr_historical", "threshold"] == ">= 1.25"
+    assert m.loc["dscr_with_offer", "value"] == pytest.approx(noi / (4_000 + 12 * 932.2), rel=0.05)
 
 
 def test_without_offers_the_analysis_says_what_to_import(tmp_path: Path) -> None:

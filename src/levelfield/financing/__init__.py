@@ -14,7 +14,8 @@ Finding metric ids (stable, read by ``levelfield.advice``):
   ``context["apr_p95"]``, ``context["saving_vs_best"]`` in currency).
 - ``financing.cash_low_week``: first of the next 13 weeks whose P10 cash is below the
   buffer (weeks; 0 with ``context["beyond_horizon"]`` when none).
-- ``financing.dscr_with_offer``, ``financing.operating_margin``,
+- ``financing.dscr_historical`` (last year, existing debt; absent without debt),
+  ``financing.dscr_with_offer`` (pro forma), ``financing.operating_margin``,
   ``financing.runway_months``, ``financing.revenue_trend``,
   ``financing.revenue_volatility``, ``financing.top_customer_share``: lender metrics,
   each with ``context["threshold"]`` and ``context["source"]``.

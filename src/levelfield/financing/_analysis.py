@@ -435,7 +435,10 @@ def lender_metrics(
     """Debt-service coverage, revenue trend and volatility, concentration, runway.
 
     Net operating income is a year of sales less the cost of goods and fees
-    (``variable_share`` of sales) and twelve months of recorded costs.
+    (``variable_share`` of sales) and twelve months of recorded costs. Debt-service
+    coverage is shown twice: over the last year with the existing debt only
+    (``dscr_historical``, undefined without debt), and pro forma with the cheapest
+    offer's first-year payments added (``dscr_with_offer``), as a lender sizes a loan.
     """
     year = sales[-52:]
     annual_sales = float(year.sum()) * 52.0 / year.size
@@ -446,6 +449,21 @@ def lender_metrics(
     rows = []
     if monthly_costs is not None:
         noi = annual_sales * (1.0 - variable_share) - 12.0 * monthly_costs
+        historical = noi / existing_service if existing_service > 0 else None
+        rows.append(
+            _metric(
+                "dscr_historical",
+                "Debt-service coverage over the last year (existing debt, interest only)"
+                if existing_service > 0
+                else "Debt-service coverage over the last year: no debt service recorded "
+                "(set 'debt' and 'interest_rate' in the business profile if you have debt)",
+                historical,
+                "ratio",
+                f">= {DSCR_THRESHOLD}",
+                None if historical is None else historical >= DSCR_THRESHOLD,
+                DSCR_SOURCE,
+            )
+        )
         service = existing_service + offer_annual_payments
         dscr = noi / service if service > 0 else None
         rows.append(
