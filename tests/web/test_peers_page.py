@@ -39,6 +39,7 @@ def test_peer_page_shows_the_position_after_upload(client: TestClient, tmp_path:
     org_id = sign_up(client, "peer@example.com")
     st: Any = client.app.state.lf  # type: ignore[attr-defined]
     org = st.store.membership(st.store.user_by_email("peer@example.com").user_id, org_id).org
+    assert f'href="/orgs/{org_id}/peers"' in client.get(f"/orgs/{org_id}").text  # in the menu
     page = client.get(f"/orgs/{org_id}/peers")
     assert page.status_code == 200 and "No peer release uploaded yet" in page.text
     files = {"file": ("peers.parquet", _release(), "application/octet-stream")}
