@@ -86,6 +86,9 @@ def test_sigint_during_a_long_import_exits_130(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "COLUMNS": "300"},
+        # A test worker (pytest-xdist) may run with SIGINT ignored, and a child inherits
+        # that; a terminal's Ctrl-C reaches a command with the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not w.exists() and time.monotonic() < deadline:  # the CLI is loaded and importing

@@ -81,7 +81,10 @@ def _friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             with plain_warnings(lambda text: err_console.print(text, highlight=False)):
                 return func(*args, **kwargs)
         except LevelfieldError as exc:
-            err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False)
+            # Not wrapped by Rich: a file path in the message stays whole, to copy.
+            err_console.print(
+                f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
         except (KeyboardInterrupt, duckdb.InterruptException):
             # DuckDB turns Ctrl-C during a query into its own exception.
