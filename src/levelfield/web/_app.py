@@ -136,6 +136,8 @@ def create_app(data_dir: str | Path, *, settings: Settings | None = None) -> Fas
         sweeper = asyncio.create_task(_sweep_pending(flow))
         yield
         sweeper.cancel()
+        # Imports still running write to the store: let them finish before it closes.
+        await run_in_threadpool(flow.queue.wait_idle)
         await run_in_threadpool(tenants.close)
         st.close()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -104,9 +105,24 @@ class ImportQueue:
                 self._busy.discard(org_id)
                 if self._jobs[org_id]:
                     self._ready.append(org_id)  # back of the line: others take their turn
-                    self._cond.notify()
                 else:
                     del self._jobs[org_id]
+                self._cond.notify_all()  # a waiting worker, or wait_idle
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no job runs or waits (the workers stay); False after ``timeout``.
+
+        The app's shutdown waits here before it closes the state store, whose
+        connections a running import is still writing to.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._busy or self._ready:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop after the running jobs; queued ones are cancelled."""
