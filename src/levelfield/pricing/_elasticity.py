@@ -180,6 +180,15 @@ class ElasticityModel(_EstimatorBase):
     def fit(self, panel: pd.DataFrame) -> ElasticityModel:
         """Estimate elasticities from a weekly panel.
 
+        The stages are module functions that can be tested alone: clean the panel
+        (:func:`_clean_panel`), index estimation cells (:func:`_cell_index`), describe
+        them (:func:`_cell_stats`), flag stock-outs (:func:`_stockout_weeks`), decide
+        which cells can teach a slope (:func:`_identification`), fit log-log OLS with
+        outliers pulled in (:func:`_pull_in_outliers`), Poisson PML where zeros are
+        common (:meth:`_fit_ppml`, :func:`_choose_estimates`), the pooled model
+        (:func:`_pooled_elasticity`), combine cells into products and pool toward
+        category means (:func:`_product_estimates`, :func:`_partial_pooling`).
+
         Parameters
         ----------
         panel
@@ -193,337 +202,115 @@ class ElasticityModel(_EstimatorBase):
         self
         """
         self._check_params()
-        if not isinstance(panel, pd.DataFrame):
-            raise ConfigError(f"panel must be a pandas DataFrame, not {type(panel).__name__}")
-        missing = [c for c in _REQUIRED if c not in panel.columns]
-        if missing:
-            raise SchemaError(
-                f"pricing panel is missing column(s) {', '.join(missing)}; build it with "
-                "levelfield.pricing.weekly_panel(ws.con)"
-            )
-        notes: list[str] = []
-        df = panel.copy()
-        if "category" not in df.columns:
-            df["category"] = "uncategorised"
-        if "name" not in df.columns:
-            df["name"] = df["sku"].astype(str)
-        if "promo" not in df.columns:
-            df["promo"] = False
-        df["category"] = df["category"].fillna("uncategorised").astype(str)
-        df["sku"] = df["sku"].astype(str)
-        q = pd.to_numeric(df["quantity"], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        price = pd.to_numeric(df["posted_price"], errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        bad = ~np.isfinite(q) | ~np.isfinite(price) | (price <= 0) | (q < 0)
-        if bad.any():
-            notes.append(
-                f"{int(bad.sum())} product-week(s) with a missing, zero or negative price or "
-                "quantity were left out"
-            )
-            df = df.loc[~bad].reset_index(drop=True)
-            q, price = q[~bad], price[~bad]
-        if df.empty:
-            raise InsufficientDataError(
-                "no product-weeks with a positive posted price and a quantity; check that "
-                "order lines carry prices (unit_price, list_price > 0)"
-            )
-        df["quantity"] = q
-        df["posted_price"] = price
-        df["week"] = pd.to_datetime(df["week"])
-        df["promo"] = df["promo"].fillna(False).astype(bool)
-
-        # Estimation units are cells (product x channel when channels are given, with
-        # channel-specific week effects so that one channel's growth does not pass for a
-        # price response); cell elasticities are combined per product at the end.
-        by_channel = "channel" in df.columns
-        if by_channel:
-            df["channel"] = df["channel"].fillna("").astype(str)
-            cell_key = df["sku"] + "\x1f" + df["channel"]
-            time_key = df["channel"] + "\x1f" + df["week"].dt.strftime("%Y-%m-%d")
-        else:
-            cell_key, time_key = df["sku"], df["week"]
-        cell_codes, cells = pd.factorize(cell_key, sort=True)
-        week_codes, weeks = pd.factorize(time_key, sort=True)
-        sku_codes, skus = pd.factorize(df["sku"], sort=True)
-        P, T, S = len(cells), len(weeks), len(skus)
-        p = cell_codes.astype(np.intp)
-        t = week_codes.astype(np.intp)
-        cell_sku = np.zeros(P, dtype=np.intp)
-        cell_sku[p] = sku_codes
-        cell_channel = np.full(P, "", dtype=object)
-        if by_channel:
-            cell_channel[p] = df["channel"].to_numpy(dtype=object)
-        x = np.log(price)
+        df, notes = _clean_panel(panel)
+        c = _cell_index(df)
+        q = df["quantity"].to_numpy(dtype=np.float64)
+        x = np.log(df["posted_price"].to_numpy(dtype=np.float64))
         sell = q > 0
         promo = df["promo"].to_numpy(dtype=np.float64)
-
-        # -- per-product descriptive statistics (vectorized group reductions)
-        sell_weeks = np.bincount(p, weights=sell.astype(float), minlength=P)
-        all_weeks = np.bincount(p, minlength=P)
-        grp = df.assign(_x=x, _cents=np.round(price, 2)).groupby(p, sort=True)
-        distinct = grp["_cents"].nunique().to_numpy()
-        sd_x = grp["_x"].std(ddof=0).fillna(0.0).to_numpy()
-        med_q = (
-            df.loc[sell, "quantity"]
-            .groupby(p[sell])
-            .median()
-            .reindex(range(P))
-            .fillna(0.0)
-            .to_numpy()
-        )
-        med_x = grp["_x"].median().to_numpy()
-
-        # -- stock-out-looking weeks: a zero nobody would expect, at a usual price
-        stockout = (
-            (~sell) & (np.exp(-med_q[p]) < self.stockout_probability) & (x <= med_x[p] + 1e-9)
-        )
+        st = _cell_stats(df, c.p, c.P, x, sell)
+        stockout = _stockout_weeks(sell, x, c.p, st, self.stockout_probability)
         if stockout.any():
             notes.append(
                 f"{int(stockout.sum())} week(s) with no sales where sales were expected look like "
                 "stock-outs and were excluded"
             )
-        stock_p = np.bincount(p, weights=stockout.astype(float), minlength=P)
+        reason, slope_ok, too_few_weeks = _identification(
+            st, self.min_weeks, self.min_distinct_prices, self.min_log_price_sd
+        )
 
-        # -- which products can teach an elasticity
-        reason = np.full(P, "", dtype=object)
-        too_few_weeks = sell_weeks < self.min_weeks
-        few_prices = distinct < self.min_distinct_prices
-        tiny_sd = sd_x < self.min_log_price_sd
-        reason[too_few_weeks] = [
-            f"sold in {int(n)} week(s) only; needs {self.min_weeks}"
-            for n in sell_weeks[too_few_weeks]
-        ]
-        reason[tiny_sd & ~too_few_weeks] = [
-            f"posted price varied by only {s:.1%} (log SD); needs {self.min_log_price_sd:.0%}"
-            for s in sd_x[tiny_sd & ~too_few_weeks]
-        ]
-        fp = few_prices & ~too_few_weeks
-        reason[fp] = [
-            f"only {int(d)} distinct posted price(s); needs {self.min_distinct_prices}"
-            for d in distinct[fp]
-        ]
-        slope_ok = ~(too_few_weeks | few_prices | tiny_sd)
-
-        # -- log-log OLS on selling, non-stock-out weeks; then robust second pass
         use = sell & ~stockout
         if not use.any():
             raise InsufficientDataError("no selling weeks left after excluding stock-outs")
-        y = np.log(np.where(use, q, 1.0))
-        ps, ts = p[use], t[use]
-        fit1 = product_slopes(
-            y[use], x[use], ps, ts, n_products=P, n_weeks=T, extra=promo[use], slope_ok=slope_ok
+        fit, y_use, outlier = self._robust_ols(q, x, promo, use, c, slope_ok, notes)
+        ch, zero_weeks = self._zero_aware(q, x, promo, stockout, c, st, fit, slope_ok, notes)
+        reason[slope_ok & ~ch.est] = "the estimate could not be computed (no residual variation)"
+        per_product = _combine_cells(c, fit, ch, slope_ok)
+        cat_of = _category_of(c.sku_codes, df["category"].to_numpy())
+        pool = _partial_pooling(per_product, cat_of, self.shrink, notes)
+        counts = {
+            "weeks": st.all_weeks.astype(float),
+            "selling_weeks": st.sell_weeks,
+            "zero_weeks": zero_weeks,
+            "stockout_weeks": np.bincount(c.p, weights=stockout.astype(float), minlength=c.P),
+            "outlier_weeks": np.bincount(c.p, weights=outlier.astype(float), minlength=c.P),
+        }
+        main = _main_cell(c.cell_sku, np.bincount(c.p, weights=q, minlength=c.P).astype(float), c.S)
+        self.elasticities_ = _product_table(
+            df, c, st, per_product, pool, cat_of, reason, too_few_weeks, counts, main
         )
-        u = y[use] - fit1.fitted
-        mad = (
-            pd.Series(np.abs(u - pd.Series(u).groupby(ps).transform("median").to_numpy()))
-            .groupby(ps)
-            .transform("median")
-            .to_numpy()
-        )
-        scale_all = float(np.median(np.abs(u - np.median(u)))) * 1.4826
-        cnt = np.bincount(ps, minlength=P)[ps]
-        scale = np.where(cnt >= 8, 1.4826 * mad, scale_all)
-        scale = np.maximum(scale, max(scale_all * 0.25, 1e-6))
-        limit = self.outlier_threshold * scale
-        outlier_use = np.abs(u) > limit
-        y_use = y[use].copy()
+        self.categories_ = pool.category_table()
+        self.tau2_ = pool.tau2
+        flags = {"stockout": stockout, "outlier": outlier, "used": use}
+        self.panel_ = _annotated_panel(df, c, fit, flags)
+        self.curve_ = _demand_curve(c, fit, y_use - fit.fitted, c.p[use], main)
+        self.pooled_ = _pooled_elasticity(y_use, x[use], promo[use], c.p[use], c.t[use], c.cell_sku)
+        self.promo_effect_ = float(fit.extra[0])
+        self.notes_ = notes
+        self.n_products_ = c.S
+        self.n_weeks_ = int(df["week"].nunique())
+        return self
+
+    def _robust_ols(
+        self,
+        q: NDArray[np.float64],
+        x: NDArray[np.float64],
+        promo: NDArray[np.float64],
+        use: NDArray[np.bool_],
+        c: _Cells,
+        slope_ok: NDArray[np.bool_],
+        notes: list[str],
+    ) -> tuple[ProductSlopesFit, NDArray[np.float64], NDArray[np.bool_]]:
+        """Log-log OLS on the ``use`` weeks, refitted with outliers pulled in.
+
+        Returns the second fit, the log quantities it used and the outlier mask over
+        all rows.
+        """
+        y = np.log(q[use])
+        ps, ts = c.p[use], c.t[use]
+        kw: dict[str, Any] = {"n_products": c.P, "n_weeks": c.T, "extra": promo[use]}
+        fit1 = product_slopes(y, x[use], ps, ts, slope_ok=slope_ok, **kw)
+        y_use, outlier_use = _pull_in_outliers(y, fit1.fitted, ps, c.P, self.outlier_threshold)
         if outlier_use.any():
-            y_use = fit1.fitted + np.clip(u, -limit, limit)
             notes.append(
                 f"{int(outlier_use.sum())} product-week(s) with unusual quantities (beyond "
                 f"{self.outlier_threshold:g} robust SDs) were pulled in to that limit"
             )
-        fit = product_slopes(
-            y_use, x[use], ps, ts, n_products=P, n_weeks=T, extra=promo[use], slope_ok=slope_ok
-        )
+        fit = product_slopes(y_use, x[use], ps, ts, slope_ok=slope_ok, **kw)
         outlier = np.zeros(q.size, dtype=bool)
         outlier[np.flatnonzero(use)[outlier_use]] = True
-        out_p = np.bincount(p, weights=outlier.astype(float), minlength=P)
+        return fit, y_use, outlier
 
-        # -- Poisson PML keeps zero-sales weeks
-        zero_weeks = np.bincount(p, weights=(~sell & ~stockout).astype(float), minlength=P)
-        considered = all_weeks - stock_p
-        zero_share = zero_weeks / np.maximum(considered, 1)
-        # Log-linear OLS is biased for small counts (zeros dropped, log of a few units);
-        # Poisson PML is not, so "auto" uses it for cells with zeros or few units a week.
-        low_counts = (zero_share >= self.zero_share_for_ppml) | (med_q < self.min_units_for_ols)
-        want_ppml = self.estimator == "ppml" or (
-            self.estimator == "auto" and bool(np.any(low_counts[slope_ok]))
-        )
+    def _zero_aware(
+        self,
+        q: NDArray[np.float64],
+        x: NDArray[np.float64],
+        promo: NDArray[np.float64],
+        stockout: NDArray[np.bool_],
+        c: _Cells,
+        st: _CellStats,
+        fit: ProductSlopesFit,
+        slope_ok: NDArray[np.bool_],
+        notes: list[str],
+    ) -> tuple[_Choice, NDArray[Any]]:
+        """Poisson PML (which keeps zero-sales weeks) where the estimator calls for it.
+
+        Log-linear OLS is biased for small counts (zeros dropped, log of a few units);
+        Poisson PML is not, so ``"auto"`` uses it for cells with zeros or few units a
+        week. Returns the per-cell choice and the zero (non-stock-out) weeks per cell.
+        """
+        zero_weeks = np.bincount(c.p, weights=((q <= 0) & ~stockout).astype(float), minlength=c.P)
+        stock_p = np.bincount(c.p, weights=stockout.astype(float), minlength=c.P)
+        zero_share = zero_weeks / np.maximum(st.all_weeks - stock_p, 1)
+        low_counts = (zero_share >= self.zero_share_for_ppml) | (st.med_q < self.min_units_for_ols)
         ppml: ProductSlopesFit | None = None
-        if want_ppml:
-            ppml = self._fit_ppml(q, x, p, t, promo, ~stockout, P, T, slope_ok, notes)
-        if self.estimator == "ppml" and ppml is not None:
-            use_ppml = np.isfinite(ppml.slope)
-        elif ppml is not None:
-            use_ppml = low_counts & np.isfinite(ppml.slope)
-        else:
-            use_ppml = np.zeros(P, dtype=bool)
-        e_ppml = ppml.slope if ppml is not None else np.full(P, np.nan)
-        s_ppml = ppml.slope_se if ppml is not None else np.full(P, np.nan)
-        e_raw = np.where(use_ppml, e_ppml, fit.slope)
-        s_raw = np.where(use_ppml, s_ppml, fit.slope_se)
-        est = slope_ok & np.isfinite(e_raw) & np.isfinite(s_raw) & (s_raw > 0)
-        reason[slope_ok & ~est] = "the estimate could not be computed (no residual variation)"
-
-        # -- pooled model (one elasticity for all) for the headline and benchmark
-        pooled_fit: FixedEffectsFit = fe_ols(
-            y_use, np.column_stack([x[use], promo[use]]), ps, ts, cell_sku[ps]
-        )
-        pooled = PooledElasticity(
-            elasticity=float(pooled_fit.coef[0]),
-            se=float(pooled_fit.se[0]),
-            promo_effect=float(pooled_fit.coef[1]),
-            promo_se=float(pooled_fit.se[1]),
-            n_obs=pooled_fit.n_obs,
-            n_products=int(np.unique(cell_sku[ps]).size),
-            n_weeks=int(np.unique(ts).size),
-            iterations=pooled_fit.iterations,
-            converged=pooled_fit.converged,
-        )
-
-        # -- combine cells into products (inverse-variance weighted elasticities)
-        cell_units = np.bincount(p, weights=q, minlength=P).astype(np.float64)
-        main = _main_cell(cell_sku, cell_units, S)
-        ols_p, ols_se_p = _combine(fit.slope, fit.slope_se, slope_ok, cell_sku, S)
-        ppml_p, ppml_se_p = _combine(e_ppml, s_ppml, slope_ok, cell_sku, S)
-        raw_p, raw_se_p = _combine(e_raw, s_raw, est, cell_sku, S)
-        est_p = np.isfinite(raw_p) & np.isfinite(raw_se_p) & (raw_se_p > 0)
-        ok_p = np.bincount(cell_sku, weights=slope_ok.astype(float), minlength=S) > 0
-        ppml_cells = np.bincount(cell_sku, weights=(use_ppml & est).astype(float), minlength=S)
-        est_cells = np.bincount(cell_sku, weights=est.astype(float), minlength=S)
-        estimator = np.where(est_p, np.where(ppml_cells * 2 > est_cells, "ppml", "ols"), "")
-        reason_p = np.where(est_p, "", reason[main])
-        few_weeks_p = (
-            np.bincount(cell_sku, weights=(~too_few_weeks).astype(float), minlength=S) == 0
-        )
-
-        def total(v: NDArray[Any]) -> NDArray[np.float64]:
-            return np.bincount(cell_sku, weights=v, minlength=S).astype(np.float64)
-
-        def largest(v: NDArray[Any]) -> NDArray[np.float64]:
-            out = np.full(S, -np.inf)
-            np.maximum.at(out, cell_sku, v)
-            return out
-
-        # -- partial pooling toward category means
-        # most frequent category per product (ties: alphabetical)
-        cat_counts = (
-            pd.DataFrame({"p": sku_codes, "c": df["category"].to_numpy()})
-            .value_counts()
-            .reset_index()
-            .sort_values(["p", "count", "c"], ascending=[True, False, True])
-            .drop_duplicates("p")
-        )
-        cat_of = cat_counts.sort_values("p")["c"].to_numpy()
-        name_of = df.groupby(sku_codes, sort=True)["name"].first().astype(str).to_numpy()
-        cat_codes, cats = pd.factorize(pd.Series(cat_of), sort=True)
-        e_post = np.full(S, np.nan)
-        s_post = np.full(S, np.nan)
-        w_own = np.full(S, np.nan)
-        e_raw, s_raw, est = raw_p, raw_se_p, est_p
-        cat_mean = np.full(len(cats), np.nan)
-        cat_se = np.full(len(cats), np.nan)
-        tau2 = float("nan")
-        idx = np.flatnonzero(est)
-        if idx.size:
-            if self.shrink and idx.size >= 3:
-                sh = shrink_to_group_means(
-                    e_raw[idx], s_raw[idx], cat_codes[idx].astype(np.intp), n_groups=len(cats)
-                )
-                e_post[idx], s_post[idx], w_own[idx] = sh.estimate, sh.se, sh.weight
-                cat_mean, cat_se, tau2 = sh.group_mean, sh.group_se, sh.tau2
-            else:
-                e_post[idx], s_post[idx], w_own[idx] = e_raw[idx], s_raw[idx], 1.0
-                if self.shrink:
-                    notes.append("fewer than 3 products with estimates: no partial pooling")
-        n_est_cat = (
-            np.bincount(cat_codes[idx], minlength=len(cats))
-            if idx.size
-            else np.zeros(len(cats), int)
-        )
-
-        last_price = df.groupby(p, sort=True)["posted_price"].last().to_numpy()[main]
-        status = np.where(est, "estimated", "insufficient_price_variation")
-        status = np.where(few_weeks_p & ~est, "too_few_weeks", status)
-        table = pd.DataFrame(
-            {
-                "sku": np.asarray(skus, dtype=object),
-                "name": name_of,
-                "category": cat_of,
-                "status": status,
-                "reason": reason_p,
-                "channels": np.bincount(cell_sku, minlength=S),
-                "weeks": total(all_weeks.astype(float)).astype(int),
-                "selling_weeks": total(sell_weeks).astype(int),
-                "zero_weeks": total(zero_weeks).astype(int),
-                "stockout_weeks": total(stock_p).astype(int),
-                "outlier_weeks": total(out_p).astype(int),
-                "distinct_prices": largest(distinct.astype(float)).astype(int),
-                "log_price_sd": largest(sd_x),
-                "current_price": last_price,
-                "elasticity_ols": np.where(ok_p, ols_p, np.nan),
-                "se_ols": np.where(ok_p, ols_se_p, np.nan),
-                "elasticity_ppml": np.where(ok_p, ppml_p, np.nan),
-                "se_ppml": np.where(ok_p, ppml_se_p, np.nan),
-                "estimator": estimator,
-                "elasticity_raw": np.where(est, e_raw, np.nan),
-                "se_raw": np.where(est, s_raw, np.nan),
-                "elasticity": e_post,
-                "se": s_post,
-                "ci_low": e_post - _Z95 * s_post,
-                "ci_high": e_post + _Z95 * s_post,
-                "own_weight": w_own,
-            }
-        )
-        self.categories_ = pd.DataFrame(
-            {
-                "category": np.asarray(cats, dtype=object),
-                "mean_elasticity": cat_mean,
-                "se": cat_se,
-                "products_estimated": n_est_cat,
-            }
-        )
-        self.tau2_ = tau2
-        # panel with flags, week effects and fitted values for charts and baselines
-        week_effect = fit.week_effect - float(np.mean(fit.week_effect))
-        cols = ["sku", "name", "category", "week", "quantity", "posted_price", "promo"]
-        out = df[[*cols, "channel"] if by_channel else cols].copy()
-        if "realized_price" in df.columns:
-            out["realized_price"] = df["realized_price"].to_numpy()
-        out["stockout"] = stockout
-        out["outlier"] = outlier
-        out["used"] = use
-        out["week_effect"] = week_effect[t]
-        # quantity with week and promotion effects removed (for the demand-curve chart)
-        out["adjusted_quantity"] = q * np.exp(
-            np.clip(-week_effect[t] - fit.extra[0] * promo, -50.0, 50.0)
-        )
-        # Duan smearing: mean of exp(residual) per product, to turn log fits into units
-        resid = y_use - fit.fitted
-        smear = np.bincount(ps, weights=np.exp(resid), minlength=P) / np.maximum(
-            np.bincount(ps, minlength=P), 1
-        )
-        self.curve_ = pd.DataFrame(
-            {
-                "sku": np.asarray(skus, dtype=object),
-                "channel": cell_channel[main],
-                "intercept": (fit.intercept + float(np.mean(fit.week_effect)))[main],
-                "x_mean": fit.x_mean[main],
-                "smearing": smear[main],
-            }
-        )
-        self.elasticities_ = table
-        self.pooled_ = pooled
-        self.promo_effect_ = float(fit.extra[0])
-        self.panel_ = out
-        self.notes_ = notes
-        self.n_products_ = S
-        self.n_weeks_ = int(df["week"].nunique())
-        return self
+        if self.estimator == "ppml" or (
+            self.estimator == "auto" and bool(np.any(low_counts[slope_ok]))
+        ):
+            ppml = self._fit_ppml(q, x, c.p, c.t, promo, ~stockout, c.P, c.T, slope_ok, notes)
+        return _choose_estimates(
+            fit, ppml, low_counts, slope_ok, self.estimator == "ppml"
+        ), zero_weeks
 
     def _fit_ppml(
         self,
@@ -622,3 +409,481 @@ def _main_cell(cell_sku: NDArray[np.intp], units: NDArray[np.float64], n: int) -
     main = np.zeros(n, dtype=np.intp)
     main[cell_sku[order][first]] = order[first]
     return main
+
+
+# -- stages of ElasticityModel.fit (pure functions, each testable alone) ------------------
+@dataclass(frozen=True)
+class _Cells:
+    """Estimation cells (product, or product x channel) and their week index.
+
+    ``p``/``t`` are the cell and time codes of each row; ``cell_sku`` maps a cell to its
+    product; ``skus`` are the product ids (sorted), ``sku_codes`` the product of each row.
+    """
+
+    p: NDArray[np.intp]
+    t: NDArray[np.intp]
+    P: int
+    T: int
+    S: int
+    cell_sku: NDArray[np.intp]
+    cell_channel: NDArray[Any]
+    skus: pd.Index
+    sku_codes: NDArray[np.intp]
+    by_channel: bool
+
+
+@dataclass(frozen=True)
+class _CellStats:
+    """Per-cell descriptive statistics: weeks, distinct prices, price spread, medians."""
+
+    sell_weeks: NDArray[Any]
+    all_weeks: NDArray[Any]
+    distinct: NDArray[Any]
+    sd_x: NDArray[Any]
+    med_q: NDArray[np.float64]
+    med_x: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """Per-cell elasticity chosen between log-log OLS and Poisson PML."""
+
+    e_ppml: NDArray[np.float64]
+    s_ppml: NDArray[np.float64]
+    e_raw: NDArray[np.float64]
+    s_raw: NDArray[np.float64]
+    use_ppml: NDArray[np.bool_]
+    est: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class _Pooling:
+    """Partially pooled product elasticities and the category means they pool toward."""
+
+    estimate: NDArray[np.float64]
+    se: NDArray[np.float64]
+    own_weight: NDArray[np.float64]
+    categories: pd.Index
+    category_mean: NDArray[np.float64]
+    category_se: NDArray[np.float64]
+    tau2: float
+    n_estimated: NDArray[Any]
+
+    def category_table(self) -> pd.DataFrame:
+        """The table of :attr:`ElasticityModel.categories_`."""
+        return pd.DataFrame(
+            {
+                "category": np.asarray(self.categories, dtype=object),
+                "mean_elasticity": self.category_mean,
+                "se": self.category_se,
+                "products_estimated": self.n_estimated,
+            }
+        )
+
+
+def _clean_panel(panel: Any) -> tuple[pd.DataFrame, list[str]]:
+    """Check the panel's columns, fill optional ones and drop unusable product-weeks.
+
+    Returns the cleaned copy (``quantity``/``posted_price`` as floats, ``week`` as
+    datetimes, ``promo`` as bool) and the notes on what was left out.
+    """
+    if not isinstance(panel, pd.DataFrame):
+        raise ConfigError(f"panel must be a pandas DataFrame, not {type(panel).__name__}")
+    missing = [c for c in _REQUIRED if c not in panel.columns]
+    if missing:
+        raise SchemaError(
+            f"pricing panel is missing column(s) {', '.join(missing)}; build it with "
+            "levelfield.pricing.weekly_panel(ws.con)"
+        )
+    notes: list[str] = []
+    df = panel.copy()
+    if "category" not in df.columns:
+        df["category"] = "uncategorised"
+    if "name" not in df.columns:
+        df["name"] = df["sku"].astype(str)
+    if "promo" not in df.columns:
+        df["promo"] = False
+    df["category"] = df["category"].fillna("uncategorised").astype(str)
+    df["sku"] = df["sku"].astype(str)
+    q = pd.to_numeric(df["quantity"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    price = pd.to_numeric(df["posted_price"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    bad = ~np.isfinite(q) | ~np.isfinite(price) | (price <= 0) | (q < 0)
+    if bad.any():
+        notes.append(
+            f"{int(bad.sum())} product-week(s) with a missing, zero or negative price or "
+            "quantity were left out"
+        )
+        df = df.loc[~bad].reset_index(drop=True)
+        q, price = q[~bad], price[~bad]
+    if df.empty:
+        raise InsufficientDataError(
+            "no product-weeks with a positive posted price and a quantity; check that "
+            "order lines carry prices (unit_price, list_price > 0)"
+        )
+    df["quantity"] = q
+    df["posted_price"] = price
+    df["week"] = pd.to_datetime(df["week"])
+    df["promo"] = df["promo"].fillna(False).astype(bool)
+    if "channel" in df.columns:
+        df["channel"] = df["channel"].fillna("").astype(str)
+    return df, notes
+
+
+def _cell_index(df: pd.DataFrame) -> _Cells:
+    """Index the estimation cells of a cleaned panel.
+
+    Cells are product x channel when a ``channel`` column is given, with channel-specific
+    week effects so that one channel's growth does not pass for a price response; cell
+    elasticities are combined per product at the end.
+    """
+    by_channel = "channel" in df.columns
+    if by_channel:
+        cell_key = df["sku"] + "\x1f" + df["channel"]
+        time_key = df["channel"] + "\x1f" + df["week"].dt.strftime("%Y-%m-%d")
+    else:
+        cell_key, time_key = df["sku"], df["week"]
+    cell_codes, cells = pd.factorize(cell_key, sort=True)
+    week_codes, weeks = pd.factorize(time_key, sort=True)
+    sku_codes, skus = pd.factorize(df["sku"], sort=True)
+    P = len(cells)
+    p = cell_codes.astype(np.intp)
+    cell_sku = np.zeros(P, dtype=np.intp)
+    cell_sku[p] = sku_codes
+    cell_channel = np.full(P, "", dtype=object)
+    if by_channel:
+        cell_channel[p] = df["channel"].to_numpy(dtype=object)
+    return _Cells(
+        p=p,
+        t=week_codes.astype(np.intp),
+        P=P,
+        T=len(weeks),
+        S=len(skus),
+        cell_sku=cell_sku,
+        cell_channel=cell_channel,
+        skus=skus,
+        sku_codes=sku_codes.astype(np.intp),
+        by_channel=by_channel,
+    )
+
+
+def _cell_stats(
+    df: pd.DataFrame, p: NDArray[np.intp], P: int, x: NDArray[np.float64], sell: NDArray[np.bool_]
+) -> _CellStats:
+    """Per-cell weeks, distinct posted prices (to the cent), log-price SD and medians."""
+    grp = df.assign(_x=x, _cents=np.round(df["posted_price"].to_numpy(), 2)).groupby(p, sort=True)
+    med_q = (
+        df.loc[sell, "quantity"].groupby(p[sell]).median().reindex(range(P)).fillna(0.0).to_numpy()
+    )
+    return _CellStats(
+        sell_weeks=np.bincount(p, weights=sell.astype(float), minlength=P),
+        all_weeks=np.bincount(p, minlength=P),
+        distinct=grp["_cents"].nunique().to_numpy(),
+        sd_x=grp["_x"].std(ddof=0).fillna(0.0).to_numpy(),
+        med_q=med_q,
+        med_x=grp["_x"].median().to_numpy(),
+    )
+
+
+def _stockout_weeks(
+    sell: NDArray[np.bool_],
+    x: NDArray[np.float64],
+    p: NDArray[np.intp],
+    st: _CellStats,
+    probability: float,
+) -> NDArray[np.bool_]:
+    """Zero weeks nobody would expect, at a usual price: stock-outs, not demand.
+
+    A zero week is a stock-out when Poisson demand at the cell's median selling-week
+    units gives zero sales less than ``probability`` of the time and the log price is
+    not above the cell's median.
+    """
+    return np.asarray((~sell) & (np.exp(-st.med_q[p]) < probability) & (x <= st.med_x[p] + 1e-9))
+
+
+def _identification(
+    st: _CellStats, min_weeks: int, min_distinct_prices: int, min_log_price_sd: float
+) -> tuple[NDArray[Any], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Which cells can teach an elasticity, and in plain words why the others cannot.
+
+    Returns ``(reason, slope_ok, too_few_weeks)``; ``reason`` is ``""`` where the cell
+    qualifies. Too few selling weeks wins over the price reasons; too few distinct
+    prices over too little spread.
+    """
+    reason = np.full(st.sell_weeks.size, "", dtype=object)
+    too_few_weeks = st.sell_weeks < min_weeks
+    few_prices = st.distinct < min_distinct_prices
+    tiny_sd = st.sd_x < min_log_price_sd
+    reason[too_few_weeks] = [
+        f"sold in {int(n)} week(s) only; needs {min_weeks}" for n in st.sell_weeks[too_few_weeks]
+    ]
+    reason[tiny_sd & ~too_few_weeks] = [
+        f"posted price varied by only {s:.1%} (log SD); needs {min_log_price_sd:.0%}"
+        for s in st.sd_x[tiny_sd & ~too_few_weeks]
+    ]
+    fp = few_prices & ~too_few_weeks
+    reason[fp] = [
+        f"only {int(d)} distinct posted price(s); needs {min_distinct_prices}"
+        for d in st.distinct[fp]
+    ]
+    return reason, ~(too_few_weeks | few_prices | tiny_sd), too_few_weeks
+
+
+def _pull_in_outliers(
+    y: NDArray[np.float64],
+    fitted: NDArray[np.float64],
+    ps: NDArray[np.intp],
+    P: int,
+    threshold: float,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Winsorize log residuals beyond ``threshold`` robust SDs of their cell's residuals.
+
+    The scale is 1.4826 x the cell's median absolute deviation (cells with at least 8
+    weeks) or of all residuals, floored at a quarter of the overall scale. Returns the
+    pulled-in ``y`` (``y`` itself when nothing was beyond) and the outlier mask.
+    """
+    u = y - fitted
+    mad = (
+        pd.Series(np.abs(u - pd.Series(u).groupby(ps).transform("median").to_numpy()))
+        .groupby(ps)
+        .transform("median")
+        .to_numpy()
+    )
+    scale_all = float(np.median(np.abs(u - np.median(u)))) * 1.4826
+    cnt = np.bincount(ps, minlength=P)[ps]
+    scale = np.where(cnt >= 8, 1.4826 * mad, scale_all)
+    scale = np.maximum(scale, max(scale_all * 0.25, 1e-6))
+    limit = threshold * scale
+    outlier = np.abs(u) > limit
+    if not outlier.any():
+        return y.copy(), outlier
+    return fitted + np.clip(u, -limit, limit), outlier
+
+
+def _choose_estimates(
+    fit: ProductSlopesFit,
+    ppml: ProductSlopesFit | None,
+    low_counts: NDArray[np.bool_],
+    slope_ok: NDArray[np.bool_],
+    ppml_everywhere: bool,
+) -> _Choice:
+    """Per cell, the PPML slope where it applies (low counts, or everywhere), else OLS.
+
+    ``est`` marks the cells that can teach a slope and got a finite, positive-SE one.
+    """
+    P = slope_ok.size
+    if ppml is None:
+        use_ppml = np.zeros(P, dtype=bool)
+    elif ppml_everywhere:
+        use_ppml = np.isfinite(ppml.slope)
+    else:
+        use_ppml = low_counts & np.isfinite(ppml.slope)
+    e_ppml = ppml.slope if ppml is not None else np.full(P, np.nan)
+    s_ppml = ppml.slope_se if ppml is not None else np.full(P, np.nan)
+    e_raw = np.where(use_ppml, e_ppml, fit.slope)
+    s_raw = np.where(use_ppml, s_ppml, fit.slope_se)
+    est = slope_ok & np.isfinite(e_raw) & np.isfinite(s_raw) & (s_raw > 0)
+    return _Choice(e_ppml, s_ppml, e_raw, s_raw, use_ppml, est)
+
+
+def _pooled_elasticity(
+    y: NDArray[np.float64],
+    x: NDArray[np.float64],
+    promo: NDArray[np.float64],
+    ps: NDArray[np.intp],
+    ts: NDArray[np.intp],
+    cell_sku: NDArray[np.intp],
+) -> PooledElasticity:
+    """One elasticity for all products (the headline and the benchmark against peers)."""
+    pooled_fit: FixedEffectsFit = fe_ols(y, np.column_stack([x, promo]), ps, ts, cell_sku[ps])
+    return PooledElasticity(
+        elasticity=float(pooled_fit.coef[0]),
+        se=float(pooled_fit.se[0]),
+        promo_effect=float(pooled_fit.coef[1]),
+        promo_se=float(pooled_fit.se[1]),
+        n_obs=pooled_fit.n_obs,
+        n_products=int(np.unique(cell_sku[ps]).size),
+        n_weeks=int(np.unique(ts).size),
+        iterations=pooled_fit.iterations,
+        converged=pooled_fit.converged,
+    )
+
+
+def _category_of(sku_codes: NDArray[np.intp], category: NDArray[Any]) -> NDArray[Any]:
+    """The most frequent category of each product (ties: alphabetically first)."""
+    cat_counts = (
+        pd.DataFrame({"p": sku_codes, "c": category})
+        .value_counts()
+        .reset_index()
+        .sort_values(["p", "count", "c"], ascending=[True, False, True])
+        .drop_duplicates("p")
+    )
+    return np.asarray(cat_counts.sort_values("p")["c"].to_numpy())
+
+
+def _partial_pooling(
+    per_product: dict[str, NDArray[Any]], category: NDArray[Any], shrink: bool, notes: list[str]
+) -> _Pooling:
+    """Empirical-Bayes pooling of estimated products toward their category mean.
+
+    ``per_product`` is from :func:`_combine_cells` (``raw``, ``raw_se``, ``est``). Needs
+    at least 3 estimated products; with fewer (or ``shrink=False``) the raw estimates
+    stand with own weight 1 and the category means stay NaN.
+    """
+    e_raw, s_raw, est = per_product["raw"], per_product["raw_se"], per_product["est"]
+    codes, cats = pd.factorize(pd.Series(category), sort=True)
+    cat_codes, n_cats, S = codes.astype(np.intp), len(cats), e_raw.size
+    e_post, s_post, w_own = np.full(S, np.nan), np.full(S, np.nan), np.full(S, np.nan)
+    cat_mean, cat_se = np.full(n_cats, np.nan), np.full(n_cats, np.nan)
+    tau2 = float("nan")
+    idx = np.flatnonzero(est)
+    if idx.size:
+        if shrink and idx.size >= 3:
+            sh = shrink_to_group_means(e_raw[idx], s_raw[idx], cat_codes[idx], n_groups=n_cats)
+            e_post[idx], s_post[idx], w_own[idx] = sh.estimate, sh.se, sh.weight
+            cat_mean, cat_se, tau2 = sh.group_mean, sh.group_se, sh.tau2
+        else:
+            e_post[idx], s_post[idx], w_own[idx] = e_raw[idx], s_raw[idx], 1.0
+            if shrink:
+                notes.append("fewer than 3 products with estimates: no partial pooling")
+    n_est = np.bincount(cat_codes[idx], minlength=n_cats) if idx.size else np.zeros(n_cats, int)
+    return _Pooling(e_post, s_post, w_own, cats, cat_mean, cat_se, tau2, n_est)
+
+
+def _combine_cells(
+    c: _Cells,
+    fit: ProductSlopesFit,
+    ch: _Choice,
+    slope_ok: NDArray[np.bool_],
+) -> dict[str, NDArray[Any]]:
+    """Per product, inverse-variance weighted cell elasticities (OLS, PPML, chosen).
+
+    Also says which estimator most of the product's estimated cells used
+    (``"ppml"``/``"ols"``, ``""`` when none) and whether any cell qualified.
+    """
+    S, cell_sku = c.S, c.cell_sku
+    ols_p, ols_se_p = _combine(fit.slope, fit.slope_se, slope_ok, cell_sku, S)
+    ppml_p, ppml_se_p = _combine(ch.e_ppml, ch.s_ppml, slope_ok, cell_sku, S)
+    raw_p, raw_se_p = _combine(ch.e_raw, ch.s_raw, ch.est, cell_sku, S)
+    est_p = np.isfinite(raw_p) & np.isfinite(raw_se_p) & (raw_se_p > 0)
+    ok_p = np.bincount(cell_sku, weights=slope_ok.astype(float), minlength=S) > 0
+    ppml_cells = np.bincount(cell_sku, weights=(ch.use_ppml & ch.est).astype(float), minlength=S)
+    est_cells = np.bincount(cell_sku, weights=ch.est.astype(float), minlength=S)
+    return {
+        "elasticity_ols": np.where(ok_p, ols_p, np.nan),
+        "se_ols": np.where(ok_p, ols_se_p, np.nan),
+        "elasticity_ppml": np.where(ok_p, ppml_p, np.nan),
+        "se_ppml": np.where(ok_p, ppml_se_p, np.nan),
+        "estimator": np.where(est_p, np.where(ppml_cells * 2 > est_cells, "ppml", "ols"), ""),
+        "raw": raw_p,
+        "raw_se": raw_se_p,
+        "est": est_p,
+    }
+
+
+_PER_PRODUCT_COLUMNS = ("elasticity_ols", "se_ols", "elasticity_ppml", "se_ppml", "estimator")
+
+
+def _product_table(
+    df: pd.DataFrame,
+    c: _Cells,
+    st: _CellStats,
+    per_product: dict[str, NDArray[Any]],
+    pool: _Pooling,
+    category: NDArray[Any],
+    reason: NDArray[Any],
+    too_few_weeks: NDArray[np.bool_],
+    counts: dict[str, NDArray[np.float64]],
+    main: NDArray[np.intp],
+) -> pd.DataFrame:
+    """The table of :attr:`ElasticityModel.elasticities_`, one row per product.
+
+    Cell counts are summed per product, distinct prices and price spread are the
+    largest over the product's cells, reasons and current price come from its main cell.
+    """
+    S, cell_sku = c.S, c.cell_sku
+    est = per_product["est"]
+
+    def total(v: NDArray[Any]) -> NDArray[np.int_]:
+        return np.bincount(cell_sku, weights=v, minlength=S).astype(int)
+
+    def largest(v: NDArray[Any]) -> NDArray[np.float64]:
+        out = np.full(S, -np.inf)
+        np.maximum.at(out, cell_sku, v)
+        return out
+
+    few_weeks_p = np.bincount(cell_sku, weights=(~too_few_weeks).astype(float), minlength=S) == 0
+    status = np.where(est, "estimated", "insufficient_price_variation")
+    status = np.where(few_weeks_p & ~est, "too_few_weeks", status)
+    return pd.DataFrame(
+        {
+            "sku": np.asarray(c.skus, dtype=object),
+            "name": df.groupby(c.sku_codes, sort=True)["name"].first().astype(str).to_numpy(),
+            "category": category,
+            "status": status,
+            "reason": np.where(est, "", reason[main]),
+            "channels": np.bincount(cell_sku, minlength=S),
+            **{k: total(v) for k, v in counts.items()},
+            "distinct_prices": largest(st.distinct.astype(float)).astype(int),
+            "log_price_sd": largest(st.sd_x),
+            "current_price": df.groupby(c.p, sort=True)["posted_price"].last().to_numpy()[main],
+            **{k: per_product[k] for k in _PER_PRODUCT_COLUMNS},
+            "elasticity_raw": np.where(est, per_product["raw"], np.nan),
+            "se_raw": np.where(est, per_product["raw_se"], np.nan),
+            "elasticity": pool.estimate,
+            "se": pool.se,
+            "ci_low": pool.estimate - _Z95 * pool.se,
+            "ci_high": pool.estimate + _Z95 * pool.se,
+            "own_weight": pool.own_weight,
+        }
+    )
+
+
+def _annotated_panel(
+    df: pd.DataFrame, c: _Cells, fit: ProductSlopesFit, flags: dict[str, NDArray[np.bool_]]
+) -> pd.DataFrame:
+    """The panel with its flags, centred week effects and quantity adjusted for them.
+
+    ``adjusted_quantity`` is the quantity with week and promotion effects removed (for
+    the demand-curve chart).
+    """
+    week_effect = fit.week_effect - float(np.mean(fit.week_effect))
+    cols = ["sku", "name", "category", "week", "quantity", "posted_price", "promo"]
+    out = df[[*cols, "channel"] if c.by_channel else cols].copy()
+    if "realized_price" in df.columns:
+        out["realized_price"] = df["realized_price"].to_numpy()
+    for name, flag in flags.items():
+        out[name] = flag
+    out["week_effect"] = week_effect[c.t]
+    promo = df["promo"].to_numpy(dtype=np.float64)
+    out["adjusted_quantity"] = df["quantity"].to_numpy(dtype=np.float64) * np.exp(
+        np.clip(-week_effect[c.t] - fit.extra[0] * promo, -50.0, 50.0)
+    )
+    return out
+
+
+def _demand_curve(
+    c: _Cells,
+    fit: ProductSlopesFit,
+    resid: NDArray[np.float64],
+    ps: NDArray[np.intp],
+    main: NDArray[np.intp],
+) -> pd.DataFrame:
+    """Per product (its main cell), the log-linear curve and its Duan smearing factor.
+
+    The smearing factor, the mean of ``exp(residual)`` over the cell's used weeks, turns
+    the log fit into expected units.
+    """
+    smear = np.bincount(ps, weights=np.exp(resid), minlength=c.P) / np.maximum(
+        np.bincount(ps, minlength=c.P), 1
+    )
+    return pd.DataFrame(
+        {
+            "sku": np.asarray(c.skus, dtype=object),
+            "channel": c.cell_channel[main],
+            "intercept": (fit.intercept + float(np.mean(fit.week_effect)))[main],
+            "x_mean": fit.x_mean[main],
+            "smearing": smear[main],
+        }
+    )
