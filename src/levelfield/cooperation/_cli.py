@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -236,22 +237,30 @@ def _buying_commands(group: typer.Typer, errors: Callable[[_Command], _Command])
     @group.command("buying-group")
     @errors
     def buying_group_cmd(
-        purchases: Annotated[
-            Path,
-            typer.Option(help="Members' purchases CSV ('levelfield template purchases')."),
-        ],
         price_breaks: Annotated[
             Path,
             typer.Option(help="Suppliers' price breaks CSV ('levelfield template price_breaks')."),
         ],
+        purchases: Annotated[
+            Path | None,
+            typer.Option(
+                help="Members' purchases CSV ('levelfield template purchases'); leave it out "
+                "to read the purchases from the members' workspaces (--workspaces)."
+            ),
+        ] = None,
         permutations: Annotated[
             int, typer.Option(help="Random orders for the sampled Shapley value (>20 members).")
         ] = 2000,
         seed: Annotated[int, typer.Option(help="Seed of the sampling.")] = 0,
         workspaces: Annotated[
-            Path | None,
+            list[Path] | None,
             typer.Option(
-                help="Folder of the members' workspaces: each member's share is stored in "
+                help="Members' workspaces: a folder (every *.duckdb below it) or files; "
+                "repeat the option for several. Without --purchases, each member's "
+                "purchases are read from its workspace: units sold in the last 12 months x "
+                "products.unit_cost (in the base currency) per supplier and sku, product "
+                "name or category as the price breaks name them, else the supplier's "
+                "annual_spend for a one-item supplier. Each member's share is stored in "
                 "the workspace whose business name matches (for advise, report, web)."
             ),
         ] = None,
@@ -260,24 +269,34 @@ def _buying_commands(group: typer.Typer, errors: Callable[[_Command], _Command])
         ] = False,
     ) -> None:
         """Pool members' purchases against price breaks and split the saving fairly."""
-        from levelfield.cooperation._partners import find_workspaces
+        from levelfield.cooperation._members import resolve_workspaces, workspace_purchases
         from levelfield.cooperation._store import record_buying_group, workspace_names
 
-        result = buying_group(
-            read_purchases(purchases),
-            read_price_breaks(price_breaks),
-            permutations=permutations,
-            seed=seed,
-        )
+        if purchases is None and not workspaces:
+            raise ConfigError(
+                "give --purchases FILE, or --workspaces DIR_OR_FILE to read the members' "
+                "purchases from their workspaces"
+            )
+        breaks = read_price_breaks(price_breaks)
+        inputs = {"price_breaks": price_breaks.name}
+        notes: tuple[str, ...] = ()
+        if purchases is not None:
+            bought = read_purchases(purchases)
+            inputs["purchases"] = purchases.name
+        else:
+            derived = workspace_purchases(list(workspaces or []), breaks)
+            bought, notes = derived.purchases, derived.notes
+            inputs["purchases"] = f"{len(derived.workspaces)} workspaces"
+            _print_derived(derived.sources, derived.currency)
+        result = buying_group(bought, breaks, permutations=permutations, seed=seed)
+        result = dataclasses.replace(result, notes=notes + result.notes)
         render_buying_group(result, console)
-        if workspaces is None:
+        if not workspaces:
             if advise:
                 raise ConfigError("--advise needs --workspaces (advice is per member)")
             return
-        names = workspace_names(find_workspaces(workspaces))
-        stored = record_buying_group(
-            result, names, {"purchases": purchases.name, "price_breaks": price_breaks.name}
-        )
+        names = workspace_names(resolve_workspaces(list(workspaces)))
+        stored = record_buying_group(result, names, inputs)
         missing = [str(m) for m in result.members["member"] if m not in stored]
         console.print(
             f"Stored each member's share in {len(stored)} workspace(s)"
@@ -286,6 +305,17 @@ def _buying_commands(group: typer.Typer, errors: Callable[[_Command], _Command])
         )
         if advise:
             _print_advice([names[m] for m in stored], console)
+
+
+def _print_derived(sources: Any, currency: str) -> None:
+    """Where the purchases read from the workspaces came from, in one line per source."""
+    counts = sources.groupby("source").size()
+    parts = [f"{n} from {src}" for src, n in counts.items()]
+    console.print(
+        f"Purchases read from {sources['member'].nunique()} members' workspaces, in "
+        f"{currency}: {len(sources)} member x item row(s) ({', '.join(parts)}).",
+        highlight=False,
+    )
 
 
 def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
