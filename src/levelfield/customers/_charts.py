@@ -20,7 +20,12 @@ __all__ = [
     "value_distribution_chart",
 ]
 
-_MAX_POINTS = 5000
+#: Points drawn in a per-customer scatter: a random sample beyond this many. Two thousand
+#: show the shape; more only make the page heavier (5,000 made the customers page 830 kB
+#: at 100,000 customers and the web app's busiest page).
+_MAX_POINTS = 2000
+#: Points of the value curve: it is smooth, and 1,000 points draw it to within a pixel.
+_CURVE_POINTS = 1000
 
 
 def value_distribution_chart(result: CustomersResult) -> go.Figure:
@@ -30,8 +35,8 @@ def value_distribution_chart(result: CustomersResult) -> go.Figure:
     n = len(clv)
     cum = np.concatenate([[0.0], np.cumsum(clv) / total if total > 0 else np.zeros(n)])
     share = np.linspace(0.0, 1.0, n + 1)
-    if n + 1 > _MAX_POINTS:
-        idx = np.unique(np.linspace(0, n, _MAX_POINTS).astype(int))
+    if n + 1 > _CURVE_POINTS:
+        idx = np.unique(np.linspace(0, n, _CURVE_POINTS).astype(int))
         share, cum = share[idx], cum[idx]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=share, y=cum, mode="lines", name="customers by value"))
