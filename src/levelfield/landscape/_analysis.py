@@ -269,52 +269,69 @@ class LandscapeResult:
         return head + why + " The firms differ by degree, not as separate groups."
 
     def findings(self) -> list[Finding]:
-        """Measured facts with stable metric ids (see the package docstring)."""
+        """Measured facts with stable metric ids (see the package docstring).
+
+        In order: the business's position (:meth:`_position_findings`), the market's
+        structure (:meth:`_structure_findings`), openings and the map's fidelity
+        (:meth:`_opening_findings`), then price positioning when prices were given.
+        """
+        out = [
+            *self._position_findings(),
+            *self._structure_findings(),
+            *self._opening_findings(),
+        ]
+        if self.prices is not None:
+            out += self.prices.findings()
+        return out
+
+    def _position_findings(self) -> list[Finding]:
+        """Distinctiveness, its percentile, the nearest rival and the business's group."""
         out: list[Finding] = []
         n = self.n_firms
         b = self.business
-        if b is not None:
-            pct = float(b["percentile"])
-            sev_pct: Severity = (
-                "warning" if pct < 25 else "watch" if pct < 50 else "good" if pct >= 75 else "info"
+        if b is None:
+            return out
+        pct = float(b["percentile"])
+        sev_pct: Severity = (
+            "warning" if pct < 25 else "watch" if pct < 50 else "good" if pct >= 75 else "info"
+        )
+        ctx = {"firms": n, "k": self.k, "business": str(b["name"])}
+        out.append(
+            Finding(
+                "landscape.distinctiveness",
+                float(b["distinctiveness"]),
+                "index",
+                f"Your mean distance to your {self.k} nearest rivals is "
+                f"{b['distinctiveness']:.2f} on a 0–1 scale.",
+                sev_pct,
+                ctx,
             )
-            ctx = {"firms": n, "k": self.k, "business": str(b["name"])}
-            out.append(
-                Finding(
-                    "landscape.distinctiveness",
-                    float(b["distinctiveness"]),
-                    "index",
-                    f"Your mean distance to your {self.k} nearest rivals is "
-                    f"{b['distinctiveness']:.2f} on a 0–1 scale.",
-                    sev_pct,
-                    ctx,
-                )
+        )
+        out.append(
+            Finding(
+                "landscape.distinctiveness_percentile",
+                pct,
+                "percentile",
+                f"You are more distinctive than {pct:.0f}% of the {n} firms in your market.",
+                sev_pct,
+                ctx,
             )
-            out.append(
-                Finding(
-                    "landscape.distinctiveness_percentile",
-                    pct,
-                    "percentile",
-                    f"You are more distinctive than {pct:.0f}% of the {n} firms in your market.",
-                    sev_pct,
-                    ctx,
-                )
+        )
+        d = float(b["nearest_rival_distance"])
+        out.append(
+            Finding(
+                "landscape.nearest_rival_distance",
+                d,
+                "index",
+                f"Your closest rival, {b['nearest_rival']}, is at distance {d:.2f} "
+                "(0 = a copy of you).",
+                "warning" if d < 0.1 else "watch" if d < 0.2 else "info",
+                {"nearest_rival": str(b["nearest_rival"])},
             )
-            d = float(b["nearest_rival_distance"])
-            out.append(
-                Finding(
-                    "landscape.nearest_rival_distance",
-                    d,
-                    "index",
-                    f"Your closest rival, {b['nearest_rival']}, is at distance {d:.2f} "
-                    "(0 = a copy of you).",
-                    "warning" if d < 0.1 else "watch" if d < 0.2 else "info",
-                    {"nearest_rival": str(b["nearest_rival"])},
-                )
-            )
-            g = int(b["group"])
-            share = float((self.firms["group"] == g).mean())
-        if b is not None and self.groups_clear:
+        )
+        g = int(b["group"])
+        share = float((self.firms["group"] == g).mean())
+        if self.groups_clear:
             out.append(
                 Finding(
                     "landscape.self_group_share",
@@ -326,6 +343,12 @@ class LandscapeResult:
                     {"group": g, "groups": self.n_groups},
                 )
             )
+        return out
+
+    def _structure_findings(self) -> list[Finding]:
+        """Homogeneity (SHI, SDI, effective strategies, trend) and the group count."""
+        out: list[Finding] = []
+        n = self.n_firms
         out.append(
             Finding(
                 "landscape.shi",
@@ -388,6 +411,11 @@ class LandscapeResult:
                 },
             )
         )
+        return out
+
+    def _opening_findings(self) -> list[Finding]:
+        """White-space candidates, shared clichés and the map's stress."""
+        out: list[Finding] = []
         out.append(
             Finding(
                 "landscape.white_space_count",
@@ -425,8 +453,6 @@ class LandscapeResult:
                 "watch" if self.stress > 0.2 else "info",
             )
         )
-        if self.prices is not None:
-            out += self.prices.findings()
         return out
 
 
@@ -661,139 +687,56 @@ def analyze_profiles(
     Returns
     -------
     LandscapeResult
+
+    Notes
+    -----
+    Over 80 lines only because it names every option and every field of the result;
+    each computing stage is a function of its own (:func:`_distances`,
+    :func:`_find_groups`, :func:`_communications_of`, :func:`_self_attribution`,
+    :func:`_firms_table`).
     """
-    if not isinstance(profiles, CompetitorProfiles):
-        raise ConfigError(
-            "analyze_profiles needs CompetitorProfiles; build them with profiles_from_frame(df)"
-        )
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
-        raise ConfigError(f"alpha must be between 0 and 1, not {alpha!r}")
-    if not isinstance(cliche_threshold, int | float) or not 0 < cliche_threshold <= 1:
-        raise ConfigError(f"cliche_threshold must be in (0, 1], not {cliche_threshold!r}")
-    w_dims = {"attributes": 0.5, "text": 0.5, **dict(weights or {})}
+    _check_options(profiles, alpha, cliche_threshold)
     progress("attribute distances", 0.05)
     attr_w = attribute_weights_checked(profiles, attribute_weights)
-    D_attr_all: FloatArray | None = None
-    if profiles.attributes:
-        D_attr_all, _ = gower_matrix(profiles.attributes, attr_w, asymmetric_flags=asymmetric_flags)
-    progress("text distances", 0.25)
-    has_text = any(t.strip() for t in profiles.texts)
-    text_all = text_model(list(profiles.texts), method=text_method) if has_text else None
-    D_text_all = text_all.distance if text_all is not None and text_all.available.any() else None
-    progress("combined distance", 0.35)
-    D_all, _ = combined_distance(D_attr_all, D_text_all, weights)
-
+    dist = _distances(profiles, attr_w, weights, text_method, asymmetric_flags, progress)
     cur = profiles.latest_index()
     current = profiles.take(cur)
-    D = D_all[np.ix_(cur, cur)]
-    D_attr = None if D_attr_all is None else D_attr_all[np.ix_(cur, cur)]
-    D_text = None if D_text_all is None else D_text_all[np.ix_(cur, cur)]
-    n = current.n
-    self_i = current.self_index
-
+    D = dist.combined[np.ix_(cur, cur)]
+    D_attr = None if dist.attributes is None else dist.attributes[np.ix_(cur, cur)]
+    D_text = None if dist.text is None else dist.text[np.ix_(cur, cur)]
     progress("distinctiveness", 0.4)
     score, nearest, pct = distinctiveness(D, k)
-    k_used = nearest.shape[1]
-
     progress("homogeneity", 0.45)
     shares_all = _shares_for(profiles, share_column)
     p, given, share_notes = normalize_shares(shares_all[cur], current.names)
     shi, sdi, eff = strategic_homogeneity(D, p)
-    trend, slope = _trend(profiles, D_all, shares_all)
-
+    trend, slope = _trend(profiles, dist.combined, shares_all)
     progress("strategic groups", 0.5)
-    labels, sil_by_k = strategic_groups(D, n_groups, max_groups=max_groups)
-    labels, sil, clear, groups_reason = _clear_split(D, labels, sil_by_k, n_groups)
-    best_split = int(labels.max()) + 1
-    if not clear:
-        labels = np.zeros_like(labels)
-    n_g = int(labels.max()) + 1
     feats = binary_features(current.attributes)
-    text_cur: TextModel | None = None
-    if text_all is not None and text_all.matrix is not None:
-        text_cur = TextModel(
-            distance=text_all.distance[np.ix_(cur, cur)],
-            available=text_all.available[cur],
-            chance=text_all.chance[cur],
-            matrix=text_all.matrix[cur],
-            tfidf=None if text_all.tfidf is None else text_all.tfidf[cur],
-            terms=text_all.terms,
-            baseline_presence=text_all.baseline_presence,
-            method=text_all.method,
-        )
-    gp, desc0 = group_profiles(
-        feats,
-        labels,
-        text_matrix=None if text_cur is None else text_cur.matrix,
-        terms=() if text_cur is None else text_cur.terms,
-    )
-    gp["group"] = gp["group"].astype(int) + 1
-    descriptions = {g + 1: d for g, d in desc0.items()}
-    if not clear:
-        descriptions = {1: "one market without clear strategic groups"}
-
+    text_cur = _current_text(dist.text_model, cur)
+    groups = _find_groups(D, n_groups, max_groups, feats, text_cur)
     progress("market map", 0.6)
     coords, stress, converged = market_map(D, max_iter=map_max_iter, seed=seed)
-
     progress("white space", 0.85)
     combos, size_note = _combinations(feats, current.attributes, alpha)
-    gaps = map_gaps(coords, labels, current.names)
-    white = _white_space_table(combos, gaps, descriptions, conditioned=bool(size_note))
-
+    gaps = map_gaps(coords, groups.labels, current.names)
+    white = _white_space_table(combos, gaps, groups.descriptions, conditioned=bool(size_note))
     progress("communications", 0.9)
-    if text_cur is not None:
-        terms, cliches, cliche_share = communications(
-            text_cur, current.names, self_i, cliche_threshold=cliche_threshold
-        )
-    else:
-        terms, cliches, cliche_share = communications(
-            TextModel(
-                np.zeros((0, 0)),
-                np.zeros(0, bool),
-                np.zeros(0),
-                None,
-                None,
-                (),
-                np.zeros(0),
-                "none",
-            ),
-            current.names,
-            None,
-        )
-
-    attribution = pd.DataFrame(
-        columns=["kind", "feature", "value", "contribution", "share_of_similarity"]
+    terms, cliches, cliche_share = _communications_of(text_cur, current, cliche_threshold)
+    attribution = _self_attribution(
+        current,
+        text_cur,
+        D_attr,
+        D_text,
+        {"attributes": 0.5, "text": 0.5, **dict(weights or {})},
+        attr_w,
+        nearest,
+        asymmetric_flags,
     )
-    if self_i is not None:
-        attribution = _attribution(
-            current,
-            text_cur,
-            D_attr,
-            D_text,
-            w_dims,
-            attr_w,
-            self_i,
-            nearest[self_i],
-            asymmetric_flags,
-        )
-
-    firms = pd.DataFrame(
-        {
-            "name": list(current.names),
-            "self": current.is_self.copy(),
-            "share": p,
-            "distinctiveness": score,
-            "percentile": pct,
-            "nearest_rival": [current.names[j] for j in nearest[:, 0]],
-            "nearest_rival_distance": D[np.arange(n), nearest[:, 0]],
-            "group": labels + 1,
-            "x": coords[:, 0],
-            "y": coords[:, 1],
-        }
-    )
+    firms = _firms_table(current, p, score, pct, nearest, D, groups.labels, coords)
     notes = (*profiles.notes, *share_notes, *((size_note,) if size_note else ()))
-    if text_all is not None:
-        notes = (*notes, f"text compared with {text_all.method}")
+    if dist.text_model is not None:
+        notes = (*notes, f"text compared with {dist.text_model.method}")
     progress("done", 1.0)
     params = {
         "k": k,
@@ -814,19 +757,19 @@ def analyze_profiles(
         distance=D,
         attribute_distance=D_attr,
         text_distance=D_text,
-        self_index=self_i,
-        k=k_used,
+        self_index=current.self_index,
+        k=nearest.shape[1],
         shi=shi,
         sdi=sdi,
         effective_strategies=eff,
         shares_given=given,
         trend=trend,
         shi_trend_per_year=slope,
-        n_groups=n_g,
-        silhouette=float(sil),
-        silhouette_by_k=sil_by_k,
-        group_descriptions=descriptions,
-        group_profiles=gp,
+        n_groups=int(groups.labels.max()) + 1,
+        silhouette=groups.silhouette,
+        silhouette_by_k=groups.silhouette_by_k,
+        group_descriptions=groups.descriptions,
+        group_profiles=groups.profiles,
         stress=stress,
         map_converged=converged,
         white_space=white,
@@ -836,13 +779,183 @@ def analyze_profiles(
         terms=terms,
         cliches=cliches,
         cliche_share=cliche_share,
-        text_method="none" if text_all is None else text_all.method,
+        text_method="none" if dist.text_model is None else dist.text_model.method,
         specs=profiles.specs,
         notes=tuple(notes),
         params=params,
-        groups_clear=clear,
-        best_split=best_split,
-        groups_reason=groups_reason,
+        groups_clear=groups.clear,
+        best_split=groups.best_split,
+        groups_reason=groups.reason,
+    )
+
+
+def _check_options(profiles: Any, alpha: Any, cliche_threshold: Any) -> None:
+    """Reject options :func:`analyze_profiles` cannot use, saying what would work."""
+    if not isinstance(profiles, CompetitorProfiles):
+        raise ConfigError(
+            "analyze_profiles needs CompetitorProfiles; build them with profiles_from_frame(df)"
+        )
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be between 0 and 1, not {alpha!r}")
+    if not isinstance(cliche_threshold, int | float) or not 0 < cliche_threshold <= 1:
+        raise ConfigError(f"cliche_threshold must be in (0, 1], not {cliche_threshold!r}")
+
+
+@dataclass(frozen=True)
+class _Distances:
+    """Distances between all profiles (every snapshot): attributes, text, combined."""
+
+    attributes: FloatArray | None
+    text_model: TextModel | None
+    text: FloatArray | None
+    combined: FloatArray
+
+
+def _distances(
+    profiles: CompetitorProfiles,
+    attr_w: FloatArray,
+    weights: Mapping[str, float] | None,
+    text_method: str,
+    asymmetric_flags: bool,
+    progress: ProgressCallback,
+) -> _Distances:
+    """Gower distance on the attributes, calibrated text distance, and their blend.
+
+    A dimension a market does not have (no attributes, no text) is ``None``; the
+    combined distance re-normalizes the weights per pair.
+    """
+    D_attr: FloatArray | None = None
+    if profiles.attributes:
+        D_attr, _ = gower_matrix(profiles.attributes, attr_w, asymmetric_flags=asymmetric_flags)
+    progress("text distances", 0.25)
+    has_text = any(t.strip() for t in profiles.texts)
+    text = text_model(list(profiles.texts), method=text_method) if has_text else None
+    D_text = text.distance if text is not None and text.available.any() else None
+    progress("combined distance", 0.35)
+    D, _ = combined_distance(D_attr, D_text, weights)
+    return _Distances(D_attr, text, D_text, D)
+
+
+def _current_text(text: TextModel | None, cur: npt.NDArray[np.intp]) -> TextModel | None:
+    """The text model restricted to the current snapshot's firms (None without words)."""
+    if text is None or text.matrix is None:
+        return None
+    return TextModel(
+        distance=text.distance[np.ix_(cur, cur)],
+        available=text.available[cur],
+        chance=text.chance[cur],
+        matrix=text.matrix[cur],
+        tfidf=None if text.tfidf is None else text.tfidf[cur],
+        terms=text.terms,
+        baseline_presence=text.baseline_presence,
+        method=text.method,
+    )
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Strategic groups of the current market and what sets each apart.
+
+    ``labels`` are 0-based (all 0 when the split is not clear); ``profiles`` and
+    ``descriptions`` number groups from 1. ``best_split`` is the number of groups of
+    the best split found, clear or not.
+    """
+
+    labels: npt.NDArray[np.intp]
+    silhouette: float
+    silhouette_by_k: dict[int, float]
+    clear: bool
+    reason: str
+    best_split: int
+    profiles: pd.DataFrame
+    descriptions: dict[int, str]
+
+
+def _find_groups(
+    D: FloatArray,
+    n_groups: int | None,
+    max_groups: int,
+    feats: BinaryFeatures,
+    text: TextModel | None,
+) -> _Groups:
+    """Cluster the market, keep the split only when it is a real structure, describe it."""
+    labels, sil_by_k = strategic_groups(D, n_groups, max_groups=max_groups)
+    labels, sil, clear, reason = _clear_split(D, labels, sil_by_k, n_groups)
+    best_split = int(labels.max()) + 1
+    if not clear:
+        labels = np.zeros_like(labels)
+    gp, desc0 = group_profiles(
+        feats,
+        labels,
+        text_matrix=None if text is None else text.matrix,
+        terms=() if text is None else text.terms,
+    )
+    gp["group"] = gp["group"].astype(int) + 1
+    descriptions = {g + 1: d for g, d in desc0.items()}
+    if not clear:
+        descriptions = {1: "one market without clear strategic groups"}
+    return _Groups(labels, float(sil), sil_by_k, clear, reason, best_split, gp, descriptions)
+
+
+def _communications_of(
+    text: TextModel | None, current: CompetitorProfiles, cliche_threshold: float
+) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Distinctive terms and clichés; empty tables when the market has no words."""
+    if text is not None:
+        return communications(
+            text, current.names, current.self_index, cliche_threshold=cliche_threshold
+        )
+    empty = TextModel(
+        np.zeros((0, 0)), np.zeros(0, bool), np.zeros(0), None, None, (), np.zeros(0), "none"
+    )
+    return communications(empty, current.names, None)
+
+
+def _self_attribution(
+    current: CompetitorProfiles,
+    text: TextModel | None,
+    D_attr: FloatArray | None,
+    D_text: FloatArray | None,
+    w_dims: Mapping[str, float],
+    attr_w: FloatArray,
+    nearest: npt.NDArray[np.intp],
+    asymmetric_flags: bool,
+) -> pd.DataFrame:
+    """What makes the business look like its nearest rivals (empty without a business)."""
+    i = current.self_index
+    if i is None:
+        return pd.DataFrame(
+            columns=["kind", "feature", "value", "contribution", "share_of_similarity"]
+        )
+    return _attribution(
+        current, text, D_attr, D_text, w_dims, attr_w, i, nearest[i], asymmetric_flags
+    )
+
+
+def _firms_table(
+    current: CompetitorProfiles,
+    share: FloatArray,
+    score: FloatArray,
+    percentile: FloatArray,
+    nearest: npt.NDArray[np.intp],
+    D: FloatArray,
+    labels: npt.NDArray[np.intp],
+    coords: FloatArray,
+) -> pd.DataFrame:
+    """One row per current firm: share, distinctiveness, nearest rival, group, map position."""
+    return pd.DataFrame(
+        {
+            "name": list(current.names),
+            "self": current.is_self.copy(),
+            "share": share,
+            "distinctiveness": score,
+            "percentile": percentile,
+            "nearest_rival": [current.names[j] for j in nearest[:, 0]],
+            "nearest_rival_distance": D[np.arange(current.n), nearest[:, 0]],
+            "group": labels + 1,
+            "x": coords[:, 0],
+            "y": coords[:, 1],
+        }
     )
 
 
