@@ -272,16 +272,27 @@ def _welch(y: np.ndarray, treated: np.ndarray, alpha: float) -> DiDEstimate:
     )
 
 
-def _one_pilot(con: Any, meta: pd.Series, alpha: float) -> PilotResult:
+@dataclass(frozen=True)
+class _PilotMeta:
+    """One row of the ``pilots`` table, parsed and checked."""
+
+    pilot_id: str
+    name: str
+    unit_type: str
+    sku: str | None
+    start: dt.date
+    end: dt.date
+    price_change: float | None
+    looks: int
+    sequential: bool
+
+
+def _pilot_meta(meta: pd.Series) -> _PilotMeta:
+    """Parse a pilot's row; a unit type, window or arms it cannot read is a DataError."""
     pid = str(meta["pilot_id"])
     unit_type = str(meta["unit_type"]).lower()
-    sku = None if pd.isna(meta["sku"]) else str(meta["sku"])
     start = pd.Timestamp(meta["starts_on"]).date()
     end = pd.Timestamp(meta["ends_on"]).date()
-    price_change = None if pd.isna(meta["price_change"]) else float(meta["price_change"])
-    looks = max(int(meta["looks"]), 1)
-    sequential = bool(meta["sequential"])
-    notes: list[str] = []
     if unit_type not in _UNIT_TYPES:
         raise DataError(
             f"pilot {pid!r}: unit_type {unit_type!r} is not one of {', '.join(_UNIT_TYPES)}; "
@@ -295,143 +306,213 @@ def _one_pilot(con: Any, meta: pd.Series, alpha: float) -> PilotResult:
             f"pilot {pid!r}: arms must be 'test' and 'control' (found {sorted(arms)}); "
             "assign every unit to one of them"
         )
-    weeks_after = (end - start).days // 7 + 1
-    proportional: DiDEstimate | None = None
-    if unit_type == "period":
-        frame = con.execute(
-            f"""
-            WITH a AS (SELECT unit, lower(arm) AS arm,
-                              CAST(date_trunc('week', TRY_CAST(unit AS DATE)) AS DATE) AS week
-                       FROM pilots WHERE pilot_id = ?)
-            SELECT a.unit, a.arm, a.week,
-                   coalesce(sum(CAST(ol.quantity AS DOUBLE)), 0.0) AS units,
-                   coalesce(sum(CAST(ol.quantity * ol.unit_price AS DOUBLE)), 0.0) AS revenue
-            FROM a LEFT JOIN orders o
-                 ON CAST(date_trunc('week', o.ordered_at) AS DATE) = a.week
-                AND o.status NOT IN {_NOT_SALES}
-            LEFT JOIN order_lines ol ON ol.order_id = o.order_id AND ol.quantity > 0
-                AND (CAST(? AS VARCHAR) IS NULL OR coalesce(ol.sku, ol.product) = ?)
-            GROUP BY a.unit, a.arm, a.week
-            """,
-            [pid, sku, sku],
-        ).df()
-        if frame["week"].isna().any():
-            bad = frame.loc[frame["week"].isna(), "unit"].iloc[0]
-            raise DataError(
-                f"pilot {pid!r}: period unit {bad!r} is not a date; give each period as its "
-                "first day, e.g. 2024-03-04"
-            )
-        treated = (frame["arm"] == "test").to_numpy(dtype=np.float64)
-        units = _welch(frame["units"].to_numpy(dtype=np.float64), treated, alpha)
-        revenue = _welch(frame["revenue"].to_numpy(dtype=np.float64), treated, alpha)
-        n_test, n_ctrl, weeks_before = int(treated.sum()), int((1 - treated).sum()), 0
-        weeks_after = int(frame.shape[0])
-        conversion = None
-    else:
-        weeks_before = max(4, weeks_after)
-        pre_start = start - dt.timedelta(weeks=weeks_before)
-        frame = _weekly_outcomes(con, pid, unit_type, sku, pre_start, end)
-        start_week = pd.Timestamp(start) - pd.Timedelta(days=start.weekday())
-        post = (pd.to_datetime(frame["week"]) >= start_week).to_numpy()
-        treated = (frame["arm"] == "test").to_numpy(dtype=np.float64)
-        cl = frame["unit"].astype(str).to_numpy()
-        n_test = int(frame.loc[frame["arm"] == "test", "unit"].nunique())
-        n_ctrl = int(frame.loc[frame["arm"] == "control", "unit"].nunique())
-        cluster = cl if min(n_test, n_ctrl) >= 2 else None
-        if cluster is None:
-            notes.append(
-                "one unit in an arm: the interval treats weeks as independent and is too "
-                "narrow; assign more units"
-            )
-        elif n_test + n_ctrl < 10:
-            notes.append(
-                f"only {n_test + n_ctrl} units: the interval is wide "
-                f"(t with {n_test + n_ctrl - 1} df)"
-            )
-        _require_sales(frame, pid, sku, pre_start, end)
-        y_units = frame["units"].to_numpy(dtype=np.float64)
-        units = difference_in_differences(
-            y_units, treated, post.astype(float), cluster=cluster, alpha=alpha
-        )
-        revenue = difference_in_differences(
-            frame["revenue"].to_numpy(dtype=np.float64),
-            treated,
-            post.astype(float),
-            cluster=cluster,
-            alpha=alpha,
-        )
-        conversion = None
-        try:
-            proportional = ratio_difference_in_differences(
-                y_units, treated, post.astype(float), cluster=cluster, alpha=alpha
-            )
-        except InsufficientDataError:
-            proportional = None
-            notes.append("no sales in one arm or period: only the unit-level effect is given")
-        if unit_type == "customer":
-            bought = (
-                frame.loc[post].groupby(["unit", "arm"], sort=False)["units"].sum().reset_index()
-            )
-            bt = bought.loc[bought["arm"] == "test", "units"]
-            bc = bought.loc[bought["arm"] == "control", "units"]
-            conversion = conversion_ab_test(
-                int((bt > 0).sum()),
-                int(bt.size),
-                int((bc > 0).sum()),
-                int(bc.size),
-                alpha=alpha,
-                looks=looks,
-                sequential=sequential,
-            )
-    design = "fixed"
-    read = proportional if proportional is not None else units  # one read per pilot
-    adj_lo, adj_hi, fpr = read.ci_low, read.ci_high, float("nan")
-    if looks > 1:
-        design = "obrien_fleming" if sequential else "pocock"
-        crit = float(sequential_boundaries(looks, alpha=alpha, design=design)[-1])  # type: ignore[arg-type]
-        # keep the t-reference widening of small samples on top of the boundary
-        widen = float(stats.t.isf(alpha / 2, read.df) / stats.norm.isf(alpha / 2))
-        adj_lo = read.effect - crit * widen * read.se
-        adj_hi = read.effect + crit * widen * read.se
-        fpr = repeated_testing_alpha(looks, alpha=alpha)
-    implied = float("nan")
-    rel = _units_share(units, units.effect)
-    log_effect = (
-        proportional.effect
-        if proportional is not None
-        else (math.log1p(rel) if math.isfinite(rel) and rel > -1 else float("nan"))
-    )
-    if (
-        price_change is not None
-        and price_change != 0
-        and price_change > -1
-        and math.isfinite(log_effect)
-    ):
-        implied = log_effect / math.log1p(price_change)
-    return PilotResult(
+    return _PilotMeta(
         pilot_id=pid,
         name=str(meta["name"]) if not pd.isna(meta["name"]) else pid,
         unit_type=unit_type,
-        sku=sku,
-        starts_on=start,
-        ends_on=end,
-        price_change=price_change,
-        n_test=n_test,
-        n_control=n_ctrl,
-        weeks_before=weeks_before,
-        weeks_after=weeks_after,
-        units=units,
-        revenue=revenue,
-        implied_elasticity=implied,
-        looks=looks,
-        sequential=sequential,
+        sku=None if pd.isna(meta["sku"]) else str(meta["sku"]),
+        start=start,
+        end=end,
+        price_change=None if pd.isna(meta["price_change"]) else float(meta["price_change"]),
+        looks=max(int(meta["looks"]), 1),
+        sequential=bool(meta["sequential"]),
+    )
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """The estimates of one pilot, its arm sizes and windows, and notes on its design."""
+
+    units: DiDEstimate
+    revenue: DiDEstimate
+    proportional: DiDEstimate | None
+    conversion: ABTestResult | None
+    n_test: int
+    n_control: int
+    weeks_before: int
+    weeks_after: int
+    notes: tuple[str, ...]
+
+
+def _period_reads(con: Any, m: _PilotMeta, alpha: float) -> _Reads:
+    """A pilot whose units are periods (weeks on test vs weeks on control): Welch t.
+
+    One SQL statement sums each period's units and revenue.
+    """
+    frame = con.execute(
+        f"""
+        WITH a AS (SELECT unit, lower(arm) AS arm,
+                          CAST(date_trunc('week', TRY_CAST(unit AS DATE)) AS DATE) AS week
+                   FROM pilots WHERE pilot_id = ?)
+        SELECT a.unit, a.arm, a.week,
+               coalesce(sum(CAST(ol.quantity AS DOUBLE)), 0.0) AS units,
+               coalesce(sum(CAST(ol.quantity * ol.unit_price AS DOUBLE)), 0.0) AS revenue
+        FROM a LEFT JOIN orders o
+             ON CAST(date_trunc('week', o.ordered_at) AS DATE) = a.week
+            AND o.status NOT IN {_NOT_SALES}
+        LEFT JOIN order_lines ol ON ol.order_id = o.order_id AND ol.quantity > 0
+            AND (CAST(? AS VARCHAR) IS NULL OR coalesce(ol.sku, ol.product) = ?)
+        GROUP BY a.unit, a.arm, a.week
+        """,
+        [m.pilot_id, m.sku, m.sku],
+    ).df()
+    if frame["week"].isna().any():
+        bad = frame.loc[frame["week"].isna(), "unit"].iloc[0]
+        raise DataError(
+            f"pilot {m.pilot_id!r}: period unit {bad!r} is not a date; give each period as its "
+            "first day, e.g. 2024-03-04"
+        )
+    treated = (frame["arm"] == "test").to_numpy(dtype=np.float64)
+    units = _welch(frame["units"].to_numpy(dtype=np.float64), treated, alpha)
+    revenue = _welch(frame["revenue"].to_numpy(dtype=np.float64), treated, alpha)
+    n_test, n_ctrl = int(treated.sum()), int((1 - treated).sum())
+    return _Reads(units, revenue, None, None, n_test, n_ctrl, 0, int(frame.shape[0]), ())
+
+
+def _cluster_design(n_test: int, n_ctrl: int, units: np.ndarray) -> tuple[Any, list[str]]:
+    """Cluster by unit when both arms have at least 2 units; notes on a thin design."""
+    if min(n_test, n_ctrl) < 2:
+        return None, [
+            "one unit in an arm: the interval treats weeks as independent and is too "
+            "narrow; assign more units"
+        ]
+    if n_test + n_ctrl < 10:
+        return units, [
+            f"only {n_test + n_ctrl} units: the interval is wide (t with {n_test + n_ctrl - 1} df)"
+        ]
+    return units, []
+
+
+def _unit_reads(con: Any, m: _PilotMeta, alpha: float) -> _Reads:
+    """A pilot whose units are stores, channels or customers: difference-in-differences
+    on weekly outcomes, before (at least 4 weeks) and during the pilot."""
+    weeks_after = (m.end - m.start).days // 7 + 1
+    weeks_before = max(4, weeks_after)
+    pre_start = m.start - dt.timedelta(weeks=weeks_before)
+    frame = _weekly_outcomes(con, m.pilot_id, m.unit_type, m.sku, pre_start, m.end)
+    start_week = pd.Timestamp(m.start) - pd.Timedelta(days=m.start.weekday())
+    post = (pd.to_datetime(frame["week"]) >= start_week).to_numpy()
+    treated = (frame["arm"] == "test").to_numpy(dtype=np.float64)
+    n_test = int(frame.loc[frame["arm"] == "test", "unit"].nunique())
+    n_ctrl = int(frame.loc[frame["arm"] == "control", "unit"].nunique())
+    cluster, notes = _cluster_design(n_test, n_ctrl, frame["unit"].astype(str).to_numpy())
+    _require_sales(frame, m.pilot_id, m.sku, pre_start, m.end)
+    y_units = frame["units"].to_numpy(dtype=np.float64)
+    did = {"cluster": cluster, "alpha": alpha}
+    units = difference_in_differences(y_units, treated, post.astype(float), **did)
+    revenue = difference_in_differences(
+        frame["revenue"].to_numpy(dtype=np.float64), treated, post.astype(float), **did
+    )
+    proportional: DiDEstimate | None
+    try:
+        proportional = ratio_difference_in_differences(y_units, treated, post.astype(float), **did)
+    except InsufficientDataError:
+        proportional = None
+        notes.append("no sales in one arm or period: only the unit-level effect is given")
+    conversion = None
+    if m.unit_type == "customer":
+        conversion = _customer_conversion(frame.loc[post], m, alpha)
+    return _Reads(
+        units,
+        revenue,
+        proportional,
+        conversion,
+        n_test,
+        n_ctrl,
+        weeks_before,
+        weeks_after,
+        tuple(notes),
+    )
+
+
+def _customer_conversion(during: pd.DataFrame, m: _PilotMeta, alpha: float) -> ABTestResult:
+    """Share of customers in each arm who bought during the pilot, as an A/B test."""
+    bought = during.groupby(["unit", "arm"], sort=False)["units"].sum().reset_index()
+    bt = bought.loc[bought["arm"] == "test", "units"]
+    bc = bought.loc[bought["arm"] == "control", "units"]
+    return conversion_ab_test(
+        int((bt > 0).sum()),
+        int(bt.size),
+        int((bc > 0).sum()),
+        int(bc.size),
+        alpha=alpha,
+        looks=m.looks,
+        sequential=m.sequential,
+    )
+
+
+def _look_adjusted(
+    read: DiDEstimate, looks: int, sequential: bool, alpha: float
+) -> tuple[str, float, float, float]:
+    """The interval widened for repeated looks, and the false-positive rate of peeking.
+
+    Returns ``(design, ci_low, ci_high, false_positive_rate)``; one look is the fixed
+    design with the read's own interval and a NaN rate.
+    """
+    if looks <= 1:
+        return "fixed", read.ci_low, read.ci_high, float("nan")
+    design = "obrien_fleming" if sequential else "pocock"
+    crit = float(sequential_boundaries(looks, alpha=alpha, design=design)[-1])  # type: ignore[arg-type]
+    # keep the t-reference widening of small samples on top of the boundary
+    widen = float(stats.t.isf(alpha / 2, read.df) / stats.norm.isf(alpha / 2))
+    return (
+        design,
+        read.effect - crit * widen * read.se,
+        read.effect + crit * widen * read.se,
+        repeated_testing_alpha(looks, alpha=alpha),
+    )
+
+
+def _implied_elasticity(
+    units: DiDEstimate, proportional: DiDEstimate | None, price_change: float | None
+) -> float:
+    """Log change in units over log change in price (NaN without a usable price change).
+
+    The log change in units is the proportional read when there is one, else the unit
+    effect as a share of the counterfactual.
+    """
+    if proportional is not None:
+        log_effect = proportional.effect
+    else:
+        rel = _units_share(units, units.effect)
+        log_effect = math.log1p(rel) if math.isfinite(rel) and rel > -1 else float("nan")
+    if price_change is None or price_change == 0 or price_change <= -1:
+        return float("nan")
+    if not math.isfinite(log_effect):
+        return float("nan")
+    return log_effect / math.log1p(price_change)
+
+
+def _one_pilot(con: Any, meta: pd.Series, alpha: float) -> PilotResult:
+    """Read one pilot: parse its row, estimate, adjust for looks, imply an elasticity."""
+    m = _pilot_meta(meta)
+    r = _period_reads(con, m, alpha) if m.unit_type == "period" else _unit_reads(con, m, alpha)
+    read = r.proportional if r.proportional is not None else r.units  # one read per pilot
+    design, adj_lo, adj_hi, fpr = _look_adjusted(read, m.looks, m.sequential, alpha)
+    return PilotResult(
+        pilot_id=m.pilot_id,
+        name=m.name,
+        unit_type=m.unit_type,
+        sku=m.sku,
+        starts_on=m.start,
+        ends_on=m.end,
+        price_change=m.price_change,
+        n_test=r.n_test,
+        n_control=r.n_control,
+        weeks_before=r.weeks_before,
+        weeks_after=r.weeks_after,
+        units=r.units,
+        revenue=r.revenue,
+        implied_elasticity=_implied_elasticity(r.units, r.proportional, m.price_change),
+        looks=m.looks,
+        sequential=m.sequential,
         design=design,
         adjusted_ci_low=adj_lo,
         adjusted_ci_high=adj_hi,
         false_positive_rate=fpr,
-        conversion=conversion,
-        proportional=proportional,
-        notes=tuple(notes),
+        conversion=r.conversion,
+        proportional=r.proportional,
+        notes=r.notes,
     )
 
 
