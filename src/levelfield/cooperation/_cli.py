@@ -18,7 +18,7 @@ from levelfield.cooperation._inputs import read_price_breaks, read_purchases
 from levelfield.cooperation._partners import PRIVACY_SHORT, PartnersResult
 from levelfield.errors import ConfigError
 
-__all__ = ["register_cli", "render_buying_group", "render_partners"]
+__all__ = ["register_cli", "render_buying_group", "render_fleet_partners", "render_partners"]
 
 _Command = Callable[..., None]
 
@@ -360,13 +360,39 @@ def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]
 
     @group.command(
         "partners",
-        help="Rank complementary partners and flag rivals across a "
-        "folder of members' workspaces. " + _PRIVACY_HELP,
+        help="Rank complementary partners and flag rivals across a folder of members' "
+        "workspaces, or across a fleet Parquet dataset (--fleet). " + _PRIVACY_HELP,
     )
     @errors
     def partners_cmd(
-        directory: Annotated[Path, typer.Argument(help="Folder of the members' workspaces.")],
-        group_key: GroupKeyOpt,
+        directory: Annotated[
+            Path | None, typer.Argument(help="Folder of the members' workspaces.")
+        ] = None,
+        group_key: Annotated[
+            Path | None,
+            typer.Option(
+                "--group-key",
+                help="The group key file ('cooperate group-key'); required for workspaces, "
+                "with --fleet it picks the group whose tokens to use.",
+            ),
+        ] = None,
+        fleet: Annotated[
+            Path | None,
+            typer.Option(
+                help="A fleet Parquet dataset ('levelfield demo --fleet N DIR'): "
+                "businesses.parquet (business_id, sector, region), suppliers/, optional "
+                "products/ (business_id, category), competitors/ (own row, is_self) and "
+                "group_tokens/ (business_id, group_id, token). Its orders carry customer "
+                "ids pseudonymised per business: without group_tokens the customers in "
+                "common are not computed, and the output says so."
+            ),
+        ] = None,
+        output: Annotated[
+            Path | None,
+            typer.Option(
+                "--output", "-o", help="With --fleet: write every kept pair (.csv or .parquet)."
+            ),
+        ] = None,
         top: Annotated[int, typer.Option(help="Partners listed per member.")] = 3,
         advise: Annotated[
             bool, typer.Option("--advise", help="Print the cooperation advice per member.")
@@ -378,12 +404,67 @@ def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]
 
         if top < 1:
             raise ConfigError(f"--top must be 1 or more, not {top}")
+        if fleet is not None:
+            if directory is not None or advise:
+                raise ConfigError("--fleet takes no workspace folder and no --advise")
+            gid = read_group_key(group_key).group_id if group_key is not None else None
+            _fleet_partners_cmd(fleet, top, gid, output)
+            return
+        if directory is None or group_key is None:
+            raise ConfigError(
+                "give the folder of the members' workspaces and --group-key FILE, or --fleet DIR"
+            )
         paths = find_workspaces(directory)
         result = match_partners(paths, read_group_key(group_key), top=top)
         record_partners(result, {"members": len(paths), "top": top, "group_id": result.group_id})
         render_partners(result, console)
         if advise:
             _print_advice(paths, console)
+
+
+def _fleet_partners_cmd(fleet: Path, top: int, group_id: str | None, output: Path | None) -> None:
+    """Fleet partner matching: the best pairs and the rivals printed, all pairs to a file."""
+    from levelfield.cooperation._fleet_partners import fleet_partners
+
+    result = fleet_partners(fleet, top=top, group_id=group_id)
+    render_fleet_partners(result, console)
+    if output is None:
+        return
+    frame = result.pairs.assign(shared_suppliers=result.pairs["shared_suppliers"].str.join("; "))
+    tmp = output.with_name(f".{output.name}.tmp")
+    if output.suffix.lower() == ".parquet":
+        frame.to_parquet(tmp, index=False)
+    else:
+        frame.to_csv(tmp, index=False)
+    tmp.replace(output)
+    console.print(f"Wrote {len(frame):,} pair(s) to {output}.", highlight=False)
+
+
+def render_fleet_partners(result: Any, console: Console, show: int = 10) -> None:
+    """The fleet's best complementary pairs and its rival pairs, with reasons in words."""
+    pairs = result.pairs
+    comp = pairs.loc[pairs["kind"] == "complement"].sort_values(
+        ["score", "member_id", "partner_id"], ascending=[False, True, True]
+    )
+    known = f"counted from group {result.group_id}'s tokens."
+    console.print(
+        f"{result.businesses:,} businesses; up to {result.top} partners kept for each "
+        f"({len(comp):,} rows); customers in common "
+        + (known if result.overlap_known else "unknown."),
+        highlight=False,
+    )
+    console.print(f"\n[bold]The {min(show, len(comp))} best partner pairs[/]", highlight=False)
+    for r in comp.head(show).itertuples():
+        console.print(
+            f"  {r.member} + {r.partner} (score {r.score:.2f}): {r.reasons}.", highlight=False
+        )
+        console.print(f"     Suggestion: {r.suggestion}.", highlight=False)
+    rivals = pairs.loc[(pairs["kind"] == "rival") & (pairs["member_id"] < pairs["partner_id"])]
+    for r in rivals.head(show).itertuples():
+        console.print(f"  Co-opetition, {r.member}: {r.reasons}", highlight=False)
+    for note in result.notes:
+        console.print(f"Note: {note}.", highlight=False)
+    console.print(f"\nPrivacy: {PRIVACY_SHORT}", highlight=False)
 
 
 def _pack_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:

@@ -194,22 +194,32 @@ def overlap_counts(
 def position_distances(members: list[MemberProfile]) -> np.ndarray[Any, np.dtype[np.float64]]:
     """Gower distance between members' own competitor rows (NaN where unknown)."""
     # Imported here: landscape loads scikit-learn, which the CLI does not load at start.
-    from levelfield.landscape import gower_matrix, profiles_from_frame
-
     n = len(members)
     have = [i for i, m in enumerate(members) if m.position]
     out = np.full((n, n), np.nan)
     if len(have) < 2:
         return out
-    types: dict[str, str] = {}
-    for i in have:
-        types.update(members[i].position_types)
-    frame = pd.DataFrame([{"name": f"{members[i].name} #{i}", **members[i].position} for i in have])
-    types = {k: v for k, v in types.items() if k in frame.columns and k != "name"}
-    profiles = profiles_from_frame(frame, types, min_firms=2)
-    dist, _ = gower_matrix(profiles.attributes)
+    dist = gower_distances(
+        [members[i].position for i in have], [members[i].position_types for i in have]
+    )
     out[np.ix_(have, have)] = dist
     return out
+
+
+def gower_distances(
+    positions: list[dict[str, Any]], types: list[dict[str, str]]
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Gower distance between own competitor rows (attributes and their types; at least 2)."""
+    from levelfield.landscape import gower_matrix, profiles_from_frame
+
+    merged: dict[str, str] = {}
+    for t in types:
+        merged.update(t)
+    frame = pd.DataFrame([{"name": f"#{i}", **p} for i, p in enumerate(positions)])
+    merged = {k: v for k, v in merged.items() if k in frame.columns and k != "name"}
+    profiles = profiles_from_frame(frame, merged, min_firms=2)
+    dist, _ = gower_matrix(profiles.attributes)
+    return np.asarray(dist, dtype=np.float64)
 
 
 def _incidence(
