@@ -13,8 +13,10 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
-from scipy.special import gammaln, hyp2f1
+from scipy.special import gammaln, hyp2f1, polygamma
 
 from levelfield.customers import (
     BetaGeoCovariateModel,
@@ -25,7 +27,7 @@ from levelfield.customers import (
     summarize_workspace,
 )
 from levelfield.customers._covariates import bgnbd_row_derivatives
-from levelfield.customers._kernels import bgnbd_loglik, pareto_nbd_loglik
+from levelfield.customers._kernels import bgnbd_loglik, pareto_nbd_loglik, trigamma
 from levelfield.errors import ConfigError, DataError
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "cdnow")
@@ -134,6 +136,69 @@ def test_row_derivatives_are_exact() -> None:
         grad_dn = bgnbd_row_derivatives(r, *np.exp(dn[1:]), x, tx, T)[1]
         fd = (grad_up - grad_dn) / 2e-6
         np.testing.assert_allclose(H_u[:, j], fd, rtol=1e-5, atol=1e-6)
+
+
+def test_row_hessian_in_log_r_matches_central_differences() -> None:
+    d = _cdnow()
+    x, tx, T = (d[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    rng = np.random.default_rng(1)
+    al, a, b = (np.exp(rng.normal(m, 0.3, len(x))) for m in (1.0, -0.5, 1.0))
+    r, h = 0.3, 1e-6
+    H_u = bgnbd_row_derivatives(r, al, a, b, x, tx, T)[2]
+    up = bgnbd_row_derivatives(r * np.exp(h), al, a, b, x, tx, T)[1]
+    dn = bgnbd_row_derivatives(r * np.exp(-h), al, a, b, x, tx, T)[1]
+    np.testing.assert_allclose(H_u[:, 0], (up - dn) / (2 * h), rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=1e-8, max_value=1e12, allow_nan=False))
+def test_trigamma_matches_scipy_polygamma(v: float) -> None:
+    assert trigamma(np.array([v]))[0] == pytest.approx(float(polygamma(1, v)), rel=1e-14)
+    assert float(trigamma(v)) == pytest.approx(float(polygamma(1, v)), rel=1e-14)
+
+
+def test_trigamma_poles_and_nan_as_scipy() -> None:
+    v = np.array([0.0, -1.0, -1.5, np.nan, np.inf, 2.0])
+    np.testing.assert_allclose(trigamma(v), polygamma(1, v), rtol=1e-15, atol=0)
+
+
+def test_staged_fit_on_subsamples_reaches_the_direct_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every 8th/64th row first, then all rows: the same optimum as all rows at once."""
+    import levelfield.customers._covariates as covariates_module
+
+    summ, z, _ = _simulate_bgnbd(20_000, seed=7)
+    args = (summ["frequency"], summ["recency"], summ["T"], z, z[["channel=ads"]])
+    monkeypatch.setattr(covariates_module, "_SUBSAMPLE_ROWS", 10**9)
+    direct = BetaGeoCovariateModel().fit(*args)
+    monkeypatch.setattr(covariates_module, "_SUBSAMPLE_ROWS", 300)
+    staged = BetaGeoCovariateModel().fit(*args)
+    assert direct.converged_ and staged.converged_
+    assert staged.log_likelihood_ == pytest.approx(direct.log_likelihood_, abs=1e-6)
+    for k, v in direct.params_.items():
+        assert staged.params_[k] == pytest.approx(v, rel=1e-6, abs=1e-6), k
+
+
+def test_merging_rows_or_only_sorting_them_gives_the_same_fit() -> None:
+    """Binned covariates merge identical rows; a continuous one only sorts them by x."""
+    summ, z, _ = _simulate_bgnbd(5_000, seed=3)
+    rec = np.where(summ["frequency"] > 0, np.maximum(summ["recency"].round(0), 1.0), 0.0)
+    summ = summ.assign(recency=rec, T=np.ceil(summ["T"]))
+    binned = z.assign(value=z["value"].round(0))
+    args = (summ["frequency"], summ["recency"], summ["T"])
+    merged = BetaGeoCovariateModel().fit(*args, binned, binned[["channel=ads"]])
+    # the same rows, but a tiny continuous covariate makes every row distinct
+    jitter = binned.assign(tiny=np.random.default_rng(0).normal(0, 1e-9, len(binned)))
+    from levelfield.customers._covariates import _merge_rows
+
+    cols = [summ[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    assert len(_merge_rows([*cols, *binned.to_numpy().T], np.ones(len(summ)))[1]) < len(summ)
+    assert len(_merge_rows([*cols, *jitter.to_numpy().T], np.ones(len(summ)))[1]) == len(summ)
+    sorted_only = BetaGeoCovariateModel().fit(*args, jitter, binned[["channel=ads"]])
+    assert sorted_only.log_likelihood_ == pytest.approx(merged.log_likelihood_, abs=1e-4)
+    for k, v in merged.params_.items():
+        assert sorted_only.params_[k] == pytest.approx(v, abs=1e-4), k
 
 
 @pytest.mark.parametrize(

@@ -43,13 +43,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
-from scipy.special import digamma, gammaln, polygamma
+from scipy.special import digamma, gammaln
 from scipy.stats import chi2, norm
 
 from levelfield._estimator import Estimator, check_is_fitted
@@ -71,10 +72,106 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
-#: above this many distinct rows, Newton's method starts on an evenly spread subsample
-_SUBSAMPLE_ROWS = 50_000
+#: the fit starts on every 8th (64th, ...) row while that leaves at least this many
+_SUBSAMPLE_ROWS = 12_000
 #: bound on |log-parameter| and |coefficient x covariate| steps
 _MAX_STEP = 1.0
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Per-row data of the BG/NBD likelihood, prepared once per fit.
+
+    ``ux``/``ix``: the distinct purchase counts and each row's index into them (terms in
+    ``r + x`` are evaluated once per distinct count); ``pos``: the rows with ``x > 0``,
+    a slice when rows are sorted by ``x`` (the Beta-function terms vanish at ``x = 0``).
+    """
+
+    x: Array
+    t_x: Array
+    T: Array
+    ux: Array
+    ix: NDArray[np.intp]
+    pos: slice | NDArray[np.intp]
+
+    @classmethod
+    def of(cls, x: Array, t_x: Array, T: Array) -> _Rows:
+        ux, ix = K.factorize(x)
+        if len(x) < 2 or bool((x[1:] >= x[:-1]).all()):
+            pos: slice | NDArray[np.intp] = slice(int(np.searchsorted(x, 0.0, "right")), None)
+        else:
+            pos = np.flatnonzero(x > 0)
+        return cls(x, t_x, T, ux, ix, pos)
+
+    def subset(self, rows: slice) -> _Rows:
+        return _Rows.of(self.x[rows], self.t_x[rows], self.T[rows])
+
+
+def _on_pos(rows: _Rows, values: Array) -> Array:
+    """``values`` (one per row with ``x > 0``) in a full-length array, 0 elsewhere."""
+    out = np.zeros(len(rows.x))
+    out[rows.pos] = values
+    return out
+
+
+def _bgnbd_rows(
+    r: float, u_alpha: Array, u_a: Array, u_b: Array, rows: _Rows, derivatives: bool
+) -> tuple[Array, Array | None, Array | None]:
+    """BG/NBD log-likelihood per row, with gradient and Hessian in log-parameters.
+
+    ``u_*`` are the rows' log-parameters (``r`` is shared). With mixing weight
+    ``w4 = sigmoid(A4 - A3)`` and ``L = A3 + softplus(A4 - A3)`` (Fader, Hardie & Lee
+    2005, eq. 6), ``e = theta * (grad A3 - grad A4)``; the Hessian in log-parameters is
+    ``theta theta' H + diag(g_u)`` written out entry by entry.
+    """
+    alpha, a, b = np.exp(u_alpha), np.exp(u_a), np.exp(u_b)
+    x, pos = rows.x, rows.pos
+    rx_u = r + rows.ux
+    rx = rx_u[rows.ix]
+    lT = np.log(alpha + rows.T)
+    dl = np.log(alpha + rows.t_x) - lT
+    ap, bp, xp = a[pos], b[pos], x[pos]
+    abp = ap + bp
+    bx1 = bp + xp - 1.0
+    d = np.full(len(x), -np.inf)  # A4 - A3; A4 = -inf where x = 0
+    d[pos] = u_a[pos] - np.log(bx1) - rx[pos] * dl[pos]
+    e = np.exp(-np.abs(d))
+    inv = 1.0 / (1.0 + e)
+    w4 = np.where(d >= 0.0, inv, e * inv)
+    ll = (gammaln(rx_u) - gammaln(r))[rows.ix] + r * u_alpha - rx * lT
+    ll += np.maximum(d, 0.0) + np.log1p(e)
+    ll += _on_pos(rows, gammaln(abp) - gammaln(abp + xp) + gammaln(bp + xp) - gammaln(bp))
+    if not derivatives:  # a line search needs the value only
+        return ll, None, None
+    iT = 1.0 / (alpha + rows.T)
+    di = 1.0 / (alpha + rows.t_x) - iT
+    dig_ab = _on_pos(rows, digamma(abp) - digamma(abp + xp))
+    e3 = _on_pos(rows, bp / bx1)  # b * d(A3 - A4)/db
+    g = np.empty((4, len(x)))
+    g[0] = r * ((digamma(rx_u) - digamma(r))[rows.ix] + u_alpha - lT - w4 * dl)
+    g[1] = r - alpha * rx * (iT + w4 * di)
+    g[2] = a * dig_ab + w4
+    g[3] = b * (dig_ab + _on_pos(rows, digamma(bp + xp) - digamma(bp))) - w4 * e3
+    ww = w4 * (1.0 - w4)
+    e0 = r * dl
+    e1 = alpha * rx * di
+    tg_ab = _on_pos(rows, K.trigamma(abp) - K.trigamma(abp + xp))
+    tg_b = _on_pos(rows, K.trigamma(bp + xp) - K.trigamma(bp))
+    H = np.empty((4, 4, len(x)))
+    H[0, 0] = r * r * (K.trigamma(rx_u) - K.trigamma(r))[rows.ix] + ww * e0 * e0 + g[0]
+    H[0, 1] = r * (1.0 - alpha * (iT + w4 * di)) + ww * e0 * e1
+    H[1, 1] = alpha * alpha * rx * (iT * iT + w4 * di * (di + 2.0 * iT)) - r + ww * e1 * e1
+    H[1, 1] += g[1]
+    H[0, 2] = -ww * e0
+    H[0, 3] = ww * e0 * e3
+    H[1, 2] = -ww * e1
+    H[1, 3] = ww * e1 * e3
+    H[2, 2] = a * a * tg_ab - w4 + ww + g[2]
+    H[2, 3] = a * b * tg_ab - ww * e3
+    H[3, 3] = b * b * (tg_ab + tg_b) + (w4 + ww) * e3 * e3 + g[3]
+    for i, j in ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2)):  # 4 x 4 parameters
+        H[i, j] = H[j, i]
+    return ll, g, H
 
 
 def bgnbd_row_derivatives(
@@ -100,60 +197,15 @@ def bgnbd_row_derivatives(
     ll : ndarray (n,)
     grad : ndarray (4, n)
     hess : ndarray (4, 4, n)
+        (empty arrays for ``grad`` and ``hess`` when ``derivatives`` is false)
     """
-    rx = r + x
-    pos = x > 0
-    bx1 = np.where(pos, b + x - 1.0, 1.0)
-    lT = np.log(alpha + T)
-    lt = np.log(alpha + t_x)
-    A3 = -rx * lT
-    A4 = np.where(pos, np.log(a) - np.log(bx1) - rx * lt, -np.inf)
-    L = np.logaddexp(A3, A4)
-    w3 = np.exp(A3 - L)
-    w4 = np.exp(A4 - L)
-    ab = a + b
-    ll = (
-        gammaln(rx)
-        - gammaln(r)
-        + r * np.log(alpha)
-        + gammaln(ab)
-        + gammaln(b + x)
-        - gammaln(b)
-        - gammaln(ab + x)
-        + L
-    )
-    if not derivatives:  # a line search needs the value only
+    x, t_x, T = (np.asarray(v, dtype=float).reshape(-1) for v in (x, t_x, T))
+    n = len(x)
+    u = [np.log(np.broadcast_to(np.asarray(p, dtype=float), (n,))) for p in (alpha, a, b)]
+    ll, g, H = _bgnbd_rows(float(r), u[0], u[1], u[2], _Rows.of(x, t_x, T), derivatives)
+    if g is None or H is None:
         return ll, np.empty(0), np.empty(0)
-    iT = 1.0 / (alpha + T)
-    it = 1.0 / (alpha + t_x)
-    dig_ab = digamma(ab) - digamma(ab + x)
-    g = np.empty((4, len(x)))
-    g[0] = digamma(rx) - digamma(r) + np.log(alpha) - w3 * lT - w4 * lt
-    g[1] = r / alpha - rx * (w3 * iT + w4 * it)
-    g[2] = dig_ab + w4 / a
-    g[3] = dig_ab + digamma(b + x) - digamma(b) - w4 / bx1
-
-    tg_ab = polygamma(1, ab) - polygamma(1, ab + x)
-    H = np.zeros((4, 4, len(x)))
-    H[0, 0] = polygamma(1, rx) - polygamma(1, r)
-    H[0, 1] = 1.0 / alpha - w3 * iT - w4 * it
-    H[1, 1] = -r / alpha**2 + rx * (w3 * iT**2 + w4 * it**2)
-    H[2, 2] = tg_ab - w4 / a**2
-    H[2, 3] = tg_ab
-    H[3, 3] = tg_ab + polygamma(1, b + x) - polygamma(1, b) + w4 / bx1**2
-    # w3 w4 d d' with d = grad A3 - grad A4
-    d = np.stack([lt - lT, rx * (it - iT), -1.0 / a, 1.0 / bx1])
-    ww = w3 * w4
-    for i in range(4):  # 4 x 4 parameters, each vectorized over customers
-        for j in range(i, 4):
-            H[i, j] = H[i, j] + ww * d[i] * d[j]
-            H[j, i] = H[i, j]
-    theta = np.stack([np.broadcast_to(r, x.shape), alpha, a, b])
-    g_u = g * theta
-    H_u = theta[:, None, :] * H * theta[None, :, :]
-    for i in range(4):
-        H_u[i, i] = H_u[i, i] + g_u[i]
-    return ll, g_u, H_u
+    return ll, g, H
 
 
 @dataclass(frozen=True)
@@ -244,6 +296,23 @@ def _covariate_matrix(
     return arr, names
 
 
+def _merge_rows(columns: list[Array], w: Array) -> tuple[list[Array], Array]:
+    """Identical rows merged (weights summed), sorted by the first column (``x``).
+
+    With a continuous covariate (an evenly spread sample of 2,000 rows nearly all
+    distinct) merging cannot pay for its hashing: the rows are then only sorted by
+    ``x`` and those with zero weight dropped.
+    """
+    n = len(w)
+    probe = slice(None, None, max(1, n // 2000))
+    m = len(w[probe])
+    if m >= 1000 and any(len(pd.unique(c[probe])) > 0.9 * m for c in columns[3:]):
+        keep = np.flatnonzero(w > 0)
+        order = keep[np.argsort(columns[0][keep], kind="stable")]
+        return [c[order] for c in columns], w[order]
+    return _compress(columns, w)
+
+
 class _CovariateModel(Estimator):
     """Shared machinery: design, starting fit, optimization, standard errors, LR test."""
 
@@ -252,7 +321,7 @@ class _CovariateModel(Estimator):
     #: per base parameter: which covariate group shifts it ('' none) and the sign
     _links: tuple[tuple[str, float], ...] = ()
 
-    def __init__(self, *, tol: float = 1e-7, max_iter: int = 200) -> None:
+    def __init__(self, *, tol: float = 1e-8, max_iter: int = 200) -> None:
         self.tol = tol
         self.max_iter = max_iter
 
@@ -324,7 +393,7 @@ class _CovariateModel(Estimator):
         zp, p_names = _covariate_matrix(purchase_covariates, n, "purchase")
         zd, d_names = _covariate_matrix(dropout_covariates, n, "dropout")
         base = self._base_model().fit(x, t_x, T_, weights=w)
-        cols, wc = _compress([x, t_x, T_, *zp.T, *zd.T], w)
+        cols, wc = _merge_rows([x, t_x, T_, *zp.T, *zd.T], w)
         xc, tc, Tc = cols[0], cols[1], cols[2]
         kp = zp.shape[1]
         zpc = np.column_stack(cols[3 : 3 + kp]) if kp else np.zeros((len(wc), 0))
@@ -332,7 +401,7 @@ class _CovariateModel(Estimator):
         design = self._design({"purchase": zpc, "dropout": zdc})
         coef_names = self._coef_names({"purchase": p_names, "dropout": d_names})
         phi0 = np.r_[np.log([base.params_[k] for k in self._base_names]), np.zeros(len(coef_names))]
-        data = (xc, tc, Tc)
+        data = self._prepare((xc, tc, Tc))
         if coef_names:
             phi, ll, hess, ok = self._optimize(phi0, data, design, wc)
         else:
@@ -344,6 +413,10 @@ class _CovariateModel(Estimator):
         return self
 
     # -- likelihood over the compressed rows --------------------------------------------
+    def _prepare(self, data: tuple[Array, ...]) -> Any:
+        """The rows in the form ``_total`` wants (once per fit)."""
+        return data
+
     def _total(
         self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array, hessian: bool
     ) -> tuple[float, Array, Array | None]:
@@ -507,65 +580,62 @@ def _norm_cdf(v: Array) -> Array:
     return out
 
 
-def _newton(
-    total: Any, phi0: Array, tol: float, max_iter: int, value: Any = None
-) -> tuple[Array, float, Array, bool, int]:
-    """Maximize by Newton's method with the exact Hessian, damping and backtracking.
+def _dot(u: Array, v: Array) -> float:
+    # einsum, not BLAS ddot (OpenBLAS threads are slow for these on busy machines)
+    return float(np.einsum("i,i->", u, v))
 
-    ``total(phi)`` returns the log-likelihood, gradient and Hessian; ``value(phi)`` the
-    log-likelihood alone, for the line search (default: from ``total``). Returns the
-    optimum, its log-likelihood and Hessian, whether the scaled gradient met ``tol`` and
-    the steps.
+
+def _maximize(
+    total: Any, phi0: Array, tol: float, max_iter: int
+) -> tuple[Array, float, Array, bool]:
+    """Maximize ``total(phi) -> (ll, gradient, Hessian)`` by scipy's ``trust-exact``.
+
+    The exact Hessian in a trust region (Moré & Sorensen's subproblem, the Levenberg
+    damping of a hand-written Newton loop done properly); the objective is scaled by
+    ``1 / |ll(phi0)|``, so ``tol`` bounds the gradient relative to the log-likelihood.
+    Each point is evaluated once (value, gradient and Hessian together).
+
+    Against the hand-written damped Newton loop this replaced (BG/NBD with 3 covariates
+    on purchase and drop-out, 100,000 simulated customers of
+    ``benchmarks/clv_models.py``, started at the plain fit): 4 iterations and 5
+    evaluations vs 5 Newton steps with 5 Hessian and 4 line-search evaluations; CPU
+    0.71 s vs 0.65 s (best of 3, load average 12 on 2 cores: equal within the noise);
+    the same optimum (parameters within 4e-7, log-likelihoods within 1e-9).
+
+    Returns the optimum, its log-likelihood and Hessian, and whether ``tol`` was met.
     """
-    if value is None:
+    cache: dict[bytes, tuple[float, Array, Array]] = {}
 
-        def value(p: Array) -> float:
-            return float(total(p)[0])
-
-    phi = np.asarray(phi0, dtype=float)
-    ll, g, H = total(phi)
-    scale = 1.0 / max(abs(ll), 1.0)
-    eye = np.eye(len(phi))
-    it = 0
-    ok = False
-    while it < max_iter:
-        if float(np.abs(g).max()) * scale <= tol:
-            ok = True
-            break
-        negH = -H
-        lam = 0.0
-        diag_scale = max(float(np.abs(np.diag(negH)).max()), 1e-12)
-        for _ in range(60):
-            try:
-                np.linalg.cholesky(negH + lam * eye)
-                break
-            except np.linalg.LinAlgError:
-                lam = max(2.0 * lam, 1e-10 * diag_scale)
-        step = np.linalg.solve(negH + lam * eye, g)
-        biggest = float(np.abs(step).max())
-        if biggest > _MAX_STEP:
-            step = step * (_MAX_STEP / biggest)
-        t = 1.0
-        slope = float(g @ step)
-        accepted = None
-        while t > 1e-10:
-            trial = phi + t * step
+    def evaluate(p: Array) -> tuple[float, Array, Array]:
+        key = p.tobytes()
+        if key not in cache:
+            cache.clear()
             with np.errstate(all="ignore"):
-                ll_t = value(trial)
-            if math.isfinite(ll_t) and ll_t >= ll - 1e-12 * abs(ll):
-                # Armijo, or (at rounding level near the optimum) a smaller gradient
-                with np.errstate(all="ignore"):
-                    res = total(trial)
-                if ll_t >= ll + 1e-4 * t * slope or np.abs(res[1]).max() < np.abs(g).max():
-                    accepted = trial, res
-                    break
-            t *= 0.5
-        it += 1
-        if accepted is None:
-            break
-        phi, (ll, g, H) = accepted[0], accepted[1]
-    ok = ok or float(np.abs(g).max()) * scale <= tol
-    return phi, float(ll), H, ok, it
+                cache[key] = total(p, hessian=True)
+        return cache[key]
+
+    scale = 1.0 / max(abs(evaluate(np.asarray(phi0, dtype=float))[0]), 1.0)
+
+    def fun(p: Array) -> tuple[float, Array]:
+        ll, g, _ = evaluate(p)
+        if not (math.isfinite(ll) and np.isfinite(g).all()):
+            return 1e100, np.zeros_like(p)  # outside the domain: the trust region shrinks
+        return -ll * scale, -g * scale
+
+    def hess(p: Array) -> Array:
+        return -evaluate(p)[2] * scale
+
+    res = minimize(
+        fun,
+        phi0,
+        jac=True,
+        hess=hess,
+        method="trust-exact",
+        options={"gtol": tol, "maxiter": max_iter},
+    )
+    ll, g, H = evaluate(res.x)
+    ok = math.isfinite(ll) and float(np.linalg.norm(g)) * scale <= tol
+    return np.asarray(res.x, dtype=float), float(ll), H, ok
 
 
 class BetaGeoCovariateModel(_CovariateModel):
@@ -601,63 +671,38 @@ class BetaGeoCovariateModel(_CovariateModel):
     def _coef_prefix(self, base: str) -> str:
         return {"alpha": "purchase", "a": "dropout_a", "b": "dropout_b"}[base]
 
-    def _total(
-        self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array, hessian: bool
-    ) -> tuple[float, Array, Array | None]:
-        u = design.log_params(phi)
-        r = float(np.exp(phi[0]))
-        ll, g_u, H_u = bgnbd_row_derivatives(
-            r, np.exp(u[1]), np.exp(u[2]), np.exp(u[3]), data[0], data[1], data[2]
-        )
-        k = len(phi)
-        total = float(ll @ w)
-        grad = design.gradient(g_u, w, k)
-        return total, grad, design.hessian(H_u, w, k) if hessian else None
+    def _prepare(self, data: tuple[Array, ...]) -> _Rows:
+        return _Rows.of(*data)
 
-    def _value(self, phi: Array, data: tuple[Array, ...], design: _Design, w: Array) -> float:
+    def _total(
+        self, phi: Array, data: Any, design: _Design, w: Array, hessian: bool
+    ) -> tuple[float, Array, Array | None]:
+        rows = data if isinstance(data, _Rows) else _Rows.of(*data)
         u = design.log_params(phi)
-        ll = bgnbd_row_derivatives(
-            float(np.exp(phi[0])),
-            np.exp(u[1]),
-            np.exp(u[2]),
-            np.exp(u[3]),
-            data[0],
-            data[1],
-            data[2],
-            derivatives=False,
-        )[0]
-        return float(ll @ w)
+        ll, g_u, H_u = _bgnbd_rows(float(np.exp(phi[0])), u[1], u[2], u[3], rows, True)
+        k = len(phi)
+        grad = design.gradient(g_u, w, k)  # type: ignore[arg-type]
+        return _dot(ll, w), grad, design.hessian(H_u, w, k) if hessian else None  # type: ignore[arg-type]
 
     def _optimize(
-        self, phi0: Array, data: tuple[Array, ...], design: _Design, w: Array
+        self, phi0: Array, data: Any, design: _Design, w: Array
     ) -> tuple[Array, float, Array, bool]:
         phi = phi0
         n = len(w)
-        if n > 2 * _SUBSAMPLE_ROWS:
-            # evenly spread rows (compressed rows are sorted by value) find the neighbourhood
-            step = -(-n // _SUBSAMPLE_ROWS)
+        steps: list[int] = []  # every 64th, then every 8th row, ... while that leaves enough rows
+        while n // (8 ** (len(steps) + 1)) >= _SUBSAMPLE_ROWS:
+            steps.append(8 ** (len(steps) + 1))
+        for step in reversed(steps):
+            # evenly spread rows (sorted by x) find the optimum's neighbourhood cheaply
             sub = slice(None, None, step)
-            sub_data = tuple(c[sub] for c in data)
-            sub_design, sub_w = design.subset(sub), w[sub]
-
-            def sub_total(p: Array) -> tuple[float, Array, Array]:
-                ll, g, H = self._total(p, sub_data, sub_design, sub_w, True)
-                return ll, g, H  # type: ignore[return-value]
-
-            def sub_value(p: Array) -> float:
-                return self._value(p, sub_data, sub_design, sub_w)
-
-            phi, _, _, _, _ = _newton(sub_total, phi, self.tol, self.max_iter, sub_value)
-
-        def full_total(p: Array) -> tuple[float, Array, Array]:
-            ll, g, H = self._total(p, data, design, w, True)
-            return ll, g, H  # type: ignore[return-value]
-
-        def full_value(p: Array) -> float:
-            return self._value(p, data, design, w)
-
-        phi, ll, H, ok, _ = _newton(full_total, phi, self.tol, self.max_iter, full_value)
-        return phi, ll, H, ok
+            phi = _maximize(
+                partial(self._total, data=data.subset(sub), design=design.subset(sub), w=w[sub]),
+                phi,
+                1e-5,
+                self.max_iter,
+            )[0]
+        total = partial(self._total, data=data, design=design, w=w)
+        return _maximize(total, phi, self.tol, self.max_iter)
 
     def probability_alive(
         self,

@@ -46,6 +46,7 @@ __all__ = [
     "pareto_nbd_expected",
     "pareto_nbd_loglik",
     "pareto_nbd_survival",
+    "trigamma",
 ]
 
 Array = NDArray[np.float64]
@@ -360,8 +361,64 @@ def _dot(u: NDArray[Any], v: NDArray[Any]) -> float:
     return float(np.einsum("i,i->", u, v))
 
 
+#: trigamma: shift arguments up to this by the recurrence, then the asymptotic series
+_TRIGAMMA_SHIFT = 10.0
+#: Bernoulli numbers B_2 ... B_16, the series coefficients of z^-3 ... z^-17
+_TRIGAMMA_B = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+
+
+def trigamma(v: NDArray[Any] | float) -> Array:
+    """Trigamma function ``psi_1(v)`` for positive ``v``, vectorized, to ~1e-15 relative.
+
+    ``scipy.special.polygamma(1, v)`` goes through the Hurwitz zeta function and costs
+    about 0.35 microseconds per value, more than the rest of a covariate fit's Hessian.
+    Here: the recurrence ``psi_1(z) = psi_1(z + 1) + 1/z^2`` lifts every argument to
+    at least 10 (at most 10 vectorized steps over the arguments below it), then the
+    asymptotic series ``1/z + 1/(2 z^2) + sum_k B_2k / z^(2k+1)`` to ``B_16`` (next
+    term below 1e-17 at ``z = 10``; Abramowitz & Stegun 6.4.11-12). Non-positive or
+    non-finite arguments go to scipy (poles and NaN as it defines them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.special import polygamma
+    >>> v = np.array([1e-3, 0.5, 3.0, 1e4])
+    >>> bool(np.allclose(trigamma(v), polygamma(1, v), rtol=1e-14, atol=0))
+    True
+    """
+    z = np.array(v, dtype=float, ndmin=1)
+    bad = np.flatnonzero(~((z > 0) & (z < np.inf)))
+    z[bad] = _TRIGAMMA_SHIFT
+    shift = np.zeros_like(z)
+    small = np.flatnonzero(z < _TRIGAMMA_SHIFT)
+    if small.size:
+        zs = z[small]
+        acc = np.zeros_like(zs)
+        with np.errstate(over="ignore", divide="ignore"):
+            for _ in range(int(_TRIGAMMA_SHIFT)):  # recurrence steps, not values
+                below = zs < _TRIGAMMA_SHIFT
+                acc += np.where(below, 1.0 / (zs * zs), 0.0)
+                zs = np.where(below, zs + 1.0, zs)
+        z[small] = zs
+        shift[small] = acc
+    iz = 1.0 / z
+    iz2 = iz * iz
+    series = np.full_like(z, _TRIGAMMA_B[-1])
+    for coef in _TRIGAMMA_B[-2::-1]:  # Horner in 1/z^2
+        series *= iz2
+        series += coef
+    series *= iz
+    series += 0.5
+    series *= iz2
+    series += iz
+    series += shift
+    if bad.size:
+        series[bad] = polygamma(1, np.asarray(v, dtype=float).reshape(-1)[bad])
+    return series if np.ndim(v) else series.reshape(())
+
+
 def _trigamma(v: NDArray[Any] | float) -> Array:
-    return np.asarray(polygamma(1, v), dtype=float)
+    return trigamma(v)
 
 
 def factorize(values: Array) -> tuple[Array, NDArray[np.intp]]:
