@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -287,6 +288,76 @@ def fe_ols(
     return FixedEffectsFit(coef, se, cov, n, n_cl, it, ok)
 
 
+def _informative_rows(yv: FloatArray, group1: IntArray, group2: IntArray) -> NDArray[np.bool_]:
+    """Rows outside groups whose outcomes are all zero (their effect is minus infinity).
+
+    Three passes, because dropping one group's zeros can empty another's.
+    """
+    keep = np.ones(yv.size, dtype=bool)
+    for _ in range(3):
+        for g in (group1, group2):
+            codes, ng = _dense_codes(g[keep])
+            tot = np.bincount(codes, weights=yv[keep], minlength=ng)
+            keep_sub = tot[codes] > 0
+            idx = np.flatnonzero(keep)
+            keep[idx[~keep_sub]] = False
+    return keep
+
+
+def _ppml_irls(
+    yv: FloatArray, X2: FloatArray, g1: IntArray, g2: IntArray, tol: float, max_iter: int
+) -> tuple[FloatArray, FloatArray, FloatArray, int, bool]:
+    """IRLS for Poisson PML with both fixed effects absorbed by the weighted within
+    transform; stops when the deviance changes by less than ``tol`` (relative).
+
+    Returns ``(beta, mu, demeaned X, iterations, converged)``.
+    """
+    mu = (yv + yv.mean()) / 2.0
+    eta = np.log(mu)
+    beta = np.zeros(X2.shape[1])
+    dev_old = np.inf
+    converged = False
+    it = 0
+    xt = X2
+    for it in range(1, max_iter + 1):  # noqa: B007 - IRLS iterations
+        z = eta + (yv - mu) / mu
+        data = np.column_stack([z, X2])
+        dm, _, _ = within_transform(data, g1, g2, weights=mu, tol=1e-12)
+        zt, xt = dm[:, 0], dm[:, 1:]
+        wx = xt * mu[:, None]
+        beta = np.linalg.lstsq(wx.T @ xt, wx.T @ zt, rcond=None)[0]
+        resid = zt - xt @ beta
+        # fixed effects are absorbed: the fitted index is z minus the weighted residual
+        eta = np.clip(z - resid, -50.0, 50.0)
+        mu = np.exp(eta)
+        pos = yv > 0
+        dev = 2.0 * (np.sum(yv[pos] * np.log(yv[pos] / mu[pos])) - np.sum(yv - mu))
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            converged = True
+            break
+        dev_old = dev
+    return np.asarray(beta, dtype=np.float64), mu, xt, it, converged
+
+
+def _poisson_cluster_cov(
+    xt: FloatArray, u: FloatArray, mu: FloatArray, cluster: IntArray, n_params: int
+) -> tuple[FloatArray, int]:
+    """Cluster-robust sandwich of Poisson PML, with the usual small-sample factor.
+
+    The score is ``x~ (y - mu)``, the bread ``(x~' W x~)^{-1}`` with ``W = mu``;
+    ``n_params`` counts the coefficients and the identified fixed effects.
+    """
+    n, k = xt.shape
+    cl, n_cl = _dense_codes(cluster)
+    wx = xt * mu[:, None]
+    bread = np.linalg.pinv(wx.T @ xt)
+    scores = np.empty((n_cl, k))
+    for j in range(k):  # over regressors (a handful), not rows
+        scores[:, j] = np.bincount(cl, weights=xt[:, j] * u, minlength=n_cl)
+    factor = (n_cl / max(n_cl - 1, 1)) * ((n - 1) / max(n - n_params, 1))
+    return np.asarray(factor * bread @ (scores.T @ scores) @ bread, dtype=np.float64), n_cl
+
+
 def fe_ppml(
     y: FloatArray,
     X: FloatArray,
@@ -319,55 +390,15 @@ def fe_ppml(
         X2 = X2[:, None]
     if np.any(yv < 0):
         raise InsufficientDataError("fe_ppml: outcomes must be >= 0 (quantities sold)")
-    keep = np.ones(yv.size, dtype=bool)
-    for _ in range(3):  # dropping one group's zeros can empty another's
-        for g in (group1, group2):
-            codes, ng = _dense_codes(g[keep])
-            tot = np.bincount(codes, weights=yv[keep], minlength=ng)
-            keep_sub = tot[codes] > 0
-            idx = np.flatnonzero(keep)
-            keep[idx[~keep_sub]] = False
+    keep = _informative_rows(yv, group1, group2)
     yv, X2, c = yv[keep], X2[keep], cluster[keep]
     g1, n1 = _dense_codes(group1[keep])
     g2, n2 = _dense_codes(group2[keep])
     n, k = X2.shape
     if n == 0:
         raise InsufficientDataError("fe_ppml: every group has zero total outcome; nothing to fit")
-    mu = (yv + yv.mean()) / 2.0
-    eta = np.log(mu)
-    beta = np.zeros(k)
-    dev_old = np.inf
-    converged = False
-    it = 0
-    xt = X2
-    for it in range(1, max_iter + 1):  # noqa: B007 - IRLS iterations
-        z = eta + (yv - mu) / mu
-        data = np.column_stack([z, X2])
-        dm, _, _ = within_transform(data, g1, g2, weights=mu, tol=1e-12)
-        zt, xt = dm[:, 0], dm[:, 1:]
-        wx = xt * mu[:, None]
-        beta = np.linalg.lstsq(wx.T @ xt, wx.T @ zt, rcond=None)[0]
-        resid = zt - xt @ beta
-        # fixed effects are absorbed: the fitted index is z minus the weighted residual
-        eta = np.clip(z - resid, -50.0, 50.0)
-        mu = np.exp(eta)
-        pos = yv > 0
-        dev = 2.0 * (np.sum(yv[pos] * np.log(yv[pos] / mu[pos])) - np.sum(yv - mu))
-        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
-            converged = True
-            break
-        dev_old = dev
-    u = yv - mu
-    n_total = k + n1 + n2 - 1
-    # Score of the Poisson model is x̃ (y - mu); bread is (x̃' W x̃)^{-1} with W = mu.
-    cl, n_cl = _dense_codes(c)
-    wx = xt * mu[:, None]
-    bread = np.linalg.pinv(wx.T @ xt)
-    scores = np.empty((n_cl, k))
-    for j in range(k):
-        scores[:, j] = np.bincount(cl, weights=xt[:, j] * u, minlength=n_cl)
-    factor = (n_cl / max(n_cl - 1, 1)) * ((n - 1) / max(n - n_total, 1))
-    cov = factor * bread @ (scores.T @ scores) @ bread
+    beta, mu, xt, it, converged = _ppml_irls(yv, X2, g1, g2, tol, max_iter)
+    cov, n_cl = _poisson_cluster_cov(xt, yv - mu, mu, c, k + n1 + n2 - 1)
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     if not converged:
         warnings.warn(
@@ -484,14 +515,100 @@ def product_slopes(
     ok = np.ones(P, dtype=bool) if slope_ok is None else slope_ok
     E = np.zeros((n, 0)) if extra is None else (extra[:, None] if extra.ndim == 1 else extra)
     k = E.shape[1]
+    xm, xc, i00, i11 = _product_blocks(x, product, w, ok, P)
+    M, rhs, A1, week_weight = _week_system(y, xc, product, week, w, E, i00, i11, P, T)
+    keep, sub_inv, theta = _solve_week_system(M, rhs, week_weight, k)
+    g = theta[:T]
+    c = theta[T:]
+    r = y - g[week] - (E @ c if k else 0.0)
+    a = np.bincount(product, weights=w * r, minlength=P) * i00
+    b = np.bincount(product, weights=w * xc * r, minlength=P) * i11
+    b = np.where(ok, b, 0.0)
+    fitted = a[product] + b[product] * xc + g[week] + (E @ c if k else 0.0)
+    u = y - fitted
+    n_p = np.bincount(product, minlength=P)
+    sigma2 = _residual_variance(u, w, product, ok, n_p, T + k, pooled_variance)
+    A1k = A1[:, keep]
+    quad = np.sum((A1k @ sub_inv) * A1k, axis=1)
+    se = np.sqrt(np.clip(sigma2 * (i11 + i11 * i11 * quad), 0.0, None))
+    # common extra coefficients: SE from the pooled residual variance
+    sigma_all = float(np.sum(w * u * u) / max(n - 2 * P - (T - 1) - k, 1))
+    return ProductSlopesFit(
+        slope=np.where(ok & (n_p >= 3), b, np.nan),
+        slope_se=np.where(ok & (n_p >= 3), se, np.nan),
+        intercept=a,
+        x_mean=xm,
+        week_effect=g,
+        extra=c,
+        extra_se=_extra_se(keep, sub_inv, sigma_all, T, k),
+        fitted=fitted,
+        n_obs=n_p.astype(np.intp),
+    )
+
+
+def _residual_variance(
+    u: FloatArray,
+    w: FloatArray,
+    product: IntArray,
+    ok: NDArray[np.bool_],
+    n_p: NDArray[Any],
+    m: int,
+    pooled: bool,
+) -> FloatArray:
+    """Classical residual variance per product (weights: Pearson-type scale).
+
+    One per product with ``n_p - 2`` degrees of freedom by default; ``pooled`` gives
+    every product the pooled variance with the textbook degrees of freedom (slopes,
+    intercepts and the ``m - 1`` identified week/common columns removed).
+    """
+    P = n_p.size
+    sse = np.bincount(product, weights=w * u * u, minlength=P)
+    if pooled:
+        n_slopes = int(np.sum(ok & (n_p > 0)))
+        n_int = int(np.sum(n_p > 0))
+        dof_all = max(u.size - n_slopes - n_int - (m - 1), 1)
+        return np.full(P, float(np.sum(sse)) / dof_all)
+    return np.asarray(sse / np.maximum(n_p - 2, 1), dtype=np.float64)
+
+
+def _product_blocks(
+    x: FloatArray, product: IntArray, w: FloatArray, ok: NDArray[np.bool_], P: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Each product's ``[1, x]`` block with ``x`` centred on its weighted mean.
+
+    Returns ``(x_mean, x_centred, 1/S00, 1/S11)``: with centred ``x`` the 2x2 block
+    is diagonal. Products without a slope (``ok`` false) get ``x_centred = 0``; empty
+    or constant blocks get a unit diagonal so that nothing divides by zero.
+    """
     s00 = np.bincount(product, weights=w, minlength=P)
     xm = np.bincount(product, weights=w * x, minlength=P) / np.where(s00 > 0, s00, 1.0)
     xc = np.where(ok[product], x - xm[product], 0.0)
     s11 = np.bincount(product, weights=w * xc * xc, minlength=P)
     s11 = np.where(ok & (s11 > 0), s11, 1.0)
     s00 = np.where(s00 > 0, s00, 1.0)
-    # With centred x the 2x2 block is diagonal.
-    i00, i11 = 1.0 / s00, 1.0 / s11
+    return xm, xc, 1.0 / s00, 1.0 / s11
+
+
+def _week_system(
+    y: FloatArray,
+    xc: FloatArray,
+    product: IntArray,
+    week: IntArray,
+    w: FloatArray,
+    E: FloatArray,
+    i00: FloatArray,
+    i11: FloatArray,
+    P: int,
+    T: int,
+) -> tuple[FloatArray, FloatArray, NDArray[Any], NDArray[Any]]:
+    """The ``(T + k)``-square normal system of week effects and common regressors with
+    the product blocks partialled out: ``M = R'WR - R'WP R`` and its right-hand side.
+
+    Returns ``(M, rhs, A1, week_weight)``; ``A1`` (products x (T + k)) is the cross
+    product of centred ``x`` with the week dummies and regressors, needed for the
+    slopes' standard errors; ``week_weight`` is the total weight of each week.
+    """
+    k = E.shape[1]
     pt = product * T + week
     A0 = np.bincount(pt, weights=w, minlength=P * T).reshape(P, T)
     A1 = np.bincount(pt, weights=w * xc, minlength=P * T).reshape(P, T)
@@ -505,9 +622,9 @@ def product_slopes(
         A0 = np.hstack([A0, E0])
         A1 = np.hstack([A1, E1])
     m = T + k
-    # R'WR
     RWR = np.zeros((m, m))
-    RWR[:T, :T] = np.diag(np.bincount(week, weights=w, minlength=T))
+    week_weight = np.bincount(week, weights=w, minlength=T)
+    RWR[:T, :T] = np.diag(week_weight)
     if k:
         cross = np.column_stack(
             [np.bincount(week, weights=w * E[:, j], minlength=T) for j in range(k)]
@@ -516,76 +633,76 @@ def product_slopes(
         RWR[T:, :T] = cross.T
         RWR[T:, T:] = (E * w[:, None]).T @ E
     RWPR = (A0 * i00[:, None]).T @ A0 + (A1 * i11[:, None]).T @ A1
-    # R'Wy and product projections of y
     Ry = np.concatenate(
         [np.bincount(week, weights=w * y, minlength=T), (E * (w * y)[:, None]).sum(axis=0)]
     )
     zy0 = np.bincount(product, weights=w * y, minlength=P)
     zy1 = np.bincount(product, weights=w * xc * y, minlength=P)
     RWPy = A0.T @ (i00 * zy0) + A1.T @ (i11 * zy1)
-    M = RWR - RWPR
-    rhs = Ry - RWPy
-    # The first week with data is the reference (its effect is 0: the intercepts carry
-    # the level); weeks without data and regressors with no variation left after the
-    # product blocks (e.g. a promotion flag that is never on) are dropped, not solved.
-    present = np.flatnonzero(np.diag(RWR)[:T] > 0)
+    return RWR - RWPR, Ry - RWPy, A1, week_weight
+
+
+def _solve_week_system(
+    M: FloatArray, rhs: FloatArray, week_weight: FloatArray, k: int
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Solve for week effects and common coefficients on the identified columns.
+
+    The first week with data is the reference (its effect is 0: the intercepts carry
+    the level); weeks without data and regressors with no variation left after the
+    product blocks (e.g. a promotion flag that is never on) are dropped, not solved.
+    A pseudo-inverse (symmetric eigen-decomposition) gives week effects that the data
+    cannot separate from a product's own intercept (a channel-week with one thin
+    product) the minimum-norm value instead of an arbitrary huge one. Returns
+    ``(kept columns, inverse of their block, full coefficient vector)``.
+    """
+    T = week_weight.size
+    present = np.flatnonzero(week_weight > 0)
     cand = np.concatenate([present[1:], T + np.arange(k)]).astype(np.intp)
     diag = np.diag(M)[cand]
     keep = cand[diag > 1e-10 * max(1.0, float(np.max(np.abs(np.diag(M)))))]
-    sub = M[np.ix_(keep, keep)]
-    # Pseudo-inverse (symmetric eigen-decomposition): week effects that the data cannot
-    # separate from a product's own intercept (a channel-week with one thin product)
-    # get the minimum-norm value instead of an arbitrary huge one.
-    sub_inv = _sym_pinv(sub)
-    theta_k = sub_inv @ rhs[keep]
-    theta = np.zeros(m)
-    theta[keep] = theta_k
-    g = theta[:T]
-    c = theta[T:]
-    r = y - g[week] - (E @ c if k else 0.0)
-    a = np.bincount(product, weights=w * r, minlength=P) * i00
-    b = np.bincount(product, weights=w * xc * r, minlength=P) * i11
-    b = np.where(ok, b, 0.0)
-    fitted = a[product] + b[product] * xc + g[week] + (E @ c if k else 0.0)
-    u = y - fitted
-    n_p = np.bincount(product, minlength=P)
-    # classical per-product residual variance (weights: Pearson-type scale)
-    sse = np.bincount(product, weights=w * u * u, minlength=P)
-    if pooled_variance:
-        n_slopes = int(np.sum(ok & (n_p > 0)))
-        n_int = int(np.sum(n_p > 0))
-        dof_all = max(n - n_slopes - n_int - (m - 1), 1)
-        sigma2 = np.full(P, float(np.sum(sse)) / dof_all)
-    else:
-        sigma2 = sse / np.maximum(n_p - 2, 1)
-    A1k = A1[:, keep]
-    quad = np.sum((A1k @ sub_inv) * A1k, axis=1)
-    se = np.sqrt(np.clip(sigma2 * (i11 + i11 * i11 * quad), 0.0, None))
-    slope = np.where(ok & (n_p >= 3), b, np.nan)
-    slope_se = np.where(ok & (n_p >= 3), se, np.nan)
-    # common extra coefficients: SE from the pooled residual variance
-    extra_se = np.full(k, np.nan)
-    if k:
-        sigma_all = float(np.sum(w * u * u) / max(n - 2 * P - (T - 1) - k, 1))
-        pos = {int(c): j for j, c in enumerate(keep)}
-        dvar = np.diag(sub_inv)
-        extra_se = np.array(
-            [
-                math.sqrt(max(dvar[pos[T + j]] * sigma_all, 0.0)) if T + j in pos else np.nan
-                for j in range(k)
-            ]
-        )
-    return ProductSlopesFit(
-        slope=slope,
-        slope_se=slope_se,
-        intercept=a,
-        x_mean=xm,
-        week_effect=g,
-        extra=c,
-        extra_se=extra_se,
-        fitted=fitted,
-        n_obs=n_p.astype(np.intp),
+    sub_inv = _sym_pinv(M[np.ix_(keep, keep)])
+    theta = np.zeros(T + k)
+    theta[keep] = sub_inv @ rhs[keep]
+    return keep, sub_inv, theta
+
+
+def _extra_se(keep: IntArray, sub_inv: FloatArray, sigma2: float, T: int, k: int) -> FloatArray:
+    """Standard errors of the common coefficients (NaN for a dropped regressor)."""
+    pos = {int(c): j for j, c in enumerate(keep)}
+    dvar = np.diag(sub_inv)
+    return np.array(
+        [
+            math.sqrt(max(dvar[pos[T + j]] * sigma2, 0.0)) if T + j in pos else np.nan
+            for j in range(k)
+        ],
+        dtype=np.float64,
     )
+
+
+def _slope_sandwich_se(
+    y: FloatArray,
+    x: FloatArray,
+    mu: FloatArray,
+    product: IntArray,
+    P: int,
+    slope_ok: NDArray[np.bool_] | None,
+) -> FloatArray:
+    """Robust (sandwich) SE of each product's Poisson slope at the fitted means ``mu``.
+
+    Bread ``sum(mu xc^2)``, meat ``sum((y - mu)^2 xc^2)`` with ``x`` centred on its
+    ``mu``-weighted product mean, times ``n / (n - 2)``; NaN where no slope is fitted.
+    """
+    ok = np.ones(P, dtype=bool) if slope_ok is None else slope_ok
+    wsum = np.bincount(product, weights=mu, minlength=P)
+    xm = np.bincount(product, weights=mu * x, minlength=P) / np.where(wsum > 0, wsum, 1.0)
+    xc = x - xm[product]
+    bread = np.bincount(product, weights=mu * xc * xc, minlength=P)
+    meat = np.bincount(product, weights=(y - mu) ** 2 * xc * xc, minlength=P)
+    cnt = np.bincount(product, minlength=P)
+    adj = cnt / np.maximum(cnt - 2, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(adj * meat) / bread
+    return np.asarray(np.where(ok & (bread > 0), se, np.nan), dtype=np.float64)
 
 
 def product_slopes_ppml(
@@ -654,18 +771,7 @@ def product_slopes_ppml(
         dev_old = dev
     if fit is None:  # pragma: no cover - max_iter >= 1
         raise ModelError("product_slopes_ppml: max_iter must be at least 1")
-    # robust sandwich for the product slope: bread sum(mu xc^2), meat sum((y-mu)^2 xc^2)
-    ok = np.ones(P, dtype=bool) if slope_ok is None else slope_ok
-    wsum = np.bincount(product, weights=mu, minlength=P)
-    xm = np.bincount(product, weights=mu * x, minlength=P) / np.where(wsum > 0, wsum, 1.0)
-    xc = x - xm[product]
-    bread = np.bincount(product, weights=mu * xc * xc, minlength=P)
-    meat = np.bincount(product, weights=(y - mu) ** 2 * xc * xc, minlength=P)
-    cnt = np.bincount(product, minlength=P)
-    adj = cnt / np.maximum(cnt - 2, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(adj * meat) / bread
-    se = np.where(ok & (bread > 0), se, np.nan)
+    se = _slope_sandwich_se(y, x, mu, product, P, slope_ok)
     if not converged:
         warnings.warn(
             f"Poisson PML with product slopes did not converge in {max_iter} iterations; "
