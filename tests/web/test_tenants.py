@@ -91,10 +91,10 @@ def test_every_org_route_refuses_another_orgs_user(client: TestClient) -> None:
             r = client.request(method, url, headers=headers, follow_redirects=False, **kwargs)
             assert r.status_code in (403, 404), (method, url, r.status_code, r.text[:200])
             checked += 1
-    # 21 page routes (overview, uploads, mapping x2, runs, jobs, analyses, report,
-    # provenance x2, cooperation, contacts x2, settings x2, financing x2, peers x2,
+    # 22 page routes (overview, uploads, mapping x2, runs, jobs, analyses, report,
+    # provenance x2, cooperation x2, contacts x2, settings x2, financing x2, peers x2,
     # invitations x2) + 8 API routes take an org id
-    assert checked == 29
+    assert checked == 30
     # And B's data are untouched: two uploads (one still waiting), one run, nothing from A.
     assert len(store.uploads(org_b)) == 2
     assert store.upload(org_b, waiting_b["upload_id"]) == waiting_b
