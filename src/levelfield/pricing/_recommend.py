@@ -633,6 +633,66 @@ def _split_ceiling(masks: dict[str, BoolArray], rival_binds: BoolArray) -> dict[
     return out
 
 
+_PRODUCT_COLUMNS = ("sku", "current_price", "unit_cost", "elasticity", "se", "baseline_units")
+
+
+def _product_inputs(
+    products: pd.DataFrame,
+) -> tuple[pd.DataFrame, NDArray[Any], tuple[FloatArray, ...]]:
+    """The products table with a fresh index, SKUs as text, and its numeric columns
+    ``(current_price, unit_cost, elasticity, se, baseline_units)`` as floats (NaN
+    where missing)."""
+    missing = [c for c in _PRODUCT_COLUMNS if c not in products.columns]
+    if missing:
+        raise ConfigError(f"recommend_prices: products table lacks column(s) {', '.join(missing)}")
+    df = products.reset_index(drop=True)
+    sku = df["sku"].astype(str).to_numpy()
+    values = tuple(df[k].to_numpy(dtype=np.float64, na_value=np.nan) for k in _PRODUCT_COLUMNS[1:])
+    return df, sku, values
+
+
+def _targets(
+    p0: FloatArray, c: FloatArray, e: FloatArray, has_c: NDArray[np.bool_], ceiling: FloatArray
+) -> tuple[FloatArray, NDArray[Any], NDArray[np.bool_]]:
+    """The price each product aims at before the guardrails, and why.
+
+    Elastic products (e < -1) with a cost aim at the margin-optimal price
+    ``c e / (1 + e)`` (Lerner); inelastic ones have no interior optimum, so they aim at
+    the ceiling (unbounded when none) or stay; products without an elasticity get no
+    target. Returns ``(target, basis, active)``.
+    """
+    has_e = np.isfinite(e) & np.isfinite(p0) & (p0 > 0)
+    elastic = has_e & (e < -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        optimal = np.where(elastic & has_c, c * e / (1.0 + e), np.nan)
+    target = np.where(elastic, optimal, np.where(has_e, np.maximum(ceiling, p0), np.nan))
+    basis = np.where(
+        elastic, "margin_optimal", np.where(has_e, "inelastic_to_ceiling", "no_elasticity")
+    )
+    return target, basis, has_e & ~np.isnan(target)
+
+
+def _keep_current(
+    p0: FloatArray, price: FloatArray, can_keep: NDArray[np.bool_], eff: dict[str, FloatArray]
+) -> tuple[FloatArray, dict[str, FloatArray], NDArray[np.bool_]]:
+    """Keep today's price where the (rounded) move is no better than standing still.
+
+    ``can_keep`` marks products whose price today is inside every guardrail and whose
+    profit can be computed. Returns the prices, the effects (0 where kept) and the mask.
+    """
+    keep = can_keep & (eff["profit_change_year"] <= 0) & (np.abs(price - p0) > 1e-9)
+    return np.where(keep, p0, price), {k: np.where(keep, 0.0, v) for k, v in eff.items()}, keep
+
+
+def _identity_columns(df: pd.DataFrame, sku: NDArray[Any]) -> dict[str, Any]:
+    """``sku, name, category`` of the recommendations (name defaults to the SKU)."""
+    return {
+        "sku": sku,
+        "name": df["name"].to_numpy() if "name" in df.columns else sku,
+        "category": df["category"].to_numpy() if "category" in df.columns else "",
+    }
+
+
 def recommend_prices(
     products: pd.DataFrame,
     guardrails: Guardrails | None = None,
@@ -694,42 +754,23 @@ def recommend_prices(
     power. *Review of Economic Studies* 1(3), 157–175.
     Phillips, R. L. (2021). *Pricing and Revenue Optimization*, 2nd ed., ch. 2–3.
     Stanford University Press.
+
+    Over 80 lines with this docstring; the body (about 45 lines) only chains the
+    stages: inputs, limits, targets, channel bounds, price, effects, reasons, tables.
     """
     g = guardrails if guardrails is not None else Guardrails()
     if not isinstance(g, Guardrails):
         raise ConfigError(f"guardrails must be a Guardrails object, not {type(g).__name__}")
-    need = ("sku", "current_price", "unit_cost", "elasticity", "se", "baseline_units")
-    missing = [c for c in need if c not in products.columns]
-    if missing:
-        raise ConfigError(f"recommend_prices: products table lacks column(s) {', '.join(missing)}")
-    df = products.reset_index(drop=True)
+    df, sku, (p0, c, e, s, q0) = _product_inputs(products)
     n = len(df)
-    sku = df["sku"].astype(str).to_numpy()
-    p0, c, e, s, q0 = (
-        df[k].to_numpy(dtype=np.float64, na_value=np.nan)
-        for k in ("current_price", "unit_cost", "elasticity", "se", "baseline_units")
-    )
     has_e = np.isfinite(e) & np.isfinite(p0) & (p0 > 0)
     has_c = np.isfinite(c) & (c >= 0)
-    elastic = has_e & (e < -1)
     ref = _reference_columns(sku, rival_reference)
     lim = _limits(g, sku, p0, c, competitor_range, ref["rival_high"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        optimal = np.where(elastic & has_c, c * e / (1.0 + e), np.nan)
-    # inelastic: no interior optimum, so the target is the ceiling (unbounded when none)
-    target = np.where(elastic, optimal, np.where(has_e, np.maximum(lim.ceiling, p0), np.nan))
-    basis = np.where(
-        elastic, "margin_optimal", np.where(has_e, "inelastic_to_ceiling", "no_elasticity")
-    )
-    active = has_e & ~np.isnan(target)
+    target, basis, active = _targets(p0, c, e, has_c, lim.ceiling)
     ch = _channels(channel_prices, g, sku, lim)
     price, masks, p0_ok = _product_price(g, lim, _parity_bounds(ch, g, n), target, p0, active)
-    eff = _effects(p0, price, c, e, s, q0)
-    # keep today's price when rounding leaves the move no better than standing still
-    keep = p0_ok & has_c & (eff["profit_change_year"] <= 0) & (np.abs(price - p0) > 1e-9)
-    price = np.where(keep, p0, price)
-    for k in eff:
-        eff[k] = np.where(keep, 0.0, eff[k])
+    price, eff, keep = _keep_current(p0, price, p0_ok & has_c, _effects(p0, price, c, e, s, q0))
     fair = np.zeros(n, dtype=bool)
     if g.segment_discounts and not g.allow_segment_discounts:
         fair = active
@@ -748,9 +789,7 @@ def recommend_prices(
     seg = _segment_table(g, sku, p0, price, lim)
     out = pd.DataFrame(
         {
-            "sku": sku,
-            "name": df["name"].to_numpy() if "name" in df.columns else sku,
-            "category": df["category"].to_numpy() if "category" in df.columns else "",
+            **_identity_columns(df, sku),
             "current_price": p0,
             "unit_cost": c,
             "elasticity": e,

@@ -303,6 +303,15 @@ class PricingResult:
         return [replace(f, context=_json_safe(f.context)) for f in self._findings()]
 
     def _findings(self) -> list[Finding]:
+        """Elasticity findings, then money (gain, missing costs, promotions), then pilots."""
+        return [
+            *self._elasticity_findings(),
+            *self._money_findings(),
+            *(f for p in self.pilots for f in _pilot_findings(p)),
+        ]
+
+    def _elasticity_findings(self) -> list[Finding]:
+        """Median elasticity, elastic and inelastic revenue shares, products not learnt."""
         out: list[Finding] = []
         n, k = len(self.elasticities), len(self.estimated)
         if k:
@@ -359,6 +368,11 @@ class PricingResult:
                     "watch",
                 )
             )
+        return out
+
+    def _money_findings(self) -> list[Finding]:
+        """Expected profit change, products without unit cost, promotion lift."""
+        out: list[Finding] = []
         gain, lo, hi = self.profit_gain()
         if math.isfinite(gain):
             out.append(
@@ -387,7 +401,7 @@ class PricingResult:
                     {"skus": missing["sku"].head(20).tolist()},
                 )
             )
-        if math.isfinite(self.promo_effect) and k:
+        if math.isfinite(self.promo_effect) and len(self.estimated):
             out.append(
                 Finding(
                     "pricing.promo_lift",
@@ -397,41 +411,46 @@ class PricingResult:
                     "same posted price.",
                 )
             )
-        for p in self.pilots:
-            rel = p.relative_effect
-            u, ulo, uhi = p.unit_effect
-            out.append(
-                Finding(
-                    "pricing.pilot_effect",
-                    float(rel) if math.isfinite(rel) else float(u),
-                    "share" if math.isfinite(rel) else "count",
-                    f"Pilot '{p.name}': {_pilot_read(p)}",
-                    "info",
-                    {
-                        "pilot_id": p.pilot_id,
-                        "read_scale": p.read_scale,
-                        "significant": p.significant,
-                        "ci": [ulo, uhi],
-                        "relative_ci": list(p.relative_ci),
-                        "adjusted_ci": list(p.adjusted_relative_ci),
-                        "implied_elasticity": p.implied_elasticity,
-                    },
-                )
-            )
-            if p.peeking:
-                out.append(
-                    Finding(
-                        "pricing.pilot_peeking",
-                        p.false_positive_rate,
-                        "share",
-                        f"Pilot '{p.name}' was read {p.looks} times without a sequential plan: a "
-                        f"nominal 5 % test then has a {p.false_positive_rate:.0%} "
-                        "false-positive rate.",
-                        "warning",
-                        {
-                            "pilot_id": p.pilot_id,
-                            "adjusted_ci": [p.adjusted_ci_low, p.adjusted_ci_high],
-                        },
-                    )
-                )
         return out
+
+
+def _pilot_findings(p: PilotResult) -> list[Finding]:
+    """A pilot's effect, and a warning when it was read repeatedly without a plan."""
+    out: list[Finding] = []
+    rel = p.relative_effect
+    u, ulo, uhi = p.unit_effect
+    out.append(
+        Finding(
+            "pricing.pilot_effect",
+            float(rel) if math.isfinite(rel) else float(u),
+            "share" if math.isfinite(rel) else "count",
+            f"Pilot '{p.name}': {_pilot_read(p)}",
+            "info",
+            {
+                "pilot_id": p.pilot_id,
+                "read_scale": p.read_scale,
+                "significant": p.significant,
+                "ci": [ulo, uhi],
+                "relative_ci": list(p.relative_ci),
+                "adjusted_ci": list(p.adjusted_relative_ci),
+                "implied_elasticity": p.implied_elasticity,
+            },
+        )
+    )
+    if p.peeking:
+        out.append(
+            Finding(
+                "pricing.pilot_peeking",
+                p.false_positive_rate,
+                "share",
+                f"Pilot '{p.name}' was read {p.looks} times without a sequential plan: a "
+                f"nominal 5 % test then has a {p.false_positive_rate:.0%} "
+                "false-positive rate.",
+                "warning",
+                {
+                    "pilot_id": p.pilot_id,
+                    "adjusted_ci": [p.adjusted_ci_low, p.adjusted_ci_high],
+                },
+            )
+        )
+    return out

@@ -1,0 +1,77 @@
+"""The named stages of recommend_prices and weekly_panel, each on its own small input."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from levelfield.errors import ConfigError
+from levelfield.pricing._panel import _channel_filter
+from levelfield.pricing._recommend import _keep_current, _product_inputs, _targets
+
+
+def test_targets_lerner_price_for_elastic_ceiling_for_inelastic() -> None:
+    p0 = np.array([10.0, 10.0, 10.0, 10.0, 10.0])
+    c = np.array([4.0, np.nan, 4.0, 4.0, 4.0])
+    e = np.array([-2.0, -2.0, -0.5, -0.5, np.nan])
+    ceiling = np.array([np.inf, np.inf, 12.0, 8.0, 12.0])
+    target, basis, active = _targets(p0, c, e, np.isfinite(c), ceiling)
+    assert target[0] == pytest.approx(4.0 * -2.0 / (1.0 - 2.0))  # p* = c e / (1 + e) = 8
+    assert np.isnan(target[1])  # elastic without a cost: no optimum to aim at
+    assert list(target[2:4]) == [12.0, 10.0]  # inelastic: up to the ceiling, never down
+    assert list(basis) == [
+        "margin_optimal",
+        "margin_optimal",
+        "inelastic_to_ceiling",
+        "inelastic_to_ceiling",
+        "no_elasticity",
+    ]
+    assert list(active) == [True, False, True, True, False]
+
+
+def test_keep_current_when_the_move_does_not_pay() -> None:
+    p0 = np.array([10.0, 10.0, 10.0, 10.0])
+    price = np.array([10.5, 10.5, 10.0, 10.5])
+    eff = {"profit_change_year": np.array([-5.0, 5.0, -1.0, -5.0]), "units": np.ones(4)}
+    can = np.array([True, True, True, False])
+    new, eff2, keep = _keep_current(p0, price, can, eff)
+    # only a real move that loses profit, from a price today inside the guardrails
+    assert list(keep) == [True, False, False, False]
+    assert list(new) == [10.0, 10.5, 10.0, 10.5]
+    assert list(eff2["units"]) == [0.0, 1.0, 1.0, 1.0]
+    assert list(eff2) == list(eff)
+
+
+def test_product_inputs_need_every_column_and_give_floats() -> None:
+    products = pd.DataFrame(
+        {
+            "sku": [1, 2],
+            "current_price": [10, 12],
+            "unit_cost": [4.0, None],
+            "elasticity": [-2.0, -1.0],
+            "se": [0.1, 0.2],
+            "baseline_units": [5, 6],
+        },
+        index=[7, 9],
+    )
+    df, sku, (p0, c, _, _, q0) = _product_inputs(products)
+    assert list(df.index) == [0, 1] and list(sku) == ["1", "2"]
+    assert p0.dtype == np.float64 and np.isnan(c[1]) and list(q0) == [5.0, 6.0]
+    with pytest.raises(ConfigError, match="baseline_units, se|se, baseline_units"):
+        _product_inputs(products.drop(columns=["se", "baseline_units"]))
+
+
+def test_channel_filter_leaves_out_wholesale_unless_nothing_else_is_left() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE orders (channel VARCHAR)")
+    con.execute("INSERT INTO orders VALUES ('Web'), ('Wholesale'), ('O''Shop')")
+    sql, excluded = _channel_filter(con, ["Wholesale", "o'shop"])
+    assert excluded == ("wholesale", "o'shop")
+    kept = con.execute(f"SELECT channel FROM orders o WHERE TRUE {sql}").fetchall()
+    assert kept == [("Web",)]
+    assert _channel_filter(con, ["web", "wholesale", "o'shop"]) == ("", ())
+    assert _channel_filter(con, []) == ("", ())
+    with pytest.raises(ConfigError, match="list of channel names"):
+        _channel_filter(con, "wholesale")
