@@ -70,11 +70,8 @@ def business_facts(ws: Workspace) -> BusinessFacts:
         _scalar(ws, f"SELECT count(*) FROM order_revenue WHERE {window} AND NOT is_refund")
     )
     margin_rows = con.execute(
-        f"""SELECT sum(CAST(l.quantity * l.unit_price * o.fx_rate AS DECIMAL(18,4)))::DOUBLE,
-                   sum(l.quantity * p.unit_cost)::DOUBLE
-            FROM order_lines l JOIN products p USING (sku)
-            JOIN order_revenue o USING (order_id)
-            WHERE p.unit_cost IS NOT NULL AND {window.replace("ordered_at", "o.ordered_at", 1)}"""
+        f"""SELECT sum(CAST(line_value_base AS DECIMAL(18,4)))::DOUBLE, sum(cost_base)
+            FROM order_line_costs WHERE cost_base IS NOT NULL AND {window}"""
     ).fetchall()
     sales, cogs = margin_rows[0] if margin_rows else (None, None)
     gross_margin = (sales - cogs) / sales if sales and cogs is not None and sales > 0 else None

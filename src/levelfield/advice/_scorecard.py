@@ -159,12 +159,10 @@ def _lines(
     growth = _growth_12m(ws)
     margin_trend = _yearly(
         ws,
-        """SELECT year(o.ordered_at) y,
-                  1 - sum(l.quantity * p.unit_cost)::DOUBLE
-                      / nullif(sum(CAST(l.quantity * l.unit_price * o.fx_rate
-                                        AS DECIMAL(18,4))), 0)::DOUBLE
-           FROM order_lines l JOIN products p USING (sku) JOIN order_revenue o USING (order_id)
-           WHERE p.unit_cost IS NOT NULL GROUP BY y ORDER BY y""",
+        """SELECT year(ordered_at) y,
+                  1 - sum(cost_base)
+                      / nullif(sum(CAST(line_value_base AS DECIMAL(18,4))), 0)::DOUBLE
+           FROM order_line_costs WHERE cost_base IS NOT NULL GROUP BY y ORDER BY y""",
     )
     repeat_trend = _yearly(
         ws,

@@ -571,17 +571,14 @@ class CustomersResult:
         )
 
 
-def _margin(con: Any, currency: str) -> tuple[float, str]:
+def _margin(con: Any) -> tuple[float, str]:
+    """Gross margin of sold lines, value and cost of goods both in the base currency."""
     rows = con.execute(
         """
-        SELECT sum(l.quantity * l.unit_price)::DOUBLE,
-               sum(l.quantity * l.unit_price) FILTER (WHERE p.unit_cost IS NOT NULL)::DOUBLE,
-               sum(l.quantity * p.unit_cost) FILTER (WHERE p.unit_cost IS NOT NULL)::DOUBLE
-        FROM order_lines l JOIN orders o USING (order_id)
-        LEFT JOIN products p USING (sku)
-        WHERE o.currency = ? AND l.quantity > 0
-        """,
-        [currency],
+        SELECT sum(line_value_base), sum(line_value_base) FILTER (WHERE cost_base IS NOT NULL),
+               sum(cost_base)
+        FROM order_line_costs WHERE quantity > 0
+        """
     ).fetchall()[0]
     revenue, covered, cost = rows
     if revenue and covered and cost is not None and covered >= 0.5 * revenue and covered > cost:
@@ -790,7 +787,7 @@ def _run(
         progress("fitting the spend model", 0.4)
         spend_model, spend = _spend(summ, notes)
         if margin is None:
-            margin_v, margin_source = _margin(con, currency)
+            margin_v, margin_source = _margin(con)
         else:
             margin_v, margin_source = float(margin), f"margin {margin:.0%} as given"
         progress("predicting value", 0.45)

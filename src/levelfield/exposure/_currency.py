@@ -6,14 +6,16 @@ Costs per currency come from three places, per year: the suppliers' stated yearl
 (in the supplier's ``currency``; a supplier without one is taken as entered in the base
 currency and counted as exposure to the currency of its country, the currency its
 prices follow), the cost of goods of products whose supplier states no spend (the
-product's ``currency``, else the base), and the last 12 months of running costs
-(``costs``, in their ``currency``, else the base). Costs carry no date of their own, so
-they are converted at the latest rate (the owner's newest ``fx_rates`` row, else the
-last ECB reference rate). The net (revenue less costs) in a foreign currency is what a
-move of that currency against the base changes: a business long a currency loses when
-it falls. Its share of the total net is the share of profit that currency carries; the
-pair's annual volatility (``levelfield.workspace.pair_volatility``, five years of ECB
-rates) says how far it typically moves in a year.
+product's ``currency``, else the base; converted at the rate of each order's date, as
+in ``order_line_costs``), and the last 12 months of running costs (``costs``, in their
+``currency``, else the base). Supplier spend and running costs carry no date of their
+own, so they are converted at the latest rate (the owner's newest ``fx_rates`` row, else
+the last ECB reference rate); ``cost_rate`` is that rate. The net (revenue less costs)
+in a foreign currency is what a move of that currency against the base changes: a
+business long a currency loses when it falls. Its share of the total net is the share
+of profit that currency carries; the pair's annual volatility
+(``levelfield.workspace.pair_volatility``, five years of ECB rates) says how far it
+typically moves in a year.
 """
 
 from __future__ import annotations
@@ -41,11 +43,9 @@ SELECT coalesce(upper(s.currency), cc.currency, $base) AS currency,
 FROM suppliers s LEFT JOIN lf_country_currency cc ON cc.raw = s.country
 WHERE s.annual_spend > 0
 UNION ALL
-SELECT coalesce(upper(p.currency), $base), coalesce(upper(p.currency), $base),
-       sum(CAST(l.quantity AS DOUBLE) * CAST(p.unit_cost AS DOUBLE)) / $years, 'cost of goods'
-FROM order_lines l JOIN order_revenue o USING (order_id) JOIN products p ON p.sku = l.sku
-LEFT JOIN suppliers s ON s.supplier_id = p.supplier_id
-WHERE p.unit_cost IS NOT NULL AND s.annual_spend IS NULL AND NOT o.is_refund
+SELECT c.cost_currency, $base, sum(c.cost_base) / $years, 'cost of goods'
+FROM order_line_costs c LEFT JOIN suppliers s ON s.supplier_id = c.supplier_id
+WHERE c.cost_base IS NOT NULL AND s.annual_spend IS NULL AND NOT c.is_refund
 GROUP BY 1, 2
 UNION ALL
 SELECT coalesce(upper(currency), $base), coalesce(upper(currency), $base),

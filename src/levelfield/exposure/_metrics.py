@@ -279,7 +279,9 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
     """Read the order lines once into ``lf_items`` per (channel, item), with per-item fees.
 
     ``lf_items`` holds units, value, value of lines with positive value, units of lines
-    with positive quantity, the product's unit cost and supplier, and the per-item
+    with positive quantity, the cost of goods and the product's unit cost (both in the
+    base currency, from ``order_line_costs``: converted at each order's date; the unit
+    cost averaged over the lines' units) and supplier, and the per-item
     schedule fee of the lines' sales (all, and those without actual fees). Per-item fees
     use each line's price with the order's shipping and tax allocated to lines by value; a
     sale without lines of positive quantity counts as one item worth its merchandise.
@@ -307,8 +309,11 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
                    (CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
                        - CAST(l.discount AS DOUBLE)) * o.fx_rate AS value,
                    CASE WHEN l.order_id IS NULL THEN o.order_fee
-                        WHEN o.line_fee AND q > 0 THEN {line_fee} END AS fee
+                        WHEN o.line_fee AND q > 0 THEN {line_fee} END AS fee,
+                   lc.cost_base AS cost, lc.unit_cost_base AS ucb
             FROM order_lines l RIGHT JOIN o ON o.order_id = l.order_id
+            LEFT JOIN order_line_costs lc ON lc.order_id = l.order_id
+                 AND lc.line_no = l.line_no
         ),
         g AS (
             SELECT cid, item, no_sku,
@@ -317,12 +322,14 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
                    sum(value) AS value,
                    sum(value) FILTER (WHERE value > 0) AS value_pos,
                    sum(fee) AS fee_item,
-                   sum(fee) FILTER (WHERE no_fee) AS fee_item_nf
+                   sum(fee) FILTER (WHERE no_fee) AS fee_item_nf,
+                   sum(cost) AS cogs,
+                   coalesce(sum(abs(q) * ucb) / nullif(sum(abs(q)) FILTER (WHERE ucb IS NOT NULL),
+                                                       0), avg(ucb)) AS unit_cost
             FROM f GROUP BY cid, item, no_sku
         )
         SELECT c.channel, g.item, g.no_sku, g.q, g.q_pos, g.value, g.value_pos,
-               g.fee_item, g.fee_item_nf,
-               CAST(p.unit_cost AS DOUBLE) AS unit_cost, p.supplier_id
+               g.fee_item, g.fee_item_nf, g.cogs, g.unit_cost, p.supplier_id
         FROM g
         JOIN lf_chan c ON c.cid = g.cid
         LEFT JOIN products p ON p.sku = g.item AND NOT g.no_sku
@@ -457,7 +464,7 @@ def channel_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ),
         cogs AS (
             SELECT channel,
-                   sum(q * unit_cost) AS cogs,
+                   sum(cogs) AS cogs,
                    sum(value) FILTER (WHERE unit_cost IS NOT NULL) AS value_costed,
                    sum(value) AS line_value
             FROM lf_items GROUP BY channel
@@ -490,7 +497,7 @@ def line_totals(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float]:
     """``(cogs, value of costed lines, value of all lines)`` over every order line."""
     row = _rows(
         con,
-        "SELECT sum(q * unit_cost), sum(value) FILTER (WHERE unit_cost IS NOT NULL), "
+        "SELECT sum(cogs), sum(value) FILTER (WHERE unit_cost IS NOT NULL), "
         "sum(value) FROM lf_items",
     )[0]
     return as_float(row[0]), as_float(row[1]), as_float(row[2])
@@ -614,7 +621,7 @@ def supplier_table(con: duckdb.DuckDBPyConnection, years: float) -> pd.DataFrame
         """
         CREATE OR REPLACE TEMP TABLE lf_sup AS
         WITH prod AS (
-            SELECT supplier_id, sum(value) AS revenue, sum(q * unit_cost) AS cogs
+            SELECT supplier_id, sum(value) AS revenue, sum(cogs) AS cogs
             FROM lf_items WHERE supplier_id IS NOT NULL GROUP BY supplier_id
         ),
         ids AS (SELECT supplier_id FROM suppliers UNION SELECT supplier_id FROM prod),
@@ -684,8 +691,8 @@ def diversification_pairs(
             JOIN lf_sup d ON d.supplier_id = l.dst WHERE l.src <> l.dst
         ),
         cat AS (
-            SELECT p.supplier_id, p.category, avg(CAST(p.unit_cost AS DOUBLE)) AS cost
-            FROM products p
+            SELECT p.supplier_id, p.category, avg(pc.unit_cost_base) AS cost
+            FROM products p LEFT JOIN product_costs pc ON pc.sku = p.sku
             WHERE p.supplier_id IS NOT NULL AND p.category IS NOT NULL
             GROUP BY p.supplier_id, p.category
         ),

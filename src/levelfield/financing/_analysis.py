@@ -552,10 +552,10 @@ def _variable_share(ws: Workspace) -> tuple[float, str]:
     row = ws.con.execute(
         """WITH o AS (SELECT * FROM order_revenue WHERE NOT is_refund AND ordered_at >= (
                       SELECT max(ordered_at) - INTERVAL 365 DAY FROM order_revenue))
-           SELECT (SELECT sum(CAST(l.quantity * p.unit_cost * o.fx_rate AS DOUBLE))
-                          / nullif(sum(CAST(l.quantity * l.unit_price * o.fx_rate AS DOUBLE)), 0)
-                   FROM order_lines l JOIN o ON o.order_id = l.order_id
-                   JOIN products p ON p.sku = l.sku WHERE p.unit_cost IS NOT NULL),
+           SELECT (SELECT sum(cost_base) / nullif(sum(line_value_base), 0)
+                   FROM order_line_costs WHERE NOT is_refund AND cost_base IS NOT NULL
+                   AND ordered_at >= (SELECT max(ordered_at) - INTERVAL 365 DAY
+                                      FROM order_revenue)),
                   (SELECT sum(CAST(coalesce(fees, 0) * fx_rate AS DOUBLE))
                           / nullif(sum(CAST(net_revenue_base AS DOUBLE)), 0) FROM o)"""
     ).fetchall()[0]

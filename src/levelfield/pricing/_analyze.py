@@ -292,7 +292,8 @@ def _run(
     el = el.merge(rev, on="sku", how="left")
 
     progress("recommending prices", 0.7)
-    costs = con.execute("SELECT sku, CAST(unit_cost AS DOUBLE) AS unit_cost FROM products").df()
+    # Prices are compared in the base currency: each cost converted at today's rate.
+    costs = con.execute("SELECT sku, unit_cost_base AS unit_cost FROM product_costs").df()
     costs = costs.loc[costs["unit_cost"].notna() & (costs["unit_cost"] >= 0)]
     base = _baseline(model.panel_, baseline_weeks)
     prod = (

@@ -35,7 +35,7 @@ from levelfield.findings import (
     no_progress,
 )
 from levelfield.findings import money as _money
-from levelfield.workspace import Workspace, fx_statement
+from levelfield.workspace import Workspace, cost_statement, fx_statement
 
 __all__ = [
     "ANALYSIS_TITLES",
@@ -573,8 +573,9 @@ def key_numbers(
     Net revenue, active customers and top channel share cover the 12 months up to the
     newest order (not today: exports are often weeks old). Repeat rate is the share of
     identified customers with two or more orders, ever. Gross margin is
-    ``1 - cost / revenue`` over order lines whose product has a unit cost (orders in the
-    base currency only: a ratio within one currency). Money is in the base currency
+    ``1 - cost / revenue`` over order lines whose product has a unit cost, both in the
+    base currency (``order_line_costs``: costs converted at each order's date). Money is
+    in the base currency
     (``net_revenue_base``); orders without a rate to it are left out.
 
     Parameters
@@ -623,12 +624,10 @@ def key_numbers(
         params,
     ).fetchall()
     margin = c.execute(
-        "SELECT sum(l.quantity * p.unit_cost), sum(l.quantity * l.unit_price) "
-        "FROM order_lines l JOIN order_revenue o USING (order_id) "
-        "JOIN products p ON p.sku = l.sku "
-        "WHERE p.unit_cost IS NOT NULL AND NOT o.is_refund AND o.currency = ? "
-        "AND o.ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH",
-        [cur, last],
+        "SELECT sum(cost_base), sum(line_value_base) FROM order_line_costs "
+        "WHERE cost_base IS NOT NULL AND NOT is_refund "
+        "AND ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH",
+        [last],
     ).fetchall()[0]
 
     fx = fx_statement(c)
@@ -667,7 +666,7 @@ def key_numbers(
             "Gross margin",
             gross_margin,
             f"{gross_margin:.0%}" if gross_margin is not None else "–",
-            ""
+            cost_statement(c)
             if gross_margin is not None
             else "import products with unit costs (levelfield import products FILE)",
         ),

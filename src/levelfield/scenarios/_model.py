@@ -1236,21 +1236,17 @@ def _cost_of_goods(
     rows = _rows(
         ws,
         """SELECT upper(coalesce(nullif(trim(s.country), ''), 'UNKNOWN')) AS country,
-                  CAST(sum(CASE WHEN p.unit_cost IS NOT NULL THEN l.quantity * p.unit_cost END)
-                       AS DOUBLE) AS cost,
-                  CAST(sum(CASE WHEN p.unit_cost IS NOT NULL
-                                THEN CAST(l.quantity * l.unit_price * o.fx_rate
-                                          AS DECIMAL(18,4)) END)
+                  sum(c.cost_base) AS cost,
+                  CAST(sum(CASE WHEN c.cost_base IS NOT NULL
+                                THEN CAST(c.line_value_base AS DECIMAL(18,4)) END)
                        AS DOUBLE) AS rev_costed,
-                  CAST(sum(CAST(l.quantity * l.unit_price * o.fx_rate AS DECIMAL(18,4)))
-                       AS DOUBLE) AS rev,
+                  CAST(sum(CAST(c.line_value_base AS DECIMAL(18,4))) AS DOUBLE) AS rev,
                   bool_or(coalesce("""
         + alternatives_count_sql("s.alternatives")
         + """, 0) > 0) AS alt
-           FROM order_lines l
-           JOIN order_revenue o ON o.order_id = l.order_id AND NOT o.is_refund
-           LEFT JOIN products p ON p.sku = l.sku
-           LEFT JOIN suppliers s ON s.supplier_id = p.supplier_id
+           FROM order_line_costs c
+           LEFT JOIN suppliers s ON s.supplier_id = c.supplier_id
+           WHERE NOT c.is_refund
            GROUP BY 1 ORDER BY 1""",
     )
     cost = np.array([r[1] or 0.0 for r in rows])

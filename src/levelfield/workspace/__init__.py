@@ -3,8 +3,10 @@
 from levelfield.workspace._files import LOCK_TIMEOUT_ENV
 from levelfield.workspace._files import is_writable as workspace_is_writable
 from levelfield.workspace._fx import (
+    COST_RATE_RULE,
     RATE_RULE,
     FxStatement,
+    cost_statement,
     ecb_history,
     fx_statement,
     iso_currencies,
@@ -29,6 +31,7 @@ from levelfield.workspace._settings import (
 from levelfield.workspace._workspace import DEFAULT_WORKSPACE, Workspace, open_workspace, to_json
 
 __all__ = [
+    "COST_RATE_RULE",
     "DATA_TABLES",
     "DEFAULT_WORKSPACE",
     "KEY_DIR_ENV",
@@ -47,6 +50,7 @@ __all__ = [
     "SettingsStore",
     "Unset",
     "Workspace",
+    "cost_statement",
     "default_key_dir",
     "ecb_history",
     "fx_statement",

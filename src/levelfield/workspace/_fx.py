@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "COST_RATE_RULE",
     "RATE_RULE",
     "FxStatement",
+    "cost_statement",
     "ecb_history",
     "fx_statement",
     "iso_currencies",
@@ -35,6 +37,13 @@ RATE_RULE = (
     "(UTC), or the last rate published before it on weekends and holidays; after the "
     "last published rate the last rate is used and flagged; a settled amount stated by "
     "the payment export, or the owner's own rate (levelfield import fx_rates), wins"
+)
+
+#: How a product's cost enters the cost of goods, in the words every output uses.
+COST_RATE_RULE = (
+    "a product's unit cost is in its own currency (products.currency; none given: the "
+    "base currency) and is converted at the rate of the date of each order that sold it "
+    "(your own rate, else the ECB reference rate, as for the orders)"
 )
 
 
@@ -270,3 +279,31 @@ def latest_rates(con: duckdb.DuckDBPyConnection, base: str, currencies: list[str
         [same, has_bank, np.isfinite(ecb_rate)], ["same", "bank", "ecb"], default="missing"
     )
     return out.loc[:, ["currency", "rate", "rate_date", "source"]]
+
+
+def cost_statement(con: duckdb.DuckDBPyConnection) -> str:
+    """One line on the cost of goods' currencies: ``""`` when every cost sold is in the
+    base currency, else e.g. ``cost of goods: EUR product costs converted to USD at the
+    rate of each order's date (1,234 lines)``, naming lines left out for want of a rate.
+    """
+    rows = con.execute(
+        "SELECT cost_currency, cost_fx_source = 'missing', count(*), any_value(_b.currency) "
+        "FROM order_line_costs CROSS JOIN base_currency _b "
+        "WHERE cost_fx_source IS NOT NULL AND cost_fx_source <> 'same' GROUP BY ALL"
+    ).fetchall()
+    if not rows:
+        return ""
+    base = str(rows[0][3])
+    done = sorted({str(r[0]) for r in rows if not r[1]})
+    n_done = sum(int(r[2]) for r in rows if not r[1])
+    n_missing = sum(int(r[2]) for r in rows if r[1])
+    parts = []
+    if done:
+        names = done[0] if len(done) == 1 else ", ".join(done[:-1]) + " and " + done[-1]
+        parts.append(
+            f"cost of goods: {names} product costs converted to {base} at the rate of each "
+            f"order's date ({n_done:,} lines)"
+        )
+    if n_missing:
+        parts.append(f"{n_missing:,} lines whose cost has no rate to {base} are left out")
+    return "; ".join(parts)

@@ -520,6 +520,137 @@ _V11_GROUP_TOKENS = [
     )""",
 ]
 
+# v12: one rate lookup for every amount converted into the base currency, and the cost of
+# goods in it. ``base_currency`` reads the orders' mix only when neither the setting nor
+# the profile names the currency (a cross join with an empty relation skips that scan).
+# ``fx_base_daily`` holds, for every currency and calendar day, the units of the base
+# currency per unit (owner's rate of that day or up to 7 days before, else the ECB rate of
+# that day or the last one published before it; after the last published rate the last
+# rate, ``ecb_after_last``, for up to 400 days after today). ``order_revenue`` joins it
+# once per order (same rule and columns as v6/v8).
+# ``order_line_costs``: each line of a counted order with its value and its cost of goods
+# in the base currency. The rule (what an accountant closing the books in the base
+# currency does for a cost with no date of its own): the product's ``unit_cost`` is in
+# ``products.currency`` (none given: the base currency) and is converted at the rate of
+# the order's date, from the same ``fx_base_daily`` (a settled amount is the customer's
+# payment and never applies to a cost). ``line_value_base`` uses the order's own rate.
+# ``product_costs``: each product's unit cost in the base currency at today's rate, for
+# uses with no order date (a price recommendation, comparing suppliers' costs).
+_V12_FX_ONE_LOOKUP = [
+    """CREATE OR REPLACE VIEW base_currency AS
+        WITH s AS (SELECT upper(trim(json_extract_string(value, '$'))) AS c FROM settings
+                   WHERE key = 'business.currency'
+                     AND trim(json_extract_string(value, '$')) <> ''),
+        p AS (SELECT upper(trim(json_extract_string(value, '$'))) AS c FROM business
+              WHERE key = 'currency' AND trim(json_extract_string(value, '$')) <> ''),
+        need AS (SELECT 1 AS k WHERE NOT EXISTS (SELECT 1 FROM s)
+                                 AND NOT EXISTS (SELECT 1 FROM p))
+        SELECT coalesce(
+            (SELECT c FROM s LIMIT 1),
+            (SELECT c FROM p LIMIT 1),
+            (SELECT o.currency FROM orders o CROSS JOIN need
+             LEFT JOIN (SELECT currency, arg_max(per_eur, rate_date) AS per_eur
+                        FROM fx_reference_rates GROUP BY currency) r
+               ON r.currency = o.currency
+             WHERE o.status NOT IN ('failed', 'voided', 'cancelled', 'pending')
+             GROUP BY o.currency
+             ORDER BY sum(CAST(o.gross - o.discount - o.refunded AS DOUBLE)
+                          / coalesce(r.per_eur, 1)) DESC, o.currency
+             LIMIT 1),
+            'USD') AS currency""",
+    """CREATE VIEW fx_base_daily AS
+        WITH b AS (SELECT currency AS base FROM base_currency),
+        lastr AS (SELECT currency, max(day) AS last_day, arg_max(per_eur, day) AS per_eur
+                  FROM fx_reference_daily GROUP BY currency),
+        eur AS (SELECT min(day) AS d0, max(day) AS d1 FROM fx_reference_daily),
+        ecb AS (SELECT currency, day, per_eur, false AS after_last FROM fx_reference_daily
+                UNION ALL
+                SELECT currency, CAST(unnest(generate_series(last_day + 1,
+                         greatest(last_day, current_date) + 400, INTERVAL 1 DAY)) AS DATE),
+                       per_eur, true FROM lastr
+                UNION ALL
+                SELECT 'EUR', d, 1.0, d > d1 FROM (
+                    SELECT d1, CAST(unnest(generate_series(d0,
+                             greatest(d1, current_date) + 400, INTERVAL 1 DAY)) AS DATE) AS d
+                    FROM eur WHERE d0 IS NOT NULL)),
+        bpe AS (SELECT e.day, e.per_eur, e.after_last FROM ecb e JOIN b ON e.currency = b.base),
+        x AS (SELECT e.currency, e.day, bpe.per_eur / e.per_eur AS rate,
+                     e.after_last OR bpe.after_last AS after_last
+              FROM ecb e JOIN bpe ON bpe.day = e.day)
+        SELECT coalesce(k.currency, x.currency) AS currency, coalesce(k.day, x.day) AS day,
+               coalesce(k.rate, x.rate) AS fx_rate,
+               CASE WHEN k.rate IS NOT NULL THEN 'bank'
+                    WHEN x.after_last THEN 'ecb_after_last' ELSE 'ecb' END AS fx_source
+        FROM x FULL OUTER JOIN fx_rates_daily k ON k.currency = x.currency AND k.day = x.day""",
+    f"""CREATE OR REPLACE VIEW order_revenue AS
+        WITH b AS (SELECT currency AS base FROM base_currency),
+        r AS (SELECT o.order_id, o.customer_id, o.ordered_at, o.channel, o.store, o.currency,
+                     o.gross, o.discount, o.tax, o.shipping, o.fees, o.refunded, o.status,
+                     o.refund_of, o.import_id,
+                     CAST(o.gross - o.discount - o.refunded AS {MONEY}) AS net_revenue,
+                     o.currency = b.base AS _same,
+                     d.settled_currency = b.base AND d.settled_amount > 0 AND o.gross > 0
+                         AS _settled,
+                     CAST(d.settled_amount AS DOUBLE) / CAST(o.gross AS DOUBLE) AS _settled_rate,
+                     x.fx_rate AS _rate, x.fx_source AS _src
+              FROM orders o CROSS JOIN b
+              LEFT JOIN order_details d ON d.order_id = o.order_id
+              LEFT JOIN fx_base_daily x ON x.day = CAST(o.ordered_at AS DATE)
+                   AND x.currency = o.currency
+              WHERE o.status NOT IN ('failed', 'voided', 'cancelled', 'pending'))
+        SELECT * EXCLUDE (_same, _settled, _settled_rate, _rate, _src),
+               (status IN ('refund', 'return') OR gross < 0) AS is_refund,
+               CASE WHEN _same THEN net_revenue
+                    WHEN _settled THEN CAST(round(CAST(net_revenue AS DOUBLE) * _settled_rate,
+                                                  4) AS {MONEY})
+                    ELSE CAST(round(CAST(net_revenue AS DOUBLE) * _rate, 4) AS {MONEY})
+               END AS net_revenue_base,
+               CASE WHEN _same THEN 1.0 WHEN _settled THEN _settled_rate ELSE _rate END
+                   AS fx_rate,
+               CASE WHEN _same THEN 'same' WHEN _settled THEN 'settled'
+                    WHEN _rate IS NULL THEN 'missing' ELSE _src END AS fx_source
+        FROM r""",
+    """CREATE VIEW order_line_costs AS
+        WITH b AS (SELECT currency AS base FROM base_currency),
+        l AS (SELECT l.order_id, l.line_no, l.sku, l.product, l.category, l.quantity,
+                     l.unit_price, l.discount, o.customer_id, o.ordered_at, o.channel,
+                     o.currency, o.is_refund, o.fx_rate, o.fx_source,
+                     CAST(l.quantity * l.unit_price AS DOUBLE) AS line_value,
+                     CAST(l.quantity * l.unit_price AS DOUBLE) * o.fx_rate AS line_value_base,
+                     p.supplier_id, CAST(p.unit_cost AS DOUBLE) AS unit_cost,
+                     coalesce(upper(nullif(trim(p.currency), '')), b.base) AS cost_currency,
+                     b.base AS _base
+              FROM order_lines l JOIN order_revenue o ON o.order_id = l.order_id
+              CROSS JOIN b LEFT JOIN products p ON p.sku = l.sku),
+        c AS (SELECT l.*,
+            CASE WHEN l.unit_cost IS NULL THEN NULL WHEN l.cost_currency = l._base THEN 1.0
+                 ELSE x.fx_rate END AS cost_fx_rate,
+            CASE WHEN l.unit_cost IS NULL THEN NULL WHEN l.cost_currency = l._base THEN 'same'
+                 WHEN x.fx_rate IS NULL THEN 'missing' ELSE x.fx_source END AS cost_fx_source
+            FROM l LEFT JOIN fx_base_daily x ON x.currency = l.cost_currency
+                 AND x.day = CAST(l.ordered_at AS DATE))
+        SELECT order_id, line_no, sku, product, category, quantity, unit_price, discount,
+               customer_id, ordered_at, channel, currency, is_refund, fx_rate, fx_source,
+               line_value, line_value_base, supplier_id, unit_cost, cost_currency,
+               cost_fx_rate, cost_fx_source, unit_cost * cost_fx_rate AS unit_cost_base,
+               CAST(quantity AS DOUBLE) * unit_cost * cost_fx_rate AS cost_base
+        FROM c""",
+    """CREATE VIEW product_costs AS
+        WITH b AS (SELECT currency AS base FROM base_currency),
+        p AS (SELECT sku, CAST(unit_cost AS DOUBLE) AS unit_cost,
+                     coalesce(upper(nullif(trim(currency), '')), b.base) AS currency,
+                     b.base AS _base
+              FROM products CROSS JOIN b WHERE unit_cost IS NOT NULL)
+        SELECT p.sku, p.unit_cost, p.currency,
+               CASE WHEN p.currency = p._base THEN 1.0 ELSE x.fx_rate END AS fx_rate,
+               CASE WHEN p.currency = p._base THEN 'same' WHEN x.fx_rate IS NULL THEN 'missing'
+                    ELSE x.fx_source END AS fx_source,
+               current_date AS rate_day,
+               p.unit_cost * CASE WHEN p.currency = p._base THEN 1.0 ELSE x.fx_rate END
+                   AS unit_cost_base
+        FROM p LEFT JOIN fx_base_daily x ON x.currency = p.currency AND x.day = current_date""",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
 MIGRATIONS: list[list[str]] = [
     _V1,
@@ -533,6 +664,7 @@ MIGRATIONS: list[list[str]] = [
     _V9_COMPETITOR_PRICES,
     _V10_SETTINGS,
     _V11_GROUP_TOKENS,
+    _V12_FX_ONE_LOOKUP,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
