@@ -330,6 +330,12 @@ def test_covariates_bad_input_is_a_data_error() -> None:
     two = np.arange(n, dtype=float)
     with pytest.raises(DataError, match="collinear"):
         BetaGeoCovariateModel().fit(*args, purchase_covariates=np.c_[two, 2 * two])
+    level = np.arange(n) % 3  # every level of a category as a 0/1 column
+    with pytest.raises(DataError, match="collinear"):
+        BetaGeoCovariateModel().fit(*args, purchase_covariates=np.eye(3)[level])
+    # columns on very different scales are not collinear for that
+    scaled = np.c_[100.0 * (level == 1), 0.01 * np.log1p(two)]
+    assert BetaGeoCovariateModel().fit(*args, purchase_covariates=scaled).lr_df_ == 2
     with pytest.raises(DataError, match="one row per customer"):
         BetaGeoCovariateModel().fit(*args, purchase_covariates=np.arange(5.0))
     with pytest.raises(DataError, match="not numbers"):

@@ -214,6 +214,23 @@ class _Model(Estimator):
         backtracking line search. Returns the log-parameters, the total log-likelihood,
         its gradient and Hessian in the parameters there, the iterations and whether the
         gradient tolerance was met.
+
+        Kept hand-written rather than scipy's ``minimize(method="trust-exact")`` with the
+        same analytic gradient and Hessian (issue #17), because of the Gamma-Gamma case.
+        Measured from the same L-BFGS-B point, CPU best of 7, load average 18 on 2 cores:
+
+        ========================================  ===========  ===========  ============
+        fit (distinct rows)                       this loop    trust-exact  optimum
+        ========================================  ===========  ===========  ============
+        BG/NBD, CDNOW (1,016)                     4.9 ms, 1    5.0 ms, 1    identical
+        BG/NBD, 1M simulated customers (293,563)  65 ms, 1     63 ms, 1     identical
+        Gamma-Gamma, CDNOW (753)                  2.3 ms, 1    11.9 ms, 13  within 7e-8
+        ========================================  ===========  ===========  ============
+
+        (time, iterations). On the Gamma-Gamma fit trust-exact stops short of the 1e-9
+        gradient tolerance: its ratio test rejects steps whose decrease is at rounding
+        level, which this loop accepts when the gradient shrinks. The covariate fits
+        (``_covariates.py``) use trust-exact, where it is as fast as this loop was.
         """
         wsum = float(w.sum())
         pen = self.penalizer
