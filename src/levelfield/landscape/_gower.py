@@ -140,10 +140,29 @@ def _prepare(
     attributes: Sequence[EncodedAttribute], w: FloatArray, asymmetric_flags: bool
 ) -> list[Kernel]:
     """One accumulator per group of attributes: ``kernel(rows, num, den)`` adds the
-    weighted dissimilarities and weights of ``rows`` against every firm."""
-    kernels: list[Kernel] = []
-    used = [(a, float(wk)) for a, wk in zip(attributes, w, strict=True) if wk > 0]
+    weighted dissimilarities and weights of ``rows`` against every firm.
 
+    Attributes with weight 0 are left out; the groups are numeric/ordinal
+    (:func:`_numeric_kernels`), categories (:func:`_category_kernels`, flags too when
+    shared absence counts), asymmetric flags (:func:`_flag_kernels`) and sets
+    (:func:`_set_kernels`).
+    """
+    used = [(a, float(wk)) for a, wk in zip(attributes, w, strict=True) if wk > 0]
+    return [
+        *_numeric_kernels(used),
+        *_category_kernels(used, asymmetric_flags),
+        *(_flag_kernels(used) if asymmetric_flags else []),
+        *_set_kernels(used),
+    ]
+
+
+def _numeric_kernels(used: Sequence[tuple[EncodedAttribute, float]]) -> list[Kernel]:
+    """Range-scaled city-block distance of numeric and ordinal attributes.
+
+    Complete columns together in one weighted ``cdist`` (C loop); a column with
+    missing values alone, counting only pairs where both firms have a value.
+    """
+    kernels: list[Kernel] = []
     # Complete numeric/ordinal columns: one weighted city-block distance (C loop).
     numeric = [(a, wk) for a, wk in used if a.kind in ("numeric", "ordinal")]
     complete = [(a, wk) for a, wk in numeric if a.available.all()]
@@ -182,7 +201,18 @@ def _prepare(
             den += wk * both
 
         kernels.append(numeric_missing)
+    return kernels
 
+
+def _category_kernels(
+    used: Sequence[tuple[EncodedAttribute, float]], asymmetric_flags: bool
+) -> list[Kernel]:
+    """Mismatch (0/1) of categories, and of flags when shared absence counts.
+
+    Complete columns by weighted Hamming (C loop); columns with missing values by
+    products of weighted one-hot codes, counting only pairs where both have a value.
+    """
+    kernels: list[Kernel] = []
     # Categories: complete ones by weighted Hamming (C loop), others by one-hot products.
     cats = [(a, wk) for a, wk in used if a.kind == "category"]
     if not asymmetric_flags:
@@ -221,8 +251,13 @@ def _prepare(
             den += both
 
         kernels.append(category_missing)
+    return kernels
 
-    flags = [(a, wk) for a, wk in used if a.kind == "flag"] if asymmetric_flags else []
+
+def _flag_kernels(used: Sequence[tuple[EncodedAttribute, float]]) -> list[Kernel]:
+    """Asymmetric flags (Gower's dichotomous rule): a shared absence is no evidence."""
+    kernels: list[Kernel] = []
+    flags = [(a, wk) for a, wk in used if a.kind == "flag"]
     if flags:
         F = np.column_stack([np.nan_to_num(a.values, nan=0.0) for a, _ in flags])
         A = np.column_stack([a.available for a, _ in flags]).astype(float)
@@ -238,7 +273,12 @@ def _prepare(
             den -= negw[rb] @ neg.T
 
         kernels.append(flag_kernel)
+    return kernels
 
+
+def _set_kernels(used: Sequence[tuple[EncodedAttribute, float]]) -> list[Kernel]:
+    """Jaccard distance of set attributes (one kernel per set; empty sets are no evidence)."""
+    kernels: list[Kernel] = []
     for a, wk in used:
         if a.kind != "set":
             continue

@@ -528,19 +528,61 @@ def profiles_from_frame(
     InsufficientDataError
         Fewer than ``min_firms`` firms.
     """
+    frame, cols, name_col = _frame_columns(df)
+    frame, declared = _type_row(frame, cols, name_col, types)
+    names = _firm_names(frame[name_col])
+
+    def fixed(col: str) -> list[Any]:
+        return _fixed_column(frame, cols, col)
+
+    lower = {k.casefold() for k in cols}
+    is_self = _parse_self(fixed("self") if "self" in lower else fixed("is_self"), names)
+    shares = _parse_shares(fixed("market_share"), names)
+    snapshot = _parse_dates(fixed("snapshot_date"), names)
+    _check_firms(names, snapshot, is_self)
+    texts: list[list[str]] = [[c] if c else [] for c in _cells(fixed("description"))]
+    attrs, text_columns, notes = _read_attributes(frame, cols, name_col, declared, names, texts)
+    profiles = CompetitorProfiles(
+        names=tuple(names),
+        is_self=is_self,
+        shares=shares,
+        snapshot=snapshot,
+        attributes=tuple(attrs),
+        texts=tuple(" ".join(t) for t in texts),
+        text_columns=tuple(text_columns),
+        notes=tuple(notes),
+    )
+    return _drop_empty(profiles, min_firms)
+
+
+def _frame_columns(df: Any) -> tuple[pd.DataFrame, dict[str, Any], str]:
+    """The table with stripped column names, the names, and the firm-name column.
+
+    Column names are matched case-insensitively; two columns with the same stripped
+    name, or no ``name`` column, is a schema error.
+    """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"competitor profiles must be a pandas DataFrame, not {type(df).__name__}")
     cols = {str(c).strip(): c for c in df.columns}
     if len(cols) != len(df.columns):
         raise SchemaError("competitors: two columns have the same name; rename one of them")
-    lower = {k.casefold(): v for k, v in cols.items()}
-    if "name" not in lower:
+    if "name" not in {k.casefold() for k in cols}:
         raise SchemaError(
             "competitors: no 'name' column; the first column must hold each firm's name "
             "(see 'levelfield template competitors')"
         )
     frame = df.rename(columns={v: k for k, v in cols.items()})
-    name_col = next(k for k in cols if k.casefold() == "name")
+    return frame, cols, next(k for k in cols if k.casefold() == "name")
+
+
+def _type_row(
+    frame: pd.DataFrame, cols: Mapping[str, Any], name_col: str, types: Mapping[str, str] | None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Declared attribute types: ``types`` first, then a first row named ``#type``.
+
+    Returns the rows without the type row (index reset) and the types per column;
+    ``-`` in the type row ignores a column.
+    """
     declared: dict[str, str] = {str(k).strip(): str(v) for k, v in (types or {}).items()}
     if len(frame) and str(frame[name_col].iloc[0]).strip().casefold() == "#type":
         row = frame.iloc[0]
@@ -550,54 +592,69 @@ def profiles_from_frame(
                 if cell is not None or str(row[k]).strip() == "-":
                     declared[k] = "-" if cell is None else cell
         frame = frame.iloc[1:]
-    frame = frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), declared
 
-    raw_names = _cells(list(frame[name_col]))
+
+def _firm_names(column: pd.Series) -> list[str]:
+    """Firm names with runs of whitespace collapsed; every row must have one."""
+    raw_names = _cells(list(column))
     missing_names = [i + 1 for i, c in enumerate(raw_names) if c is None]
     if missing_names:
         raise DataError(
             f"competitors: {len(missing_names)} row(s) have no name (rows "
             f"{', '.join(map(str, missing_names[:10]))}); give every firm a name"
         )
-    names = [" ".join(str(c).split()) for c in raw_names]
+    return [" ".join(str(c).split()) for c in raw_names]
 
-    def fixed(col: str) -> list[Any]:
-        for k in cols:
-            if k.casefold() == col:
-                return list(frame[k])
-        return [None] * len(frame)
 
-    is_self = _parse_self(fixed("self") if "self" in lower else fixed("is_self"), names)
-    shares = _parse_shares(fixed("market_share"), names)
-    snapshot = _parse_dates(fixed("snapshot_date"), names)
+def _fixed_column(frame: pd.DataFrame, cols: Mapping[str, Any], col: str) -> list[Any]:
+    """The cells of a fixed column (``col`` in lower case, matched case-insensitively),
+    or ``None`` for every firm when the table does not have it."""
+    for k in cols:
+        if k.casefold() == col:
+            return list(frame[k])
+    return [None] * len(frame)
 
-    # duplicates within one snapshot date
+
+def _check_firms(
+    names: Sequence[str], snapshot: npt.NDArray[np.datetime64], is_self: npt.NDArray[np.bool_]
+) -> None:
+    """One row per firm and snapshot date (names case-insensitive), one firm marked self."""
     keys = pd.DataFrame({"k": [n.casefold() for n in names], "d": snapshot})
     dup = keys.duplicated(keep=False)
     if dup.any():
-        dupes = sorted({names[i] for i in np.flatnonzero(dup.to_numpy())})
+        dupes = sorted({names[int(i)] for i in np.flatnonzero(dup.to_numpy())})
         raise DataError(
             f"competitors: firm name(s) {', '.join(map(repr, dupes[:10]))} appear more than "
             "once for the same snapshot date; merge the rows, rename different firms "
             "(e.g. add the town), or give each observation its snapshot_date"
         )
-    self_names = {names[i].casefold() for i in np.flatnonzero(is_self)}
+    self_names = {names[int(i)].casefold() for i in np.flatnonzero(is_self)}
     if len(self_names) > 1:
         raise DataError(
             f"competitors: {len(self_names)} different firms are marked self "
             f"({', '.join(sorted(self_names))}); mark only your own business self=yes"
         )
 
-    specs: list[AttributeSpec] = []
+
+def _read_attributes(
+    frame: pd.DataFrame,
+    cols: Mapping[str, Any],
+    name_col: str,
+    declared: Mapping[str, str],
+    names: Sequence[str],
+    texts: list[list[str]],
+) -> tuple[list[EncodedAttribute], list[str], list[str]]:
+    """Encode every attribute column with its declared (or inferred) type.
+
+    Text columns are appended to each firm's ``texts`` instead. Returns the encoded
+    attributes, the text columns and notes on inferred or empty columns.
+    """
     attrs: list[EncodedAttribute] = []
     notes: list[str] = []
-    texts: list[list[str]] = [[] for _ in names]
-    for i, c in enumerate(_cells(fixed("description"))):
-        if c:
-            texts[i].append(c)
     text_columns: list[str] = []
     fixed_folded = {c.casefold() for c in FIXED_COLUMNS}
-    for col in cols:
+    for col in cols:  # over columns (a few dozen), not firms
         if col == name_col or col.casefold() in fixed_folded:
             continue
         cells = _cells(list(frame[col]))
@@ -612,7 +669,6 @@ def profiles_from_frame(
                 notes.append(f'column "{col}" is empty for every firm and was left out')
                 continue
             notes.append(f'column "{col}" read as {spec.type_label()} (no type given)')
-        specs.append(spec)
         if spec.kind == "text":
             text_columns.append(col)
             for i, c in enumerate(cells):
@@ -620,18 +676,7 @@ def profiles_from_frame(
                     texts[i].append(c)
             continue
         attrs.append(_encode(spec, cells, names))
-
-    profiles = CompetitorProfiles(
-        names=tuple(names),
-        is_self=is_self,
-        shares=shares,
-        snapshot=snapshot,
-        attributes=tuple(attrs),
-        texts=tuple(" ".join(t) for t in texts),
-        text_columns=tuple(text_columns),
-        notes=tuple(notes),
-    )
-    return _drop_empty(profiles, min_firms)
+    return attrs, text_columns, notes
 
 
 def _drop_empty(profiles: CompetitorProfiles, min_firms: int) -> CompetitorProfiles:

@@ -185,20 +185,7 @@ def text_model(
         )
     T = sp.csr_matrix(full[:n])
     terms = tuple(str(t) for t in vec.get_feature_names_out())
-    presence = np.asarray((full[n:] > 0).mean(axis=0)).ravel() if base else np.zeros(len(terms))
-    evidence = np.clip(1.0 - presence / GENERIC_SHARE, 0.0, 1.0)
-    # A phrase of generic words ("quality friendly") is generic too, however rare the
-    # exact phrase: it keeps the evidence of its most specific word at most.
-    vocab = vec.vocabulary_
-    parts = [t.split(" ") for t in terms]
-    bigram = np.array([len(p) == 2 for p in parts], dtype=bool)
-    if bigram.any():
-        first = np.array([vocab.get(p[0], -1) for p in parts if len(p) == 2])
-        second = np.array([vocab.get(p[-1], -1) for p in parts if len(p) == 2])
-        ev_words = np.maximum(
-            np.where(first >= 0, evidence[first], 1.0), np.where(second >= 0, evidence[second], 1.0)
-        )
-        evidence[bigram] = np.minimum(evidence[bigram], ev_words)
+    presence, evidence = _evidence(full, n, terms, vec.vocabulary_, bool(base))
     X = _l2_rows(sp.csr_matrix(full @ sp.diags(evidence)))
     Bm = X[n:]
     X = X[:n]
@@ -216,14 +203,46 @@ def text_model(
         )
     if path is not None:
         E = _embed(docs, path)
-        EB = _embed(base, path)
-        sim = E @ E.T
-        base_sim = E @ EB.T
-        used = "embeddings"
+        sim, base_sim, used = E @ E.T, E @ _embed(base, path).T, "embeddings"
     else:
         sim = (X @ X.T).toarray()
         base_sim = (X @ Bm.T).toarray() if Bm.shape[0] else np.zeros((n, 1))
         used = "tfidf"
+    dist, chance = _calibrated_distance(sim, base_sim, available)
+    return TextModel(dist, available, chance, X, T, terms, presence, used)
+
+
+def _evidence(
+    full: sp.spmatrix, n: int, terms: tuple[str, ...], vocab: dict[str, int], has_base: bool
+) -> tuple[FloatArray, FloatArray]:
+    """How much each term says about a firm: 1 minus its share of baseline texts using
+    it over :data:`GENERIC_SHARE` (clipped to 0-1).
+
+    ``full`` is the TF-IDF of the firms' texts (first ``n`` rows) then the baseline's.
+    A phrase of generic words ("quality friendly") is generic too, however rare the
+    exact phrase: it keeps the evidence of its most specific word at most. Returns the
+    baseline presence and the evidence per term.
+    """
+    presence = np.asarray((full[n:] > 0).mean(axis=0)).ravel() if has_base else np.zeros(len(terms))
+    evidence = np.clip(1.0 - presence / GENERIC_SHARE, 0.0, 1.0)
+    parts = [t.split(" ") for t in terms]
+    bigram = np.array([len(p) == 2 for p in parts], dtype=bool)
+    if bigram.any():
+        first = np.array([vocab.get(p[0], -1) for p in parts if len(p) == 2])
+        second = np.array([vocab.get(p[-1], -1) for p in parts if len(p) == 2])
+        ev_words = np.maximum(
+            np.where(first >= 0, evidence[first], 1.0), np.where(second >= 0, evidence[second], 1.0)
+        )
+        evidence[bigram] = np.minimum(evidence[bigram], ev_words)
+    return presence, evidence
+
+
+def _calibrated_distance(
+    sim: FloatArray, base_sim: FloatArray, available: npt.NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray]:
+    """Text distance with each firm's chance similarity (to generic baseline texts)
+    removed; NaN for pairs where a firm has no text. Returns ``(distance, chance)``."""
+    n = sim.shape[0]
     chance = (
         np.percentile(base_sim, _CHANCE_PERCENTILE, axis=1) if base_sim.shape[1] else np.zeros(n)
     )
@@ -232,7 +251,7 @@ def text_model(
     both = available[:, None] & available[None, :]
     dist[~both] = np.nan
     np.fill_diagonal(dist, np.where(available, 0.0, np.nan))
-    return TextModel(dist, available, chance, X, T, terms, presence, used)
+    return dist, chance
 
 
 def _l2_rows(M: sp.csr_matrix) -> sp.csr_matrix:
@@ -289,7 +308,24 @@ def communications(
     df_market = np.asarray(present.sum(axis=0)).ravel()  # firms using each term
     has_text = np.asarray(X.getnnz(axis=1) > 0)
     n_text = int(has_text.sum())
-    # Distinctive: weight x share of *other* firms that do not use the term.
+    terms = _distinctive_terms(X, df_market, n_text, names, model.terms, top)
+    if self_index is None or not has_text[self_index]:
+        return terms, pd.DataFrame(columns=cols_c), float("nan")
+    cliches, cliche_share = _cliches(
+        present.tocsr()[self_index], df_market, n_text, model, cliche_threshold
+    )
+    return terms, cliches, cliche_share
+
+
+def _distinctive_terms(
+    X: sp.spmatrix,
+    df_market: FloatArray,
+    n_text: int,
+    names: tuple[str, ...],
+    vocabulary: tuple[str, ...],
+    top: int,
+) -> pd.DataFrame:
+    """The ``top`` terms of each firm by weight x share of *other* firms not using them."""
     other_share = np.clip((df_market - 1.0) / max(n_text - 1, 1), 0.0, 1.0)
     scored = sp.csr_matrix(X @ sp.diags(1.0 - other_share))
     coo = scored.tocoo()
@@ -297,31 +333,36 @@ def communications(
     table = table[table["score"] > 0]
     table = table.sort_values(["row", "score"], ascending=[True, False], kind="stable")
     table = table.groupby("row", sort=False).head(top)
-    terms_arr = np.asarray(model.terms, dtype=object)
-    terms = pd.DataFrame(
+    return pd.DataFrame(
         {
             "firm": np.asarray(names, dtype=object)[table["row"].to_numpy()],
-            "term": terms_arr[table["col"].to_numpy()],
+            "term": np.asarray(vocabulary, dtype=object)[table["col"].to_numpy()],
             "weight": table["score"].to_numpy(),
             "rivals_using": (df_market[table["col"].to_numpy()] - 1).astype(int),
         }
     ).reset_index(drop=True)
 
-    if self_index is None or not has_text[self_index]:
-        return terms, pd.DataFrame(columns=cols_c), float("nan")
-    own = present.tocsr()[self_index]
+
+def _cliches(
+    own: sp.spmatrix,
+    df_market: FloatArray,
+    n_text: int,
+    model: TextModel,
+    cliche_threshold: float,
+) -> tuple[pd.DataFrame, float]:
+    """The business's single words that most rivals use, or that are generic (common in
+    the baseline and used by 2+ rivals); and their share of its words."""
     cols = own.indices
     unigram = np.array([" " not in model.terms[c] for c in cols], dtype=bool)
     cols = cols[unigram]
-    rivals_text = n_text - 1
     using = df_market[cols] - 1.0
-    share = using / max(rivals_text, 1)
+    share = using / max(n_text - 1, 1)
     most = (share >= cliche_threshold) & (using > 0)
     generic = (model.baseline_presence[cols] >= GENERIC_SHARE) & (using >= 2)
     cliche = most | generic
     cliches = pd.DataFrame(
         {
-            "term": terms_arr[cols[cliche]],
+            "term": np.asarray(model.terms, dtype=object)[cols[cliche]],
             "rivals_using": using[cliche].astype(int),
             "rival_share": share[cliche],
             "baseline_share": model.baseline_presence[cols[cliche]],
@@ -329,4 +370,4 @@ def communications(
         }
     ).sort_values(["rivals_using", "term"], ascending=[False, True], kind="stable")
     cliche_share = float(cliche.mean()) if cols.size else float("nan")
-    return terms, cliches.reset_index(drop=True), cliche_share
+    return cliches.reset_index(drop=True), cliche_share

@@ -220,6 +220,51 @@ def _stratified_counts(
     return obs, exp, var
 
 
+def _pair_tests(
+    features: BinaryFeatures,
+    F: FloatArray,
+    A: FloatArray,
+    strata: npt.NDArray[np.intp] | None,
+    exclude: Sequence[str],
+) -> tuple[
+    npt.NDArray[np.intp], npt.NDArray[np.intp], FloatArray, FloatArray, FloatArray, FloatArray
+]:
+    """One-sided tests of every testable feature pair (too few together).
+
+    Pairs are of features of different attributes, not excluded, known for at least 3
+    firms, each feature held by at least 2 and lacked by at least 1 of them. Without
+    strata: Fisher's exact (hypergeometric) lower tail; with strata: the
+    Cochran-Mantel-Haenszel z with continuity correction. Returns
+    ``(i, j, observed, firms, expected, p)`` (p may hold NaN).
+    """
+    m = F.shape[1]
+    both_counts = F.T @ F  # firms with both
+    N = A.T @ A  # firms where both are known
+    Ka = F.T @ A  # firms with a, among those where b is known
+    Kb = Ka.T
+    src = np.asarray(features.attribute, dtype=object)
+    iu, ju = np.triu_indices(m, k=1)
+    keep = (
+        (src[iu] != src[ju]) & ~np.isin(src[iu], list(exclude)) & ~np.isin(src[ju], list(exclude))
+    )
+    iu, ju = iu[keep], ju[keep]
+    o, nn, ka, kb = both_counts[iu, ju], N[iu, ju], Ka[iu, ju], Kb[iu, ju]
+    valid = (nn >= 3) & (ka >= 2) & (kb >= 2) & (ka <= nn - 1) & (kb <= nn - 1)
+    iu, ju, o, nn, ka, kb = iu[valid], ju[valid], o[valid], nn[valid], ka[valid], kb[valid]
+    if iu.size == 0:
+        return iu, ju, o, nn, o, o
+    if strata is None:
+        expected = ka * kb / nn
+        p = hypergeom.cdf(o, nn, ka, kb)
+    else:
+        _, e_all, v_all = _stratified_counts(F, A, strata)
+        expected, var = e_all[iu, ju], v_all[iu, ju]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (o - expected + 0.5) / np.sqrt(var)
+        p = np.where(var > 0, norm.cdf(z), 1.0)
+    return iu, ju, o, nn, expected, np.asarray(p, dtype=np.float64)
+
+
 def underserved_combinations(
     features: BinaryFeatures,
     *,
@@ -261,30 +306,9 @@ def underserved_combinations(
     if strata is not None:
         A = A * (strata >= 0)[:, None]
         F = F * A
-    both_counts = F.T @ F  # firms with both
-    N = A.T @ A  # firms where both are known
-    Ka = F.T @ A  # firms with a, among those where b is known
-    Kb = Ka.T
-    src = np.asarray(features.attribute, dtype=object)
-    iu, ju = np.triu_indices(m, k=1)
-    keep = (
-        (src[iu] != src[ju]) & ~np.isin(src[iu], list(exclude)) & ~np.isin(src[ju], list(exclude))
-    )
-    iu, ju = iu[keep], ju[keep]
-    o, nn, ka, kb = both_counts[iu, ju], N[iu, ju], Ka[iu, ju], Kb[iu, ju]
-    valid = (nn >= 3) & (ka >= 2) & (kb >= 2) & (ka <= nn - 1) & (kb <= nn - 1)
-    iu, ju, o, nn, ka, kb = iu[valid], ju[valid], o[valid], nn[valid], ka[valid], kb[valid]
+    iu, ju, o, nn, expected, p = _pair_tests(features, F, A, strata, exclude)
     if iu.size == 0:
         return pd.DataFrame(columns=cols)
-    if strata is None:
-        expected = ka * kb / nn
-        p = hypergeom.cdf(o, nn, ka, kb)
-    else:
-        _, e_all, v_all = _stratified_counts(F, A, strata)
-        expected, var = e_all[iu, ju], v_all[iu, ju]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (o - expected + 0.5) / np.sqrt(var)
-        p = np.where(var > 0, norm.cdf(z), 1.0)
     p = np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
     q = _bh(p)
     cand = (q <= alpha) & (expected - o >= 1.0)
@@ -303,6 +327,70 @@ def underserved_combinations(
     out["gap"] = out["expected"] - out["observed"]
     out = out.sort_values(["p_value", "gap"], ascending=[True, False], kind="stable")
     return out.drop(columns="gap").head(max_candidates).reset_index(drop=True)
+
+
+def _attribute_lifts(
+    features: BinaryFeatures, groups: npt.NDArray[np.intp], onehot: FloatArray, top: int
+) -> pd.DataFrame:
+    """Features a group's firms have much more often than the market (lift > 0.15
+    and at least half the group), at most ``top`` per group, largest lift first."""
+    P = features.present.astype(float)
+    A = features.available.astype(float)
+    g_share = np.divide(
+        onehot.T @ P,
+        onehot.T @ A,
+        out=np.zeros((groups.size, P.shape[1])),
+        where=(onehot.T @ A) > 0,
+    )
+    m_share = np.divide(P.sum(0), A.sum(0), out=np.zeros(P.shape[1]), where=A.sum(0) > 0)
+    diff = g_share - m_share[None, :]
+    gi, fi = np.meshgrid(np.arange(groups.size), np.arange(P.shape[1]), indexing="ij")
+    table = pd.DataFrame(
+        {
+            "group": groups[gi.ravel()],
+            "kind": "attribute",
+            "feature": np.asarray(features.labels, dtype=object)[fi.ravel()],
+            "group_share": g_share.ravel(),
+            "market_share": m_share[fi.ravel()],
+            "lift": diff.ravel(),
+        }
+    )
+    table = table[(table["lift"] > 0.15) & (table["group_share"] >= 0.5)]
+    table = table.sort_values(["group", "lift"], ascending=[True, False], kind="stable")
+    return table.groupby("group", sort=False).head(top)
+
+
+def _word_lifts(
+    text_matrix: object,
+    terms: tuple[str, ...],
+    groups: npt.NDArray[np.intp],
+    onehot: FloatArray,
+    top: int,
+) -> pd.DataFrame:
+    """The ``top`` words whose mean TF-IDF weight in a group most exceeds the market's
+    (positive lifts only)."""
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix(text_matrix)
+    sizes = onehot.sum(axis=0)
+    g_mean = np.asarray((sp.csr_matrix(onehot.T) @ X).todense()) / sizes[:, None]
+    m_mean = np.asarray(X.mean(axis=0)).ravel()
+    lift = g_mean - m_mean[None, :]
+    k = min(top, lift.shape[1])
+    top_idx = np.argsort(-lift, axis=1, kind="stable")[:, :k]
+    gw = np.repeat(np.arange(groups.size), k)
+    ti = top_idx.ravel()
+    words = pd.DataFrame(
+        {
+            "group": groups[gw],
+            "kind": "word",
+            "feature": np.asarray(terms, dtype=object)[ti],
+            "group_share": g_mean[gw, ti],
+            "market_share": m_mean[ti],
+            "lift": lift[gw, ti],
+        }
+    )
+    return words[words["lift"] > 0]
 
 
 def group_profiles(
@@ -330,30 +418,7 @@ def group_profiles(
     rows: list[pd.DataFrame] = []
     desc: dict[int, list[str]] = {int(g): [] for g in groups}
     if features.present.shape[1]:
-        P = features.present.astype(float)
-        A = features.available.astype(float)
-        g_share = np.divide(
-            onehot.T @ P,
-            onehot.T @ A,
-            out=np.zeros((groups.size, P.shape[1])),
-            where=(onehot.T @ A) > 0,
-        )
-        m_share = np.divide(P.sum(0), A.sum(0), out=np.zeros(P.shape[1]), where=A.sum(0) > 0)
-        diff = g_share - m_share[None, :]
-        gi, fi = np.meshgrid(np.arange(groups.size), np.arange(P.shape[1]), indexing="ij")
-        table = pd.DataFrame(
-            {
-                "group": groups[gi.ravel()],
-                "kind": "attribute",
-                "feature": np.asarray(features.labels, dtype=object)[fi.ravel()],
-                "group_share": g_share.ravel(),
-                "market_share": m_share[fi.ravel()],
-                "lift": diff.ravel(),
-            }
-        )
-        table = table[(table["lift"] > 0.15) & (table["group_share"] >= 0.5)]
-        table = table.sort_values(["group", "lift"], ascending=[True, False], kind="stable")
-        table = table.groupby("group", sort=False).head(top)
+        table = _attribute_lifts(features, groups, onehot, top)
         rows.append(table)
         for g, sub in table.groupby("group", sort=True):
             desc[int(str(g))].extend(
@@ -363,28 +428,7 @@ def group_profiles(
                 )
             )
     if text_matrix is not None and terms:
-        import scipy.sparse as sp
-
-        X = sp.csr_matrix(text_matrix)
-        sizes = onehot.sum(axis=0)
-        g_mean = np.asarray((sp.csr_matrix(onehot.T) @ X).todense()) / sizes[:, None]
-        m_mean = np.asarray(X.mean(axis=0)).ravel()
-        lift = g_mean - m_mean[None, :]
-        k = min(top, lift.shape[1])
-        top_idx = np.argsort(-lift, axis=1, kind="stable")[:, :k]
-        gw = np.repeat(np.arange(groups.size), k)
-        ti = top_idx.ravel()
-        words = pd.DataFrame(
-            {
-                "group": groups[gw],
-                "kind": "word",
-                "feature": np.asarray(terms, dtype=object)[ti],
-                "group_share": g_mean[gw, ti],
-                "market_share": m_mean[ti],
-                "lift": lift[gw, ti],
-            }
-        )
-        words = words[words["lift"] > 0]
+        words = _word_lifts(text_matrix, terms, groups, onehot, top)
         rows.append(words)
         for g, sub in words.groupby("group", sort=True):
             desc[int(str(g))].append("words: " + ", ".join(sub["feature"]))
