@@ -23,10 +23,11 @@ runner = CliRunner()
 BREAKS = """supplier,item,min_volume,unit_price
 Nordic Roast Supply,coffee,0,12.00
 Nordic Roast Supply,coffee,400,9.00
+Nordic Roast Supply,decaf,0,14.00
 PackRight,CUP-12,0,0.06
 PackRight,CUP-12,5000,0.04
 Dairy Alt,oat milk case,0,26.00
-Dairy Alt,oat milk case,150,21.00
+Dairy Alt,oat milk case,120,21.00
 Mill & Co,rye flour,0,19.00
 """
 
@@ -142,20 +143,28 @@ def test_purchases_come_from_units_sold_times_unit_cost(members: Path) -> None:
     cups = p.loc[("Alpha Cafe", "PackRight", "CUP-12")]
     assert cups["unit_price"] == pytest.approx(cc.convert(0.05, "EUR", "USD", date=last), rel=1e-9)
     assert cups["annual_volume"] == pytest.approx(3000.0)
+    # 2,600 buys 100 cases at 26.00 (below the 120 tier) but 123.8 at 21.00 (above it):
+    # the member is taken to pay the tier its spend reaches.
     oat = p.loc[("Beta Bakery", "Dairy Alt", "oat milk case")]
-    assert oat["annual_volume"] == pytest.approx(100.0) and oat["unit_price"] == 26.0
-    assert len(p) == 4
+    assert oat["annual_volume"] == pytest.approx(2600.0 / 21.0) and oat["unit_price"] == 21.0
+    rye = p.loc[("Beta Bakery", "Mill & Co", "rye flour")]
+    assert rye["annual_volume"] == pytest.approx(5000.0 / 19.0)
+    assert len(p) == 5
     sources = got.sources.set_index(["member", "item"])["source"]
     assert sources[("Beta Bakery", "oat milk case")] == "supplier spend"
     assert sources[("Alpha Cafe", "coffee")] == "products"
     notes = " | ".join(got.notes)
     assert "Beta Bakery's orders cover 350 days" in notes
     assert "taken from the supplier's yearly spend (2,600.00)" in notes
-    assert "no member's workspace buys 1 price-break item(s): rye flour (Mill & Co)" in notes
+    assert "no member's workspace buys 1 price-break item(s): decaf (Nordic Roast Supply)" in notes
     assert "Alpha Cafe: 1 product(s) from a listed supplier match no price-break item" in notes
     assert "Beta Bakery: 1 product(s) from a listed supplier match no price-break item" in notes
-    # Mill & Co is named by Beta's flour product: its yearly spend is not used as rye flour.
-    assert "rye flour (Mill & Co) taken" not in notes
+    # Beta's flour product matches no item of Mill & Co, so its yearly spend there is read
+    # as the one item Mill & Co lists, with both assumptions said.
+    assert "rye flour (Mill & Co) taken from the supplier's yearly spend (5,000.00) at 19.00" in (
+        notes
+    )
+    assert "assuming all that spend is on this item at list price" in notes
 
 
 def test_derived_purchases_feed_the_buying_group(members: Path) -> None:
@@ -215,7 +224,7 @@ def test_cli_buying_group_from_workspaces(
     )
     assert out.exit_code == 0, out.output
     text = " ".join(out.output.split())
-    assert "Purchases read from 2 members' workspaces, in USD: 4 member x item row(s)" in text
+    assert "Purchases read from 2 members' workspaces, in USD: 5 member x item row(s)" in text
     assert "Together you reach tier 2 for coffee (Nordic Roast Supply)" in text
     assert "Note: no member's workspace buys 1 price-break item(s)" in text
     assert "Stored each member's share in 2 workspace(s)." in text

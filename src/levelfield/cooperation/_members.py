@@ -16,11 +16,13 @@ currency``) and the units it sold.
   product's ``sku``, else its ``name``, else its ``category`` (case and surrounding spaces
   ignored; the most specific match wins). Products of one item are summed, at their
   volume-weighted unit cost.
-- **Supplier spend** (``suppliers.annual_spend``): used only for a supplier none of the
-  member's products name (products name what is bought there), and only when the price
-  breaks list one item for that supplier; the volume is then the spend divided by the
-  supplier's smallest-tier price (the member is taken to pay the list price today; said
-  in a note).
+- **Supplier spend** (``suppliers.annual_spend``): used for a supplier none of whose
+  price-break items matched one of the member's products with a cost and sales (a cafe
+  sells coffee but buys beans: its products rarely name what it buys), and only when the
+  price breaks list one item for that supplier; the volume is then the spend divided by
+  the price of the highest tier that spend reaches (``spend / p_t >= min_volume_t``).
+  The note says the two assumptions: all the spend with that supplier is on that item,
+  at list price today.
 
 Every member, supplier and item that could not be matched is named in the notes. All
 members must keep their books in one base currency (a buying group compares prices in
@@ -188,17 +190,13 @@ def _product_rows(matched: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 def _spend_rows(
     suppliers: pd.DataFrame, breaks: pd.DataFrame, covered: pd.DataFrame, notes: list[str]
 ) -> pd.DataFrame:
-    """Purchases from suppliers' yearly spend for suppliers none of a member's products
-    name (``covered``: member x price-break supplier pairs), when they list one item."""
+    """Purchases from suppliers' yearly spend where no product matched (``covered``:
+    member x price-break supplier pairs already read from products), one-item suppliers."""
     s = _supplier_keys(suppliers, breaks)
     s = s.merge(covered[["member", "supplier"]].drop_duplicates(), how="left", indicator=True)
     s = s.loc[(s["_merge"] == "left_only") & s["spend_base"].notna()].drop(columns="_merge")
-    first = (
-        breaks.sort_values("min_volume")
-        .groupby("supplier", as_index=False)
-        .agg(items=("item", "nunique"), item=("item", "first"), list_price=("unit_price", "first"))
-    )
-    s = s.merge(first, on="supplier")
+    counts = breaks.groupby("supplier", as_index=False).agg(items=("item", "nunique"))
+    s = s.merge(counts, on="supplier")
     many = s.loc[s["items"] > 1]
     for r in many.itertuples():
         notes.append(
@@ -206,13 +204,18 @@ def _spend_rows(
             f"split across its {r.items} items in the price breaks; import products with "
             "that supplier_id and a unit_cost, or add purchases rows"
         )
-    one = s.loc[s["items"] == 1]
-    one = one.assign(annual_volume=one["spend_base"] / one["list_price"])
+    # The tier the spend itself reaches: the highest tier t whose price buys at least its
+    # threshold (spend / p_t >= min_volume_t); the member is taken to pay that tier's price.
+    tiers = s.loc[s["items"] == 1].merge(breaks, on="supplier")
+    tiers = tiers.assign(annual_volume=tiers["spend_base"] / tiers["unit_price"])
+    tiers = tiers.loc[tiers["annual_volume"] >= tiers["min_volume"]]
+    one = tiers.sort_values("min_volume").drop_duplicates(["member", "supplier"], keep="last")
     for r in one.itertuples():
         notes.append(
             f"{r.member}: {r.item} ({r.supplier}) taken from the supplier's yearly spend "
-            f"({r.spend_base:,.2f}) at the smallest-tier price {r.list_price:,.2f}, i.e. "
-            f"{r.annual_volume:,.0f} a year, assuming the member pays list price"
+            f"({r.spend_base:,.2f}) at {r.unit_price:,.2f} each (the price breaks' tier that "
+            f"spend reaches), i.e. {r.annual_volume:,.0f} a year, assuming all that spend is "
+            "on this item at list price"
         )
     return (
         one.loc[:, ["member", "supplier", "item", "annual_volume", "spend_base"]]
@@ -286,8 +289,7 @@ def workspace_purchases(paths: list[Path], price_breaks: pd.DataFrame) -> Member
     suppliers = pd.concat([r[3].assign(member=r[0]) for r in read], ignore_index=True)
     matched = _match_products(products, breaks)
     rows = _product_rows(matched, notes)
-    covered = _supplier_keys(products, breaks)  # suppliers a member's products name
-    rows = pd.concat([rows, _spend_rows(suppliers, breaks, covered, notes)], ignore_index=True)
+    rows = pd.concat([rows, _spend_rows(suppliers, breaks, rows, notes)], ignore_index=True)
     notes.extend(_coverage_notes(matched, rows, breaks, names))
     if rows["member"].nunique() < 2:
         raise InsufficientDataError(
