@@ -158,3 +158,17 @@ def test_product_costs_use_the_latest_rate_and_say_so(
     assert rows["MUG"][0] == pytest.approx(ecb.convert(4.10, "EUR", BASE, last))
     assert rows["MUG"][1] == "ecb_after_last"  # today is after the package's last rate
     assert rows["BAG"] == (pytest.approx(2.50), "same")
+
+
+def test_a_cost_without_a_rate_is_left_out_and_said(costed: Workspace, tmp_path: Path) -> None:
+    # The ECB publishes no Argentine peso: that product's cost cannot be converted.
+    prod = tmp_path / "more.csv"
+    prod.write_text("sku,name,unit_cost,currency\nMUG,Mug,900.00,ARS\n")
+    import_file(costed, "products", prod)
+    got = costed.con.execute(
+        "SELECT DISTINCT cost_fx_source, cost_base IS NULL FROM order_line_costs "
+        "WHERE sku = 'MUG'"
+    ).fetchall()
+    assert got == [("missing", True)]
+    text = cost_statement(costed.con)
+    assert "4 lines whose cost has no rate to USD are left out" in text
