@@ -166,8 +166,7 @@ def test_a_cost_without_a_rate_is_left_out_and_said(costed: Workspace, tmp_path:
     prod.write_text("sku,name,unit_cost,currency\nMUG,Mug,900.00,ARS\n")
     import_file(costed, "products", prod)
     got = costed.con.execute(
-        "SELECT DISTINCT cost_fx_source, cost_base IS NULL FROM order_line_costs "
-        "WHERE sku = 'MUG'"
+        "SELECT DISTINCT cost_fx_source, cost_base IS NULL FROM order_line_costs WHERE sku = 'MUG'"
     ).fetchall()
     assert got == [("missing", True)]
     text = cost_statement(costed.con)
