@@ -16,15 +16,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import betaln
 
 from levelfield import Workspace, open_workspace
 from levelfield.customers import (
+    CustomersResult,
     ShiftedBetaGeometricModel,
+    SubscriberBaseResult,
     analyze,
     choose_family,
+    figures,
     fit_sbg_cohorts,
+    simulate_subscriptions,
 )
-from levelfield.errors import DataError, InsufficientDataError
+from levelfield.errors import DataError
 from levelfield.ingest import import_file
 
 from .conftest import load_orders
@@ -138,8 +143,81 @@ def test_stripe_subscription_fixture_is_sbg(ws: Workspace) -> None:
     assert family.evidence["subscriptions"] == 11
     assert "shifted-beta-geometric (sBG)" in family.reason
     assert "Orders outside" not in family.reason  # there are no orders
-    with pytest.raises(InsufficientDataError, match="levelfield analyze subscriptions"):
-        analyze(ws)
+    # no orders: the customer analysis is the subscribers' sBG result, not a failure
+    res = analyze(ws)
+    assert isinstance(res, SubscriberBaseResult)
+    assert res.family.family == "sbg"
+    said = "\n".join(res.headline())
+    assert "Model family: sBG" in said and "shifted-beta-geometric (sBG)" in said
+    assert "No purchase model (BG/NBD or Pareto/NBD) is fitted: no purchases" in said
+    # 7 monthly subscriptions cannot pin the spread down: said, not an invented interval
+    assert "still pay in a year (no interval" in said
+    assert res.summary()["model"] == "sBG" and "bgnbd" not in str(res.summary())
+
+
+def _stripe_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Simulated subscriptions in the columns of Stripe's subscriptions export."""
+    when = "%Y-%m-%d %H:%M"
+    ended = frame["ended_at"].dt.strftime(when)
+    return pd.DataFrame(
+        {
+            "id": frame["subscription_id"],
+            "Customer ID": frame["customer_id"],
+            "Plan": "price_coffee",
+            "Quantity": 1,
+            "Currency": "eur",
+            "Interval": "month",
+            "Amount": frame["amount"].map("{:.2f}".format),
+            "Status": frame["status"],
+            "Created (UTC)": frame["started_at"].dt.strftime(when),
+            "Start (UTC)": frame["started_at"].dt.strftime(when),
+            "Canceled At (UTC)": ended,
+            "Ended At (UTC)": ended,
+        }
+    )
+
+
+def test_subscriptions_only_workspace_gives_the_sbg_result_with_intervals(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """Fader & Hardie's "regular" segment (alpha 0.704, beta 1.182) planted, Stripe format."""
+    alpha, beta = 0.704, 1.182
+    frame, as_of = simulate_subscriptions(
+        3000, alpha=alpha, beta=beta, start=dt.date(2023, 1, 1), months=24, price=20.0, seed=3
+    )
+    path = tmp_path / "subscriptions.csv"
+    _stripe_rows(frame).to_csv(path, index=False)
+    assert import_file(ws, "subscriptions", path).rows_loaded == 3000
+    ws.settings.set("subscriptions.as_of", as_of.date().isoformat(), by="test")
+    res = analyze(ws)
+    assert isinstance(res, SubscriberBaseResult)
+    sub = res.subscriptions
+    s12 = math.exp(betaln(alpha, beta + 12) - betaln(alpha, beta))  # S(12), eq. 4
+    lo, hi = sub.one_year_interval
+    assert lo < s12 < hi and hi - lo < 0.1
+    v_lo, v_hi = sub.new_subscriber_value_interval
+    assert 0 < v_lo < sub.new_subscriber_value < v_hi
+    said = "\n".join(res.headline())
+    assert f"{sub.one_year_retention:.0%} are expected to still pay in a year" in said
+    assert "(discounted expected residual lifetime, DERL)" in said
+    assert "Retention curves of" in said
+    curves = res.tables()["cohort_retention"]
+    assert curves["cohort"].nunique() >= 12
+    first = curves[curves["renewals"] == 0]["survival"]
+    assert np.allclose(first, 1.0)
+    assert (curves.groupby("cohort")["survival"].diff().dropna() <= 1e-12).all()
+    metrics = {f.metric: f for f in res.findings()}
+    assert metrics["customers.subscribers_one_year_retention"].value == pytest.approx(
+        sub.one_year_retention
+    )
+    assert metrics["customers.new_subscriber_value"].context["derl"] == pytest.approx(sub.derl)
+    assert set(figures(res)) == {
+        "Monthly recurring revenue",
+        "Subscriber retention (sBG)",
+        "Retention by cohort (sBG)",
+    }
+    run = ws.latest_run("customers")
+    assert run is not None and run["summary"]["model_family"] == "sbg"
 
 
 def _weekly_market(n: int, weeks: int, seed: int) -> pd.DataFrame:
@@ -189,6 +267,33 @@ def test_weekly_market_is_bgbb_with_intervals(tmp_path: Path) -> None:
     assert (c.loc[ok, "expected_purchases_13w"] <= c.loc[ok, "expected_purchases_13w_upper"]).all()
     assert any("Weekly opportunities (BG/BB)" in line for line in res.headline())
     assert res.summary()["model_family"] == "bgbb"
+
+
+def test_weekly_market_value_comes_from_bgbb_and_predicts_the_next_13_weeks(
+    tmp_path: Path,
+) -> None:
+    """BG/BB drives expected purchases and CLV: fitted on 39 weeks, checked on the next 13."""
+    df = _weekly_market(2000, 52, seed=8)
+    cut = pd.Timestamp(dt.datetime(2024, 1, 6) + dt.timedelta(weeks=39))
+    cal = df[df["ordered_at"] < cut]
+    with open_workspace(tmp_path / "market.duckdb") as w:
+        load_orders(w, cal)
+        res = analyze(w, holdout=None)
+    assert isinstance(res, CustomersResult) and res.discrete_params is not None
+    c = res.to_frame()
+    later = df[(df["ordered_at"] >= cut) & df["customer_id"].isin(c.index)]
+    actual = len(later)  # one purchase per customer and market day
+    predicted = float(c["expected_purchases_90d"].sum())
+    assert abs(predicted / actual - 1) < 0.1, (predicted, actual)
+    # the per-customer value is BG/BB's: the 13 weeks ahead equal the weekly column
+    both = c.dropna(subset=["expected_purchases_13w"])
+    assert np.allclose(both["expected_purchases_90d"], both["expected_purchases_13w"])
+    ok = c["clv_lower"].notna()
+    assert ok.mean() > 0.99
+    assert (c.loc[ok, "clv_lower"] <= c.loc[ok, "clv"] + 1e-9).all()
+    assert (c.loc[ok, "clv"] <= c.loc[ok, "clv_upper"] + 1e-9).all()
+    assert (c.loc[ok, "expected_purchases_90d_lower"] <= c.loc[ok, "expected_purchases_90d"]).all()
+    assert any("value come from BG/BB" in line for line in res.headline())
 
 
 @pytest.fixture(scope="module")

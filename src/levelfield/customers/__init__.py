@@ -41,6 +41,18 @@ Stable finding metric ids (``CustomersResult.findings()``):
     data cannot tell, the context carries ``status``, ``model``, ``model_choice``,
     ``horizon_months`` and ``horizon_requested``.
 
+``customers.covariates_lr_p_value``
+    p-value of the likelihood-ratio test of the purchase model with the customers' traits
+    (``customers.covariates`` setting) against the model without them; the covariate
+    model is kept below 5 % (context ``kept``, ``statistic``, ``df``).
+``customers.covariate_effect``
+    one per trait and process: the multiplier on the purchase rate, drop-out rate or
+    drop-out chance against the most common group (per doubling for the first-order
+    value), context ``covariate``, ``process``, ``lower``, ``upper``, ``p_value``.
+``customers.subscribers_one_year_retention``, ``customers.new_subscriber_value``
+    only when the workspace holds subscriptions and too few orders for a purchase model:
+    the result is then a :class:`SubscriberBaseResult` (sBG), not a failure.
+
 ``customers.monthly_retention``, ``customers.value_at_risk_share`` and
 ``customers.churn_leak`` are left out when the data show no measurable drop-out: their
 100 % and 0 would come from the model's boundary, not from the data.
@@ -67,6 +79,7 @@ from levelfield.customers._analyze import METHODS, REFERENCES, CustomersResult, 
 from levelfield.customers._bgbb import BetaGeoBetaBinomModel
 from levelfield.customers._charts import (
     cohort_heatmap,
+    cohort_retention_chart,
     figures,
     holdout_by_frequency_chart,
     holdout_tracking_chart,
@@ -74,6 +87,7 @@ from levelfield.customers._charts import (
     segment_chart,
     value_distribution_chart,
 )
+from levelfield.customers._covariate_effects import CovariateEffects
 from levelfield.customers._covariates import (
     WORKSPACE_COVARIATES,
     BetaGeoCovariateModel,
@@ -97,6 +111,7 @@ from levelfield.customers._simulate import (
     simulate_calibration_holdout,
     simulate_gamma_gamma_spend,
 )
+from levelfield.customers._subscriber_base import SubscriberBaseResult, cohort_retention_curves
 from levelfield.customers._subscriptions import simulate_subscriptions
 from levelfield.customers._summary import (
     CustomerSummary,
@@ -140,6 +155,7 @@ __all__ = [
     "BetaGeoCovariateModel",
     "BetaGeoModel",
     "Cohorts",
+    "CovariateEffects",
     "CustomerSummary",
     "CustomersResult",
     "FamilyChoice",
@@ -151,12 +167,15 @@ __all__ = [
     "ParetoNBDModel",
     "RecurringRevenue",
     "ShiftedBetaGeometricModel",
+    "SubscriberBaseResult",
     "analyze",
     "assess_fit",
     "choose_by_holdout",
     "choose_family",
     "cluster_segments",
     "cohort_heatmap",
+    "cohort_retention_chart",
+    "cohort_retention_curves",
     "customer_covariates",
     "customer_lifetime_value",
     "figures",

@@ -12,11 +12,21 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.stats import norm
 
+from levelfield.customers._bgbb import BetaGeoBetaBinomModel
+from levelfield.customers._covariate_effects import (
+    MIN_CUSTOMERS,
+    MIN_REPEAT,
+    CovariateEffects,
+    CovariatePredictions,
+    fit_covariate_effects,
+)
 from levelfield.customers._family import FamilyChoice, choose_family, fit_weekly_bgbb
 from levelfield.customers._kernels import median_time_to_next_purchase
 from levelfield.customers._models import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 from levelfield.customers._quality import FitQuality, assess_fit
+from levelfield.customers._subscriber_base import SubscriberBaseResult
 from levelfield.customers._subscriptions import SubscriptionsResult, subscription_retention
 from levelfield.customers._summary import (
     CustomerSummary,
@@ -51,6 +61,7 @@ from levelfield.customers._value import (
 from levelfield.errors import (
     ConfigError,
     ConvergenceWarning,
+    DataError,
     InsufficientDataError,
     ModelError,
     SmallSampleWarning,
@@ -195,6 +206,7 @@ class CustomersResult:
     family: FamilyChoice | None = None
     subscriptions: SubscriptionsResult | None = None
     discrete_params: dict[str, float] | None = None
+    covariates: CovariateEffects | None = None
 
     def __post_init__(self) -> None:
         if self.fit_quality.dropout_identified:
@@ -309,6 +321,8 @@ class CustomersResult:
             )
         if self.discrete_params is not None:
             out["bgbb_params"] = {k: _f(v) for k, v in self.discrete_params.items()}
+        if self.covariates is not None:
+            out.update(self.covariates.summary())
         return out
 
     def _family_lines(self) -> list[str]:
@@ -331,8 +345,13 @@ class CustomersResult:
             lines.append(
                 f"Weekly opportunities (BG/BB): customers are on average {_share(alive, 0)} "
                 "likely to still come to the market; per customer in the table with 90 % "
-                "intervals (p_alive_weekly, expected_purchases_13w)."
+                "intervals (p_alive_weekly, expected_purchases_13w); each customer's expected "
+                "purchases and value come from BG/BB over weekly opportunities."
             )
+        if self.covariates is not None:
+            lines.append(self.covariates.verdict)
+            if self.covariates.kept:
+                lines.extend(self.covariates.effect_lines())
         return lines
 
     def to_frame(self) -> pd.DataFrame:
@@ -457,6 +476,8 @@ class CustomersResult:
         ]
         out.extend(self._dropout_findings())
         out.append(self._model_fit_finding())
+        if self.covariates is not None:
+            out.extend(self.covariates.findings())
         if self.nps is not None:
             out.append(
                 Finding(
@@ -666,7 +687,8 @@ def analyze(
     risk_threshold: float | Unset = UNSET,
     observation_end: str | dt.date | Unset | None = UNSET,
     seed: int | Unset = UNSET,
-) -> CustomersResult:
+    covariates: list[str] | tuple[str, ...] | Unset = UNSET,
+) -> CustomersResult | SubscriberBaseResult:
     """Customer value analysis of a workspace's orders; records the run.
 
     Every keyword left out is read from the workspace's settings (``customers.model``,
@@ -704,11 +726,25 @@ def analyze(
         End of observation (default: last order date).
     seed
         Seed of the clustering.
+    covariates
+        Customer traits put on the purchase and drop-out processes (any of
+        ``channel``, ``first_order_value``, ``region``, ``first_category``, ``store``;
+        empty: none). The model with them is kept only when a likelihood-ratio test
+        rejects the model without them at 5 % (``result.covariates``).
+
+    Returns
+    -------
+    CustomersResult or SubscriberBaseResult
+        The purchase-model analysis; for a workspace with subscriptions whose orders
+        cannot carry a purchase model (none, one day, no repeat buyer), the subscribers'
+        sBG analysis instead (retention in a year, a new subscriber's value, cohort
+        curves), not a failure.
 
     Raises
     ------
     InsufficientDataError
-        No orders with customer ids, or no repeat customers to learn from.
+        No orders with customer ids, or no repeat customers to learn from (and no
+        subscriptions the sBG model can be fitted on).
     """
     kw, used = ws.settings.resolve(
         "customers",
@@ -722,6 +758,7 @@ def analyze(
             "risk_threshold": risk_threshold,
             "observation_end": observation_end,
             "seed": seed,
+            "covariates": covariates,
         },
     )
     return _run(ws, progress=progress, settings=used, **kw)
@@ -741,7 +778,8 @@ def _run(
     risk_threshold: float,
     observation_end: str | dt.date | None,
     seed: int,
-) -> CustomersResult:
+    covariates: list[str] | tuple[str, ...] = (),
+) -> CustomersResult | SubscriberBaseResult:
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     _check_params(model, time_unit, horizon_months, annual_discount_rate, margin, risk_threshold)
     params = {
@@ -754,6 +792,7 @@ def _run(
         "risk_threshold": risk_threshold,
         "observation_end": str(observation_end) if observation_end else None,
         "seed": seed,
+        "covariates": list(covariates),
     }
     currency = ws.currency()
     progress("choosing the model family", 0.02)
@@ -761,11 +800,14 @@ def _run(
     progress("summarizing customers", 0.05)
     try:
         summ = summarize_workspace(ws, time_unit=time_unit, observation_end=observation_end)
+        _check_learnable(summ)
     except InsufficientDataError as exc:
         if family.family != "sbg":
             raise
-        raise InsufficientDataError(f"{exc}; {_SUBSCRIPTIONS_HINT}") from exc
-    _check_learnable(summ, family)
+        base = _subscribers_only(ws, family, currency, exc)
+        ws.record_run("customers", params, base.summary(), started, settings=settings)
+        progress("done", 1.0)
+        return base
     notes = list(summ.notes)
     subs, discrete = _family_models(ws, family, currency, notes)
     if summ.n_customers < 30:
@@ -795,8 +837,11 @@ def _run(
             count_model, spend_model, quality, summ, spend, margin_v, annual_discount_rate
         )
         cust = value.table()
+        progress("covariates", 0.5)
+        cov_effects = _with_covariates(ws, value, cust, choice.chosen, covariates, currency, notes)
         if discrete is not None:
-            cust = cust.join(discrete[1], how="left")
+            cust = cust.join(_weekly_table(*discrete), how="left")
+            _bgbb_values(discrete[0], discrete[1], value, cust)
         risk = value.risk(cust, risk_threshold)
         progress("segments", 0.55)
         segs, cl = _segments(con, cust, summ, currency, seed, risk["clv_total"])
@@ -860,16 +905,25 @@ def _run(
         family=family,
         subscriptions=subs,
         discrete_params=dict(discrete[0].params_) if discrete is not None else None,
+        covariates=cov_effects,
     )
     ws.record_run("customers", params, result.summary(), started, settings=settings)
     progress("done", 1.0)
     return result
 
 
-_SUBSCRIPTIONS_HINT = (
-    "the workspace holds subscriptions, whose sBG retention and value are given by "
-    "'levelfield analyze subscriptions'"
-)
+def _subscribers_only(
+    ws: Any, family: FamilyChoice, currency: str, why: InsufficientDataError
+) -> SubscriberBaseResult:
+    """The sBG result of a subscriptions-only workspace (no purchase model can be fitted)."""
+    try:
+        subs = subscription_retention(ws)
+    except InsufficientDataError as exc:
+        raise InsufficientDataError(
+            f"the orders cannot carry a purchase model ({why}) and the subscriptions cannot "
+            f"carry the sBG retention model ({exc})"
+        ) from exc
+    return SubscriberBaseResult(subs.currency, family, subs, str(why))
 
 
 def _family_models(
@@ -888,7 +942,7 @@ def _family_models(
         except (InsufficientDataError, ModelError) as exc:
             notes.append(f"the weekly BG/BB model could not be fitted: {exc}")
             return None, None
-        return None, (model, _weekly_table(model, pattern))
+        return None, (model, pattern)
     return None, None
 
 
@@ -909,12 +963,83 @@ def _weekly_table(model: Any, pattern: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _check_learnable(summ: CustomerSummary, family: FamilyChoice | None = None) -> None:
+class _WeeklyBound:
+    """BG/BB predictions in the PurchaseModel shape (time in weekly opportunities).
+
+    A customer whose first purchase fell in the last week has had no opportunity yet
+    (``n = 0``): their expectation is a new customer's (eq. 7 of Fader, Hardie & Shang).
+    """
+
+    def __init__(self, model: BetaGeoBetaBinomModel) -> None:
+        self.model = model
+
+    def conditional_expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> Array:
+        n = np.asarray(T, dtype=float)
+        seen = self.model.conditional_expected_purchases(t, frequency, recency, np.maximum(n, 1.0))
+        out: Array = np.where(n >= 1, seen, self.model.expected_purchases(float(t)))
+        return out
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> Array:
+        n = np.asarray(T, dtype=float)
+        p = self.model.probability_alive(frequency, recency, np.maximum(n, 1.0))
+        out: Array = np.where(n >= 1, p, 1.0)
+        return out
+
+    def survival(self, dt: float, frequency: Any, T: Any) -> Array:  # pragma: no cover
+        raise ModelError("BG/BB survival over calendar time is not used here")
+
+
+def _bgbb_values(
+    model: BetaGeoBetaBinomModel, pattern: pd.DataFrame, value: _Valuation, cust: pd.DataFrame
+) -> None:
+    """Expected purchases and CLV of every customer from BG/BB, with 90 % intervals.
+
+    Weekly opportunities: 13 of them stand for the next 90 days and 4.35 for a month;
+    the spend per purchase and the margin are the analysis's.
+    """
+    pat = pattern.set_index("customer_id").reindex(cust.index)
+    x, tx, n = (pat[c].fillna(0).to_numpy(float) for c in ("frequency", "recency", "n_periods"))
+    weeks = DAYS_PER_MONTH / 7.0
+    months, rate = value.quality.horizon_months, value.rate
+
+    def e13(m: BetaGeoBetaBinomModel) -> Array:
+        return _WeeklyBound(m).conditional_expected_purchases(13.0, x, tx, n)
+
+    def discounted(m: BetaGeoBetaBinomModel) -> Array:
+        return customer_lifetime_value(
+            _WeeklyBound(m),
+            x,
+            tx,
+            n,
+            np.ones(len(x)),
+            months=months,
+            annual_discount_rate=rate,
+            margin=1.0,
+            units_per_month=weeks,
+        )
+
+    clv = value.margin * value.spend * discounted(model)
+    e90 = e13(model)
+    cust["expected_purchases_90d"] = e90
+    cust["clv"] = clv
+    if not np.isfinite(model.covariance_).all():
+        for c in ("expected_purchases_90d", "clv"):
+            cust[f"{c}_lower"] = cust[f"{c}_upper"] = np.nan
+        return
+    e_lo, e_hi = value_interval(e90, [(model, e13)], level=value.level)
+    parts: list[tuple[Any, Any]] = [(model, discounted)]
+    if value.spend_model is not None:
+        parts.append((value.spend_model, value._spend_of))
+    v_lo, v_hi = value_interval(clv, parts, level=value.level)
+    cust["expected_purchases_90d_lower"], cust["expected_purchases_90d_upper"] = e_lo, e_hi
+    cust["clv_lower"], cust["clv_upper"] = v_lo, v_hi
+
+
+def _check_learnable(summ: CustomerSummary) -> None:
     if summ.n_customers == 0 or float(summ.T.max()) <= 0:
-        hint = f"; {_SUBSCRIPTIONS_HINT}" if family is not None and family.family == "sbg" else ""
         raise InsufficientDataError(
             "all orders fall on one day, so repeat buying cannot be measured; import "
-            f"orders covering several weeks or months{hint}"
+            "orders covering several weeks or months"
         )
     if not (summ.frequency > 0).any():
         raise InsufficientDataError(
@@ -1183,6 +1308,81 @@ class _Valuation:
             churn_leak_customers=int(leak.sum()),
         )
         return out
+
+
+def _with_covariates(
+    ws: Any,
+    value: _Valuation,
+    cust: pd.DataFrame,
+    model_key: str,
+    include: list[str] | tuple[str, ...],
+    currency: str,
+    notes: list[str],
+) -> CovariateEffects | None:
+    """Fit the covariate model and test it; when kept, its predictions replace ``cust``'s.
+
+    Too few customers, covariates that do not vary and fits that fail become notes: the
+    analysis goes on without covariates.
+    """
+    summ = value.summ
+    if not include:
+        return None
+    n_rep = int((summ.frequency > 0).sum())
+    if summ.n_customers < MIN_CUSTOMERS or n_rep < MIN_REPEAT:
+        notes.append(
+            f"covariates not fitted: {summ.n_customers:,} customers with {n_rep:,} repeat "
+            f"buyers; at least {MIN_CUSTOMERS} and {MIN_REPEAT} are needed"
+        )
+        return None
+    try:
+        effects, model, z = fit_covariate_effects(
+            ws,
+            summ,
+            model_key,
+            tuple(include),
+            currency,
+            notes,
+            on_dropout=value.quality.dropout_identified,
+        )
+    except (DataError, ModelError, InsufficientDataError) as exc:
+        notes.append(f"covariates not fitted: {exc}")
+        return None
+    if effects.kept:
+        _covariate_table(value, cust, CovariatePredictions(model, z, summ, value.upm))
+    return effects
+
+
+def _covariate_table(value: _Valuation, cust: pd.DataFrame, pred: CovariatePredictions) -> None:
+    """P(alive), 90-day purchases and CLV of each customer from their own parameters."""
+    zq = float(norm.ppf(0.5 + value.level / 2.0))
+    months, rate, ud = value.quality.horizon_months, value.rate, value.unit_days
+    disc = pred.discounted_purchases(months, rate)
+    clv = value.margin * value.spend * disc
+    e90 = pred.expected(90.0, ud)
+    cust["expected_purchases_90d"] = e90
+    cust["clv"] = clv
+    if value.quality.dropout_identified:
+        p = pred.p_alive()
+        cust["p_alive"] = p
+        if value.intervals:
+            se = pred.log_se(lambda m: (q := pred.p_alive(m)) / (1.0 - q))
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                odds = p / (1.0 - p)
+                cust["p_alive_lower"] = 1.0 / (1.0 + 1.0 / (odds * np.exp(-zq * se)))
+                cust["p_alive_upper"] = 1.0 / (1.0 + 1.0 / (odds * np.exp(zq * se)))
+    if not value.intervals:
+        return
+    se_e = pred.log_se(lambda m: pred.expected(90.0, ud, m))
+    cust["expected_purchases_90d_lower"] = e90 * np.exp(-zq * se_e)
+    cust["expected_purchases_90d_upper"] = e90 * np.exp(zq * se_e)
+    var = pred.log_se(lambda m: pred.discounted_purchases(months, rate, m)) ** 2
+    if value.spend_model is not None:
+        lo, _ = value_interval(clv, [(value.spend_model, value._spend_of)], level=value.level)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = var + np.nan_to_num(np.log(clv / lo) / zq) ** 2
+    half = zq * np.sqrt(var)
+    cust["clv_lower"] = np.where(clv > 0, clv * np.exp(-half), clv)
+    cust["clv_upper"] = np.where(clv > 0, clv * np.exp(half), clv)
 
 
 def _segments(

@@ -8,10 +8,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from levelfield.customers._analyze import CustomersResult
+from levelfield.customers._subscriber_base import SubscriberBaseResult, cohort_retention_curves
+from levelfield.customers._subscriptions import figures as subscription_figures
 from levelfield.customers._validation import Cohorts, HoldoutValidation
 
 __all__ = [
     "cohort_heatmap",
+    "cohort_retention_chart",
     "figures",
     "holdout_by_frequency_chart",
     "holdout_tracking_chart",
@@ -201,8 +204,27 @@ def holdout_tracking_chart(validation: HoldoutValidation) -> go.Figure:
     return fig
 
 
-def figures(result: CustomersResult) -> dict[str, Any]:
+def cohort_retention_chart(result: SubscriberBaseResult) -> go.Figure:
+    """Share of each monthly cohort still paying, by renewals, from its own sBG fit."""
+    curves = cohort_retention_curves(result.subscriptions.cohort_fits)
+    fig = go.Figure()
+    for cohort, g in curves.groupby("cohort", sort=True):  # cohorts, not customers
+        fig.add_trace(go.Scatter(x=g["renewals"], y=g["survival"], name=str(cohort)[:7]))
+    fig.update_layout(
+        title="Subscribers still paying, by monthly cohort (sBG)",
+        xaxis_title="renewals after the first payment",
+        yaxis_title="share still paying",
+    )
+    return fig
+
+
+def figures(result: CustomersResult | SubscriberBaseResult) -> dict[str, Any]:
     """The customer charts for the report and web app, in display order, keyed by title."""
+    if isinstance(result, SubscriberBaseResult):
+        return {
+            **subscription_figures(result.subscriptions),
+            "Retention by cohort (sBG)": cohort_retention_chart(result),
+        }
     figs: dict[str, Any] = {
         "Who holds the value": value_distribution_chart(result),
         "Chance each customer is still active": p_alive_chart(result),

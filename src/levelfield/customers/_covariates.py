@@ -874,7 +874,7 @@ class ParetoNBDCovariateModel(_CovariateModel):
 
 
 #: covariates :func:`customer_covariates` can build from a workspace
-WORKSPACE_COVARIATES = ("channel", "first_order_value", "store", "first_category")
+WORKSPACE_COVARIATES = ("channel", "first_order_value", "region", "first_category", "store")
 
 
 def _indicators(values: pd.Series, name: str, min_share: float) -> pd.DataFrame:
@@ -917,10 +917,11 @@ def customer_covariates(
         this order.
     include
         Any of ``channel`` (acquisition channel: the first order's), ``first_order_value``
-        (log of the first order's net value, centred on the customers' mean), ``store``
-        (where the first order was placed; the workspace's location field, used for
-        region) and ``first_category`` (product category with the most value in the
-        first order).
+        (log of the first order's net value, centred on the customers' mean),
+        ``region`` (the country the first order was shipped or billed to, as the export
+        states it: ``order_details.country``), ``first_category`` (product category with
+        the most value in the first order) and ``store`` (where the first order was
+        placed: the workspace's location field).
     currency
         Currency of the purchases (default: the workspace's base currency).
     min_share
@@ -930,7 +931,8 @@ def customer_covariates(
     Returns
     -------
     DataFrame
-        0/1 columns ``channel=<level>``, ``store=<level>``, ``first_category=<level>`` (the
+        0/1 columns ``channel=<level>``, ``region=<level>``, ``first_category=<level>``,
+        ``store=<level>`` (the
         most common level is the reference and has no column) and ``first_order_value``;
         columns that do not vary are left out.
     """
@@ -960,8 +962,10 @@ def customer_covariates(
                 FROM order_lines l SEMI JOIN f USING (order_id) GROUP BY 1
             )
             SELECT f.customer_id, f.channel, f.amount::DOUBLE AS amount,
-                   coalesce(o.store, 'unknown') AS store, cat.category AS first_category
+                   coalesce(o.store, 'unknown') AS store, cat.category AS first_category,
+                   d.country AS region
             FROM f LEFT JOIN orders o USING (order_id) LEFT JOIN cat USING (order_id)
+            LEFT JOIN order_details d USING (order_id)
             """
         ).df()
     finally:
@@ -983,4 +987,23 @@ def customer_covariates(
         else:
             parts.append(_indicators(first[name], name, min_share))
     out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=ids)
-    return out.loc[:, [c for c in out.columns if np.ptp(out[c].to_numpy()) > 0]]
+    out = out.loc[:, [c for c in out.columns if np.ptp(out[c].to_numpy()) > 0]]
+    return out.iloc[:, _independent_columns(out.to_numpy(dtype=float))] if out.shape[1] else out
+
+
+def _independent_columns(z: Array) -> list[int]:
+    """Columns kept in order while each adds a direction beside the intercept and the rest.
+
+    Two traits can say the same thing in a workspace (every Etsy order states a country,
+    no other channel does: ``region=...`` and ``channel=etsy`` coincide); the later one
+    is dropped instead of making the fit fail.
+    """
+    keep: list[int] = []
+    basis = np.ones((z.shape[0], 1)) / math.sqrt(z.shape[0])
+    for j in range(z.shape[1]):  # covariate columns (a handful), each vectorized
+        v = z[:, j] - basis @ (basis.T @ z[:, j])
+        norm_v = float(np.linalg.norm(v))
+        if norm_v > 1e-8 * max(1.0, float(np.linalg.norm(z[:, j]))):
+            keep.append(j)
+            basis = np.hstack([basis, (v / norm_v)[:, None]])
+    return keep

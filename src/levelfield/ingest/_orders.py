@@ -200,7 +200,8 @@ class PreparedOrders:
                 "order_ref = excluded.order_ref, non_merchandise = excluded.non_merchandise, "
                 "settled_amount = coalesce(excluded.settled_amount, "
                 "order_details.settled_amount), settled_currency = coalesce("
-                "excluded.settled_currency, order_details.settled_currency)"
+                "excluded.settled_currency, order_details.settled_currency), "
+                "country = coalesce(excluded.country, order_details.country)"
             )
         else:
             update = (
@@ -211,7 +212,8 @@ class PreparedOrders:
             )
             detail_update = (
                 "order_ref = coalesce(order_details.order_ref, excluded.order_ref), "
-                "non_merchandise = excluded.non_merchandise"
+                "non_merchandise = excluded.non_merchandise, "
+                "country = coalesce(order_details.country, excluded.country)"
             )
         # Without an existing order to update, a plain INSERT writes the same rows and
         # skips the per-row conflict handling.
@@ -227,8 +229,8 @@ class PreparedOrders:
         )
         con.execute(
             "INSERT INTO order_details (order_id, order_ref, non_merchandise, settled_amount, "
-            "settled_currency) SELECT order_id, order_ref, non_merchandise, settled_amount, "
-            f"settled_currency FROM {ORD}"
+            "settled_currency, country) SELECT order_id, order_ref, non_merchandise, "
+            f"settled_amount, settled_currency, country FROM {ORD}"
             + (f" ON CONFLICT (order_id) DO UPDATE SET {detail_update}" if order_overlap else "")
         )
         if self.has_lines:
@@ -578,6 +580,7 @@ def _create_pv(
         f"{col('status')} AS status_raw",
         f"{col('channel')} AS channel_raw",
         f"{col('converted_currency')} AS converted_currency",
+        f"nullif(trim(CAST({col('country')} AS VARCHAR)), '') AS country",
         f"{_ID_NORM.format(x='sku') if 'sku' in has else 'NULL'} AS sku",
         f"{col('product')} AS product",
         f"{col('category')} AS category",
@@ -785,6 +788,7 @@ def _create_ord(
         f"CAST({a['tax']} AS DECIMAL(18,4)) AS tax, "
         f"CAST(abs({a['fees']}) AS DECIMAL(18,4)) AS fees, "
         f"CAST(coalesce({a['refunded']}, 0) AS DECIMAL(18,4)) AS r, {settled}, "
+        f"{first('country')} AS country, "
         f"{first('status_raw')} AS status_raw, bool_or(refund_row) AS refund_row, "
         f"{first('link')} AS refund_of FROM g GROUP BY oid), "
         # The keyed hash runs once per customer, not once per order.
@@ -794,7 +798,7 @@ def _create_ord(
         "currency, "
         "CAST(CASE WHEN is_refund THEN -(abs(g) - d) ELSE g END AS DECIMAL(18,4)) AS gross, "
         "CASE WHEN is_refund THEN CAST(0 AS DECIMAL(18,4)) ELSE d END AS discount, "
-        "tax, shipping, fees, non_merchandise, settled_amount, settled_currency, "
+        "tax, shipping, fees, non_merchandise, settled_amount, settled_currency, country, "
         # A refunded order without a refund amount was refunded in full.
         "CAST(CASE WHEN is_refund THEN 0 WHEN st = 'refunded' AND r = 0 "
         "THEN greatest(g - d, 0) ELSE least(r, greatest(g - d, 0)) END "

@@ -67,6 +67,7 @@ GENERIC_FIELDS: dict[str, tuple[str, ...]] = {
     "phone": ("customer_phone", "telephone", "billing_phone"),
     "billing_name": (),
     "billing_zip": ("billing_postcode", "billing_postal_code"),
+    "country": ("shipping_country", "ship_country", "billing_country", "customer_country"),
 }
 
 _SUM = "sum"
@@ -173,6 +174,7 @@ SHOPIFY = OrderProfile(
         "phone": "=coalesce({Phone}, {Billing Phone}, {Shipping Phone})",
         "billing_name": "Billing Name",
         "billing_zip": "Billing Zip",
+        "country": "=coalesce({Shipping Country}, {Billing Country})",
     },
     gross_from="lines",
     variants={79: "2023+ layout, 79 columns", 75: "2021 layout, 75 columns"},
@@ -278,6 +280,7 @@ STRIPE = OrderProfile(
         "converted_amount": "Converted Amount",
         "converted_currency": "Converted Currency",
         "status": "Status",
+        "country": "=coalesce({Shipping Address Country}, {Card Address Country})",
     },
     key_space="stripe",
     global_ids=True,
@@ -353,6 +356,7 @@ ETSY_ORDERS = OrderProfile(
         "total": "Order Total",
         "adjusted_total": "Adjusted Order Total",
         "status": "Status",
+        "country": "Ship Country",
     },
     date_order="mdy",
     key_space="etsy",
@@ -385,6 +389,7 @@ ETSY_ITEMS = OrderProfile(
         "discount": "Discount Amount",
         "shipping": "=coalesce({Order Shipping}, {Order Delivery})",
         "tax": "Order Sales Tax",
+        "country": "Ship Country",
     },
     gross_from="lines",
     owns_orders=False,
@@ -451,6 +456,7 @@ UCI = OrderProfile(
         "refund_flag": "=CASE WHEN upper(left(trim({InvoiceNo}), 1)) = 'C' THEN 'y' END",
         "refund_of": "=CASE WHEN upper(left(trim({InvoiceNo}), 1)) = 'C' "
         "THEN substr(trim({InvoiceNo}), 2) END",
+        "country": "Country",
     },
     gross_from="lines",
     date_order="mdy",

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from levelfield.customers import RFM_SEGMENTS, CustomersResult
-from levelfield.errors import ConfigError, DataError
+from levelfield.errors import ConfigError, DataError, InsufficientDataError
 from levelfield.ingest import read_contacts
 from levelfield.pipeline import run_analysis
 from levelfield.report._cells import safe_frame
@@ -327,7 +327,11 @@ def contact_list(
     if result is None:
         ran = run_analysis(ws, "customers")
         if not isinstance(ran, CustomersResult):
-            raise TypeError("the customers analysis returned no CustomersResult")
+            raise InsufficientDataError(
+                "the customer analysis of this workspace is the subscribers' sBG model "
+                "(too few one-off orders for a purchase model), which has no per-customer "
+                "segments to export; import the shop's orders first"
+            )
         result = ran
     cust = result.customers
     people = people[people.index.isin(cust.index)]

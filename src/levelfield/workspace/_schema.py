@@ -651,6 +651,15 @@ _V12_FX_ONE_LOOKUP = [
         FROM p LEFT JOIN fx_base_daily x ON x.currency = p.currency AND x.day = current_date""",
 ]
 
+# v13: the customer's country (issue 22: the region covariate of the customer models): the
+# shipping country an export states, else the billing one (Shopify "Shipping Country" /
+# "Billing Country", Etsy "Ship Country", Stripe "Shipping Address Country" / "Card
+# Address Country", UCI "Country"), as the export writes it (code or name). It sits in
+# ``order_details`` with the other facts beyond the canonical columns.
+_V13_ORDER_COUNTRY = [
+    "ALTER TABLE order_details ADD COLUMN country VARCHAR",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
 MIGRATIONS: list[list[str]] = [
     _V1,
@@ -665,6 +674,7 @@ MIGRATIONS: list[list[str]] = [
     _V10_SETTINGS,
     _V11_GROUP_TOKENS,
     _V12_FX_ONE_LOOKUP,
+    _V13_ORDER_COUNTRY,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -368,6 +368,12 @@ _REGISTRY: tuple[Setting, ...] = (
        "customers", "scenarios", "advice", none_word="auto"),
     _s("customers.seed", "int", 0, "", "Random seed of the customer clustering.",
        "customers", "scenarios", "advice", low=0),
+    _s("customers.covariates", "list",
+       ["channel", "first_order_value", "region", "first_category"], "",
+       "Customer traits tested on purchase and drop-out (kept only when a likelihood-ratio "
+       "test at 5 % says they matter); '' switches covariates off.",
+       "customers", "scenarios", "advice",
+       choices=("channel", "first_order_value", "region", "first_category", "store")),
     # -- subscriptions --------------------------------------------------------------------
     _s("subscriptions.as_of", "date", None, "date",
        "Date recurring revenue is measured at (auto: now).",
