@@ -274,6 +274,9 @@ def test_weekly_market_value_comes_from_bgbb_and_predicts_the_next_13_weeks(
 ) -> None:
     """BG/BB drives expected purchases and CLV: fitted on 39 weeks, checked on the next 13."""
     df = _weekly_market(2000, 52, seed=8)
+    # spend differs between customers (Gamma-Gamma needs that to be identified)
+    level = np.random.default_rng(9).gamma(3.0, 1 / 3.0, 2000)
+    df["gross"] = np.round(df["gross"] * level[df["customer_id"].str[1:].astype(int)], 2)
     cut = pd.Timestamp(dt.datetime(2024, 1, 6) + dt.timedelta(weeks=39))
     cal = df[df["ordered_at"] < cut]
     with open_workspace(tmp_path / "market.duckdb") as w:
