@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,7 @@ def members(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ("2025-02-01", "A-1", 120, "paid"),
             ("2025-06-01", "A-1", 180, "paid"),
             ("2025-07-01", "A-1", 50, "cancelled"),
-            ("2025-03-01", "CUP-12", 3000, "paid"),
+            ("2025-03-03", "CUP-12", 3000, "paid"),
             ("2025-12-31", "A-3", 10, "paid"),
         ],
     )
@@ -137,11 +138,11 @@ def test_purchases_come_from_units_sold_times_unit_cost(members: Path) -> None:
     beta_coffee = p.loc[("Beta Bakery", "Nordic Roast Supply", "coffee")]
     assert beta_coffee["annual_volume"] == pytest.approx(150.0 * 365 / 350)  # 350 days of orders
     assert beta_coffee["unit_price"] == pytest.approx(11.0)
-    # The EUR cup cost at the last ECB rate, computed by currencyconverter itself.
+    # The EUR cup cost at the ECB rate of the order's date, computed by currencyconverter.
     cc = CurrencyConverter()
-    last = cc.bounds["USD"].last_date
     cups = p.loc[("Alpha Cafe", "PackRight", "CUP-12")]
-    assert cups["unit_price"] == pytest.approx(cc.convert(0.05, "EUR", "USD", date=last), rel=1e-9)
+    day = dt.date(2025, 3, 3)
+    assert cups["unit_price"] == pytest.approx(cc.convert(0.05, "EUR", "USD", date=day), rel=1e-9)
     assert cups["annual_volume"] == pytest.approx(3000.0)
     # 2,600 buys 100 cases at 26.00 (below the 120 tier) but 123.8 at 21.00 (above it):
     # the member is taken to pay the tier its spend reaches.

@@ -258,8 +258,9 @@ def _buying_commands(group: typer.Typer, errors: Callable[[_Command], _Command])
                 help="Members' workspaces: a folder (every *.duckdb below it) or files; "
                 "repeat the option for several. Without --purchases, each member's "
                 "purchases are read from its workspace: units sold in the last 12 months x "
-                "products.unit_cost (in the base currency) per supplier and sku, product "
-                "name or category as the price breaks name them, else the supplier's "
+                "products.unit_cost (in the base currency at each order date's rate) per "
+                "supplier and sku, product name or category as the price breaks name them, "
+                "else the supplier's "
                 "annual_spend for a one-item supplier. Each member's share is stored in "
                 "the workspace whose business name matches (for advise, report, web)."
             ),

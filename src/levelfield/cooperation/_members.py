@@ -7,10 +7,11 @@ currency``) and the units it sold.
 
 - **Volume** of a product: the units sold in the 365 days up to the member's last order
   (refunds and failed orders left out; a shorter history is scaled to a year and said
-  so). **Unit price**: the product's ``unit_cost`` converted to the member's base currency
-  at the latest rate (the owner's newest ``fx_rates`` row, else the last ECB reference
-  rate: a product's cost carries no date of its own; :func:`levelfield.workspace.latest_rates`).
-  A product without ``currency`` is costed in the base currency.
+  so). **Unit price**: the cost of those units in the member's base currency divided by
+  the units, from the workspace's ``order_line_costs`` view (each line's ``unit_cost``
+  converted from ``products.currency`` at the rate of its order's date; no currency: the
+  base currency). A supplier's yearly spend, which has no date, is converted at today's
+  rate (``fx_base_daily``, as ``product_costs``).
 - **Matching** a product to a price-break item: the supplier is the price breaks'
   ``supplier`` spelled as the member's supplier name or ``supplier_id``; the item is the
   product's ``sku``, else its ``name``, else its ``category`` (case and surrounding spaces
@@ -40,20 +41,25 @@ import pandas as pd
 
 from levelfield.cooperation._inputs import PURCHASE_COLUMNS, check_price_breaks
 from levelfield.errors import DataError, InsufficientDataError
-from levelfield.workspace import latest_rates, open_workspace
+from levelfield.workspace import open_workspace
 
 __all__ = ["MemberPurchases", "resolve_workspaces", "workspace_purchases"]
 
+# Units sold and their cost of goods in the base currency (``order_line_costs``: each
+# line's cost converted at its order date's rate); NULL cost when any line has no rate.
 _PRODUCTS_SQL = """
-WITH o AS (SELECT order_id, ordered_at FROM order_revenue WHERE NOT is_refund),
-span AS (SELECT max(ordered_at) AS last_at, min(ordered_at) AS first_at FROM o),
-sold AS (SELECT l.sku, sum(CAST(l.quantity AS DOUBLE)) AS units
-         FROM order_lines l JOIN o USING (order_id) CROSS JOIN span
-         WHERE o.ordered_at > span.last_at - INTERVAL 365 DAY AND l.sku IS NOT NULL
+WITH span AS (SELECT max(ordered_at) AS last_at FROM order_revenue WHERE NOT is_refund),
+sold AS (SELECT l.sku, sum(CAST(l.quantity AS DOUBLE)) AS units,
+                CASE WHEN bool_or(l.cost_base IS NULL) THEN NULL ELSE sum(l.cost_base) END
+                    AS cost_base
+         FROM order_line_costs l CROSS JOIN span
+         WHERE NOT l.is_refund AND l.sku IS NOT NULL
+           AND l.ordered_at > span.last_at - INTERVAL 365 DAY
          GROUP BY 1)
 SELECT p.sku, p.name, p.category, CAST(p.unit_cost AS DOUBLE) AS unit_cost,
        coalesce(upper(nullif(trim(p.currency), '')), $base) AS currency,
-       p.supplier_id, s.name AS supplier_name, coalesce(sold.units, 0.0) AS units
+       p.supplier_id, s.name AS supplier_name, coalesce(sold.units, 0.0) AS units,
+       sold.cost_base / nullif(sold.units, 0) AS unit_cost_base
 FROM products p LEFT JOIN suppliers s ON s.supplier_id = p.supplier_id
 LEFT JOIN sold ON sold.sku = p.sku
 WHERE p.supplier_id IS NOT NULL
@@ -62,10 +68,15 @@ _SPAN_SQL = """
 SELECT least(365, date_diff('day', min(ordered_at), max(ordered_at)) + 1)
 FROM order_revenue WHERE NOT is_refund
 """
+# A supplier's yearly spend has no date: today's rate, as ``product_costs`` converts.
 _SUPPLIERS_SQL = """
-SELECT supplier_id, name AS supplier_name, CAST(annual_spend AS DOUBLE) AS annual_spend,
-       coalesce(upper(nullif(trim(currency), '')), $base) AS currency
-FROM suppliers WHERE annual_spend > 0
+WITH s AS (SELECT supplier_id, name AS supplier_name,
+                  CAST(annual_spend AS DOUBLE) AS annual_spend,
+                  coalesce(upper(nullif(trim(currency), '')), $base) AS currency
+           FROM suppliers WHERE annual_spend > 0)
+SELECT s.*, s.annual_spend * CASE WHEN s.currency = $base THEN 1.0 ELSE x.fx_rate END
+           AS spend_base
+FROM s LEFT JOIN fx_base_daily x ON x.currency = s.currency AND x.day = current_date
 """
 
 
@@ -119,13 +130,6 @@ def _read_member(path: Path) -> tuple[str, str, pd.DataFrame, pd.DataFrame, floa
         products = ws.con.execute(_PRODUCTS_SQL, {"base": base}).df()
         suppliers = ws.con.execute(_SUPPLIERS_SQL, {"base": base}).df()
         span = ws.con.execute(_SPAN_SQL).fetchall()[0][0]
-        currencies = sorted(set(products["currency"]) | set(suppliers["currency"]))
-        rates = latest_rates(ws.con, base, currencies).set_index("currency")["rate"]
-    products["rate"] = products["currency"].map(rates).astype("float64")
-    products["unit_cost_base"] = products["unit_cost"] * products["rate"]
-    suppliers["spend_base"] = suppliers["annual_spend"] * suppliers["currency"].map(rates).astype(
-        "float64"
-    )
     return name, base, products, suppliers, float(span or 0)
 
 
@@ -174,7 +178,7 @@ def _product_rows(matched: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
             f"{len(no_cost)} matched product(s) have no unit_cost and are left out (e.g. "
             f"{r['member']}: {r['sku']}); import products with a unit_cost"
         )
-    no_rate = m.loc[m["unit_cost"].notna() & m["rate"].isna()]
+    no_rate = m.loc[m["unit_cost"].notna() & m["unit_cost_base"].isna() & (m["units"] > 0)]
     if len(no_rate):
         r = no_rate.iloc[0]
         notes.append(
