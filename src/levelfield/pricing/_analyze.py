@@ -13,7 +13,7 @@ import pandas as pd
 from levelfield.errors import ConfigError, DataQualityWarning, InsufficientDataError
 from levelfield.findings import ProgressCallback, no_progress
 from levelfield.pricing._elasticity import ElasticityModel
-from levelfield.pricing._panel import channel_prices, weekly_panel
+from levelfield.pricing._panel import PanelData, channel_prices, weekly_panel
 from levelfield.pricing._pilots import analyze_pilots
 from levelfield.pricing._recommend import Guardrails, recommend_prices
 from levelfield.pricing._result import PricingResult
@@ -171,6 +171,11 @@ exclude_channels
         No order lines to learn from.
     ConfigError
         An unknown or invalid parameter.
+
+    Notes
+    -----
+    Over 80 lines because every setting is a typed keyword (so mypy checks callers) and
+    is passed by name to the settings registry; the work is done in :func:`_run`.
     """
     if personalize_by is not None:
         raise ConfigError(
@@ -221,22 +226,23 @@ exclude_channels
     return _run(ws, params, progress, used)
 
 
-def _run(
-    ws: Workspace,
-    params: dict[str, Any],
-    progress: ProgressCallback,
-    settings: Mapping[str, Any],
-) -> PricingResult:
-    started = _utcnow()
+def _guardrails_from(params: Mapping[str, Any]) -> Guardrails:
+    """The run's guardrails: the object passed in, or built from the guardrail settings."""
     guard = params.get("guardrails")
     if guard is None:
         gkw = {k: params[k] for k in _GUARD_PARAMS if k in params}
         for name in ("price_endings", "wholesale_channels"):
             if name in gkw:
                 gkw[name] = tuple(gkw[name])
-        guard = Guardrails(**gkw)
-    elif not isinstance(guard, Guardrails):
+        return Guardrails(**gkw)
+    if not isinstance(guard, Guardrails):
         raise ConfigError(f"guardrails must be a Guardrails object, not {type(guard).__name__}")
+    return guard
+
+
+def _run_options(params: Mapping[str, Any]) -> tuple[int, float]:
+    """``baseline_weeks`` (whole number >= 1, default 13) and the pilots' ``alpha``
+    (between 0 and 1, default 0.05), checked."""
     baseline_weeks = params.get("baseline_weeks", 13)
     if (
         isinstance(baseline_weeks, bool)
@@ -247,17 +253,15 @@ def _run(
     alpha = params.get("alpha", 0.05)
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
         raise ConfigError(f"alpha must be between 0 and 1, not {alpha!r}")
-    model = ElasticityModel(**{k: params[k] for k in _MODEL_PARAMS if k in params})
-    model._check_params()
-    con = ws.con
-    notes: list[str] = []
+    return baseline_weeks, alpha
 
-    progress("building the weekly product panel", 0.05)
-    pdata = weekly_panel(
-        con,
-        promo_threshold=params.get("promo_threshold", 0.5),
-        exclude_channels=params.get("exclude_channels", guard.wholesale_channels),
-    )
+
+def _panel_notes(pdata: PanelData) -> list[str]:
+    """Plain-language notes on what the weekly panel left out or had to stand in for.
+
+    Lines with a zero or negative price also raise a :class:`DataQualityWarning`.
+    """
+    notes: list[str] = []
     if pdata.excluded_channels:
         notes.append(
             f"channel(s) {', '.join(pdata.excluded_channels)} left out of demand estimation "
@@ -270,7 +274,7 @@ def _run(
             f"pricing: {bad_price} order line(s) with a zero or negative price were left out; "
             "check the unit_price and list_price columns of those lines",
             DataQualityWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     if pdata.excluded["non_positive_quantity"]:
         notes.append(
@@ -283,6 +287,35 @@ def _run(
             "week's most common selling price stands in for it (import list prices for "
             "cleaner elasticities)"
         )
+    return notes
+
+
+def _run(
+    ws: Workspace,
+    params: dict[str, Any],
+    progress: ProgressCallback,
+    settings: Mapping[str, Any],
+) -> PricingResult:
+    """Run the pricing analysis with resolved parameters and record it.
+
+    Stages: options (:func:`_guardrails_from`, :func:`_run_options`), the weekly panel
+    and its notes (:func:`_panel_notes`), elasticities, recommendations (costs,
+    baseline, competitor range, channel prices, rival prices), pilots.
+    """
+    started = _utcnow()
+    guard = _guardrails_from(params)
+    baseline_weeks, alpha = _run_options(params)
+    model = ElasticityModel(**{k: params[k] for k in _MODEL_PARAMS if k in params})
+    model._check_params()
+    con = ws.con
+
+    progress("building the weekly product panel", 0.05)
+    pdata = weekly_panel(
+        con,
+        promo_threshold=params.get("promo_threshold", 0.5),
+        exclude_channels=params.get("exclude_channels", guard.wholesale_channels),
+    )
+    notes = _panel_notes(pdata)
 
     progress("estimating elasticities", 0.25)
     model.fit(pdata.panel)

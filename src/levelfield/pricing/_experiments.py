@@ -5,7 +5,7 @@ probability to beat control, group-sequential boundaries and the pilot planner.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -413,6 +413,18 @@ class ABTestResult:
         )
 
 
+def _repeated_looks(
+    K: int, design: SequentialDesign, diff: float, se: float, a: float
+) -> tuple[str, tuple[float, float, float], float]:
+    """For a test read ``K`` times: the design, the interval at the design's last-look
+    boundary ``(low, high, critical value)`` and the false-positive rate of reading a
+    fixed test that often. One look: ``"fixed"`` and NaNs."""
+    if K <= 1:
+        return "fixed", (float("nan"), float("nan"), float("nan")), float("nan")
+    crit = float(sequential_boundaries(K, alpha=a, design=design)[-1])
+    return design, (diff - crit * se, diff + crit * se, crit), repeated_testing_alpha(K, alpha=a)
+
+
 def conversion_ab_test(
     conversions_test: int,
     visitors_test: int,
@@ -470,15 +482,7 @@ def conversion_ab_test(
     zc = stats.norm.isf(a / 2)
     prob = probability_to_beat(c1, n1, c0, n0, prior=prior)
     notes: list[str] = []
-    adj = (float("nan"), float("nan"), float("nan"))
-    fpr = float("nan")
-    design_name = "fixed"
-    if K > 1:
-        used: SequentialDesign = design if sequential else "pocock"
-        crit = float(sequential_boundaries(K, alpha=a, design=used)[-1])
-        adj = (diff - crit * se, diff + crit * se, crit)
-        design_name = used
-        fpr = repeated_testing_alpha(K, alpha=a)
+    design_name, adj, fpr = _repeated_looks(K, design if sequential else "pocock", diff, se, a)
     if min(c1, c0, n1 - c1, n0 - c0) < 5:
         notes.append("fewer than 5 conversions or non-conversions in an arm: the z-test is rough")
     return ABTestResult(
@@ -530,6 +534,52 @@ class DiDEstimate:
     means: dict[str, float] = field(default_factory=dict)
 
 
+def _did_inputs(
+    y: ArrayLike, treated: ArrayLike, post: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Outcome, test and after indicators as floats; all four cells must have data."""
+    yv = np.asarray(y, dtype=np.float64)
+    d = np.asarray(treated, dtype=np.float64)
+    p = np.asarray(post, dtype=np.float64)
+    if not (yv.shape == d.shape == p.shape) or yv.ndim != 1:
+        raise ConfigError(
+            "difference_in_differences: y, treated and post must be 1-D of equal length"
+        )
+    if not np.all(np.isfinite(yv)):
+        raise ConfigError("difference_in_differences: y has NaN or infinite values")
+    cells = {(i, j): int(np.sum((d == i) & (p == j))) for i in (0, 1) for j in (0, 1)}
+    missing = [
+        f"{'test' if i else 'control'}/{'after' if j else 'before'}"
+        for (i, j), c in cells.items()
+        if c == 0
+    ]
+    if missing:
+        raise InsufficientDataError(
+            f"difference-in-differences needs data in all four cells; none in {', '.join(missing)}"
+        )
+    return yv, d, p
+
+
+def _robust_cov(
+    X: FloatArray, u: FloatArray, XtX_inv: FloatArray, cluster: ArrayLike | None
+) -> tuple[FloatArray, int, int]:
+    """OLS sandwich covariance: clustered (CR1, t with G - 1 df) or HC1 (n - k df).
+
+    Returns ``(covariance, clusters or observations, degrees of freedom)``.
+    """
+    n, k = X.shape
+    if cluster is not None:
+        codes = np.unique(np.asarray(cluster), return_inverse=True)[1]
+        G = int(codes.max()) + 1
+        scores = np.column_stack(
+            [np.bincount(codes, weights=X[:, j] * u, minlength=G) for j in range(k)]
+        )
+        factor = (G / max(G - 1, 1)) * ((n - 1) / max(n - k, 1))
+        return factor * XtX_inv @ (scores.T @ scores) @ XtX_inv, G, max(G - 1, 1)
+    meat = (X * (u * u)[:, None]).T @ X
+    return (n / max(n - k, 1)) * XtX_inv @ meat @ XtX_inv, n, max(n - k, 1)
+
+
 def difference_in_differences(
     y: ArrayLike,
     treated: ArrayLike,
@@ -553,44 +603,13 @@ def difference_in_differences(
     differences-in-differences estimates? *QJE* 119(1), 249–275.
     """
     a = _check_alpha(alpha)
-    yv = np.asarray(y, dtype=np.float64)
-    d = np.asarray(treated, dtype=np.float64)
-    p = np.asarray(post, dtype=np.float64)
-    if not (yv.shape == d.shape == p.shape) or yv.ndim != 1:
-        raise ConfigError(
-            "difference_in_differences: y, treated and post must be 1-D of equal length"
-        )
-    if not np.all(np.isfinite(yv)):
-        raise ConfigError("difference_in_differences: y has NaN or infinite values")
-    cells = {(i, j): int(np.sum((d == i) & (p == j))) for i in (0, 1) for j in (0, 1)}
-    missing = [
-        f"{'test' if i else 'control'}/{'after' if j else 'before'}"
-        for (i, j), c in cells.items()
-        if c == 0
-    ]
-    if missing:
-        raise InsufficientDataError(
-            f"difference-in-differences needs data in all four cells; none in {', '.join(missing)}"
-        )
+    yv, d, p = _did_inputs(y, treated, post)
     X = np.column_stack([np.ones_like(yv), d, p, d * p])
-    n, k = X.shape
+    n = X.shape[0]
     XtX_inv = np.linalg.inv(X.T @ X)
     beta = XtX_inv @ X.T @ yv
     u = yv - X @ beta
-    if cluster is not None:
-        codes = np.unique(np.asarray(cluster), return_inverse=True)[1]
-        G = int(codes.max()) + 1
-        scores = np.column_stack(
-            [np.bincount(codes, weights=X[:, j] * u, minlength=G) for j in range(k)]
-        )
-        factor = (G / max(G - 1, 1)) * ((n - 1) / max(n - k, 1))
-        cov = factor * XtX_inv @ (scores.T @ scores) @ XtX_inv
-        df = max(G - 1, 1)
-    else:
-        G = n
-        meat = (X * (u * u)[:, None]).T @ X
-        cov = (n / max(n - k, 1)) * XtX_inv @ meat @ XtX_inv
-        df = max(n - k, 1)
+    cov, G, df = _robust_cov(X, u, XtX_inv, cluster)
     se = float(math.sqrt(max(cov[3, 3], 0.0)))
     eff = float(beta[3])
     tc = float(stats.t.isf(a / 2, df))
@@ -796,6 +815,58 @@ def _positive(value: Any, name: str) -> float:
     return v
 
 
+def _pilot_effect(
+    eff: float,
+    r: float,
+    a: float,
+    baseline_rate: float | None,
+    baseline_mean: float | None,
+    baseline_sd: float | None,
+) -> tuple[str, float, float, Callable[[float], float], float]:
+    """The pilot's outcome kind, standardized effect size and power as a function of
+    the test arm's units.
+
+    A conversion rate uses Cohen's ``h`` (arcsine difference) with the normal test; a
+    mean outcome uses Cohen's ``d = effect x mean / sd`` with the t test. Returns
+    ``(kind, effect_size, baseline, power(n), smallest n)``.
+    """
+    if baseline_rate is not None:
+        p0 = _positive(baseline_rate, "baseline_rate")
+        if p0 >= 1:
+            raise ConfigError(f"baseline_rate is a share between 0 and 1, not {baseline_rate!r}")
+        p1 = p0 * (1 + eff)
+        if p1 >= 1:
+            raise ConfigError(
+                f"a {eff:.0%} lift on a {p0:.1%} rate exceeds 100 %; "
+                "choose a smaller minimum_effect"
+            )
+        h = abs(2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p0)))
+        return "conversion", h, p0, lambda n: _z_power(h, n, r, a), 2.0
+    if baseline_mean is not None and baseline_sd is not None:
+        m = _positive(baseline_mean, "baseline_mean")
+        s = _positive(baseline_sd, "baseline_sd")
+        d = eff * m / s
+        return "mean", d, m, lambda n: _t_power(d, n, r, a), 2.0 + 1e-9
+    raise ConfigError(
+        "plan_pilot needs baseline_rate (conversion test) or baseline_mean and "
+        "baseline_sd (a mean outcome per unit)"
+    )
+
+
+def _units_for_power(gap: Callable[[float], float], lo: float) -> float:
+    """The (fractional) units per arm where ``gap`` (power minus target) reaches 0.
+
+    Brackets the root by growing the upper end fourfold, then Brent's method; ``lo``
+    itself when even the smallest pilot has the power.
+    """
+    hi = 10.0
+    while gap(hi) < 0:  # a few bracket steps, not a loop over data
+        hi *= 4
+        if hi > 1e12:
+            raise ConfigError("the effect is too small to detect with any realistic pilot")
+    return lo if gap(lo) >= 0 else float(optimize.brentq(gap, lo, hi, xtol=1e-8))
+
+
 def plan_pilot(
     *,
     minimum_effect: float,
@@ -857,44 +928,10 @@ def plan_pilot(
         raise ConfigError(
             f"unknown sequential design {design!r}; choose one of {', '.join(_DESIGNS)}"
         )
-    if baseline_rate is not None:
-        p0 = _positive(baseline_rate, "baseline_rate")
-        if p0 >= 1:
-            raise ConfigError(f"baseline_rate is a share between 0 and 1, not {baseline_rate!r}")
-        p1 = p0 * (1 + eff)
-        if p1 >= 1:
-            raise ConfigError(
-                f"a {eff:.0%} lift on a {p0:.1%} rate exceeds 100 %; "
-                "choose a smaller minimum_effect"
-            )
-        h = abs(2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p0)))
-
-        def gap(n: float) -> float:
-            return _z_power(h, n, r, a) - pw
-
-        kind, es, base = "conversion", h, p0
-        lo = 2.0
-    elif baseline_mean is not None and baseline_sd is not None:
-        m = _positive(baseline_mean, "baseline_mean")
-        s = _positive(baseline_sd, "baseline_sd")
-        d = eff * m / s
-
-        def gap(n: float) -> float:
-            return _t_power(d, n, r, a) - pw
-
-        kind, es, base = "mean", d, m
-        lo = 2.0 + 1e-9
-    else:
-        raise ConfigError(
-            "plan_pilot needs baseline_rate (conversion test) or baseline_mean and "
-            "baseline_sd (a mean outcome per unit)"
-        )
-    hi = 10.0
-    while gap(hi) < 0:
-        hi *= 4
-        if hi > 1e12:
-            raise ConfigError("the effect is too small to detect with any realistic pilot")
-    n1 = lo if gap(lo) >= 0 else optimize.brentq(gap, lo, hi, xtol=1e-8)
+    kind, es, base, power_at, lo = _pilot_effect(
+        eff, r, a, baseline_rate, baseline_mean, baseline_sd
+    )
+    n1 = _units_for_power(lambda n: power_at(n) - pw, lo)
     infl = sequential_inflation(K, alpha=a, power=pw, design=design) if K > 1 else 1.0
     bounds = tuple(float(b) for b in sequential_boundaries(K, alpha=a, design=design))
     n_test = math.ceil(n1 * infl - 1e-9)
