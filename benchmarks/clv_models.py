@@ -333,7 +333,8 @@ def _table(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             table_row(
                 what,
-                f"peer subset n = {r['n_peer']:,} (ours on {r['n_full']:,}: {r['ours_full_s']:.1f} s)",
+                f"peer subset n = {r['n_peer']:,} (ours on {r['n_full']:,}: "
+                f"{r['ours_full_s']:.1f} s wall, {r['ours_full_cpu_s']:.1f} s CPU)",
                 f"PyMC-Marketing {cls} fit(method='map'), flat priors ({version})",
                 r["ratio"],
                 r["cpu_ratio"],
