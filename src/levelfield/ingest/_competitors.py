@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -83,15 +83,13 @@ class PreparedCompetitors:
         return self.rows_in - self.rows_rejected
 
 
-def prepare_competitors(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    name: str,
-    header: Sequence[str],
-    raw: str,
-    decimal_comma: bool | None,
-) -> PreparedCompetitors:
-    """Parse staged competitor rows (no workspace writes)."""
+def _competitor_columns(
+    name: str, header: Sequence[str]
+) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """Fixed column -> index, and the (index, name) of every attribute column.
+
+    Raises :class:`SchemaError` when there is no ``name`` column.
+    """
     low = [h.strip().lower() for h in header]
     if "name" not in low:
         raise SchemaError(
@@ -101,46 +99,31 @@ def prepare_competitors(
         )
     idx = {h: low.index(h) for h in FIXED if h in low}
     attrs = [(i, h) for i, h in enumerate(header) if low[i] not in FIXED]
-    name_c = f"c{idx['name']}"
+    return idx, attrs
+
+
+def _attribute_types(
+    con: duckdb.DuckDBPyConnection, raw: str, attrs: Sequence[tuple[int, str]], name_c: str
+) -> dict[str, str | None] | None:
+    """Attribute -> declared type from the optional ``#type`` row (None without one)."""
     type_rows = con.execute(
         f"SELECT {', '.join(f'c{i}' for i, _ in attrs) or 'NULL'} FROM {raw} "
         f"WHERE trim({name_c}) = '#type' LIMIT 1"
     ).fetchall()
-    types = (
-        {h: (t.strip() if t else None) for (_, h), t in zip(attrs, type_rows[0], strict=True)}
-        if type_rows and attrs
-        else None
-    )
-    rows_in = int(
-        con.execute(
-            f"SELECT count(*) FROM {raw} WHERE coalesce(trim({name_c}), '') <> '#type'"
-        ).fetchall()[0][0]
-    )
+    if not (type_rows and attrs):
+        return None
+    return {h: (t.strip() if t else None) for (_, h), t in zip(attrs, type_rows[0], strict=True)}
 
-    def c(field: str) -> str:
-        return f"nullif(trim(c{idx[field]}), '')" if field in idx else "NULL"
 
-    dc = bool(decimal_comma)
+def _competitor_error_sql(
+    c: Callable[[str], str], hdr: Mapping[str, str], share: str, snap: str, dc: bool
+) -> str:
+    """SQL struct (col, val, reason) of a competitor row's first failed check.
+
+    ``c`` gives a fixed column's trimmed SQL; ``share`` and ``snap`` the parsed
+    market share and snapshot date.
+    """
     share_txt = f"regexp_replace({c('market_share')}, '%$', '')"
-    share = (
-        f"(CASE WHEN {c('market_share')} LIKE '%\\%' ESCAPE '\\' THEN "
-        f"{number_sql(share_txt, dc, 'DOUBLE')} / 100 ELSE "
-        f"{number_sql(c('market_share'), dc, 'DOUBLE')} END)"
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _lf_dcol AS SELECT {c('snapshot_date')} AS d FROM {raw}"
-    )
-    plan = plan_dates(
-        con, "_lf_dcol", "d", name=name, label="snapshot_date", dayfirst=None, date_format=None
-    )
-    snap = f"CAST({plan.sql(c('snapshot_date'))} AS DATE)"
-    attr_json = (
-        "json_object(" + ", ".join(f"{lit(h)}, nullif(trim(c{i}), '')" for i, h in attrs) + ")"
-        if attrs
-        else "json_object()"
-    )
-    types_sql = f"CAST({lit(json.dumps(types))} AS JSON)" if types else "NULL"
-    hdr = {f: lit(header[i]) for f, i in idx.items()}
     checks = [
         (f"{c('name')} IS NULL", hdr["name"], "NULL", "'blank (name is required)'"),
         (
@@ -168,7 +151,7 @@ def prepare_competitors(
             "'not a date; use YYYY-MM-DD'",
         ),
     ]
-    err = (
+    return (
         "(CASE "
         + " ".join(
             f"WHEN {cond} THEN {{'col': {col}, 'val': CAST({val} AS VARCHAR), 'reason': {r}}}"
@@ -176,18 +159,91 @@ def prepare_competitors(
         )
         + " END)"
     )
-    slug = f"trim(regexp_replace(lower({c('name')}), '[^a-z0-9]+', '-', 'g'), '-')"
-    for t in (PV, BAD):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
-    con.execute("DROP TABLE IF EXISTS _lf_cpv0")
+
+
+def _competitor_select(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    name: str,
+    header: Sequence[str],
+    raw: str,
+    idx: Mapping[str, int],
+    attrs: Sequence[tuple[int, str]],
+    types: Mapping[str, str | None] | None,
+    decimal_comma: bool | None,
+) -> str:
+    """The SELECT list that parses one staged competitor row (id, name, self flag,
+    attributes as JSON, market share, snapshot date, source, error struct)."""
+
+    def c(field: str) -> str:
+        return f"nullif(trim(c{idx[field]}), '')" if field in idx else "NULL"
+
+    dc = bool(decimal_comma)
+    share_txt = f"regexp_replace({c('market_share')}, '%$', '')"
+    share = (
+        f"(CASE WHEN {c('market_share')} LIKE '%\\%' ESCAPE '\\' THEN "
+        f"{number_sql(share_txt, dc, 'DOUBLE')} / 100 ELSE "
+        f"{number_sql(c('market_share'), dc, 'DOUBLE')} END)"
+    )
     con.execute(
-        "CREATE TEMP TABLE _lf_cpv0 AS "
-        f"SELECT _row, {slug} AS competitor_id, {c('name')} AS name, "
+        f"CREATE OR REPLACE TEMP VIEW _lf_dcol AS SELECT {c('snapshot_date')} AS d FROM {raw}"
+    )
+    plan = plan_dates(
+        con, "_lf_dcol", "d", name=name, label="snapshot_date", dayfirst=None, date_format=None
+    )
+    snap = f"CAST({plan.sql(c('snapshot_date'))} AS DATE)"
+    attr_json = (
+        "json_object(" + ", ".join(f"{lit(h)}, nullif(trim(c{i}), '')" for i, h in attrs) + ")"
+        if attrs
+        else "json_object()"
+    )
+    types_sql = f"CAST({lit(json.dumps(types))} AS JSON)" if types else "NULL"
+    hdr = {f: lit(header[i]) for f, i in idx.items()}
+    err = _competitor_error_sql(c, hdr, share, snap, dc)
+    slug = f"trim(regexp_replace(lower({c('name')}), '[^a-z0-9]+', '-', 'g'), '-')"
+    return (
+        f"_row, {slug} AS competitor_id, {c('name')} AS name, "
         f"coalesce({bool_sql(c('self'))}, false) AS is_self, {attr_json} AS attributes, "
         f"{types_sql} AS attribute_types, {c('description')} AS description, "
         f"{share} AS market_share, {snap} AS snapshot_date, {c('source')} AS source, "
-        f"{err} AS err FROM {raw} WHERE coalesce(trim({name_c}), '') <> '#type'"
+        f"{err} AS err"
     )
+
+
+def prepare_competitors(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    name: str,
+    header: Sequence[str],
+    raw: str,
+    decimal_comma: bool | None,
+) -> PreparedCompetitors:
+    """Parse staged competitor rows (no workspace writes).
+
+    Stages: find the columns (:func:`_competitor_columns`), read the ``#type`` row
+    (:func:`_attribute_types`), parse each row (:func:`_competitor_select`), give firms
+    that share a name their own ids (:func:`_separate_shared_names`), keep the last row
+    per id, and count rejects.
+    """
+    idx, attrs = _competitor_columns(name, header)
+    name_c = f"c{idx['name']}"
+    types = _attribute_types(con, raw, attrs, name_c)
+    not_type_row = f"coalesce(trim({name_c}), '') <> '#type'"
+    rows_in = int(con.execute(f"SELECT count(*) FROM {raw} WHERE {not_type_row}").fetchall()[0][0])
+    select = _competitor_select(
+        con,
+        name=name,
+        header=header,
+        raw=raw,
+        idx=idx,
+        attrs=attrs,
+        types=types,
+        decimal_comma=decimal_comma,
+    )
+    for t in (PV, BAD):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP TABLE IF EXISTS _lf_cpv0")
+    con.execute(f"CREATE TEMP TABLE _lf_cpv0 AS SELECT {select} FROM {raw} WHERE {not_type_row}")
     name_notes = _separate_shared_names(con, [h for _, h in attrs])
     con.execute(
         f"CREATE TEMP TABLE {PV} AS SELECT *, err IS NULL AND row_number() OVER "
@@ -226,6 +282,47 @@ def prepare_competitors(
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def split_shared_name(
+    cid: str,
+    name: str,
+    rows: Sequence[int],
+    values: Sequence[Mapping[str, object]],
+    attrs: Sequence[str],
+) -> tuple[list[tuple[str, str, int]], str | None, str | None]:
+    """Tell apart the rows of one competitor name: (id, shown name, row) renames, a
+    note when they are kept apart, a note when they are one firm listed twice.
+
+    The first attribute (in ``attrs`` order) whose values are non-blank and differ on
+    every row names them; rows equal in every attribute are merged (no rename); other
+    rows are numbered.
+
+    Examples
+    --------
+    >>> split_shared_name("blackrocks", "Blackrocks", [3, 9],
+    ...                   [{"state": "MI"}, {"state": "MA"}], ["state"])[0]
+    [('blackrocks-mi', 'Blackrocks (MI)', 3), ('blackrocks-ma', 'Blackrocks (MA)', 9)]
+    """
+    by = next(
+        (
+            a
+            for a in attrs
+            if all(_slug(str(v.get(a) or "")) for v in values)
+            and len({_slug(str(v.get(a) or "")) for v in values}) == len(values)
+        ),
+        None,
+    )
+    if by is not None:
+        renames = [
+            (f"{cid}-{_slug(str(v[by]))}", f"{name} ({v[by]})", r)
+            for v, r in zip(values, rows, strict=True)
+        ]
+        return renames, f"{name} ({by}: {' / '.join(str(v[by]) for v in values)})", None
+    if all(v == values[0] for v in values):
+        return [], None, f"rows {', '.join(str(r) for r in rows)} ({name})"
+    renames = [(f"{cid}-{i + 1}", f"{name} ({i + 1})", r) for i, r in enumerate(rows)]
+    return renames, f"{name} (rows {', '.join(str(r) for r in rows)}, numbered)", None
 
 
 def _separate_shared_names(con: duckdb.DuckDBPyConnection, attrs: Sequence[str]) -> list[str]:
@@ -269,26 +366,10 @@ def _separate_shared_names(con: duckdb.DuckDBPyConnection, attrs: Sequence[str])
     merged: list[str] = []
     for cid, name, rows, attr_texts in groups:
         values = [json.loads(t) if t else {} for t in attr_texts]
-        by = next(
-            (
-                a
-                for a in attrs
-                if all(_slug(str(v.get(a) or "")) for v in values)
-                and len({_slug(str(v.get(a) or "")) for v in values}) == len(values)
-            ),
-            None,
-        )
-        if by is not None:
-            renames += [
-                (f"{cid}-{_slug(str(v[by]))}", f"{name} ({v[by]})", r)
-                for v, r in zip(values, rows, strict=True)
-            ]
-            kept.append(f"{name} ({by}: {' / '.join(str(v[by]) for v in values)})")
-        elif all(v == values[0] for v in values):
-            merged.append(f"rows {', '.join(str(r) for r in rows)} ({name})")
-        else:
-            renames += [(f"{cid}-{i + 1}", f"{name} ({i + 1})", r) for i, r in enumerate(rows)]
-            kept.append(f"{name} (rows {', '.join(str(r) for r in rows)}, numbered)")
+        new, kept_note, merged_note = split_shared_name(cid, name, rows, values, attrs)
+        renames += new
+        kept += [kept_note] if kept_note else []
+        merged += [merged_note] if merged_note else []
     if renames:
         con.executemany(
             # the shown name carries the telling value too, so that the landscape (which

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -149,6 +150,102 @@ def _shapes(con: duckdb.DuckDBPyConnection, sample: str) -> list[tuple[str, str,
     return [(str(a), str(b), int(c), int(d), int(e)) for a, b, c, d, e in rows]
 
 
+@dataclass
+class _ShapeFormats:
+    """Formats per date shape of a sample, and the day/month evidence.
+
+    ``fixed``: shapes with one reading (ISO, month names); ``dmy``/``mdy``: the
+    day-first and month-first formats of day/month shapes; ``n_dmy``/``n_mdy``: values
+    only one order can read; ``n_slash``: day/month values; ``example``: one of them.
+    """
+
+    fixed: dict[str, str] = field(default_factory=dict)
+    dmy: dict[str, str] = field(default_factory=dict)
+    mdy: dict[str, str] = field(default_factory=dict)
+    n_dmy: int = 0
+    n_mdy: int = 0
+    n_slash: int = 0
+    example: str | None = None
+
+
+def _classify_shapes(rows: Sequence[tuple[str, str, int, int, int]]) -> _ShapeFormats:
+    """Sort the shapes of :func:`_shapes` into fixed and day/month ones with evidence."""
+    out = _ShapeFormats()
+    for shape, ex, n, e_dmy, e_mdy in rows:
+        other, d, m = _formats_for(ex)
+        if other is not None:
+            out.fixed[shape] = other
+        elif d is not None or m is not None:
+            out.n_slash += n
+            out.example = out.example or ex
+            if d is not None:
+                out.dmy[shape] = d
+                out.n_dmy += e_dmy
+            if m is not None:
+                out.mdy[shape] = m
+                out.n_mdy += e_mdy
+    return out
+
+
+def choose_date_order(
+    n_slash: int,
+    n_dmy: int,
+    n_mdy: int,
+    *,
+    dayfirst: bool | None,
+    native_order: str | None,
+    dmy_only: bool,
+    mdy_only: bool,
+) -> str | None:
+    """``"dmy"`` or ``"mdy"`` for a column's day/month dates, None when undecidable.
+
+    In order: no day/month values (irrelevant, ``"dmy"``); the user's
+    ``--dayfirst``/``--monthfirst``; the values only one order reads (the majority
+    wins; the minority is rejected row by row); the platform's own order; shapes that
+    fit only one order.
+
+    Examples
+    --------
+    >>> choose_date_order(10, 3, 1, dayfirst=None, native_order="mdy",
+    ...                   dmy_only=False, mdy_only=False)
+    'dmy'
+    >>> choose_date_order(10, 0, 0, dayfirst=None, native_order=None,
+    ...                   dmy_only=False, mdy_only=False) is None
+    True
+    """
+    if not n_slash:
+        return "dmy"
+    if dayfirst is not None:
+        return "dmy" if dayfirst else "mdy"
+    if n_dmy or n_mdy:
+        return "dmy" if n_dmy >= n_mdy else "mdy"
+    if native_order is not None:
+        return native_order
+    if dmy_only:
+        return "dmy"
+    if mdy_only:
+        return "mdy"
+    return None
+
+
+def _add_unsampled_shapes(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, plan: DatePlan, order: str
+) -> DatePlan:
+    """Shapes beyond the sample: plan them from the rows the sample's formats miss."""
+    missed = _shapes(
+        con,
+        f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL "
+        f"AND {plan.sql(column, '')} IS NULL LIMIT 50000",
+    )
+    extra: dict[str, str] = {}
+    for shape, ex, _n, _d, _m in missed:
+        other, d, m = _formats_for(ex)
+        f = other or (d if order == "dmy" else m)
+        if f is not None and shape not in plan.formats:
+            extra[shape] = f
+    return DatePlan({**plan.formats, **extra}, plan.order) if extra else plan
+
+
 def plan_dates(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -162,6 +259,10 @@ def plan_dates(
 ) -> DatePlan:
     """Decide how to parse ``table.column`` from all its values.
 
+    Stages: the shapes of a 50,000-value sample (:func:`_classify_shapes`), all values
+    when the sample cannot decide, the order (:func:`choose_date_order`), then shapes
+    the sample missed (:func:`_add_unsampled_shapes`).
+
     Raises
     ------
     AmbiguousDateError
@@ -170,71 +271,36 @@ def plan_dates(
     if date_format is not None:
         return DatePlan({}, None, user_format=date_format)
     rows = _shapes(con, f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL LIMIT 50000")
-    fixed: dict[str, str] = {}
-    dmy: dict[str, str] = {}
-    mdy: dict[str, str] = {}
-    n_dmy = n_mdy = n_slash = 0
-    example = None
-    for shape, ex, _n, e_dmy, e_mdy in rows:
-        other, d, m = _formats_for(str(ex))
-        if other is not None:
-            fixed[str(shape)] = other
-        elif d is not None or m is not None:
-            n_slash += int(_n)
-            example = example or str(ex)
-            if d is not None:
-                dmy[str(shape)] = d
-                n_dmy += int(e_dmy)
-            if m is not None:
-                mdy[str(shape)] = m
-                n_mdy += int(e_mdy)
-    if not n_slash and not fixed:
+    s = _classify_shapes(rows)
+    if not s.n_slash and not s.fixed:
         return DatePlan({}, None)
-    if n_slash and not (n_dmy or n_mdy) and dayfirst is None:
+    if s.n_slash and not (s.n_dmy or s.n_mdy) and dayfirst is None:
         # The sample cannot decide: look at every value of the column.
         full = _shapes(con, f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL")
         for _shape, ex, _n, e_dmy, e_mdy in full:
-            _, d, m = _formats_for(str(ex))
+            _, d, _m = _formats_for(ex)
             if d is not None:
-                n_dmy += int(e_dmy)
-                n_mdy += int(e_mdy)
-    if not n_slash:
-        order = "dmy"  # irrelevant: no day/month values
-    elif dayfirst is not None:
-        order = "dmy" if dayfirst else "mdy"
-    elif n_dmy or n_mdy:
-        # The column decides; a minority in the other order is rejected row by row.
-        order = "dmy" if n_dmy >= n_mdy else "mdy"
-    elif native_order is not None:
-        order = native_order
-    elif dmy and not mdy:
-        order = "dmy"
-    elif mdy and not dmy:
-        order = "mdy"
-    else:
+                s.n_dmy += e_dmy
+                s.n_mdy += e_mdy
+    order = choose_date_order(
+        s.n_slash,
+        s.n_dmy,
+        s.n_mdy,
+        dayfirst=dayfirst,
+        native_order=native_order,
+        dmy_only=bool(s.dmy) and not s.mdy,
+        mdy_only=bool(s.mdy) and not s.dmy,
+    )
+    if order is None:
         raise AmbiguousDateError(
-            f'{name} column "{label}": every one of its {n_slash:,} day/month dates (e.g. '
-            f'"{example}") reads both as day-first (DD/MM) and as month-first (MM/DD), so '
+            f'{name} column "{label}": every one of its {s.n_slash:,} day/month dates (e.g. '
+            f'"{s.example}") reads both as day-first (DD/MM) and as month-first (MM/DD), so '
             "the order cannot be decided from the file; pass --dayfirst or --monthfirst, "
             'or --date-format (e.g. --date-format "%d/%m/%Y")'
         )
-    chosen = dmy if order == "dmy" else mdy
+    chosen = s.dmy if order == "dmy" else s.mdy
     ordered = {
-        str(r[0]): fixed.get(str(r[0])) or chosen[str(r[0])]
-        for r in rows
-        if str(r[0]) in fixed or str(r[0]) in chosen
+        r[0]: s.fixed.get(r[0]) or chosen[r[0]] for r in rows if r[0] in s.fixed or r[0] in chosen
     }
-    plan = DatePlan(ordered, order if n_slash else None)
-    # Shapes beyond the sample: plan them from the rows the sample's formats miss.
-    missed = _shapes(
-        con,
-        f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL "
-        f"AND {plan.sql(column, '')} IS NULL LIMIT 50000",
-    )
-    extra: dict[str, str] = {}
-    for shape, ex, _n, _d, _m in missed:
-        other, d, m = _formats_for(str(ex))
-        f = other or (d if order == "dmy" else m)
-        if f is not None and str(shape) not in plan.formats:
-            extra[str(shape)] = f
-    return DatePlan({**plan.formats, **extra}, plan.order) if extra else plan
+    plan = DatePlan(ordered, order if s.n_slash else None)
+    return _add_unsampled_shapes(con, table, column, plan, order)

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -29,6 +28,7 @@ from levelfield.ingest._competitors import (
     TEMPLATE_HEADER,
     TEMPLATE_ROWS,
     TEMPLATE_TYPES,
+    PreparedCompetitors,
     prepare_competitors,
 )
 from levelfield.ingest._currency import check_order_rates
@@ -37,11 +37,18 @@ from levelfield.ingest._profiles import (
     GENERIC_FIELDS,
     ORDER_PROFILES,
     OrderProfile,
+    ProfileMatch,
     detect_profile,
     norm,
 )
-from levelfield.ingest._read import RAW, SourceFile, TableInfo, open_source, stage_rows
-from levelfield.ingest._tables import TABLE_SPECS, prepare_table, resolve_columns, template_rows
+from levelfield.ingest._read import RAW, SourceFile, Staged, TableInfo, open_source, stage_rows
+from levelfield.ingest._tables import (
+    TABLE_SPECS,
+    PreparedTable,
+    prepare_table,
+    resolve_columns,
+    template_rows,
+)
 from levelfield.workspace import Workspace, reference_currencies, sync_reference_rates
 
 __all__ = ["KINDS", "PROFILES", "ImportSummary", "import_file", "template_csv"]
@@ -256,8 +263,30 @@ def _order_plan(
     match = detect_profile(header, fmt) if profile is None else None
     if match is not None and match.profile is not None and not mapping:
         return match.profile, match.reason, dict(match.profile.fields)
-    # Generic: --map first, then columns named like levelfield's fields.
-    fields = {}
+    fields = _generic_fields(name, header, mapping)
+    amount_ok = (
+        ("quantity" in fields and "unit_price" in fields)
+        or "line_total" in fields
+        or "gross" in fields
+        or "total" in fields
+    )
+    if "order_id" not in fields or "ordered_at" not in fields or not amount_ok:
+        raise _unknown_layout(name, header, fields, amount_ok, match)
+    how = "--map and column names" if mapping else "column names"
+    mapped = ", ".join(f"{c}->{f}" for f, c in fields.items())
+    reason = f"generic layout from {how} ({mapped})"
+    if match is not None and match.closest is not None and not mapping:
+        reason += f"; no platform profile matched (closest: {match.closest})"
+    return None, reason, fields
+
+
+def _generic_fields(name: str, header: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """Field -> column of the generic layout: ``--map`` first, then columns named like
+    levelfield's fields or their aliases (each column used once).
+
+    A reversed mapping (``field=Column``) is accepted when it is unambiguous.
+    """
+    fields: dict[str, str] = {}
     hdr = {norm(h): h for h in header}
     alias = {norm(a): f for f, al in GENERIC_FIELDS.items() for a in (f, *al)}
     for col, target in mapping.items():
@@ -282,41 +311,41 @@ def _order_plan(
             if norm(cand) in hdr and hdr[norm(cand)] not in fields.values():
                 fields[fld] = hdr[norm(cand)]
                 break
-    amount_ok = (
-        ("quantity" in fields and "unit_price" in fields)
-        or "line_total" in fields
-        or "gross" in fields
-        or "total" in fields
-    )
-    if "order_id" not in fields or "ordered_at" not in fields or not amount_ok:
-        closest = ""
-        if match is not None and match.closest is not None:
-            cp = by_name[match.closest]
-            closest = (
-                f" The closest profile is {cp.title} ({cp.name}): the file has "
-                f"{len(match.shared)} of its identifying columns "
-                f"({', '.join(match.shared)}) and lacks {', '.join(match.missing)}."
-            )
-        raise UnknownLayoutError(
-            f"{name}: no profile matched the header and the generic layout lacks "
-            + ", ".join(
-                f
-                for f, ok in (
-                    ("order_id", "order_id" in fields),
-                    ("ordered_at", "ordered_at" in fields),
-                    ("an amount (quantity+unit_price, line_total, gross or total)", amount_ok),
-                )
-                if not ok
-            )
-            + f". Columns found: {', '.join(header)}.{closest} Map the columns with "
-            '--map "Your column=field" (fields: ' + ", ".join(GENERIC_FIELDS) + ")"
+    return fields
+
+
+def _unknown_layout(
+    name: str,
+    header: Sequence[str],
+    fields: Mapping[str, str],
+    amount_ok: bool,
+    match: ProfileMatch | None,
+) -> UnknownLayoutError:
+    """The error for a file no profile matched and the generic layout cannot read:
+    what is missing, the closest profile, and how to map the columns."""
+    closest = ""
+    if match is not None and match.closest is not None:
+        cp = {p.name: p for p in ORDER_PROFILES}[match.closest]
+        closest = (
+            f" The closest profile is {cp.title} ({cp.name}): the file has "
+            f"{len(match.shared)} of its identifying columns "
+            f"({', '.join(match.shared)}) and lacks {', '.join(match.missing)}."
         )
-    how = "--map and column names" if mapping else "column names"
-    mapped = ", ".join(f"{c}->{f}" for f, c in fields.items())
-    reason = f"generic layout from {how} ({mapped})"
-    if match is not None and match.closest is not None and not mapping:
-        reason += f"; no platform profile matched (closest: {match.closest})"
-    return None, reason, fields
+    lacking = ", ".join(
+        f
+        for f, ok in (
+            ("order_id", "order_id" in fields),
+            ("ordered_at", "ordered_at" in fields),
+            ("an amount (quantity+unit_price, line_total, gross or total)", amount_ok),
+        )
+        if not ok
+    )
+    return UnknownLayoutError(
+        f"{name}: no profile matched the header and the generic layout lacks "
+        + lacking
+        + f". Columns found: {', '.join(header)}.{closest} Map the columns with "
+        '--map "Your column=field" (fields: ' + ", ".join(GENERIC_FIELDS) + ")"
+    )
 
 
 def _mapped_fields(maps: Mapping[str, str]) -> set[str]:
@@ -384,6 +413,56 @@ def _choose_table(
     )
 
 
+@dataclass(frozen=True)
+class _Options:
+    """The user's import options, checked (``--map`` parsed, ``--store`` stripped)."""
+
+    profile: str | None
+    maps: dict[str, str]
+    channel: str | None
+    dayfirst: bool | None
+    date_format: str | None
+    decimal_comma: bool | None
+    currency: str | None
+    max_reject_rate: float
+    store: str | None
+
+
+def _check_options(
+    kind: str,
+    profile: str | None,
+    max_reject_rate: float,
+    currency: str | None,
+    store: str | None,
+    date_format: str | None,
+) -> None:
+    """Raise :class:`ConfigError` for an option value ``import_file`` cannot use."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if profile is not None and profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile is not None and kind != "orders":
+        raise ConfigError(f"--profile applies to orders only, not {kind}")
+    if isinstance(max_reject_rate, bool) or not isinstance(max_reject_rate, int | float):
+        raise ConfigError(
+            f"--max-reject-rate must be a number from 0 to 1, not {max_reject_rate!r}"
+        )
+    if not 0 <= float(max_reject_rate) <= 1:
+        raise ConfigError(
+            f"--max-reject-rate must be from 0 to 1 (a share, 0.01 = 1 %), not {max_reject_rate}"
+        )
+    if currency is not None and (len(currency.strip()) != 3 or not currency.strip().isalpha()):
+        raise ConfigError(f"--currency must be a 3-letter ISO code such as EUR, not {currency!r}")
+    if store is not None and (not store.strip() or ":" in store or len(store) > 100):
+        raise ConfigError(
+            f"--store must be a short name without ':' (e.g. shop-berlin), not {store!r}"
+        )
+    if date_format is not None and "%" not in date_format:
+        raise ConfigError(
+            f'--date-format {date_format!r} has no % codes; write e.g. "%d/%m/%Y %H:%M"'
+        )
+
+
 def import_file(
     ws: Workspace,
     kind: str,
@@ -402,6 +481,9 @@ def import_file(
     progress: ProgressCallback = no_progress,
 ) -> ImportSummary:
     """Import one export file into the workspace, all or nothing.
+
+    Longer than 80 lines only for its parameter documentation; the work is done by
+    :func:`_check_options` and :func:`_import`.
 
     Parameters
     ----------
@@ -457,31 +539,18 @@ def import_file(
     RejectThresholdError
         More rows were rejected than ``max_reject_rate`` allows; nothing was written.
     """
-    if kind not in KINDS:
-        raise ConfigError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if profile is not None and profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if profile is not None and kind != "orders":
-        raise ConfigError(f"--profile applies to orders only, not {kind}")
-    if isinstance(max_reject_rate, bool) or not isinstance(max_reject_rate, int | float):
-        raise ConfigError(
-            f"--max-reject-rate must be a number from 0 to 1, not {max_reject_rate!r}"
-        )
-    if not 0 <= float(max_reject_rate) <= 1:
-        raise ConfigError(
-            f"--max-reject-rate must be from 0 to 1 (a share, 0.01 = 1 %), not {max_reject_rate}"
-        )
-    if currency is not None and (len(currency.strip()) != 3 or not currency.strip().isalpha()):
-        raise ConfigError(f"--currency must be a 3-letter ISO code such as EUR, not {currency!r}")
-    if store is not None and (not store.strip() or ":" in store or len(store) > 100):
-        raise ConfigError(
-            f"--store must be a short name without ':' (e.g. shop-berlin), not {store!r}"
-        )
-    if date_format is not None and "%" not in date_format:
-        raise ConfigError(
-            f'--date-format {date_format!r} has no % codes; write e.g. "%d/%m/%Y %H:%M"'
-        )
-    maps = _parse_mapping(mapping)
+    _check_options(kind, profile, max_reject_rate, currency, store, date_format)
+    opts = _Options(
+        profile=profile,
+        maps=_parse_mapping(mapping),
+        channel=channel,
+        dayfirst=dayfirst,
+        date_format=date_format,
+        decimal_comma=decimal_comma,
+        currency=currency,
+        max_reject_rate=float(max_reject_rate),
+        store=store.strip() if store else None,
+    )
     ws.require_key()  # customer identifiers are pseudonymized: say now if the key is missing
     progress("reading file", 0.0)
     src = open_source(path, sheet=sheet)
@@ -493,62 +562,56 @@ def import_file(
     old_limit = str(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
     con.execute(f"SET memory_limit = '{_IMPORT_MEMORY}'")
     try:
-        return _import(
-            ws,
-            con,
-            src,
-            kind,
-            profile,
-            maps,
-            channel,
-            dayfirst,
-            date_format,
-            decimal_comma,
-            currency,
-            float(max_reject_rate),
-            progress,
-            store.strip() if store else None,
-        )
+        return _import(ws, con, src, kind, opts, progress)
     finally:
         src.cleanup()
-        try:
-            for v in _TEMP_VIEWS:
-                con.execute(f"DROP VIEW IF EXISTS {v}")
-            for t in _TEMP_TABLES:
-                con.execute(f"DROP TABLE IF EXISTS {t}")
-            con.execute(f"SET memory_limit = '{old_limit}'")
-        except duckdb.Error:  # connection already unusable; nothing left to clean
-            pass
+        _drop_temp(con, old_limit)
 
 
-def _import(
-    ws: Workspace,
-    con: duckdb.DuckDBPyConnection,
-    src: SourceFile,
-    kind: str,
-    profile: str | None,
-    maps: dict[str, str],
-    channel: str | None,
-    dayfirst: bool | None,
-    date_format: str | None,
-    decimal_comma: bool | None,
-    currency: str | None,
-    max_reject_rate: float,
-    progress: ProgressCallback,
-    store: str | None = None,
-) -> ImportSummary:
-    table = _choose_table(src, kind, profile, maps)
-    header = table.header
+def _drop_temp(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    """Drop the import's temporary views and tables and restore DuckDB's memory limit."""
+    try:
+        for v in _TEMP_VIEWS:
+            con.execute(f"DROP VIEW IF EXISTS {v}")
+        for t in _TEMP_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    except duckdb.Error:  # connection already unusable; nothing left to clean
+        pass
+
+
+@dataclass(frozen=True)
+class _ColumnPlan:
+    """Which file columns an import reads and how they are named.
+
+    ``sources``/``labels`` (orders: field -> SQL over ``c<i>`` and the column label)
+    and ``columns`` (plain kinds: field -> column index) are empty for the other kinds.
+    """
+
+    profile_name: str
+    reason: str
+    used: frozenset[int]
+    order_profile: OrderProfile | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, int] = field(default_factory=dict)
+
+
+def _plan_columns(
+    name: str, header: Sequence[str], fmt: str, kind: str, profile: str | None, maps: dict[str, str]
+) -> _ColumnPlan:
+    """The columns an import of ``kind`` reads from ``header``, or a ``SchemaError``.
+
+    Orders follow their profile (or the generic layout); competitors read every column;
+    the plain kinds follow :data:`TABLE_SPECS`. A used column whose name appears twice
+    in the header is refused (which one is meant cannot be known).
+    """
     index: dict[str, int] = {}
     for i, h in enumerate(header):
         index.setdefault(norm(h), i)
     used: set[int] = set()
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-    order_profile: OrderProfile | None = None
     if kind == "orders":
-        order_profile, reason, specs = _order_plan(src.name, header, src.fmt, profile, maps)
-        profile_name = order_profile.name if order_profile else "generic"
+        order_profile, reason, specs = _order_plan(name, header, fmt, profile, maps)
         sources: dict[str, str] = {}
         labels: dict[str, str] = {}
         for f, spec in specs.items():
@@ -556,52 +619,62 @@ def _import(
             if sql is not None:
                 sources[f] = sql
                 labels[f] = spec if not spec.startswith("=") else f
-    elif kind == "competitors":
-        profile_name, reason = "competitors", "levelfield competitor CSV (name + attributes)"
-        used.update(range(len(header)))
-    else:
-        spec_t = TABLE_SPECS[kind]
-        cols = resolve_columns(spec_t, header, maps)
-        missing = [c.name for c in spec_t.cols if c.required and c.name not in cols]
-        if missing:
-            raise SchemaError(
-                f"{src.name}: missing required column(s) {', '.join(missing)} for {kind}. "
-                f"Columns found: {', '.join(header)}. Expected: "
-                + ", ".join(c.name + (" (required)" if c.required else "") for c in spec_t.cols)
-                + f". See 'levelfield template {kind}', or map yours with --map column=field"
-            )
-        profile_name, reason = kind, f"levelfield {kind} CSV ({len(cols)} known columns)"
-        used.update(cols.values())
-    if kind != "competitors":
-        _check_duplicates(src.name, header, used)
+        _check_duplicates(name, header, used)
+        pname = order_profile.name if order_profile else "generic"
+        return _ColumnPlan(pname, reason, frozenset(used), order_profile, sources, labels)
+    if kind == "competitors":
+        reason = "levelfield competitor CSV (name + attributes)"
+        return _ColumnPlan("competitors", reason, frozenset(range(len(header))))
+    spec_t = TABLE_SPECS[kind]
+    cols = resolve_columns(spec_t, header, maps)
+    missing = [c.name for c in spec_t.cols if c.required and c.name not in cols]
+    if missing:
+        raise SchemaError(
+            f"{name}: missing required column(s) {', '.join(missing)} for {kind}. "
+            f"Columns found: {', '.join(header)}. Expected: "
+            + ", ".join(c.name + (" (required)" if c.required else "") for c in spec_t.cols)
+            + f". See 'levelfield template {kind}', or map yours with --map column=field"
+        )
+    _check_duplicates(name, header, set(cols.values()))
+    reason = f"levelfield {kind} CSV ({len(cols)} known columns)"
+    return _ColumnPlan(kind, reason, frozenset(cols.values()), columns=cols)
 
+
+def _earlier_import(
+    con: duckdb.DuckDBPyConnection, src: SourceFile, kind: str, plan: _ColumnPlan
+) -> ImportSummary | None:
+    """The summary of an earlier successful import of the same file and profile, if any."""
     prior = con.execute(
         "SELECT import_id, rows_in, rows_loaded, rows_rejected FROM imports "
         "WHERE sha256 = ? AND profile = ? AND kind = ? AND status = 'ok' "
         "ORDER BY import_id LIMIT 1",
-        [src.sha256, profile_name, kind],
+        [src.sha256, plan.profile_name, kind],
     ).fetchall()
-    if prior:
-        p = prior[0]
-        return ImportSummary(
-            import_id=int(p[0]),
-            kind=kind,
-            source_name=src.name,
-            profile=profile_name,
-            profile_reason=reason,
-            rows_in=int(p[1]),
-            rows_loaded=int(p[2]),
-            rows_rejected=int(p[3]),
-            top_reasons=[],
-            date_min=None,
-            date_max=None,
-            revenue={},
-            skipped_duplicate=True,
-        )
+    if not prior:
+        return None
+    p = prior[0]
+    return ImportSummary(
+        import_id=int(p[0]),
+        kind=kind,
+        source_name=src.name,
+        profile=plan.profile_name,
+        profile_reason=plan.reason,
+        rows_in=int(p[1]),
+        rows_loaded=int(p[2]),
+        rows_rejected=int(p[3]),
+        top_reasons=[],
+        date_min=None,
+        date_max=None,
+        revenue={},
+        skipped_duplicate=True,
+    )
 
-    progress("staging rows", 0.1)
-    staged = stage_rows(con, src, table, sorted(used))
-    rows_in = staged.rows + len(staged.structural_rejects)
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, src: SourceFile, table: TableInfo, plan: _ColumnPlan
+) -> Staged:
+    """Stage the used columns into :data:`RAW`; a ``DataError`` when no data row is left."""
+    staged = stage_rows(con, src, table, sorted(plan.used))
     if staged.rows == 0:
         what = "only a header" if table.has_header else "no data rows"
         extra = (
@@ -610,87 +683,147 @@ def _import(
             else ""
         )
         raise DataError(f"{src.name} has {what}, no data rows{extra}; export the data again")
+    return staged
 
-    progress("parsing and validating", 0.35)
-    prepared: Any
-    if kind == "orders":
-        if order_profile is not None:
-            gross_from, amounts, owns = (
-                order_profile.gross_from,
-                order_profile.amounts,
-                order_profile.owns_orders,
-            )
-            default_channel = order_profile.channel
-        else:
-            gross_from = _generic_amount_basis(set(sources), _mapped_fields(maps))
-            amounts, owns, default_channel = "first", True, "direct"
-        prepared = prepare_orders(
-            con,
-            name=src.name,
-            profile=order_profile,
-            sources=sources,
-            labels=labels,
-            raw=RAW,
-            opts=OrderOptions(decimal_comma, dayfirst, date_format, currency, channel, store),
-            default_channel=default_channel,
-            default_currency=ws.currency(),
-            gross_from=gross_from,
-            amounts=amounts,
-            owns_orders=owns,
+
+_Prepared = PreparedOrders | PreparedCompetitors | PreparedTable
+
+
+def _prepare(
+    ws: Workspace,
+    src: SourceFile,
+    header: Sequence[str],
+    kind: str,
+    plan: _ColumnPlan,
+    opts: _Options,
+) -> _Prepared:
+    """Parse and validate the staged rows of ``kind`` into temp tables (nothing written)."""
+    con = ws.con
+    if kind == "competitors":
+        return prepare_competitors(
+            con, name=src.name, header=header, raw=RAW, decimal_comma=opts.decimal_comma
         )
-    elif kind == "competitors":
-        prepared = prepare_competitors(
-            con, name=src.name, header=header, raw=RAW, decimal_comma=decimal_comma
-        )
-    else:
-        prepared = prepare_table(
+    if kind != "orders":
+        return prepare_table(
             con,
             TABLE_SPECS[kind],
             name=src.name,
-            columns=cols,
+            columns=plan.columns,
             header=header,
             raw=RAW,
-            decimal_comma=decimal_comma,
-            dayfirst=dayfirst,
-            date_format=date_format,
-            currency=currency,
+            decimal_comma=opts.decimal_comma,
+            dayfirst=opts.dayfirst,
+            date_format=opts.date_format,
+            currency=opts.currency,
         )
+    op = plan.order_profile
+    if op is not None:
+        gross_from, amounts, owns, default_channel = (
+            op.gross_from,
+            op.amounts,
+            op.owns_orders,
+            op.channel,
+        )
+    else:
+        gross_from = _generic_amount_basis(set(plan.sources), _mapped_fields(opts.maps))
+        amounts, owns, default_channel = "first", True, "direct"
+    return prepare_orders(
+        con,
+        name=src.name,
+        profile=op,
+        sources=plan.sources,
+        labels=plan.labels,
+        raw=RAW,
+        opts=OrderOptions(
+            opts.decimal_comma,
+            opts.dayfirst,
+            opts.date_format,
+            opts.currency,
+            opts.channel,
+            opts.store,
+        ),
+        default_channel=default_channel,
+        default_currency=ws.currency(),
+        gross_from=gross_from,
+        amounts=amounts,
+        owns_orders=owns,
+    )
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Rows read and rejected by the reader and the parser together."""
+
+    rows_in: int
+    rejected: int
+    top: list[tuple[str, int]]
+    examples: list[tuple[int | None, str | None, str | None, str]]
+
+
+def _tally(prepared: _Prepared, structural: Sequence[tuple[int | None, str]]) -> _Tally:
+    """Combine the reader's unreadable rows with the parser's rejects (top 5 reasons)."""
     # Rows the kind counts (a competitor CSV's #type row is not a data row).
-    rows_in = prepared.rows_in + len(staged.structural_rejects)
-    rejected = prepared.rows_rejected + len(staged.structural_rejects)
-    skipped = prepared.rows_skipped if isinstance(prepared, PreparedOrders) else 0
+    rows_in = prepared.rows_in + len(structural)
+    rejected = prepared.rows_rejected + len(structural)
     reasons: dict[str, int] = dict(prepared.top_reasons)
-    for _, r in staged.structural_rejects:
+    for _, r in structural:
         reasons[r] = reasons.get(r, 0) + 1
     top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-    examples = [(row, None, None, r) for row, r in staged.structural_rejects[:2]]
+    examples: list[tuple[int | None, str | None, str | None, str]] = [
+        (row, None, None, r) for row, r in structural[:2]
+    ]
     examples += list(prepared.examples)
+    return _Tally(rows_in, rejected, top, examples)
+
+
+def _check_reject_rate(name: str, tally: _Tally, max_reject_rate: float) -> None:
+    """Raise :class:`RejectThresholdError` when too many rows (or all) were rejected."""
+    rejected, rows_in = tally.rejected, tally.rows_in
     if rejected > max_reject_rate * rows_in or rejected == rows_in:
-        shown = "; ".join(_fmt_example(src.name, e) for e in examples[:3])
+        shown = "; ".join(_fmt_example(name, e) for e in tally.examples[:3])
         raise RejectThresholdError(
-            f"{src.name}: {rejected:,} of {rows_in:,} rows ({rejected / rows_in:.1%}) were "
+            f"{name}: {rejected:,} of {rows_in:,} rows ({rejected / rows_in:.1%}) were "
             f"rejected, more than the {max_reject_rate:.1%} allowed "
             "(--max-reject-rate); nothing was imported. Reasons: "
-            + "; ".join(f"{r} ({n:,})" for r, n in top)
+            + "; ".join(f"{r} ({n:,})" for r, n in tally.top)
             + (f". For example: {shown}" if shown else "")
         )
 
-    progress("writing to the workspace", 0.7)
-    options = json.dumps(
+
+def _options_json(opts: _Options, src: SourceFile, table: TableInfo) -> str:
+    """The options of an import as stored in the ``imports`` ledger."""
+    return json.dumps(
         {
-            "mapping": maps,
-            "channel": channel,
-            "dayfirst": dayfirst,
-            "date_format": date_format,
-            "decimal_comma": decimal_comma,
-            "currency": currency,
+            "mapping": opts.maps,
+            "channel": opts.channel,
+            "dayfirst": opts.dayfirst,
+            "date_format": opts.date_format,
+            "decimal_comma": opts.decimal_comma,
+            "currency": opts.currency,
             "sheet": table.sheet,
             "encoding": src.encoding,
             "delimiter": src.delimiter,
-            "store": store,
+            "store": opts.store,
         },
         sort_keys=True,
     )
+
+
+def _write(
+    ws: Workspace,
+    src: SourceFile,
+    kind: str,
+    plan: _ColumnPlan,
+    prepared: _Prepared,
+    staged: Staged,
+    tally: _Tally,
+    ledger: tuple[dt.datetime, str],
+) -> tuple[int, int]:
+    """Write the prepared rows, rejects and ledger row in one transaction.
+
+    ``ledger`` is (start time, options JSON). Returns (import id, rows loaded).
+    """
+    started, options = ledger
     base_before = ws.currency()
     with ws.transaction() as tx:
         import_id = int(tx.execute("SELECT nextval('import_id_seq')").fetchall()[0][0])
@@ -703,7 +836,7 @@ def _import(
                 import_id=import_id,
                 base_before=base_before,
                 name=src.name,
-                labels=labels,
+                labels=plan.labels,
             )
         if staged.structural_rejects:
             tx.executemany(
@@ -717,15 +850,42 @@ def _import(
                 kind,
                 src.name,
                 src.sha256,
-                profile_name,
-                rows_in,
+                plan.profile_name,
+                tally.rows_in,
                 loaded,
-                rejected,
+                tally.rejected,
                 started,
                 dt.datetime.now(dt.UTC).replace(tzinfo=None),
                 options,
             ],
         )
+    return import_id, loaded
+
+
+def _import(
+    ws: Workspace,
+    con: duckdb.DuckDBPyConnection,
+    src: SourceFile,
+    kind: str,
+    opts: _Options,
+    progress: ProgressCallback,
+) -> ImportSummary:
+    """Plan, stage, prepare, check and write one import (the stages above, in order)."""
+    table = _choose_table(src, kind, opts.profile, opts.maps)
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    plan = _plan_columns(src.name, table.header, src.fmt, kind, opts.profile, opts.maps)
+    earlier = _earlier_import(con, src, kind, plan)
+    if earlier is not None:
+        return earlier
+    progress("staging rows", 0.1)
+    staged = _stage(con, src, table, plan)
+    progress("parsing and validating", 0.35)
+    prepared = _prepare(ws, src, table.header, kind, plan, opts)
+    tally = _tally(prepared, staged.structural_rejects)
+    _check_reject_rate(src.name, tally, opts.max_reject_rate)
+    progress("writing to the workspace", 0.7)
+    ledger = (started, _options_json(opts, src, table))
+    import_id, loaded = _write(ws, src, kind, plan, prepared, staged, tally, ledger)
     progress("done", 1.0)
     is_orders = isinstance(prepared, PreparedOrders)
     notes = list(prepared.notes)
@@ -737,18 +897,18 @@ def _import(
         import_id=import_id,
         kind=kind,
         source_name=src.name,
-        profile=profile_name,
-        profile_reason=reason,
-        rows_in=rows_in,
+        profile=plan.profile_name,
+        profile_reason=plan.reason,
+        rows_in=tally.rows_in,
         rows_loaded=loaded,
-        rows_rejected=rejected,
-        top_reasons=top,
-        date_min=prepared.date_min if is_orders else None,
-        date_max=prepared.date_max if is_orders else None,
-        revenue=dict(prepared.revenue) if is_orders else {},
+        rows_rejected=tally.rejected,
+        top_reasons=tally.top,
+        date_min=prepared.date_min if isinstance(prepared, PreparedOrders) else None,
+        date_max=prepared.date_max if isinstance(prepared, PreparedOrders) else None,
+        revenue=dict(prepared.revenue) if isinstance(prepared, PreparedOrders) else {},
         skipped_duplicate=False,
         notes=notes,
-        rows_skipped=skipped,
+        rows_skipped=prepared.rows_skipped if isinstance(prepared, PreparedOrders) else 0,
     )
 
 

@@ -12,7 +12,7 @@ runs inside the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -482,6 +482,71 @@ def _row_checks(
     return checks
 
 
+def _error_sql(checks: Sequence[tuple[str, str, str]], labels: Mapping[str, str]) -> str:
+    """SQL struct (col, val, reason) of a row's first failed check; private values show
+    as ``***`` and columns by the user's label."""
+
+    def label(f: str) -> str:
+        return lit(labels.get(f, f))
+
+    cases = " ".join(
+        f"WHEN {cond} THEN {{'col': {label(f)}, "
+        f"'val': {lit('***') if f in _PRIVATE_FIELDS else f'CAST({f} AS VARCHAR)'}, "
+        f"'reason': {reason}}}"
+        for cond, f, reason in checks
+    )
+    return f"(CASE {cases} END)"
+
+
+def _customer_identity(
+    con: duckdb.DuckDBPyConnection, has: set[str], source: str
+) -> tuple[str, str, str]:
+    """Join the e-mail -> customer id map when both exist; SQL of (source, customer,
+    identity source).
+
+    Name + zip identify customers only in shops where most orders have nothing better
+    (e-mail-less, cash-on-delivery shops): decided on the first 200,000 rows.
+    """
+    linked = "customer_id" in has and "email" in has
+    if linked:
+        con.execute(
+            "CREATE TEMP TABLE _lf_emap AS SELECT lower(email) AS _em_e, "
+            f"arg_min({_ID_NORM.format(x='customer_id')}, _row) AS _em_cid FROM {ST} "
+            "WHERE email IS NOT NULL AND customer_id IS NOT NULL GROUP BY 1"
+        )
+        source += " s LEFT JOIN _lf_emap ON _em_e = lower(s.email)"
+    by_name = False
+    if "billing_name" in has:
+        ident = " OR ".join(
+            f"{f} IS NOT NULL" for f in ("customer_id", "email", "buyer_id", "phone") if f in has
+        )
+        n_known, n_all = con.execute(
+            f"SELECT count(DISTINCT order_id) FILTER (WHERE {ident or 'false'}), "
+            f"count(DISTINCT order_id) FROM (SELECT * FROM {ST} LIMIT 200000)"
+        ).fetchall()[0]
+        by_name = int(n_known) < 0.5 * int(n_all)
+    customer, id_src = _identity_sql(has, linked, by_name)
+    return source, customer, id_src
+
+
+def _line_types(con: duckdb.DuckDBPyConnection, has: set[str], source: str) -> tuple[str, str]:
+    """Classify lines (merchandise, shipping, tip, ...) by product name; SQL of
+    (source, line type). Classified once per distinct product name, not once per row,
+    and joined only when some product is not merchandise."""
+    if "product" not in has:
+        return source, "'merchandise'"
+    con.execute(
+        f"CREATE TEMP TABLE _lf_ltype AS SELECT p AS _lt_p, {line_type_sql('p')} AS _lt "
+        f"FROM (SELECT DISTINCT product AS p FROM {ST} WHERE product IS NOT NULL)"
+    )
+    n_other = con.execute("SELECT count(*) FROM _lf_ltype WHERE _lt <> 'merchandise'").fetchall()[
+        0
+    ][0]
+    if not n_other:  # most files sell merchandise only: no join then
+        return source, "'merchandise'"
+    return source + " LEFT JOIN _lf_ltype ON _lt_p = product", "coalesce(_lt, 'merchandise')"
+
+
 def _create_pv(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -513,41 +578,11 @@ def _create_pv(
     money_present = [f for f in _MONEY_FIELDS if f in has] + (
         ["quantity"] if "quantity" in has else []
     )
-    checks = _row_checks(has, money_present, dc_by, gross_from, opts, zone)
-
-    def label(f: str) -> str:
-        return lit(labels.get(f, f))
-
-    err_cases = " ".join(
-        f"WHEN {cond} THEN {{'col': {label(f)}, "
-        f"'val': {lit('***') if f in _PRIVATE_FIELDS else f'CAST({f} AS VARCHAR)'}, "
-        f"'reason': {reason}}}"
-        for cond, f, reason in checks
-    )
-    linked = "customer_id" in has and "email" in has
+    err = _error_sql(_row_checks(has, money_present, dc_by, gross_from, opts, zone), labels)
     source = f"(SELECT {', '.join(parsed)} FROM {ST}" + (
         " WHERE skip IS NULL)" if "skip" in has else ")"
     )
-    if linked:
-        con.execute(
-            "CREATE TEMP TABLE _lf_emap AS SELECT lower(email) AS _em_e, "
-            f"arg_min({_ID_NORM.format(x='customer_id')}, _row) AS _em_cid FROM {ST} "
-            "WHERE email IS NOT NULL AND customer_id IS NOT NULL GROUP BY 1"
-        )
-        source += " s LEFT JOIN _lf_emap ON _em_e = lower(s.email)"
-    by_name = False
-    if "billing_name" in has:
-        ident = " OR ".join(
-            f"{f} IS NOT NULL" for f in ("customer_id", "email", "buyer_id", "phone") if f in has
-        )
-        # Name + zip identify customers only in shops where most orders have nothing
-        # better (e-mail-less, cash-on-delivery shops).
-        n_known, n_all = con.execute(
-            f"SELECT count(DISTINCT order_id) FILTER (WHERE {ident or 'false'}), "
-            f"count(DISTINCT order_id) FROM (SELECT * FROM {ST} LIMIT 200000)"
-        ).fetchall()[0]
-        by_name = int(n_known) < 0.5 * int(n_all)
-    customer, id_src = _identity_sql(has, linked, by_name)
+    source, customer, id_src = _customer_identity(con, has, source)
     # With a source id (Shopify's Id, on an order's first row only) rows are grouped by
     # the file's own short order number and mapped to the workspace key per order
     # afterwards (_KEYMAP): short keys keep the row-level grouping fast.
@@ -555,19 +590,7 @@ def _create_pv(
     refund_of = (
         f"{lit(prefix)} || {_ID_NORM.format(x='refund_of')}" if "refund_of" in has else "NULL"
     )
-    line_type = "'merchandise'"
-    if "product" in has:
-        # Classified once per distinct product name, not once per row.
-        con.execute(
-            f"CREATE TEMP TABLE _lf_ltype AS SELECT p AS _lt_p, {line_type_sql('p')} AS _lt "
-            f"FROM (SELECT DISTINCT product AS p FROM {ST} WHERE product IS NOT NULL)"
-        )
-        n_other = con.execute(
-            "SELECT count(*) FROM _lf_ltype WHERE _lt <> 'merchandise'"
-        ).fetchall()[0][0]
-        if n_other:  # most files sell merchandise only: no join then
-            source += " LEFT JOIN _lf_ltype ON _lt_p = product"
-            line_type = "coalesce(_lt, 'merchandise')"
+    source, line_type = _line_types(con, has, source)
     final = [
         "_row",
         f"{key} AS key",
@@ -589,7 +612,7 @@ def _create_pv(
         f"({col('refund_flag')} IS NOT NULL OR coalesce(v_quantity < 0, false)) AS refund_row",
         f"{refund_of} AS refund_of_raw",
         *[f"v_{f} AS {f}" for f in _MONEY_FIELDS],
-        f"(CASE {err_cases} END) AS err",
+        f"{err} AS err",
     ]
     con.execute(f"CREATE TEMP TABLE {PV} AS SELECT {', '.join(final)} FROM {source}")
 
@@ -840,6 +863,205 @@ def _create_lin(con: duckdb.DuckDBPyConnection, gross_from: str, keymap: bool) -
     )
 
 
+def _stage_fields(
+    con: duckdb.DuckDBPyConnection, sources: Mapping[str, str], raw: str
+) -> tuple[set[str], int, list[tuple[str, int]]]:
+    """Create the :data:`ST` view of trimmed order fields over ``raw``.
+
+    Returns the fields present, the number of data rows, and the rows marked ``skip``
+    (Stripe's payment attempts without an id) per reason, most frequent first.
+    """
+    has = set(sources)
+    sel = ", ".join(
+        f"nullif(trim(CAST(({expr}) AS VARCHAR)), '') AS {f}" for f, expr in sources.items()
+    )
+    con.execute(f"DROP VIEW IF EXISTS {ST}")
+    # A view: the detection queries read samples, the parse reads it once.
+    con.execute(f"CREATE TEMP VIEW {ST} AS SELECT _row, {sel} FROM {raw}")
+    rows_in = int(con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0])
+    skipped: list[tuple[str, int]] = []
+    if "skip" in has:
+        skipped = [
+            (str(s), int(n))
+            for s, n in con.execute(
+                f"SELECT skip, count(*) FROM {ST} WHERE skip IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
+            ).fetchall()
+        ]
+    return has, rows_in, skipped
+
+
+def default_currency_of(
+    option: str | None, profile: OrderProfile | None, detected: str | None, workspace: str
+) -> tuple[str, str]:
+    """The currency of rows without one, and where it came from.
+
+    First of: ``--currency``, the export's own currency (profile), the one detected
+    from the amounts' signs, the workspace's base currency.
+
+    Examples
+    --------
+    >>> default_currency_of(None, None, "gbp", "EUR")
+    ('GBP', "detected from the amounts' signs")
+    >>> default_currency_of("usd", None, "GBP", "EUR")
+    ('USD', '--currency usd')
+    """
+    return next(
+        (c.upper(), why)
+        for c, why in (
+            (option, f"--currency {option}"),
+            (profile.currency if profile else None, "the export's currency"),
+            (detected, "detected from the amounts' signs"),
+            (workspace, "the workspace's base currency"),
+        )
+        if c
+    )
+
+
+def _reject_summary(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[int, list[tuple[str, int]], list[tuple[int | None, str | None, str | None, str]]]:
+    """Rejected rows in :data:`BAD`: count, top 5 reasons, and 3 examples (rows rejected
+    only for sharing an order with a bad row are not shown as examples)."""
+    n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
+    reasons = [
+        (str(r), int(n))
+        for r, n in con.execute(
+            f"SELECT reason, count(*) AS n FROM {BAD} GROUP BY reason ORDER BY n DESC, reason "
+            "LIMIT 5"
+        ).fetchall()
+    ]
+    examples = [
+        (int(r) if r is not None else None, c, v, str(reason))
+        for r, c, v, reason in con.execute(
+            f"SELECT _row, col, val, reason FROM {BAD} "
+            "WHERE reason <> 'part of an order with a rejected row' ORDER BY _row LIMIT 3"
+        ).fetchall()
+    ]
+    return n_bad, reasons, examples
+
+
+def _revenue(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
+    """Net revenue (gross - discount - refunded) of :data:`ORD` per currency, leaving
+    out failed, voided, cancelled and pending orders."""
+    return {
+        str(c): Decimal(v)
+        for c, v in con.execute(
+            "SELECT currency, CAST(sum(gross - discount - refunded) AS DECIMAL(18,4)) "
+            f"FROM {ORD} WHERE status NOT IN ('failed', 'voided', 'cancelled', 'pending') "
+            "GROUP BY currency ORDER BY currency"
+        ).fetchall()
+        if v is not None
+    }
+
+
+def _parse_notes(
+    skipped: Sequence[tuple[str, int]],
+    dc_labels: Sequence[str],
+    date_order: str | None,
+) -> tuple[list[str], list[str]]:
+    """Notes on how the file was read: (notes that come first, notes that come last).
+
+    First: skipped payment attempts. Last: a detected decimal comma (``dc_labels``: the
+    columns it was seen in; empty when not detected or given) and the day/month order.
+    """
+    first = []
+    if skipped:
+        n = sum(k for _, k in skipped)
+        first.append(
+            f"{n:,} payment attempt{'s' if n != 1 else ''} without a payment id skipped "
+            f"({', '.join(f'{s}: {k:,}' for s, k in skipped)}): abandoned or unfinished "
+            "checkouts, not payments"
+        )
+    last = []
+    if dc_labels:
+        last.append(
+            "amounts use a decimal comma (detected in "
+            + ", ".join(f'"{x}"' for x in dc_labels)
+            + "); pass --decimal-point if that is wrong"
+        )
+    if date_order is not None:
+        last.append(
+            "day/month dates read as "
+            + ("day-first (DD/MM)" if date_order == "dmy" else "month-first (MM/DD)")
+        )
+    return first, last
+
+
+def _amount_conventions(
+    con: duckdb.DuckDBPyConnection,
+    has: set[str],
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    opts: OrderOptions,
+    profile: OrderProfile | None,
+    workspace: str,
+) -> tuple[dict[str, bool], list[str], str]:
+    """Decimal comma per amount field, the fields it was detected in, and the currency
+    of rows without one (after checking every row's currency against its amounts).
+    """
+    numeric = [*_MONEY_FIELDS, "quantity"]
+    dc_by, dc_cols = _detect_decimal_comma(
+        con, [f for f in numeric if f in has], opts.decimal_comma
+    )
+    dc_by = {f: dc_by.get(f, False) for f in numeric}
+    detected = _detect_currency(con, [f for f in (*_MONEY_FIELDS, "currency_symbols") if f in has])
+    currency_default, origin = default_currency_of(opts.currency, profile, detected, workspace)
+    check_order_currencies(
+        con,
+        staged=ST,
+        name=name,
+        labels=labels,
+        has=has,
+        money_fields=_MONEY_FIELDS,
+        default_currency=currency_default,
+        default_origin=origin,
+    )
+    return dc_by, dc_cols, currency_default
+
+
+def _build_orders(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    has: set[str],
+    labels: Mapping[str, str],
+    opts: OrderOptions,
+    dc_by: Mapping[str, bool],
+    plan_sql: str,
+    zone: str | None,
+    prefix: str,
+    chan: str,
+    gross_from: str,
+    amounts: str,
+    currency_default: str,
+) -> bool:
+    """Parsed rows (:data:`PV`), rejects (:data:`BAD`), orders (:data:`ORD`) and, when the
+    file has line amounts and quantities, lines (:data:`LIN`). Returns whether it has lines.
+    """
+    _create_pv(
+        con,
+        has=has,
+        labels=labels,
+        opts=opts,
+        dc_by=dc_by,
+        plan_sql=plan_sql,
+        zone=zone,
+        gross_from=gross_from,
+        prefix=prefix,
+    )
+    keymap = "source_id" in has
+    if keymap:
+        _create_keymap(con, prefix)
+    _create_bad(con, gross_from, chan, labels, keymap)
+    _create_ord(con, has, gross_from, amounts, chan, currency_default)
+    if keymap:
+        _remap_keys(con, ORD, refund_of=True)
+    has_lines = gross_from in ("lines", "line_total") and "quantity" in has
+    if has_lines:
+        _create_lin(con, gross_from, keymap)
+    return has_lines
+
+
 def prepare_orders(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -857,6 +1079,10 @@ def prepare_orders(
 ) -> PreparedOrders:
     """Parse and validate staged order rows into temp tables (no workspace writes).
 
+    Stages: stage the fields (:func:`_stage_fields`); detect decimal commas and the
+    currency and check the currencies; decide the date order (:func:`plan_dates`);
+    build orders, lines and rejects (:func:`_build_orders`); summarise.
+
     Parameters
     ----------
     sources
@@ -866,47 +1092,9 @@ def prepare_orders(
     """
     for t in (PV, ORD, LIN, BAD, "_lf_emap", "_lf_ltype", _KEYMAP, "_lf_remap"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    fields = dict(sources)
-    has = set(fields)
-    sel = ", ".join(
-        f"nullif(trim(CAST(({expr}) AS VARCHAR)), '') AS {f}" for f, expr in fields.items()
-    )
-    con.execute(f"DROP VIEW IF EXISTS {ST}")
-    # A view: the detection queries read samples, the parse reads it once.
-    con.execute(f"CREATE TEMP VIEW {ST} AS SELECT _row, {sel} FROM {raw}")
-    rows_in = int(con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0])
-    skipped: list[tuple[str, int]] = []
-    if "skip" in has:
-        skipped = [
-            (str(s), int(n))
-            for s, n in con.execute(
-                f"SELECT skip, count(*) FROM {ST} WHERE skip IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
-        ]
-    numeric = [*_MONEY_FIELDS, "quantity"]
-    money_present = [f for f in numeric if f in has]
-    dc_by, dc_cols = _detect_decimal_comma(con, money_present, opts.decimal_comma)
-    dc_by = {f: dc_by.get(f, False) for f in numeric}
-    detected = _detect_currency(con, [f for f in (*_MONEY_FIELDS, "currency_symbols") if f in has])
-    currency_default, origin = next(
-        (c.upper(), why)
-        for c, why in (
-            (opts.currency, f"--currency {opts.currency}"),
-            (profile.currency if profile else None, "the export's currency"),
-            (detected, "detected from the amounts' signs"),
-            (default_currency, "the workspace's base currency"),
-        )
-        if c
-    )
-    check_order_currencies(
-        con,
-        staged=ST,
-        name=name,
-        labels=labels,
-        has=has,
-        money_fields=_MONEY_FIELDS,
-        default_currency=currency_default,
-        default_origin=origin,
+    has, rows_in, skipped = _stage_fields(con, sources, raw)
+    dc_by, dc_cols, currency_default = _amount_conventions(
+        con, has, name=name, labels=labels, opts=opts, profile=profile, workspace=default_currency
     )
     plan = plan_dates(
         con,
@@ -920,7 +1108,7 @@ def prepare_orders(
     )
     zone = _zone_sql() if "time_zone" in has else None
     prefix = key_prefix(profile, opts.store, "source_id" in has)
-    _create_pv(
+    has_lines = _build_orders(
         con,
         has=has,
         labels=labels,
@@ -928,66 +1116,18 @@ def prepare_orders(
         dc_by=dc_by,
         plan_sql=plan.sql("ordered_at", "_dshape", zone),
         zone=zone,
-        gross_from=gross_from,
         prefix=prefix,
+        chan=lit(opts.channel or default_channel),
+        gross_from=gross_from,
+        amounts=amounts,
+        currency_default=currency_default,
     )
-    chan = lit(opts.channel or default_channel)
-    keymap = "source_id" in has
-    if keymap:
-        _create_keymap(con, prefix)
-    _create_bad(con, gross_from, chan, labels, keymap)
-    _create_ord(con, has, gross_from, amounts, chan, currency_default)
-    if keymap:
-        _remap_keys(con, ORD, refund_of=True)
-    has_lines = gross_from in ("lines", "line_total") and "quantity" in has
-    if has_lines:
-        _create_lin(con, gross_from, keymap)
-
-    n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
-    reasons = [
-        (str(r), int(n))
-        for r, n in con.execute(
-            f"SELECT reason, count(*) AS n FROM {BAD} GROUP BY reason ORDER BY n DESC, reason "
-            "LIMIT 5"
-        ).fetchall()
-    ]
-    examples = [
-        (int(r) if r is not None else None, c, v, str(reason))
-        for r, c, v, reason in con.execute(
-            f"SELECT _row, col, val, reason FROM {BAD} "
-            "WHERE reason <> 'part of an order with a rejected row' ORDER BY _row LIMIT 3"
-        ).fetchall()
-    ]
+    n_bad, reasons, examples = _reject_summary(con)
     stats = con.execute(f"SELECT min(ordered_at), max(ordered_at) FROM {ORD}").fetchall()[0]
-    revenue = {
-        str(c): Decimal(v)
-        for c, v in con.execute(
-            "SELECT currency, CAST(sum(gross - discount - refunded) AS DECIMAL(18,4)) "
-            f"FROM {ORD} WHERE status NOT IN ('failed', 'voided', 'cancelled', 'pending') "
-            "GROUP BY currency ORDER BY currency"
-        ).fetchall()
-        if v is not None
-    }
-    notes = _order_notes(con, owns_orders, has_lines, bool(opts.store))
-    if skipped:
-        n = sum(k for _, k in skipped)
-        notes.insert(
-            0,
-            f"{n:,} payment attempt{'s' if n != 1 else ''} without a payment id skipped "
-            f"({', '.join(f'{s}: {k:,}' for s, k in skipped)}): abandoned or unfinished "
-            "checkouts, not payments",
-        )
-    if dc_cols and opts.decimal_comma is None:
-        notes.append(
-            "amounts use a decimal comma (detected in "
-            + ", ".join(f'"{labels.get(f, f)}"' for f in dc_cols)
-            + "); pass --decimal-point if that is wrong"
-        )
-    if plan.order is not None:
-        notes.append(
-            "day/month dates read as "
-            + ("day-first (DD/MM)" if plan.order == "dmy" else "month-first (MM/DD)")
-        )
+    revenue = _revenue(con)
+    dc_labels = [labels.get(f, f) for f in dc_cols] if opts.decimal_comma is None else []
+    first, last = _parse_notes(skipped, dc_labels, plan.order)
+    notes = [*first, *_order_notes(con, owns_orders, has_lines, bool(opts.store)), *last]
     return PreparedOrders(
         rows_in=rows_in,
         rows_rejected=n_bad,

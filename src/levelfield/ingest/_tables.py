@@ -368,6 +368,195 @@ class PreparedTable:
         return self.rows_in - self.rows_rejected
 
 
+#: One validation rule: SQL condition that marks a row bad, column name, SQL reason.
+_Check = tuple[str, str, str]
+
+
+def _numeric_column(c: Col, x: str, dc: bool) -> tuple[str, list[_Check]]:
+    """SQL for a money/number/int/share column ``x`` and its checks (parse, whole
+    number, 0 or more, share 0-1; a share may be written ``12%``)."""
+    sql_type = {"money": "DECIMAL(18,4)", "int": "INTEGER"}.get(c.type, "DOUBLE")
+    if c.type == "share":
+        pct = f"regexp_replace({x}, '%$', '')"
+        val = (
+            f"(CASE WHEN {x} LIKE '%\\%' ESCAPE '\\' THEN "
+            f"{number_sql(pct, dc, 'DOUBLE')} / 100 ELSE {number_sql(x, dc, 'DOUBLE')} END)"
+        )
+        reason = money_reason_sql(pct, dc)
+    else:
+        val = number_sql(x, dc, sql_type)
+        reason = money_reason_sql(x, dc)
+    expr = f"{val if c.type != 'money' else money_sql(x, dc)} AS {x}"
+    checks: list[_Check] = [(f"({reason}) IS NOT NULL", c.name, reason)]
+    if c.type == "int":
+        checks.append(
+            (
+                f"TRY_CAST({money_sql(x, dc)} AS DOUBLE) <> "
+                f"round(TRY_CAST({money_sql(x, dc)} AS DOUBLE))",
+                c.name,
+                "'not a whole number'",
+            )
+        )
+    if c.nonneg:
+        checks.append((f"{val} < 0", c.name, "'negative (must be 0 or more)'"))
+    if c.type == "share":
+        checks.append((f"{val} > 1", c.name, "'not a share between 0 and 1 (write 0.12 or 12%)'"))
+    return expr, checks
+
+
+def _date_column(
+    con: duckdb.DuckDBPyConnection,
+    c: Col,
+    x: str,
+    *,
+    name: str,
+    label: str,
+    dayfirst: bool | None,
+    date_format: str | None,
+) -> tuple[str, _Check, str]:
+    """SQL for a date/timestamp/month column, its check and the parsed-timestamp SQL.
+
+    The day/month order is decided from the whole staged column (:func:`plan_dates`);
+    a month may be written ``2024-03``.
+    """
+    src = x
+    if c.type == "month":
+        src = (
+            f"(CASE WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{1,2}}') "
+            f"THEN {x} || '-01' ELSE {x} END)"
+        )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _lf_dcol AS SELECT {src} AS d FROM {ST}")
+    plan = plan_dates(
+        con, "_lf_dcol", "d", name=name, label=label, dayfirst=dayfirst, date_format=date_format
+    )
+    ts = plan.sql(src)
+    val = {
+        "date": f"CAST({ts} AS DATE)",
+        "month": f"CAST(date_trunc('month', {ts}) AS DATE)",
+        "timestamp": ts,
+    }[c.type]
+    check = (f"{x} IS NOT NULL AND {ts} IS NULL", c.name, "'not a date; use YYYY-MM-DD'")
+    return f"{val} AS {x}", check, ts
+
+
+def _text_column(spec: TableSpec, c: Col, x: str) -> tuple[str, list[_Check]]:
+    """SQL for a yes/no, JSON, private, currency/country or other text column, and its
+    checks. Private columns (and a pilot's customer unit) are pseudonymized here."""
+    if c.type == "bool":
+        return f"{bool_sql(x)} AS {x}", [
+            (f"{x} IS NOT NULL AND {bool_sql(x)} IS NULL", c.name, "'not yes/no'")
+        ]
+    if c.type == "json":
+        return f"CASE WHEN json_valid({x}) THEN json({x}) ELSE to_json({x}) END AS {x}", []
+    if c.private:
+        return f"lf_pseudonym({x}) AS {x}", []
+    if spec.kind == "pilots" and c.name == "unit":
+        return (
+            "CASE WHEN lower(unit_type) IN ('customer', 'customer_id', 'email', 'buyer') "
+            f"THEN lf_pseudonym({x}) ELSE {x} END AS {x}"
+        ), []
+    if c.name == "country":
+        return f"upper({x}) AS {x}", []
+    if c.name == "currency":
+        codes = "[" + ", ".join(lit(k) for k in sorted(iso_currencies())) + "]"
+        return f"upper({x}) AS {x}", [
+            (
+                f"{x} IS NOT NULL AND NOT list_contains({codes}, upper({x}))",
+                c.name,
+                "'not an ISO 4217 currency code (write EUR, USD, GBP, ...)'",
+            )
+        ]
+    if spec.kind == "subscriptions" and c.name in ("status", "interval"):
+        checks: list[_Check] = []
+        if c.name == "interval":
+            checks.append(
+                (
+                    f"{x} IS NOT NULL AND {_interval_sql(x)} IS NULL",
+                    c.name,
+                    "'not a billing interval; use day, week, month or year'",
+                )
+            )
+        return _subscription_word(x, c.name), checks
+    return x, []
+
+
+def _table_checks(
+    spec: TableSpec, columns: Mapping[str, int], parsed: Mapping[str, str]
+) -> tuple[list[_Check], list[_Check]]:
+    """Row checks of the kind as a whole: (checks that come first, checks that come
+    last). First: blank required columns (in reverse spec order, as they were always
+    listed); last: a zero FX rate, subscription dates out of order, a score above 10."""
+    first = [
+        (f'"{c.name}" IS NULL', c.name, f"'blank ({c.name} is required)'")
+        for c in reversed(spec.cols)
+        if c.required and c.name in columns
+    ]
+    last: list[_Check] = []
+    if spec.kind == "fx_rates" and "rate" in columns:
+        last.append(('TRY_CAST("rate" AS DOUBLE) = 0', "rate", "'zero (a rate must be above 0)'"))
+    if spec.kind == "subscriptions":
+        last.extend(_subscription_checks(parsed))
+    if spec.kind == "surveys" and "score" in columns:
+        last.append(('TRY_CAST("score" AS DOUBLE) > 10', "score", "'outside the 0-10 scale'"))
+    return first, last
+
+
+def _error_sql(
+    spec: TableSpec, checks: Sequence[_Check], header: Sequence[str], columns: Mapping[str, int]
+) -> str:
+    """A SQL struct (col, val, reason) of a row's first failed check, NULL when it passes.
+
+    Private values are shown as ``***``; the column is named as in the file's header.
+    """
+    if not checks:
+        return "NULL"
+
+    def value_of(f: str) -> str:
+        return lit("***") if spec.col(f).private or f == "unit" else f'CAST("{f}" AS VARCHAR)'
+
+    cases = " ".join(
+        f"WHEN {cond} THEN {{'col': {lit(header[columns[f]])}, 'val': {value_of(f)}, "
+        f"'reason': {reason}}}"
+        for cond, f, reason in checks
+    )
+    return f"(CASE {cases} END)"
+
+
+def _column_sql(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    present: Sequence[Col],
+    *,
+    name: str,
+    columns: Mapping[str, int],
+    header: Sequence[str],
+    decimal_comma: bool | None,
+    dayfirst: bool | None,
+    date_format: str | None,
+) -> tuple[list[str], list[_Check], dict[str, str]]:
+    """SELECT expressions and checks for the present columns, plus the parsed-timestamp
+    SQL of each date column (used by the kind's own checks)."""
+    dc = bool(decimal_comma)
+    exprs: list[str] = ["_row"]
+    checks: list[_Check] = []
+    parsed: dict[str, str] = {}
+    for c in present:
+        x = f'"{c.name}"'
+        if c.type in ("money", "number", "int", "share"):
+            expr, more = _numeric_column(c, x, dc)
+        elif c.type in ("date", "timestamp", "month"):
+            label = header[columns[c.name]]
+            expr, check, parsed[c.name] = _date_column(
+                con, c, x, name=name, label=label, dayfirst=dayfirst, date_format=date_format
+            )
+            more = [check]
+        else:
+            expr, more = _text_column(spec, c, x)
+        exprs.append(expr)
+        checks.extend(more)
+    return exprs, checks, parsed
+
+
 def prepare_table(
     con: duckdb.DuckDBPyConnection,
     spec: TableSpec,
@@ -381,137 +570,35 @@ def prepare_table(
     date_format: str | None,
     currency: str | None,
 ) -> PreparedTable:
-    """Parse and validate staged rows of ``spec.kind`` (no workspace writes)."""
+    """Parse and validate staged rows of ``spec.kind`` (no workspace writes).
+
+    Stages: trim the staged columns into ``ST``; build each column's SQL and checks
+    (:func:`_column_sql`); add the kind's checks (:func:`_table_checks`); write parsed
+    rows (last row per key kept) to ``PV`` and failed rows to ``BAD``.
+    """
     for t in (ST, PV, BAD):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     sel = ", ".join(f"nullif(trim(c{i}), '') AS \"{c}\"" for c, i in columns.items())
     con.execute(f"CREATE TEMP TABLE {ST} AS SELECT _row, {sel} FROM {raw}")
     rows_in = int(con.execute(f"SELECT count(*) FROM {ST}").fetchall()[0][0])
-    dc = bool(decimal_comma)
     present = [c for c in spec.cols if c.name in columns]
-    exprs: list[str] = ["_row"]
-    checks: list[tuple[str, str, str]] = []
-    parsed: dict[str, str] = {}  # date columns -> their parsed-timestamp SQL
-    for c in present:
-        x = f'"{c.name}"'
-
-        if c.type in ("money", "number", "int", "share"):
-            sql_type = {"money": "DECIMAL(18,4)", "int": "INTEGER"}.get(c.type, "DOUBLE")
-            if c.type == "share":
-                pct = f"regexp_replace({x}, '%$', '')"
-                val = (
-                    f"(CASE WHEN {x} LIKE '%\\%' ESCAPE '\\' THEN "
-                    f"{number_sql(pct, dc, 'DOUBLE')} / 100 ELSE {number_sql(x, dc, 'DOUBLE')} END)"
-                )
-                reason = money_reason_sql(pct, dc)
-            else:
-                val = number_sql(x, dc, sql_type)
-                reason = money_reason_sql(x, dc)
-            exprs.append(f"{val if c.type != 'money' else money_sql(x, dc)} AS {x}")
-            checks.append((f"({reason}) IS NOT NULL", c.name, reason))
-            if c.type == "int":
-                checks.append(
-                    (
-                        f"TRY_CAST({money_sql(x, dc)} AS DOUBLE) <> "
-                        f"round(TRY_CAST({money_sql(x, dc)} AS DOUBLE))",
-                        c.name,
-                        "'not a whole number'",
-                    )
-                )
-            if c.nonneg:
-                checks.append((f"{val} < 0", c.name, "'negative (must be 0 or more)'"))
-            if c.type == "share":
-                checks.append(
-                    (f"{val} > 1", c.name, "'not a share between 0 and 1 (write 0.12 or 12%)'")
-                )
-        elif c.type == "bool":
-            exprs.append(f"{bool_sql(x)} AS {x}")
-            checks.append((f"{x} IS NOT NULL AND {bool_sql(x)} IS NULL", c.name, "'not yes/no'"))
-        elif c.type in ("date", "timestamp", "month"):
-            src = x
-            if c.type == "month":
-                src = (
-                    f"(CASE WHEN regexp_full_match({x}, '\\d{{4}}-\\d{{1,2}}') "
-                    f"THEN {x} || '-01' ELSE {x} END)"
-                )
-            con.execute(f"CREATE OR REPLACE TEMP VIEW _lf_dcol AS SELECT {src} AS d FROM {ST}")
-            plan = plan_dates(
-                con,
-                "_lf_dcol",
-                "d",
-                name=name,
-                label=header[columns[c.name]],
-                dayfirst=dayfirst,
-                date_format=date_format,
-            )
-            ts = plan.sql(src)
-            parsed[c.name] = ts
-            val = {
-                "date": f"CAST({ts} AS DATE)",
-                "month": f"CAST(date_trunc('month', {ts}) AS DATE)",
-                "timestamp": ts,
-            }[c.type]
-            exprs.append(f"{val} AS {x}")
-            checks.append(
-                (f"{x} IS NOT NULL AND {ts} IS NULL", c.name, "'not a date; use YYYY-MM-DD'")
-            )
-        elif c.type == "json":
-            exprs.append(f"CASE WHEN json_valid({x}) THEN json({x}) ELSE to_json({x}) END AS {x}")
-        elif c.private:
-            exprs.append(f"lf_pseudonym({x}) AS {x}")
-        elif spec.kind == "pilots" and c.name == "unit":
-            exprs.append(
-                "CASE WHEN lower(unit_type) IN ('customer', 'customer_id', 'email', 'buyer') "
-                f"THEN lf_pseudonym({x}) ELSE {x} END AS {x}"
-            )
-        elif c.name in ("country", "currency"):
-            exprs.append(f"upper({x}) AS {x}")
-            if c.name == "currency":
-                codes = "[" + ", ".join(lit(k) for k in sorted(iso_currencies())) + "]"
-                checks.append(
-                    (
-                        f"{x} IS NOT NULL AND NOT list_contains({codes}, upper({x}))",
-                        c.name,
-                        "'not an ISO 4217 currency code (write EUR, USD, GBP, ...)'",
-                    )
-                )
-        elif spec.kind == "subscriptions" and c.name in ("status", "interval"):
-            exprs.append(_subscription_word(x, c.name))
-            if c.name == "interval":
-                checks.append(
-                    (
-                        f"{x} IS NOT NULL AND {_interval_sql(x)} IS NULL",
-                        c.name,
-                        "'not a billing interval; use day, week, month or year'",
-                    )
-                )
-        else:
-            exprs.append(f"{x}")
+    exprs, checks, parsed = _column_sql(
+        con,
+        spec,
+        present,
+        name=name,
+        columns=columns,
+        header=header,
+        decimal_comma=decimal_comma,
+        dayfirst=dayfirst,
+        date_format=date_format,
+    )
     has_currency = any(c.name == "currency" for c in spec.cols)
     if has_currency and "currency" not in columns and currency is not None:
         exprs.append(f"{lit(currency.upper())} AS currency")
         present.append(spec.col("currency"))
-    for c in spec.cols:
-        if c.required and c.name in columns:
-            checks.insert(0, (f'"{c.name}" IS NULL', c.name, f"'blank ({c.name} is required)'"))
-    if spec.kind == "fx_rates" and "rate" in columns:
-        checks.append(('TRY_CAST("rate" AS DOUBLE) = 0', "rate", "'zero (a rate must be above 0)'"))
-    if spec.kind == "subscriptions":
-        checks.extend(_subscription_checks(parsed))
-    if spec.kind == "surveys" and "score" in columns:
-        checks.append(('TRY_CAST("score" AS DOUBLE) > 10', "score", "'outside the 0-10 scale'"))
-
-    def label_of(f: str) -> str:
-        return lit(header[columns[f]])
-
-    def value_of(f: str) -> str:
-        return lit("***") if spec.col(f).private or f == "unit" else f'CAST("{f}" AS VARCHAR)'
-
-    err_cases = " ".join(
-        f"WHEN {cond} THEN {{'col': {label_of(f)}, 'val': {value_of(f)}, 'reason': {reason}}}"
-        for cond, f, reason in checks
-    )
-    err = f"(CASE {err_cases} END)" if checks else "NULL"
+    first, last = _table_checks(spec, columns, parsed)
+    err = _error_sql(spec, [*first, *checks, *last], header, columns)
     key_cols = ", ".join(f'"{k}"' for k in spec.key)
     con.execute(
         f"CREATE TEMP TABLE {PV} AS SELECT *, err IS NULL AND row_number() OVER "
@@ -522,6 +609,13 @@ def prepare_table(
         f"CREATE TEMP TABLE {BAD} AS SELECT _row, err.col AS col, err.val AS val, "
         f"err.reason AS reason FROM {PV} WHERE err IS NOT NULL"
     )
+    return _prepared(con, spec, rows_in, [c.name for c in present])
+
+
+def _prepared(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, rows_in: int, columns: list[str]
+) -> PreparedTable:
+    """Count the rejected and repeated rows of ``PV``/``BAD`` into a :class:`PreparedTable`."""
     n_bad = int(con.execute(f"SELECT count(*) FROM {BAD}").fetchall()[0][0])
     n_dup = int(
         con.execute(f"SELECT count(*) FROM {PV} WHERE err IS NULL AND NOT _keep").fetchall()[0][0]
@@ -548,7 +642,7 @@ def prepare_table(
         rows_rejected=n_bad,
         top_reasons=reasons,
         examples=examples,
-        columns=[c.name for c in present],
+        columns=columns,
         notes=notes,
     )
 
