@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from levelfield.demo._catalog import BUSINESS_NAME
 from levelfield.demo._exports import (
     EU_CAFE_EVERY,
     WHOLESALE_MAPPING,
+    People,
     make_people,
     write_amazon,
     write_etsy,
@@ -24,7 +26,7 @@ from levelfield.demo._exports import (
 from levelfield.demo._financing import PAYABLES, financing_truth, write_credit_offers
 from levelfield.demo._provenance import CERTIFICATES_DIR, add_demo_provenance
 from levelfield.demo._rivals import write_competitor_prices
-from levelfield.demo._simulate import END, START, simulate
+from levelfield.demo._simulate import END, START, Simulation, simulate
 from levelfield.demo._subscriptions import write_stripe_subscriptions
 from levelfield.demo._tables import (
     write_automation,
@@ -164,6 +166,180 @@ def _check_args(seed: object, n_customers: object) -> None:
         )
 
 
+#: The files to import, in order: (kind, path, import_file options).
+_Files = list[tuple[str, Path, dict[str, Any]]]
+
+
+def _write_order_exports(
+    sim: Simulation,
+    people: People,
+    exports: Path,
+    eur_wholesale: bool,
+    truth: dict[str, Any],
+    progress: ProgressCallback,
+) -> _Files:
+    """Write the business and catalogue tables and the platform order exports (Shopify,
+    Etsy, Amazon, wholesale invoices); record their truths in ``truth``."""
+    files: _Files = []
+
+    def add(kind: str, path: Path, **options: Any) -> None:
+        files.append((kind, path, options))
+
+    add("business", exports / "business.csv")
+    truth["business"] = write_business(
+        exports / "business.csv", {"payables": [dict(x) for x in PAYABLES]}
+    )
+    add("channels", exports / "channels.csv")
+    truth["channel_setup"] = write_channels(exports / "channels.csv")
+    add("suppliers", exports / "suppliers.csv")
+    truth["suppliers"] = write_suppliers(sim, exports / "suppliers.csv")
+    add("products", exports / "products.csv")
+    truth["products"] = write_products(sim, exports / "products.csv")
+    shopify = exports / "orders_export_1.csv"
+    write_shopify(sim, people, shopify)
+    add("orders", shopify)
+    progress("writing platform exports", 0.14)
+    etsy = write_etsy(sim, people, exports)
+    for p in sorted(etsy, key=lambda q: ("Items" in q.name, q.name)):  # orders before items
+        add("orders", p)
+    amazon = exports / "amazon_all_orders_2023-2025.txt"
+    write_amazon(sim, amazon)
+    add("orders", amazon)
+    wholesale = exports / "wholesale_invoices_2023-2025.csv"
+    eur = exports / "wholesale_eu_invoices_2023-2025.csv" if eur_wholesale else None
+    write_wholesale(sim, wholesale, eur)
+    add("orders", wholesale, mapping=dict(WHOLESALE_MAPPING), channel="wholesale", currency="USD")
+    if eur is not None:
+        add(
+            "orders",
+            eur,
+            mapping={**WHOLESALE_MAPPING, "Currency": "currency"},
+            channel="wholesale",
+            currency="EUR",
+        )
+        truth["eur_wholesale"] = {
+            "file": f"{EXPORTS_DIR}/{eur.name}",
+            "cafes_every": EU_CAFE_EVERY,
+            "rule": "USD invoice prices divided by the ECB reference USD per EUR of the "
+            "invoice date, rounded to cents; base currency stays USD",
+        }
+    return files
+
+
+def _write_reference_tables(
+    sim: Simulation, people: People, seed: int, exports: Path, truth: dict[str, Any]
+) -> _Files:
+    """Write competitors, costs, pilots, surveys, automation, competitor prices,
+    subscriptions and credit offers; record their truths in ``truth``."""
+    writers: list[tuple[str, str, Callable[[Path], Any], str | None]] = [
+        ("competitors", "competitors.csv", lambda p: write_competitors(seed, p), "landscape"),
+        ("costs", "costs.csv", lambda p: write_costs(sim, p), "costs"),
+        ("pilots", "pilots.csv", write_pilots, None),
+        ("surveys", "nps_survey.csv", lambda p: write_surveys(sim, people, p), "nps"),
+        ("automation", "automation.csv", write_automation, "automation"),
+        (
+            "competitor_prices",
+            "competitor_prices.csv",
+            lambda p: write_competitor_prices(sim, seed, p),
+            "competitor_prices",
+        ),
+        (
+            "subscriptions",
+            "subscriptions.csv",
+            lambda p: write_stripe_subscriptions(seed, p),
+            "subscriptions",
+        ),
+        ("credit_offers", "credit_offers.csv", write_credit_offers, None),
+    ]
+    files: _Files = []
+    for kind, name, write, key in writers:
+        files.append((kind, exports / name, {}))
+        result = write(exports / name)
+        if key is not None:
+            truth[key] = result
+        elif kind == "pilots":
+            truth["pricing"]["pilot"]["pilot_ids"] = result
+    truth["financing"] = financing_truth()
+    return files
+
+
+@dataclass(frozen=True)
+class _Imported:
+    """What importing the demo's files left in the workspace."""
+
+    summaries: list[Any]
+    provenance: Any
+    counts: dict[str, int]
+    date_range: tuple[Any, Any]
+    revenue: dict[str, float]
+
+
+def _import_all(
+    ws_path: Path,
+    key_dir: str | Path | None,
+    files: _Files,
+    certificates: Path,
+    progress: ProgressCallback,
+) -> _Imported:
+    """Import every file through :func:`levelfield.ingest.import_file` (progress from
+    22 % to 96 %), log the lots in the provenance log, and read back counts, the order
+    date range and net revenue per channel."""
+    from levelfield.ingest import import_file
+    from levelfield.workspace import open_workspace
+
+    summaries: list[Any] = []
+    with open_workspace(ws_path, create=True, key_dir=key_dir) as ws:
+        for i, (kind, path, options) in enumerate(files):
+            lo = 0.22 + 0.74 * i / len(files)
+            hi = 0.22 + 0.74 * (i + 1) / len(files)
+
+            def sub(
+                step: str, fraction: float, lo: float = lo, hi: float = hi, name: str = path.name
+            ) -> None:
+                progress(f"importing {name}: {step}", lo + (hi - lo) * max(0.0, min(1.0, fraction)))
+
+            summaries.append(import_file(ws, kind, path, progress=sub, **options))
+        progress("logging lots in the provenance log", 0.96)
+        provenance = add_demo_provenance(ws, certificates)
+        counts = ws.counts()
+        rng = ws.con.execute("SELECT min(ordered_at), max(ordered_at) FROM orders").fetchall()[0]
+        rev_rows = ws.con.execute(
+            "SELECT channel, CAST(sum(net_revenue) AS DOUBLE) FROM order_revenue "
+            "GROUP BY channel ORDER BY channel"
+        ).fetchall()
+    revenue = {str(ch): float(v) for ch, v in rev_rows}
+    return _Imported(summaries, provenance, counts, (rng[0], rng[1]), revenue)
+
+
+def _manifest(
+    seed: int, n_customers: int, truth: dict[str, Any], files: _Files, summaries: list[Any]
+) -> dict[str, Any]:
+    """The ground-truth manifest: generator, truths, and each file with its hash, the
+    profile it matched, its rows and its import options."""
+    return {
+        "generator": GENERATOR,
+        "version": __version__,
+        "business": truth.pop("business"),
+        "seed": seed,
+        "period": {"start": START.isoformat(), "end": END.isoformat()},
+        "currency": "USD",
+        "timezone": "America/New_York (Shopify local times); UTC in the workspace",
+        "n_customers": n_customers,
+        **truth,
+        "files": [
+            {
+                "file": f"{EXPORTS_DIR}/{path.name}",
+                "kind": kind,
+                "sha256": _sha256(path),
+                "profile": s.profile,
+                "rows": s.rows_in,
+                "options": dict(options),
+            }
+            for (kind, path, options), s in zip(files, summaries, strict=True)
+        ],
+    }
+
+
 def build_demo(
     directory: str | Path,
     *,
@@ -214,131 +390,24 @@ def build_demo(
     ConfigError
         Bad ``seed``/``n_customers``, or the folder/workspace exists (without ``force``).
     """
-    from levelfield.ingest import import_file
-    from levelfield.workspace import open_workspace
-
     _check_args(seed, n_customers)
     root = Path(directory)
     ws_path = Path(workspace) if workspace is not None else root / WORKSPACE_NAME
     _prepare_directory(root, ws_path, force)
     exports = root / EXPORTS_DIR
     exports.mkdir(parents=True, exist_ok=True)
-
     progress("simulating three years of orders", 0.02)
     sim = simulate(seed, n_customers)
     people = make_people(seed, sim.n_customers, sim.cust_city)
-
     progress("writing platform exports", 0.08)
     truth: dict[str, Any] = dict(sim.truth)
-    files: list[tuple[str, Path, dict[str, Any]]] = []
-
-    def add(kind: str, path: Path, **options: Any) -> None:
-        files.append((kind, path, options))
-
-    add("business", exports / "business.csv")
-    truth["business"] = write_business(
-        exports / "business.csv", {"payables": [dict(x) for x in PAYABLES]}
-    )
-    add("channels", exports / "channels.csv")
-    truth["channel_setup"] = write_channels(exports / "channels.csv")
-    add("suppliers", exports / "suppliers.csv")
-    truth["suppliers"] = write_suppliers(sim, exports / "suppliers.csv")
-    add("products", exports / "products.csv")
-    truth["products"] = write_products(sim, exports / "products.csv")
-    shopify = exports / "orders_export_1.csv"
-    write_shopify(sim, people, shopify)
-    add("orders", shopify)
-    progress("writing platform exports", 0.14)
-    etsy = write_etsy(sim, people, exports)
-    for p in sorted(etsy, key=lambda q: ("Items" in q.name, q.name)):  # orders before items
-        add("orders", p)
-    amazon = exports / "amazon_all_orders_2023-2025.txt"
-    write_amazon(sim, amazon)
-    add("orders", amazon)
-    wholesale = exports / "wholesale_invoices_2023-2025.csv"
-    eur = exports / "wholesale_eu_invoices_2023-2025.csv" if eur_wholesale else None
-    write_wholesale(sim, wholesale, eur)
-    add("orders", wholesale, mapping=dict(WHOLESALE_MAPPING), channel="wholesale", currency="USD")
-    if eur is not None:
-        add(
-            "orders",
-            eur,
-            mapping={**WHOLESALE_MAPPING, "Currency": "currency"},
-            channel="wholesale",
-            currency="EUR",
-        )
-        truth["eur_wholesale"] = {
-            "file": f"{EXPORTS_DIR}/{eur.name}",
-            "cafes_every": EU_CAFE_EVERY,
-            "rule": "USD invoice prices divided by the ECB reference USD per EUR of the "
-            "invoice date, rounded to cents; base currency stays USD",
-        }
+    files = _write_order_exports(sim, people, exports, eur_wholesale, truth, progress)
     progress("writing reference tables", 0.2)
-    add("competitors", exports / "competitors.csv")
-    truth["landscape"] = write_competitors(seed, exports / "competitors.csv")
-    add("costs", exports / "costs.csv")
-    truth["costs"] = write_costs(sim, exports / "costs.csv")
-    add("pilots", exports / "pilots.csv")
-    truth["pricing"]["pilot"]["pilot_ids"] = write_pilots(exports / "pilots.csv")
-    add("surveys", exports / "nps_survey.csv")
-    truth["nps"] = write_surveys(sim, people, exports / "nps_survey.csv")
-    add("automation", exports / "automation.csv")
-    truth["automation"] = write_automation(exports / "automation.csv")
-    add("competitor_prices", exports / "competitor_prices.csv")
-    truth["competitor_prices"] = write_competitor_prices(
-        sim, seed, exports / "competitor_prices.csv"
-    )
-    add("subscriptions", exports / "subscriptions.csv")
-    truth["subscriptions"] = write_stripe_subscriptions(seed, exports / "subscriptions.csv")
-    add("credit_offers", exports / "credit_offers.csv")
-    write_credit_offers(exports / "credit_offers.csv")
-    truth["financing"] = financing_truth()
-
-    summaries: list[Any] = []
-    with open_workspace(ws_path, create=True, key_dir=key_dir) as ws:
-        for i, (kind, path, options) in enumerate(files):
-            lo = 0.22 + 0.74 * i / len(files)
-            hi = 0.22 + 0.74 * (i + 1) / len(files)
-
-            def sub(
-                step: str, fraction: float, lo: float = lo, hi: float = hi, name: str = path.name
-            ) -> None:
-                progress(f"importing {name}: {step}", lo + (hi - lo) * max(0.0, min(1.0, fraction)))
-
-            summaries.append(import_file(ws, kind, path, progress=sub, **options))
-        progress("logging lots in the provenance log", 0.96)
-        truth["provenance"] = add_demo_provenance(ws, root / CERTIFICATES_DIR)
-        counts = ws.counts()
-        rng = ws.con.execute("SELECT min(ordered_at), max(ordered_at) FROM orders").fetchall()[0]
-        rev_rows = ws.con.execute(
-            "SELECT channel, CAST(sum(net_revenue) AS DOUBLE) FROM order_revenue "
-            "GROUP BY channel ORDER BY channel"
-        ).fetchall()
-    revenue = {str(ch): float(v) for ch, v in rev_rows}
-
+    files += _write_reference_tables(sim, people, seed, exports, truth)
+    done = _import_all(ws_path, key_dir, files, root / CERTIFICATES_DIR, progress)
+    truth["provenance"] = done.provenance
     progress("writing manifest", 0.97)
-    manifest = {
-        "generator": GENERATOR,
-        "version": __version__,
-        "business": truth.pop("business"),
-        "seed": seed,
-        "period": {"start": START.isoformat(), "end": END.isoformat()},
-        "currency": "USD",
-        "timezone": "America/New_York (Shopify local times); UTC in the workspace",
-        "n_customers": sim.n_customers,
-        **truth,
-        "files": [
-            {
-                "file": f"{EXPORTS_DIR}/{path.name}",
-                "kind": kind,
-                "sha256": _sha256(path),
-                "profile": s.profile,
-                "rows": s.rows_in,
-                "options": dict(options),
-            }
-            for (kind, path, options), s in zip(files, summaries, strict=True)
-        ],
-    }
+    manifest = _manifest(seed, sim.n_customers, truth, files, done.summaries)
     manifest_path = root / MANIFEST_NAME
     manifest_path.write_text(
         json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8"
@@ -348,9 +417,9 @@ def build_demo(
         directory=root,
         workspace=ws_path,
         manifest=manifest_path,
-        imports=tuple(summaries),
-        counts=counts,
-        date_min=rng[0],
-        date_max=rng[1],
-        revenue_by_channel=revenue,
+        imports=tuple(done.summaries),
+        counts=done.counts,
+        date_min=done.date_range[0],
+        date_max=done.date_range[1],
+        revenue_by_channel=done.revenue,
     )

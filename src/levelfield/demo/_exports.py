@@ -297,36 +297,33 @@ def _first_line(line_order: IntArray) -> npt.NDArray[np.bool_]:
 
 
 # -- Shopify -------------------------------------------------------------------------------
-def write_shopify(sim: Simulation, people: People, path: Path) -> int:
-    """Write the Shopify orders export (one row per line item, newest order first).
-
-    Returns the number of data rows.
-    """
-    rng = np.random.default_rng([sim.seed, 202])
+def _shopify_lines(
+    sim: Simulation,
+) -> tuple[IntArray, IntArray, IntArray, IntArray, FloatArray, FloatArray]:
+    """Shopify's order numbers (#1001 up, -1 for other channels) and its lines, newest
+    order first: (number, order, sku, quantity, price, discount) per line."""
     orders = np.flatnonzero(sim.channel == 0)
     number = np.full(sim.n_orders, -1, np.int64)
     number[orders] = 1001 + np.arange(orders.shape[0])
     sel = np.isin(sim.line_order, orders)
     lo = sim.line_order[sel]
-    ls, lq, lp, ld = (
-        sim.line_sku[sel],
-        sim.line_qty[sel],
-        sim.line_price[sel],
-        sim.line_discount[sel],
-    )
-    # newest order first, lines in order
     order_rows = np.lexsort((np.arange(lo.shape[0]), -number[lo]))
-    lo, ls, lq, lp, ld = (
+    return (
+        number,
         lo[order_rows],
-        ls[order_rows],
-        lq[order_rows],
-        lp[order_rows],
-        ld[order_rows],
+        sim.line_sku[sel][order_rows],
+        sim.line_qty[sel][order_rows],
+        sim.line_price[sel][order_rows],
+        sim.line_discount[sel][order_rows],
     )
-    first = _first_line(lo)
-    cont = ~first
-    n = lo.shape[0]
 
+
+def _shopify_addresses(
+    sim: Simulation, people: People, lo: IntArray, rng: np.random.Generator
+) -> dict[str, pd.Series[Any]]:
+    """Billing/shipping name, street, city, zip, province and phone per line; guests get
+    a random first and last name and the shop's own street and zip."""
+    n = lo.shape[0]
     cust = sim.customer[lo]
     known = cust >= 0
     ci = np.maximum(cust, 0)
@@ -334,36 +331,48 @@ def write_shopify(sim: Simulation, people: People, path: Path) -> int:
     guest_last = np.array(LAST_NAMES, dtype=object)[rng.integers(0, len(LAST_NAMES), n)]
     first_name = np.where(known, people.first[ci], guest_names)
     last_name = np.where(known, people.last[ci], guest_last)
-    full = _ser(first_name) + " " + _ser(last_name)
     city = sim.city[lo]
-    city_name = pd.Series(np.array([c[0] for c in CITIES], dtype=object)[city])
+    zip_raw = _ser(np.where(known, people.zip_code[ci], "28801"))
+    street = pd.Series(np.where(known, people.street[ci], "18 Depot St"))
     state = pd.Series(np.array([c[1] for c in CITIES], dtype=object)[city])
     state_name = pd.Series(np.array([c[2] for c in CITIES], dtype=object)[city])
-    rate = np.array([c[4] for c in CITIES])[city]
-    street = pd.Series(np.where(known, people.street[ci], "18 Depot St"))
-    zip_raw = _ser(np.where(known, people.zip_code[ci], "28801"))
-    zip_code = zip_raw.where(~zip_raw.str.startswith("0"), "'" + zip_raw)
     phone = pd.Series(np.where(known, people.phone[ci], ""))
+    full = _ser(first_name) + " " + _ser(last_name)
+    out: dict[str, pd.Series[Any]] = {}
+    for side in ("Billing", "Shipping"):
+        out[f"{side} Name"] = full
+        out[f"{side} Street"] = street
+        out[f"{side} Address1"] = street
+        out[f"{side} City"] = pd.Series(np.array([c[0] for c in CITIES], dtype=object)[city])
+        out[f"{side} Zip"] = zip_raw.where(~zip_raw.str.startswith("0"), "'" + zip_raw)
+        out[f"{side} Province"] = state
+        out[f"{side} Country"] = pd.Series(["US"] * n)
+        out[f"{side} Phone"] = phone
+        out[f"{side} Province Name"] = state_name
+    return out
 
+
+def _shopify_order_level(
+    sim: Simulation, people: People, lo: IntArray, number: IntArray, rng: np.random.Generator
+) -> dict[str, pd.Series[Any]]:
+    """Order-level fields per line (payment, fulfilment, amounts, discount code, notes,
+    ids, tax); the caller blanks them on all but an order's first line."""
+    n = lo.shape[0]
+    known = sim.customer[lo] >= 0
+    ci = np.maximum(sim.customer[lo], 0)
     day: IntArray = sim.day[lo]
     sec: IntArray = sim.second[lo]
-    created = _local_stamp(day, sec)
     paid = _local_stamp(day, sec + rng.integers(1, 4, n, dtype=np.int64))
     ful_day = day + rng.integers(1, 3, n, dtype=np.int64)
     ful_sec: IntArray = np.asarray(rng.integers(9 * 3600, 17 * 3600, n), dtype=np.int64)
-    fulfilled = _local_stamp(ful_day, ful_sec)
-
-    gross = sim.order_gross()
-    subtotal = gross - sim.discount
+    subtotal = sim.order_gross() - sim.discount
     total = subtotal + sim.shipping + sim.tax
     kind = sim.refund_kind[lo]
-    fin = np.select([kind == 1, kind == 2], ["refunded", "partially_refunded"], default="paid")
     code_idx = sim.discount_code[lo]
     codes = np.array([p["code"] for p in PROMOTIONS] + [""], dtype=object)[
         np.where(code_idx >= 0, code_idx, len(PROMOTIONS))
     ]
     ship = sim.shipping[lo]
-    method = np.where(ship > 0, "Standard Shipping", "Free Shipping (orders over $45)")
     notes_pick = rng.random(n)
     notes = np.select(
         [notes_pick < 0.006, notes_pick < 0.012],
@@ -371,22 +380,16 @@ def write_shopify(sim: Simulation, people: People, path: Path) -> int:
         default="",
     )
     pay_method = np.where(rng.random(n) < 0.82, "Shopify Payments", "PayPal Express Checkout")
-    ref = pd.Series(rng.integers(10**9, 10**10, n)).astype(str)
-    payment_ref = "c" + ref + ".1"
-    order_id = pd.Series(5_210_000_000_000 + number[lo] * 137).astype(str)
+    payment_ref = "c" + pd.Series(rng.integers(10**9, 10**10, n)).astype(str) + ".1"
+    rate = np.array([c[4] for c in CITIES])[sim.city[lo]]
+    state = pd.Series(np.array([c[1] for c in CITIES], dtype=object)[sim.city[lo]])
     tax_name = state + " State Tax " + pd.Series(np.round(rate * 100, 3)).astype(str) + "%"
-
-    blank = pd.Series([""] * n, dtype=object)
-    cols: dict[str, pd.Series[Any]] = dict.fromkeys(SHOPIFY_COLUMNS, blank)
-    # Real exports repeat Name, Email and Created at on every line-item row; the other
-    # order-level fields sit on the order's first row only.
-    cols["Email"] = pd.Series(np.where(known, people.email[ci], ""))
-    cols["Created at"] = created
-    order_level = {
+    fin = np.select([kind == 1, kind == 2], ["refunded", "partially_refunded"], default="paid")
+    return {
         "Financial Status": pd.Series(fin),
         "Paid at": paid,
         "Fulfillment Status": pd.Series(["fulfilled"] * n),
-        "Fulfilled at": fulfilled,
+        "Fulfilled at": _local_stamp(ful_day, ful_sec),
         "Accepts Marketing": pd.Series(np.where(known, people.accepts_marketing[ci], "no")),
         "Currency": pd.Series(["USD"] * n),
         "Subtotal": money(subtotal[lo]),
@@ -395,38 +398,43 @@ def write_shopify(sim: Simulation, people: People, path: Path) -> int:
         "Total": money(total[lo]),
         "Discount Code": pd.Series(codes),
         "Discount Amount": money(sim.discount[lo]),
-        "Shipping Method": pd.Series(method),
-        "Billing Name": full,
-        "Billing Street": street,
-        "Billing Address1": street,
-        "Billing City": city_name,
-        "Billing Zip": zip_code,
-        "Billing Province": state,
-        "Billing Country": pd.Series(["US"] * n),
-        "Billing Phone": phone,
-        "Shipping Name": full,
-        "Shipping Street": street,
-        "Shipping Address1": street,
-        "Shipping City": city_name,
-        "Shipping Zip": zip_code,
-        "Shipping Province": state,
-        "Shipping Country": pd.Series(["US"] * n),
-        "Shipping Phone": phone,
+        "Shipping Method": pd.Series(
+            np.where(ship > 0, "Standard Shipping", "Free Shipping (orders over $45)")
+        ),
         "Notes": pd.Series(notes),
         "Payment Method": pd.Series(pay_method),
         "Payment Reference": payment_ref,
         "Refunded Amount": money(sim.refunded[lo]),
         "Outstanding Balance": pd.Series(["0.00"] * n),
-        "Id": order_id,
+        "Id": pd.Series(5_210_000_000_000 + number[lo] * 137).astype(str),
         "Risk Level": pd.Series(["Low"] * n),
         "Source": pd.Series(["web"] * n),
         "Tax 1 Name": tax_name.where(sim.tax[lo] > 0, ""),
         "Tax 1 Value": money(sim.tax[lo]).where(sim.tax[lo] > 0, ""),
-        "Billing Province Name": state_name,
-        "Shipping Province Name": state_name,
         "Payment ID": payment_ref,
         "Payment References": payment_ref,
     }
+
+
+def write_shopify(sim: Simulation, people: People, path: Path) -> int:
+    """Write the Shopify orders export (one row per line item, newest order first).
+
+    Real exports repeat Name, Email and Created at on every line-item row; the other
+    order-level fields (:func:`_shopify_order_level`, :func:`_shopify_addresses`) sit
+    on the order's first row only. Returns the number of data rows.
+    """
+    rng = np.random.default_rng([sim.seed, 202])
+    number, lo, ls, lq, lp, ld = _shopify_lines(sim)
+    n = lo.shape[0]
+    cont = ~_first_line(lo)
+    addresses = _shopify_addresses(sim, people, lo, rng)
+    created = _local_stamp(sim.day[lo], sim.second[lo])
+    order_level = {**_shopify_order_level(sim, people, lo, number, rng), **addresses}
+    cust = sim.customer[lo]
+    blank = pd.Series([""] * n, dtype=object)
+    cols: dict[str, pd.Series[Any]] = dict.fromkeys(SHOPIFY_COLUMNS, blank)
+    cols["Email"] = pd.Series(np.where(cust >= 0, people.email[np.maximum(cust, 0)], ""))
+    cols["Created at"] = created
     for name, values in order_level.items():
         cols[name] = _blank_where(values.reset_index(drop=True), cont)
     cols["Name"] = "#" + pd.Series(number[lo]).astype(str)
@@ -445,35 +453,43 @@ def write_shopify(sim: Simulation, people: People, path: Path) -> int:
 
 
 # -- Etsy ----------------------------------------------------------------------------------
-def write_etsy(sim: Simulation, people: People, directory: Path) -> list[Path]:
-    """Write ``EtsySoldOrders<year>.csv`` and ``EtsySoldOrderItems<year>.csv`` per year."""
-    rng = np.random.default_rng([sim.seed, 303])
-    orders = np.flatnonzero(sim.channel == 1)
+@dataclass(frozen=True)
+class _EtsyOrders:
+    """Per-order amounts and ids of the Etsy export (arrays over all orders)."""
+
+    etsy_id: IntArray
+    gross: FloatArray
+    units: npt.NDArray[Any]
+    total: FloatArray
+    fees: FloatArray
+    net: FloatArray
+    adj_total: FloatArray
+    adj_fees: FloatArray
+    adj_net: FloatArray
+    status: npt.NDArray[np.str_]
+    shipped: IntArray
+    cust: IntArray
+    sku_list: npt.NDArray[np.object_]
+
+
+def _etsy_orders(sim: Simulation, rng: np.random.Generator, orders: IntArray) -> _EtsyOrders:
+    """Etsy's order ids, totals, card fees (3 % + 0.25), refund adjustments, status,
+    ship day and the SKU list (the order's SKUs joined by commas)."""
     etsy_id = np.full(sim.n_orders, -1, np.int64)
     etsy_id[orders] = 2_900_000_000 + np.cumsum(rng.integers(700, 4_000, orders.shape[0]))
     gross = sim.order_gross()
     units = np.bincount(sim.line_order, weights=sim.line_qty, minlength=sim.n_orders)
     total = gross - sim.discount + sim.shipping + sim.tax
     fees = np.round(0.03 * total + 0.25, 2)
-    net = total - fees
     refunded = np.where(sim.refund_kind == 1, total, sim.refunded)
     adj_total = total - refunded
     adj_fees = np.where(sim.refund_kind == 1, 0.0, fees)
-    adj_net = adj_total - adj_fees
     status = np.select(
         [sim.refund_kind == 1, sim.refund_kind == 2],
         ["Fully Refunded", "Partially Refunded"],
         "Completed",
     )
     shipped = sim.day + rng.integers(1, 4, sim.n_orders)
-    cust = np.maximum(sim.customer, 0)
-    city = sim.city
-    city_name = np.array([c[0] for c in CITIES], dtype=object)
-    state = np.array([c[1] for c in CITIES], dtype=object)
-    year = (_EPOCH + sim.day.astype("timedelta64[D]")).astype("datetime64[Y]").astype(
-        np.int64
-    ) + 1970
-    # SKU column of the orders file: the order's SKUs joined by commas
     in_etsy = np.isin(sim.line_order, orders)
     e_order = sim.line_order[in_etsy]
     e_sku = (np.array(sim.skus, dtype=object) + ",")[sim.line_sku[in_etsy]]
@@ -481,111 +497,146 @@ def write_etsy(sim: Simulation, people: People, directory: Path) -> list[Path]:
     joined = np.add.reduceat(e_sku, starts) if starts.shape[0] else np.array([], dtype=object)
     sku_list = np.full(sim.n_orders, "", dtype=object)
     sku_list[e_order[starts]] = pd.Series(joined, dtype=object).str[:-1].to_numpy(dtype=object)
+    return _EtsyOrders(
+        etsy_id=etsy_id,
+        gross=gross,
+        units=units,
+        total=total,
+        fees=fees,
+        net=total - fees,
+        adj_total=adj_total,
+        adj_fees=adj_fees,
+        adj_net=adj_total - adj_fees,
+        status=status,
+        shipped=shipped,
+        cust=np.maximum(sim.customer, 0),
+        sku_list=sku_list,
+    )
+
+
+_CITY_NAME = np.array([c[0] for c in CITIES], dtype=object)
+_STATE = np.array([c[1] for c in CITIES], dtype=object)
+
+
+def _etsy_orders_frame(
+    sim: Simulation, people: People, e: _EtsyOrders, o: IntArray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """One year's ``EtsySoldOrders`` rows for orders ``o`` (newest first)."""
+    c = e.cust[o]
+    city = sim.city[o]
+    return pd.DataFrame(
+        {
+            "Sale Date": _mdy(sim.day[o]),
+            "Order ID": pd.Series(e.etsy_id[o]).astype(str),
+            "Buyer User ID": pd.Series(people.etsy_user_id[c]),
+            "Full Name": pd.Series(people.first[c]) + " " + pd.Series(people.last[c]),
+            "First Name": pd.Series(people.first[c]),
+            "Last Name": pd.Series(people.last[c]),
+            "Number of Items": pd.Series(e.units[o].astype(np.int64)).astype(str),
+            "Payment Method": pd.Series(
+                np.where(rng.random(o.shape[0]) < 0.85, "Credit Card", "PayPal")
+            ),
+            "Date Shipped": _mdy(e.shipped[o]),
+            "Street 1": pd.Series(people.street[c]),
+            "Street 2": "",
+            "Ship City": pd.Series(_CITY_NAME[city]),
+            "Ship State": pd.Series(_STATE[city]),
+            "Ship Zipcode": pd.Series(people.zip_code[c]),
+            "Ship Country": "United States",
+            "Currency": "USD",
+            "Order Value": money(e.gross[o]),
+            "Coupon Code": "",
+            "Coupon Details": "",
+            "Discount Amount": money(sim.discount[o]),
+            "Shipping Discount": "0.00",
+            "Shipping": money(sim.shipping[o]),
+            "Sales Tax": money(sim.tax[o]),
+            "Order Total": money(e.total[o]),
+            "Status": pd.Series(e.status[o]),
+            "Card Processing Fees": money(e.fees[o]),
+            "Order Net": money(e.net[o]),
+            "Adjusted Order Total": money(e.adj_total[o]),
+            "Adjusted Card Processing Fees": money(e.adj_fees[o]),
+            "Adjusted Net Order Amount": money(e.adj_net[o]),
+            "Buyer": pd.Series(people.etsy_username[c]),
+            "Order Type": "online",
+            "Payment Type": "online_cc",
+            "InPerson Discount": "",
+            "InPerson Location": "",
+            "SKU": pd.Series(e.sku_list[o]),
+        }
+    )[list(ETSY_ORDER_COLUMNS)]
+
+
+def _etsy_items_frame(sim: Simulation, people: People, e: _EtsyOrders, o: IntArray) -> pd.DataFrame:
+    """One year's ``EtsySoldOrderItems`` rows: the lines of orders ``o``, newest order
+    first; order-level amounts on each order's first line only."""
     listing = 1_300_000_000 + np.arange(len(PRODUCTS)) * 7_919
+    sel = np.isin(sim.line_order, o)
+    lo = sim.line_order[sel]
+    rows = np.lexsort((np.arange(lo.shape[0]), -e.etsy_id[lo]))
+    lo = lo[rows]
+    line_pos = np.flatnonzero(sel)[rows]
+    ls, lq, lp = sim.line_sku[sel][rows], sim.line_qty[sel][rows], sim.line_price[sel][rows]
+    cont = ~_first_line(lo)
+    lc = e.cust[lo]
+    city = sim.city[lo]
+    unground = _product_attr(ls, "category").isin(["equipment", "gifts_subscriptions"])
+    return pd.DataFrame(
+        {
+            "Sale Date": _mdy(sim.day[lo]),
+            "Item Name": _product_attr(ls, "name"),
+            "Buyer": pd.Series(people.etsy_username[lc]),
+            "Quantity": pd.Series(lq).astype(str),
+            "Price": money(lp),
+            "Coupon Code": "",
+            "Coupon Details": "",
+            "Discount Amount": _blank_where(money(sim.discount[lo]), cont),
+            "Shipping Discount": _blank_where(pd.Series(["0.00"] * lo.shape[0]), cont),
+            "Order Shipping": _blank_where(money(sim.shipping[lo]), cont),
+            "Order Sales Tax": _blank_where(money(sim.tax[lo]), cont),
+            "Item Total": money(lq * lp),
+            "Currency": "USD",
+            "Transaction ID": pd.Series(4_100_000_000 + 3 * line_pos).astype(str),
+            "Listing ID": pd.Series(listing[ls]).astype(str),
+            "Date Paid": _mdy(sim.day[lo]),
+            "Date Shipped": _mdy(e.shipped[lo]),
+            "Ship Name": pd.Series(people.first[lc]) + " " + pd.Series(people.last[lc]),
+            "Ship Address1": pd.Series(people.street[lc]),
+            "Ship Address2": "",
+            "Ship City": pd.Series(_CITY_NAME[city]),
+            "Ship State": pd.Series(_STATE[city]),
+            "Ship Zipcode": pd.Series(people.zip_code[lc]),
+            "Ship Country": "United States",
+            "Order ID": pd.Series(e.etsy_id[lo]).astype(str),
+            "Variations": pd.Series(np.where(unground, "", "Grind:Whole Bean")),
+            "Order Type": "online",
+            "Listings Type": "listing",
+            "Payment Type": "online_cc",
+            "InPerson Discount": "",
+            "InPerson Location": "",
+            "VAT Paid by Buyer": "",
+            "SKU": _product_attr(ls, "sku"),
+        }
+    )[list(ETSY_ITEM_COLUMNS)]
+
+
+def write_etsy(sim: Simulation, people: People, directory: Path) -> list[Path]:
+    """Write ``EtsySoldOrders<year>.csv`` and ``EtsySoldOrderItems<year>.csv`` per year."""
+    rng = np.random.default_rng([sim.seed, 303])
+    orders = np.flatnonzero(sim.channel == 1)
+    e = _etsy_orders(sim, rng, orders)
+    year = (_EPOCH + sim.day.astype("timedelta64[D]")).astype("datetime64[Y]").astype(
+        np.int64
+    ) + 1970
     written: list[Path] = []
     for y in np.unique(year[orders]):
         o = orders[year[orders] == y][::-1]  # newest first, as Etsy lists them
-        c = cust[o]
-        full = pd.Series(people.first[c]) + " " + pd.Series(people.last[c])
-        frame = pd.DataFrame(
-            {
-                "Sale Date": _mdy(sim.day[o]),
-                "Order ID": pd.Series(etsy_id[o]).astype(str),
-                "Buyer User ID": pd.Series(people.etsy_user_id[c]),
-                "Full Name": full,
-                "First Name": pd.Series(people.first[c]),
-                "Last Name": pd.Series(people.last[c]),
-                "Number of Items": pd.Series(units[o].astype(np.int64)).astype(str),
-                "Payment Method": pd.Series(
-                    np.where(rng.random(o.shape[0]) < 0.85, "Credit Card", "PayPal")
-                ),
-                "Date Shipped": _mdy(shipped[o]),
-                "Street 1": pd.Series(people.street[c]),
-                "Street 2": "",
-                "Ship City": pd.Series(city_name[city[o]]),
-                "Ship State": pd.Series(state[city[o]]),
-                "Ship Zipcode": pd.Series(people.zip_code[c]),
-                "Ship Country": "United States",
-                "Currency": "USD",
-                "Order Value": money(gross[o]),
-                "Coupon Code": "",
-                "Coupon Details": "",
-                "Discount Amount": money(sim.discount[o]),
-                "Shipping Discount": "0.00",
-                "Shipping": money(sim.shipping[o]),
-                "Sales Tax": money(sim.tax[o]),
-                "Order Total": money(total[o]),
-                "Status": pd.Series(status[o]),
-                "Card Processing Fees": money(fees[o]),
-                "Order Net": money(net[o]),
-                "Adjusted Order Total": money(adj_total[o]),
-                "Adjusted Card Processing Fees": money(adj_fees[o]),
-                "Adjusted Net Order Amount": money(adj_net[o]),
-                "Buyer": pd.Series(people.etsy_username[c]),
-                "Order Type": "online",
-                "Payment Type": "online_cc",
-                "InPerson Discount": "",
-                "InPerson Location": "",
-                "SKU": pd.Series(sku_list[o]),
-            }
-        )
         p = directory / f"EtsySoldOrders{y}.csv"
-        _write_csv(frame[list(ETSY_ORDER_COLUMNS)], p)
+        _write_csv(_etsy_orders_frame(sim, people, e, o, rng), p)
         written.append(p)
-
-        sel = np.isin(sim.line_order, o)
-        lo = sim.line_order[sel]
-        rows = np.lexsort((np.arange(lo.shape[0]), -etsy_id[lo]))
-        lo = lo[rows]
-        line_pos = np.flatnonzero(sel)[rows]
-        ls, lq, lp = sim.line_sku[sel][rows], sim.line_qty[sel][rows], sim.line_price[sel][rows]
-        cont = ~_first_line(lo)
-        lc = cust[lo]
-        items = pd.DataFrame(
-            {
-                "Sale Date": _mdy(sim.day[lo]),
-                "Item Name": _product_attr(ls, "name"),
-                "Buyer": pd.Series(people.etsy_username[lc]),
-                "Quantity": pd.Series(lq).astype(str),
-                "Price": money(lp),
-                "Coupon Code": "",
-                "Coupon Details": "",
-                "Discount Amount": _blank_where(money(sim.discount[lo]), cont),
-                "Shipping Discount": _blank_where(pd.Series(["0.00"] * lo.shape[0]), cont),
-                "Order Shipping": _blank_where(money(sim.shipping[lo]), cont),
-                "Order Sales Tax": _blank_where(money(sim.tax[lo]), cont),
-                "Item Total": money(lq * lp),
-                "Currency": "USD",
-                "Transaction ID": pd.Series(4_100_000_000 + 3 * line_pos).astype(str),
-                "Listing ID": pd.Series(listing[ls]).astype(str),
-                "Date Paid": _mdy(sim.day[lo]),
-                "Date Shipped": _mdy(shipped[lo]),
-                "Ship Name": pd.Series(people.first[lc]) + " " + pd.Series(people.last[lc]),
-                "Ship Address1": pd.Series(people.street[lc]),
-                "Ship Address2": "",
-                "Ship City": pd.Series(city_name[city[lo]]),
-                "Ship State": pd.Series(state[city[lo]]),
-                "Ship Zipcode": pd.Series(people.zip_code[lc]),
-                "Ship Country": "United States",
-                "Order ID": pd.Series(etsy_id[lo]).astype(str),
-                "Variations": pd.Series(
-                    np.where(
-                        _product_attr(ls, "category").isin(["equipment", "gifts_subscriptions"]),
-                        "",
-                        "Grind:Whole Bean",
-                    )
-                ),
-                "Order Type": "online",
-                "Listings Type": "listing",
-                "Payment Type": "online_cc",
-                "InPerson Discount": "",
-                "InPerson Location": "",
-                "VAT Paid by Buyer": "",
-                "SKU": _product_attr(ls, "sku"),
-            }
-        )
         p = directory / f"EtsySoldOrderItems{y}.csv"
-        _write_csv(items[list(ETSY_ITEM_COLUMNS)], p)
+        _write_csv(_etsy_items_frame(sim, people, e, o), p)
         written.append(p)
     return written
 

@@ -310,8 +310,214 @@ def _choose_lines(
     return lo.astype(np.int64), ls.astype(np.int64), qty.astype(np.int64)
 
 
+def _check_simulation_args(seed: object, n_customers: object) -> None:
+    """Raise :class:`ConfigError` unless ``seed`` is an integer and ``n_customers`` an
+    integer from 100 to 1,000,000."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ConfigError(f"seed must be an integer, not {seed!r}")
+    if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
+        raise ConfigError(f"n_customers must be an integer, not {n_customers!r}")
+    if n_customers < 100:
+        raise ConfigError(f"n_customers must be at least 100 (got {n_customers}); try 10000")
+    if n_customers > 1_000_000:
+        raise ConfigError(f"n_customers must be at most 1,000,000 (got {n_customers})")
+
+
+@dataclass(frozen=True)
+class _Demand:
+    """Posted prices and demand multipliers (the constant-elasticity model).
+
+    ``f[c, j, d] >= 1``: demand multiplier at the posted price relative to ``P_ref``
+    (promotion uplifts included); ``unit_value[c, d]``: expected USD per baseline unit.
+    """
+
+    elasticity: FloatArray
+    prices: FloatArray
+    price_ref: FloatArray
+    price_truth: dict[str, Any]
+    shares: FloatArray
+    f: FloatArray
+    promo_sku: IntArray
+    unit_value: FloatArray
+
+
+def _draw_demand(rng: np.random.Generator) -> _Demand:
+    """Product elasticities scattered around the category means, the price schedule and
+    the demand multipliers they imply."""
+    J = len(PRODUCTS)
+    skus = tuple(p.sku for p in PRODUCTS)
+    cat_mean = np.array([CATEGORY_ELASTICITY[p.category] for p in PRODUCTS])
+    elasticity = np.round(cat_mean + rng.normal(0.0, 0.12, J), 3)
+    elasticity = np.minimum(elasticity, -0.2)
+    prices, price_ref, price_truth = price_schedule(elasticity)
+    shares = np.array([p.weight for p in PRODUCTS])
+    shares = shares / shares.sum()
+    f = (prices / price_ref[None, :, None]) ** elasticity[None, :, None]
+    promo_sku = np.array([skus.index(pr["sku"]) for pr in PROMOTIONS])
+    for k, pr in enumerate(PROMOTIONS):
+        c = RETAIL.index(pr["channel"])
+        f[c, promo_sku[k], day_index(pr["starts_on"]) : day_index(pr["ends_on"]) + 1] *= pr[
+            "uplift"
+        ]
+    unit_value = np.einsum("j,cjd->cd", shares, f * prices)
+    return _Demand(elasticity, prices, price_ref, price_truth, shares, f, promo_sku, unit_value)
+
+
+@dataclass(frozen=True)
+class _Customers:
+    """Identified customers (BG/NBD + Gamma-Gamma draws) and their orders
+    (``id_cust``/``id_day``/``id_budget``, first purchases first)."""
+
+    channel: IntArray
+    first_day: IntArray
+    lam: FloatArray
+    pdrop: FloatArray
+    nu: FloatArray
+    city: IntArray
+    merged: int
+    id_cust: IntArray
+    id_day: IntArray
+    id_budget: FloatArray
+
+
+def _draw_customers(rng: np.random.Generator, n: int) -> _Customers:
+    """Draw ``n`` identified customers: channel, acquisition day, purchase rate, dropout
+    probability, spend scale and city, then their repeat purchases and order budgets."""
+    cust_channel = np.where(rng.random(n) < SHOPIFY_CUSTOMER_SHARE, 0, 1).astype(np.int64)
+    acq_w = _seasonal_day_weights()
+    first_day = np.sort(rng.choice(N_DAYS, size=n, p=acq_w)).astype(np.int64)
+    lam = rng.gamma(BGNBD["r"], 1.0 / BGNBD["alpha"], n)
+    pdrop = rng.beta(BGNBD["a"], BGNBD["b"], n)
+    nu = rng.gamma(GAMMA_GAMMA["q"], 1.0 / GAMMA_GAMMA["gamma"], n)
+    horizon = (N_DAYS - 1 - first_day).astype(np.int64)
+    rep_cust, rep_off, merged = _bgnbd_repeat_days(rng, lam, pdrop, horizon)
+    city_w = np.linspace(2.0, 1.0, len(CITIES))
+    cust_city = rng.choice(len(CITIES), size=n, p=city_w / city_w.sum()).astype(np.int64)
+    id_cust = np.concatenate([np.arange(n), rep_cust])
+    id_day = np.concatenate([first_day, first_day[rep_cust] + rep_off])
+    id_budget = rng.gamma(GAMMA_GAMMA["p"], 1.0 / nu[id_cust])
+    return _Customers(
+        cust_channel, first_day, lam, pdrop, nu, cust_city, merged, id_cust, id_day, id_budget
+    )
+
+
+def _draw_anonymous(
+    rng: np.random.Generator, n: int, day_weights: FloatArray
+) -> tuple[IntArray, FloatArray]:
+    """Days and Gamma-Gamma budgets of ``n`` orders without a customer."""
+    day = rng.choice(N_DAYS, size=n, p=day_weights).astype(np.int64)
+    budget = rng.gamma(
+        GAMMA_GAMMA["p"], 1.0 / rng.gamma(GAMMA_GAMMA["q"], 1.0 / GAMMA_GAMMA["gamma"], n)
+    )
+    return day, budget
+
+
+def _order_stream(
+    rng: np.random.Generator, cust: _Customers
+) -> tuple[IntArray, IntArray, IntArray, FloatArray, IntArray]:
+    """All retail orders in chronological order: (channel, customer or -1, day, budget,
+    second of the day).
+
+    Guest Shopify checkouts come on top of identified orders; Amazon's anonymous
+    volume is sized to its target revenue share.
+    """
+    n_shop_id = int(np.count_nonzero(cust.channel[cust.id_cust] == 0))
+    n_guest = round(GUEST_SHARE * n_shop_id)
+    guest_day, guest_budget = _draw_anonymous(rng, n_guest, _seasonal_day_weights())
+    own_orders = cust.id_cust.shape[0] + n_guest
+    amazon_per_own = TARGET_SHARES["amazon"] / (TARGET_SHARES["shopify"] + TARGET_SHARES["etsy"])
+    n_amazon = round(own_orders * amazon_per_own)
+    amz_day, amz_budget = _draw_anonymous(rng, n_amazon, _seasonal_day_weights(extra_q4=1.3))
+    channel = np.concatenate(
+        [cust.channel[cust.id_cust], np.zeros(n_guest, np.int64), np.full(n_amazon, 2, np.int64)]
+    )
+    customer = np.concatenate([cust.id_cust, np.full(n_guest + n_amazon, -1, np.int64)])
+    day = np.concatenate([cust.id_day, guest_day, amz_day]).astype(np.int64)
+    budget = np.concatenate([cust.id_budget, guest_budget, amz_budget])
+    # Shopify and Etsy: local business hours keep the UTC date equal to the local date.
+    second = np.where(
+        channel == 2,
+        rng.integers(0, 86_400, day.shape[0]),
+        rng.integers(7 * 3600, 19 * 3600, day.shape[0]),
+    ).astype(np.int64)
+    # Chronological order of orders (ties broken by time of day, then customer).
+    chrono = np.lexsort((customer, second, day))
+    return channel[chrono], customer[chrono], day[chrono], budget[chrono], second[chrono]
+
+
+def _promotion_discounts(
+    rng: np.random.Generator,
+    demand: _Demand,
+    channel: IntArray,
+    day: IntArray,
+    lines: tuple[IntArray, IntArray, IntArray, FloatArray],
+) -> tuple[FloatArray, IntArray]:
+    """Discount codes redeemed on the promoted SKU's lines inside each promotion's
+    window: (discount per line, promotion index per order or -1).
+
+    ``lines`` is (order, sku, quantity, price) per line.
+    """
+    line_order, line_sku, line_qty, line_price = lines
+    line_discount = np.zeros(line_order.shape[0])
+    discount_code = np.full(channel.shape[0], -1, np.int64)
+    for k, pr in enumerate(PROMOTIONS):
+        in_window = (
+            (channel[line_order] == RETAIL.index(pr["channel"]))
+            & (line_sku == demand.promo_sku[k])
+            & (day[line_order] >= day_index(pr["starts_on"]))
+            & (day[line_order] <= day_index(pr["ends_on"]))
+        )
+        redeem = in_window & (rng.random(line_order.shape[0]) < pr["redemption"])
+        line_discount[redeem] = _cents(pr["discount"] * line_qty[redeem] * line_price[redeem])
+        discount_code[line_order[redeem]] = k
+    return line_discount, discount_code
+
+
+def _shipping_tax_refunds(
+    rng: np.random.Generator,
+    channel: IntArray,
+    customer: IntArray,
+    cust_city: IntArray,
+    subtotal: FloatArray,
+) -> tuple[IntArray, FloatArray, FloatArray, IntArray, FloatArray]:
+    """Per order: (city, shipping, tax, refund kind 0/1 full/2 partial, refunded).
+
+    Guests and Amazon buyers get a random city; Amazon returns live in a separate
+    report, so Amazon orders are never refunded here.
+    """
+    n_orders = channel.shape[0]
+    city = np.where(
+        customer >= 0, cust_city[np.maximum(customer, 0)], rng.choice(len(CITIES), n_orders)
+    )
+    tax_rate = np.array([c[4] for c in CITIES])[city]
+    shipping = np.where(
+        channel == 0,
+        np.where(subtotal < FREE_SHIPPING_FROM, SHIPPING_FEE, 0.0),
+        np.where(channel == 1, ETSY_SHIPPING, 0.0),
+    )
+    tax = _cents(tax_rate * np.where(channel == 1, subtotal + shipping, subtotal))
+    refund_draw = rng.random(n_orders)
+    refundable = channel != 2
+    refund_kind = np.where(
+        refundable & (refund_draw < REFUND_RATE * FULL_REFUND_SHARE),
+        1,
+        np.where(refundable & (refund_draw < REFUND_RATE), 2, 0),
+    ).astype(np.int64)
+    partial = _cents(subtotal * rng.uniform(0.2, 0.6, n_orders))
+    refunded = np.where(
+        refund_kind == 1, subtotal + shipping + tax, np.where(refund_kind == 2, partial, 0.0)
+    )
+    return city.astype(np.int64), shipping, tax, refund_kind, _cents(refunded)
+
+
 def simulate(seed: int = 7, n_customers: int = 10_000) -> Simulation:
     """Simulate three years (2023-01-01 .. 2025-12-31) of the demo business.
+
+    Stages (one random generator, drawn from in this order): demand
+    (:func:`_draw_demand`), identified customers (:func:`_draw_customers`), the order
+    stream with guests and Amazon (:func:`_order_stream`), order lines
+    (:func:`_choose_lines`), promotions (:func:`_promotion_discounts`), shipping, tax
+    and refunds (:func:`_shipping_tax_refunds`), wholesale (:func:`_simulate_wholesale`).
 
     Parameters
     ----------
@@ -332,162 +538,42 @@ def simulate(seed: int = 7, n_customers: int = 10_000) -> Simulation:
     Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005b). RFM and CLV: Using iso-value
     curves for customer base analysis. Journal of Marketing Research 42(4), 415-430.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ConfigError(f"seed must be an integer, not {seed!r}")
-    if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
-        raise ConfigError(f"n_customers must be an integer, not {n_customers!r}")
-    if n_customers < 100:
-        raise ConfigError(f"n_customers must be at least 100 (got {n_customers}); try 10000")
-    if n_customers > 1_000_000:
-        raise ConfigError(f"n_customers must be at most 1,000,000 (got {n_customers})")
+    _check_simulation_args(seed, n_customers)
     rng = np.random.default_rng(seed)
-    J = len(PRODUCTS)
     skus = tuple(p.sku for p in PRODUCTS)
-    categories = [p.category for p in PRODUCTS]
-
-    # -- product elasticities scattered around the category means -------------------
-    cat_mean = np.array([CATEGORY_ELASTICITY[c] for c in categories])
-    elasticity = np.round(cat_mean + rng.normal(0.0, 0.12, J), 3)
-    elasticity = np.minimum(elasticity, -0.2)
-    prices, price_ref, price_truth = price_schedule(elasticity)
-    shares = np.array([p.weight for p in PRODUCTS])
-    shares = shares / shares.sum()
-
-    # f[c, j, d] >= 1: demand multiplier at the posted price relative to P_ref.
-    f = (prices / price_ref[None, :, None]) ** elasticity[None, :, None]
-    promo_sku = np.array([skus.index(pr["sku"]) for pr in PROMOTIONS])
-    for k, pr in enumerate(PROMOTIONS):
-        c = RETAIL.index(pr["channel"])
-        f[c, promo_sku[k], day_index(pr["starts_on"]) : day_index(pr["ends_on"]) + 1] *= pr[
-            "uplift"
-        ]
-    unit_value = np.einsum("j,cjd->cd", shares, f * prices)  # expected USD per baseline unit
-
-    # -- identified customers --------------------------------------------------------
-    n = int(n_customers)
-    cust_channel = np.where(rng.random(n) < SHOPIFY_CUSTOMER_SHARE, 0, 1).astype(np.int64)
-    acq_w = _seasonal_day_weights()
-    first_day = np.sort(rng.choice(N_DAYS, size=n, p=acq_w)).astype(np.int64)
-    lam = rng.gamma(BGNBD["r"], 1.0 / BGNBD["alpha"], n)
-    pdrop = rng.beta(BGNBD["a"], BGNBD["b"], n)
-    nu = rng.gamma(GAMMA_GAMMA["q"], 1.0 / GAMMA_GAMMA["gamma"], n)
-    horizon = (N_DAYS - 1 - first_day).astype(np.int64)
-    rep_cust, rep_off, merged = _bgnbd_repeat_days(rng, lam, pdrop, horizon)
-    city_w = np.linspace(2.0, 1.0, len(CITIES))
-    cust_city = rng.choice(len(CITIES), size=n, p=city_w / city_w.sum()).astype(np.int64)
-
-    id_cust = np.concatenate([np.arange(n), rep_cust])
-    id_day = np.concatenate([first_day, first_day[rep_cust] + rep_off])
-    id_budget = rng.gamma(GAMMA_GAMMA["p"], 1.0 / nu[id_cust])
-
-    # -- guest Shopify checkouts ---------------------------------------------------------
-    n_shop_id = int(np.count_nonzero(cust_channel[id_cust] == 0))
-    n_guest = round(GUEST_SHARE * n_shop_id)
-    day_w = _seasonal_day_weights()
-    guest_day = rng.choice(N_DAYS, size=n_guest, p=day_w).astype(np.int64)
-    guest_budget = rng.gamma(
-        GAMMA_GAMMA["p"], 1.0 / rng.gamma(GAMMA_GAMMA["q"], 1.0 / GAMMA_GAMMA["gamma"], n_guest)
-    )
-
-    # -- Amazon: anonymous volume sized to its target revenue share -----------------------
-    own_orders = id_cust.shape[0] + n_guest
-    amazon_per_own = TARGET_SHARES["amazon"] / (TARGET_SHARES["shopify"] + TARGET_SHARES["etsy"])
-    n_amazon = round(own_orders * amazon_per_own)
-    amz_day = rng.choice(N_DAYS, size=n_amazon, p=_seasonal_day_weights(extra_q4=1.3)).astype(
-        np.int64
-    )
-    amz_budget = rng.gamma(
-        GAMMA_GAMMA["p"], 1.0 / rng.gamma(GAMMA_GAMMA["q"], 1.0 / GAMMA_GAMMA["gamma"], n_amazon)
-    )
-
-    channel = np.concatenate(
-        [cust_channel[id_cust], np.zeros(n_guest, np.int64), np.full(n_amazon, 2, np.int64)]
-    )
-    customer = np.concatenate([id_cust, np.full(n_guest + n_amazon, -1, np.int64)])
-    day = np.concatenate([id_day, guest_day, amz_day]).astype(np.int64)
-    budget = np.concatenate([id_budget, guest_budget, amz_budget])
-    # Shopify and Etsy: local business hours keep the UTC date equal to the local date.
-    second = np.where(
-        channel == 2,
-        rng.integers(0, 86_400, day.shape[0]),
-        rng.integers(7 * 3600, 19 * 3600, day.shape[0]),
-    ).astype(np.int64)
-    # Chronological order of orders (ties broken by time of day, then customer).
-    chrono = np.lexsort((customer, second, day))
-    channel, customer, day, budget, second = (
-        channel[chrono],
-        customer[chrono],
-        day[chrono],
-        budget[chrono],
-        second[chrono],
-    )
+    demand = _draw_demand(rng)
+    cust = _draw_customers(rng, int(n_customers))
+    channel, customer, day, budget, second = _order_stream(rng, cust)
     n_orders = day.shape[0]
-
-    # -- order lines -------------------------------------------------------------------
-    v = unit_value[channel, day]
+    v = demand.unit_value[channel, day]
     n_units = np.maximum(1, np.floor(budget / v + rng.random(n_orders))).astype(np.int64)
-    f_order = f[channel, :, day]  # (n_orders, J)
-    line_order, line_sku, line_qty = _choose_lines(rng, n_units, shares, f_order)
-    line_price = prices[channel[line_order], line_sku, day[line_order]]
-
-    # -- promotions: discount codes on the promoted SKU's line ----------------------------
-    line_discount = np.zeros(line_order.shape[0])
-    discount_code = np.full(n_orders, -1, np.int64)
-    for k, pr in enumerate(PROMOTIONS):
-        in_window = (
-            (channel[line_order] == RETAIL.index(pr["channel"]))
-            & (line_sku == promo_sku[k])
-            & (day[line_order] >= day_index(pr["starts_on"]))
-            & (day[line_order] <= day_index(pr["ends_on"]))
-        )
-        redeem = in_window & (rng.random(line_order.shape[0]) < pr["redemption"])
-        line_discount[redeem] = _cents(pr["discount"] * line_qty[redeem] * line_price[redeem])
-        discount_code[line_order[redeem]] = k
+    line_order, line_sku, line_qty = _choose_lines(
+        rng, n_units, demand.shares, demand.f[channel, :, day]
+    )
+    line_price = demand.prices[channel[line_order], line_sku, day[line_order]]
+    lines = (line_order, line_sku, line_qty, line_price)
+    line_discount, discount_code = _promotion_discounts(rng, demand, channel, day, lines)
     discount = np.bincount(line_order, weights=line_discount, minlength=n_orders)
     gross = np.bincount(line_order, weights=line_qty * line_price, minlength=n_orders)
     subtotal = gross - discount
-
-    # -- shipping, tax, refunds ---------------------------------------------------------
-    city = np.where(
-        customer >= 0, cust_city[np.maximum(customer, 0)], rng.choice(len(CITIES), n_orders)
+    city, shipping, tax, refund_kind, refunded = _shipping_tax_refunds(
+        rng, channel, customer, cust.city, np.asarray(subtotal, dtype=np.float64)
     )
-    tax_rate = np.array([c[4] for c in CITIES])[city]
-    shipping = np.where(
-        channel == 0,
-        np.where(subtotal < FREE_SHIPPING_FROM, SHIPPING_FEE, 0.0),
-        np.where(channel == 1, ETSY_SHIPPING, 0.0),
-    )
-    tax = _cents(tax_rate * np.where(channel == 1, subtotal + shipping, subtotal))
-    refund_draw = rng.random(n_orders)
-    refundable = channel != 2  # Amazon returns live in a separate report
-    refund_kind = np.where(
-        refundable & (refund_draw < REFUND_RATE * FULL_REFUND_SHARE),
-        1,
-        np.where(refundable & (refund_draw < REFUND_RATE), 2, 0),
-    ).astype(np.int64)
-    partial = _cents(subtotal * rng.uniform(0.2, 0.6, n_orders))
-    refunded = np.where(
-        refund_kind == 1, subtotal + shipping + tax, np.where(refund_kind == 2, partial, 0.0)
-    )
-    refunded = _cents(refunded)
-
-    # -- wholesale: ~40 cafés ordering roughly every four weeks -------------------------
     retail_net = float(
         np.sum(subtotal - np.where(refund_kind == 1, subtotal, np.minimum(refunded, subtotal)))
     )
     ws_target = retail_net * TARGET_SHARES["wholesale"] / (1.0 - TARGET_SHARES["wholesale"])
-    ws = _simulate_wholesale(rng, prices, skus, ws_target)
-
-    sim_partial = Simulation(
+    ws = _simulate_wholesale(rng, demand.prices, skus, ws_target)
+    sim = Simulation(
         seed=int(seed),
-        n_customers=n,
+        n_customers=int(n_customers),
         skus=skus,
-        cust_channel=cust_channel,
-        cust_first_day=first_day,
-        cust_lambda=lam,
-        cust_p=pdrop,
-        cust_nu=nu,
-        cust_city=cust_city,
+        cust_channel=cust.channel,
+        cust_first_day=cust.first_day,
+        cust_lambda=cust.lam,
+        cust_p=cust.pdrop,
+        cust_nu=cust.nu,
+        cust_city=cust.city,
         channel=channel,
         customer=customer,
         day=day,
@@ -499,7 +585,7 @@ def simulate(seed: int = 7, n_customers: int = 10_000) -> Simulation:
         tax=tax,
         refund_kind=refund_kind,
         refunded=refunded,
-        city=city.astype(np.int64),
+        city=city,
         line_order=line_order,
         line_sku=line_sku,
         line_qty=line_qty,
@@ -511,13 +597,13 @@ def simulate(seed: int = 7, n_customers: int = 10_000) -> Simulation:
         ws_line_sku=ws[3],
         ws_line_qty=ws[4],
         ws_line_price=ws[5],
-        prices=prices,
-        price_ref=price_ref,
-        elasticity=elasticity,
+        prices=demand.prices,
+        price_ref=demand.price_ref,
+        elasticity=demand.elasticity,
     )
-    truth = _truth(sim_partial, merged, price_truth, shares, f, unit_value)
-    object.__setattr__(sim_partial, "truth", truth)
-    return sim_partial
+    truth = _truth(sim, cust.merged, demand.price_truth, demand.shares, demand.f, demand.unit_value)
+    object.__setattr__(sim, "truth", truth)
+    return sim
 
 
 def _simulate_wholesale(
@@ -570,6 +656,113 @@ def _simulate_wholesale(
     )
 
 
+def _pilot_truth(
+    sim: Simulation, shares: FloatArray, unit_value: FloatArray
+) -> tuple[FloatArray, float, float]:
+    """The pilot's true effect: (elasticities of its SKUs, expected log change of pilot
+    units in the test channel all else equal, the budget effect within it).
+
+    The budget effect: the test channel's unit value moves with the pilot prices.
+    """
+    skus = sim.skus
+    pidx = np.array([skus.index(s) for s in PILOT["skus"]])
+    ps, pe = day_index(PILOT["starts_on"]), day_index(PILOT["ends_on"]) + 1
+    ct = RETAIL.index(PILOT["test"])
+    pilot_e = sim.elasticity[pidx]
+    own = np.log(1.0 + PILOT["price_change"]) * pilot_e
+    base_prices = sim.prices[RETAIL.index(PILOT["control"]), :, ps:pe]
+    base_f = (base_prices / sim.price_ref[:, None]) ** sim.elasticity[:, None]
+    v_cf = np.einsum("j,jd->d", shares, base_f * base_prices)
+    budget_effect = float(np.mean(np.log(v_cf / unit_value[ct, ps:pe])))
+    return pilot_e, float(own.mean() + budget_effect), budget_effect
+
+
+def _supplier_spend(sim: Simulation) -> dict[str, float]:
+    """Units (retail and wholesale) x unit cost per supplier, averaged per year."""
+    J = len(sim.skus)
+    unit_cost = np.array([p.unit_cost for p in PRODUCTS])
+    units_by_sku = np.bincount(sim.line_sku, weights=sim.line_qty, minlength=J) + np.bincount(
+        sim.ws_line_sku, weights=sim.ws_line_qty, minlength=J
+    )
+    supplier_of = [p.supplier_id for p in PRODUCTS]
+    spend: dict[str, float] = {}
+    for j in range(J):
+        spend[supplier_of[j]] = (
+            spend.get(supplier_of[j], 0.0) + float(units_by_sku[j] * unit_cost[j]) / 3.0
+        )
+    return spend
+
+
+def _customer_truth(sim: Simulation, merged: int, gross: FloatArray) -> dict[str, Any]:
+    """The ``customers`` part of the truth: parameters and realised order counts."""
+    ident = sim.customer >= 0
+    per_cust = np.bincount(sim.customer[ident], minlength=sim.n_customers)
+    repeat = per_cust - 1
+    gg_mean = GAMMA_GAMMA["p"] * GAMMA_GAMMA["gamma"] / (GAMMA_GAMMA["q"] - 1.0)
+    return {
+        "n_customers": sim.n_customers,
+        "by_channel": {
+            "shopify": int(np.count_nonzero(sim.cust_channel == 0)),
+            "etsy": int(np.count_nonzero(sim.cust_channel == 1)),
+        },
+        "bgnbd": {**BGNBD, "time_unit": "weeks"},
+        "gamma_gamma": {**GAMMA_GAMMA, "mean_spend": gg_mean},
+        "same_day_purchases_merged": merged,
+        "identified_orders": int(np.count_nonzero(ident)),
+        "repeat_orders": int(repeat.sum()),
+        "customers_with_repeat": int(np.count_nonzero(repeat > 0)),
+        "mean_repeat_orders": float(repeat.mean()),
+        "mean_order_value": float(gross[ident].mean()),
+        "guest_orders": int(np.count_nonzero((sim.customer < 0) & (sim.channel == 0))),
+        "spend_note": (
+            "each order's budget is drawn from Gamma-Gamma and spent in whole units at "
+            "posted prices; realized order values equal the budget in expectation"
+        ),
+    }
+
+
+def _pricing_truth(
+    sim: Simulation, price_truth: dict[str, Any], shares: FloatArray, unit_value: FloatArray
+) -> dict[str, Any]:
+    """The ``pricing`` part of the truth: elasticities, price changes, promotions, pilot."""
+    skus = sim.skus
+    pilot_e, expected_change, budget_effect = _pilot_truth(sim, shares, unit_value)
+    return {
+        "elasticities": {s: float(e) for s, e in zip(skus, sim.elasticity, strict=True)},
+        "category_elasticities": dict(CATEGORY_ELASTICITY),
+        "categories": {p.sku: p.category for p in PRODUCTS},
+        "model": (
+            "expected units of a product proportional to posted_price ** elasticity "
+            "(constant elasticity, no cross-price effects) in shopify, etsy and amazon; "
+            "wholesale quantities do not respond to price"
+        ),
+        "elasticity_channels": list(RETAIL),
+        "reference_prices": {s: float(p) for s, p in zip(skus, sim.price_ref, strict=True)},
+        "price_changes": price_truth["changes"],
+        "promotions": [
+            {
+                **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in pr.items()},
+                "posted_price_unchanged": True,
+            }
+            for pr in PROMOTIONS
+        ],
+        "pilot": {
+            "pilot_id": PILOT["pilot_id"],
+            "name": PILOT["name"],
+            "skus": list(PILOT["skus"]),
+            "test": PILOT["test"],
+            "control": PILOT["control"],
+            "starts_on": PILOT["starts_on"].isoformat(),
+            "ends_on": PILOT["ends_on"].isoformat(),
+            "price_change": PILOT["price_change"],
+            "true_elasticity": float(pilot_e.mean()),
+            "sku_elasticities": {s: float(e) for s, e in zip(PILOT["skus"], pilot_e, strict=True)},
+            "expected_log_unit_change": expected_change,
+            "budget_effect": budget_effect,
+        },
+    }
+
+
 def _truth(
     sim: Simulation,
     merged: int,
@@ -578,9 +771,11 @@ def _truth(
     f: FloatArray,
     unit_value: FloatArray,
 ) -> dict[str, Any]:
-    """The ground truth recorded in ``manifest.json`` (JSON-able)."""
-    skus = sim.skus
-    J = len(skus)
+    """The ground truth recorded in ``manifest.json`` (JSON-able).
+
+    Customers (:func:`_customer_truth`), pricing (:func:`_pricing_truth`), channel
+    revenue, refunds, supplier spend (:func:`_supplier_spend`) and wholesale.
+    """
     gross = sim.order_gross()
     merch_refund = np.where(
         sim.refund_kind == 1,
@@ -594,93 +789,9 @@ def _truth(
     total = sum(revenue.values())
     orders = {ch: int(np.count_nonzero(sim.channel == k)) for k, ch in enumerate(RETAIL)}
     orders["wholesale"] = int(sim.ws_day.shape[0])
-
-    ident = sim.customer >= 0
-    per_cust = np.bincount(sim.customer[ident], minlength=sim.n_customers)
-    repeat = per_cust - 1
-    gg_mean = GAMMA_GAMMA["p"] * GAMMA_GAMMA["gamma"] / (GAMMA_GAMMA["q"] - 1.0)
-
-    # pilot: expected log change of pilot-SKU units in the test channel, all else equal
-    pidx = np.array([skus.index(s) for s in PILOT["skus"]])
-    ps, pe = day_index(PILOT["starts_on"]), day_index(PILOT["ends_on"]) + 1
-    ct = RETAIL.index(PILOT["test"])
-    pilot_e = sim.elasticity[pidx]
-    own = np.log(1.0 + PILOT["price_change"]) * pilot_e
-    # budget effect: the test channel's unit value moves with the pilot prices
-    base_prices = sim.prices[RETAIL.index(PILOT["control"]), :, ps:pe]
-    base_f = (base_prices / sim.price_ref[:, None]) ** sim.elasticity[:, None]
-    v_cf = np.einsum("j,jd->d", shares, base_f * base_prices)
-    budget_effect = float(np.mean(np.log(v_cf / unit_value[ct, ps:pe])))
-
-    # supplier spend: units x unit cost per supplier, averaged per year
-    unit_cost = np.array([p.unit_cost for p in PRODUCTS])
-    units_by_sku = np.bincount(sim.line_sku, weights=sim.line_qty, minlength=J) + np.bincount(
-        sim.ws_line_sku, weights=sim.ws_line_qty, minlength=J
-    )
-    supplier_of = [p.supplier_id for p in PRODUCTS]
-    spend: dict[str, float] = {}
-    for j in range(J):
-        spend[supplier_of[j]] = (
-            spend.get(supplier_of[j], 0.0) + float(units_by_sku[j] * unit_cost[j]) / 3.0
-        )
-
     return {
-        "customers": {
-            "n_customers": sim.n_customers,
-            "by_channel": {
-                "shopify": int(np.count_nonzero(sim.cust_channel == 0)),
-                "etsy": int(np.count_nonzero(sim.cust_channel == 1)),
-            },
-            "bgnbd": {**BGNBD, "time_unit": "weeks"},
-            "gamma_gamma": {**GAMMA_GAMMA, "mean_spend": gg_mean},
-            "same_day_purchases_merged": merged,
-            "identified_orders": int(np.count_nonzero(ident)),
-            "repeat_orders": int(repeat.sum()),
-            "customers_with_repeat": int(np.count_nonzero(repeat > 0)),
-            "mean_repeat_orders": float(repeat.mean()),
-            "mean_order_value": float(gross[ident].mean()),
-            "guest_orders": int(np.count_nonzero((sim.customer < 0) & (sim.channel == 0))),
-            "spend_note": (
-                "each order's budget is drawn from Gamma-Gamma and spent in whole units at "
-                "posted prices; realized order values equal the budget in expectation"
-            ),
-        },
-        "pricing": {
-            "elasticities": {s: float(e) for s, e in zip(skus, sim.elasticity, strict=True)},
-            "category_elasticities": dict(CATEGORY_ELASTICITY),
-            "categories": {p.sku: p.category for p in PRODUCTS},
-            "model": (
-                "expected units of a product proportional to posted_price ** elasticity "
-                "(constant elasticity, no cross-price effects) in shopify, etsy and amazon; "
-                "wholesale quantities do not respond to price"
-            ),
-            "elasticity_channels": list(RETAIL),
-            "reference_prices": {s: float(p) for s, p in zip(skus, sim.price_ref, strict=True)},
-            "price_changes": price_truth["changes"],
-            "promotions": [
-                {
-                    **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in pr.items()},
-                    "posted_price_unchanged": True,
-                }
-                for pr in PROMOTIONS
-            ],
-            "pilot": {
-                "pilot_id": PILOT["pilot_id"],
-                "name": PILOT["name"],
-                "skus": list(PILOT["skus"]),
-                "test": PILOT["test"],
-                "control": PILOT["control"],
-                "starts_on": PILOT["starts_on"].isoformat(),
-                "ends_on": PILOT["ends_on"].isoformat(),
-                "price_change": PILOT["price_change"],
-                "true_elasticity": float(pilot_e.mean()),
-                "sku_elasticities": {
-                    s: float(e) for s, e in zip(PILOT["skus"], pilot_e, strict=True)
-                },
-                "expected_log_unit_change": float(own.mean() + budget_effect),
-                "budget_effect": budget_effect,
-            },
-        },
+        "customers": _customer_truth(sim, merged, gross),
+        "pricing": _pricing_truth(sim, price_truth, shares, unit_value),
         "channels": {
             ch: {
                 "orders": orders[ch],
@@ -701,7 +812,7 @@ def _truth(
                 "etsy": "Status and Adjusted Order Total/Adjusted Net Order Amount",
             },
         },
-        "supplier_spend_per_year": {k: round(v, 2) for k, v in spend.items()},
+        "supplier_spend_per_year": {k: round(v, 2) for k, v in _supplier_spend(sim).items()},
         "wholesale": {
             "cafes": N_CAFES,
             "invoices": int(sim.ws_day.shape[0]),
