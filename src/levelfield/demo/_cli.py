@@ -15,58 +15,54 @@ from levelfield.errors import ConfigError
 __all__ = ["register_cli"]
 
 
-def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
-    """Add the ``demo`` command to the Typer ``app``."""
-    from rich.console import Console
+# Argument and option declarations of ``levelfield demo`` (Typer reads the annotations).
+_Directory = Annotated[Path, typer.Argument(help="Folder to create the demo in.")]
+_Seed = Annotated[int, typer.Option(help="Random seed (same seed, same files).")]
+_Force = Annotated[bool, typer.Option("--force", help="Replace an existing demo in DIR.")]
+_Customers = Annotated[int, typer.Option("--customers", help="Identified customers to simulate.")]
+_Workspace = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace file (default DIR/levelfield.duckdb)."),
+]
+_EurWholesale = Annotated[
+    bool,
+    typer.Option(
+        "--eur-wholesale",
+        help="Bill the EU wholesale cafés in EUR (a second currency, converted to "
+        "USD at ECB rates on import); the planted truths stay the same.",
+    ),
+]
+_Fleet = Annotated[
+    int | None,
+    typer.Option(
+        "--fleet",
+        metavar="N",
+        help="Write a demo fleet of N businesses of six sectors instead (Parquet "
+        "dataset for 'levelfield fleet run DIR').",
+    ),
+]
+_Workspaces = Annotated[
+    bool,
+    typer.Option(
+        "--workspaces",
+        help="With --fleet: also one workspace per business, through the real ingest "
+        "path (DIR/workspaces/<business_id>.duckdb).",
+    ),
+]
 
-    console = Console()
-    command = cast(Callable[[Callable[..., None]], Callable[..., None]], app.command())
-    errors = cast(Callable[[Callable[..., None]], Callable[..., None]], friendly_errors)
 
-    @command
-    @errors
+def _demo_command(progress_bar: Any, console: Any) -> Callable[..., None]:
+    """The ``demo`` command, printing with ``console`` and showing ``progress_bar``."""
+
     def demo(
-        directory: Annotated[Path, typer.Argument(help="Folder to create the demo in.")] = Path(
-            "demo"
-        ),
-        seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 7,
-        force: Annotated[
-            bool, typer.Option("--force", help="Replace an existing demo in DIR.")
-        ] = False,
-        customers: Annotated[
-            int, typer.Option("--customers", help="Identified customers to simulate.")
-        ] = 10_000,
-        workspace: Annotated[
-            Path | None,
-            typer.Option(
-                "--workspace", "-w", help="Workspace file (default DIR/levelfield.duckdb)."
-            ),
-        ] = None,
-        eur_wholesale: Annotated[
-            bool,
-            typer.Option(
-                "--eur-wholesale",
-                help="Bill the EU wholesale cafés in EUR (a second currency, converted to "
-                "USD at ECB rates on import); the planted truths stay the same.",
-            ),
-        ] = False,
-        fleet: Annotated[
-            int | None,
-            typer.Option(
-                "--fleet",
-                metavar="N",
-                help="Write a demo fleet of N businesses of six sectors instead (Parquet "
-                "dataset for 'levelfield fleet run DIR').",
-            ),
-        ] = None,
-        workspaces: Annotated[
-            bool,
-            typer.Option(
-                "--workspaces",
-                help="With --fleet: also one workspace per business, through the real ingest "
-                "path (DIR/workspaces/<business_id>.duckdb).",
-            ),
-        ] = False,
+        directory: _Directory = Path("demo"),
+        seed: _Seed = 7,
+        force: _Force = False,
+        customers: _Customers = 10_000,
+        workspace: _Workspace = None,
+        eur_wholesale: _EurWholesale = False,
+        fleet: _Fleet = None,
+        workspaces: _Workspaces = False,
     ) -> None:
         """Create a demo coffee roaster with three years of exports and known truth.
 
@@ -98,3 +94,14 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
             )
         for line in result.lines():
             console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    return demo
+
+
+def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
+    """Add the ``demo`` command to the Typer ``app``."""
+    from rich.console import Console
+
+    command = cast(Callable[[Callable[..., None]], Callable[..., None]], app.command())
+    errors = cast(Callable[[Callable[..., None]], Callable[..., None]], friendly_errors)
+    command(errors(_demo_command(progress_bar, Console())))

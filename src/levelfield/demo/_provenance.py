@@ -35,81 +35,84 @@ Issued by: FLOCERT GmbH (demo)   Valid: 2025-01-01 to 2027-12-31
 """
 
 
+def _demo_entries(certificate: Path) -> list[Any]:
+    """The demo's provenance entries: two green lots, their Fairtrade certificate (the
+    file ``certificate``), three roasts and two shipments."""
+    return [
+        lot_entry(
+            "G-CO-2025-07",
+            "Green coffee, Huila Pink Bourbon, washed",
+            69,
+            "kg",
+            "2025-09-15",
+            producer="Finca El Mirador",
+            region="Huila",
+            country="CO",
+            supplier="SUP-CO",
+        ),
+        lot_entry(
+            "G-ET-2025-04",
+            "Green coffee, Yirgacheffe, washed",
+            60,
+            "kg",
+            "2025-09-22",
+            producer="Konga Cooperative",
+            region="Yirgacheffe, Gedeo",
+            country="ET",
+            supplier="SUP-ET",
+        ),
+        certificate_entry(
+            "FT-40217",
+            "Fairtrade",
+            certificate,
+            ["G-ET-2025-04"],
+            issuer="FLOCERT",
+            holder="Konga Cooperative",
+            valid_from="2025-01-01",
+            valid_until="2027-12-31",
+        ),
+        transformation_entry(
+            "roast",
+            {"G-CO-2025-07": 30},
+            "R-HUI-2025-10",
+            "Colombia Huila Pink Bourbon, roasted",
+            25.5,
+            "kg",
+            "2025-10-06",
+            sku="SO-COL-HUI",
+        ),
+        transformation_entry(
+            "roast",
+            {"G-ET-2025-04": 30},
+            "R-YIR-2025-10",
+            "Ethiopia Yirgacheffe Washed, roasted",
+            25.2,
+            "kg",
+            "2025-10-07",
+            sku="SO-ETH-YIR",
+        ),
+        transformation_entry(
+            "roast",
+            {"G-CO-2025-07": 20, "G-ET-2025-04": 15},
+            "R-HOUSE-2025-10",
+            "Ember House Blend, roasted",
+            29.6,
+            "kg",
+            "2025-10-08",
+            sku="BL-HOUSE",
+        ),
+        shipment_entry("R-HUI-2025-10", "shopify", 12, "2025-10-09"),
+        shipment_entry("R-HOUSE-2025-10", "wholesale", 18, "2025-10-10"),
+    ]
+
+
 def add_demo_provenance(ws: Workspace, directory: Path) -> dict[str, Any]:
     """Log the demo's lots in ``ws``; return what was logged, for the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
     certificate = directory / "fairtrade-konga-40217.txt"
     certificate.write_text(_CERTIFICATE_TEXT, encoding="utf-8")
     log = ProvenanceLog(ws)
-    log.add(
-        [
-            lot_entry(
-                "G-CO-2025-07",
-                "Green coffee, Huila Pink Bourbon, washed",
-                69,
-                "kg",
-                "2025-09-15",
-                producer="Finca El Mirador",
-                region="Huila",
-                country="CO",
-                supplier="SUP-CO",
-            ),
-            lot_entry(
-                "G-ET-2025-04",
-                "Green coffee, Yirgacheffe, washed",
-                60,
-                "kg",
-                "2025-09-22",
-                producer="Konga Cooperative",
-                region="Yirgacheffe, Gedeo",
-                country="ET",
-                supplier="SUP-ET",
-            ),
-            certificate_entry(
-                "FT-40217",
-                "Fairtrade",
-                certificate,
-                ["G-ET-2025-04"],
-                issuer="FLOCERT",
-                holder="Konga Cooperative",
-                valid_from="2025-01-01",
-                valid_until="2027-12-31",
-            ),
-            transformation_entry(
-                "roast",
-                {"G-CO-2025-07": 30},
-                "R-HUI-2025-10",
-                "Colombia Huila Pink Bourbon, roasted",
-                25.5,
-                "kg",
-                "2025-10-06",
-                sku="SO-COL-HUI",
-            ),
-            transformation_entry(
-                "roast",
-                {"G-ET-2025-04": 30},
-                "R-YIR-2025-10",
-                "Ethiopia Yirgacheffe Washed, roasted",
-                25.2,
-                "kg",
-                "2025-10-07",
-                sku="SO-ETH-YIR",
-            ),
-            transformation_entry(
-                "roast",
-                {"G-CO-2025-07": 20, "G-ET-2025-04": 15},
-                "R-HOUSE-2025-10",
-                "Ember House Blend, roasted",
-                29.6,
-                "kg",
-                "2025-10-08",
-                sku="BL-HOUSE",
-            ),
-            shipment_entry("R-HUI-2025-10", "shopify", 12, "2025-10-09"),
-            shipment_entry("R-HOUSE-2025-10", "wholesale", 18, "2025-10-10"),
-        ],
-        at=_AT,
-    )
+    log.add(_demo_entries(certificate), at=_AT)
     return {
         "lots": [
             "G-CO-2025-07",
