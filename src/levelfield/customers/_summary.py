@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -144,39 +145,20 @@ def _as_date(name: str, value: object) -> dt.date | None:
     raise ConfigError(f"{name} must be a date like 2024-06-30, not {value!r}")
 
 
-def _summarize(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    *,
-    time_unit: TimeUnit,
-    group_by: TimeUnit,
-    observation_end: dt.date | None,
-    calibration_end: dt.date | None,
-    n_guest_orders: int = 0,
-    n_refund_only: int = 0,
-    notes: tuple[str, ...] = (),
-    span: tuple[Any, Any, int] | None = None,
-) -> CustomerSummary:
-    """Summaries from ``source``: a relation with ``customer_id, ts, amount`` columns.
+def _check_window(
+    first_day: dt.date, last_day: dt.date, obs_end: dt.date, calibration_end: dt.date | None
+) -> str | None:
+    """Check the observation and calibration ends against the data's first and last
+    purchase; a note (None when fine) when the observation ends after the last purchase.
 
-    ``span`` is ``(first day, last day, rows)`` of ``source`` when the caller has it.
+    Raises :class:`ConfigError` when the observation ends before the first purchase or
+    the calibration end leaves no holdout or lies before the data.
     """
-    if span is None:
-        sql_span = f"SELECT min(ts)::DATE, max(ts)::DATE, count(*) FROM {source}"
-        span = con.execute(sql_span).fetchall()[0]
-    first_day, last_day, n_rows = span
-    if not n_rows:
-        raise InsufficientDataError(
-            "no purchases with a customer id to summarize; import orders that carry "
-            "customer ids (guest checkouts cannot be followed over time)"
-        )
-    obs_end = observation_end or last_day
     if obs_end < first_day:
         raise ConfigError(
             f"observation_end {obs_end} is before the first purchase ({first_day}); "
             "choose a later date"
         )
-    note_list = list(notes)
     if calibration_end is not None:
         if calibration_end >= obs_end:
             raise ConfigError(
@@ -190,21 +172,31 @@ def _summarize(
                 f"({first_day}); choose a date inside the data"
             )
     if obs_end > last_day:
-        msg = (
+        return (
             f"observation_end {obs_end} is after the last purchase ({last_day}); "
             "customers look older and less active than the data can show"
         )
-        if calibration_end is not None:
-            warnings.warn(msg, DataQualityWarning, stacklevel=3)
-        note_list.append(msg)
+    return None
 
+
+def _summary_sql(
+    source: str,
+    *,
+    time_unit: TimeUnit,
+    group_by: TimeUnit,
+    obs_end: dt.date,
+    calibration_end: dt.date | None,
+) -> tuple[str, dict[str, object]]:
+    """The one-scan SQL of the summary over ``source`` and its parameters.
+
+    Periods are truncated to their start, as pandas' ``to_period(freq).to_timestamp()``.
+    The date filters are turned into timestamp bounds here, once, so that the scan
+    compares raw timestamps instead of truncating every row.
+    """
     grp = group_by
     unit = _UNIT_DAYS[time_unit]
     fit_end = calibration_end or obs_end
     one_day = dt.timedelta(days=1)
-    # Periods are truncated to their start, as pandas' to_period(freq).to_timestamp().
-    # The date filters are turned into timestamp bounds here, once, so that the scan
-    # compares raw timestamps instead of truncating every row.
     if calibration_end is None:
         # every purchase in a period up to the observation end's period counts
         end_cut = _period_start(obs_end, grp) + (7 if grp == "week" else 1) * one_day
@@ -219,7 +211,6 @@ def _summarize(
         holdout = """count(*) FILTER (WHERE NOT cal) AS frequency_holdout,
                avg(amount) FILTER (WHERE NOT cal) AS monetary_value_holdout"""
     period = "ts::DATE" if grp == "day" else "date_trunc('week', ts)::DATE"
-    fit_period = _period_start(fit_end, grp)
     # One scan of the source, one GROUP BY (customer, period[, calibration?]) and one
     # GROUP BY customer. The mean repeat value is (all periods - first period) / repeats;
     # the first period's value comes from arg_min, so no window or join is needed.
@@ -255,22 +246,80 @@ def _summarize(
     """
     params: dict[str, object] = {
         "end_cut": dt.datetime.combine(end_cut, dt.time()),
-        "fit_period": fit_period,
+        "fit_period": _period_start(fit_end, grp),
     }
     if calibration_end is not None:
         params["cal_cut"] = dt.datetime.combine(fit_end + one_day, dt.time())
+    return sql, params
+
+
+def _holdout_duration(
+    obs_end: dt.date, calibration_end: dt.date | None, time_unit: TimeUnit, group_by: TimeUnit
+) -> float:
+    """Length of the holdout in ``time_unit`` (0 without one), from period starts.
+
+    Examples
+    --------
+    >>> _holdout_duration(dt.date(2024, 3, 31), dt.date(2024, 3, 3), "week", "day")
+    4.0
+    """
+    if calibration_end is None:
+        return 0.0
+    days = (
+        pd.Timestamp(obs_end).to_period(_PANDAS_FREQ[group_by]).start_time
+        - pd.Timestamp(calibration_end).to_period(_PANDAS_FREQ[group_by]).start_time
+    ).days
+    return float(days / _UNIT_DAYS[time_unit])
+
+
+def _summarize(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    *,
+    time_unit: TimeUnit,
+    group_by: TimeUnit,
+    observation_end: dt.date | None,
+    calibration_end: dt.date | None,
+    n_guest_orders: int = 0,
+    n_refund_only: int = 0,
+    notes: tuple[str, ...] = (),
+    span: tuple[Any, Any, int] | None = None,
+) -> CustomerSummary:
+    """Summaries from ``source``: a relation with ``customer_id, ts, amount`` columns.
+
+    ``span`` is ``(first day, last day, rows)`` of ``source`` when the caller has it.
+    Stages: check the window (:func:`_check_window`), one scan (:func:`_summary_sql`),
+    the holdout's length (:func:`_holdout_duration`).
+    """
+    if span is None:
+        sql_span = f"SELECT min(ts)::DATE, max(ts)::DATE, count(*) FROM {source}"
+        span = con.execute(sql_span).fetchall()[0]
+    first_day, last_day, n_rows = span
+    if not n_rows:
+        raise InsufficientDataError(
+            "no purchases with a customer id to summarize; import orders that carry "
+            "customer ids (guest checkouts cannot be followed over time)"
+        )
+    obs_end = observation_end or last_day
+    note_list = list(notes)
+    late = _check_window(first_day, last_day, obs_end, calibration_end)
+    if late is not None:
+        if calibration_end is not None:
+            warnings.warn(late, DataQualityWarning, stacklevel=3)
+        note_list.append(late)
+    sql, params = _summary_sql(
+        source,
+        time_unit=time_unit,
+        group_by=group_by,
+        obs_end=obs_end,
+        calibration_end=calibration_end,
+    )
     res = con.execute(sql, params).fetchnumpy()
     if len(res["customer_id"]) == 0:
         raise InsufficientDataError(
-            f"no customer bought on or before {fit_end}; choose a later calibration_end"
+            f"no customer bought on or before {calibration_end or obs_end}; "
+            "choose a later calibration_end"
         )
-    duration = 0.0
-    if calibration_end is not None:
-        days = (
-            pd.Timestamp(obs_end).to_period(_PANDAS_FREQ[grp]).start_time
-            - pd.Timestamp(calibration_end).to_period(_PANDAS_FREQ[grp]).start_time
-        ).days
-        duration = days / unit
 
     def f64(name: str) -> Array:
         return np.asarray(res[name], dtype=np.float64)
@@ -289,7 +338,7 @@ def _summarize(
         calibration_end=calibration_end,
         frequency_holdout=f64("frequency_holdout") if calibration_end else None,
         monetary_value_holdout=f64("monetary_value_holdout") if calibration_end else None,
-        duration_holdout=duration,
+        duration_holdout=_holdout_duration(obs_end, calibration_end, time_unit, group_by),
         n_guest_orders=n_guest_orders,
         n_refund_only_customers=n_refund_only,
         notes=tuple(note_list),
@@ -302,6 +351,60 @@ _PANDAS_FREQ = {"day": "D", "week": "W"}
 def _period_start(day: dt.date, group_by: TimeUnit) -> dt.date:
     """First day of the period holding ``day`` (weeks start on Monday)."""
     return day - dt.timedelta(days=day.weekday()) if group_by == "week" else day
+
+
+def _check_columns(data: Any, names: Sequence[str | None]) -> None:
+    """Raise unless ``data`` is a pandas DataFrame or Arrow table holding every named
+    column (``None`` names are skipped)."""
+    if isinstance(data, pd.DataFrame):
+        columns = [str(c) for c in data.columns]
+    elif hasattr(data, "column_names"):
+        columns = [str(c) for c in data.column_names]
+    else:
+        raise ConfigError(
+            f"data must be a pandas DataFrame or an Arrow table, not {type(data).__name__}"
+        )
+    for col in names:
+        if col is not None and col not in columns:
+            raise SchemaError(
+                f"column {col!r} not found in the transactions "
+                f"(columns: {', '.join(map(str, columns))})"
+            )
+
+
+def _scan_transactions(
+    con: duckdb.DuckDBPyConnection,
+    data: Any,
+    customer_id: str,
+    datetime: str,
+    monetary_value: str | None,
+) -> tuple[int, int, Any, Any, int]:
+    """Create the ``_lf_all`` view of valid purchases over ``data`` and count, in one
+    pass: guest rows (no customer id), rows without a date or amount, and the first
+    day, last day and number of the valid rows.
+
+    The frame or Arrow table is scanned in place (no copy into DuckDB): a view names
+    the columns, and each query is one pass over the input.
+    """
+    con.register("_lf_src", data)
+    amount = f'CAST("{monetary_value}" AS DOUBLE)' if monetary_value else "1.0"
+    con.execute(
+        f"""CREATE TEMP VIEW _lf_raw AS SELECT "{customer_id}" AS customer_id,
+            CAST("{datetime}" AS TIMESTAMP) AS ts, {amount} AS amount FROM _lf_src"""
+    )
+    valid = "ts IS NOT NULL AND amount IS NOT NULL AND NOT isnan(amount)"
+    con.execute(
+        f"CREATE TEMP VIEW _lf_all AS SELECT * FROM _lf_raw "
+        f"WHERE customer_id IS NOT NULL AND {valid}"
+    )
+    guests, bad, first_day, last_day, n_rows = con.execute(
+        f"""SELECT count(*) FILTER (WHERE customer_id IS NULL),
+                   count(*) FILTER (WHERE customer_id IS NOT NULL AND NOT ({valid})),
+                   min(ts) FILTER (WHERE ok)::DATE, max(ts) FILTER (WHERE ok)::DATE,
+                   count(*) FILTER (WHERE ok)
+            FROM (SELECT *, customer_id IS NOT NULL AND {valid} AS ok FROM _lf_raw)"""
+    ).fetchall()[0]
+    return int(guests), int(bad), first_day, last_day, int(n_rows)
 
 
 def summarize_transactions(
@@ -365,42 +468,12 @@ def summarize_transactions(
     """
     unit = _check_unit("time_unit", time_unit)
     grp = _check_unit("group_by", group_by or time_unit)
-    if isinstance(data, pd.DataFrame):
-        columns = [str(c) for c in data.columns]
-    elif hasattr(data, "column_names"):
-        columns = [str(c) for c in data.column_names]
-    else:
-        raise ConfigError(
-            f"data must be a pandas DataFrame or an Arrow table, not {type(data).__name__}"
-        )
-    for col in (customer_id, datetime, monetary_value):
-        if col is not None and col not in columns:
-            raise SchemaError(
-                f"column {col!r} not found in the transactions "
-                f"(columns: {', '.join(map(str, columns))})"
-            )
+    _check_columns(data, (customer_id, datetime, monetary_value))
     con = _scratch_database().cursor()
     try:
-        # The frame or Arrow table is scanned in place (no copy into DuckDB): a view
-        # names the columns, and each query below is one pass over the input.
-        con.register("_lf_src", data)
-        amount = f'CAST("{monetary_value}" AS DOUBLE)' if monetary_value else "1.0"
-        con.execute(
-            f"""CREATE TEMP VIEW _lf_raw AS SELECT "{customer_id}" AS customer_id,
-                CAST("{datetime}" AS TIMESTAMP) AS ts, {amount} AS amount FROM _lf_src"""
+        guests, bad, first_day, last_day, n_rows = _scan_transactions(
+            con, data, customer_id, datetime, monetary_value
         )
-        valid = "ts IS NOT NULL AND amount IS NOT NULL AND NOT isnan(amount)"
-        con.execute(
-            f"CREATE TEMP VIEW _lf_all AS SELECT * FROM _lf_raw "
-            f"WHERE customer_id IS NOT NULL AND {valid}"
-        )
-        guests, bad, first_day, last_day, n_rows = con.execute(
-            f"""SELECT count(*) FILTER (WHERE customer_id IS NULL),
-                       count(*) FILTER (WHERE customer_id IS NOT NULL AND NOT ({valid})),
-                       min(ts) FILTER (WHERE ok)::DATE, max(ts) FILTER (WHERE ok)::DATE,
-                       count(*) FILTER (WHERE ok)
-                FROM (SELECT *, customer_id IS NOT NULL AND {valid} AS ok FROM _lf_raw)"""
-        ).fetchall()[0]
         notes: tuple[str, ...] = ()
         if bad:
             notes = (f"{bad:,} transaction(s) without a date or amount were skipped",)
