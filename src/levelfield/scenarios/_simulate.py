@@ -14,7 +14,7 @@ Memory is therefore bounded by the chunk size plus a few numbers per trial.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -180,6 +180,136 @@ def _follow_ends(strategy: Strategy) -> tuple[tuple[Change, ...], ...]:
     )
 
 
+def _check_simulation_inputs(
+    n_trials: int,
+    chunk_size: int,
+    keep_paths: int,
+    seed: int | None,
+    scenarios: Sequence[Scenario],
+    strategies: Sequence[Strategy],
+) -> tuple[int, int, int]:
+    """Checked ``(n_trials, chunk_size, keep_paths)``; :class:`ConfigError` for a bad
+    seed, a non-scenario or non-strategy, or a repeated name."""
+    n_trials = _check_int(n_trials, "n_trials", 2)
+    chunk_size = _check_int(chunk_size, "chunk_size", 1)
+    keep_paths = _check_int(keep_paths, "keep_paths", 1)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise ConfigError(f"seed must be a whole number or None, not {seed!r}")
+    for sc in scenarios:
+        if not isinstance(sc, Scenario):
+            raise ConfigError(f"{sc!r} is not a Scenario")
+    for st in strategies:
+        if not isinstance(st, Strategy):
+            raise ConfigError(f"{st!r} is not a Strategy")
+    _unique(["baseline", *(s.name for s in scenarios)], "scenario")
+    _unique([s.name for s in strategies], "strategy")
+    return n_trials, chunk_size, keep_paths
+
+
+def _compile_cases(
+    model: PnLModel, scenarios: Sequence[Scenario], strategies: Sequence[Strategy]
+) -> tuple[list[tuple[str, str, Adjustments]], dict[tuple[str, str], tuple[Adjustments, ...]]]:
+    """The cases (baseline and each scenario: name, description, adjustments) and, per
+    (strategy, case), the adjustments of the strategy under that case's shocks (two
+    when the share of buyers who follow is uncertain: its ends, 0 % and 100 %)."""
+    cases: list[tuple[str, str, Adjustments]] = [
+        ("baseline", "no shock", Adjustments.neutral(model))
+    ]
+    cases += [(s.name, s.describe(), compile_changes(model, s.shocks)) for s in scenarios]
+    strat_adj: dict[tuple[str, str], tuple[Adjustments, ...]] = {}
+    for st in strategies:
+        for sc_name, _, _ in cases:
+            shocks: tuple[Change, ...] = ()
+            if sc_name != "baseline":
+                shocks = next(s for s in scenarios if s.name == sc_name).shocks
+            strat_adj[(st.name, sc_name)] = tuple(
+                compile_changes(model, (*actions, *shocks)) for actions in _follow_ends(st)
+            )
+    return cases, strat_adj
+
+
+@dataclass
+class _Results:
+    """Per-trial outcomes filled chunk by chunk (arrays by case or (strategy, case))."""
+
+    annual: dict[str, FloatArray]
+    total: dict[str, FloatArray]
+    min_cash: dict[str, FloatArray]
+    first_neg: dict[str, NDArray[np.int16]]
+    p_paths: dict[str, NDArray[np.float32]]
+    c_paths: dict[str, NDArray[np.float32]]
+    gain: dict[tuple[str, str], FloatArray]
+    neg_count: dict[tuple[str, str], int]
+
+    @classmethod
+    def empty(
+        cls, names: Sequence[str], keys: Sequence[tuple[str, str]], n_trials: int, keep: int, m: int
+    ) -> _Results:
+        """Buffers for ``n_trials`` trials, ``keep`` kept paths of ``m`` months."""
+        return cls(
+            annual={c: np.empty(n_trials) for c in names},
+            total={c: np.empty(n_trials) for c in names},
+            min_cash={c: np.empty(n_trials) for c in names},
+            first_neg={c: np.empty(n_trials, dtype=np.int16) for c in names},
+            p_paths={c: np.empty((keep, m), dtype=np.float32) for c in names},
+            c_paths={c: np.empty((keep, m), dtype=np.float32) for c in names},
+            gain={key: np.empty(n_trials) for key in keys},
+            neg_count=dict.fromkeys(keys, 0),
+        )
+
+    def record_case(
+        self, name: str, model: PnLModel, profit: FloatArray, year: int, done: int, keep: int
+    ) -> FloatArray:
+        """Store one chunk's outcomes of case ``name`` (trials ``done`` onwards) from its
+        monthly profit (months x trials); return its first-year profit per trial."""
+        n = profit.shape[1]
+        sl = slice(done, done + n)
+        cash = np.cumsum(profit, axis=0)
+        cash += model.opening_cash
+        first_year: FloatArray = profit[:year].sum(axis=0)
+        self.annual[name][sl] = first_year
+        self.total[name][sl] = cash[-1] - model.opening_cash
+        self.min_cash[name][sl] = cash.min(axis=0)
+        neg = cash < 0
+        self.first_neg[name][sl] = np.where(neg.any(axis=0), neg.argmax(axis=0) + 1, 0)
+        if done < keep:
+            k = min(keep - done, n)
+            self.p_paths[name][done : done + k] = profit[:, :k].T
+            self.c_paths[name][done : done + k] = cash[:, :k].T
+        return first_year
+
+
+def _simulate_chunk(
+    model: PnLModel,
+    x: Any,
+    follow: FloatArray,
+    cases: Sequence[tuple[str, str, Adjustments]],
+    strat_adj: Mapping[tuple[str, str], tuple[Adjustments, ...]],
+    out: _Results,
+    place: tuple[int, int, int],
+) -> None:
+    """Evaluate every case and strategy on one chunk of driver draws ``x``.
+
+    ``place`` is (first trial of the chunk, kept paths, first-year months). A
+    strategy's gain is its first-year profit minus the case's; profit is linear in the
+    share that follows, so two evaluations at its ends give every draw's value.
+    """
+    done, keep, year = place
+    base_annual: dict[str, FloatArray] = {}
+    for name, _, adj in cases:
+        base_annual[name] = out.record_case(
+            name, model, monthly_profit(model, x, adj), year, done, keep
+        )
+    for (st_name, sc_name), adjs in strat_adj.items():
+        profit = monthly_profit(model, x, adjs[0])
+        sl = slice(done, done + profit.shape[1])
+        if len(adjs) == 2:  # profit is linear in the share that follows
+            profit = profit + (monthly_profit(model, x, adjs[1]) - profit) * follow[sl]
+        out.gain[(st_name, sc_name)][sl] = profit[:year].sum(axis=0) - base_annual[sc_name]
+        cash = np.cumsum(profit, axis=0)
+        out.neg_count[(st_name, sc_name)] += int((cash.min(axis=0) + model.opening_cash < 0).sum())
+
+
 def simulate(
     model: PnLModel,
     *,
@@ -192,6 +322,9 @@ def simulate(
     progress: ProgressCallback = no_progress,
 ) -> Simulation:
     """Run the Monte Carlo P&L for the baseline, scenarios and strategies.
+
+    Stages: check the inputs, compile the cases (:func:`_compile_cases`), then per
+    chunk of draws evaluate them (:func:`_simulate_chunk`).
 
     Parameters
     ----------
@@ -218,89 +351,34 @@ def simulate(
     -------
     Simulation
     """
-    n_trials = _check_int(n_trials, "n_trials", 2)
-    chunk_size = _check_int(chunk_size, "chunk_size", 1)
-    keep_paths = _check_int(keep_paths, "keep_paths", 1)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-        raise ConfigError(f"seed must be a whole number or None, not {seed!r}")
-    for sc in scenarios:
-        if not isinstance(sc, Scenario):
-            raise ConfigError(f"{sc!r} is not a Scenario")
-    for st in strategies:
-        if not isinstance(st, Strategy):
-            raise ConfigError(f"{st!r} is not a Strategy")
-    _unique(["baseline", *(s.name for s in scenarios)], "scenario")
-    _unique([s.name for s in strategies], "strategy")
-
-    m = model.horizon
+    n_trials, chunk_size, keep_paths = _check_simulation_inputs(
+        n_trials, chunk_size, keep_paths, seed, scenarios, strategies
+    )
     year = annual_window(model)
-    cases: list[tuple[str, str, Adjustments]] = [
-        ("baseline", "no shock", Adjustments.neutral(model))
-    ]
-    cases += [(s.name, s.describe(), compile_changes(model, s.shocks)) for s in scenarios]
-    strat_adj: dict[tuple[str, str], tuple[Adjustments, ...]] = {}
-    for st in strategies:
-        for sc_name, _, _ in cases:
-            shocks: tuple[Change, ...] = ()
-            if sc_name != "baseline":
-                shocks = next(s for s in scenarios if s.name == sc_name).shocks
-            strat_adj[(st.name, sc_name)] = tuple(
-                compile_changes(model, (*actions, *shocks)) for actions in _follow_ends(st)
-            )
+    cases, strat_adj = _compile_cases(model, scenarios, strategies)
     # One draw per future of the share of buyers who follow to the own store (the
     # business's own-store assumption), shared by every strategy that relies on it.
     follow = model.own_store_follow.sample(n_trials, seed=(0 if seed is None else int(seed)) + 1)
-
     keep = min(keep_paths, n_trials)
-    annual = {c[0]: np.empty(n_trials) for c in cases}
-    total = {c[0]: np.empty(n_trials) for c in cases}
-    min_cash = {c[0]: np.empty(n_trials) for c in cases}
-    first_neg = {c[0]: np.empty(n_trials, dtype=np.int16) for c in cases}
-    p_paths = {c[0]: np.empty((keep, m), dtype=np.float32) for c in cases}
-    c_paths = {c[0]: np.empty((keep, m), dtype=np.float32) for c in cases}
-    gain = {key: np.empty(n_trials) for key in strat_adj}
-    neg_count = dict.fromkeys(strat_adj, 0)
-
+    out = _Results.empty([c[0] for c in cases], list(strat_adj), n_trials, keep, model.horizon)
     rng = np.random.default_rng(seed)
     done = 0
     while done < n_trials:
         n = min(chunk_size, n_trials - done)
         x = driver_values(model, draw_latent(model, n, rng))
-        sl = slice(done, done + n)
-        base_annual: dict[str, FloatArray] = {}
-        for name, _, adj in cases:
-            profit = monthly_profit(model, x, adj)
-            cash = np.cumsum(profit, axis=0)
-            cash += model.opening_cash
-            annual[name][sl] = base_annual[name] = profit[:year].sum(axis=0)
-            total[name][sl] = cash[-1] - model.opening_cash
-            min_cash[name][sl] = cash.min(axis=0)
-            neg = cash < 0
-            first_neg[name][sl] = np.where(neg.any(axis=0), neg.argmax(axis=0) + 1, 0)
-            if done < keep:
-                k = min(keep - done, n)
-                p_paths[name][done : done + k] = profit[:, :k].T
-                c_paths[name][done : done + k] = cash[:, :k].T
-        for (st_name, sc_name), adjs in strat_adj.items():
-            profit = monthly_profit(model, x, adjs[0])
-            if len(adjs) == 2:  # profit is linear in the share that follows
-                profit = profit + (monthly_profit(model, x, adjs[1]) - profit) * follow[sl]
-            gain[(st_name, sc_name)][sl] = profit[:year].sum(axis=0) - base_annual[sc_name]
-            cash = np.cumsum(profit, axis=0)
-            neg_count[(st_name, sc_name)] += int((cash.min(axis=0) + model.opening_cash < 0).sum())
+        _simulate_chunk(model, x, follow, cases, strat_adj, out, (done, keep, year))
         done += n
         progress(f"simulated {done:,} of {n_trials:,} trials", done / n_trials)
-
     outcomes = {
         name: CaseOutcome(
             name,
             desc,
-            annual[name],
-            total[name],
-            min_cash[name],
-            first_neg[name],
-            p_paths[name],
-            c_paths[name],
+            out.annual[name],
+            out.total[name],
+            out.min_cash[name],
+            out.first_neg[name],
+            out.p_paths[name],
+            out.c_paths[name],
         )
         for name, desc, _ in cases
     }
@@ -309,8 +387,8 @@ def simulate(
         n_trials=n_trials,
         seed=seed,
         cases=outcomes,
-        strategy_gain=gain,
-        strategy_cash_negative={k: v / n_trials for k, v in neg_count.items()},
+        strategy_gain=out.gain,
+        strategy_cash_negative={k: v / n_trials for k, v in out.neg_count.items()},
         strategies=tuple(strategies),
         scenarios=tuple(scenarios),
     )
