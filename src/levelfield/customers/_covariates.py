@@ -52,6 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 from scipy.stats import chi2, norm
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from levelfield._estimator import Estimator, check_is_fitted
 from levelfield.customers import _kernels as K  # noqa: N812
@@ -232,8 +233,8 @@ class _Design:
     index: tuple[NDArray[np.intp], ...]
     columns: tuple[Array, ...]
 
-    # einsum, not BLAS (@): OpenBLAS threads spinning on 2 busy cores doubled the CPU
-    # time of a whole covariate fit
+    # einsum for the sums over rows, and the Hessian's products under the fit's one BLAS
+    # thread: OpenBLAS threads spinning on 2 busy cores doubled the CPU time of a fit
     def log_params(self, phi: Array) -> list[Array]:
         return [
             np.einsum("ij,j->i", c, phi[i]) for i, c in zip(self.index, self.columns, strict=True)
@@ -251,7 +252,7 @@ class _Design:
         for j in range(m):  # base parameters, not customers
             cj = self.columns[j]
             for l_ in range(j, m):
-                block = np.einsum("ij,il->jl", cj * (w * H_u[j, l_])[:, None], self.columns[l_])
+                block = (cj * (w * H_u[j, l_])[:, None]).T @ self.columns[l_]
                 out[np.ix_(self.index[j], self.index[l_])] += block
                 if l_ != j:
                     out[np.ix_(self.index[l_], self.index[j])] += block.T
@@ -420,24 +421,29 @@ class _CovariateModel(Estimator):
         w = _weights(weights, n)
         zp, p_names = _covariate_matrix(purchase_covariates, n, "purchase")
         zd, d_names = _covariate_matrix(dropout_covariates, n, "dropout")
-        base = self._base_model().fit(x, t_x, T_, weights=w)
-        cols, wc = _merge_rows([x, t_x, T_, *zp.T, *zd.T], w)
-        xc, tc, Tc = cols[0], cols[1], cols[2]
-        kp = zp.shape[1]
-        zpc = np.column_stack(cols[3 : 3 + kp]) if kp else np.zeros((len(wc), 0))
-        zdc = np.column_stack(cols[3 + kp :]) if zd.shape[1] else np.zeros((len(wc), 0))
-        design = self._design({"purchase": zpc, "dropout": zdc})
-        coef_names = self._coef_names({"purchase": p_names, "dropout": d_names})
-        phi0 = np.r_[np.log([base.params_[k] for k in self._base_names]), np.zeros(len(coef_names))]
-        data = self._prepare((xc, tc, Tc))
-        if coef_names:
-            phi, ll, hess, ok = self._optimize(phi0, data, design, wc)
-        else:
-            ll = base.log_likelihood_
-            phi = phi0
-            hess = self._hessian(phi, data, design, wc)
-            ok = True
-        self._finish(phi, ll, hess, ok, coef_names, base, p_names, d_names, float(w.sum()))
+        # one BLAS thread: OpenBLAS threads spinning on small products over busy cores
+        # doubled the CPU time of the fit
+        with threadpool_limits(limits=1, user_api="blas"):
+            base = self._base_model().fit(x, t_x, T_, weights=w)
+            cols, wc = _merge_rows([x, t_x, T_, *zp.T, *zd.T], w)
+            xc, tc, Tc = cols[0], cols[1], cols[2]
+            kp = zp.shape[1]
+            zpc = np.column_stack(cols[3 : 3 + kp]) if kp else np.zeros((len(wc), 0))
+            zdc = np.column_stack(cols[3 + kp :]) if zd.shape[1] else np.zeros((len(wc), 0))
+            design = self._design({"purchase": zpc, "dropout": zdc})
+            coef_names = self._coef_names({"purchase": p_names, "dropout": d_names})
+            phi0 = np.r_[
+                np.log([base.params_[k] for k in self._base_names]), np.zeros(len(coef_names))
+            ]
+            data = self._prepare((xc, tc, Tc))
+            if coef_names:
+                phi, ll, hess, ok = self._optimize(phi0, data, design, wc)
+            else:
+                ll = base.log_likelihood_
+                phi = phi0
+                hess = self._hessian(phi, data, design, wc)
+                ok = True
+            self._finish(phi, ll, hess, ok, coef_names, base, p_names, d_names, float(w.sum()))
         return self
 
     # -- likelihood over the compressed rows --------------------------------------------
