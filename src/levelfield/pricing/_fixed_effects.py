@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -748,19 +748,15 @@ def product_slopes_ppml(
     fit: ProductSlopesFit | None = None
     converged = False
     it = 0
+    design: dict[str, Any] = {
+        "n_products": P,
+        "n_weeks": n_weeks,
+        "extra": extra,
+        "slope_ok": slope_ok,
+    }
     for it in range(1, max_iter + 1):  # noqa: B007 - IRLS iterations
         z = eta + (y - mu) / mu
-        fit = product_slopes(
-            z,
-            x,
-            product,
-            week,
-            n_products=P,
-            n_weeks=n_weeks,
-            extra=extra,
-            weights=mu,
-            slope_ok=slope_ok,
-        )
+        fit = product_slopes(z, x, product, week, weights=mu, **design)
         eta = np.clip(fit.fitted, -50.0, 50.0)
         mu = np.exp(eta)
         pos = y > 0
@@ -779,16 +775,5 @@ def product_slopes_ppml(
             ConvergenceWarning,
             stacklevel=2,
         )
-    return ProductSlopesFit(
-        slope=fit.slope,
-        slope_se=np.where(np.isfinite(fit.slope), se, np.nan),
-        intercept=fit.intercept,
-        x_mean=fit.x_mean,
-        week_effect=fit.week_effect,
-        extra=fit.extra,
-        extra_se=fit.extra_se,
-        fitted=fit.fitted,
-        n_obs=fit.n_obs,
-        iterations=it,
-        converged=converged,
-    )
+    slope_se = np.where(np.isfinite(fit.slope), se, np.nan)
+    return replace(fit, slope_se=slope_se, iterations=it, converged=converged)
