@@ -151,3 +151,25 @@ def test_collinear_traits_are_dropped_not_fatal(planted: Workspace) -> None:
         planted.con.execute("UPDATE orders SET store = NULL")
     assert list(z.columns) == ["channel=market"]
     assert math.isfinite(float(z.to_numpy().sum()))
+
+
+def test_cli_analyze_customers_states_the_test_and_the_effects(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from levelfield.cli import app
+
+    path = tmp_path / "shop.duckdb"
+    with open_workspace(path) as ws:
+        load_orders(ws, _orders(900, seed=4).drop(columns="country"))
+    runner = CliRunner()
+    out = runner.invoke(app, ["analyze", "customers", "-w", str(path)], terminal_width=400)
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "likelihood-ratio test gives p" in text
+    assert "Customers acquired through market have a purchase rate" in text
+    off = runner.invoke(app, ["set", "customers.covariates", "", "-w", str(path)])
+    assert off.exit_code == 0, off.output
+    out = runner.invoke(app, ["analyze", "customers", "-w", str(path)], terminal_width=400)
+    assert out.exit_code == 0 and "likelihood-ratio test gives" not in out.output
+    bad = runner.invoke(app, ["set", "customers.covariates", "age", "-w", str(path)])
+    assert bad.exit_code == 1 and "ConfigError" in bad.output and "first_order_value" in bad.output

@@ -299,7 +299,11 @@ def fit_covariate_effects(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = cls().fit(summ.frequency, summ.recency, summ.T, z, z if on_dropout else None)
-    if not model.converged_ or not np.isfinite(model.covariance_).all():
+    nb = len(model._base_names)
+    coef_se = np.array(list(model.standard_errors_.values()))[nb:]
+    # the base drop-out parameters may sit at their boundary (no measurable drop-out);
+    # what must be determined are the coefficients
+    if not model.converged_ or not (np.isfinite(coef_se).all() and (coef_se > 0).all()):
         raise ModelError(
             "the model with covariates did not converge or is weakly identified (a trait "
             "held by too few customers); choose fewer covariates with 'levelfield settings "

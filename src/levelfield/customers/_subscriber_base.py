@@ -126,7 +126,8 @@ class SubscriberBaseResult:
         return (
             f"Retention curves of {len(cf)} monthly cohorts (table cohort_retention): "
             f"one-year retention from {_pct(float(r[lo]))} (cohort {names[lo]}) to "
-            f"{_pct(float(r[hi]))} (cohort {names[hi]})."
+            f"{_pct(float(r[hi]))} (cohort {names[hi]}); young and small cohorts are "
+            "uncertain, each cohort's 90 % interval is in table sbg_cohorts."
         )
 
     def headline(self) -> list[str]:
