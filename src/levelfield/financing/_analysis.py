@@ -445,93 +445,13 @@ def lender_metrics(
     monthly_costs = _monthly_costs(ws)
     debt = float(ws.get_business("debt", 0.0) or 0.0)
     rate = float(ws.get_business("interest_rate", 0.0) or 0.0)
-    existing_service = debt * rate  # interest only when no schedule is known
     rows = []
     if monthly_costs is not None:
         noi = annual_sales * (1.0 - variable_share) - 12.0 * monthly_costs
-        historical = noi / existing_service if existing_service > 0 else None
-        rows.append(
-            _metric(
-                "dscr_historical",
-                "Debt-service coverage over the last year (existing debt, interest only)"
-                if existing_service > 0
-                else "Debt-service coverage over the last year: no debt service recorded "
-                "(set 'debt' and 'interest_rate' in the business profile if you have debt)",
-                historical,
-                "ratio",
-                f">= {DSCR_THRESHOLD}",
-                None if historical is None else historical >= DSCR_THRESHOLD,
-                DSCR_SOURCE,
-            )
-        )
-        service = existing_service + offer_annual_payments
-        dscr = noi / service if service > 0 else None
-        rows.append(
-            _metric(
-                "dscr_with_offer",
-                "Debt-service coverage with the cheapest offer",
-                dscr,
-                "ratio",
-                f">= {DSCR_THRESHOLD}",
-                None if dscr is None else dscr >= DSCR_THRESHOLD,
-                DSCR_SOURCE,
-            )
-        )
-        margin = noi / annual_sales if annual_sales > 0 else None
-        rows.append(
-            _metric(
-                "operating_margin",
-                "Operating margin (sales less cost of goods, fees and recorded costs)",
-                margin,
-                "share",
-                "> 0",
-                None if margin is None else margin > 0,
-                "a lender first asks whether the business covers its costs",
-            )
-        )
-        cash = ws.get_business("opening_cash")
-        runway = None if cash is None or monthly_costs <= 0 else float(cash) / monthly_costs
-        rows.append(
-            _metric(
-                "runway_months",
-                "Months of costs the cash on hand covers",
-                runway,
-                "months",
-                ">= 3",
-                None if runway is None else runway >= 3.0,
-                "three months of operating expenses is the usual small-business cash reserve",
-            )
-        )
-    # Year on year only: over a shorter span the trend and the season cannot be told apart.
-    growth = (
-        float(sales[-52:].sum() / max(float(sales[-104:-52].sum()), 1e-9) - 1.0)
-        if sales.size >= 104
-        else None
-    )
-    rows.append(
-        _metric(
-            "revenue_trend",
-            "Revenue change on the year before",
-            growth,
-            "share",
-            ">= 0",
-            None if growth is None else growth >= 0,
-            "lenders look for stable or growing revenue (needs two years of sales)",
-        )
-    )
-    monthly = np.add.reduceat(year, np.arange(0, year.size, 4))
-    cv = float(np.std(monthly) / max(float(np.mean(monthly)), 1e-9))
-    rows.append(
-        _metric(
-            "revenue_volatility",
-            "Month-to-month revenue variation (coefficient of variation)",
-            cv,
-            "ratio",
-            "<= 0.25",
-            cv <= 0.25,
-            "revenue that swings more than about a quarter month to month is read as risky",
-        )
-    )
+        # interest only when no schedule is known
+        rows += _coverage_rows(noi, debt * rate, offer_annual_payments)
+        rows += _margin_rows(noi, annual_sales, monthly_costs, ws.get_business("opening_cash"))
+    rows += _revenue_rows(sales)
     top = _top_customer_share(ws)
     rows.append(
         _metric(
@@ -545,6 +465,101 @@ def lender_metrics(
         )
     )
     return pd.DataFrame(rows)
+
+
+def _coverage_rows(
+    noi: float, existing_service: float, offer_annual_payments: float
+) -> list[dict[str, Any]]:
+    """Debt-service coverage rows: over the last year with the existing debt (undefined
+    without debt service) and pro forma with the offer's first-year payments added."""
+    historical = noi / existing_service if existing_service > 0 else None
+    service = existing_service + offer_annual_payments
+    dscr = noi / service if service > 0 else None
+    return [
+        _metric(
+            "dscr_historical",
+            "Debt-service coverage over the last year (existing debt, interest only)"
+            if existing_service > 0
+            else "Debt-service coverage over the last year: no debt service recorded "
+            "(set 'debt' and 'interest_rate' in the business profile if you have debt)",
+            historical,
+            "ratio",
+            f">= {DSCR_THRESHOLD}",
+            None if historical is None else historical >= DSCR_THRESHOLD,
+            DSCR_SOURCE,
+        ),
+        _metric(
+            "dscr_with_offer",
+            "Debt-service coverage with the cheapest offer",
+            dscr,
+            "ratio",
+            f">= {DSCR_THRESHOLD}",
+            None if dscr is None else dscr >= DSCR_THRESHOLD,
+            DSCR_SOURCE,
+        ),
+    ]
+
+
+def _margin_rows(
+    noi: float, annual_sales: float, monthly_costs: float, cash: Any
+) -> list[dict[str, Any]]:
+    """Operating margin and cash runway (months of recorded costs the cash covers)."""
+    margin = noi / annual_sales if annual_sales > 0 else None
+    runway = None if cash is None or monthly_costs <= 0 else float(cash) / monthly_costs
+    return [
+        _metric(
+            "operating_margin",
+            "Operating margin (sales less cost of goods, fees and recorded costs)",
+            margin,
+            "share",
+            "> 0",
+            None if margin is None else margin > 0,
+            "a lender first asks whether the business covers its costs",
+        ),
+        _metric(
+            "runway_months",
+            "Months of costs the cash on hand covers",
+            runway,
+            "months",
+            ">= 3",
+            None if runway is None else runway >= 3.0,
+            "three months of operating expenses is the usual small-business cash reserve",
+        ),
+    ]
+
+
+def _revenue_rows(sales: np.ndarray[Any, np.dtype[np.float64]]) -> list[dict[str, Any]]:
+    """Revenue trend (year on year, needs 104 weeks) and month-to-month volatility
+    (coefficient of variation of 4-week sums over the last 52 weeks)."""
+    # Year on year only: over a shorter span the trend and the season cannot be told apart.
+    growth = (
+        float(sales[-52:].sum() / max(float(sales[-104:-52].sum()), 1e-9) - 1.0)
+        if sales.size >= 104
+        else None
+    )
+    year = sales[-52:]
+    monthly = np.add.reduceat(year, np.arange(0, year.size, 4))
+    cv = float(np.std(monthly) / max(float(np.mean(monthly)), 1e-9))
+    return [
+        _metric(
+            "revenue_trend",
+            "Revenue change on the year before",
+            growth,
+            "share",
+            ">= 0",
+            None if growth is None else growth >= 0,
+            "lenders look for stable or growing revenue (needs two years of sales)",
+        ),
+        _metric(
+            "revenue_volatility",
+            "Month-to-month revenue variation (coefficient of variation)",
+            cv,
+            "ratio",
+            "<= 0.25",
+            cv <= 0.25,
+            "revenue that swings more than about a quarter month to month is read as risky",
+        ),
+    ]
 
 
 def _variable_share(ws: Workspace) -> tuple[float, str]:

@@ -565,6 +565,72 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()
     return rows[0][0] if rows else None
 
 
+def _no_order_numbers() -> tuple[KeyNumber, ...]:
+    """The five key numbers of a workspace without orders in the base currency: blank,
+    each saying to import orders."""
+    hint = "import your orders (levelfield import orders FILE)"
+    return (
+        KeyNumber("net_revenue_12m", "Net revenue, last 12 months", None, "–", hint),
+        KeyNumber("customers_12m", "Customers, last 12 months", None, "–", hint),
+        KeyNumber("repeat_rate", "Repeat customers", None, "–", hint),
+        KeyNumber("top_channel_share", "Top channel's share of revenue", None, "–", hint),
+        KeyNumber("gross_margin", "Gross margin", None, "–", hint),
+    )
+
+
+def _last_twelve_months(
+    c: duckdb.DuckDBPyConnection, last: Any
+) -> tuple[float, int, list[tuple[Any, ...]]]:
+    """Net revenue (base currency), distinct buying customers and the top channel
+    (``[(channel, revenue)]``, empty without orders) over the 12 months up to ``last``."""
+    window = "fx_rate IS NOT NULL AND ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH"
+    params = [last]
+    revenue = float(
+        _scalar(
+            c,
+            f"SELECT coalesce(sum(net_revenue_base), 0) FROM order_revenue WHERE {window}",
+            params,
+        )
+    )
+    customers = int(
+        _scalar(
+            c,
+            f"SELECT count(DISTINCT customer_id) FROM order_revenue WHERE {window} "
+            "AND NOT is_refund",
+            params,
+        )
+    )
+    top = c.execute(
+        f"SELECT channel, sum(net_revenue_base) AS r FROM order_revenue WHERE {window} "
+        "GROUP BY 1 ORDER BY r DESC NULLS LAST LIMIT 1",
+        params,
+    ).fetchall()
+    return revenue, customers, top
+
+
+def _repeat_rate(c: duckdb.DuckDBPyConnection) -> float | None:
+    """Share of identified customers with two or more orders, ever (None without any)."""
+    repeat = c.execute(
+        "SELECT count(*) FILTER (WHERE n >= 2), count(*) FROM ("
+        "SELECT customer_id, count(DISTINCT order_id) AS n FROM order_revenue "
+        "WHERE customer_id IS NOT NULL AND NOT is_refund AND fx_rate IS NOT NULL GROUP BY 1)",
+    ).fetchall()[0]
+    return (repeat[0] / repeat[1]) if repeat[1] else None
+
+
+def _gross_margin(c: duckdb.DuckDBPyConnection, last: Any) -> float | None:
+    """``1 - cost / revenue`` over the last 12 months' order lines whose product has a
+    unit cost, both in the base currency (None when no line has a cost)."""
+    margin = c.execute(
+        "SELECT sum(cost_base), sum(line_value_base) FROM order_line_costs "
+        "WHERE cost_base IS NOT NULL AND NOT is_refund "
+        "AND ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH",
+        [last],
+    ).fetchall()[0]
+    cost, sales = (float(margin[0]), float(margin[1])) if margin[1] else (None, None)
+    return 1.0 - cost / sales if cost is not None and sales else None
+
+
 def key_numbers(
     ws: Workspace, con: duckdb.DuckDBPyConnection | None = None
 ) -> tuple[KeyNumber, ...]:
@@ -588,55 +654,14 @@ def key_numbers(
     cur = ws.currency()
     last = _scalar(c, "SELECT max(ordered_at) FROM order_revenue WHERE fx_rate IS NOT NULL")
     if last is None:
-        hint = "import your orders (levelfield import orders FILE)"
-        return (
-            KeyNumber("net_revenue_12m", "Net revenue, last 12 months", None, "–", hint),
-            KeyNumber("customers_12m", "Customers, last 12 months", None, "–", hint),
-            KeyNumber("repeat_rate", "Repeat customers", None, "–", hint),
-            KeyNumber("top_channel_share", "Top channel's share of revenue", None, "–", hint),
-            KeyNumber("gross_margin", "Gross margin", None, "–", hint),
-        )
-    window = "fx_rate IS NOT NULL AND ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH"
-    params = [last]
-    revenue = float(
-        _scalar(
-            c,
-            f"SELECT coalesce(sum(net_revenue_base), 0) FROM order_revenue WHERE {window}",
-            params,
-        )
-    )
-    customers = int(
-        _scalar(
-            c,
-            f"SELECT count(DISTINCT customer_id) FROM order_revenue WHERE {window} "
-            "AND NOT is_refund",
-            params,
-        )
-    )
-    repeat = c.execute(
-        "SELECT count(*) FILTER (WHERE n >= 2), count(*) FROM ("
-        "SELECT customer_id, count(DISTINCT order_id) AS n FROM order_revenue "
-        "WHERE customer_id IS NOT NULL AND NOT is_refund AND fx_rate IS NOT NULL GROUP BY 1)",
-    ).fetchall()[0]
-    top = c.execute(
-        f"SELECT channel, sum(net_revenue_base) AS r FROM order_revenue WHERE {window} "
-        "GROUP BY 1 ORDER BY r DESC NULLS LAST LIMIT 1",
-        params,
-    ).fetchall()
-    margin = c.execute(
-        "SELECT sum(cost_base), sum(line_value_base) FROM order_line_costs "
-        "WHERE cost_base IS NOT NULL AND NOT is_refund "
-        "AND ordered_at > ?::TIMESTAMP - INTERVAL 12 MONTH",
-        [last],
-    ).fetchall()[0]
-
+        return _no_order_numbers()
+    revenue, customers, top = _last_twelve_months(c, last)
+    repeat_rate = _repeat_rate(c)
+    gross_margin = _gross_margin(c, last)
     fx = fx_statement(c)
-    repeat_rate = (repeat[0] / repeat[1]) if repeat[1] else None
     top_share = (
         float(top[0][1]) / revenue if top and revenue > 0 and top[0][1] is not None else None
     )
-    cost, sales = (float(margin[0]), float(margin[1])) if margin[1] else (None, None)
-    gross_margin = 1.0 - cost / sales if cost is not None and sales else None
     return (
         KeyNumber(
             "net_revenue_12m",
