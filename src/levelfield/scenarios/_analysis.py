@@ -278,7 +278,14 @@ class ScenariosResult:
         return lines
 
     def findings(self) -> list[Finding]:
+        """Loss, cash and runway (:meth:`_loss_findings`), bad-year loss and the top
+        driver (:meth:`_spread_findings`), the worst shock and the best strategy
+        (:meth:`_choice_findings`)."""
         b = self._base()
+        return [*self._loss_findings(b), *self._spread_findings(b), *self._choice_findings(b)]
+
+    def _loss_findings(self, b: pd.Series[Any]) -> list[Finding]:
+        """Chance of a loss over the year, of negative cash, and the runway."""
         y = self.year_months
         out: list[Finding] = []
         p_loss = float(b["p_loss_year"])
@@ -325,6 +332,12 @@ class ScenariosResult:
                 {"beyond_horizon": bool(beyond), "risk_level": RUNWAY_RISK},
             )
         )
+        return out
+
+    def _spread_findings(self, b: pd.Series[Any]) -> list[Finding]:
+        """Profit in a bad year (1 in 20) and the driver of most of its variance."""
+        y = self.year_months
+        out: list[Finding] = []
         var5 = float(b["var5"])
         out.append(
             Finding(
@@ -352,6 +365,12 @@ class ScenariosResult:
                     {"driver": str(t["driver"]), "first_order": _f(t["first_order"])},
                 )
             )
+        return out
+
+    def _choice_findings(self, b: pd.Series[Any]) -> list[Finding]:
+        """The worst shock tested and the best strategy tested."""
+        y = self.year_months
+        out: list[Finding] = []
         if len(self.risk) > 1:
             worst = self.risk.iloc[1:].sort_values("mean_change_vs_baseline").iloc[0]
             chg = float(worst["mean_change_vs_baseline"])
