@@ -693,9 +693,10 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _result(sim: Simulation, torn: pd.DataFrame, sob: pd.DataFrame) -> ScenariosResult:
-    model = sim.model
-    h = model.horizon
+def _risk_table(sim: Simulation) -> tuple[pd.DataFrame, dict[str, FloatArray]]:
+    """Risk metrics per case (with the mean change of first-year profit against the
+    baseline) and each case's chance of negative cash by month."""
+    h = sim.model.horizon
     rows = []
     by_month: dict[str, FloatArray] = {}
     for name, case in sim.cases.items():
@@ -711,6 +712,13 @@ def _result(sim: Simulation, torn: pd.DataFrame, sob: pd.DataFrame) -> Scenarios
     risk["runway_months"] = risk["runway_months"].astype("Float64")
     risk["median_month_cash_negative"] = risk["median_month_cash_negative"].astype("Float64")
 
+    return risk, by_month
+
+
+def _fan_table(sim: Simulation) -> pd.DataFrame:
+    """Quantiles and mean of monthly profit and cash per case and month (fan charts)."""
+    model = sim.model
+    h = model.horizon
     fan_rows = []
     for name, case in sim.cases.items():
         for metric, paths in (("profit", case.profit_paths), ("cash", case.cash_paths)):
@@ -726,10 +734,13 @@ def _result(sim: Simulation, torn: pd.DataFrame, sob: pd.DataFrame) -> Scenarios
                     }
                 )
     fan = pd.DataFrame(fan_rows)
-    cash_risk = pd.DataFrame(
-        {"month": list(model.months), **{f"p_cash_negative[{k}]": v for k, v in by_month.items()}}
-    )
 
+    return fan
+
+
+def _strategy_tables(sim: Simulation) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (strategy, case): the gain's mean, spread (with and without common random
+    numbers), chance, quantiles and chance of negative cash; and the gain quantiles."""
     strat_rows = []
     gain_rows = []
     for (st, sc), g in sim.strategy_gain.items():
@@ -763,6 +774,20 @@ def _result(sim: Simulation, torn: pd.DataFrame, sob: pd.DataFrame) -> Scenarios
     ]  # fmt: skip
     strategies = pd.DataFrame(strat_rows, columns=cols)
     gains = pd.DataFrame(gain_rows, columns=["strategy", "scenario", "quantile", "gain"])
+    return strategies, gains
+
+
+def _result(sim: Simulation, torn: pd.DataFrame, sob: pd.DataFrame) -> ScenariosResult:
+    """Assemble the result tables (:func:`_risk_table`, :func:`_fan_table`,
+    :func:`_strategy_tables`) of a simulation."""
+    model = sim.model
+    h = model.horizon
+    risk, by_month = _risk_table(sim)
+    fan = _fan_table(sim)
+    cash_risk = pd.DataFrame(
+        {"month": list(model.months), **{f"p_cash_negative[{k}]": v for k, v in by_month.items()}}
+    )
+    strategies, gains = _strategy_tables(sim)
     return ScenariosResult(
         currency=model.currency,
         horizon=h,

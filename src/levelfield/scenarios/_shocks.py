@@ -582,6 +582,38 @@ def _change_from_dict(spec: Any, registry: Mapping[str, type[Change]], where: st
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _read_toml(source: str | Path | Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """The parsed scenario table and the label errors name it by (the file's path, or
+    ``scenarios`` for text and mappings).
+
+    Raises :class:`ConfigError` for a missing file, a wrong type or invalid TOML.
+    """
+    label = "scenarios"
+    if isinstance(source, Mapping):
+        data: Mapping[str, Any] = source
+    else:
+        text: str
+        if isinstance(source, Path) or (
+            isinstance(source, str) and "\n" not in source and source.endswith(".toml")
+        ):
+            p = Path(source)
+            label = str(p)
+            if not p.is_file():
+                raise ConfigError(f"scenario file {p} does not exist")
+            text = p.read_text(encoding="utf-8")
+        elif isinstance(source, str):
+            text = source
+        else:
+            raise ConfigError(
+                f"scenarios must be a TOML file path or text, not {type(source).__name__}"
+            )
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+    return data, label
+
+
 def load_scenarios(
     source: str | Path | Mapping[str, Any], model: PnLModel | None = None
 ) -> tuple[list[Scenario], list[Strategy], dict[str, Any]]:
@@ -622,29 +654,7 @@ def load_scenarios(
     UnknownReferenceError
         With ``model``: an unknown country or channel.
     """
-    label = "scenarios"
-    if isinstance(source, Mapping):
-        data: Mapping[str, Any] = source
-    else:
-        text: str
-        if isinstance(source, Path) or (
-            isinstance(source, str) and "\n" not in source and source.endswith(".toml")
-        ):
-            p = Path(source)
-            label = str(p)
-            if not p.is_file():
-                raise ConfigError(f"scenario file {p} does not exist")
-            text = p.read_text(encoding="utf-8")
-        elif isinstance(source, str):
-            text = source
-        else:
-            raise ConfigError(
-                f"scenarios must be a TOML file path or text, not {type(source).__name__}"
-            )
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{label}: not valid TOML: {exc}") from None
+    data, label = _read_toml(source)
     unknown = sorted(set(data) - {"scenario", "strategy", "drivers"})
     if unknown:
         raise ConfigError(
