@@ -102,6 +102,7 @@ def sync_reference_rates(con: duckdb.DuckDBPyConnection) -> int:
     """
     used = _used_currencies(con)
     if len(used) < 2:
+        _store_base_rates(con)
         return 0
     loaded = {
         str(r[0])
@@ -135,7 +136,20 @@ def sync_reference_rates(con: duckdb.DuckDBPyConnection) -> int:
            SELECT d.currency, d.day, r.per_eur FROM days d
            ASOF JOIN fx_reference_rates r ON r.currency = d.currency AND d.day >= r.rate_date"""
     )
+    _store_base_rates(con)
     return added
+
+
+def _store_base_rates(con: duckdb.DuckDBPyConnection) -> None:
+    """Materialise the rates into the base currency and the state they were built from
+    (``fx_base_rates``, ``fx_base_state``); ``fx_base_daily`` reads them while it holds."""
+    con.execute("DELETE FROM fx_base_rates")
+    con.execute(
+        "INSERT INTO fx_base_rates SELECT currency, day, fx_rate, fx_source "
+        "FROM fx_base_daily_live ORDER BY day, currency"
+    )
+    con.execute("DELETE FROM fx_base_state")
+    con.execute("INSERT INTO fx_base_state SELECT fingerprint FROM fx_base_fingerprint")
 
 
 @dataclass(frozen=True)

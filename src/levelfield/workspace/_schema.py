@@ -520,6 +520,32 @@ _V11_GROUP_TOKENS = [
     )""",
 ]
 
+# The rate of every currency into the base, per calendar day (v12's ``fx_base_daily``).
+_FX_BASE_DAILY_SQL = """
+        WITH b AS (SELECT currency AS base FROM base_currency),
+        lastr AS (SELECT currency, max(day) AS last_day, arg_max(per_eur, day) AS per_eur
+                  FROM fx_reference_daily GROUP BY currency),
+        eur AS (SELECT min(day) AS d0, max(day) AS d1 FROM fx_reference_daily),
+        ecb AS (SELECT currency, day, per_eur, false AS after_last FROM fx_reference_daily
+                UNION ALL
+                SELECT currency, CAST(unnest(generate_series(last_day + 1,
+                         greatest(last_day, current_date) + 400, INTERVAL 1 DAY)) AS DATE),
+                       per_eur, true FROM lastr
+                UNION ALL
+                SELECT 'EUR', d, 1.0, d > d1 FROM (
+                    SELECT d1, CAST(unnest(generate_series(d0,
+                             greatest(d1, current_date) + 400, INTERVAL 1 DAY)) AS DATE) AS d
+                    FROM eur WHERE d0 IS NOT NULL)),
+        bpe AS (SELECT e.day, e.per_eur, e.after_last FROM ecb e JOIN b ON e.currency = b.base),
+        x AS (SELECT e.currency, e.day, bpe.per_eur / e.per_eur AS rate,
+                     e.after_last OR bpe.after_last AS after_last
+              FROM ecb e JOIN bpe ON bpe.day = e.day)
+        SELECT coalesce(k.currency, x.currency) AS currency, coalesce(k.day, x.day) AS day,
+               coalesce(k.rate, x.rate) AS fx_rate,
+               CASE WHEN k.rate IS NOT NULL THEN 'bank'
+                    WHEN x.after_last THEN 'ecb_after_last' ELSE 'ecb' END AS fx_source
+        FROM x FULL OUTER JOIN fx_rates_daily k ON k.currency = x.currency AND k.day = x.day"""
+
 # v12: one rate lookup for every amount converted into the base currency, and the cost of
 # goods in it. ``base_currency`` reads the orders' mix only when neither the setting nor
 # the profile names the currency (a cross join with an empty relation skips that scan).
@@ -558,30 +584,7 @@ _V12_FX_ONE_LOOKUP = [
                           / coalesce(r.per_eur, 1)) DESC, o.currency
              LIMIT 1),
             'USD') AS currency""",
-    """CREATE VIEW fx_base_daily AS
-        WITH b AS (SELECT currency AS base FROM base_currency),
-        lastr AS (SELECT currency, max(day) AS last_day, arg_max(per_eur, day) AS per_eur
-                  FROM fx_reference_daily GROUP BY currency),
-        eur AS (SELECT min(day) AS d0, max(day) AS d1 FROM fx_reference_daily),
-        ecb AS (SELECT currency, day, per_eur, false AS after_last FROM fx_reference_daily
-                UNION ALL
-                SELECT currency, CAST(unnest(generate_series(last_day + 1,
-                         greatest(last_day, current_date) + 400, INTERVAL 1 DAY)) AS DATE),
-                       per_eur, true FROM lastr
-                UNION ALL
-                SELECT 'EUR', d, 1.0, d > d1 FROM (
-                    SELECT d1, CAST(unnest(generate_series(d0,
-                             greatest(d1, current_date) + 400, INTERVAL 1 DAY)) AS DATE) AS d
-                    FROM eur WHERE d0 IS NOT NULL)),
-        bpe AS (SELECT e.day, e.per_eur, e.after_last FROM ecb e JOIN b ON e.currency = b.base),
-        x AS (SELECT e.currency, e.day, bpe.per_eur / e.per_eur AS rate,
-                     e.after_last OR bpe.after_last AS after_last
-              FROM ecb e JOIN bpe ON bpe.day = e.day)
-        SELECT coalesce(k.currency, x.currency) AS currency, coalesce(k.day, x.day) AS day,
-               coalesce(k.rate, x.rate) AS fx_rate,
-               CASE WHEN k.rate IS NOT NULL THEN 'bank'
-                    WHEN x.after_last THEN 'ecb_after_last' ELSE 'ecb' END AS fx_source
-        FROM x FULL OUTER JOIN fx_rates_daily k ON k.currency = x.currency AND k.day = x.day""",
+    "CREATE VIEW fx_base_daily AS\n" + _FX_BASE_DAILY_SQL,
     f"""CREATE OR REPLACE VIEW order_revenue AS
         WITH b AS (SELECT currency AS base FROM base_currency),
         r AS (SELECT o.order_id, o.customer_id, o.ordered_at, o.channel, o.store, o.currency,
@@ -660,6 +663,69 @@ _V13_ORDER_COUNTRY = [
     "ALTER TABLE order_details ADD COLUMN country VARCHAR",
 ]
 
+# v14: the rates into the base currency materialised once per workspace state, not per
+# query. ``sync_reference_rates`` (every import, a change of ``business.currency``, a
+# migration) writes ``fx_base_daily_live`` into ``fx_base_rates`` and the state it was
+# built from (``fx_base_fingerprint``: base currency, today, the ECB days loaded, the
+# owner's rates) into ``fx_base_state``. ``fx_base_daily`` reads the table while that
+# state still holds, else computes the rates as before (each input of that branch is
+# cross joined with a relation that is empty while the table is fresh, so DuckDB skips
+# reading it): same rule, same rows. ``base_currency`` no longer reads the ECB table either
+# when the currency is set.
+_V14_FX_BASE_RATES = [
+    """CREATE OR REPLACE VIEW base_currency AS
+        WITH s AS (SELECT upper(trim(json_extract_string(value, '$'))) AS c FROM settings
+                   WHERE key = 'business.currency'
+                     AND trim(json_extract_string(value, '$')) <> ''),
+        p AS (SELECT upper(trim(json_extract_string(value, '$'))) AS c FROM business
+              WHERE key = 'currency' AND trim(json_extract_string(value, '$')) <> ''),
+        need AS (SELECT 1 AS k WHERE NOT EXISTS (SELECT 1 FROM s)
+                                 AND NOT EXISTS (SELECT 1 FROM p))
+        SELECT coalesce(
+            (SELECT c FROM s LIMIT 1),
+            (SELECT c FROM p LIMIT 1),
+            (SELECT o.currency FROM orders o CROSS JOIN need
+             LEFT JOIN (SELECT currency, arg_max(per_eur, rate_date) AS per_eur
+                        FROM fx_reference_rates CROSS JOIN need GROUP BY currency) r
+               ON r.currency = o.currency
+             WHERE o.status NOT IN ('failed', 'voided', 'cancelled', 'pending')
+             GROUP BY o.currency
+             ORDER BY sum(CAST(o.gross - o.discount - o.refunded AS DOUBLE)
+                          / coalesce(r.per_eur, 1)) DESC, o.currency
+             LIMIT 1),
+            'USD') AS currency""",
+    "CREATE VIEW fx_base_daily_live AS\n" + _FX_BASE_DAILY_SQL,
+    """CREATE TABLE fx_base_rates (
+        currency VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        fx_rate DOUBLE NOT NULL,
+        fx_source VARCHAR NOT NULL
+    )""",
+    "CREATE TABLE fx_base_state (fingerprint VARCHAR NOT NULL)",
+    """CREATE VIEW fx_base_fingerprint AS
+        SELECT concat_ws('|', (SELECT currency FROM base_currency), CAST(current_date AS VARCHAR),
+            (SELECT count(*) || ':' || coalesce(CAST(max(day) AS VARCHAR), '')
+             FROM fx_reference_daily),
+            (SELECT count(*) || ':' || coalesce(CAST(sum(rate) AS VARCHAR), '') || ':'
+                    || coalesce(CAST(max("date") AS VARCHAR), '') FROM fx_rates))
+            AS fingerprint""",
+    """CREATE OR REPLACE VIEW fx_base_daily AS
+        WITH fresh AS (SELECT 1 AS k FROM fx_base_state s JOIN fx_base_fingerprint f
+                       ON s.fingerprint = f.fingerprint LIMIT 1),
+        stale AS (SELECT 1 AS k WHERE NOT EXISTS (SELECT 1 FROM fresh))
+        SELECT t.currency, t.day, t.fx_rate, t.fx_source FROM fx_base_rates t CROSS JOIN fresh
+        UNION ALL
+        SELECT * FROM ("""
+    + _FX_BASE_DAILY_SQL.replace(
+        "FROM fx_reference_daily",
+        "FROM (SELECT r.* FROM fx_reference_daily r CROSS JOIN stale) fx_reference_daily",
+    ).replace(
+        "JOIN fx_rates_daily k",
+        "JOIN (SELECT d.* FROM fx_rates_daily d CROSS JOIN stale) k",
+    )
+    + ")",
+]
+
 #: ``MIGRATIONS[i]`` upgrades schema version ``i`` to ``i + 1``.
 MIGRATIONS: list[list[str]] = [
     _V1,
@@ -675,6 +741,7 @@ MIGRATIONS: list[list[str]] = [
     _V11_GROUP_TOKENS,
     _V12_FX_ONE_LOOKUP,
     _V13_ORDER_COUNTRY,
+    _V14_FX_BASE_RATES,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
