@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from levelfield.errors import ConfigError
+from levelfield.errors import ConfigError, LevelfieldError
 from levelfield.fleet import SECTORS, demo_fleet
 from levelfield.fleet._kernels import ORDER_COLUMNS, business_metrics
 
@@ -24,8 +24,46 @@ def test_same_seed_same_fleet_and_varied(tmp_path: Path) -> None:
     assert biz["region"].nunique() == 4 and biz["size_band"].nunique() == 3
     assert biz["consent"].any() and not biz["consent"].all()
     assert set(oa["business_id"]) == set(biz["business_id"])
-    assert (oa["customer_id"].str.split("-").str[0] == oa["business_id"]).all()
+    # through ingest: customer ids are the workspace's pseudonyms, never the clear ids
+    assert oa["customer_id"].str.fullmatch(r"c_[0-9a-f]{20}").all()
+    assert (oa["order_id"].str.split("-").str[0] == oa["business_id"]).all()
     assert len(list((tmp_path / "a" / "orders").glob("*.parquet"))) == 3
+
+
+def test_demo_rows_are_what_ingest_loaded(tmp_path: Path) -> None:
+    """The Parquet rows are the ingested ones: one customer keeps one pseudonym, within a
+    business only, and the suppliers and amounts survive the round trip."""
+    demo_fleet(12, tmp_path, seed=5, chunk=5)
+    orders = pd.read_parquet(tmp_path / "orders")
+    per_customer = orders.groupby("customer_id")["business_id"].nunique()
+    assert (per_customer == 1).all()
+    assert orders["order_id"].is_unique and (orders["gross"] >= 1.0).all()
+    assert str(orders["ordered_at"].dt.tz) == "UTC"
+    sup = pd.read_parquet(tmp_path / "suppliers")
+    assert (sup["supplier_id"].str.split("-").str[0] == sup["business_id"]).all()
+    assert set(sup["business_id"]) == set(orders["business_id"])
+    # a different seed gives other pseudonyms (the demo's key comes from its seed)
+    demo_fleet(2, tmp_path / "other", seed=6)
+    other = pd.read_parquet(tmp_path / "other" / "orders")
+    assert not set(other["customer_id"]) & set(orders["customer_id"])
+
+
+def test_ingest_rejecting_rows_stops_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from levelfield.demo import _fleet
+
+    real = _fleet._orders
+
+    def with_bad_row(biz: pd.DataFrame, rng: object) -> pd.DataFrame:
+        frame = real(biz, rng)  # type: ignore[arg-type]
+        frame.loc[frame.index[0], "currency"] = "XYZ"
+        return frame
+
+    monkeypatch.setattr(_fleet, "_orders", with_bad_row)
+    with pytest.raises(LevelfieldError, match="XYZ"):
+        demo_fleet(3, tmp_path / "bad", seed=1)
+    assert not (tmp_path / "bad" / "orders").exists()
 
 
 def test_rewrite_replaces_the_fleet(tmp_path: Path) -> None:

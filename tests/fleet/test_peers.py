@@ -209,3 +209,37 @@ def test_bad_epsilon() -> None:
     for bad in (0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="epsilon"):
             peer_benchmarks(findings, biz, epsilon=bad)
+
+
+def test_compliance_cost_total_is_published_only_with_its_group() -> None:
+    sizes = {("coffee", "north", "micro"): 12, ("bakery", "north", "micro"): 4}
+    findings, biz = _fleet(sizes)
+    cost = findings.assign(metric="exposure.compliance_cost", value=findings["value"] * 10)
+    both = pd.concat([findings, cost], ignore_index=True)
+    t = peer_benchmarks(both, biz, k=10).table.set_index(["metric", "sector"])
+    coffee = biz.loc[biz["sector"] == "coffee", "business_id"]
+    expected = cost.loc[cost["business_id"].isin(coffee), "value"].sum()
+    assert t.loc[("exposure.compliance_cost", "coffee"), "total"] == pytest.approx(expected)
+    assert t.loc[("exposure.compliance_cost", "coffee"), "unit"] == "currency"
+    # no total for a metric whose sum means nothing, none for a suppressed group
+    assert np.isnan(t.loc[(METRIC, "coffee"), "total"])
+    assert np.isnan(t.loc[("exposure.compliance_cost", "bakery"), "total"])
+    # removing one member: the group and its total are suppressed, not republished
+    first = peer_benchmarks(cost, biz, k=10)
+    rest = cost.loc[cost["business_id"] != coffee.iloc[0]]
+    again = peer_benchmarks(rest, biz, k=10, ledger=first.ledger).table
+    row = again.loc[again["sector"] == "coffee"].iloc[0]
+    assert row["status"] == "suppressed" and np.isnan(row["total"])
+
+
+def test_epsilon_release_noises_the_total_within_its_budget() -> None:
+    findings, biz = _fleet({("coffee", "north", "micro"): 30})
+    cost = findings.assign(metric="exposure.compliance_cost", value=findings["value"] * 10)
+    exact = peer_benchmarks(cost, biz, k=10).table["total"].iloc[0]
+    noisy = peer_benchmarks(cost, biz, k=10, epsilon=50.0, secret=b"t" * 32)
+    total = noisy.table["total"].iloc[0]
+    assert total != exact and 0 <= total <= 1_000_000.0 * noisy.table["n"].iloc[0]
+    p = noisy.privacy
+    assert p["total_metrics"] == ["exposure.compliance_cost"]
+    assert p["epsilon_per_statistic_with_total"] == pytest.approx(50.0 / 7)
+    assert "currency [0, 1e+06]" in p["statement"]

@@ -34,6 +34,7 @@ def _release(tmp_path: Path) -> Path:
         "exposure.supplier_hhi": rng.uniform(800, 6000, len(biz)),
         "exposure.channel_fee_rate.ubereats": rng.uniform(0.25, 0.32, len(biz)),
         "customers.repeat_rate": rng.uniform(0.1, 0.7, len(biz)),
+        "exposure.compliance_cost": np.where(biz["sector"] == "coffee", 20_000.0, 35_000.0),
     }
     findings = pd.concat(
         [
@@ -85,8 +86,25 @@ def test_systemic_findings_from_published_aggregates_only(tmp_path: Path) -> Non
     assert "median effective fee" in fee.text and "49 members" in fee.text
     hhi = next(f for t, f in found.items() if t.startswith("Supplier concentration"))
     assert "members" in hhi.text and "HHI above 1,800" in hhi.text
+    burden = found["Total compliance burden"]
+    # 37 coffee shops at 20,000 and 12 bakeries at 35,000 (Crain & Crain 2014: USD)
+    assert "49 members in 2 published group(s)" in burden.text
+    assert "USD 1,160,000 a year" in burden.text and "USD 23,673 per member" in burden.text
+    assert "sum of the published group totals" in burden.method
     with pytest.raises(DataError, match="is not a file"):
         write_fleet_report(tmp_path / "nowhere", tmp_path / "x.html")
+
+
+def test_compliance_total_leaves_out_suppressed_groups_and_says_so(tmp_path: Path) -> None:
+    table = pd.read_parquet(_release(tmp_path))
+    cost = table["metric"] == "exposure.compliance_cost"
+    bakery = cost & (table["sector"] == "bakery")
+    table.loc[bakery, ["status", "n", "total"]] = ["suppressed", np.nan, np.nan]
+    burden = {f.title: f for f in systemic_findings(table)}["Total compliance burden"]
+    assert "USD 740,000 a year" in burden.text and "1 suppressed group(s)" in burden.text
+    assert "Total compliance burden" not in {
+        f.title for f in systemic_findings(table.drop(columns=["total"]))
+    }
 
 
 def _member_page(tmp_path: Path) -> Path:

@@ -95,7 +95,12 @@ def test_fleet_numbers_equal_single_business_analyze(
         single = _single_business(ws_file)
         fleet = ok.loc[ok["business_id"] == ws_file.stem].set_index("metric")["value"]
         assert set(fleet.index) == set(single), ws_file.stem
-        assert {"exposure.supplier_hhi", "exposure.compliance_cost_share"} <= set(single)
+        assert {
+            "exposure.supplier_hhi",
+            "exposure.compliance_cost_share",
+            "exposure.compliance_cost",
+            "customers.value_per_customer",
+        } <= set(single)
         for metric, value in single.items():
             assert fleet[metric] == pytest.approx(value, rel=1e-6, abs=1e-9), (ws_file, metric)
 

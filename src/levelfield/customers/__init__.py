@@ -18,6 +18,10 @@ Stable finding metric ids (``CustomersResult.findings()``):
 
 ``customers.top20_value_share``
     share of expected customer value held by the top 20 % of customers (0-1).
+``customers.value_per_customer``
+    expected discounted value of the average customer over the horizon (currency; profit
+    when a margin is known, else revenue); context ``clv_total``, ``horizon_months``,
+    ``margin``.
 ``customers.repeat_rate``
     share of customers with more than one purchase (0-1).
 ``customers.monthly_retention``
@@ -75,7 +79,13 @@ customers active one month who are active the next), ``clv_total``, ``n_customer
 ``repeat_rate``, ``top20_value_share``, ``value_at_risk``.
 """
 
-from levelfield.customers._analyze import METHODS, REFERENCES, CustomersResult, analyze
+from levelfield.customers._analyze import (
+    METHODS,
+    REFERENCES,
+    CustomersResult,
+    analyze,
+    spend_per_purchase,
+)
 from levelfield.customers._bgbb import BetaGeoBetaBinomModel
 from levelfield.customers._charts import (
     cohort_heatmap,
@@ -195,6 +205,7 @@ __all__ = [
     "simulate_calibration_holdout",
     "simulate_gamma_gamma_spend",
     "simulate_subscriptions",
+    "spend_per_purchase",
     "subscription_lifetimes",
     "summarize_transactions",
     "summarize_workspace",

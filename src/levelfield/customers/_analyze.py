@@ -461,6 +461,7 @@ class CustomersResult:
                 "watch" if self.top20_value_share > 0.8 else "info",
                 {"clv_total": self.clv_total},
             ),
+            self._value_finding(),
             Finding(
                 "customers.repeat_rate",
                 self.repeat_rate,
@@ -516,6 +517,26 @@ class CustomersResult:
                 )
             )
         return out
+
+    def _value_finding(self) -> Finding:
+        """``customers.value_per_customer``: expected value of the average customer."""
+        per = self.clv_total / self.n_customers if self.n_customers else math.nan
+        what = "profit" if self.margin < 1.0 else "revenue"
+        return Finding(
+            "customers.value_per_customer",
+            per,
+            "currency",
+            f"The average customer is expected to bring {self.currency} {per:,.2f} of {what} "
+            f"over the next {self.horizon_months} months (discounted at "
+            f"{self.annual_discount_rate:.0%} a year).",
+            "info",
+            {
+                "clv_total": self.clv_total,
+                "horizon_months": self.horizon_months,
+                "margin": self.margin,
+                "currency": self.currency,
+            },
+        )
 
     def _dropout_findings(self) -> list[Finding]:
         """Findings that rest on measured drop-out; none when the fit cannot measure it."""
@@ -827,7 +848,7 @@ def _run(
             count_model, choice.label, summ.frequency, summ.T, unit_days, horizon_months
         )
         progress("fitting the spend model", 0.4)
-        spend_model, spend = _spend(summ, notes)
+        spend_model, spend = spend_per_purchase(summ, notes)
         if margin is None:
             margin_v, margin_source = _margin(con)
         else:
@@ -1065,15 +1086,25 @@ def _fit_count(key: str, summ: CustomerSummary, notes: list[str]) -> BetaGeoMode
     return m
 
 
-def _spend(summ: CustomerSummary, notes: list[str]) -> tuple[GammaGammaModel | None, Array]:
-    """The Gamma-Gamma spend model (when it can be fitted) and spend per purchase."""
+def spend_per_purchase(
+    summ: CustomerSummary, notes: list[str]
+) -> tuple[GammaGammaModel | None, Array]:
+    """Expected spend of each customer's next purchase (currency), and its model.
+
+    The Gamma-Gamma model when at least ten repeat buyers with positive spend let it be
+    fitted (and its ``q > 1``: a finite mean); else each repeat buyer's own average and
+    the mean order value for one-time buyers, with a note appended to ``notes``.
+    """
     x, z = summ.frequency, summ.monetary_value
     rep = x > 0
     if int(rep.sum()) >= 10 and (z[rep] > 0).all():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SmallSampleWarning)
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gg = GammaGammaModel().fit(x, z)
+            # Averages rounded to 1e-9: when spend barely varies the likelihood is flat in q
+            # and the optimum would move with the last bit of a sum (the order customers'
+            # orders were added in), so the same data would give different values.
+            gg = GammaGammaModel().fit(x, np.round(z, 9))
         if gg.params_["q"] > 1:
             return gg, gg.conditional_expected_spend(x, z)
     mean_order = float(summ.total_value.sum() / (x + 1).sum())

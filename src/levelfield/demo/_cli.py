@@ -38,7 +38,8 @@ _Fleet = Annotated[
         "--fleet",
         metavar="N",
         help="Write a demo fleet of N businesses of six sectors instead (Parquet "
-        "dataset for 'levelfield fleet run DIR').",
+        "dataset for 'levelfield fleet run DIR'; the generated exports go through the real "
+        "ingest path, so customer ids are pseudonyms).",
     ),
 ]
 _Workspaces = Annotated[

@@ -1,11 +1,15 @@
 """A seeded demo fleet: many small businesses of varied sectors, sizes, channels and regions.
 
 Written as the Parquet dataset an association's data lake holds (canonical tables with a
-``business_id`` column plus the ``businesses`` table) and, with ``workspaces=True``, as one
-workspace per business built by importing that business's CSV exports through
-:func:`levelfield.ingest.import_file` (the real ingest path: validation,
-pseudonymization, atomic loads), so the two inputs of ``levelfield fleet run`` can be
-compared.
+``business_id`` column plus the ``businesses`` table) and, with ``workspaces=True``, also
+as one workspace per business. Every business goes through the real ingest path: the
+generated exports (generic CSV templates) are imported with
+:func:`levelfield.ingest.import_file` (validation, currency checks, pseudonymization,
+atomic loads) into a scratch workspace, a chunk of businesses per import (their ids are
+prefixed with the business id), and the Parquet dataset holds that workspace's canonical
+``orders`` and ``suppliers`` rows, so customer ids in it are pseudonyms. The pseudonym
+key of a demo is derived from its seed (the same seed, the same files); a real member's
+key is random and stays with the member.
 
 Orders are drawn for the whole fleet at once (NumPy, no loop over customers or orders):
 each customer starts buying at a uniform time in the year, buys again at a personal rate
@@ -17,18 +21,20 @@ platforms, bookshops through Amazon, crafts through Etsy and markets).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from levelfield.errors import ConfigError
+from levelfield.errors import ConfigError, DataError
 
 __all__ = ["CHANNELS", "SECTORS", "FleetDemo", "demo_fleet", "write_workspaces"]
 
@@ -195,9 +201,13 @@ def demo_fleet(
     Layout: ``orders/part-*.parquet`` (canonical ``orders`` columns plus ``business_id``),
     ``suppliers/part-*.parquet`` (canonical ``suppliers`` plus ``business_id``),
     ``channels.parquet`` (the fleet-wide channels table) and ``businesses.parquet``
-    (business_id, sector, region, size_band, consent, employees). With ``workspaces``,
-    also ``workspaces/<business_id>.duckdb``, each built through the real ingest path
-    (:func:`write_workspaces`). The same ``n`` and ``seed`` give the same files. The
+    (business_id, sector, region, size_band, consent, employees). The orders and
+    suppliers are the generated exports imported through
+    :func:`levelfield.ingest.import_file` and read back from the workspace, a chunk of
+    businesses at a time (see the module doc). With ``workspaces``, also
+    ``workspaces/<business_id>.duckdb``, one per business, each importing that business's
+    rows of the Parquet dataset as CSV exports (:func:`write_workspaces`). The same ``n``
+    and ``seed`` give the same Parquet files. The
     fleet is written next to ``directory`` and moved into place, so a failed run leaves
     no half-written fleet.
     """
@@ -213,15 +223,18 @@ def demo_fleet(
     total = 0
     names = ["orders", "suppliers", "channels.parquet", "businesses.parquet"]
     try:
+        template = _seeded_template(tmp / ".ingest", seed)
         for part, start in enumerate(range(0, n, chunk)):  # chunks of businesses, not rows
             some = biz.iloc[start : start + chunk]
             orders = _orders(some, rng)
             orders["order_id"] = orders["business_id"] + "-" + orders["order_id"]
             orders["customer_id"] = orders["business_id"] + "-" + orders["customer_id"]
+            revenue = orders.groupby("business_id")["gross"].sum()
+            suppliers = _suppliers(some, revenue, rng)
+            orders, suppliers = _through_ingest(orders, suppliers, template)
             total += len(orders)
             _write(orders, tmp / "orders" / f"part-{part:05d}.parquet")
-            revenue = orders.groupby("business_id")["gross"].sum()
-            _write(_suppliers(some, revenue, rng), tmp / "suppliers" / f"part-{part:05d}.parquet")
+            _write(suppliers, tmp / "suppliers" / f"part-{part:05d}.parquet")
         _write(channels_table(), tmp / "channels.parquet")
         _write(biz, tmp / "businesses.parquet")
         if workspaces:
@@ -266,6 +279,100 @@ def _business_csvs(
         folder / "business.csv", index=False
     )
     return {k: folder / f"{k}.csv" for k in ("business", "channels", "suppliers", "orders")}
+
+
+_KEPT_ORDER_COLUMNS = (
+    "order_id", "customer_id", "ordered_at", "channel", "currency", "gross", "discount", "tax",
+    "shipping", "fees", "refunded", "status",
+)  # fmt: skip
+_KEPT_SUPPLIER_COLUMNS = (
+    "supplier_id", "name", "country", "annual_spend", "currency", "lead_time_days", "alternatives",
+)  # fmt: skip
+_MONEY = ("gross", "discount", "tax", "shipping", "fees", "refunded", "annual_spend")
+
+
+def _seeded_template(folder: Path, seed: int) -> Path:
+    """A migrated empty workspace whose pseudonym key is derived from ``seed``.
+
+    The key enters the way a workspace written before keys moved out of the file carries
+    it (``meta.secret``); opening it moves the key to ``folder/keys`` as for any such
+    workspace. Copies of the template share the key, so a demo's pseudonyms depend on its
+    seed only.
+    """
+    import duckdb
+
+    from levelfield.workspace import open_workspace
+
+    path = folder / "template.duckdb"
+    with open_workspace(path, key_dir=folder / "keys"):
+        pass
+    key = hashlib.sha256(f"levelfield demo fleet {seed}".encode()).hexdigest()
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("DELETE FROM meta WHERE key IN ('workspace_id', 'key_check')")
+        con.execute("INSERT INTO meta VALUES ('secret', ?)", [key])
+    finally:
+        con.close()
+    with open_workspace(path, key_dir=folder / "keys"):
+        pass
+    return path
+
+
+def _read_back(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The workspace's canonical orders and suppliers, ``business_id`` from their ids."""
+    frames = []
+    for table, cols in (("orders", _KEPT_ORDER_COLUMNS), ("suppliers", _KEPT_SUPPLIER_COLUMNS)):
+        sel = ", ".join(f"{c}::DOUBLE AS {c}" if c in _MONEY else c for c in cols)
+        frame = ws.con.sql(f"SELECT {sel} FROM {table} ORDER BY {cols[0]}").df()
+        # the demo's order and supplier ids start with their business's id
+        frame.insert(0, "business_id", frame[cols[0]].str.split("-", n=1).str[0])
+        frames.append(frame)
+    frames[0]["ordered_at"] = pd.to_datetime(frames[0]["ordered_at"]).dt.tz_localize("UTC")
+    return frames[0], frames[1]
+
+
+def _through_ingest(
+    orders: pd.DataFrame, suppliers: pd.DataFrame, template: Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A chunk's exports imported into a copy of ``template``; its canonical rows read back.
+
+    The chunk's businesses share one import of each export (their order, customer and
+    supplier ids are prefixed with the business id), so ingest runs once per chunk, not
+    once per business: the same validation and pseudonymization at a fraction of the
+    cost. The workspace is deleted afterwards.
+    """
+    from levelfield.ingest import import_file
+    from levelfield.workspace import open_workspace
+
+    scratch = template.parent
+    folder = scratch / uuid.uuid4().hex
+    folder.mkdir()
+    frame = orders.drop(columns=["business_id"])
+    frame["ordered_at"] = frame["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    frame.to_csv(folder / "orders.csv", index=False)
+    suppliers.drop(columns=["business_id"]).to_csv(folder / "suppliers.csv", index=False)
+    table = channels_table()
+    table.assign(owns_customer=np.where(table["owns_customer"], "yes", "no")).to_csv(
+        folder / "channels.csv", index=False
+    )
+    pd.DataFrame({"key": ["currency"], "value": [json.dumps("EUR")]}).to_csv(
+        folder / "business.csv", index=False
+    )
+    work = folder / "chunk.duckdb"
+    shutil.copyfile(template, work)
+    try:
+        with open_workspace(work, key_dir=scratch / "keys") as ws:
+            for kind in ("business", "channels", "suppliers", "orders"):
+                import_file(ws, kind, folder / f"{kind}.csv")
+            got_o, got_s = _read_back(ws)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if len(got_o) != len(orders) or len(got_s) != len(suppliers):
+        raise DataError(
+            f"ingest kept {len(got_o):,} of {len(orders):,} demo orders and {len(got_s):,} of "
+            f"{len(suppliers):,} suppliers: the demo generator wrote rows ingest rejects"
+        )
+    return got_o, got_s
 
 
 def write_workspaces(

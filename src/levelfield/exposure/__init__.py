@@ -38,6 +38,8 @@ Finding metric ids (``Finding.metric``), all shares 0-1 unless stated:
 - ``exposure.spend_weighted_country_risk`` (index 0-100)
 - ``exposure.compliance_cost_share``: estimated cost over the last 12 months' revenue
   (annualized with less history; context: ratio_to_large)
+- ``exposure.compliance_cost``: the estimated yearly compliance cost in money (currency
+  and prices of the study: context currency, price_year, study)
 - ``exposure.own_store_margin_gain`` (currency per year at the own-store follow
   assumption's mode; context: channel, low, high (at the range's ends),
   success_probability (chance the follow share beats break-even under the assumption),

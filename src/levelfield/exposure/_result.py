@@ -436,6 +436,21 @@ class ExposureResult:
             "warning" if cc >= 0.10 else "watch" if cc >= 0.03 else "info",
             ratio_to_large=m.get("compliance_cost_ratio"),
         )
+        if len(self.burden):
+            b = self.burden.iloc[0]
+            add(
+                "compliance_cost",
+                m.get("compliance_cost", math.nan),
+                "currency",
+                f"Estimated regulatory compliance cost: {b['currency']} "
+                f"{_num(m.get('compliance_cost', math.nan))} a year ({int(b['employees'])} "
+                f"employees at {b['currency']} {_num(float(b['cost_per_employee']))} each, "
+                f"{b['price_year']} prices).",
+                "info",
+                currency=str(b["currency"]),
+                price_year=int(b["price_year"]),
+                study=str(b["study"]),
+            )
         wg = m.get("whatif_margin_gained", math.nan)
         if math.isfinite(wg) and len(self.whatif):
             w = self.whatif.iloc[0]

@@ -49,6 +49,7 @@ PEER_EXPOSURE_METRICS = (
     "exposure.data_ownership_share",
     "exposure.supplier_hhi",
     "exposure.compliance_cost_share",
+    "exposure.compliance_cost",
 )
 
 _SUPPLIER_COLUMNS = [

@@ -22,11 +22,14 @@ import pandas as pd
 from levelfield.customers import (
     BetaGeoModel,
     assess_fit,
+    customer_lifetime_value,
     model_monthly_retention,
+    spend_per_purchase,
     summarize_transactions,
 )
 from levelfield.errors import InsufficientDataError, SchemaError
 from levelfield.exposure import hhi, top_share
+from levelfield.workspace import SETTINGS
 
 __all__ = [
     "CHANNEL_FEE_PREFIX",
@@ -59,6 +62,7 @@ ORDER_COLUMNS: dict[str, str] = {
 METRICS: dict[str, str] = {
     "customers.repeat_rate": "share",
     "customers.monthly_retention": "share",
+    "customers.value_per_customer": "currency",
     "exposure.customer_hhi": "index",
     "exposure.customer_top1_share": "share",
     "exposure.customer_top5_share": "share",
@@ -70,6 +74,7 @@ METRICS: dict[str, str] = {
     "exposure.data_ownership_share": "share",
     "exposure.supplier_hhi": "index",
     "exposure.compliance_cost_share": "share",
+    "exposure.compliance_cost": "currency",
 }
 #: Per-channel effective fee rate of a marketplace channel (``ExposureResult.channels``'s
 #: ``fee_rate``): ``exposure.channel_fee_rate.<channel>``, a share.
@@ -92,7 +97,8 @@ _REFUND = ("refund", "return")
 # The customer analysis's defaults (``customers.analyze``): weeks, days merged, 12 months.
 _UNIT_DAYS = 7.0
 _DAYS_PER_MONTH = 30.4375
-_HORIZON_MONTHS = 12
+_HORIZON_MONTHS = int(SETTINGS["customers.horizon_months"].default)
+_ANNUAL_DISCOUNT = float(SETTINGS["customers.annual_discount_rate"].default)
 
 
 def _revenue_orders(orders: pd.DataFrame) -> pd.DataFrame:
@@ -109,7 +115,8 @@ def _revenue_orders(orders: pd.DataFrame) -> pd.DataFrame:
 
 
 def customer_metrics(rev: pd.DataFrame) -> dict[str, float]:
-    """Repeat rate and model-based monthly retention (BG/NBD, in weeks, days merged)."""
+    """Repeat rate, model-based monthly retention (BG/NBD, in weeks, days merged) and the
+    expected 12-month value of the average customer (Gamma-Gamma spend, revenue value)."""
     if bool(rev["is_refund"].any()):
         # Netting refund rows into earlier orders needs the workspace's ASOF rule; the fleet
         # states that instead of computing a different number.
@@ -135,6 +142,19 @@ def customer_metrics(rev: pd.DataFrame) -> dict[str, float]:
         warnings.simplefilter("ignore")  # weak fits are judged by assess_fit below
         model.fit(summ.frequency, summ.recency, summ.T)
     quality = assess_fit(model, "BG/NBD", summ.frequency, summ.T, _UNIT_DAYS, _HORIZON_MONTHS)
+    # revenue value (margin 1): the fleet's orders carry no product costs
+    _, spend = spend_per_purchase(summ, [])
+    clv = customer_lifetime_value(
+        model,
+        summ.frequency,
+        summ.recency,
+        summ.T,
+        spend,
+        months=quality.horizon_months,
+        annual_discount_rate=_ANNUAL_DISCOUNT,
+        units_per_month=_DAYS_PER_MONTH / _UNIT_DAYS,
+    )
+    out["customers.value_per_customer"] = float(clv.sum()) / summ.n_customers
     if quality.dropout_identified:
         out["customers.monthly_retention"] = model_monthly_retention(
             model, summ.frequency, summ.recency, summ.T, _DAYS_PER_MONTH / _UNIT_DAYS

@@ -2,9 +2,10 @@
 
 Rules enforced (one release = one call of :func:`peer_benchmarks`):
 
-1. **k contributors.** A group's percentiles (p10, p25, p50, p75, p90) and count are
-   published only when at least ``k`` businesses that consented to pooling contributed a
-   value of that metric. Businesses without consent never enter any statistic.
+1. **k contributors.** A group's percentiles (p10, p25, p50, p75, p90) and count (and,
+   for the amounts of :data:`TOTAL_METRICS`, its total) are published only when at least
+   ``k`` businesses that consented to pooling contributed a value of that metric.
+   Businesses without consent never enter any statistic.
 2. **Coarsen, then suppress.** Groups are sector x region x size band. Businesses of
    groups below ``k`` are pooled per sector x size band ("region dropped"), the rest of
    those per sector ("region and size band dropped"); what is still below ``k`` is
@@ -24,7 +25,8 @@ Rules enforced (one release = one call of :func:`peer_benchmarks`):
    metric's bounds (:data:`CLIP_BOUNDS`: shares to [0, 1], HHI to [0, 10,000]). The total
    budget ``epsilon`` is split equally over the metrics of the release (sequential
    composition: one business contributes to every metric) and, within a metric, over the
-   six statistics of a group (count and five percentiles, sequential again); the groups of
+   six statistics of a group (count and five percentiles, sequential again; seven with a
+   total, whose sensitivity is also hi - lo); the groups of
    one metric are disjoint, so they compose in parallel. Each statistic gets Laplace noise
    of scale sensitivity / its epsilon: 1 for the count, the clipping range (hi - lo) for a
    percentile, the most one business can move it. Noisy percentiles are clipped to the
@@ -53,7 +55,14 @@ import pandas as pd
 from levelfield.errors import ConfigError, DataError
 from levelfield.fleet._kernels import METRICS, metric_unit
 
-__all__ = ["CLIP_BOUNDS", "PERCENTILES", "PeerRelease", "clip_bounds", "peer_benchmarks"]
+__all__ = [
+    "CLIP_BOUNDS",
+    "PERCENTILES",
+    "TOTAL_METRICS",
+    "PeerRelease",
+    "clip_bounds",
+    "peer_benchmarks",
+]
 
 PERCENTILES = (10, 25, 50, 75, 90)
 _LEVELS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -64,12 +73,19 @@ _LEVELS: tuple[tuple[tuple[str, ...], str], ...] = (
 _POOLED = "pooled"
 _STATS = [f"p{q}" for q in PERCENTILES]
 RELEASE_COLUMNS = [
-    "metric", "unit", "sector", "region", "size_band", "level", "status", "n", *_STATS, "reason",
-    "epsilon",
+    "metric", "unit", "sector", "region", "size_band", "level", "status", "n", *_STATS, "total",
+    "reason", "epsilon",
 ]  # fmt: skip
 #: Clipping bounds (lo, hi) of the differentially private release, by unit.
-CLIP_BOUNDS: dict[str, tuple[float, float]] = {"share": (0.0, 1.0), "index": (0.0, 10_000.0)}
-_N_STATS = 1 + len(PERCENTILES)  # count and five percentiles per group
+CLIP_BOUNDS: dict[str, tuple[float, float]] = {
+    "share": (0.0, 1.0),
+    "index": (0.0, 10_000.0),
+    "currency": (0.0, 1_000_000.0),
+}
+#: Metrics whose group total (sum over the group's members) is published too: amounts
+#: whose sum means something to an association (the members' total compliance cost).
+TOTAL_METRICS = frozenset({"exposure.compliance_cost"})
+_N_STATS = 1 + len(PERCENTILES)  # count and five percentiles per group (+1 with a total)
 
 
 def clip_bounds(unit: str) -> tuple[float, float]:
@@ -224,6 +240,9 @@ def peer_benchmarks(
         q = pub.groupby(["metric", "group"])["value"].quantile(np.array(PERCENTILES) / 100.0)
         stats = q.unstack().set_axis(_STATS, axis=1).reset_index()
         groups = groups.merge(stats, on=["metric", "group"])
+    total = pub.groupby(["metric", "group"])["value"].sum().rename("total").reset_index()
+    groups = groups.merge(total, on=["metric", "group"], how="left")
+    groups.loc[~groups["metric"].isin(TOTAL_METRICS), "total"] = np.nan
     blocked = _differencing_blocked(groups, ledger, k)
     keys = list(zip(groups["metric"], groups["group"], strict=True))
     is_blocked = np.array([key in blocked for key in keys], dtype=bool)
@@ -234,7 +253,7 @@ def peer_benchmarks(
         for key, lv in zip(keys, groups["level"], strict=True)
     ]
     groups.loc[is_blocked, "status"] = "suppressed"
-    groups.loc[is_blocked, ["n", *_STATS]] = np.nan
+    groups.loc[is_blocked, ["n", *_STATS, "total"]] = np.nan
     privacy: dict[str, Any] = {"k": k, "differential_privacy": False}
     groups["epsilon"] = np.nan
     if epsilon is not None:
@@ -268,23 +287,32 @@ def _add_noise(
     metrics = sorted(set(groups["metric"]))
     eps_metric = epsilon / max(1, len(metrics))
     eps_stat = eps_metric / _N_STATS
+    eps_total_stat = eps_metric / (_N_STATS + 1)
     out = groups.copy()
     live = out["status"] != "suppressed"
     for idx in out.index[live.to_numpy()]:  # one draw per published group, not per row
         metric, group = str(out.at[idx, "metric"]), str(out.at[idx, "group"])
         lo, hi = clip_bounds(_unit(metric, units))
-        vals = pub.loc[(pub["metric"] == metric) & (pub["group"] == group), "value"]
-        exact = np.percentile(np.clip(vals.to_numpy(dtype=float), lo, hi), PERCENTILES)
+        eps = eps_total_stat if metric in TOTAL_METRICS else eps_stat
+        vals = np.clip(
+            pub.loc[(pub["metric"] == metric) & (pub["group"] == group), "value"].to_numpy(float),
+            lo,
+            hi,
+        )
         rng = _noise_rng(secret, metric, [str(b) for b in out.loc[idx, "members"]])
-        noisy = exact + rng.laplace(0.0, (hi - lo) / eps_stat, len(PERCENTILES))
-        n_noisy = float(np.rint(len(vals) + rng.laplace(0.0, 1.0 / eps_stat)))
+        noisy = np.percentile(vals, PERCENTILES) + rng.laplace(0.0, (hi - lo) / eps, 5)
+        n_noisy = float(np.rint(len(vals) + rng.laplace(0.0, 1.0 / eps)))
         out.loc[idx, _STATS] = np.sort(np.clip(noisy, lo, hi))
         out.loc[idx, "n"] = max(0.0, n_noisy)
+        if metric in TOTAL_METRICS:
+            total = float(vals.sum()) + rng.laplace(0.0, (hi - lo) / eps)
+            out.loc[idx, "total"] = min(max(total, 0.0), hi * max(0.0, n_noisy))
     out.loc[live, "epsilon"] = eps_metric
     statement = (
         f"Differential privacy (Laplace mechanism): total budget epsilon={epsilon:g} over "
         f"{len(metrics)} metric(s) (sequential composition), {eps_metric:.4g} per metric, "
-        f"split over {_N_STATS} statistics per group ({eps_stat:.4g} each); groups of one "
+        f"split over {_N_STATS} statistics per group ({eps_stat:.4g} each; "
+        f"{_N_STATS + 1} with a published total, {eps_total_stat:.4g} each); groups of one "
         "metric are disjoint (parallel composition). Values clipped to "
         + ", ".join(f"{u} [{lo:g}, {hi:g}]" for u, (lo, hi) in CLIP_BOUNDS.items())
         + "; percentile noise scale = (hi - lo) / epsilon per statistic, count noise scale = "
@@ -299,10 +327,14 @@ def _add_noise(
         "epsilon_per_metric": eps_metric,
         "epsilon_per_statistic": eps_stat,
         "statistics_per_group": _N_STATS,
+        "epsilon_per_statistic_with_total": eps_total_stat,
+        "total_metrics": sorted(TOTAL_METRICS & set(metrics)),
         "metrics": metrics,
         "clip_bounds": {u: list(b) for u, b in CLIP_BOUNDS.items()},
         "composition": "sequential over metrics and statistics, parallel over disjoint groups",
-        "statement": statement,
+        "statement": statement
+        + " Totals (sums over a group's members) use the same clipping; their noise scale "
+        "is (hi - lo) / epsilon per statistic.",
     }
 
 

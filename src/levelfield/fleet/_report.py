@@ -24,9 +24,10 @@ from markupsafe import Markup
 
 from levelfield._version import __version__
 from levelfield.errors import DataError
-from levelfield.exposure import HHI_HIGH
+from levelfield.exposure import HHI_HIGH, compliance_costs
 from levelfield.fleet._kernels import CHANNEL_FEE_PREFIX
 from levelfield.report import PEER_LABELS, asset_text, plotly_js, read_peer_release, report_csp
+from levelfield.workspace import SETTINGS
 
 __all__ = ["SystemicFinding", "systemic_findings", "write_fleet_report"]
 
@@ -104,7 +105,40 @@ def systemic_findings(table: pd.DataFrame) -> list[SystemicFinding]:
                 "between its p10-p90 (capped at 10 % and 90 %), weighted by its count",
             )
         )
-    return out
+    burden = _compliance_total(pub, table)
+    return out + ([burden] if burden else [])
+
+
+def _compliance_total(pub: pd.DataFrame, table: pd.DataFrame) -> SystemicFinding | None:
+    """The members' total compliance cost in money, from the published group totals."""
+    if "total" not in pub.columns:  # a release written before totals were published
+        return None
+    rows = pub.loc[(pub["metric"] == "exposure.compliance_cost") & pub["total"].notna()]
+    if rows.empty:
+        return None
+    cc = compliance_costs()
+    study = cc.loc[cc["study"] == SETTINGS["exposure.compliance_study"].default].iloc[0]
+    cur, source = str(study["currency"]), str(study["source"])
+    source = source[: source.find(")") + 1] if ")" in source else source
+    total, n = float(rows["total"].sum()), int(rows["n"].sum())
+    hidden = table.loc[
+        (table["metric"] == "exposure.compliance_cost") & (table["status"] == "suppressed")
+    ]
+    left = (
+        f" Members in {len(hidden):,} suppressed group(s) are not counted, so the true total "
+        "is higher."
+        if len(hidden)
+        else ""
+    )
+    return SystemicFinding(
+        "Total compliance burden",
+        f"The {n:,} members in {len(rows):,} published group(s) bear an estimated "
+        f"{cur} {total:,.0f} a year of regulatory compliance cost in all, "
+        f"{cur} {total / n:,.0f} per member on average.{left}",
+        "sum of the published group totals; each member's cost is its employees times the "
+        f"per-employee cost of its size band in {source} ({cur}, prices of "
+        f"{study['price_year']}), an order of magnitude outside the United States",
+    )
 
 
 def _distribution_chart(rows: pd.DataFrame, metric: str) -> go.Figure:

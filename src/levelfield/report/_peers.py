@@ -41,6 +41,7 @@ PEER_LABELS: dict[str, str] = {
     "exposure.data_ownership_share": "share of revenue where you own the customer relationship",
     "customers.repeat_rate": "repeat-customer rate",
     "customers.monthly_retention": "monthly customer retention",
+    "customers.value_per_customer": "expected 12-month value of the average customer",
     "exposure.supplier_hhi": "supplier concentration (HHI, 0-10,000)",
     "exposure.compliance_cost_share": "estimated compliance cost as a share of revenue",
     "exposure.customer_hhi": "customer concentration (HHI, 0-10,000)",
