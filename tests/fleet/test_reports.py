@@ -153,7 +153,9 @@ def test_peer_report_and_fleet_report_render_in_chromium(tmp_path: Path) -> None
             page.wait_for_selector("#fleet-0 svg", timeout=30_000)
             charts = page.locator(".lf-chart svg.main-svg").count()
             assert charts >= 4
-            assert "Effective fee on ubereats" in page.locator("#systemic").inner_text()
+            systemic = page.locator("#systemic").inner_text()
+            assert "Effective fee on ubereats" in systemic
+            assert "Total compliance burden" in systemic and "USD 1,160,000" in systemic
             assert errors == []
         finally:
             browser.close()
