@@ -372,41 +372,14 @@ def _tuned(rule: Rule, settings: Mapping[str, Any]) -> Rule:
     )
 
 
-def advise(
+def _gather_findings(
     ws: Workspace,
-    *,
-    findings: Mapping[str, Sequence[Finding]] | None = None,
-    skipped: Mapping[str, str] | None = None,
-    playbook: str | Path | Unset | None = UNSET,
-    progress: ProgressCallback = no_progress,
-) -> AdvicePlan:
-    """Match the analyses' findings against the playbook and rank the actions.
-
-    Parameters
-    ----------
-    ws
-        The workspace (facts for sizing, the automation questionnaire, the profile).
-    findings
-        Findings by analysis name or by metric id; when ``None`` the latest stored
-        findings of each analysis are used, running the analyses that have none.
-    skipped
-        With ``findings``: the analyses that could not run and why (shown in the plan).
-    playbook
-        A playbook TOML file; ``None`` for the shipped one; left out, the setting
-        ``advice.playbook``. The ``advice.buy_together.*`` settings tune the buying-group
-        rule (its scale-gap threshold, saving range and chance of success).
-
-    Returns
-    -------
-    AdvicePlan
-        Ranked actions (each with its finding, number, strategy, impact, effort, horizon,
-        KPI and pilot design), cross-analysis insights, automation priorities and the
-        balanced scorecard, and the imports that would unlock the rules that could not
-        fire. The run is recorded in ``runs`` as ``advice``.
-    """
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    kw, used = ws.settings.resolve("advice", {"playbook": playbook})
-    rules = [_tuned(r, used) for r in load_playbook(kw["playbook"])]
+    findings: Mapping[str, Sequence[Finding]] | None,
+    skipped: Mapping[str, str] | None,
+    progress: ProgressCallback,
+) -> tuple[list[Finding], dict[str, str]]:
+    """All findings in one list, and the analyses that did not run (with why): the given
+    ones, or the latest stored (running the analyses that have none, 0-70 % progress)."""
     if findings is None:
         from levelfield.pipeline import collect_findings
 
@@ -415,14 +388,17 @@ def advise(
     else:
         not_run = dict(skipped or {})
         flat = [f for fs in findings.values() for f in fs]
-    progress("sizing actions", 0.75)
-    facts = business_facts(ws)
-    automation = automation_priorities(ws)
-    flat += _automation_findings(automation, facts.currency)
-    by_metric: dict[str, list[Finding]] = {}
-    for f in flat:
-        by_metric.setdefault(f.metric, []).append(f)
+    return flat, not_run
 
+
+def _fire_rules(
+    ws: Workspace,
+    rules: Sequence[Rule],
+    by_metric: Mapping[str, list[Finding]],
+    facts: BusinessFacts,
+) -> tuple[list[Action], list[Insight], list[str]]:
+    """Evaluate every rule against the findings by metric: the actions (sized with the
+    business facts), the cross-analysis insights, and the ids of rules that did not fire."""
     actions: list[Action] = []
     insights: list[Insight] = []
     silent: list[str] = []
@@ -458,6 +434,54 @@ def advise(
                 else impact.success_probability,
             )
         )
+    return actions, insights, silent
+
+
+def advise(
+    ws: Workspace,
+    *,
+    findings: Mapping[str, Sequence[Finding]] | None = None,
+    skipped: Mapping[str, str] | None = None,
+    playbook: str | Path | Unset | None = UNSET,
+    progress: ProgressCallback = no_progress,
+) -> AdvicePlan:
+    """Match the analyses' findings against the playbook and rank the actions.
+
+    Parameters
+    ----------
+    ws
+        The workspace (facts for sizing, the automation questionnaire, the profile).
+    findings
+        Findings by analysis name or by metric id; when ``None`` the latest stored
+        findings of each analysis are used, running the analyses that have none.
+    skipped
+        With ``findings``: the analyses that could not run and why (shown in the plan).
+    playbook
+        A playbook TOML file; ``None`` for the shipped one; left out, the setting
+        ``advice.playbook``. The ``advice.buy_together.*`` settings tune the buying-group
+        rule (its scale-gap threshold, saving range and chance of success).
+
+    Returns
+    -------
+    AdvicePlan
+        Ranked actions (each with its finding, number, strategy, impact, effort, horizon,
+        KPI and pilot design), cross-analysis insights, automation priorities and the
+        balanced scorecard, and the imports that would unlock the rules that could not
+        fire. The run is recorded in ``runs`` as ``advice``.
+    """
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    kw, used = ws.settings.resolve("advice", {"playbook": playbook})
+    rules = [_tuned(r, used) for r in load_playbook(kw["playbook"])]
+    flat, not_run = _gather_findings(ws, findings, skipped, progress)
+    progress("sizing actions", 0.75)
+    facts = business_facts(ws)
+    automation = automation_priorities(ws)
+    flat += _automation_findings(automation, facts.currency)
+    by_metric: dict[str, list[Finding]] = {}
+    for f in flat:
+        by_metric.setdefault(f.metric, []).append(f)
+
+    actions, insights, silent = _fire_rules(ws, rules, by_metric, facts)
     replaced = {
         r for rule in rules if rule.id in {a.rule_id for a in actions} for r in rule.replaces
     }
