@@ -145,63 +145,18 @@ def _say_how_to_fill(m: ScorecardMetric) -> ScorecardMetric:
     return replace(m, source=f"missing: {_FILL.get(m.name, 'import the data it needs')}")
 
 
-def _lines(
-    ws: Workspace,
+_Trend = tuple[tuple[int, float], ...]
+
+
+def _financial_lines(
     findings: Mapping[str, Sequence[Finding]],
-    gross_margin: float | None,
-    automation_hours: float | None,
+    growth: float | None,
+    margin: float | None,
+    revenue_trend: _Trend,
+    margin_trend: _Trend,
 ) -> list[ScorecardMetric]:
-    revenue_trend = _yearly(
-        ws,
-        "SELECT year(ordered_at) y, sum(net_revenue_base)::DOUBLE FROM order_revenue "
-        "GROUP BY y ORDER BY y",
-    )
-    growth = _growth_12m(ws)
-    margin_trend = _yearly(
-        ws,
-        """SELECT year(ordered_at) y,
-                  1 - sum(cost_base)
-                      / nullif(sum(CAST(line_value_base AS DECIMAL(18,4))), 0)::DOUBLE
-           FROM order_line_costs WHERE cost_base IS NOT NULL GROUP BY y ORDER BY y""",
-    )
-    repeat_trend = _yearly(
-        ws,
-        """SELECT y, avg((n > 1)::INT)::DOUBLE FROM (
-               SELECT year(ordered_at) y, customer_id, count(*) n FROM order_revenue
-               WHERE customer_id IS NOT NULL AND NOT is_refund GROUP BY y, customer_id)
-           GROUP BY y ORDER BY y""",
-    )
-    refund_trend = _yearly(
-        ws,
-        """SELECT year(ordered_at) y,
-                  (sum(CAST(refunded * fx_rate AS DECIMAL(18,4)))
-                   + sum(CASE WHEN is_refund THEN -net_revenue_base ELSE 0 END))::DOUBLE
-                  / nullif(sum(CASE WHEN is_refund THEN 0
-                                    ELSE CAST((gross - discount) * fx_rate AS DECIMAL(18,4))
-                                    END), 0)::DOUBLE
-           FROM order_revenue GROUP BY y ORDER BY y""",
-    )
-    caps = ws.get_business("capabilities")
-    n_caps = float(len(caps)) if isinstance(caps, list) else None
-    satisfaction = ws.get_business("employee_satisfaction")
-    sat = float(satisfaction) if isinstance(satisfaction, int | float) else None
-    repeat = _finding(findings, "customers.repeat_rate")
-    if repeat is None and repeat_trend:
-        repeat = repeat_trend[-1][1]
-    days = _history_days(ws)
-    # A few weeks of orders cannot show who comes back (most repeat cycles are longer).
-    short = days is not None and days < MIN_REPEAT_DAYS
-    if short:
-        repeat = None
-    m = (
-        gross_margin
-        if gross_margin is not None
-        else (margin_trend[-1][1] if margin_trend else None)
-    )
-    owned = _finding(findings, "exposure.data_ownership_share")
-    # landscape states a percentile (0-100); the scorecard shows it as a share like the rest
-    percentile = _finding(findings, "landscape.distinctiveness_percentile")
-    distinct = None if percentile is None else percentile / 100.0
+    """Financial perspective: revenue growth, gross margin, fees, chance of a loss year."""
+    m = margin
     return [
         ScorecardMetric(
             "financial",
@@ -255,6 +210,24 @@ def _lines(
             "below 5 % good, above 25 % poor",
             "measured: scenario simulation",
         ),
+    ]
+
+
+def _customer_lines(
+    findings: Mapping[str, Sequence[Finding]],
+    repeat: float | None,
+    days: float | None,
+    repeat_trend: _Trend,
+) -> list[ScorecardMetric]:
+    """Customer perspective: repeat customers (not judged on a short history), NPS,
+    distinctiveness (landscape's percentile shown as a share like the rest)."""
+    # A few weeks of orders cannot show who comes back (most repeat cycles are longer).
+    short = days is not None and days < MIN_REPEAT_DAYS
+    if short:
+        repeat = None
+    percentile = _finding(findings, "landscape.distinctiveness_percentile")
+    distinct = None if percentile is None else percentile / 100.0
+    return [
         ScorecardMetric(
             "customer",
             "Repeat customers",
@@ -294,6 +267,14 @@ def _lines(
             "above the 60th percentile of the market good, below the 30th poor",
             "measured: landscape analysis",
         ),
+    ]
+
+
+def _process_lines(
+    findings: Mapping[str, Sequence[Finding]], refund_trend: _Trend
+) -> list[ScorecardMetric]:
+    """Internal-process perspective: refunds, supplier concentration, country share."""
+    return [
         ScorecardMetric(
             "internal process",
             "Refunds",
@@ -328,6 +309,20 @@ def _lines(
             "below 35 % good, above 60 % poor (one origin carries the range)",
             "measured: exposure analysis",
         ),
+    ]
+
+
+def _learning_lines(
+    ws: Workspace, findings: Mapping[str, Sequence[Finding]], automation_hours: float | None
+) -> list[ScorecardMetric]:
+    """Learning-and-growth perspective: capabilities, staff satisfaction, revenue whose
+    customers can be reached directly, hours automation could free."""
+    caps = ws.get_business("capabilities")
+    n_caps = float(len(caps)) if isinstance(caps, list) else None
+    satisfaction = ws.get_business("employee_satisfaction")
+    sat = float(satisfaction) if isinstance(satisfaction, int | float) else None
+    owned = _finding(findings, "exposure.data_ownership_share")
+    return [
         ScorecardMetric(
             "learning and growth",
             "Digital capabilities in place",
@@ -378,4 +373,56 @@ def _lines(
             if automation_hours is not None
             else "missing: fill the automation questionnaire (levelfield template automation)",
         ),
+    ]
+
+
+def _lines(
+    ws: Workspace,
+    findings: Mapping[str, Sequence[Finding]],
+    gross_margin: float | None,
+    automation_hours: float | None,
+) -> list[ScorecardMetric]:
+    revenue_trend = _yearly(
+        ws,
+        "SELECT year(ordered_at) y, sum(net_revenue_base)::DOUBLE FROM order_revenue "
+        "GROUP BY y ORDER BY y",
+    )
+    growth = _growth_12m(ws)
+    margin_trend = _yearly(
+        ws,
+        """SELECT year(ordered_at) y,
+                  1 - sum(cost_base)
+                      / nullif(sum(CAST(line_value_base AS DECIMAL(18,4))), 0)::DOUBLE
+           FROM order_line_costs WHERE cost_base IS NOT NULL GROUP BY y ORDER BY y""",
+    )
+    repeat_trend = _yearly(
+        ws,
+        """SELECT y, avg((n > 1)::INT)::DOUBLE FROM (
+               SELECT year(ordered_at) y, customer_id, count(*) n FROM order_revenue
+               WHERE customer_id IS NOT NULL AND NOT is_refund GROUP BY y, customer_id)
+           GROUP BY y ORDER BY y""",
+    )
+    refund_trend = _yearly(
+        ws,
+        """SELECT year(ordered_at) y,
+                  (sum(CAST(refunded * fx_rate AS DECIMAL(18,4)))
+                   + sum(CASE WHEN is_refund THEN -net_revenue_base ELSE 0 END))::DOUBLE
+                  / nullif(sum(CASE WHEN is_refund THEN 0
+                                    ELSE CAST((gross - discount) * fx_rate AS DECIMAL(18,4))
+                                    END), 0)::DOUBLE
+           FROM order_revenue GROUP BY y ORDER BY y""",
+    )
+    repeat = _finding(findings, "customers.repeat_rate")
+    if repeat is None and repeat_trend:
+        repeat = repeat_trend[-1][1]
+    m = (
+        gross_margin
+        if gross_margin is not None
+        else (margin_trend[-1][1] if margin_trend else None)
+    )
+    return [
+        *_financial_lines(findings, growth, m, revenue_trend, margin_trend),
+        *_customer_lines(findings, repeat, _history_days(ws), repeat_trend),
+        *_process_lines(findings, refund_trend),
+        *_learning_lines(ws, findings, automation_hours),
     ]
