@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,25 +208,31 @@ class ExposureResult:
         return sorted(fs, key=lambda f: (severity[f.severity], rank[f.metric]))
 
     def findings(self) -> list[Finding]:
-        """Measured facts with stable metric ids (see the package docstring)."""
+        """Measured facts with stable metric ids (see the package docstring).
+
+        Concentration (:meth:`_concentration_findings`), platforms and fees
+        (:meth:`_platform_findings`), costs and supply (:meth:`_cost_findings`), the
+        own-store what-if, currencies, documented supply chain and the weakest
+        asymmetry dimension, in that order.
+        """
+        out = [
+            *self._concentration_findings(),
+            *self._platform_findings(),
+            *self._cost_findings(),
+            *self._whatif_findings(),
+            *self._currency_findings(),
+        ]
+        if self.documented is not None and self.documented.share is not None:
+            out.append(self.documented.to_finding())
+        out.extend(self._weakest_findings())
+        return out
+
+    def _concentration_findings(self) -> list[Finding]:
+        """Customer shares and the HHI of customers, channels, platforms, products,
+        suppliers and supplier countries (a single own channel is a choice, not a risk)."""
         m = self.metrics
         out: list[Finding] = []
-
-        def add(
-            metric: str, value: float, unit: str, text: str, sev: Severity, **context: Any
-        ) -> None:
-            if math.isfinite(value):
-                out.append(
-                    Finding(
-                        f"exposure.{metric}",
-                        float(value),
-                        unit,
-                        text,
-                        sev,
-                        {k: _clean(v) for k, v in context.items()},
-                    )
-                )
-
+        add = _adder(out)
         yard = "2023 US Merger Guidelines: above 1,800 highly, 1,000-1,800 moderately concentrated"
         top1 = m.get("customer_top1_share", math.nan)
         add(
@@ -304,6 +311,13 @@ class ExposureResult:
             "info",
             channel=self.labels.get("single_channel"),
         )
+        return out
+
+    def _platform_findings(self) -> list[Finding]:
+        """The largest marketplace's share, who owns the customer relationship, fee drag."""
+        m = self.metrics
+        out: list[Finding] = []
+        add = _adder(out)
         ps = m.get("platform_share_max", math.nan)
         ch = self._top_platform_channel()
         add(
@@ -368,6 +382,14 @@ class ExposureResult:
             fee_rate=m.get("fee_rate_total"),
             revenue_fee_unknown_share=m.get("revenue_fee_unknown_share"),
         )
+        return out
+
+    def _cost_findings(self) -> list[Finding]:
+        """Scale gap, the dearest channel's fees, single sourcing, country and
+        compliance cost."""
+        m = self.metrics
+        out: list[Finding] = []
+        add = _adder(out)
         gap = m.get("scale_gap", math.nan)
         add(
             "scale_gap",
@@ -451,6 +473,13 @@ class ExposureResult:
                 price_year=int(b["price_year"]),
                 study=str(b["study"]),
             )
+        return out
+
+    def _whatif_findings(self) -> list[Finding]:
+        """The margin of moving a marketplace's revenue to the own store, with its range."""
+        m = self.metrics
+        out: list[Finding] = []
+        add = _adder(out)
         wg = m.get("whatif_margin_gained", math.nan)
         if math.isfinite(wg) and len(self.whatif):
             w = self.whatif.iloc[0]
@@ -476,9 +505,12 @@ class ExposureResult:
                 follow_high=float(w["follow_high"]),
                 breakeven_follow=float(w["breakeven_follow"]),
             )
-        out.extend(self._currency_findings())
-        if self.documented is not None and self.documented.share is not None:
-            out.append(self.documented.to_finding())
+        return out
+
+    def _weakest_findings(self) -> list[Finding]:
+        """The weakest asymmetry dimension of the scorecard (and the next one)."""
+        out: list[Finding] = []
+        add = _adder(out)
         weak = self._weakest()
         if weak:
             d, s = weak[0]
@@ -610,3 +642,23 @@ class ExposureResult:
             "name": str(r["name"]),
             "risk": float(r["risk"]) if pd.notna(r["risk"]) else math.nan,
         }
+
+
+def _adder(out: list[Finding]) -> Callable[..., None]:
+    """``add(metric, value, unit, text, severity, **context)``: append an
+    ``exposure.<metric>`` finding to ``out`` when ``value`` is finite."""
+
+    def add(metric: str, value: float, unit: str, text: str, sev: Severity, **context: Any) -> None:
+        if math.isfinite(value):
+            out.append(
+                Finding(
+                    f"exposure.{metric}",
+                    float(value),
+                    unit,
+                    text,
+                    sev,
+                    {k: _clean(v) for k, v in context.items()},
+                )
+            )
+
+    return add
