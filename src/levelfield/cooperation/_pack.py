@@ -13,11 +13,11 @@ import html
 import math
 
 from levelfield.cooperation._buying import BuyingGroupResult
-from levelfield.cooperation._cli import (
-    _RULES,
-    _core_sentences,
-    _item_sentences,
-    _recommendation,
+from levelfield.cooperation._sentences import (
+    RULES,
+    core_sentences,
+    item_sentences,
+    recommendation,
 )
 
 __all__ = ["PACK_CSP", "render_buying_pack"]
@@ -75,7 +75,7 @@ def render_buying_pack(
         for name, sha in inputs
     )
     rules = "".join(
-        f"<li><strong>{html.escape(k)}</strong>: {html.escape(v)}</li>" for k, v in _RULES.items()
+        f"<li><strong>{html.escape(k)}</strong>: {html.escape(v)}</li>" for k, v in RULES.items()
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     return (
@@ -85,14 +85,14 @@ def render_buying_pack(
         f"<h1>{html.escape(title)}: evidence pack</h1>"
         f'<p class="muted">Made by levelfield on {when} from these files (amounts per year, in '
         f"the files' currency):</p><ul>{files}</ul>"
-        f"<h2>What pooling buys</h2>{para(_item_sentences(result))}"
+        f"<h2>What pooling buys</h2>{para(item_sentences(result))}"
         f"<p><strong>Total saving for the group: {_money(result.total_saving)} a year."
         "</strong></p>"
         f"<h2>Each member's saving under three ways to split it</h2>{_members_table(result)}"
         f"<p>Shapley value: {html.escape(result.shapley_method)}.</p><ul>{rules}</ul>"
         f'<h2>Is the split fair to every subgroup? (the core)</h2><div id="pack-core">'
-        f"{para(_core_sentences(result))}</div>"
-        f"<p><strong>{html.escape(_recommendation(result))}</strong></p>"
+        f"{para(core_sentences(result))}</div>"
+        f"<p><strong>{html.escape(recommendation(result))}</strong></p>"
         + (f"<h2>Notes</h2><ul>{notes}</ul>" if notes else "")
         + "</body></html>"
     )

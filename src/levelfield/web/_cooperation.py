@@ -29,18 +29,18 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from levelfield.cooperation import BuyingGroupResult, buying_group
-from levelfield.cooperation._cli import (
-    _RULES,
-    _core_sentences,
-    _item_sentences,
-    _recommendation,
-)
 from levelfield.cooperation._inputs import (
     _read_csv,
     check_price_breaks,
     check_purchases,
 )
 from levelfield.cooperation._pack import PACK_CSP, render_buying_pack
+from levelfield.cooperation._sentences import (
+    RULES,
+    core_sentences,
+    item_sentences,
+    recommendation,
+)
 from levelfield.errors import DataError, LevelfieldError
 from levelfield.report import cooperation_view
 from levelfield.web._auth import AppState, PageUser, csrf_ok, page_member, page_user
@@ -84,14 +84,14 @@ def _simulate(
 def _sim_view(result: BuyingGroupResult, inputs: list[tuple[str, str]]) -> dict[str, Any]:
     """What the page shows of a simulation (sentences and the members' rows)."""
     return {
-        "items": _item_sentences(result),
+        "items": item_sentences(result),
         "total_saving": result.total_saving,
         "members": result.members.to_dict("records"),
         "shapley_se": None if result.shapley_se is None else list(result.shapley_se),
         "method": result.shapley_method,
-        "rules": _RULES,
-        "core": _core_sentences(result),
-        "recommendation": _recommendation(result),
+        "rules": RULES,
+        "core": core_sentences(result),
+        "recommendation": recommendation(result),
         "notes": list(result.notes),
         "inputs": inputs,
     }
