@@ -39,6 +39,7 @@ ORDER = (
     "provenance",
     "web_load",
     "web_load-quick",
+    "fleet",
     "fleet-quick",
 )
 NR = "not recorded"

@@ -1,41 +1,53 @@
 """Fleet: Spark local[2] vs multiprocessing.Pool(2) over the same kernels and Parquet.
 
 A demo fleet of each size (default 1,000, 3,000 and 10,000 businesses; ``--quick``: 40
-and 120) is written once; then the same per-business kernel
+and 120) is written once (an existing fleet of the right size under ``--work`` is
+reused: the demo is deterministic by seed). Then the same per-business kernel
 (``levelfield.fleet._kernels.safe_business_metrics``: customer summary, BG/NBD fit and
 monthly retention, customer and channel concentration) runs
 
-* on Spark ``local[2]`` (``levelfield.fleet.run``: read Parquet, ``groupBy.applyInPandas``,
-  write ``fleet_findings``), and
-* on the plainest fast floor: ``multiprocessing.Pool(2)``, each worker reading one Parquet
-  file of the same dataset with pyarrow, grouping by business and calling the kernel, the
-  parent writing the rows as Parquet.
+* on Spark ``local[2]`` (``levelfield.fleet.run(full=False)``: read Parquet,
+  ``groupBy.applyInPandas``, write ``fleet_findings``, count what was written), and
+* on the plainest fast floor: ``multiprocessing.Pool(2)``, each worker reading one
+  Parquet file of the same dataset with pyarrow, grouping by business and calling the
+  kernel, the parent writing the rows as Parquet.
 
-Both sides use two cores and one BLAS thread per process; each keeps the minimum wall
-and CPU time (the whole process tree) of ``--repeats`` (3) runs. Writes
-``benchmarks/results/fleet.json``: businesses/s both sides, ``ratio`` = floor time /
-Spark time, time per business at each size (Spark's should stay flat), peak RSS of the
-driver and of the children (Spark's Python workers and the JVM count as children), and
-the load average before and after, which on a shared machine moves every figure.
+Both sides are timed end to end (pool start-up, reading Parquet and writing the findings
+included; the Spark session's JVM start is timed once, apart), with one BLAS/OpenMP and
+one DuckDB thread per process (the kernel sets DuckDB's) and two processes at a time.
+The sides alternate (Spark, pool, Spark, pool, ...) at each size, smallest size first,
+``--repeats`` times; each run records wall and CPU time of the whole process tree (the
+JVM and Spark's Python workers, the pool's workers), the load average before and after,
+and the peak RSS of the driver, the JVM and the Python workers (psutil, sampled every
+0.2 s; CPU is summed per process over the same samples). The JSON
+(``benchmarks/results/fleet.json``) is rewritten after every run, so an interrupted
+benchmark keeps what finished; ``--stop-at HH:MM`` (UTC) starts no run after that time
+and says so in ``note``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
-import resource
+import threading
 import time
+from collections.abc import Callable
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 import pyarrow.parquet as pq
 
-from _common import pin_threads, table_row, tree_cpu_s
+from _common import pin_threads, table_row
 from levelfield.fleet import demo_fleet, run, spark_session
 from levelfield.fleet._kernels import safe_business_metrics
+
+RESULTS = Path(__file__).parent / "results"
+MB = 1024 * 1024
 
 
 def _one_file(path: str) -> pd.DataFrame:
@@ -44,24 +56,190 @@ def _one_file(path: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _floor(directory: Path, out: Path) -> float:
+def _floor(directory: Path) -> Path:
     files = sorted(str(p) for p in (directory / "orders").glob("*.parquet"))
-    t0 = time.perf_counter()
+    out = directory / "floor_findings.parquet"
     with Pool(2) as pool:
         rows = pd.concat(pool.map(_one_file, files, chunksize=1), ignore_index=True)
     rows.to_parquet(out, index=False)
-    return time.perf_counter() - t0
+    return out
 
 
-def _best(fn: Any, repeats: int) -> tuple[Any, float, float]:
-    """Min wall and min CPU time (whole process tree) over ``repeats`` runs."""
-    out, walls, cpus = None, [], []
-    for _ in range(max(1, repeats)):
-        w, c = time.perf_counter(), tree_cpu_s()
+class _Tree:
+    """Peak RSS (MB) of this process, the JVM and the Python workers below it, and the CPU
+    seconds the whole tree spent while watched (psutil, sampled every ``every`` s).
+
+    CPU is counted per process from its first sample (or from zero for a process started
+    since) to its last, so processes that come and go (pool workers, Spark's Python
+    workers) count, and time spent before the window does not; a process that ends
+    between two samples loses at most ``every`` s.
+    """
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.peak = {"driver": 0.0, "jvm": 0.0, "worker_max": 0.0, "workers_total": 0.0}
+        self._cpu0: dict[tuple[int, float], float] = {}
+        self._cpu1: dict[tuple[int, float], float] = {}
+        self._t0 = time.time()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(v - self._cpu0[k] for k, v in self._cpu1.items())
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        now = {"driver": me.memory_info().rss / MB, "jvm": 0.0, "worker_max": 0.0}
+        total = 0.0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                with proc.oneshot():
+                    rss, name, t = proc.memory_info().rss / MB, proc.name(), proc.cpu_times()
+                    key = (proc.pid, proc.create_time())
+            except psutil.Error:
+                continue
+            cpu = t.user + t.system
+            self._cpu0.setdefault(key, cpu if key[1] < self._t0 else 0.0)
+            self._cpu1[key] = cpu
+            if proc.pid == me.pid:
+                continue
+            if "java" in name:
+                now["jvm"] = max(now["jvm"], rss)
+            else:
+                now["worker_max"] = max(now["worker_max"], rss)
+                total += rss
+        now["workers_total"] = total
+        self.peak = {k: max(v, now[k]) for k, v in self.peak.items()}
+
+    def _loop(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self._sample()
+
+    def __enter__(self) -> _Tree:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
+    load0, wall0 = os.getloadavg(), time.perf_counter()
+    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with _Tree() as tree:
         out = fn()
-        walls.append(time.perf_counter() - w)
-        cpus.append(tree_cpu_s() - c)
-    return out, min(walls), min(cpus)
+    return out, {
+        "wall_s": time.perf_counter() - wall0,
+        "cpu_s": tree.cpu_s,
+        "load_avg_before": [round(x, 2) for x in load0],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+        "peak_rss_mb": {k: round(v, 1) for k, v in tree.peak.items()},
+        "started_utc": started,
+    }
+
+
+def _fleet(work: Path, n: int) -> tuple[Path, int]:
+    """The demo fleet of ``n`` businesses (reused when already written) and its orders."""
+    directory = work / f"fleet-{n}"
+    biz = directory / "businesses.parquet"
+    if not (biz.is_file() and pq.read_metadata(biz).num_rows == n):
+        demo_fleet(n, directory, seed=0, chunk=max(25, n // 16))
+    files = sorted((directory / "orders").glob("*.parquet"))
+    return directory, sum(pq.read_metadata(f).num_rows for f in files)
+
+
+def _agreement(spark_dir: Path, floor_file: Path) -> float:
+    """Largest |Spark value - pool value| over all metric rows (the same kernel: 0)."""
+    a = pd.read_parquet(spark_dir)[["business_id", "metric", "value"]]
+    b = pd.read_parquet(floor_file)[["business_id", "metric", "value"]]
+    m = a.merge(b, on=["business_id", "metric"], how="outer", indicator=True)
+    if not (m["_merge"] == "both").all():
+        return float("inf")
+    diff = (m["value_x"] - m["value_y"]).abs()
+    both_nan = m["value_x"].isna() & m["value_y"].isna()
+    return float(diff[~both_nan].fillna(float("inf")).max()) if len(m) else 0.0
+
+
+def _size_summary(n: int, n_orders: int, sides: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    best = {s: min(r["wall_s"] for r in runs) for s, runs in sides.items() if runs}
+    best_cpu = {s: min(r["cpu_s"] for r in runs) for s, runs in sides.items() if runs}
+    out: dict[str, Any] = {"n_businesses": n, "n_orders": n_orders, "runs": sides}
+    for s in best:
+        out[f"{s}_s"] = best[s]
+        out[f"{s}_cpu_s"] = best_cpu[s]
+        out[f"{s}_businesses_per_s"] = n / best[s]
+        out[f"{s}_ms_per_business"] = 1000 * best[s] / n
+        out[f"{s}_cpu_ms_per_business"] = 1000 * best_cpu[s] / n
+    if len(best) == 2:
+        out["ratio"] = best["floor"] / best["spark"]
+        out["cpu_ratio"] = best_cpu["floor"] / best_cpu["spark"]
+    return out
+
+
+def _spread(sizes: list[dict[str, Any]], key: str) -> float | None:
+    vals = [s[key] for s in sizes if key in s]
+    return max(vals) / min(vals) - 1 if len(vals) >= 2 else None
+
+
+def _note(sizes: list[int], done: list[dict[str, Any]], stopped: str | None) -> str:
+    finished = [s["n_businesses"] for s in done if "ratio" in s]
+    bits = [
+        f"Sizes asked {', '.join(f'{n:,}' for n in sizes)}; finished on both sides: "
+        + (", ".join(f"{n:,}" for n in finished) or "none")
+        + "."
+    ]
+    if stopped:
+        bits.append(stopped)
+    bits.append(
+        "The machine is a 2-core VM shared with other jobs: wall times move with the load "
+        "average recorded per run, and CPU time includes time lost to contention."
+    )
+    return " ".join(bits)
+
+
+def _write(
+    dest: Path, meta: dict[str, Any], sizes: list[int], done: list[dict[str, Any]], stop: str | None
+) -> None:
+    full = [s for s in done if "ratio" in s]
+    last = full[-1] if full else {}
+    out = {
+        "n": last.get("n_businesses"),
+        "ours_s": last.get("spark_s"),
+        "peer_s": last.get("floor_s"),
+        "ratio": last.get("ratio"),
+        "cpu_ratio": last.get("cpu_ratio"),
+        **meta,
+        "sizes": done,
+        "scaling": {
+            f"{side}_{unit}_spread": _spread(full, f"{side}_{unit}")
+            for side in ("spark", "floor")
+            for unit in ("ms_per_business", "cpu_ms_per_business")
+        },
+        "note": _note(sizes, done, stop),
+    }
+    spread = out["scaling"]["spark_ms_per_business_spread"]
+    out["scaling"]["flat_within_20pct"] = None if spread is None else spread <= 0.2
+    loads = [r["load_avg_before"][0] for s in done for rs in s["runs"].values() for r in rs]
+    if full:
+        out["table"] = [
+            table_row(
+                "fleet: per-business kernels on Spark local[2]",
+                f"{last['n_businesses']:,} businesses",
+                "multiprocessing.Pool(2), same kernel and Parquet (floor)",
+                out["ratio"],
+                out["cpu_ratio"],
+                f"largest |Spark - pool| {last.get('max_abs_diff', float('nan')):.2g}",
+                (min(loads), max(loads)),
+                "Spark ms per business "
+                + ", ".join(
+                    f"{s['spark_ms_per_business']:.0f} at {s['n_businesses']:,}" for s in full
+                ),
+            )
+        ]
+    dest.write_text(json.dumps(out, indent=2))
 
 
 def main() -> None:
@@ -69,76 +247,59 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="40 and 120 businesses")
     ap.add_argument("--sizes", type=int, nargs="*", default=None)
     ap.add_argument("--work", type=Path, default=Path("/tmp/levelfield-bench-fleet"))
-    ap.add_argument("--repeats", type=int, default=3, help="runs per side (min is kept)")
+    ap.add_argument("--repeats", type=int, default=1, help="Spark/pool pairs per size")
+    ap.add_argument("--stop-at", default=None, help="UTC HH:MM after which no run starts")
     args = ap.parse_args()
     threads = pin_threads()  # one BLAS thread per process, both sides
     sizes = args.sizes or ([40, 120] if args.quick else [1_000, 3_000, 10_000])
-    load_before = os.getloadavg()
-    spark = spark_session("local[2]", app_name="levelfield-bench")
-    runs = []
-    for n in sizes:
-        directory = args.work / f"fleet-{n}"
-        made = demo_fleet(n, directory, seed=0, chunk=max(25, n // 16))
-        result, spark_s, spark_cpu = _best(
-            lambda d=directory: run(d, spark=spark, full=False), args.repeats
-        )
-        _, floor_s, floor_cpu = _best(
-            lambda d=directory: _floor(d, d / "floor_findings.parquet"), args.repeats
-        )
-        runs.append(
-            {
-                "n_businesses": n,
-                "n_orders": made.n_orders,
-                "spark_s": spark_s,
-                "floor_s": floor_s,
-                "spark_cpu_s": spark_cpu,
-                "floor_cpu_s": floor_cpu,
-                "cpu_ratio": floor_cpu / spark_cpu,
-                "spark_businesses_per_s": n / spark_s,
-                "floor_businesses_per_s": n / floor_s,
-                "ratio": floor_s / spark_s,
-                "spark_ms_per_business": 1000 * spark_s / n,
-                "floor_ms_per_business": 1000 * floor_s / n,
-                "error_rows": result.n_error_rows,
-            }
-        )
-        print(json.dumps(runs[-1]), flush=True)
-    spark.stop()
-    per = [r["spark_ms_per_business"] for r in runs]
-    out = {
-        "n": sizes[-1],
-        "ours_s": runs[-1]["spark_s"],
-        "peer_s": runs[-1]["floor_s"],
-        "ratio": runs[-1]["ratio"],
-        "cpu_ratio": runs[-1]["cpu_ratio"],
-        "repeats": args.repeats,
-        "timing": "min wall and min CPU time (this process and all descendants: the JVM, "
-        "Spark's Python workers, the pool's workers) of the runs, per side",
-        "threads": {**threads, "spark": "local[2]", "pool": 2},
+    dest = RESULTS / ("fleet-quick.json" if args.quick else "fleet.json")
+    stop_at = None
+    if args.stop_at:
+        hh, mm = map(int, args.stop_at.split(":"))
+        stop_at = dt.datetime.now(dt.UTC).replace(hour=hh, minute=mm, second=0)
+    spark, start = _timed(lambda: spark_session("local[2]", app_name="levelfield-bench"))
+    meta = {
         "peer": "multiprocessing.Pool(2) over the same kernel and Parquet",
-        "runs": runs,
-        "spark_per_business_spread": max(per) / min(per) - 1,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        "load_avg_before": load_before,
-        "load_avg_after": os.getloadavg(),
+        "repeats": args.repeats,
+        "timing": "per side the min wall and min CPU time (this process and all descendants: "
+        "the JVM, Spark's Python workers, the pool's workers) of its runs; sides alternate",
+        "threads": {**threads, "duckdb": 1, "spark": "local[2]", "pool": 2},
+        "spark_session_start": start,
     }
-    out["table"] = [
-        table_row(
-            "fleet: per-business kernels on Spark local[2]"
-            + (" (quick run)" if args.quick else ""),
-            f"{sizes[-1]:,} businesses",
-            "multiprocessing.Pool(2), same kernel and Parquet (floor)",
-            out["ratio"],
-            out["cpu_ratio"],
-            f"error rows {runs[-1]['error_rows']}",
-            (round(load_before[0], 2), round(os.getloadavg()[0], 2)),
-            f"Spark time per business spread across sizes {out['spark_per_business_spread']:.0%}",
-        )
-    ]
-    dest = Path(__file__).parent / "results" / ("fleet-quick.json" if args.quick else "fleet.json")
-    dest.write_text(json.dumps(out, indent=2))
-    print(json.dumps({k: v for k, v in out.items() if k != "runs"}, indent=2))
+    done: list[dict[str, Any]] = []
+    stopped = None
+    for n in sizes:
+        directory, n_orders = _fleet(args.work, n)
+        sides: dict[str, list[dict[str, Any]]] = {"spark": [], "floor": []}
+        for _ in range(max(1, args.repeats)):
+            for side in ("spark", "floor"):
+                if stop_at and dt.datetime.now(dt.UTC) > stop_at:
+                    stopped = (
+                        f"Stopped at --stop-at {args.stop_at} UTC before a {side} run at {n:,}."
+                    )
+                    break
+                if side == "spark":
+                    result, t = _timed(lambda d=directory: run(d, spark=spark, full=False))
+                    t["error_rows"] = result.n_error_rows
+                else:
+                    _, t = _timed(lambda d=directory: _floor(d))
+                sides[side].append(t)
+                summary = _size_summary(n, n_orders, sides)
+                _write(dest, meta, sizes, [*done, summary], stopped)
+                print(json.dumps({"n": n, "side": side, **t}), flush=True)
+            if stopped:
+                break
+        summary = _size_summary(n, n_orders, sides)
+        if "ratio" in summary:
+            summary["max_abs_diff"] = _agreement(
+                directory / "fleet_findings", directory / "floor_findings.parquet"
+            )
+        done.append(summary)
+        _write(dest, meta, sizes, done, stopped)
+        if stopped:
+            break
+    spark.stop()
+    print(dest.read_text())
 
 
 if __name__ == "__main__":

@@ -236,6 +236,15 @@ class _Model(Estimator):
         pen = self.penalizer
         eye = np.eye(len(log_theta))
 
+        def trial_value(phi: Array) -> tuple[float, Array]:
+            """Objective and gradient without the Hessian (a line-search trial may be
+            rejected; both models' totals compute these exactly as with the Hessian)."""
+            theta = np.exp(phi)
+            with np.errstate(all="ignore"):
+                ll, g = self._loglik_total(theta, prepared, w)
+            f = -ll / wsum + pen * float(theta @ theta)
+            return f, (-g / wsum + 2.0 * pen * theta) * theta
+
         def evaluate(phi: Array) -> tuple[float, Array, Array, float, Array, Array]:
             theta = np.exp(phi)
             with np.errstate(all="ignore"):
@@ -282,13 +291,12 @@ class _Model(Estimator):
             while t > 1e-12:
                 trial_phi = phi + t * step
                 if float(np.abs(trial_phi).max()) <= _LOG_BOUND:
-                    trial = evaluate(trial_phi)
-                    f_t = trial[0]
+                    f_t, g_t = trial_value(trial_phi)
                     if math.isfinite(f_t) and (
                         f_t <= f + 1e-4 * t * slope
-                        or (f_t <= f + noise and float(np.abs(trial[1]).max()) < g_max)
+                        or (f_t <= f + noise and float(np.abs(g_t).max()) < g_max)
                     ):
-                        accepted = trial_phi, trial
+                        accepted = trial_phi, evaluate(trial_phi)
                         break
                 t *= 0.5
             it += 1
