@@ -695,7 +695,12 @@ def _maximize(
         return -ll * scale, -g * scale
 
     def hess(p: Array) -> Array:
-        return -evaluate(p)[2] * scale
+        ll, g, H = evaluate(p)
+        if not (math.isfinite(ll) and np.isfinite(g).all() and np.isfinite(H).all()):
+            # Outside the domain ``fun`` is 1e100, so this step is rejected; trust-exact
+            # still builds its model there and needs a finite matrix to do it.
+            return np.eye(len(p))
+        return -H * scale
 
     res = minimize(
         fun,
