@@ -145,6 +145,7 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any = None) ->
     )
     app.add_typer(group, name="cooperate")
     _buying_commands(group, errors)
+    _token_commands(group, errors)
     _partner_commands(group, errors)
     _pack_commands(group, errors)
 
@@ -235,7 +236,10 @@ def _print_derived(sources: Any, currency: str) -> None:
     )
 
 
-def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
+def _token_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
+    """``cooperate group-key`` and ``cooperate tokens``: the group's shared secret and the
+    keyed customer tokens each member derives from its own exports."""
+
     @group.command("group-key")
     @errors
     def group_key_cmd(
@@ -274,6 +278,10 @@ def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]
             f"{done.tokens:,} tokens for this group. No e-mail was stored.",
             highlight=False,
         )
+
+
+def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]) -> None:
+    """``cooperate partners``: partners and rivals over workspaces or a fleet dataset."""
 
     @group.command(
         "partners",
@@ -315,8 +323,6 @@ def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]
             bool, typer.Option("--advise", help="Print the cooperation advice per member.")
         ] = False,
     ) -> None:
-        from levelfield.cooperation._partners import find_workspaces, match_partners
-        from levelfield.cooperation._store import record_partners
         from levelfield.cooperation._tokens import read_group_key
 
         if top < 1:
@@ -331,12 +337,21 @@ def _partner_commands(group: typer.Typer, errors: Callable[[_Command], _Command]
             raise ConfigError(
                 "give the folder of the members' workspaces and --group-key FILE, or --fleet DIR"
             )
-        paths = find_workspaces(directory)
-        result = match_partners(paths, read_group_key(group_key), top=top)
-        record_partners(result, {"members": len(paths), "top": top, "group_id": result.group_id})
-        render_partners(result, console)
-        if advise:
-            _print_advice(paths, console)
+        _workspace_partners_cmd(directory, group_key, top, advise)
+
+
+def _workspace_partners_cmd(directory: Path, group_key: Path, top: int, advise: bool) -> None:
+    """Partner matching over a folder of workspaces: printed, and stored in each workspace."""
+    from levelfield.cooperation._partners import find_workspaces, match_partners
+    from levelfield.cooperation._store import record_partners
+    from levelfield.cooperation._tokens import read_group_key
+
+    paths = find_workspaces(directory)
+    result = match_partners(paths, read_group_key(group_key), top=top)
+    record_partners(result, {"members": len(paths), "top": top, "group_id": result.group_id})
+    render_partners(result, console)
+    if advise:
+        _print_advice(paths, console)
 
 
 def _fleet_partners_cmd(fleet: Path, top: int, group_id: str | None, output: Path | None) -> None:

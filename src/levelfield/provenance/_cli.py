@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, cast
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -34,6 +35,8 @@ WS = Annotated[
     ),
 ]
 DEFAULT_WS = Path("levelfield.duckdb")
+#: The CLI's error decorator (``friendly_errors``): prints ``TypeName: message``, exits 1.
+_Errors = Callable[[Callable[..., None]], Callable[..., None]]
 console = Console()
 err_console = Console(stderr=True)
 
@@ -71,10 +74,18 @@ def _parse_inputs(items: list[str]) -> dict[str, float]:
     return out
 
 
-def _add_app(errors: Callable[[Callable[..., None]], Callable[..., None]]) -> typer.Typer:
+def _add_app(errors: _Errors) -> typer.Typer:
+    """The ``provenance add`` group: lots and certificates, then what happens to lots."""
     add = typer.Typer(
         help="Append an entry to the provenance log (signed on the spot).", no_args_is_help=True
     )
+    _register_origin_commands(add, errors)
+    _register_movement_commands(add, errors)
+    return add
+
+
+def _register_origin_commands(add: typer.Typer, errors: _Errors) -> None:
+    """``add lot`` and ``add certificate``: where lots come from and what covers them."""
 
     @add.command("lot")
     @errors
@@ -136,6 +147,10 @@ def _add_app(errors: Callable[[Callable[..., None]], Callable[..., None]]) -> ty
             log.add([body])
             _report_added(log, 1)
 
+
+def _register_movement_commands(add: typer.Typer, errors: _Errors) -> None:
+    """``add transform`` and ``add shipment``: lots made from lots, and lots sold."""
+
     @add.command("transform")
     @errors
     def add_transform(
@@ -171,12 +186,10 @@ def _add_app(errors: Callable[[Callable[..., None]], Callable[..., None]]) -> ty
             log.add([shipment_entry(lot, channel, quantity, date)])
             _report_added(log, 1)
 
-    return add
-
 
 def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
     """Add the ``provenance`` command group to the Typer ``app``."""
-    errors = cast(Callable[[Callable[..., None]], Callable[..., None]], friendly_errors)
+    errors = cast(_Errors, friendly_errors)
     group = typer.Typer(
         help="Signed, tamper-evident supply-chain record (lots, certificates, roasts) "
         "that customers verify offline.",
@@ -184,6 +197,33 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
     )
     group.add_typer(_add_app(errors), name="add")
     app.add_typer(group, name="provenance")
+    _register_lot_commands(group, errors)
+    _register_publish_commands(group, errors)
+    _register_key_commands(group, errors)
+    del progress_bar  # every provenance command is quick
+
+
+def _lots_table(frame: pd.DataFrame) -> Table:
+    """The lots of :func:`lot_rows` as a table: amounts right-aligned, origin in one cell."""
+    table = Table(title="Lots")
+    for col in ("lot", "product", "quantity", "used", "made by", "origin", "certificates"):
+        table.add_column(col, justify="right" if col in ("quantity", "used") else "left")
+    for r in frame.itertuples():
+        origin = ", ".join(str(x) for x in (r.producer, r.country) if isinstance(x, str))
+        table.add_row(
+            str(r.lot),
+            str(r.product),
+            f"{r.quantity:g} {r.unit}",
+            f"{r.used:g}",
+            str(r.made_by or ""),
+            origin,
+            str(r.certificates),
+        )
+    return table
+
+
+def _register_lot_commands(group: typer.Typer, errors: _Errors) -> None:
+    """``provenance list`` and ``provenance show``: the lots and one lot's lineage."""
 
     @group.command("list")
     @errors
@@ -194,21 +234,7 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
         if frame.empty:
             console.print("No lots logged yet: start with 'levelfield provenance add lot'.")
             return
-        table = Table(title="Lots")
-        for col in ("lot", "product", "quantity", "used", "made by", "origin", "certificates"):
-            table.add_column(col, justify="right" if col in ("quantity", "used") else "left")
-        for r in frame.itertuples():
-            origin = ", ".join(str(x) for x in (r.producer, r.country) if isinstance(x, str))
-            table.add_row(
-                str(r.lot),
-                str(r.product),
-                f"{r.quantity:g} {r.unit}",
-                f"{r.used:g}",
-                str(r.made_by or ""),
-                origin,
-                str(r.certificates),
-            )
-        console.print(table)
+        console.print(_lots_table(frame))
 
     @group.command("show")
     @errors
@@ -220,6 +246,10 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
             record = lineage([e.body for e in log.entries()], lot)
         console.print(record.summary(), highlight=False)
         console.print(record.to_frame().to_string(index=False), highlight=False)
+
+
+def _register_publish_commands(group: typer.Typer, errors: _Errors) -> None:
+    """``provenance export`` and ``provenance verify``: the page customers check offline."""
 
     @group.command("export")
     @errors
@@ -279,6 +309,10 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
             err_console.print(f"NOT verified: {failure}", highlight=False, markup=False)
         raise typer.Exit(1)
 
+
+def _register_key_commands(group: typer.Typer, errors: _Errors) -> None:
+    """``provenance key``, ``rotate-key`` and ``audit``: the signing keys and the log's health."""
+
     @group.command("key")
     @errors
     def key(workspace: WS = DEFAULT_WS) -> None:
@@ -317,5 +351,3 @@ def register_cli(app: Any, *, friendly_errors: Any, progress_bar: Any) -> None:
         for p in problems:
             err_console.print(f"problem: {p}", highlight=False, markup=False)
         raise typer.Exit(1)
-
-    del progress_bar  # every provenance command is quick
