@@ -151,3 +151,95 @@ def test_demo_counts_documented_revenue_and_its_origin_claim(demo_dir: Path) -> 
     assert "direct trade" in f.context["origin_claim"]
     assert f.severity == "watch"
     assert math.isfinite(f.context["amount"]) and f.context["amount"] > 0
+
+
+def _costed_shop(ws: Workspace, tmp_path: Path, products: list[str]) -> None:
+    """Orders in USD, GBP and JPY (one refund) of products costed as ``products`` says."""
+    ws.con.execute("INSERT INTO business VALUES ('currency', to_json('USD'), 0)")
+    import_file(
+        ws,
+        "products",
+        _write(tmp_path / "products.csv", "sku,name,unit_cost,currency,supplier_id", products),
+    )
+    import_file(
+        ws,
+        "suppliers",
+        _write(
+            tmp_path / "suppliers.csv",
+            "supplier_id,name,country,annual_spend,currency",
+            ["S1,One,DE,,", "S2,Two,GB,500.00,GBP", "S3,Three,CO,,"],
+        ),
+    )
+    orders = [  # order, day, currency, status, [(sku, quantity, unit price)]
+        ("O1", "2024-01-15", "USD", "paid", [("MUG", 2, 14.50), ("TEA", 1, 9.00)]),
+        ("O2", "2024-03-04", "GBP", "paid", [("POT", 1, 30.00), ("BAG", 3, 6.00)]),
+        ("O3", "2024-06-08", "USD", "paid", [("MUG", 1, 15.00), ("PESO", 1, 3.00)]),
+        ("O4", "2024-08-21", "GBP", "refund", [("TEA", -4, 7.50), ("MUG", -1, 12.00)]),
+        ("O5", "2024-10-02", "USD", "paid", [("BAG", 5, 5.50), ("NEW", 1, 3.00)]),
+        ("O6", "2024-11-29", "JPY", "paid", [("MUG", 3, 2000.00)]),
+    ]
+    rows = [
+        f"{oid},{day} 12:00:00,C{i % 3},{cur},{status},{sku},{q},{price:.2f}"
+        for i, (oid, day, cur, status, lines) in enumerate(orders)
+        for sku, q, price in lines
+    ]
+    header = "order_id,ordered_at,customer_id,currency,status,sku,quantity,unit_price"
+    import_file(ws, "orders", _write(tmp_path / "orders.csv", header, rows))
+
+
+def test_goods_costs_per_currency_equal_the_workspace_costing_view(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # EUR and GBP costs converted at each order's date, one without a currency (the
+    # base), one in a currency the ECB does not publish (left out), one refund (no cost
+    # of a sale), one product of a supplier stating its spend (counted as its spend).
+    _costed_shop(
+        ws,
+        tmp_path,
+        [
+            "MUG,Mug,4.10, eur ,S1",
+            "POT,Pot,8.00,EUR,S1",
+            "TEA,Tea,3.00,GBP,S2",
+            "BAG,Bag,2.50,,S3",
+            "PESO,Peso,900.00,ARS,S1",
+        ],
+    )
+    r = ex.analyze(ws)
+    years = r.metrics["years_of_history"]
+    want = dict(
+        ws.con.execute(
+            "SELECT c.cost_currency, sum(c.cost_base) FROM order_line_costs c "
+            "LEFT JOIN suppliers s ON s.supplier_id = c.supplier_id "
+            "WHERE NOT c.is_refund AND s.annual_spend IS NULL AND c.cost_base IS NOT NULL "
+            "GROUP BY 1"
+        ).fetchall()
+    )
+    assert set(want) == {"EUR", "USD"}  # TEA is S2's (stated spend); PESO has no rate
+    goods = r.currencies.set_index("currency")["goods_costs"]
+    assert goods["EUR"] == pytest.approx(want["EUR"] / years, rel=1e-12)
+    assert goods["USD"] == pytest.approx(want["USD"] / years, rel=1e-12)
+    assert goods.drop(["EUR", "USD"]).eq(0.0).all()
+    assert r.metrics["gross_margin_rate"] == pytest.approx(_view_margin(ws), rel=1e-12)
+
+
+def _view_margin(ws: Workspace) -> float:
+    """Gross margin of the costed lines from the workspace's ``order_line_costs``."""
+    cost, value = ws.con.execute(
+        "SELECT sum(cost_base), sum(line_value_base) FILTER (WHERE cost_base IS NOT NULL) "
+        "FROM order_line_costs"
+    ).fetchall()[0]
+    return float(1.0 - cost / value)
+
+
+def test_line_costs_look_up_no_rate_when_every_cost_is_in_the_base(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from levelfield.exposure._metrics import _line_cost_sql
+
+    _costed_shop(ws, tmp_path, ["MUG,Mug,4.10,usd,S1", "BAG,Bag,2.50,,S3", "TEA,Tea,,GBP,S2"])
+    assert _line_cost_sql(ws.con) == ("", "1.0")  # TEA is in GBP but has no cost
+    assert ex.analyze(ws).metrics["gross_margin_rate"] == pytest.approx(_view_margin(ws), rel=1e-12)
+    ws.con.execute("UPDATE products SET unit_cost = 3.00 WHERE sku = 'TEA'")
+    join, rate = _line_cost_sql(ws.con)
+    assert "fx_base_daily" in join and "x.fx_rate" in rate
+    assert ex.analyze(ws).metrics["gross_margin_rate"] == pytest.approx(_view_margin(ws), rel=1e-12)

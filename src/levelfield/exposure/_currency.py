@@ -43,9 +43,9 @@ SELECT coalesce(upper(s.currency), cc.currency, $base) AS currency,
 FROM suppliers s LEFT JOIN lf_country_currency cc ON cc.raw = s.country
 WHERE s.annual_spend > 0
 UNION ALL
-SELECT c.cost_currency, $base, sum(c.cost_base) / $years, 'cost of goods'
-FROM order_line_costs c LEFT JOIN suppliers s ON s.supplier_id = c.supplier_id
-WHERE c.cost_base IS NOT NULL AND s.annual_spend IS NULL AND NOT c.is_refund
+SELECT i.cost_currency, $base, sum(i.cogs_sales) / $years, 'cost of goods'
+FROM lf_items i LEFT JOIN suppliers s ON s.supplier_id = i.supplier_id
+WHERE i.cogs_sales IS NOT NULL AND s.annual_spend IS NULL
 GROUP BY 1, 2
 UNION ALL
 SELECT coalesce(upper(currency), $base), coalesce(upper(currency), $base),
@@ -90,6 +90,9 @@ def currency_exposure(
     revenue, costs and net (``profit_share``, NaN when the total net is not positive),
     the rate costs were converted at (``cost_rate``, ``cost_rate_date``,
     ``cost_rate_source``) and the pair's annual volatility against the base.
+
+    Reads the order and line aggregates of :func:`levelfield.exposure._metrics.prepare`
+    (``lf_ogroups``, ``lf_items``), not the orders and lines again.
     """
     notes: list[str] = []
     con.register("lf_country_currency", countries)
@@ -98,9 +101,8 @@ def currency_exposure(
     finally:
         con.unregister("lf_country_currency")
     revenue = con.execute(
-        "SELECT currency, sum(net_revenue_base)::DOUBLE / $years AS revenue, "
-        "count(*) FILTER (WHERE net_revenue_base IS NULL) AS unconverted "
-        "FROM order_revenue GROUP BY currency",
+        "SELECT currency, sum(revenue_base)::DOUBLE / $years AS revenue, "
+        "CAST(sum(unconverted) AS BIGINT) AS unconverted FROM lf_ogroups GROUP BY currency",
         {"years": years},
     ).df()
     rates = latest_rates(con, base, list(costs["amount_currency"].dropna().unique()))

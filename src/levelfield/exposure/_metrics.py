@@ -50,9 +50,11 @@ def _rows(
 #: later aggregate. Fees larger than the order total are unknown (NULL); fees on sales are
 #: read as paid whatever their sign. Every amount is in the base currency (``fx_rate`` of
 #: ``order_revenue``; an order without a rate has NULL amounts and counts in no sum).
+#: ``net_revenue_base`` stays the view's exact DECIMAL for the currency table.
 _ORDERS_VIEW = """
 CREATE OR REPLACE TEMP VIEW lf_ord AS
 SELECT order_id, customer_id, channel, ordered_at, currency, is_refund, fx_rate,
+       net_revenue_base,
        (CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE) - CAST(refunded AS DOUBLE))
            * fx_rate AS revenue,
        (CAST(gross AS DOUBLE) - CAST(discount AS DOUBLE)) * fx_rate AS merch,
@@ -73,7 +75,8 @@ FROM order_revenue
 #: the channel table, the order history and the data-problem warnings are computed. Sums
 #: of ``merch``/``shipping``/``tax`` of sales (all, and those without actual fees) let the
 #: per-order schedule components, which are linear in these bases, be applied once per
-#: channel instead of once per order.
+#: channel instead of once per order. ``revenue_base`` (exact) and ``unconverted`` (orders
+#: without a rate) give the revenue per currency.
 _ORDER_GROUPS = """
 CREATE OR REPLACE TEMP TABLE lf_ogroups AS
 SELECT channel, currency, is_refund,
@@ -86,7 +89,9 @@ SELECT channel, currency, is_refund,
        ordered_at > (SELECT max(ordered_at) FROM lf_ord) - INTERVAL 365 DAY AS recent,
        count(*) AS orders, sum(revenue) AS revenue, sum(fees) AS fees,
        sum(merch) AS merch, sum(shipping) AS shipping, sum(tax) AS tax,
-       min(ordered_at) AS first_at, max(ordered_at) AS last_at
+       min(ordered_at) AS first_at, max(ordered_at) AS last_at,
+       sum(net_revenue_base) AS revenue_base,
+       count(*) FILTER (WHERE net_revenue_base IS NULL) AS unconverted
 FROM lf_ord
 GROUP BY ALL
 """
@@ -172,12 +177,14 @@ def _item_fee_sql(
     return f"CASE cid {cases} END", params
 
 
-#: Orders with their channel id and what their per-item schedule fee needs: ``item_sale``
+#: Orders with their channel id, date and refund flag (for the cost of goods) and what
+#: their per-item schedule fee needs: ``item_sale``
 #: (a sale in a channel whose fee profile has per-item components) and ``alloc`` (such a
 #: sale with shipping or tax that a per-item base includes, to be allocated to its lines).
 _ORDER_FEE_VIEW = """
 CREATE OR REPLACE TEMP VIEW lf_ordc AS
 SELECT o.order_id, c.cid, o.fees IS NULL AS no_fee, o.merch, o.shipping, o.tax, o.fx_rate,
+       o.is_refund, CAST(o.ordered_at AS DATE) AS day,
        r.cid IS NOT NULL AND NOT o.is_refund AS item_sale,
        r.cid IS NOT NULL AND NOT o.is_refund
            AND ((o.shipping <> 0 AND r.any_shipping) OR (o.tax <> 0 AND r.any_tax)) AS alloc
@@ -275,16 +282,50 @@ def prepare(con: duckdb.DuckDBPyConnection, owns_profiles: list[str]) -> dict[st
     }
 
 
+#: Each product's unit cost, the currency it is stated in (``products.currency``; none
+#: given: the base currency) and its supplier. The same rule as the workspace's
+#: ``order_line_costs`` view, read here inside the one pass over the lines instead of
+#: through that view (which reads the lines and orders again).
+_PRODUCT_COSTS = """
+CREATE OR REPLACE TEMP TABLE lf_prod AS
+SELECT p.sku, p.supplier_id, CAST(p.unit_cost AS DOUBLE) AS unit_cost,
+       coalesce(upper(nullif(trim(p.currency), '')), b.currency) AS cost_currency,
+       coalesce(upper(nullif(trim(p.currency), '')), b.currency) = b.currency AS cost_in_base
+FROM products p CROSS JOIN base_currency b
+"""
+
+
+def _line_cost_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The cost of goods of one line in the base currency: ``(join, rate)`` SQL fragments.
+
+    Builds ``lf_prod`` (:data:`_PRODUCT_COSTS`). A cost in another currency is converted
+    at the rate of the order's date (``fx_base_daily``, as ``order_line_costs``
+    converts). ``join`` is the rate lookup and ``rate`` the line's cost rate (NULL when the
+    product has no unit cost or its currency no rate); when every costed product is in the
+    base currency there is nothing to convert, and the lookup, one probe per line, is left
+    out (``join`` empty).
+    """
+    con.execute(_PRODUCT_COSTS)
+    foreign = _rows(
+        con, "SELECT count(*) FROM lf_prod WHERE unit_cost IS NOT NULL AND NOT cost_in_base"
+    )[0][0]
+    if not foreign:
+        return "", "1.0"
+    join = "LEFT JOIN fx_base_daily x ON x.currency = p.cost_currency AND x.day = o.day"
+    return join, "CASE WHEN p.cost_in_base THEN 1.0 ELSE x.fx_rate END"
+
+
 def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
     """Read the order lines once into ``lf_items`` per (channel, item), with per-item fees.
 
     ``lf_items`` holds units, value, value of lines with positive value, units of lines
-    with positive quantity, the cost of goods and the product's unit cost (both in the
-    base currency, from ``order_line_costs``: converted at each order's date; the unit
-    cost averaged over the lines' units) and supplier, and the per-item
-    schedule fee of the lines' sales (all, and those without actual fees). Per-item fees
-    use each line's price with the order's shipping and tax allocated to lines by value; a
-    sale without lines of positive quantity counts as one item worth its merchandise.
+    with positive quantity, the cost of goods (all lines, ``cogs``; sales only,
+    ``cogs_sales``) and the product's unit cost (both in the base currency, converted at
+    each order's date, :func:`_line_cost_sql`; the unit cost averaged over the lines'
+    units), the currency the cost is stated in, and supplier, and the per-item schedule
+    fee of the lines' sales (all, and those without actual fees). Per-item fees use each
+    line's price with the order's shipping and tax allocated to lines by value; a sale
+    without lines of positive quantity counts as one item worth its merchandise.
     ``lf_item_fees`` holds the per-item fees that need a second look at some lines (sales
     with shipping or tax to allocate to lines, sales whose lines all have quantity <= 0);
     there are usually none, and then the lines are read once.
@@ -293,27 +334,40 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
     line_fee, params = _item_fee_sql(con, lv="value", lq="q", sw="0.0", tw="0.0")
     order_fee, _ = _item_fee_sql(con, lv="merch", lq="1.0", sw="shipping", tw="tax")
     alloc_fee, _ = _item_fee_sql(con, lv="value", lq="q", sw="shipping * w", tw="tax * w")
-    # The right join keeps orders without lines: their fee is the one-item fee of the order.
-    con.execute(
-        f"""
+    cost_join, cost_rate = _line_cost_sql(con)
+    con.execute(_items_sql(line_fee, order_fee, cost_join, cost_rate), params)
+    _item_fees_table(con, _second_look_sql(con, alloc_fee, order_fee), params)
+
+
+def _items_sql(line_fee: str, order_fee: str, cost_join: str, cost_rate: str) -> str:
+    """The statement building ``lf_items`` in one pass over the order lines.
+
+    ``line_fee`` and ``order_fee`` are the per-item fee of a line and of an order counted
+    as one item (:func:`_item_fee_sql`); ``cost_join`` and ``cost_rate`` convert the
+    line's cost of goods (:func:`_line_cost_sql`). The right join keeps orders without
+    lines: their fee is the one-item fee of the order.
+    """
+    return f"""
         CREATE OR REPLACE TEMP TABLE lf_items AS
         WITH o AS (
-            SELECT order_id, cid, no_fee, fx_rate, item_sale AND NOT alloc AS line_fee,
+            SELECT order_id, cid, no_fee, fx_rate, is_refund, day,
+                   item_sale AND NOT alloc AS line_fee,
                    CASE WHEN item_sale THEN {order_fee} END AS order_fee
             FROM lf_ordc
         ),
         f AS (
-            SELECT o.cid, o.no_fee,
+            SELECT o.cid, o.no_fee, o.is_refund,
                    coalesce(l.sku, l.product) AS item, l.sku IS NULL AS no_sku,
                    CAST(l.quantity AS DOUBLE) AS q,
                    (CAST(l.quantity AS DOUBLE) * CAST(l.unit_price AS DOUBLE)
                        - CAST(l.discount AS DOUBLE)) * o.fx_rate AS value,
                    CASE WHEN l.order_id IS NULL THEN o.order_fee
                         WHEN o.line_fee AND q > 0 THEN {line_fee} END AS fee,
-                   lc.cost_base AS cost, lc.unit_cost_base AS ucb
+                   CAST(l.quantity AS DOUBLE) * p.unit_cost * {cost_rate} AS cost,
+                   p.unit_cost * {cost_rate} AS ucb
             FROM order_lines l RIGHT JOIN o ON o.order_id = l.order_id
-            LEFT JOIN order_line_costs lc ON lc.order_id = l.order_id
-                 AND lc.line_no = l.line_no
+            LEFT JOIN lf_prod p ON p.sku = l.sku
+            {cost_join}
         ),
         g AS (
             SELECT cid, item, no_sku,
@@ -324,19 +378,28 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
                    sum(fee) AS fee_item,
                    sum(fee) FILTER (WHERE no_fee) AS fee_item_nf,
                    sum(cost) AS cogs,
+                   sum(cost) FILTER (WHERE NOT is_refund) AS cogs_sales,
                    coalesce(sum(abs(q) * ucb) / nullif(sum(abs(q)) FILTER (WHERE ucb IS NOT NULL),
                                                        0), avg(ucb)) AS unit_cost
             FROM f GROUP BY cid, item, no_sku
         )
         SELECT c.channel, g.item, g.no_sku, g.q, g.q_pos, g.value, g.value_pos,
-               g.fee_item, g.fee_item_nf, g.cogs, g.unit_cost, p.supplier_id
+               g.fee_item, g.fee_item_nf, g.cogs, g.cogs_sales, g.unit_cost,
+               p.cost_currency, p.supplier_id
         FROM g
         JOIN lf_chan c ON c.cid = g.cid
-        LEFT JOIN products p ON p.sku = g.item AND NOT g.no_sku
-        """,
-        params,
-    )
-    # The rest needs a second look at some lines; check cheaply whether there are any.
+        LEFT JOIN lf_prod p ON p.sku = g.item AND NOT g.no_sku
+        """
+
+
+def _second_look_sql(con: duckdb.DuckDBPyConnection, alloc_fee: str, order_fee: str) -> list[str]:
+    """Queries ``(cid, no_fee, fee)`` for the per-item fees the one pass cannot give.
+
+    Sales in channels with per-item fees whose base includes shipping or tax allocate
+    those to the lines by value (``alloc_fee``); sales whose lines all have quantity <= 0
+    pay the fee of one item worth their merchandise (``order_fee``). A cheap check on
+    the small tables says whether any are needed; usually none are.
+    """
     need_alloc, need_unpriced = _rows(
         con,
         """
@@ -386,6 +449,14 @@ def _line_aggregates(con: duckdb.DuckDBPyConnection) -> None:
             FROM u ANTI JOIN priced p ON p.order_id = u.order_id
             """
         )
+    return sources
+
+
+def _item_fees_table(
+    con: duckdb.DuckDBPyConnection, sources: list[str], params: dict[str, object]
+) -> None:
+    """Build ``lf_item_fees`` (per channel: ``fee_item``, ``fee_item_nf``) from the
+    queries of :func:`_second_look_sql`; empty when there are none."""
     if not sources:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE lf_item_fees "
