@@ -681,12 +681,7 @@ n_suggestions, country_risk, compliance_study, unit_cost_benchmarks
     )
     started = _utcnow()
     p = _check_params(params)
-    n_orders = int(ws.con.execute("SELECT count(*) FROM order_revenue").fetchall()[0][0])
-    if n_orders == 0:
-        raise InsufficientDataError(
-            "no orders to analyse: import your sales export first, e.g. "
-            "'levelfield import orders orders.csv' (or try 'levelfield demo DIR')"
-        )
+    _require_orders(ws)
     con = ws.cursor()
     try:
         result = _compute(ws, con, p, progress)
@@ -697,35 +692,25 @@ n_suggestions, country_risk, compliance_study, unit_cost_benchmarks
     return result
 
 
+def _require_orders(ws: Workspace) -> None:
+    """Raise :class:`InsufficientDataError` saying what to import when no order counts."""
+    n_orders = int(ws.con.execute("SELECT count(*) FROM order_revenue").fetchall()[0][0])
+    if n_orders == 0:
+        raise InsufficientDataError(
+            "no orders to analyse: import your sales export first, e.g. "
+            "'levelfield import orders orders.csv' (or try 'levelfield demo DIR')"
+        )
+
+
 def _compute(
     ws: Workspace, con: duckdb.DuckDBPyConnection, p: _Params, progress: ProgressCallback
 ) -> ExposureResult:
-    notes: list[str] = []
+    """The analysis in named stages over the working tables of :func:`msql.prepare`."""
     currency = ws.currency()
     progress("preparing orders", 0.05)
     sched = _register_schedule(con)
     known_profiles = sorted(set(sched["fee_profile"].astype(str)))
-    problems = msql.prepare(con, sorted(PLATFORM_OWNS_CUSTOMER))
-    if problems["fees_too_large"]:
-        msg = (
-            f"{problems['fees_too_large']:,} order(s) have fees larger than the order total "
-            f"(e.g. {', '.join(map(str, problems['fees_too_large_examples']))}); those fees "
-            "are treated as unknown. Check the fee column mapping of the import"
-        )
-        warnings.warn(msg, DataQualityWarning, stacklevel=3)
-        notes.append(msg)
-    if problems["fees_negative"]:
-        msg = (
-            f"{problems['fees_negative']:,} sale(s) have negative fees; read as fees paid "
-            "(sign flipped), as in exports that show fees as deductions"
-        )
-        warnings.warn(msg, DataQualityWarning, stacklevel=3)
-        notes.append(msg)
-    if problems["currencies"] > 1:
-        fx = fx_statement(con)
-        notes.append(fx.text())
-        if fx.missing:
-            warnings.warn(fx.text(), DataQualityWarning, stacklevel=3)
+    notes = _data_notes(con, msql.prepare(con, sorted(PLATFORM_OWNS_CUSTOMER)))
     notes.extend(_fee_profile_warnings(con, known_profiles))
     revenue, years, identified_share, _ = msql.order_history(con)
 
@@ -742,9 +727,98 @@ def _compute(
     progress("concentration", 0.35)
     conc_rows = [msql.concentration(con, d) for d in ("customer", "channel", "platform", "product")]
     tops = {d.dimension: msql.top_keys(con, d.dimension) for d in conc_rows}
-
-    # -- fees, margin, ownership -------------------------------------------------------
     pos = channels[channels["revenue"] > 0]
+    gm_rate = _fees_and_margin(con, pos, metrics, labels, notes)
+    _ownership(pos, metrics, labels, notes)
+    whatif = _whatif(con, pos, p, gm_rate, labels, notes, own_store_follow(ws))
+    if len(whatif):
+        metrics["whatif_margin_gained"] = float(whatif.iloc[0]["margin_gained"])
+
+    progress("suppliers and countries", 0.55)
+    _check_supplier_spend(con)
+    raw, codes, risk_table = _register_countries(con, p.country_risk)
+    suppliers = _supplier_frame(con, years, notes)
+    for d in ("supplier", "supplier_country"):
+        conc_rows.append(msql.concentration(con, d))
+        tops[d] = msql.top_keys(con, d)
+    countries = _country_table(con, risk_table, metrics)
+    progress("currencies", 0.62)
+    currencies, fx_notes = currency_exposure(con, currency, years, country_currencies(raw, codes))
+    notes.extend(fx_notes)
+    _currency_metrics(currencies, metrics, labels)
+    documented = documented_revenue_share(ws)
+    metrics["documented_revenue_share"] = (
+        documented.share if documented.share is not None else math.nan
+    )
+    _single_source_metrics(con, metrics)
+
+    progress("diversification", 0.7)
+    diversification = _diversification(con, suppliers, p.diversify_share, p.n_suggestions)
+    conc = _concentration_table(conc_rows, metrics)
+    _channel_dependency(pos, metrics, labels)
+    _customer_shares(conc_rows[0], metrics)
+
+    progress("burden and scorecard", 0.85)
+    burden = _burden_and_scale(ws, con, p, currency, metrics, notes)
+    scorecard, dimensions = _scorecard(metrics)
+    return ExposureResult(
+        currency=currency,
+        metrics=metrics,
+        concentration=conc,
+        concentration_top=_top_keys_table(tops),
+        channels=channels,
+        whatif=whatif,
+        suppliers=suppliers,
+        countries=countries,
+        diversification=diversification,
+        burden=burden,
+        currencies=currencies,
+        documented=documented,
+        scorecard=scorecard,
+        dimensions=dimensions,
+        fee_schedule_dates=_schedule_dates(channels, sched, known_profiles),
+        notes=tuple(notes),
+        labels=labels,
+        params=p.as_dict(),
+    )
+
+
+def _data_notes(con: duckdb.DuckDBPyConnection, problems: Mapping[str, Any]) -> list[str]:
+    """Notes (and warnings) on the data problems :func:`msql.prepare` counted: fees larger
+    than the order total, negative fees, and with several currencies what was converted."""
+    notes: list[str] = []
+    if problems["fees_too_large"]:
+        msg = (
+            f"{problems['fees_too_large']:,} order(s) have fees larger than the order total "
+            f"(e.g. {', '.join(map(str, problems['fees_too_large_examples']))}); those fees "
+            "are treated as unknown. Check the fee column mapping of the import"
+        )
+        warnings.warn(msg, DataQualityWarning, stacklevel=4)
+        notes.append(msg)
+    if problems["fees_negative"]:
+        msg = (
+            f"{problems['fees_negative']:,} sale(s) have negative fees; read as fees paid "
+            "(sign flipped), as in exports that show fees as deductions"
+        )
+        warnings.warn(msg, DataQualityWarning, stacklevel=4)
+        notes.append(msg)
+    if problems["currencies"] > 1:
+        fx = fx_statement(con)
+        notes.append(fx.text())
+        if fx.missing:
+            warnings.warn(fx.text(), DataQualityWarning, stacklevel=4)
+    return notes
+
+
+def _fees_and_margin(
+    con: duckdb.DuckDBPyConnection,
+    pos: pd.DataFrame,
+    metrics: dict[str, float],
+    labels: dict[str, str],
+    notes: list[str],
+) -> float:
+    """Gross margin, cost coverage, fees and fee drag of the channels with revenue
+    (``pos``) into ``metrics``; returns the gross margin rate (NaN without unit costs)."""
     fee_known = pos[pos["fee_rate"].notna()]
     fees_total = float(fee_known["fees_est"].sum())
     rev_known = float(fee_known["revenue"].sum())
@@ -771,15 +845,11 @@ def _compute(
         top_fee = fee_known.sort_values("fee_rate", ascending=False).iloc[0]
         metrics["fee_rate_max"] = float(top_fee["fee_rate"])
         labels["fee_rate_max_channel"] = str(top_fee["channel"])
-    _ownership(pos, metrics, labels, notes)
+    return gm_rate
 
-    # -- own-store what-if ---------------------------------------------------------------
-    whatif = _whatif(con, pos, p, gm_rate, labels, notes, own_store_follow(ws))
-    if len(whatif):
-        metrics["whatif_margin_gained"] = float(whatif.iloc[0]["margin_gained"])
 
-    # -- suppliers and countries ---------------------------------------------------------
-    progress("suppliers and countries", 0.55)
+def _check_supplier_spend(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise :class:`DataError` naming the suppliers whose stated spend is negative."""
     neg = con.execute(
         "SELECT list(supplier_id ORDER BY supplier_id)[1:5], count(*) FROM suppliers "
         "WHERE annual_spend < 0"
@@ -789,6 +859,15 @@ def _compute(
             f"suppliers.annual_spend is negative for {neg[1]} supplier(s) ({', '.join(neg[0])}); "
             "spend must be >= 0 — fix the suppliers file and import it again"
         )
+
+
+def _register_countries(
+    con: duckdb.DuckDBPyConnection, overrides: Mapping[str, float] | None
+) -> tuple[list[str], list[str | None], pd.DataFrame]:
+    """Register ``lf_country(raw, country, risk)`` for the suppliers' country values.
+
+    Returns the raw values, their ISO codes and the risk table (WGI with ``overrides``).
+    """
     raw = [
         r[0]
         for r in con.execute(
@@ -796,7 +875,7 @@ def _compute(
         ).fetchall()
     ]
     codes = normalize_countries(raw)
-    risk_table = country_risk_table(p.country_risk)
+    risk_table = country_risk_table(overrides)
     risk_map = dict(zip(risk_table["country"].astype(str), risk_table["risk"], strict=True))
     con.register(
         "lf_country",
@@ -810,18 +889,27 @@ def _compute(
             }
         ),
     )
-    sup_raw = msql.supplier_table(con, years)
-    suppliers = _supplier_scores(sup_raw)
-    for d in ("supplier", "supplier_country"):
-        row = msql.concentration(con, d)
-        conc_rows.append(row)
-        tops[d] = msql.top_keys(con, d)
+    return raw, codes, risk_table
+
+
+def _supplier_frame(con: duckdb.DuckDBPyConnection, years: float, notes: list[str]) -> pd.DataFrame:
+    """The scored supplier table (builds ``lf_sup``; needs ``lf_country``), noting the
+    suppliers left out of the spend shares."""
+    suppliers = _supplier_scores(msql.supplier_table(con, years))
     zero = suppliers[suppliers["spend"].fillna(0.0) <= 0]
     if len(zero):
         notes.append(
             f"{len(zero)} supplier(s) have zero or unknown spend and are left out of "
             "the spend shares"
         )
+    return suppliers
+
+
+def _country_table(
+    con: duckdb.DuckDBPyConnection, risk_table: pd.DataFrame, metrics: dict[str, float]
+) -> pd.DataFrame:
+    """Spend, share, risk and supplier count per supplier country (needs ``lf_sup``); the
+    largest country's share and the spend-weighted risk go into ``metrics``."""
     countries = con.execute(
         """
         SELECT country, sum(spend) AS spend, sum(spend) / sum(sum(spend)) OVER () AS share,
@@ -846,23 +934,22 @@ def _compute(
             metrics["spend_weighted_country_risk"] = float(
                 np.dot(w, known_risk["risk"].to_numpy(dtype="float64")) / w.sum()
             )
-    progress("currencies", 0.62)
-    currencies, fx_notes = currency_exposure(con, currency, years, country_currencies(raw, codes))
-    notes.extend(fx_notes)
-    _currency_metrics(currencies, metrics, labels)
-    documented = documented_revenue_share(ws)
-    metrics["documented_revenue_share"] = (
-        documented.share if documented.share is not None else math.nan
-    )
+    return countries
+
+
+def _single_source_metrics(con: duckdb.DuckDBPyConnection, metrics: dict[str, float]) -> None:
+    """Share of product revenue from single-source suppliers, and how much of it the
+    suppliers' stated alternatives cover (only when some are stated)."""
     single, alt_known, line_total = msql.single_source(con)
     if alt_known > 0 and line_total > 0:
         metrics["single_source_share"] = single / line_total
         metrics["single_source_coverage"] = alt_known / line_total
 
-    progress("diversification", 0.7)
-    diversification = _diversification(con, suppliers, p.diversify_share, p.n_suggestions)
 
-    # -- concentration summary -----------------------------------------------------------
+def _concentration_table(
+    conc_rows: list[msql.ConcentrationRow], metrics: dict[str, float]
+) -> pd.DataFrame:
+    """One row per dimension; each dimension's HHI into ``metrics``."""
     conc = pd.DataFrame(
         [
             {
@@ -880,11 +967,19 @@ def _compute(
     )
     for r in conc_rows:
         metrics[f"{r.dimension}_hhi"] = r.hhi
-    _channel_dependency(pos, metrics, labels)
-    cust = conc_rows[0]
-    metrics["customer_top1_share"] = cust.top1_share
-    metrics["customer_top5_share"] = cust.top5_share
-    metrics["customer_top20pct_share"] = cust.top20pct_share
+    return conc
+
+
+def _customer_shares(customers: msql.ConcentrationRow, metrics: dict[str, float]) -> None:
+    """The largest, five largest and top 20% customers' revenue shares into ``metrics``."""
+    metrics["customer_top1_share"] = customers.top1_share
+    metrics["customer_top5_share"] = customers.top5_share
+    metrics["customer_top20pct_share"] = customers.top20pct_share
+
+
+def _top_keys_table(tops: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The largest keys of every dimension in one table, ranked; customers by rank only
+    (their ids are pseudonyms)."""
     top_frames = []
     for dim, frame in tops.items():
         f = frame.copy()
@@ -893,10 +988,19 @@ def _compute(
         if dim == "customer":
             f["key"] = [f"customer #{i}" for i in f["rank"]]
         top_frames.append(f)
-    concentration_top = pd.concat(top_frames, ignore_index=True) if top_frames else pd.DataFrame()
+    return pd.concat(top_frames, ignore_index=True) if top_frames else pd.DataFrame()
 
-    # -- burden, scale, scorecard --------------------------------------------------------
-    progress("burden and scorecard", 0.85)
+
+def _burden_and_scale(
+    ws: Workspace,
+    con: duckdb.DuckDBPyConnection,
+    p: _Params,
+    currency: str,
+    metrics: dict[str, float],
+    notes: list[str],
+) -> pd.DataFrame:
+    """Compliance burden, scale gap, digital capabilities and whether customers are
+    measured, into ``metrics``; returns the burden table."""
     burden_revenue = _burden_revenue(con, metrics, notes)
     burden, bm = _burden(ws, p.compliance_study, burden_revenue, currency, notes)
     metrics.update(bm)
@@ -910,6 +1014,11 @@ def _compute(
             "business.capabilities is not set: the technological dimension is not measured"
         )
     metrics["measures_customers"] = 1.0 if ws.latest_run("customers") is not None else 0.0
+    return burden
+
+
+def _scorecard(metrics: Mapping[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The scorecard; channel dependency is not applicable to one own channel by choice."""
     not_applicable = (
         {
             "channel_dependency_hhi": "one channel you run yourself, by choice of business "
@@ -918,32 +1027,17 @@ def _compute(
         if metrics.get("single_channel_by_choice") == 1.0
         else {}
     )
-    scorecard, dimensions = score_indicators(metrics, not_applicable)
+    return score_indicators(metrics, not_applicable)
 
+
+def _schedule_dates(
+    channels: pd.DataFrame, sched: pd.DataFrame, known_profiles: list[str]
+) -> dict[str, str]:
+    """The date each fee profile in use was checked against the platform's pages."""
     used = sorted(set(channels["fee_profile"].dropna().astype(str)) & set(known_profiles))
-    dates = {
+    return {
         prof: str(sched.loc[sched["fee_profile"] == prof, "checked_on"].iloc[0]) for prof in used
     }
-    return ExposureResult(
-        currency=currency,
-        metrics=metrics,
-        concentration=conc,
-        concentration_top=concentration_top,
-        channels=channels,
-        whatif=whatif,
-        suppliers=suppliers,
-        countries=countries,
-        diversification=diversification,
-        burden=burden,
-        currencies=currencies,
-        documented=documented,
-        scorecard=scorecard,
-        dimensions=dimensions,
-        fee_schedule_dates=dates,
-        notes=tuple(notes),
-        labels=labels,
-        params=p.as_dict(),
-    )
 
 
 def _currency_metrics(
@@ -965,6 +1059,46 @@ def _currency_metrics(
         labels["fx_profit_share_max_currency"] = str(foreign.iloc[i]["currency"])
 
 
+def _whatif_channel(pos: pd.DataFrame, shift_channel: str | None) -> pd.Series | None:
+    """The channel the what-if moves revenue from: ``shift_channel`` (it must have
+    revenue), else the marketplace with most revenue; None when there is none."""
+    if shift_channel is not None:
+        chosen = pos[pos["channel"] == shift_channel]
+        if chosen.empty:
+            near = difflib.get_close_matches(shift_channel, pos["channel"].astype(str).tolist())
+            raise ConfigError(
+                f"shift_channel {shift_channel!r} has no revenue in this workspace"
+                + (f"; did you mean {', '.join(near)}?" if near else "")
+            )
+    else:
+        plat = pos[pos["owns_customer"].eq(False).fillna(False).astype(bool)]
+        chosen = plat.sort_values("revenue", ascending=False).head(1)
+    return None if chosen.empty else chosen.iloc[0]
+
+
+def _own_store_fee_rate(
+    con: duckdb.DuckDBPyConnection, pos: pd.DataFrame, channel: str, given: float | None
+) -> tuple[float, str]:
+    """The own store's fee rate (share of revenue) and where it comes from: ``given``,
+    else the fee rate of the largest own channel that takes payments, else Shopify
+    Payments Basic at the average order of ``channel``."""
+    if given is not None:
+        return float(given), "parameter"
+    # The own store is an owned channel that takes payments (a processor profile);
+    # direct channels without a processor (fee profile 'none') come last.
+    own = pos[
+        pos["owns_customer"].eq(True).fillna(False).astype(bool) & pos["fee_rate"].notna()
+    ].assign(_direct=lambda f: f["fee_profile"].astype("object").eq("none"))
+    own = own.sort_values(["_direct", "revenue"], ascending=[True, False])
+    if len(own):
+        return float(own.iloc[0]["fee_rate"]), f"fee rate of {own.iloc[0]['channel']}"
+    aov_f = msql.average_sale(con, channel)
+    return (
+        0.029 + (0.30 / aov_f if aov_f > 0 else 0.0),
+        "Shopify Payments Basic (2.9% + 0.30) at this channel's average order",
+    )
+
+
 def _whatif(
     con: duckdb.DuckDBPyConnection,
     pos: pd.DataFrame,
@@ -974,40 +1108,17 @@ def _whatif(
     notes: list[str],
     follow: OwnStoreFollow,
 ) -> pd.DataFrame:
-    plat = pos[pos["owns_customer"].eq(False).fillna(False).astype(bool)]
-    if p.shift_channel is not None:
-        chosen = pos[pos["channel"] == p.shift_channel]
-        if chosen.empty:
-            near = difflib.get_close_matches(p.shift_channel, pos["channel"].astype(str).tolist())
-            raise ConfigError(
-                f"shift_channel {p.shift_channel!r} has no revenue in this workspace"
-                + (f"; did you mean {', '.join(near)}?" if near else "")
-            )
-    else:
-        chosen = plat.sort_values("revenue", ascending=False).head(1)
-    if chosen.empty:
+    """The own-store what-if: margin gained by moving a share of a marketplace's revenue
+    to the own store (one row; empty without a marketplace or with its fee rate unknown).
+    """
+    row = _whatif_channel(pos, p.shift_channel)
+    if row is None:
         return pd.DataFrame()
-    row = chosen.iloc[0]
     f_p = float(row["fee_rate"])
     if not math.isfinite(f_p):
         notes.append(f"own-store what-if skipped: the fee rate of {row['channel']} is unknown")
         return pd.DataFrame()
-    own_source = "parameter"
-    f_o = p.own_store_fee_rate
-    if f_o is None:
-        # The own store is an owned channel that takes payments (a processor profile);
-        # direct channels without a processor (fee profile 'none') come last.
-        own = pos[
-            pos["owns_customer"].eq(True).fillna(False).astype(bool) & pos["fee_rate"].notna()
-        ].assign(_direct=lambda f: f["fee_profile"].astype("object").eq("none"))
-        own = own.sort_values(["_direct", "revenue"], ascending=[True, False])
-        if len(own):
-            f_o = float(own.iloc[0]["fee_rate"])
-            own_source = f"fee rate of {own.iloc[0]['channel']}"
-        else:
-            aov_f = msql.average_sale(con, str(row["channel"]))
-            f_o = 0.029 + (0.30 / aov_f if aov_f > 0 else 0.0)
-            own_source = "Shopify Payments Basic (2.9% + 0.30) at this channel's average order"
+    f_o, own_source = _own_store_fee_rate(con, pos, str(row["channel"]), p.own_store_fee_rate)
     gm = gm_rate if math.isfinite(gm_rate) else 1.0
     if not math.isfinite(gm_rate):
         notes.append("own-store what-if uses revenue less fees (no unit costs to compute margin)")

@@ -230,10 +230,13 @@ class ExposureResult:
     def _concentration_findings(self) -> list[Finding]:
         """Customer shares and the HHI of customers, channels, platforms, products,
         suppliers and supplier countries (a single own channel is a choice, not a risk)."""
+        return self._customer_share_findings() + self._hhi_findings()
+
+    def _customer_share_findings(self) -> list[Finding]:
+        """The largest customer's, the five largest's and the top 20%'s revenue shares."""
         m = self.metrics
         out: list[Finding] = []
         add = _adder(out)
-        yard = "2023 US Merger Guidelines: above 1,800 highly, 1,000-1,800 moderately concentrated"
         top1 = m.get("customer_top1_share", math.nan)
         add(
             "customer_top1_share",
@@ -262,6 +265,15 @@ class ExposureResult:
             "of identified revenue.",
             "info",
         )
+        return out
+
+    def _hhi_findings(self) -> list[Finding]:
+        """The HHI of each dimension against the Merger Guidelines' bands, the channel
+        dependency and whether one own channel is a choice of business model."""
+        m = self.metrics
+        out: list[Finding] = []
+        add = _adder(out)
+        yard = "2023 US Merger Guidelines: above 1,800 highly, 1,000-1,800 moderately concentrated"
         by_choice = m.get("single_channel_by_choice", 0.0) == 1.0
         own_channel = self.labels.get("single_channel", "your own store")
         for dim, label in (
@@ -387,6 +399,11 @@ class ExposureResult:
     def _cost_findings(self) -> list[Finding]:
         """Scale gap, the dearest channel's fees, single sourcing, country and
         compliance cost."""
+        return self._supply_findings() + self._country_findings() + self._compliance_findings()
+
+    def _supply_findings(self) -> list[Finding]:
+        """Scale gap against the owner's benchmarks, the dearest channel's fee rate and
+        the revenue of single-source products."""
         m = self.metrics
         out: list[Finding] = []
         add = _adder(out)
@@ -420,6 +437,14 @@ class ExposureResult:
             "warning" if ss >= 0.5 else "watch" if ss >= 0.2 else "good",
             coverage=m.get("single_source_coverage"),
         )
+        return out
+
+    def _country_findings(self) -> list[Finding]:
+        """The largest supplier country's share of purchases with its governance risk, and
+        the spend-weighted country risk (World Bank WGI)."""
+        m = self.metrics
+        out: list[Finding] = []
+        add = _adder(out)
         cs = m.get("country_cogs_share_max", math.nan)
         cty = self._top_country()
         risk = cty.get("risk", math.nan)
@@ -446,6 +471,13 @@ class ExposureResult:
             f"Spend-weighted supplier country risk is {_num(wr)}/100 (World Bank WGI).",
             "warning" if wr >= 60 else "watch" if wr >= 40 else "good",
         )
+        return out
+
+    def _compliance_findings(self) -> list[Finding]:
+        """Estimated regulatory compliance cost: share of revenue and yearly amount."""
+        m = self.metrics
+        out: list[Finding] = []
+        add = _adder(out)
         cc = m.get("compliance_cost_share", math.nan)
         add(
             "compliance_cost_share",
