@@ -13,7 +13,8 @@ monthly retention, customer and channel concentration) runs
   kernel, the parent writing the rows as Parquet.
 
 Both sides are timed end to end (pool start-up, reading Parquet and writing the findings
-included; the Spark session's JVM start is timed once, apart), with one BLAS/OpenMP and
+included; the Spark session's JVM start and an untimed warm-up run of each side over
+``--warmup`` (40) businesses are recorded apart), with one BLAS/OpenMP and
 one DuckDB thread per process (the kernel sets DuckDB's) and two processes at a time.
 The sides alternate (Spark, pool, Spark, pool, ...) at each size, smallest size first,
 ``--repeats`` times; each run records wall and CPU time of the whole process tree (the
@@ -22,7 +23,9 @@ and the peak RSS of the driver, the JVM and the Python workers (psutil, sampled 
 0.2 s; CPU is summed per process over the same samples). The JSON
 (``benchmarks/results/fleet.json``) is rewritten after every run, so an interrupted
 benchmark keeps what finished; ``--stop-at HH:MM`` (UTC) starts no run after that time
-and says so in ``note``.
+and says so in ``note``. ``scaling`` gives the spread of the time per business over the
+sizes and a least-squares split of each side's time into a fixed part and a marginal time
+per business.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psutil
 import pyarrow.parquet as pq
@@ -220,6 +224,12 @@ def _write(
         },
         "note": _note(sizes, done, stop),
     }
+    if len(full) >= 2:  # time = fixed + marginal x businesses, least squares over the sizes
+        n = np.array([s["n_businesses"] for s in full], dtype=float)
+        for side in ("spark", "floor"):
+            slope, fixed = np.polyfit(n, [s[f"{side}_s"] for s in full], 1)
+            out["scaling"][f"{side}_marginal_ms_per_business"] = 1000 * slope
+            out["scaling"][f"{side}_fixed_s"] = fixed
     spread = out["scaling"]["spark_ms_per_business_spread"]
     out["scaling"]["flat_within_20pct"] = None if spread is None else spread <= 0.2
     loads = [r["load_avg_before"][0] for s in done for rs in s["runs"].values() for r in rs]
@@ -249,6 +259,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/levelfield-bench-fleet"))
     ap.add_argument("--repeats", type=int, default=1, help="Spark/pool pairs per size")
     ap.add_argument("--stop-at", default=None, help="UTC HH:MM after which no run starts")
+    ap.add_argument(
+        "--warmup", type=int, default=40, help="businesses of the untimed first run (0: none)"
+    )
     args = ap.parse_args()
     threads = pin_threads()  # one BLAS thread per process, both sides
     sizes = args.sizes or ([40, 120] if args.quick else [1_000, 3_000, 10_000])
@@ -269,6 +282,15 @@ def main() -> None:
         # gets most of the two cores when they are contended (the load average counts both).
         "nice": os.nice(0),
     }
+    if args.warmup:
+        # The first job after the JVM starts pays for JIT compilation, Spark's Python workers
+        # importing pandas/SciPy/levelfield and a cold page cache; the pool's first run pays
+        # for imports too. One untimed run of each side over a small fleet takes that out of
+        # the per-business times (it is recorded here, like the session start).
+        wdir, _ = _fleet(args.work, args.warmup)
+        _, w_spark = _timed(lambda: run(wdir, spark=spark, full=False))
+        _, w_floor = _timed(lambda: _floor(wdir))
+        meta["warmup"] = {"n_businesses": args.warmup, "spark": w_spark, "floor": w_floor}
     done: list[dict[str, Any]] = []
     stopped = None
     for n in sizes:
