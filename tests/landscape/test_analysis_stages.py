@@ -16,9 +16,12 @@ from levelfield.landscape._analysis import (
     _current_text,
     _distances,
     _find_groups,
+    _position,
     _self_attribution,
+    _structure,
 )
 from levelfield.landscape._gower import attribute_weights
+from levelfield.landscape._kernels import distinctiveness, strategic_homogeneity
 
 
 def _profiles(n: int = 24, groups: int = 4, seed: int = 3):  # type: ignore[no-untyped-def]
@@ -101,3 +104,54 @@ def test_communications_and_attribution_without_words_or_business() -> None:
     )
     assert out.empty
     assert list(out.columns) == ["kind", "feature", "value", "contribution", "share_of_similarity"]
+
+
+def _two_snapshots():  # type: ignore[no-untyped-def]
+    df, types, labels = make_market(24, 4, n_attributes=12, noise=0.08, seed=3)
+    rng = np.random.default_rng(1)
+    old, new = (
+        df.assign(snapshot_date=date, market_share=share / share.sum())
+        for date, share in (
+            ("2024-01-01", rng.uniform(1, 5, len(df))),
+            ("2025-01-01", rng.uniform(1, 5, len(df))),
+        )
+    )
+    return profiles_from_frame(pd.concat([old, new], ignore_index=True), types), labels
+
+
+def test_position_measures_the_latest_snapshot_only() -> None:
+    p, _ = _two_snapshots()
+    d = _distances(p, attribute_weights(p.attributes, None), None, "tfidf", True, no_progress)
+    steps: list[str] = []
+    pos = _position(p, d, 5, None, lambda step, _f: steps.append(step))
+    assert steps == ["distinctiveness", "homogeneity"]
+    np.testing.assert_array_equal(pos.index, np.arange(24, 48))
+    assert pos.current.n == 24 and pos.current.names == p.names[24:]
+    np.testing.assert_array_equal(pos.distance, d.combined[24:, 24:])
+    assert pos.attribute_distance is not None and d.attributes is not None
+    np.testing.assert_array_equal(pos.attribute_distance, d.attributes[24:, 24:])
+    score, nearest, pct = distinctiveness(pos.distance, 5)
+    np.testing.assert_array_equal(pos.score, score)
+    np.testing.assert_array_equal(pos.nearest, nearest)
+    np.testing.assert_array_equal(pos.percentile, pct)
+    shares = p.shares[24:] / p.shares[24:].sum()
+    np.testing.assert_allclose(pos.shares, shares)
+    assert pos.shares_given and pos.share_notes == ()
+    shi, sdi, eff = strategic_homogeneity(pos.distance, shares)
+    assert (pos.shi, pos.sdi, pos.effective) == pytest.approx((shi, sdi, eff))
+    assert len(pos.trend) == 2 and pos.trend_per_year is not None
+
+
+def test_structure_maps_and_groups_the_current_market() -> None:
+    p, planted = _profiles()
+    d = _distances(p, attribute_weights(p.attributes, None), None, "tfidf", True, no_progress)
+    pos = _position(p, d, 5, None, no_progress)
+    text = _current_text(d.text_model, pos.index)
+    steps: list[str] = []
+    st = _structure(pos, text, None, 8, 0.05, None, 0, lambda step, _f: steps.append(step))
+    assert steps == ["strategic groups", "market map", "white space"]
+    assert st.groups.clear and adjusted_rand_score(planted, st.groups.labels) >= 0.9
+    assert st.coords.shape == (24, 2) and 0 <= st.stress < 0.3
+    forced = _structure(pos, text, 2, 8, 0.05, None, 0, no_progress)
+    assert forced.groups.best_split == 2
+    assert set(st.white_space.columns) == set(forced.white_space.columns)

@@ -8,12 +8,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from pricing_synth import demand_panel, load
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
+import levelfield.pricing as pricing
 from levelfield.errors import ConfigError, DataQualityWarning, InsufficientDataError
 from levelfield.pricing import Guardrails
-from levelfield.pricing._analyze import _guardrails_from, _panel_notes, _run_options
+from levelfield.pricing._analyze import (
+    _fit_elasticities,
+    _guardrails_from,
+    _panel_notes,
+    _recommendations,
+    _run_options,
+)
+from levelfield.pricing._elasticity import ElasticityModel
 from levelfield.pricing._experiments import (
     _did_inputs,
     _pilot_effect,
@@ -23,7 +32,8 @@ from levelfield.pricing._experiments import (
     repeated_testing_alpha,
     sequential_boundaries,
 )
-from levelfield.pricing._panel import PanelData
+from levelfield.pricing._panel import PanelData, weekly_panel
+from levelfield.workspace import Workspace
 
 
 def test_guardrails_from_settings_or_the_object_given() -> None:
@@ -135,3 +145,22 @@ def test_robust_cov_matches_statsmodels_hc1_and_cluster() -> None:
     ref = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups})
     np.testing.assert_allclose(cov, ref.cov_params(), rtol=1e-10)
     assert (g, df) == (20, 19)
+
+
+def test_fit_and_recommend_stages_give_what_analyze_reports(ws: Workspace) -> None:
+    d = demand_panel(6, [-0.5, -2.2], n_weeks=60, base_units=200, levels=(0.8, 1.0, 1.2))
+    load(ws, d)
+    res = pricing.analyze(ws)
+    pdata = weekly_panel(ws.con)
+    model = ElasticityModel()
+    el = _fit_elasticities(model, pdata.panel)
+    revenue = pdata.panel.groupby("sku")["revenue"].sum()
+    np.testing.assert_allclose(el["revenue"], revenue.loc[el["sku"]].to_numpy())
+    pd.testing.assert_frame_equal(el, res.elasticities)
+    recs, channels, notes = _recommendations(ws, el, model.panel_, Guardrails(), 13)
+    pd.testing.assert_frame_equal(recs, res.recommendations)
+    pd.testing.assert_frame_equal(channels, res.channel_prices)
+    assert set(notes) <= set(res.notes)
+    asked = Guardrails(segment_discounts={"vip": 0.1})
+    _, _, asked_notes = _recommendations(ws, el, model.panel_, asked, 13)
+    assert asked_notes[-1].startswith("segment discounts were asked for but not opted in")

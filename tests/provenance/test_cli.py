@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -216,3 +217,33 @@ def test_cli_user_mistakes_are_friendly(tmp_path: Path) -> None:
         out = runner.invoke(app, args)
         assert out.exit_code == 1, (args, out.output)
         assert "Traceback" not in out.output and "Error: " in out.output, out.output
+
+
+def test_lots_table_aligns_amounts_and_joins_the_known_origin() -> None:
+    frame = pd.DataFrame(
+        {
+            "lot": ["G-1", "R-1"],
+            "product": ["green coffee", "roast"],
+            "quantity": [60.0, 25.5],
+            "unit": ["kg", "kg"],
+            "used": [30.0, 0.0],
+            "made_by": ["", "roast"],
+            "producer": ["Finca Alta", None],
+            "country": ["Peru", None],
+            "certificates": ["FT-1", ""],
+        }
+    )
+    table = _cli._lots_table(frame)
+    assert [c.header for c in table.columns] == [
+        "lot",
+        "product",
+        "quantity",
+        "used",
+        "made by",
+        "origin",
+        "certificates",
+    ]
+    assert [c.justify for c in table.columns][2:4] == ["right", "right"]
+    cells = [list(c.cells) for c in table.columns]
+    assert cells[2] == ["60 kg", "25.5 kg"] and cells[3] == ["30", "0"]
+    assert cells[4] == ["", "roast"] and cells[5] == ["Finca Alta, Peru", ""]

@@ -690,51 +690,46 @@ def analyze_profiles(
 
     Notes
     -----
-    Over 80 lines only because it names every option and every field of the result;
-    each computing stage is a function of its own (:func:`_distances`,
-    :func:`_find_groups`, :func:`_communications_of`, :func:`_self_attribution`,
-    :func:`_firms_table`).
+    Stages, each a function of its own: :func:`_distances` (every snapshot),
+    :func:`_position` (the current market: distinctiveness and homogeneity),
+    :func:`_structure` (groups, map, white space), :func:`_communications_of`,
+    :func:`_self_attribution`, :func:`_firms_table`, and :func:`_landscape_result`
+    which assembles them.
     """
     _check_options(profiles, alpha, cliche_threshold)
     progress("attribute distances", 0.05)
     attr_w = attribute_weights_checked(profiles, attribute_weights)
     dist = _distances(profiles, attr_w, weights, text_method, asymmetric_flags, progress)
-    cur = profiles.latest_index()
-    current = profiles.take(cur)
-    D = dist.combined[np.ix_(cur, cur)]
-    D_attr = None if dist.attributes is None else dist.attributes[np.ix_(cur, cur)]
-    D_text = None if dist.text is None else dist.text[np.ix_(cur, cur)]
-    progress("distinctiveness", 0.4)
-    score, nearest, pct = distinctiveness(D, k)
-    progress("homogeneity", 0.45)
-    shares_all = _shares_for(profiles, share_column)
-    p, given, share_notes = normalize_shares(shares_all[cur], current.names)
-    shi, sdi, eff = strategic_homogeneity(D, p)
-    trend, slope = _trend(profiles, dist.combined, shares_all)
-    progress("strategic groups", 0.5)
-    feats = binary_features(current.attributes)
-    text_cur = _current_text(dist.text_model, cur)
-    groups = _find_groups(D, n_groups, max_groups, feats, text_cur)
-    progress("market map", 0.6)
-    coords, stress, converged = market_map(D, max_iter=map_max_iter, seed=seed)
-    progress("white space", 0.85)
-    combos, size_note = _combinations(feats, current.attributes, alpha)
-    gaps = map_gaps(coords, groups.labels, current.names)
-    white = _white_space_table(combos, gaps, groups.descriptions, conditioned=bool(size_note))
+    pos = _position(profiles, dist, k, share_column, progress)
+    text_cur = _current_text(dist.text_model, pos.index)
+    structure = _structure(pos, text_cur, n_groups, max_groups, alpha, map_max_iter, seed, progress)
     progress("communications", 0.9)
-    terms, cliches, cliche_share = _communications_of(text_cur, current, cliche_threshold)
+    communications = _communications_of(text_cur, pos.current, cliche_threshold)
     attribution = _self_attribution(
-        current,
+        pos.current,
         text_cur,
-        D_attr,
-        D_text,
+        pos.attribute_distance,
+        pos.text_distance,
         {"attributes": 0.5, "text": 0.5, **dict(weights or {})},
         attr_w,
-        nearest,
+        pos.nearest,
         asymmetric_flags,
     )
-    firms = _firms_table(current, p, score, pct, nearest, D, groups.labels, coords)
-    notes = (*profiles.notes, *share_notes, *((size_note,) if size_note else ()))
+    firms = _firms_table(
+        pos.current,
+        pos.shares,
+        pos.score,
+        pos.percentile,
+        pos.nearest,
+        pos.distance,
+        structure.groups.labels,
+        structure.coords,
+    )
+    notes = (
+        *profiles.notes,
+        *pos.share_notes,
+        *((structure.size_note,) if structure.size_note else ()),
+    )
     if dist.text_model is not None:
         notes = (*notes, f"text compared with {dist.text_model.method}")
     progress("done", 1.0)
@@ -752,34 +747,171 @@ def analyze_profiles(
         "map_max_iter": map_max_iter,
         "seed": seed,
     }
+    return _landscape_result(
+        profiles,
+        dist.text_model,
+        pos,
+        structure,
+        (firms, attribution, *communications),
+        notes,
+        params,
+    )
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where each firm of the current market stands (the latest snapshot of each).
+
+    ``index`` picks the current profiles out of every snapshot; the distances are
+    theirs (``attribute_distance``/``text_distance`` None when the market has no such
+    dimension). ``score``, ``nearest`` and ``percentile`` are :func:`distinctiveness`
+    with ``k`` rivals; ``shares`` are the normalized market shares (``shares_given``:
+    taken from the data, ``share_notes``: what stood in for missing ones) behind the
+    homogeneity indices ``shi`` (0–10,000), ``sdi`` (0–1) and ``effective``; ``trend``
+    is SHI per snapshot date and ``trend_per_year`` its slope (index points a year).
+    """
+
+    index: npt.NDArray[np.intp]
+    current: CompetitorProfiles
+    distance: FloatArray
+    attribute_distance: FloatArray | None
+    text_distance: FloatArray | None
+    score: FloatArray
+    nearest: npt.NDArray[np.intp]
+    percentile: FloatArray
+    shares: FloatArray
+    shares_given: bool
+    share_notes: tuple[str, ...]
+    shi: float
+    sdi: float
+    effective: float
+    trend: pd.DataFrame
+    trend_per_year: float | None
+
+
+def _position(
+    profiles: CompetitorProfiles,
+    dist: _Distances,
+    k: int,
+    share_column: str | None,
+    progress: ProgressCallback,
+) -> _Position:
+    """The current market's distances, each firm's distinctiveness and the homogeneity."""
+    cur = profiles.latest_index()
+    current = profiles.take(cur)
+    D = dist.combined[np.ix_(cur, cur)]
+    D_attr = None if dist.attributes is None else dist.attributes[np.ix_(cur, cur)]
+    D_text = None if dist.text is None else dist.text[np.ix_(cur, cur)]
+    progress("distinctiveness", 0.4)
+    score, nearest, pct = distinctiveness(D, k)
+    progress("homogeneity", 0.45)
+    shares_all = _shares_for(profiles, share_column)
+    p, given, share_notes = normalize_shares(shares_all[cur], current.names)
+    shi, sdi, eff = strategic_homogeneity(D, p)
+    trend, slope = _trend(profiles, dist.combined, shares_all)
+    return _Position(
+        cur,
+        current,
+        D,
+        D_attr,
+        D_text,
+        score,
+        nearest,
+        pct,
+        p,
+        given,
+        tuple(share_notes),
+        shi,
+        sdi,
+        eff,
+        trend,
+        slope,
+    )
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """The market's structure: strategic groups, the map and its white space.
+
+    ``coords`` are the map positions (n, 2) with Kruskal ``stress`` and whether SMACOF
+    ``converged``; ``combinations`` the under-served attribute combinations (``size_note``
+    says when the test was conditioned on portfolio size), ``gaps`` the empty regions
+    of the map and ``white_space`` both as candidate niches.
+    """
+
+    groups: _Groups
+    coords: FloatArray
+    stress: float
+    converged: bool
+    combinations: pd.DataFrame
+    size_note: str
+    gaps: pd.DataFrame
+    white_space: pd.DataFrame
+
+
+def _structure(
+    pos: _Position,
+    text: TextModel | None,
+    n_groups: int | None,
+    max_groups: int,
+    alpha: float,
+    map_max_iter: int | None,
+    seed: int,
+    progress: ProgressCallback,
+) -> _Structure:
+    """Strategic groups, the market map and the white space of the current market."""
+    progress("strategic groups", 0.5)
+    feats = binary_features(pos.current.attributes)
+    groups = _find_groups(pos.distance, n_groups, max_groups, feats, text)
+    progress("market map", 0.6)
+    coords, stress, converged = market_map(pos.distance, max_iter=map_max_iter, seed=seed)
+    progress("white space", 0.85)
+    combos, size_note = _combinations(feats, pos.current.attributes, alpha)
+    gaps = map_gaps(coords, groups.labels, pos.current.names)
+    white = _white_space_table(combos, gaps, groups.descriptions, conditioned=bool(size_note))
+    return _Structure(groups, coords, stress, converged, combos, size_note, gaps, white)
+
+
+def _landscape_result(
+    profiles: CompetitorProfiles,
+    text: TextModel | None,
+    pos: _Position,
+    structure: _Structure,
+    tables: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, float],
+    notes: tuple[str, ...],
+    params: dict[str, Any],
+) -> LandscapeResult:
+    """Assemble the result; ``tables`` are firms, attribution, terms, clichés and their share."""
+    firms, attribution, terms, cliches, cliche_share = tables
+    groups = structure.groups
     return LandscapeResult(
         firms=firms,
-        distance=D,
-        attribute_distance=D_attr,
-        text_distance=D_text,
-        self_index=current.self_index,
-        k=nearest.shape[1],
-        shi=shi,
-        sdi=sdi,
-        effective_strategies=eff,
-        shares_given=given,
-        trend=trend,
-        shi_trend_per_year=slope,
+        distance=pos.distance,
+        attribute_distance=pos.attribute_distance,
+        text_distance=pos.text_distance,
+        self_index=pos.current.self_index,
+        k=pos.nearest.shape[1],
+        shi=pos.shi,
+        sdi=pos.sdi,
+        effective_strategies=pos.effective,
+        shares_given=pos.shares_given,
+        trend=pos.trend,
+        shi_trend_per_year=pos.trend_per_year,
         n_groups=int(groups.labels.max()) + 1,
         silhouette=groups.silhouette,
         silhouette_by_k=groups.silhouette_by_k,
         group_descriptions=groups.descriptions,
         group_profiles=groups.profiles,
-        stress=stress,
-        map_converged=converged,
-        white_space=white,
-        combinations=combos,
-        gaps=gaps,
+        stress=structure.stress,
+        map_converged=structure.converged,
+        white_space=structure.white_space,
+        combinations=structure.combinations,
+        gaps=structure.gaps,
         attribution=attribution,
         terms=terms,
         cliches=cliches,
         cliche_share=cliche_share,
-        text_method="none" if dist.text_model is None else dist.text_model.method,
+        text_method="none" if text is None else text.method,
         specs=profiles.specs,
         notes=tuple(notes),
         params=params,

@@ -299,8 +299,9 @@ def _run(
     """Run the pricing analysis with resolved parameters and record it.
 
     Stages: options (:func:`_guardrails_from`, :func:`_run_options`), the weekly panel
-    and its notes (:func:`_panel_notes`), elasticities, recommendations (costs,
-    baseline, competitor range, channel prices, rival prices), pilots.
+    and its notes (:func:`_panel_notes`), elasticities (:func:`_fit_elasticities`),
+    recommendations (:func:`_recommendations`: costs, baseline, competitor range, channel
+    prices, rival prices), pilots.
     """
     started = _utcnow()
     guard = _guardrails_from(params)
@@ -318,17 +319,65 @@ def _run(
     notes = _panel_notes(pdata)
 
     progress("estimating elasticities", 0.25)
-    model.fit(pdata.panel)
+    el = _fit_elasticities(model, pdata.panel)
     notes.extend(model.notes_)
-    el = model.elasticities_.copy()
-    rev = pdata.panel.groupby("sku", as_index=False)["revenue"].sum()
-    el = el.merge(rev, on="sku", how="left")
 
     progress("recommending prices", 0.7)
+    recs, chan_table, rec_notes = _recommendations(ws, el, model.panel_, guard, baseline_weeks)
+    notes.extend(rec_notes)
+
+    progress("reading pilots", 0.85)
+    pilots, pilot_notes = analyze_pilots(con, alpha=float(alpha))
+    notes.extend(pilot_notes)
+
+    result = PricingResult(
+        currency=ws.currency(),
+        elasticities=el,
+        categories=model.categories_,
+        pooled=model.pooled_,
+        recommendations=recs,
+        channel_prices=chan_table,
+        pilots=tuple(pilots),
+        panel=model.panel_,
+        curve=model.curve_,
+        promo_effect=model.promo_effect_,
+        notes=tuple(notes),
+        params=_json_params(params, guard, model),
+        pilots_not_analysed=tuple(pilot_notes),
+    )
+    if not np.isfinite(result.pooled.elasticity):
+        raise InsufficientDataError("the pooled elasticity could not be estimated")
+    ws.record_run("pricing", result.params, result.summary(), started, settings=settings)
+    progress("done", 1.0)
+    return result
+
+
+def _fit_elasticities(model: ElasticityModel, panel: pd.DataFrame) -> pd.DataFrame:
+    """Fit ``model`` on the weekly panel; its elasticities per SKU with the SKU's revenue."""
+    model.fit(panel)
+    rev = panel.groupby("sku", as_index=False)["revenue"].sum()
+    return model.elasticities_.copy().merge(rev, on="sku", how="left")
+
+
+def _recommendations(
+    ws: Workspace,
+    el: pd.DataFrame,
+    panel: pd.DataFrame,
+    guard: Guardrails,
+    baseline_weeks: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Guarded price recommendations, the channel price table and their notes.
+
+    ``el`` are the fitted elasticities (:func:`_fit_elasticities`), ``panel`` the model's
+    weekly panel (for the baseline of the last ``baseline_weeks`` weeks). Costs,
+    competitor range, channel prices and rival prices are read from the workspace.
+    """
+    con = ws.con
+    notes: list[str] = []
     # Prices are compared in the base currency: each cost converted at today's rate.
     costs = con.execute("SELECT sku, unit_cost_base AS unit_cost FROM product_costs").df()
     costs = costs.loc[costs["unit_cost"].notna() & (costs["unit_cost"] >= 0)]
-    base = _baseline(model.panel_, baseline_weeks)
+    base = _baseline(panel, baseline_weeks)
     prod = (
         el[["sku", "name", "category", "status", "current_price", "elasticity", "se"]]
         .merge(costs, on="sku", how="left")
@@ -355,31 +404,7 @@ def _run(
             "segment discounts were asked for but not opted in (allow_segment_discounts=True); "
             "one price for every customer was kept"
         )
-
-    progress("reading pilots", 0.85)
-    pilots, pilot_notes = analyze_pilots(con, alpha=float(alpha))
-    notes.extend(pilot_notes)
-
-    result = PricingResult(
-        currency=ws.currency(),
-        elasticities=el,
-        categories=model.categories_,
-        pooled=model.pooled_,
-        recommendations=recs,
-        channel_prices=chan_table,
-        pilots=tuple(pilots),
-        panel=model.panel_,
-        curve=model.curve_,
-        promo_effect=model.promo_effect_,
-        notes=tuple(notes),
-        params=_json_params(params, guard, model),
-        pilots_not_analysed=tuple(pilot_notes),
-    )
-    if not np.isfinite(result.pooled.elasticity):
-        raise InsufficientDataError("the pooled elasticity could not be estimated")
-    ws.record_run("pricing", result.params, result.summary(), started, settings=settings)
-    progress("done", 1.0)
-    return result
+    return recs, chan_table, notes
 
 
 _LOOSEN = {
