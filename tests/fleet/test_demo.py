@@ -55,10 +55,12 @@ def test_ingest_rejecting_rows_stops_the_demo(
 
     real = _fleet._orders
 
-    def with_bad_row(biz: pd.DataFrame, rng: object) -> pd.DataFrame:
-        frame = real(biz, rng)  # type: ignore[arg-type]
+    def with_bad_row(
+        biz: pd.DataFrame, catalog: pd.DataFrame, rng: object
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        frame, lines = real(biz, catalog, rng)  # type: ignore[arg-type]
         frame.loc[frame.index[0], "currency"] = "XYZ"
-        return frame
+        return frame, lines
 
     monkeypatch.setattr(_fleet, "_orders", with_bad_row)
     with pytest.raises(LevelfieldError, match="XYZ"):

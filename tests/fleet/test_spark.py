@@ -6,6 +6,7 @@ suite stays within the CI budget on two cores.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from levelfield import customers, exposure, open_workspace
+from levelfield import customers, exposure, open_workspace, pricing
 from levelfield.demo import write_workspaces
+from levelfield.errors import InsufficientDataError
 from levelfield.fleet import run
-from levelfield.fleet._kernels import metric_unit
+from levelfield.fleet._kernels import REVENUE_VALUE_UNIT, metric_unit
 
 pytestmark = pytest.mark.spark
 
@@ -33,7 +35,7 @@ def fleet_with_failures(small_fleet: Path, tmp_path_factory: pytest.TempPathFact
     """The small fleet plus a business without customer ids, one with one order and one
     listed in the businesses table whose orders file is empty."""
     directory = tmp_path_factory.mktemp("fleet-bad")
-    for name in ("orders", "suppliers"):
+    for name in ("orders", "order_lines", "suppliers", "products"):
         shutil.copytree(small_fleet / name, directory / name)
     shutil.copy(small_fleet / "channels.parquet", directory / "channels.parquet")
     biz = pd.read_parquet(small_fleet / "businesses.parquet")
@@ -61,6 +63,8 @@ def _single_business(ws_file: Path) -> dict[str, float]:
     ws = open_workspace(ws_file, create=False, key_dir=ws_file.parent / "keys")
     try:
         found = customers.analyze(ws, model="bgnbd", holdout=None).findings()
+        with contextlib.suppress(InsufficientDataError):  # no elasticity: none in the fleet
+            found += pricing.analyze(ws).findings()
         result = exposure.analyze(ws)
         found += result.findings()
         plat = result.channels.loc[result.channels["owns_customer"].eq(False)]
@@ -77,11 +81,19 @@ def _single_business(ws_file: Path) -> dict[str, float]:
 def sampled_workspaces(
     small_fleet: Path, findings: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """Two sampled businesses as workspaces through the real ingest path, plus a 0-byte file."""
+    """Three sampled businesses as workspaces through the real ingest path, plus a 0-byte
+    file: one with an elasticity and product costs, one whose margin the businesses table
+    states and one whose margin is unknown."""
     ok = findings.loc[findings["error"].isna() & ~findings["business_id"].str.startswith("zz")]
-    sampled = set(sorted(ok["business_id"].unique())[::13][:2])
+    biz = pd.read_parquet(small_fleet / "businesses.parquet").set_index("business_id")
+    costs = set(pd.read_parquet(small_fleet / "products")["business_id"])
+    priced = set(ok.loc[ok["metric"] == "pricing.median_elasticity", "business_id"])
+    ids = sorted(set(ok["business_id"]))
+    stated = [b for b in ids if b not in costs and pd.notna(biz.loc[b, "gross_margin"])]
+    unknown = [b for b in ids if b not in costs and pd.isna(biz.loc[b, "gross_margin"])]
+    sampled = {sorted(priced & costs)[0], stated[0], unknown[0]}
     folder = tmp_path_factory.mktemp("members") / "workspaces"
-    assert len(write_workspaces(small_fleet, folder, only=sampled)) == 2
+    assert len(write_workspaces(small_fleet, folder, only=sampled)) == 3
     (folder / "zz-broken.duckdb").write_bytes(b"")
     return folder
 
@@ -103,6 +115,12 @@ def test_fleet_numbers_equal_single_business_analyze(
         } <= set(single)
         for metric, value in single.items():
             assert fleet[metric] == pytest.approx(value, rel=1e-6, abs=1e-9), (ws_file, metric)
+    priced = [f for f in files if "pricing.median_elasticity" in _single_business(f)]
+    assert priced, "no sampled business has an elasticity to compare"
+    units = ok.loc[ok["metric"] == "customers.value_per_customer"].set_index("business_id")["unit"]
+    assert sorted(units.reindex([f.stem for f in files])) == sorted(
+        ["currency", "currency", REVENUE_VALUE_UNIT]
+    )
 
 
 def test_directory_of_workspaces_gives_the_same_numbers(
@@ -147,10 +165,26 @@ def test_output_columns_units_and_partitions(
         "analysis",
     } <= set(findings.columns)
     ok = findings.loc[findings["error"].isna()]
-    assert (ok["unit"] == ok["metric"].map(metric_unit)).all()
+    revenue_value = ok["unit"] == REVENUE_VALUE_UNIT
+    assert (ok.loc[revenue_value, "metric"] == "customers.value_per_customer").all()
+    assert revenue_value.any() and not revenue_value.all()
+    assert (
+        ok.loc[~revenue_value, "unit"] == ok.loc[~revenue_value, "metric"].map(metric_unit)
+    ).all()
     assert findings["run_fingerprint"].nunique() == 1
     parts = sorted(p.name for p in (fleet_with_failures / "fleet_findings").iterdir() if p.is_dir())
-    assert parts == ["analysis=customers", "analysis=exposure", "analysis=fleet"]
+    assert parts == [
+        "analysis=customers",
+        "analysis=exposure",
+        "analysis=fleet",
+        "analysis=pricing",
+    ]
+    elasticity = ok.loc[ok["metric"] == "pricing.median_elasticity", "value"]
+    # a quarter of the demo never moves prices: no value there, never 0; where prices
+    # moved, units fall with price (the demo's planted response is attenuated: a line
+    # that is an order's only one never answers price, so only the sign is checked)
+    assert 10 <= len(elasticity) < ok["business_id"].nunique()
+    assert elasticity.median() < 0
     shares = ok.loc[(ok["unit"] == "share") & (ok["metric"] != "exposure.compliance_cost_share")]
     assert ((shares["value"] >= 0) & (shares["value"] <= 1)).all()
 

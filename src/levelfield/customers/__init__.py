@@ -84,6 +84,7 @@ from levelfield.customers._analyze import (
     REFERENCES,
     CustomersResult,
     analyze,
+    product_cost_margin,
     spend_per_purchase,
 )
 from levelfield.customers._bgbb import BetaGeoBetaBinomModel
@@ -198,6 +199,7 @@ __all__ = [
     "net_promoter_score",
     "p_alive_chart",
     "probability_interval",
+    "product_cost_margin",
     "recurring_revenue",
     "rfm_segments",
     "segment_chart",

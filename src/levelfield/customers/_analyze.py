@@ -70,7 +70,7 @@ from levelfield.findings import Finding, ProgressCallback, no_progress
 from levelfield.findings import json_float as _f
 from levelfield.workspace import UNSET, Unset, Workspace
 
-__all__ = ["METHODS", "REFERENCES", "CustomersResult", "analyze"]
+__all__ = ["METHODS", "REFERENCES", "CustomersResult", "analyze", "product_cost_margin"]
 
 Array = NDArray[np.float64]
 
@@ -534,6 +534,7 @@ class CustomersResult:
                 "clv_total": self.clv_total,
                 "horizon_months": self.horizon_months,
                 "margin": self.margin,
+                "margin_source": self.margin_source,
                 "currency": self.currency,
             },
         )
@@ -613,8 +614,13 @@ class CustomersResult:
         )
 
 
-def _margin(con: Any) -> tuple[float, str]:
-    """Gross margin of sold lines, value and cost of goods both in the base currency."""
+def product_cost_margin(con: Any) -> float | None:
+    """Gross margin (share 0-1) of sold lines from product costs, or None when unknown.
+
+    Value and cost of goods are both in the base currency (the workspace's
+    ``order_line_costs`` view). The margin is known when lines with a unit cost carry at
+    least half of the sold lines' value and cost less than their value.
+    """
     rows = con.execute(
         """
         SELECT sum(line_value_base), sum(line_value_base) FILTER (WHERE cost_base IS NOT NULL),
@@ -624,9 +630,15 @@ def _margin(con: Any) -> tuple[float, str]:
     ).fetchall()[0]
     revenue, covered, cost = rows
     if revenue and covered and cost is not None and covered >= 0.5 * revenue and covered > cost:
-        return float(
-            1.0 - cost / covered
-        ), f"gross margin {1 - cost / covered:.0%} from product costs"
+        return float(1.0 - cost / covered)
+    return None
+
+
+def _margin(con: Any) -> tuple[float, str]:
+    """Gross margin of sold lines from product costs, else 1 (revenue value), and its source."""
+    margin = product_cost_margin(con)
+    if margin is not None:
+        return margin, f"gross margin {margin:.0%} from product costs"
     return 1.0, "revenue value; import product costs to get profit value"
 
 

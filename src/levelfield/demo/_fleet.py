@@ -15,7 +15,10 @@ Orders are drawn for the whole fleet at once (NumPy, no loop over customers or o
 each customer starts buying at a uniform time in the year, buys again at a personal rate
 (gamma-distributed across customers) until a personal drop-out time (exponential), as in
 the BG/NBD story. Channel mixes differ by sector (coffee shops sell through delivery
-platforms, bookshops through Amazon, crafts through Etsy and markets).
+platforms, bookshops through Amazon, crafts through Etsy and markets). Each order holds
+lines of the business's 3-8 products at their posted price of the day; most businesses
+move prices a few times a year and their customers answer at a planted elasticity
+(:func:`_catalog`, :func:`_lines`), so the fleet's pricing kernel has something to learn.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import json
 import shutil
 import uuid
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +91,7 @@ def _businesses(n: int, rng: np.random.Generator) -> pd.DataFrame:
     size = bands[rng.choice(len(bands), n, p=[0.5, 0.35, 0.15])]
     lo = pd.Series(size).map({b: e[0] for b, e in _EMPLOYEES.items()}).to_numpy()
     hi = pd.Series(size).map({b: e[1] for b, e in _EMPLOYEES.items()}).to_numpy()
+    has_costs = rng.random(n) < 0.6
     return pd.DataFrame(
         {
             "business_id": [f"b{i:06d}" for i in range(n)],
@@ -95,6 +100,12 @@ def _businesses(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "size_band": size,
             "consent": rng.random(n) < 0.85,
             "employees": rng.integers(lo, hi + 1).astype("int64"),
+            # 60 % keep product costs (their margin comes from them); half of the others
+            # state a gross margin in the businesses table; the rest leave it unknown
+            "_has_costs": has_costs,
+            "gross_margin": np.where(
+                ~has_costs & (rng.random(n) < 0.5), np.round(rng.uniform(0.35, 0.7, n), 3), np.nan
+            ),
         }
     )
 
@@ -123,6 +134,102 @@ def _suppliers(biz: pd.DataFrame, revenue: pd.Series, rng: np.random.Generator) 
     )
 
 
+#: Price multipliers a product's posted price moves between (its first regime is 1).
+_PRICE_STEPS = np.array([0.85, 0.9, 0.95, 1.0, 1.1, 1.2])
+_MAX_CHANGES = 3
+
+
+def _catalog(biz: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """3-8 products per business with a base price, a unit cost where the business keeps
+    product costs, a popularity weight and a price path.
+
+    Three businesses in four move their prices: each product's posted price changes 1-3
+    times in the year (to 0.85-1.2 of its base price); the others never do, so they have
+    no elasticity to learn. Each business has a planted price response (``elasticity``,
+    -2.5 to -0.5), applied when lines are drawn (:func:`_lines`); an order's only line
+    never answers price, so what the panel recovers is attenuated toward 0.
+    """
+    n_sku = rng.integers(3, 9, len(biz))
+    b_of_p = np.repeat(np.arange(len(biz)), n_sku)
+    j = np.arange(len(b_of_p)) - np.repeat(np.cumsum(n_sku) - n_sku, n_sku)
+    sector = biz["sector"].to_numpy()[b_of_p]
+    mean_value = pd.Series({s: v[1] for s, v in SECTORS.items()}).reindex(sector).to_numpy()
+    # about 1.8 units per order (lines x quantity): the sector's mean order value holds
+    base = np.round(mean_value / 1.8 * rng.lognormal(-0.125, 0.5, len(b_of_p)), 1)
+    base = np.maximum(base, 1.2)  # every order is worth at least 1 after a 15 % cut
+    moves = (rng.random(len(biz)) < 0.75)[b_of_p]
+    k = np.where(moves, rng.integers(1, _MAX_CHANGES + 1, len(b_of_p)), 0)
+    times = np.sort(rng.uniform(30.0, _DAYS - 30.0, (len(b_of_p), _MAX_CHANGES)), axis=1)
+    times[np.arange(_MAX_CHANGES)[None, :] >= k[:, None]] = np.inf
+    steps = _PRICE_STEPS[rng.integers(0, len(_PRICE_STEPS), (len(b_of_p), _MAX_CHANGES))]
+    has_costs = biz["_has_costs"].to_numpy()[b_of_p]
+    bid = biz["business_id"].to_numpy()[b_of_p]
+    return pd.DataFrame(
+        {
+            "b": b_of_p,
+            "business_id": bid,
+            "sku": pd.Series(bid).str.cat(pd.Series(j).astype(str), sep="-p").to_numpy(),
+            "product": pd.Series(sector).str.cat(pd.Series(j).astype(str), sep=" item ").to_numpy(),
+            "category": sector,
+            "base_price": base,
+            "unit_cost": np.where(
+                has_costs, np.round(base * rng.uniform(0.3, 0.65, len(base)), 2), np.nan
+            ),
+            "weight": rng.gamma(1.0, 1.0, len(b_of_p)),
+            "elasticity": rng.uniform(-2.5, -0.5, len(biz))[b_of_p],
+            **{f"t{i}": times[:, i] for i in range(_MAX_CHANGES)},
+            "m0": 1.0,
+            **{f"m{i + 1}": steps[:, i] for i in range(_MAX_CHANGES)},
+        }
+    )
+
+
+def _lines(
+    catalog: pd.DataFrame,
+    b_of_o: np.ndarray[Any, Any],
+    t: np.ndarray[Any, Any],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Lines of the orders (business index ``b_of_o``, day ``t``), ``o`` = order index.
+
+    Each order draws 1 + Poisson(0.6) candidate lines, each a product of its business by
+    popularity at the product's posted price that day; a candidate is kept with
+    probability (price / lowest price step) ** elasticity, so units fall with price at
+    the business's planted elasticity. An order whose candidates were all dropped keeps
+    its first (so an order with one candidate always keeps it: the response is diluted).
+    """
+    k = 1 + rng.poisson(0.6, len(b_of_o))
+    o = np.repeat(np.arange(len(b_of_o)), k)
+    b = b_of_o[o]
+    w = catalog["weight"].to_numpy()
+    cat_b = catalog["b"].to_numpy()
+    share = w / np.bincount(cat_b, weights=w)[cat_b]
+    # products sorted by business: keys b + cumulative share lie in (b, b + 1]
+    keys = cat_b + (pd.Series(share).groupby(cat_b).cumsum().to_numpy())
+    pick = np.searchsorted(keys, b + rng.random(len(o)) * (1 - 1e-12), side="left")
+    times = catalog[[f"t{i}" for i in range(_MAX_CHANGES)]].to_numpy()[pick]
+    regime = (t[o][:, None] > times).sum(axis=1)
+    steps = catalog[[f"m{i}" for i in range(_MAX_CHANGES + 1)]].to_numpy()
+    m = steps[pick, regime]
+    keep = rng.random(len(o)) < (m / _PRICE_STEPS[0]) ** catalog["elasticity"].to_numpy()[pick]
+    first = np.r_[True, o[1:] != o[:-1]]
+    kept_any = np.bincount(o, weights=keep, minlength=len(b_of_o)) > 0
+    keep |= first & ~kept_any[o]
+    o, pick, m = o[keep], pick[keep], m[keep]
+    line_no = np.arange(len(o)) - np.searchsorted(o, o, side="left") + 1
+    return pd.DataFrame(
+        {
+            "o": o,
+            "line_no": line_no,
+            "sku": catalog["sku"].to_numpy()[pick],
+            "product": catalog["product"].to_numpy()[pick],
+            "category": catalog["category"].to_numpy()[pick],
+            "quantity": 1 + rng.poisson(0.25, len(o)),
+            "unit_price": np.round(catalog["base_price"].to_numpy()[pick] * m, 2),
+        }
+    )
+
+
 def channels_table() -> pd.DataFrame:
     """The fleet-wide ``channels`` table (channel, platform, fee_profile, owns_customer)."""
     return pd.DataFrame(
@@ -131,8 +238,11 @@ def channels_table() -> pd.DataFrame:
     ).astype({"fee_profile": "string"})
 
 
-def _orders(biz: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Orders of the businesses in ``biz`` (vectorized across the whole chunk)."""
+def _orders(
+    biz: pd.DataFrame, catalog: pd.DataFrame, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Orders of the businesses in ``biz`` and their lines (vectorized across the chunk);
+    an order's gross is the sum of its lines, a line's ``o`` the row of its order."""
     mean_customers = biz["size_band"].map(SIZE_BANDS).to_numpy(dtype=float)
     n_cust = np.maximum(8, rng.poisson(mean_customers))
     b_of_c = np.repeat(np.arange(len(biz)), n_cust)
@@ -155,14 +265,15 @@ def _orders(biz: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     ch_idx = (rng.random(len(b_of_o))[:, None] > cum[:, :-1]).sum(axis=1)
     channels = np.array([SECTORS[s][0] for s in SECTORS], dtype=object)
     fees = np.array([SECTORS[s][2] for s in SECTORS])
-    mean_value = np.array([SECTORS[s][1] for s in SECTORS])
     s_idx = pd.Index(list(SECTORS)).get_indexer(pd.Index(sector))
-    gross = np.round(mean_value[s_idx] * rng.lognormal(-0.18, 0.6, len(b_of_o)), 2)
-    gross = np.maximum(gross, 1.0)
     bid = biz["business_id"].to_numpy()[b_of_o]
     n = len(b_of_o)
+    lines = _lines(catalog, b_of_o, t, rng)
+    gross = np.round(
+        np.bincount(lines["o"], weights=lines["quantity"] * lines["unit_price"], minlength=n), 2
+    )
     zero = np.zeros(n)
-    return pd.DataFrame(
+    orders = pd.DataFrame(
         {
             "business_id": bid,
             "order_id": [f"o{i}" for i in range(n)],
@@ -181,6 +292,7 @@ def _orders(biz: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
             "status": "paid",
         }
     )
+    return orders, lines
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
@@ -198,11 +310,13 @@ def demo_fleet(
 ) -> FleetDemo:
     """Write a demo fleet of ``n`` businesses to ``directory`` (replacing an earlier one).
 
-    Layout: ``orders/part-*.parquet`` (canonical ``orders`` columns plus ``business_id``),
-    ``suppliers/part-*.parquet`` (canonical ``suppliers`` plus ``business_id``),
+    Layout: ``orders/part-*.parquet``, ``order_lines/part-*.parquet``,
+    ``suppliers/part-*.parquet`` and ``products/part-*.parquet`` (canonical columns plus
+    ``business_id``; products only of businesses that keep product costs),
     ``channels.parquet`` (the fleet-wide channels table) and ``businesses.parquet``
-    (business_id, sector, region, size_band, consent, employees). The orders and
-    suppliers are the generated exports imported through
+    (business_id, sector, region, size_band, consent, employees, gross_margin: stated by
+    half of the businesses without product costs, else null). The tables are the
+    generated exports imported through
     :func:`levelfield.ingest.import_file` and read back from the workspace, a chunk of
     businesses at a time (see the module doc). With ``workspaces``, also
     ``workspaces/<business_id>.duckdb``, one per business, each importing that business's
@@ -216,31 +330,33 @@ def demo_fleet(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".fleet-{uuid.uuid4().hex}"
-    (tmp / "orders").mkdir(parents=True)
-    (tmp / "suppliers").mkdir(parents=True)
     rng = np.random.default_rng(seed)
     biz = _businesses(n, rng)
     total = 0
-    names = ["orders", "suppliers", "channels.parquet", "businesses.parquet"]
+    names = [*_TABLES, "channels.parquet", "businesses.parquet"]
+    for name in _TABLES:
+        (tmp / name).mkdir(parents=True)
     try:
         template = _seeded_template(tmp / ".ingest", seed)
         for part, start in enumerate(range(0, n, chunk)):  # chunks of businesses, not rows
             some = biz.iloc[start : start + chunk]
-            orders = _orders(some, rng)
+            catalog = _catalog(some, rng)
+            orders, lines = _orders(some, catalog, rng)
             orders["order_id"] = orders["business_id"] + "-" + orders["order_id"]
+            lines.insert(0, "order_id", orders["order_id"].to_numpy()[lines.pop("o")])
             orders["customer_id"] = orders["business_id"] + "-" + orders["customer_id"]
             revenue = orders.groupby("business_id")["gross"].sum()
             suppliers = _suppliers(some, revenue, rng)
-            orders, suppliers = _through_ingest(orders, suppliers, template)
-            total += len(orders)
-            _write(orders, tmp / "orders" / f"part-{part:05d}.parquet")
-            _write(suppliers, tmp / "suppliers" / f"part-{part:05d}.parquet")
+            tables = _through_ingest(orders, lines, suppliers, catalog, template)
+            total += len(tables["orders"])
+            for name, frame in tables.items():
+                _write(frame, tmp / name / f"part-{part:05d}.parquet")
         _write(channels_table(), tmp / "channels.parquet")
-        _write(biz, tmp / "businesses.parquet")
+        _write(biz.drop(columns="_has_costs"), tmp / "businesses.parquet")
         if workspaces:
             write_workspaces(tmp, tmp / "workspaces")
             names.append("workspaces")
-        for name in ("orders", "suppliers", "channels.parquet", "businesses.parquet", "workspaces"):
+        for name in (*names, "workspaces"):
             target = out / name
             if target.is_dir():
                 shutil.rmtree(target)
@@ -253,42 +369,27 @@ def demo_fleet(
     return FleetDemo(out, n, total, seed, out / "workspaces" if workspaces else None)
 
 
-def _business_csvs(
-    folder: Path, orders: pd.DataFrame, suppliers: pd.DataFrame, profile: pd.Series
-) -> dict[str, Path]:
-    """One business's exports as the generic CSV templates ``levelfield import`` reads."""
-    folder.mkdir(parents=True, exist_ok=True)
-    frame = orders.drop(columns=["business_id"])
-    frame["ordered_at"] = frame["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    frame.to_csv(folder / "orders.csv", index=False)
-    mine = channels_table()
-    mine = mine.loc[mine["channel"].isin(set(orders["channel"]))]
-    mine.assign(owns_customer=np.where(mine["owns_customer"], "yes", "no")).to_csv(
-        folder / "channels.csv", index=False
-    )
-    suppliers.drop(columns=["business_id"]).to_csv(folder / "suppliers.csv", index=False)
-    keys = {
-        "name": f"Demo {profile['sector']} {profile['business_id']}",
-        "currency": "EUR",
-        "sector": str(profile["sector"]),
-        "region": str(profile["region"]),
-        "size_band": str(profile["size_band"]),
-        "employees": int(profile["employees"]),
-    }
-    pd.DataFrame({"key": list(keys), "value": [json.dumps(v) for v in keys.values()]}).to_csv(
-        folder / "business.csv", index=False
-    )
-    return {k: folder / f"{k}.csv" for k in ("business", "channels", "suppliers", "orders")}
-
-
-_KEPT_ORDER_COLUMNS = (
-    "order_id", "customer_id", "ordered_at", "channel", "currency", "gross", "discount", "tax",
-    "shipping", "fees", "refunded", "status",
+#: The fleet's canonical tables (one Parquet folder each, a file per chunk), the columns
+#: kept of each (plus ``business_id``), and the id its rows' business id starts.
+_TABLES: dict[str, tuple[str, ...]] = {
+    "orders": (
+        "order_id", "customer_id", "ordered_at", "channel", "currency", "gross", "discount",
+        "tax", "shipping", "fees", "refunded", "status",
+    ),
+    "order_lines": (
+        "order_id", "line_no", "sku", "product", "category", "quantity", "unit_price",
+        "list_price", "discount",
+    ),
+    "suppliers": (
+        "supplier_id", "name", "country", "annual_spend", "currency", "lead_time_days",
+        "alternatives",
+    ),
+    "products": ("sku", "name", "category", "unit_cost", "list_price", "currency", "supplier_id"),
+}  # fmt: skip
+_MONEY = (
+    "gross", "discount", "tax", "shipping", "fees", "refunded", "annual_spend", "quantity",
+    "unit_price", "list_price", "unit_cost",
 )  # fmt: skip
-_KEPT_SUPPLIER_COLUMNS = (
-    "supplier_id", "name", "country", "annual_spend", "currency", "lead_time_days", "alternatives",
-)  # fmt: skip
-_MONEY = ("gross", "discount", "tax", "shipping", "fees", "refunded", "annual_spend")
 
 
 def _seeded_template(folder: Path, seed: int) -> Path:
@@ -318,61 +419,98 @@ def _seeded_template(folder: Path, seed: int) -> Path:
     return path
 
 
-def _read_back(ws: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The workspace's canonical orders and suppliers, ``business_id`` from their ids."""
-    frames = []
-    for table, cols in (("orders", _KEPT_ORDER_COLUMNS), ("suppliers", _KEPT_SUPPLIER_COLUMNS)):
+def _read_back(ws: Any) -> dict[str, pd.DataFrame]:
+    """The workspace's canonical tables (:data:`_TABLES`), ``business_id`` from their ids."""
+    frames = {}
+    for table, cols in _TABLES.items():
         sel = ", ".join(f"{c}::DOUBLE AS {c}" if c in _MONEY else c for c in cols)
-        frame = ws.con.sql(f"SELECT {sel} FROM {table} ORDER BY {cols[0]}").df()
-        # the demo's order and supplier ids start with their business's id
+        order = ", ".join(cols[:2]) if table == "order_lines" else cols[0]
+        frame = ws.con.sql(f"SELECT {sel} FROM {table} ORDER BY {order}").df()
+        # the demo's order, supplier and product ids start with their business's id
         frame.insert(0, "business_id", frame[cols[0]].str.split("-", n=1).str[0])
-        frames.append(frame)
-    frames[0]["ordered_at"] = pd.to_datetime(frames[0]["ordered_at"]).dt.tz_localize("UTC")
-    return frames[0], frames[1]
+        frames[table] = frame
+    frames["orders"]["ordered_at"] = pd.to_datetime(frames["orders"]["ordered_at"]).dt.tz_localize(
+        "UTC"
+    )
+    return frames
+
+
+def _export_csvs(
+    folder: Path,
+    orders: pd.DataFrame,
+    lines: pd.DataFrame,
+    suppliers: pd.DataFrame,
+    products: pd.DataFrame,
+    profile: dict[str, object],
+) -> dict[str, Path]:
+    """Exports as the generic CSV templates ``levelfield import`` reads, in import order.
+
+    Orders are written a row per line (the order's fields repeated); ingest sums the
+    lines into the order's gross.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = orders.drop(columns=["business_id", "gross"]).merge(
+        lines[["order_id", "line_no", "sku", "product", "category", "quantity", "unit_price"]],
+        on="order_id",
+        validate="one_to_many",
+    )
+    frame = frame.sort_values(["order_id", "line_no"], kind="stable").drop(columns="line_no")
+    frame["ordered_at"] = frame["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    frame.to_csv(folder / "orders.csv", index=False)
+    mine = channels_table()
+    mine = mine.loc[mine["channel"].isin(set(orders["channel"]))]
+    mine.assign(owns_customer=np.where(mine["owns_customer"], "yes", "no")).to_csv(
+        folder / "channels.csv", index=False
+    )
+    suppliers.drop(columns=["business_id"]).to_csv(folder / "suppliers.csv", index=False)
+    products[["sku", "name", "category", "unit_cost", "currency"]].to_csv(
+        folder / "products.csv", index=False
+    )
+    pd.DataFrame({"key": list(profile), "value": [json.dumps(v) for v in profile.values()]}).to_csv(
+        folder / "business.csv", index=False
+    )
+    kinds = ("business", "channels", "suppliers", "products", "orders")
+    return {k: folder / f"{k}.csv" for k in kinds if k != "products" or len(products)}
 
 
 def _through_ingest(
-    orders: pd.DataFrame, suppliers: pd.DataFrame, template: Path
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    orders: pd.DataFrame,
+    lines: pd.DataFrame,
+    suppliers: pd.DataFrame,
+    catalog: pd.DataFrame,
+    template: Path,
+) -> dict[str, pd.DataFrame]:
     """A chunk's exports imported into a copy of ``template``; its canonical rows read back.
 
-    The chunk's businesses share one import of each export (their order, customer and
-    supplier ids are prefixed with the business id), so ingest runs once per chunk, not
-    once per business: the same validation and pseudonymization at a fraction of the
-    cost. The workspace is deleted afterwards.
+    The chunk's businesses share one import of each export (their order, customer,
+    supplier and product ids are prefixed with the business id), so ingest runs once per
+    chunk, not once per business: the same validation and pseudonymization at a fraction
+    of the cost. Products are the catalog's products with a unit cost. The workspace is
+    deleted afterwards.
     """
     from levelfield.ingest import import_file
     from levelfield.workspace import open_workspace
 
     scratch = template.parent
     folder = scratch / uuid.uuid4().hex
-    folder.mkdir()
-    frame = orders.drop(columns=["business_id"])
-    frame["ordered_at"] = frame["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
-    frame.to_csv(folder / "orders.csv", index=False)
-    suppliers.drop(columns=["business_id"]).to_csv(folder / "suppliers.csv", index=False)
-    table = channels_table()
-    table.assign(owns_customer=np.where(table["owns_customer"], "yes", "no")).to_csv(
-        folder / "channels.csv", index=False
-    )
-    pd.DataFrame({"key": ["currency"], "value": [json.dumps("EUR")]}).to_csv(
-        folder / "business.csv", index=False
+    products = catalog.loc[catalog["unit_cost"].notna()].rename(columns={"product": "name"})
+    files = _export_csvs(
+        folder, orders, lines, suppliers, products.assign(currency="EUR"), {"currency": "EUR"}
     )
     work = folder / "chunk.duckdb"
     shutil.copyfile(template, work)
     try:
         with open_workspace(work, key_dir=scratch / "keys") as ws:
-            for kind in ("business", "channels", "suppliers", "orders"):
-                import_file(ws, kind, folder / f"{kind}.csv")
-            got_o, got_s = _read_back(ws)
+            for kind, path in files.items():
+                import_file(ws, kind, path)
+            got = _read_back(ws)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    if len(got_o) != len(orders) or len(got_s) != len(suppliers):
-        raise DataError(
-            f"ingest kept {len(got_o):,} of {len(orders):,} demo orders and {len(got_s):,} of "
-            f"{len(suppliers):,} suppliers: the demo generator wrote rows ingest rejects"
-        )
-    return got_o, got_s
+    sent = {"orders": orders, "order_lines": lines, "suppliers": suppliers, "products": products}
+    if any(len(got[t]) != len(sent[t]) for t in sent):
+        counts = ", ".join(f"{len(got[t]):,} of {len(sent[t]):,} {t}" for t in sent)
+        raise DataError(f"ingest kept {counts}: the demo generator wrote rows ingest rejects")
+    return got
 
 
 def write_workspaces(
@@ -380,7 +518,8 @@ def write_workspaces(
 ) -> list[Path]:
     """One workspace per business of the Parquet fleet in ``fleet``, through ingest.
 
-    Each business's rows are written as CSV exports (``exports/<business_id>/``) and
+    Each business's rows (orders with their lines, channels, suppliers, products) are
+    written as CSV exports (``exports/<business_id>/``) and
     imported with :func:`levelfield.ingest.import_file` into
     ``target/<business_id>.duckdb``; the pseudonym keys go to ``target/keys``. ``only``
     limits it to those business ids.
@@ -393,21 +532,39 @@ def write_workspaces(
     biz = pd.read_parquet(base / "businesses.parquet")
     written = []
     for part in sorted((base / "orders").glob("*.parquet")):  # one file holds a chunk
-        orders = pd.read_parquet(part)
-        suppliers = pd.read_parquet(base / "suppliers" / part.name)
-        in_part = biz.loc[biz["business_id"].isin(set(orders["business_id"]))]
+        tables = {t: pd.read_parquet(base / t / part.name) for t in _TABLES}
+        in_part = biz.loc[biz["business_id"].isin(set(tables["orders"]["business_id"]))]
         if only is not None:
             in_part = in_part.loc[in_part["business_id"].isin(only)]
         for profile in in_part.to_dict("records"):  # businesses, each its own workspace
             bid = str(profile["business_id"])
-            files = _business_csvs(
+            mine = {t: f.loc[f["business_id"] == bid] for t, f in tables.items()}
+            files = _export_csvs(
                 out / "exports" / bid,
-                orders.loc[orders["business_id"] == bid],
-                suppliers.loc[suppliers["business_id"] == bid],
-                pd.Series(profile),
+                mine["orders"],
+                mine["order_lines"],
+                mine["suppliers"],
+                mine["products"],
+                _profile(profile),
             )
             with open_workspace(out / f"{bid}.duckdb", key_dir=out / "keys") as ws:
                 for kind, path in files.items():
                     import_file(ws, kind, path)
+                margin = profile.get("gross_margin")
+                if margin is not None and np.isfinite(margin):
+                    # the margin the association was told, as the member would set it
+                    ws.settings.set("customers.margin", float(margin), by="demo")
             written.append(out / f"{bid}.duckdb")
     return written
+
+
+def _profile(row: Mapping[Hashable, Any]) -> dict[str, object]:
+    """A member's business profile (the ``business`` import) from its businesses row."""
+    return {
+        "name": f"Demo {row['sector']} {row['business_id']}",
+        "currency": "EUR",
+        "sector": str(row["sector"]),
+        "region": str(row["region"]),
+        "size_band": str(row["size_band"]),
+        "employees": int(row["employees"]),
+    }

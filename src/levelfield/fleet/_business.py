@@ -23,14 +23,18 @@ import numpy as np
 import pandas as pd
 
 from levelfield import exposure
+from levelfield.customers import product_cost_margin
 from levelfield.fleet._kernels import (
     CHANNEL_FEE_PREFIX,
     FINDING_COLUMNS,
+    LINE_COLUMNS,
     ORDER_COLUMNS,
+    REVENUE_VALUE_UNIT,
     _message,
     _revenue_orders,
     customer_metrics,
     metric_unit,
+    pricing_metrics,
 )
 from levelfield.workspace import Workspace, open_workspace
 
@@ -83,21 +87,69 @@ def _exposure_rows(ws: Workspace) -> list[tuple[str, float]]:
     return rows
 
 
-def _analyse(bid: str, orders: pd.DataFrame, ws: Workspace) -> pd.DataFrame:
-    """Metric rows of one business: customer kernels on ``orders``, exposure on ``ws``."""
+def _margin(ws: Workspace, stated: float | None) -> float | None:
+    """The business's gross margin (share 0-1), or None when unknown.
+
+    As ``customers.analyze`` takes it: the workspace's ``customers.margin`` setting when
+    set, else the margin of product costs (:func:`levelfield.customers.product_cost_margin`);
+    then, for a Parquet fleet, the ``gross_margin`` stated in its businesses table.
+    """
+    given = ws.settings.get("customers.margin")
+    if given is not None:
+        return float(given)
+    margin = product_cost_margin(ws.con)
+    if margin is None and stated is not None and math.isfinite(stated):
+        margin = float(stated)
+    return margin
+
+
+def _analyse(
+    bid: str, orders: pd.DataFrame, ws: Workspace, stated_margin: float | None = None
+) -> pd.DataFrame:
+    """Metric rows of one business: customer kernels on ``orders``, exposure and pricing
+    on ``ws``."""
     rows: list[tuple[str, str, str, float, str, str | None]] = []
-    for analysis in ("customers", "exposure"):  # two analyses, not rows
+    for analysis in ("customers", "exposure", "pricing"):  # three analyses, not rows
+        unit_of = metric_unit
         try:
-            values = (
-                list(customer_metrics(_revenue_orders(orders)).items())
-                if analysis == "customers"
-                else _exposure_rows(ws)
-            )
+            if analysis == "customers":
+                margin = _margin(ws, stated_margin)
+                values = list(customer_metrics(_revenue_orders(orders), margin).items())
+                if margin is None:
+                    unit_of = _revenue_value_unit
+            elif analysis == "exposure":
+                values = _exposure_rows(ws)
+            else:
+                values = list(pricing_metrics(ws.con).items())
         except Exception as exc:  # one business's failure must not fail the fleet
             rows.append((bid, analysis, f"{analysis}.error", np.nan, "error", _message(exc)))
             continue
-        rows.extend((bid, analysis, m, float(v), metric_unit(m), None) for m, v in values)
+        rows.extend((bid, analysis, m, float(v), unit_of(m), None) for m, v in values)
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+def _revenue_value_unit(metric: str) -> str:
+    return REVENUE_VALUE_UNIT if metric == "customers.value_per_customer" else metric_unit(metric)
+
+
+def _fill_lines(ws: Workspace, lines: pd.DataFrame) -> None:
+    """Write one business's order lines, and the unit costs they carry as its products."""
+    if lines.empty:
+        return
+    con = ws.con
+    cols = [c for c in LINE_COLUMNS if c != "business_id"]
+    con.register("lf_in_lines", lines[cols])
+    con.execute(
+        f"INSERT INTO order_lines ({', '.join(cols)}, import_id) "
+        f"SELECT {', '.join(cols)}, 0 FROM lf_in_lines"
+    )
+    if "unit_cost" in lines:
+        costs = lines.loc[lines["sku"].notna() & lines["unit_cost"].notna(), ["sku", "unit_cost"]]
+        con.register("lf_in_costs", costs.drop_duplicates("sku"))
+        con.execute(
+            "INSERT INTO products (sku, unit_cost, import_id) "
+            "SELECT sku, unit_cost, 0 FROM lf_in_costs"
+        )
 
 
 def _fill(ws: Workspace, orders: pd.DataFrame, side: pd.DataFrame, channels: pd.DataFrame) -> None:
@@ -144,8 +196,10 @@ def frames_metrics(
     orders
         The business's canonical ``orders`` rows with ``business_id``.
     side
-        Its ``suppliers`` rows joined with its ``employees`` (one row with null supplier
-        columns when it has no suppliers).
+        Its ``suppliers`` rows joined with its ``employees`` and ``gross_margin`` (one row
+        with null supplier columns when it has no suppliers), followed by its
+        ``order_lines`` rows (:data:`LINE_COLUMNS`, those with a ``line_no``; a
+        ``unit_cost`` column, when present, is their product's unit cost).
     channels
         The fleet-wide ``channels`` table.
     """
@@ -157,13 +211,21 @@ def frames_metrics(
     # Spark does not order the rows of a group: sorting makes float sums, and so reruns,
     # reproducible to the last bit
     orders = orders.sort_values("order_id", kind="stable", ignore_index=True)
-    side = side.sort_values("supplier_id", kind="stable", ignore_index=True)
+    is_line = side["line_no"].notna() if "line_no" in side else pd.Series(False, index=side.index)
+    lines = side.loc[is_line].sort_values(["order_id", "line_no"], ignore_index=True)
+    side = side.loc[~is_line].sort_values("supplier_id", kind="stable", ignore_index=True)
+    stated = (
+        float(side["gross_margin"].iloc[0])
+        if len(side) and "gross_margin" in side and pd.notna(side["gross_margin"].iloc[0])
+        else None
+    )
     work = _scratch_dir() / f"{uuid.uuid4().hex}.duckdb"
     try:
         shutil.copyfile(_scratch_dir() / "template.duckdb", work)
         with open_workspace(work, key_dir=_scratch_dir() / "keys") as ws:
             _fill(ws, orders, side, channels)
-            return _analyse(bid, orders, ws)
+            _fill_lines(ws, lines)
+            return _analyse(bid, orders, ws, stated)
     except Exception as exc:  # the batch boundary: report, never fail the job
         return _error(bid, _message(exc))
     finally:

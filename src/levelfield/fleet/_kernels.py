@@ -9,6 +9,8 @@ through ``multiprocessing``. The numbers come from the same kernels as
 the BG/NBD fit, :func:`levelfield.customers.assess_fit`,
 :func:`levelfield.customers.model_monthly_retention` and the concentration kernels
 :func:`levelfield.exposure.hhi` and :func:`levelfield.exposure.top_share`.
+:func:`pricing_metrics` runs ``levelfield analyze pricing``'s weekly panel and elasticity
+model on a connection holding one business's canonical tables.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,15 +35,19 @@ from levelfield.customers import (
 from levelfield.customers._summary import _scratch_database
 from levelfield.errors import InsufficientDataError, SchemaError
 from levelfield.exposure import hhi, top_share
+from levelfield.pricing import ElasticityModel, weekly_panel
 from levelfield.workspace import SETTINGS
 
 __all__ = [
     "CHANNEL_FEE_PREFIX",
     "FINDING_COLUMNS",
+    "LINE_COLUMNS",
     "METRICS",
     "ORDER_COLUMNS",
+    "REVENUE_VALUE_UNIT",
     "business_metrics",
     "metric_unit",
+    "pricing_metrics",
     "safe_business_metrics",
 ]
 
@@ -61,11 +68,30 @@ ORDER_COLUMNS: dict[str, str] = {
     "status": "string",
 }
 
+#: Canonical ``order_lines`` columns the fleet reads (plus ``business_id``); a fleet's
+#: lines may also carry ``unit_cost`` (joined from its ``products``).
+LINE_COLUMNS: dict[str, str] = {
+    "business_id": "string",
+    "order_id": "string",
+    "line_no": "int",
+    "sku": "string",
+    "product": "string",
+    "category": "string",
+    "quantity": "double",
+    "unit_price": "double",
+    "list_price": "double",
+    "discount": "double",
+}
+
 #: Metric ids (the same as ``findings()`` of the single-business analyses) and their units.
+#: ``customers.value_per_customer`` is a profit value (margin from product costs or the
+#: stated gross margin); where the margin is unknown it is a revenue value and its row's
+#: unit is :data:`REVENUE_VALUE_UNIT` instead, so the two are never pooled.
 METRICS: dict[str, str] = {
     "customers.repeat_rate": "share",
     "customers.monthly_retention": "share",
     "customers.value_per_customer": "currency",
+    "pricing.median_elasticity": "elasticity",
     "exposure.customer_hhi": "index",
     "exposure.customer_top1_share": "share",
     "exposure.customer_top5_share": "share",
@@ -82,6 +108,8 @@ METRICS: dict[str, str] = {
 #: Per-channel effective fee rate of a marketplace channel (``ExposureResult.channels``'s
 #: ``fee_rate``): ``exposure.channel_fee_rate.<channel>``, a share.
 CHANNEL_FEE_PREFIX = "exposure.channel_fee_rate."
+#: Unit of ``customers.value_per_customer`` when the business's margin is unknown.
+REVENUE_VALUE_UNIT = "currency (revenue value, margin unknown)"
 
 
 def metric_unit(metric: str) -> str:
@@ -117,9 +145,18 @@ def _revenue_orders(orders: pd.DataFrame) -> pd.DataFrame:
     return rev
 
 
-def customer_metrics(rev: pd.DataFrame) -> dict[str, float]:
+def customer_metrics(rev: pd.DataFrame, margin: float | None = None) -> dict[str, float]:
     """Repeat rate, model-based monthly retention (BG/NBD, in weeks, days merged) and the
-    expected 12-month value of the average customer (Gamma-Gamma spend, revenue value)."""
+    expected 12-month value of the average customer (Gamma-Gamma spend).
+
+    The value is ``margin`` (gross margin, share 0-1) times the revenue value, as in
+    ``customers.analyze``; with ``margin=None`` it is the revenue value (the caller labels
+    it :data:`REVENUE_VALUE_UNIT`).
+    """
+    if margin is not None and not (np.isfinite(margin) and 0.0 < margin <= 1.0):
+        raise InsufficientDataError(
+            f"gross margin {margin!r} is not a share in (0, 1]: fix the business's gross_margin"
+        )
     if bool(rev["is_refund"].any()):
         # Netting refund rows into earlier orders needs the workspace's ASOF rule; the fleet
         # states that instead of computing a different number.
@@ -148,7 +185,6 @@ def customer_metrics(rev: pd.DataFrame) -> dict[str, float]:
         warnings.simplefilter("ignore")  # weak fits are judged by assess_fit below
         model.fit(summ.frequency, summ.recency, summ.T)
     quality = assess_fit(model, "BG/NBD", summ.frequency, summ.T, _UNIT_DAYS, _HORIZON_MONTHS)
-    # revenue value (margin 1): the fleet's orders carry no product costs
     _, spend = spend_per_purchase(summ, [])
     clv = customer_lifetime_value(
         model,
@@ -160,7 +196,8 @@ def customer_metrics(rev: pd.DataFrame) -> dict[str, float]:
         annual_discount_rate=_ANNUAL_DISCOUNT,
         units_per_month=_DAYS_PER_MONTH / _UNIT_DAYS,
     )
-    out["customers.value_per_customer"] = float(clv.sum()) / summ.n_customers
+    value = float(clv.sum()) / summ.n_customers
+    out["customers.value_per_customer"] = value if margin is None else margin * value
     if quality.dropout_identified:
         out["customers.monthly_retention"] = model_monthly_retention(
             model, summ.frequency, summ.recency, summ.T, _DAYS_PER_MONTH / _UNIT_DAYS
@@ -190,6 +227,73 @@ def exposure_metrics(rev: pd.DataFrame) -> dict[str, float]:
         "exposure.channel_hhi": hhi(per_channel),
     }
     return {k: v for k, v in out.items() if np.isfinite(v)}
+
+
+_ELASTICITY_PARAMS = (
+    "estimator", "min_distinct_prices", "min_log_price_sd", "min_weeks", "stockout_probability",
+    "outlier_threshold", "zero_share_for_ppml", "min_units_for_ols", "shrink",
+)  # fmt: skip
+
+
+def _elasticity_model() -> ElasticityModel:
+    """The elasticity model with the defaults of ``levelfield analyze pricing``."""
+    return ElasticityModel(**{k: SETTINGS[f"pricing.{k}"].default for k in _ELASTICITY_PARAMS})
+
+
+def _can_learn_prices(con: Any, model: ElasticityModel) -> bool:
+    """Whether some product could have an elasticity: a cheap necessary condition.
+
+    A product-channel cell is estimated only with ``min_weeks`` selling weeks and
+    ``min_distinct_prices`` posted prices; counted here over all lines with a positive
+    quantity (a superset of the panel's lines, and a superset of its posted prices: a
+    line's list price, else its product's, else its selling price), so a business this
+    says no to would get no elasticity from the panel either, only later.
+    """
+    rows = con.execute(
+        """
+        SELECT count(*) FROM (
+            SELECT 1 FROM order_lines ol JOIN orders o ON o.order_id = ol.order_id
+            LEFT JOIN products p ON p.sku = ol.sku
+            WHERE ol.quantity > 0 AND coalesce(ol.sku, ol.product) IS NOT NULL
+            GROUP BY coalesce(ol.sku, ol.product), o.channel, o.currency
+            HAVING count(DISTINCT date_trunc('week', o.ordered_at)) >= ?
+               AND count(DISTINCT coalesce(ol.list_price, p.list_price, ol.unit_price)) >= ?)
+        """,
+        [int(model.min_weeks), int(model.min_distinct_prices)],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def pricing_metrics(con: Any) -> dict[str, float]:
+    """Median product price elasticity, as ``levelfield analyze pricing`` finds it.
+
+    ``con`` holds the business's canonical ``order_lines``, ``orders``, ``products`` and
+    the ``base_currency`` view (a workspace's connection). The weekly panel
+    (:func:`levelfield.pricing.weekly_panel`) and the elasticity model
+    (:class:`levelfield.pricing.ElasticityModel`, the pricing settings' defaults) are the
+    single-business analysis's own, and the number is
+    :meth:`levelfield.pricing.PricingResult.median_elasticity` of its ``findings()``
+    (``pricing.median_elasticity``). No lines, no product whose posted price moved enough,
+    or a pooled elasticity that cannot be estimated: no value (an empty dict), never 0.
+    """
+    model = _elasticity_model()
+    if not _can_learn_prices(con, model):
+        return {}
+    wholesale = SETTINGS["pricing.wholesale_channels"].default
+    pdata = weekly_panel(
+        con,
+        promo_threshold=float(SETTINGS["pricing.promo_threshold"].default),
+        exclude_channels=tuple(wholesale),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # thin panels are reported by the missing value
+        model.fit(pdata.panel)
+    if not np.isfinite(model.pooled_.elasticity):
+        return {}  # 'analyze pricing' stops here with InsufficientDataError
+    estimated = model.elasticities_.loc[model.elasticities_["status"] == "estimated"]
+    if estimated.empty:
+        return {}
+    return {"pricing.median_elasticity": float(estimated["elasticity"].median())}
 
 
 _ANALYSES: dict[str, Callable[[pd.DataFrame], dict[str, float]]] = {

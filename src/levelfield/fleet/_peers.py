@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from levelfield.errors import ConfigError, DataError
-from levelfield.fleet._kernels import METRICS, metric_unit
+from levelfield.fleet._kernels import METRICS, REVENUE_VALUE_UNIT, metric_unit
 
 __all__ = [
     "CLIP_BOUNDS",
@@ -81,6 +81,8 @@ CLIP_BOUNDS: dict[str, tuple[float, float]] = {
     "share": (0.0, 1.0),
     "index": (0.0, 10_000.0),
     "currency": (0.0, 1_000_000.0),
+    # product price elasticities outside this range are estimation noise, not demand
+    "elasticity": (-6.0, 1.0),
 }
 #: Metrics whose group total (sum over the group's members) is published too: amounts
 #: whose sum means something to an association (the members' total compliance cost).
@@ -127,6 +129,10 @@ def _contributions(
     if missing := sorted(need - set(businesses.columns)):
         raise DataError(f"the businesses table lacks the column(s) {', '.join(missing)}")
     known = findings["metric"].map(lambda m: _unit(str(m), metrics)).ne("")
+    if "unit" in findings:
+        # a customer value that is revenue (margin unknown) is never pooled with the
+        # profit values of the others
+        known &= findings["unit"].ne(REVENUE_VALUE_UNIT)
     ok = findings.loc[findings["error"].isna() & known]
     ok = ok.loc[np.isfinite(ok["value"].to_numpy(dtype=float))]
     biz = businesses.loc[businesses["consent"].astype(bool), sorted(need - {"consent"})]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from levelfield._version import __version__
 from levelfield.errors import ConfigError, DataError
-from levelfield.fleet._kernels import ORDER_COLUMNS, safe_business_metrics
+from levelfield.fleet._kernels import LINE_COLUMNS, ORDER_COLUMNS, safe_business_metrics
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -176,6 +176,9 @@ def _parquet_findings(
         (biz["employees"] if "employees" in biz.columns else sf.lit(None))
         .cast("long")
         .alias("employees"),
+        (biz["gross_margin"] if "gross_margin" in biz.columns else sf.lit(None))
+        .cast("double")
+        .alias("gross_margin"),
     )
     if sup_dir.is_dir() and any(sup_dir.rglob("*.parquet")):
         side = employees.join(session.read.parquet(str(sup_dir)), "business_id", "left")
@@ -186,12 +189,33 @@ def _parquet_findings(
         for c in ("annual_spend", "lead_time_days"):
             side = side.withColumn(c, sf.lit(None).cast("double"))
 
+    side = _with_lines(session, base, side)
+
     def one(orders_pd: pd.DataFrame, side_pd: pd.DataFrame) -> pd.DataFrame:
         # a business of the businesses table without orders gets its error row there
         return frames_metrics(orders_pd, side_pd, channels)
 
     grouped = orders.groupBy("business_id").cogroup(side.groupBy("business_id"))
     return grouped.applyInPandas(one, schema=_FINDINGS_SCHEMA), fp
+
+
+def _with_lines(session: SparkSession, base: Path, side: DataFrame) -> DataFrame:
+    """``side`` followed by the fleet's ``order_lines`` rows (with their product's
+    ``unit_cost`` when ``products/`` exists), for the pricing kernel and the margin."""
+    from pyspark.sql import functions as sf
+
+    lines_dir, products_dir = base / "order_lines", base / "products"
+    if not (lines_dir.is_dir() and any(lines_dir.rglob("*.parquet"))):
+        return side
+    lines = session.read.parquet(str(lines_dir)).select(
+        *(sf.col(c).cast(t) for c, t in LINE_COLUMNS.items())
+    )
+    if products_dir.is_dir() and any(products_dir.rglob("*.parquet")):
+        costs = session.read.parquet(str(products_dir)).select(
+            "business_id", "sku", sf.col("unit_cost").cast("double")
+        )
+        lines = lines.join(costs, ["business_id", "sku"], "left")
+    return side.unionByName(lines, allowMissingColumns=True)
 
 
 def _workspace_findings(session: SparkSession, folder: Path) -> tuple[DataFrame, str]:

@@ -41,7 +41,8 @@ PEER_LABELS: dict[str, str] = {
     "exposure.data_ownership_share": "share of revenue where you own the customer relationship",
     "customers.repeat_rate": "repeat-customer rate",
     "customers.monthly_retention": "monthly customer retention",
-    "customers.value_per_customer": "expected 12-month value of the average customer",
+    "customers.value_per_customer": "expected 12-month profit value of the average customer",
+    "pricing.median_elasticity": "price elasticity (median over your products)",
     "exposure.supplier_hhi": "supplier concentration (HHI, 0-10,000)",
     "exposure.compliance_cost_share": "estimated compliance cost as a share of revenue",
     "exposure.customer_hhi": "customer concentration (HHI, 0-10,000)",
@@ -92,7 +93,37 @@ def _label(metric: str) -> str:
 
 
 def _fmt(value: float, unit: str) -> str:
+    if unit == "elasticity":
+        return f"{value:.2f}"
     return f"{value:.1%}" if unit == "share" else f"{value:,.0f}"
+
+
+_VALUE = "customers.value_per_customer"
+
+
+def _comparable(findings: Sequence[Finding]) -> tuple[dict[str, float], str | None]:
+    """The member's values to place among peers, and a note on its customer value.
+
+    The fleet publishes customer value as a profit value (each member's gross margin);
+    a member's own value with margin 1 (no product costs, no margin set: a revenue
+    value) is not compared with it, and the note says why.
+    """
+    values = {f.metric: f.value for f in findings}
+    value = next((f for f in findings if f.metric == _VALUE), None)
+    if value is None:
+        return values, None
+    margin = value.context.get("margin")
+    if isinstance(margin, int | float) and margin < 1.0:
+        return values, (
+            f"Customer value is compared as profit value: yours uses a gross margin of "
+            f"{margin:.0%} ({value.context.get('margin_source', 'as set')}); the peers' "
+            "use each member's own margin."
+        )
+    del values[_VALUE]
+    return values, (
+        "Customer value is not compared: the peers' is a profit value and yours is a "
+        "revenue value (margin unknown); import product costs or set customers.margin."
+    )
 
 
 def _own_group(rows: pd.DataFrame, profile: Mapping[str, str]) -> pd.Series | None:
@@ -178,11 +209,10 @@ def peer_section(
 ) -> Section:
     """The report's "Among your peers" section (status missing, with the reason, if none)."""
     title = "Among your peers"
+    values, value_note = _comparable(findings)
     try:
         positions = peer_positions(
-            peers,
-            {k: str(profile.get(k) or "") for k in _PROFILE_KEYS},
-            {f.metric: f.value for f in findings},
+            peers, {k: str(profile.get(k) or "") for k in _PROFILE_KEYS}, values
         )
     except DataError as exc:
         return Section("peers", title, "missing", reason=str(exc))
@@ -192,7 +222,8 @@ def peer_section(
             title,
             "missing",
             reason="no published peer group has a metric this business measured (groups "
-            "smaller than k are suppressed; run the analyses first)",
+            "smaller than k are suppressed; run the analyses first)"
+            + (f". {value_note}" if value_note else ""),
         )
     views = tuple(FindingView(p.metric, p.text, p.value, p.unit, "info") for p in positions)
     rows = tuple(
@@ -213,6 +244,7 @@ def peer_section(
             "Compared with the association's published peer benchmarks: only groups of at "
             "least k consenting businesses are published, and no single business can be "
             "identified in them.",
+            *([value_note] if value_note else []),
         ),
         findings=views,
         tables=(table,),

@@ -1,0 +1,202 @@
+"""Price elasticity and gross margin in the fleet, without Spark.
+
+The demo fleet's order lines and product costs, the pricing kernel against
+``levelfield analyze pricing``, the three sources of a customer value's margin, and how a
+revenue value (margin unknown) is kept out of peer groups and said so in a member's report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from levelfield import open_workspace, pricing
+from levelfield.demo import write_workspaces
+from levelfield.errors import InsufficientDataError
+from levelfield.findings import Finding
+from levelfield.fleet import demo_fleet, peer_benchmarks
+from levelfield.fleet._business import frames_metrics
+from levelfield.fleet._kernels import (
+    LINE_COLUMNS,
+    REVENUE_VALUE_UNIT,
+    _revenue_orders,
+    customer_metrics,
+    pricing_metrics,
+)
+from levelfield.report import peer_section
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("fleet-lines")
+    demo_fleet(12, directory, seed=11, chunk=6)
+    return directory
+
+
+def _tables(fleet: Path) -> dict[str, pd.DataFrame]:
+    names = ("orders", "order_lines", "products", "suppliers")
+    out = {t: pd.read_parquet(fleet / t) for t in names}
+    out["businesses"] = pd.read_parquet(fleet / "businesses.parquet")
+    out["channels"] = pd.read_parquet(fleet / "channels.parquet")
+    return out
+
+
+def _side(t: dict[str, pd.DataFrame], bid: str) -> pd.DataFrame:
+    """A business's ``side`` frame as the Spark job builds it: supplier rows with its
+    employees and gross margin, then its lines with their product's unit cost."""
+    biz = t["businesses"].loc[t["businesses"]["business_id"] == bid]
+    sup = biz[["business_id", "employees", "gross_margin"]].merge(
+        t["suppliers"], on="business_id", how="left"
+    )
+    lines = t["order_lines"].loc[t["order_lines"]["business_id"] == bid, list(LINE_COLUMNS)]
+    lines = lines.merge(
+        t["products"][["business_id", "sku", "unit_cost"]], on=["business_id", "sku"], how="left"
+    )
+    return pd.concat([sup, lines], ignore_index=True)
+
+
+def test_demo_writes_lines_products_and_margins_through_ingest(fleet: Path) -> None:
+    t = _tables(fleet)
+    lines, orders = t["order_lines"], t["orders"]
+    assert list(lines.columns) == list(LINE_COLUMNS)
+    assert (lines["order_id"].str.split("-").str[0] == lines["business_id"]).all()
+    # an order's gross is the sum of its lines, as ingest computed it
+    line_sum = (lines["quantity"] * lines["unit_price"]).groupby(lines["order_id"]).sum()
+    np.testing.assert_allclose(
+        orders.set_index("order_id")["gross"].reindex(line_sum.index), line_sum, rtol=1e-9
+    )
+    assert set(lines["order_id"]) == set(orders["order_id"])
+    # planted price variation: most businesses move some product's price, some never do
+    moves = lines.groupby(["business_id", "sku"])["unit_price"].nunique().groupby(level=0).max()
+    assert (moves >= 2).sum() >= 6 and (moves == 1).any()
+    products = t["products"]
+    assert (products["unit_cost"] > 0).all()
+    assert (products["sku"].str.split("-").str[0] == products["business_id"]).all()
+    biz = t["businesses"].set_index("business_id")
+    with_costs = set(products["business_id"])
+    assert biz.loc[sorted(with_costs), "gross_margin"].isna().all()
+    rest = biz.drop(index=sorted(with_costs))["gross_margin"]
+    assert rest.notna().any() and rest.isna().any()
+
+
+def test_pricing_kernel_is_analyze_pricing_and_missing_without_price_moves(
+    fleet: Path, tmp_path: Path
+) -> None:
+    lines = pd.read_parquet(fleet / "order_lines")
+    moves = lines.groupby(["business_id", "sku"])["unit_price"].nunique().groupby(level=0).max()
+    mover, still = str(moves.idxmax()), str(moves.loc[moves == 1].index[0])
+    write_workspaces(fleet, tmp_path, only={mover, still})
+    for bid in (mover, still):
+        with open_workspace(
+            tmp_path / f"{bid}.duckdb", create=False, key_dir=tmp_path / "keys"
+        ) as ws:
+            got = pricing_metrics(ws.con)
+            if bid == still:
+                assert got == {}  # an honest missing, never 0
+                try:
+                    found = pricing.analyze(ws).findings()
+                except InsufficientDataError:
+                    found = []
+                assert "pricing.median_elasticity" not in {f.metric for f in found}
+                continue
+            want = pricing.analyze(ws).findings()
+            med = next(f.value for f in want if f.metric == "pricing.median_elasticity")
+            assert got == {"pricing.median_elasticity": pytest.approx(med, rel=1e-12)}
+            assert med < 0
+
+
+def test_customer_value_margin_from_costs_then_stated_else_labelled_revenue(
+    fleet: Path,
+) -> None:
+    t = _tables(fleet)
+    biz = t["businesses"].set_index("business_id")
+    with_costs = sorted(set(t["products"]["business_id"]))
+    stated = [b for b in biz.index if b not in with_costs and pd.notna(biz.loc[b, "gross_margin"])]
+    unknown = [b for b in biz.index if b not in with_costs and pd.isna(biz.loc[b, "gross_margin"])]
+    for bid in (with_costs[0], stated[0], unknown[0]):
+        orders = t["orders"].loc[t["orders"]["business_id"] == bid]
+        rows = frames_metrics(orders, _side(t, bid), t["channels"]).set_index("metric")
+        revenue_value = customer_metrics(
+            _revenue_orders(orders.sort_values("order_id", ignore_index=True))
+        )["customers.value_per_customer"]
+        value, unit = rows.loc["customers.value_per_customer", ["value", "unit"]]
+        if bid == unknown[0]:
+            assert unit == REVENUE_VALUE_UNIT and value == pytest.approx(revenue_value)
+            continue
+        assert unit == "currency"
+        if bid == stated[0]:
+            margin = float(biz.loc[bid, "gross_margin"])
+        else:
+            lines = _side(t, bid).dropna(subset=["line_no"])
+            margin = (
+                1
+                - (lines["quantity"] * lines["unit_cost"]).sum()
+                / (lines["quantity"] * lines["unit_price"]).sum()
+            )
+        assert 0 < margin < 1
+        assert value == pytest.approx(margin * revenue_value, rel=1e-9)
+
+
+def test_revenue_values_are_not_pooled_with_profit_values() -> None:
+    biz = pd.DataFrame(
+        {
+            "business_id": [f"b{i}" for i in range(24)],
+            "sector": "coffee",
+            "region": "north",
+            "size_band": "micro",
+            "consent": True,
+        }
+    )
+    profit = np.arange(24, dtype=float) * 10.0
+    unit = np.where(np.arange(24) < 12, "currency", REVENUE_VALUE_UNIT)
+    findings = pd.DataFrame(
+        {
+            "business_id": biz["business_id"],
+            "metric": "customers.value_per_customer",
+            "value": profit,
+            "unit": unit,
+            "error": None,
+        }
+    )
+    row = peer_benchmarks(findings, biz, k=10).table.iloc[0]
+    assert row["status"] != "suppressed" and row["n"] == 12
+    assert row["p90"] <= 110.0  # only the twelve profit values
+    fewer = findings.assign(unit=np.where(np.arange(24) < 9, "currency", REVENUE_VALUE_UNIT))
+    assert peer_benchmarks(fewer, biz, k=10).table["status"].eq("suppressed").all()
+
+
+def test_member_report_says_which_customer_value_it_compares() -> None:
+    biz = pd.DataFrame(
+        {
+            "business_id": [f"b{i}" for i in range(12)],
+            "sector": "coffee",
+            "region": "north",
+            "size_band": "micro",
+            "consent": True,
+        }
+    )
+    findings = pd.DataFrame(
+        {
+            "business_id": biz["business_id"],
+            "metric": "customers.value_per_customer",
+            "value": np.linspace(50.0, 160.0, 12),
+            "unit": "currency",
+            "error": None,
+        }
+    )
+    table = peer_benchmarks(findings, biz, k=10).table
+    profile = {"sector": "coffee", "region": "north", "size_band": "micro"}
+    context = {"margin": 0.55, "margin_source": "gross margin 55% from product costs"}
+    profit = Finding("customers.value_per_customer", 100.0, "currency", "", "info", context)
+    done = peer_section(table, profile, [profit])
+    assert done.status == "done" and len(done.findings) == 1
+    assert any("profit value" in h and "55%" in h for h in done.headline)
+    revenue = Finding(
+        "customers.value_per_customer", 100.0, "currency", "", "info", {"margin": 1.0}
+    )
+    missing = peer_section(table, profile, [revenue])
+    assert missing.status == "missing"  # its only metric was not comparable
+    assert "revenue value (margin unknown)" in missing.reason
