@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from levelfield.errors import ConfigError
-from levelfield.pricing._panel import _channel_filter
+from levelfield.errors import ConfigError, InsufficientDataError
+from levelfield.pricing._panel import _channel_filter, _check_shares, _line_counts, _panel_sql
 from levelfield.pricing._recommend import _keep_current, _product_inputs, _targets
 
 
@@ -75,3 +75,51 @@ def test_channel_filter_leaves_out_wholesale_unless_nothing_else_is_left() -> No
     assert _channel_filter(con, []) == ("", ())
     with pytest.raises(ConfigError, match="list of channel names"):
         _channel_filter(con, "wholesale")
+
+
+def test_line_counts_sort_lines_by_reason() -> None:
+    con = duckdb.connect()
+    lines = (
+        "SELECT * FROM (VALUES (2.0, 5.0, 6.0), (1.0, 5.0, NULL), (1.0, 0.0, 6.0), "
+        "(1.0, 5.0, -1.0), (0.0, 5.0, 6.0), (-1.0, 5.0, NULL)) t(q, up, lp)"
+    )
+    assert _line_counts(con, lines) == (2, 2, 2, 1)
+    with pytest.raises(InsufficientDataError, match="no usable order lines"):
+        _line_counts(con, lines + " WHERE q <= 0")
+
+
+def test_check_shares_names_the_bad_option() -> None:
+    _check_shares(promo_threshold=0, discount_tolerance=1.0)
+    for bad in (True, "0.5", -0.1, 1.5):
+        with pytest.raises(ConfigError, match="discount_tolerance must be a share"):
+            _check_shares(promo_threshold=0.5, discount_tolerance=bad)  # type: ignore[arg-type]
+
+
+def test_panel_sql_fills_weeks_carries_prices_and_marks_promotions() -> None:
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE l AS SELECT sku, 'Mug' AS name, 'kitchen' AS category, "
+        "CAST(week AS DATE) AS week, 'web' AS channel, true AS in_base, 'USD' AS currency, "
+        "q, up, lp, 0.0 AS line_discount, 0.0 AS order_discount FROM (VALUES "
+        "('m', '2024-01-01', 2.0, 10.0, 10.0), ('m', '2024-01-01', 1.0, 10.0, 10.0), "
+        "('m', '2024-01-15', 1.0, 8.0, 10.0), ('m', '2024-01-15', 1.0, 8.0, 10.0), "
+        "('m', '2024-01-15', 3.0, 10.0, 10.0), ('t', '2024-01-08', 1.0, 4.0, NULL)) "
+        "t(sku, week, q, up, lp)"
+    )
+    panel = con.execute(_panel_sql("SELECT * FROM l", "channel"), [0.02, 0.5]).df()
+    mug = panel[panel["sku"] == "m"].reset_index(drop=True)
+    assert [str(w.date()) for w in pd.to_datetime(mug["week"])] == [
+        "2024-01-01",
+        "2024-01-08",
+        "2024-01-15",
+    ]
+    assert list(mug["quantity"]) == [3.0, 0.0, 5.0]
+    assert list(mug["posted_price"]) == [10.0, 10.0, 10.0]  # carried into the empty week
+    assert list(mug["price_source"]) == ["list", "carried_forward", "list"]
+    assert mug["promo_share"].tolist() == pytest.approx([0.0, 0.0, 2 / 3])
+    assert list(mug["promo"]) == [False, False, True]
+    assert mug.loc[2, "realized_price"] == pytest.approx(46.0 / 5.0)
+    tea = panel[panel["sku"] == "t"].iloc[0]
+    assert tea["price_source"] == "modal_selling_price" and tea["posted_price"] == 4.0
+    stricter = con.execute(_panel_sql("SELECT * FROM l", "channel"), [0.02, 0.7]).df()
+    assert not stricter["promo"].any()

@@ -127,9 +127,10 @@ def weekly_panel(
 
     Notes
     -----
-    Over 80 lines because the panel is one DuckDB statement (lines, posted price per
-    week, weekly sums, the full week grid with prices carried forward); splitting the
-    SQL would move rows through Python.
+    Stages: the channel filter (:func:`_channel_filter`), the option checks, the line
+    counts (:func:`_line_counts`), then the panel as one DuckDB statement
+    (:func:`_panel_sql`: lines, posted price per week, weekly sums, the full week grid
+    with prices carried forward), so no rows move through Python.
     """
     chan_filter, excluded_channels = _channel_filter(con, exclude_channels)
     lines_sql = _LINES + chan_filter
@@ -138,12 +139,40 @@ def weekly_panel(
         if by_channel
         else "CASE WHEN in_base THEN 'all' ELSE 'all (' || currency || ')' END"
     )
-    for name, v in (
-        ("promo_threshold", promo_threshold),
-        ("discount_tolerance", discount_tolerance),
-    ):
+    _check_shares(promo_threshold=promo_threshold, discount_tolerance=discount_tolerance)
+    used, bad_price, bad_qty, with_list = _line_counts(con, lines_sql)
+    panel = con.execute(
+        _panel_sql(lines_sql, chan), [float(discount_tolerance), float(promo_threshold)]
+    ).df()
+    panel["week"] = pd.to_datetime(panel["week"])
+    panel["n_lines"] = panel["n_lines"].astype("int64")
+    if not by_channel:
+        panel = panel.drop(columns="channel")
+    return PanelData(
+        panel=panel,
+        lines_used=used,
+        excluded={"non_positive_price": bad_price, "non_positive_quantity": bad_qty},
+        list_price_known=with_list / used if used else 0.0,
+        excluded_channels=excluded_channels,
+    )
+
+
+def _check_shares(**shares: float) -> None:
+    """Raise :class:`ConfigError` unless every keyword is a number from 0 to 1."""
+    for name, v in shares.items():
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= float(v) <= 1.0:
             raise ConfigError(f"{name} must be a share between 0 and 1, not {v!r}")
+
+
+def _line_counts(con: Any, lines_sql: str) -> tuple[int, int, int, int]:
+    """Order lines used, left out for a price <= 0, left out for a quantity <= 0, and
+    used with a list price.
+
+    Raises
+    ------
+    InsufficientDataError
+        No line is usable.
+    """
     counts = con.execute(
         f"""
         WITH l AS ({lines_sql})
@@ -161,8 +190,14 @@ def weekly_panel(
             "quantity > 0 and a price > 0 on paid orders); import orders with line items, "
             "e.g. 'levelfield import orders orders.csv'"
         )
-    panel = con.execute(
-        f"""
+    return used, bad_price, bad_qty, with_list
+
+
+def _panel_sql(lines_sql: str, chan: str) -> str:
+    """The panel statement over the lines ``lines_sql``, grouped by the channel
+    expression ``chan``; its parameters are the discount tolerance and the promotion
+    threshold (shares)."""
+    return f"""
         WITH l AS ({lines_sql}),
         good AS (
             SELECT * REPLACE ({chan} AS channel),
@@ -207,20 +242,7 @@ def weekly_panel(
         FROM grid g LEFT JOIN wk w
              ON w.sku = g.sku AND w.channel = g.channel AND w.week = g.week
         ORDER BY g.sku, g.channel, g.week
-        """,
-        [float(discount_tolerance), float(promo_threshold)],
-    ).df()
-    panel["week"] = pd.to_datetime(panel["week"])
-    panel["n_lines"] = panel["n_lines"].astype("int64")
-    if not by_channel:
-        panel = panel.drop(columns="channel")
-    return PanelData(
-        panel=panel,
-        lines_used=used,
-        excluded={"non_positive_price": bad_price, "non_positive_quantity": bad_qty},
-        list_price_known=with_list / used if used else 0.0,
-        excluded_channels=excluded_channels,
-    )
+        """
 
 
 def channel_prices(con: Any, *, weeks: int = 13) -> pd.DataFrame:
