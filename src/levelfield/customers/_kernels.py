@@ -513,18 +513,74 @@ def _bgnbd_total(
     *,
     hessian: bool,
 ) -> tuple[float, Array, Array | None]:
+    """Shared body of :func:`bgnbd_loglik_total` and :func:`bgnbd_loglik_hessian_total`.
+
+    Stages: the terms in ``x`` alone, once per distinct ``x`` (:func:`_bgnbd_count_terms`),
+    then the per-row mixture of the two last-purchase terms added on
+    (:func:`_bgnbd_add_mixture`).
+    """
     ux, ix = x
-    ut, it = t_x
-    uT, iT = T
     Wx = np.bincount(ix, weights=w, minlength=len(ux))
+    start = _bgnbd_count_terms(r, alpha, a, b, ux, Wx, hessian=hessian)
+    return _bgnbd_add_mixture(r, alpha, a, b, x, t_x, T, w, Wx, start)
+
+
+def _bgnbd_count_terms(
+    r: float, alpha: float, a: float, b: float, ux: Array, Wx: NDArray[Any], *, hessian: bool
+) -> tuple[float, list[float], Array | None]:
+    """The BG/NBD terms that depend on the purchase count ``x`` alone, weighted by
+    ``Wx`` per distinct ``x`` (``ux``): their total, gradient and (upper triangle of the)
+    Hessian in ``(r, alpha, a, b)``.
+
+    They are ``log A1 A2 = log Gamma(r+x) - log Gamma(r) + r log alpha + log B(a, b+x) -
+    log B(a, b)`` (Fader, Hardie & Lee 2005, eq. 6 without the ``alpha + T`` power).
+    """
     rx_u = r + ux
-    # terms depending on x only, summed with their weights
     A12 = gammaln(rx_u) - gammaln(r) + r * np.log(alpha)
     A12 = A12 + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
     dA_r = digamma(rx_u) - digamma(r) + np.log(alpha)
     dA_alpha = r / alpha
     dA_a = digamma(a + b) - digamma(a + b + ux)
     dA_b = digamma(a + b) + digamma(b + ux) - digamma(b) - digamma(a + b + ux)
+    grad = [_dot(Wx, dA_r), Wx.sum() * dA_alpha, _dot(Wx, dA_a), _dot(Wx, dA_b)]
+    if not hessian:
+        return _dot(Wx, A12), grad, None
+    tg_ab = _trigamma(a + b) - _trigamma(a + b + ux)
+    h = np.zeros((4, 4))
+    h[0, 0] = _dot(Wx, _trigamma(rx_u) - _trigamma(r))
+    h[0, 1] = Wx.sum() / alpha
+    h[1, 1] = -Wx.sum() * r / alpha**2
+    h[2, 2] = _dot(Wx, tg_ab)
+    h[2, 3] = _dot(Wx, tg_ab)
+    h[3, 3] = _dot(Wx, tg_ab + _trigamma(b + ux) - _trigamma(b))
+    return _dot(Wx, A12), grad, h
+
+
+def _bgnbd_add_mixture(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: _Codes,
+    t_x: _Codes,
+    T: _Codes,
+    w: Array,
+    Wx: NDArray[Any],
+    start: tuple[float, list[float], Array | None],
+) -> tuple[float, Array, Array | None]:
+    """Add the per-row ``log(A3 + A4)`` terms to the count terms ``start``.
+
+    ``A3 = (alpha + T)^-(r+x)`` (still alive) and ``A4 = a / (b+x-1) (alpha + t_x)^-(r+x)``
+    (dropped out after the last purchase, only when ``x > 0``); their log-sum is
+    ``A3 + softplus(d)`` with ``d = log A4 - log A3``. With mixing weights ``w3 + w4 = 1``
+    the Hessian is ``w3 H(A3) + w4 H(A4) + w3 w4 d d'`` with ``d = grad A3 - grad A4``.
+    Sums are added onto ``start`` term by term, in a fixed order.
+    """
+    total, (g_r, g_alpha, g_a, g_b), h = start
+    ux, ix = x
+    ut, it = t_x
+    uT, iT = T
+    rx_u = r + ux
     pos_u = ux > 0
     bx1_u = np.where(pos_u, b + ux - 1.0, 1.0)
     inv_bx1_u = 1.0 / bx1_u
@@ -543,7 +599,7 @@ def _bgnbd_total(
     inv_1e = 1.0 / (1.0 + e)
     w4 = np.where(d >= 0.0, inv_1e, e * inv_1e)
     L = np.maximum(d, 0.0) + np.log1p(e) - rx * lT
-    total = _dot(Wx, A12) + _dot(L, w)
+    total = total + _dot(L, w)
 
     ww4 = w * w4
     inv_T = 1.0 / (alpha + uT)
@@ -551,26 +607,17 @@ def _bgnbd_total(
     iT_row = inv_T[iT]
     it_row = inv_t[it]
     # w3 = 1 - w4: the mixed terms are the A3 term plus w4 times the difference
-    g_r = _dot(Wx, dA_r) - _dot(w, lT) - _dot(ww4, dl)
+    g_r = g_r - _dot(w, lT) - _dot(ww4, dl)
     wrx = w * rx
     ww4rx = ww4 * rx
-    g_alpha = Wx.sum() * dA_alpha - _dot(wrx, iT_row) - _dot(ww4rx, it_row - iT_row)
+    g_alpha = g_alpha - _dot(wrx, iT_row) - _dot(ww4rx, it_row - iT_row)
     W4x = np.bincount(ix, weights=ww4, minlength=len(ux))
-    g_a = _dot(Wx, dA_a) + W4x.sum() / a
-    g_b = _dot(Wx, dA_b) - _dot(W4x, inv_bx1_u)
+    g_a = g_a + W4x.sum() / a
+    g_b = g_b - _dot(W4x, inv_bx1_u)
     grad = np.array([g_r, g_alpha, g_a, g_b])
-    if not hessian:
+    if h is None:
         return total, grad, None
 
-    # x-only terms
-    tg_ab = _trigamma(a + b) - _trigamma(a + b + ux)
-    h = np.zeros((4, 4))
-    h[0, 0] = _dot(Wx, _trigamma(rx_u) - _trigamma(r))
-    h[0, 1] = Wx.sum() / alpha
-    h[1, 1] = -Wx.sum() * r / alpha**2
-    h[2, 2] = _dot(Wx, tg_ab)
-    h[2, 3] = _dot(Wx, tg_ab)
-    h[3, 3] = _dot(Wx, tg_ab + _trigamma(b + ux) - _trigamma(b))
     # second derivatives of A3 and A4, mixed with w3 = 1 - w4 and w4
     h[0, 1] -= _dot(w, iT_row) + _dot(ww4, it_row - iT_row)
     h[1, 1] += _dot(wrx, iT_row**2) + _dot(ww4rx, it_row**2 - iT_row**2)

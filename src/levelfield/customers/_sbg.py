@@ -17,7 +17,8 @@ References
 from __future__ import annotations
 
 import warnings
-from typing import Self
+from dataclasses import dataclass
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -361,6 +362,35 @@ def fit_sbg_cohorts(
         spread in churn rates, one rate for all fits as well); NaN parameters for cohorts
         without both a cancellation and a renewal (their spread cannot be learned).
     """
+    t, c, labels, w = _cohort_inputs(periods, churned, cohort, weights)
+    counts = _CohortCounts.of(t, c, labels, w)
+    log_ab = _grid_start(counts)
+    log_ab, ll, G, H = _cohort_newton(log_ab, counts, tol, max_iter)
+    ok, k = counts.identified, len(counts.names)
+    converged = ok & (np.abs(G).max(axis=1) <= 1e-5 * np.maximum(counts.customers, 1.0))
+    theta = np.exp(log_ab)
+    var_a, var_b = _cohort_variances(theta, G, H)
+    nan = np.full(k, np.nan)
+    return pd.DataFrame(
+        {
+            "cohort": counts.names,
+            "customers": counts.customers,
+            "cancelled": counts.cancelled,
+            "alpha": np.where(ok, theta[:, 0], nan),
+            "beta": np.where(ok, theta[:, 1], nan),
+            "alpha_se": np.where(ok & (var_a > 0), np.sqrt(np.abs(var_a)), nan),
+            "beta_se": np.where(ok & (var_b > 0), np.sqrt(np.abs(var_b)), nan),
+            "log_likelihood": np.where(ok, ll, nan),
+            "converged": converged,
+            "boundary": ok & (np.abs(log_ab).max(axis=1) >= _COHORT_LOG_BOUND),
+        }
+    )
+
+
+def _cohort_inputs(
+    periods: ArrayLike, churned: ArrayLike, cohort: ArrayLike, weights: ArrayLike | None
+) -> tuple[Array, Array, NDArray[Any], Array]:
+    """Checked ``periods``, ``churned``, cohort labels and weights (one per customer)."""
     t = _as_array(periods, "periods")
     c = _as_array(churned, "churned")
     labels = np.asarray(cohort)
@@ -374,40 +404,90 @@ def fit_sbg_cohorts(
         raise DataError("churned must be 0/1 (False/True) per customer")
     if ((c == 1) & (t < 1)).any():
         raise DataError("a cancelled customer must have paid for at least one period")
-    codes, names = pd.factorize(labels, sort=True)
-    k = len(names)
-    tmax = int(t.max()) + 1
-    key = (codes.astype(np.int64) * tmax + t.astype(np.int64)) * 2 + c.astype(np.int64)
-    ukey, inverse = np.unique(key, return_inverse=True)
-    wc = np.asarray(np.bincount(inverse.ravel(), weights=w, minlength=len(ukey)), dtype=float)
-    cc = (ukey % 2).astype(float)
-    tc = ((ukey // 2) % tmax).astype(float)
-    coh = (ukey // 2 // tmax).astype(np.intp)
-    n_cust = np.bincount(coh, weights=wc, minlength=k)
-    n_churn = np.bincount(coh, weights=wc * cc, minlength=k)
-    renewed = np.where(cc == 1, tc >= 2, tc >= 1)
-    n_renew = np.bincount(coh, weights=wc * renewed, minlength=k)
-    ok = (n_churn > 0) & (n_renew > 0)
-    # start each cohort at the best point of a coarse grid (16 evaluations, all cohorts)
+    return t, c, labels, w
+
+
+@dataclass(frozen=True)
+class _CohortCounts:
+    """Customers counted per distinct (cohort, periods, churned) record.
+
+    ``cohort``, ``periods``, ``churned`` and ``weight`` have one entry per distinct
+    record; ``customers``, ``cancelled`` and ``identified`` one per cohort (in the order
+    of ``names``, sorted). A cohort is identified when it has both a cancellation and a
+    renewal: without both, the spread of churn rates cannot be learned.
+    """
+
+    names: NDArray[Any]
+    cohort: NDArray[np.intp]
+    periods: Array
+    churned: Array
+    weight: Array
+    customers: Array
+    cancelled: Array
+    identified: NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, t: Array, c: Array, labels: NDArray[Any], w: Array) -> _CohortCounts:
+        codes, names = pd.factorize(labels, sort=True)
+        k = len(names)
+        tmax = int(t.max()) + 1
+        key = (codes.astype(np.int64) * tmax + t.astype(np.int64)) * 2 + c.astype(np.int64)
+        ukey, inverse = np.unique(key, return_inverse=True)
+        wc = np.asarray(np.bincount(inverse.ravel(), weights=w, minlength=len(ukey)), dtype=float)
+        cc = (ukey % 2).astype(float)
+        tc = ((ukey // 2) % tmax).astype(float)
+        coh = (ukey // 2 // tmax).astype(np.intp)
+        n_cust = _per_cohort(coh, wc, k)
+        n_churn = _per_cohort(coh, wc * cc, k)
+        renewed = np.where(cc == 1, tc >= 2, tc >= 1)
+        n_renew = np.bincount(coh, weights=wc * renewed, minlength=k)
+        ok = (n_churn > 0) & (n_renew > 0)
+        return cls(np.asarray(names), coh, tc, cc, wc, n_cust, n_churn, ok)
+
+    def records(
+        self, rows: NDArray[np.bool_] | None = None
+    ) -> tuple[NDArray[np.intp], Array, Array, Array]:
+        """Cohort, periods, churned and weight of the records (of ``rows`` if given)."""
+        if rows is None:
+            return self.cohort, self.periods, self.churned, self.weight
+        return self.cohort[rows], self.periods[rows], self.churned[rows], self.weight[rows]
+
+
+def _grid_start(counts: _CohortCounts) -> Array:
+    """Each cohort's best point of a coarse grid in (log alpha, log beta) (16 evaluations,
+    each vectorized over all cohorts)."""
+    k = len(counts.names)
     grid = np.array([(u, v) for u in (-1.0, 0.0, 1.0, 2.0) for v in (-1.0, 0.0, 1.0, 2.0)])
     best = np.full(k, -np.inf)
     log_ab = np.zeros((k, 2))
-    for g in grid:  # 16 grid points, each vectorized over cohorts
+    for g in grid:
         cand = np.broadcast_to(g, (k, 2))
-        ll_g = _cohort_derivatives(cand, coh, tc, cc, wc, k, full=False)[0]
+        ll_g = _cohort_derivatives(cand, *counts.records(), k, full=False)[0]
         better = ll_g > best
         best = np.where(better, ll_g, best)
         log_ab = np.where(better[:, None], cand, log_ab)
-    ll, G, H = _cohort_derivatives(log_ab, coh, tc, cc, wc, k)
-    done = ~ok
-    for _ in range(max_iter):  # Newton iterations, each over the cohorts still moving
+    return log_ab
+
+
+def _cohort_newton(
+    log_ab: Array, counts: _CohortCounts, tol: float, max_iter: int
+) -> tuple[Array, Array, Array, Array]:
+    """Damped Newton with backtracking from ``log_ab``, each iteration over the cohorts
+    still moving; the optimum, its log-likelihood, gradient and Hessian per cohort.
+
+    A cohort stops when its gradient is below ``tol`` per customer, when alpha and beta
+    run off together (the no-spread boundary) or when backtracking cannot improve it.
+    """
+    n_cust, k = counts.customers, len(counts.names)
+    ll, G, H = _cohort_derivatives(log_ab, *counts.records(), k)
+    done = ~counts.identified
+    for _ in range(max_iter):
         done |= np.abs(G).max(axis=1) <= tol * np.maximum(n_cust, 1.0)
         # alpha, beta -> infinity at a fixed ratio: no spread in churn rates (boundary)
         done |= np.abs(log_ab).max(axis=1) >= _COHORT_LOG_BOUND
         if done.all():
             break
-        rows = ~done[coh]
-        sub = (coh[rows], tc[rows], cc[rows], wc[rows])
+        sub = counts.records(~done[counts.cohort])
         step = np.where(done[:, None], 0.0, _newton_steps(G, H))
         scale = np.where(done, 0.0, 1.0)
         for _ in range(40):  # backtracking, per cohort
@@ -425,26 +505,17 @@ def fit_sbg_cohorts(
         G = np.where(moving[:, None], G_n, G)
         H = np.where(moving[:, None, None], H_n, H)
         done |= stuck
-    converged = ok & (np.abs(G).max(axis=1) <= 1e-5 * np.maximum(n_cust, 1.0))
-    theta = np.exp(log_ab)
-    # covariance in (alpha, beta): inverse of -H in natural parameters at the optimum
+    return log_ab, ll, G, H
+
+
+def _cohort_variances(theta: Array, G: Array, H: Array) -> tuple[Array, Array]:
+    """Variances of alpha and beta per cohort: the diagonal of the inverse of -H in
+    natural parameters, from the gradient ``G`` and Hessian ``H`` in (log alpha,
+    log beta) at ``theta`` (NaN or negative where the matrix is singular or not
+    negative definite)."""
     Hn = (H - np.einsum("ki,ij->kij", G, np.eye(2))) / (theta[:, :, None] * theta[:, None, :])
     det = Hn[:, 0, 0] * Hn[:, 1, 1] - Hn[:, 0, 1] ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         var_a = -Hn[:, 1, 1] / det
         var_b = -Hn[:, 0, 0] / det
-    nan = np.full(k, np.nan)
-    return pd.DataFrame(
-        {
-            "cohort": names,
-            "customers": n_cust,
-            "cancelled": n_churn,
-            "alpha": np.where(ok, theta[:, 0], nan),
-            "beta": np.where(ok, theta[:, 1], nan),
-            "alpha_se": np.where(ok & (var_a > 0), np.sqrt(np.abs(var_a)), nan),
-            "beta_se": np.where(ok & (var_b > 0), np.sqrt(np.abs(var_b)), nan),
-            "log_likelihood": np.where(ok, ll, nan),
-            "converged": converged,
-            "boundary": ok & (np.abs(log_ab).max(axis=1) >= _COHORT_LOG_BOUND),
-        }
-    )
+    return var_a, var_b
