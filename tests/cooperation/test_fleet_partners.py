@@ -23,8 +23,8 @@ from levelfield.demo import demo_fleet
 from levelfield.errors import ConfigError, DataError
 
 runner = CliRunner()
-CAFE, BOOKS = "b000003", "b000001"  # coffee and bookshop, both in the east (seed 1)
-RIVALS = ("b000000", "b000008")  # two bike shops in the east
+CAFE, BOOKS = "b000022", "b000005"  # coffee and bookshop, both in the west (seed 1)
+RIVALS = ("b000008", "b000024")  # two bike shops in the south
 SHARE = 0.30
 TYPES = {
     "format": "category",
