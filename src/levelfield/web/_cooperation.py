@@ -104,13 +104,62 @@ async def _form(request: Request) -> FormData:
         raise HTTPException(400, f"the upload could not be read: {exc.message}") from None
 
 
-def cooperation_router(st: AppState, render: Render) -> APIRouter:
-    """The cooperation page of an organization."""
-    router = APIRouter(include_in_schema=False)
-    tenants = st.tenants
-    tmp_dir = tenants.data_dir / "tmp"
+async def _save_uploads(
+    form: FormData, pu: PageUser, header_token: str | None, paths: dict[str, Path], limit: int
+) -> dict[str, str]:
+    """Check the CSRF token, copy both uploads to ``paths``; their display names by kind.
 
-    def overview(m: Membership) -> dict[str, Any]:
+    The token comes from the ``x-csrf-token`` header, else the form's field (403
+    otherwise); a missing file is a 422, a file over ``limit`` bytes a 413.
+    """
+    token = header_token or form.get("csrf_token")
+    if not csrf_ok(pu.session, token if isinstance(token, str) else None):
+        raise HTTPException(403, "the form expired or did not come from this site; reload the page")
+    names = {}
+    for kind, label in _FILES.items():
+        upload = form.get(kind)
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise HTTPException(422, f"attach the {label} CSV as the '{kind}' field")
+        names[kind] = display_name(upload.filename)
+        paths[kind].parent.mkdir(parents=True, exist_ok=True)
+        await run_in_threadpool(_copy, upload, paths[kind], limit)
+    return names
+
+
+def _failure_message(exc: LevelfieldError, paths: dict[str, Path], names: dict[str, str]) -> str:
+    """The error for the page: the uploaded files' names instead of the temporary ones,
+    e-mail addresses and phone numbers masked."""
+    message = f"{type(exc).__name__}: {exc}"
+    for kind, path in paths.items():
+        message = message.replace(str(path), names[kind]).replace(path.name, names[kind])
+    return redact(message)
+
+
+def _evidence_pack(result: BuyingGroupResult, shas: list[tuple[str, str]], org: str) -> Response:
+    """The buying group's evidence pack as a download (sandboxed, never cached)."""
+    body = render_buying_pack(result, shas, title=f"{org}: buying group")
+    return Response(
+        body,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="buying-group-evidence.html"',
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "sandbox; " + PACK_CSP,
+        },
+    )
+
+
+class _CooperationPages:
+    """The cooperation page and the buying-group simulation of one app."""
+
+    def __init__(self, st: AppState, render: Render) -> None:
+        self.st = st
+        self.render = render
+        self.tmp_dir = st.tenants.data_dir / "tmp"
+
+    def overview(self, m: Membership) -> dict[str, Any]:
+        """What the workspace holds from the group (blocking: run it in a thread)."""
+        tenants = self.st.tenants
         with tenants.lock(m.org.org_id):
             ws = tenants.workspace(m.org)
             view = cooperation_view(ws)
@@ -122,71 +171,59 @@ def cooperation_router(st: AppState, render: Render) -> APIRouter:
         }
 
     async def page(
-        request: Request, pu: PageUser, m: Membership, code: int = 200, **extra: Any
+        self, request: Request, pu: PageUser, m: Membership, code: int = 200, **extra: Any
     ) -> Response:
-        ctx = await run_in_threadpool(overview, m)
+        """The page, with ``extra`` (a simulation or its error) over the overview."""
+        ctx = await run_in_threadpool(self.overview, m)
         ctx = {"sim": None, "sim_error": None} | ctx | extra
-        return render(
+        return self.render(
             request, "cooperation.html", code, user=pu.user, org=m.org, session=pu.session, **ctx
         )
 
-    @router.get("/orgs/{org_id}/cooperation")
     async def cooperation_page(
+        self,
         request: Request,
         pu: Annotated[PageUser, Depends(page_user)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        return await page(request, pu, m)
+        return await self.page(request, pu, m)
 
-    @router.post("/orgs/{org_id}/cooperation/buying-group")
     async def buying_group_run(
+        self,
         request: Request,
         pu: Annotated[PageUser, Depends(page_user)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
         form = await _form(request)
         stem = new_id()
-        paths = {k: tmp_dir / f"{stem}.{k}" for k in _FILES}
+        paths = {k: self.tmp_dir / f"{stem}.{k}" for k in _FILES}
+        settings = self.st.settings
         try:
-            token = request.headers.get("x-csrf-token") or form.get("csrf_token")
-            if not csrf_ok(pu.session, token if isinstance(token, str) else None):
-                raise HTTPException(
-                    403, "the form expired or did not come from this site; reload the page"
-                )
-            names = {}
-            for kind, label in _FILES.items():
-                upload = form.get(kind)
-                if not isinstance(upload, UploadFile) or not upload.filename:
-                    raise HTTPException(422, f"attach the {label} CSV as the '{kind}' field")
-                names[kind] = display_name(upload.filename)
-                tmp_dir.mkdir(parents=True, exist_ok=True)
-                await run_in_threadpool(_copy, upload, paths[kind], st.settings.max_upload_bytes)
+            names = await _save_uploads(
+                form, pu, request.headers.get("x-csrf-token"), paths, settings.max_upload_bytes
+            )
             try:
                 result, shas = await run_in_threadpool(
-                    _simulate, paths, names, st.settings.max_columns
+                    _simulate, paths, names, settings.max_columns
                 )
             except LevelfieldError as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                for kind, path in paths.items():
-                    message = message.replace(str(path), names[kind]).replace(
-                        path.name, names[kind]
-                    )
-                return await page(request, pu, m, 422, sim_error=redact(message))
+                message = _failure_message(exc, paths, names)
+                return await self.page(request, pu, m, 422, sim_error=message)
         finally:
             await form.close()
-            for leftover in tmp_dir.glob(f"{stem}.*"):
+            for leftover in self.tmp_dir.glob(f"{stem}.*"):
                 leftover.unlink(missing_ok=True)
         if form.get("action") == "pack":
-            body = render_buying_pack(result, shas, title=f"{m.org.name}: buying group")
-            return Response(
-                body,
-                media_type="text/html; charset=utf-8",
-                headers={
-                    "Content-Disposition": 'attachment; filename="buying-group-evidence.html"',
-                    "Cache-Control": "no-store",
-                    "Content-Security-Policy": "sandbox; " + PACK_CSP,
-                },
-            )
-        return await page(request, pu, m, sim=_sim_view(result, shas))
+            return _evidence_pack(result, shas, m.org.name)
+        return await self.page(request, pu, m, sim=_sim_view(result, shas))
 
+
+def cooperation_router(st: AppState, render: Render) -> APIRouter:
+    """The cooperation page of an organization."""
+    views = _CooperationPages(st, render)
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route("/orgs/{org_id}/cooperation", views.cooperation_page, methods=["GET"])
+    router.add_api_route(
+        "/orgs/{org_id}/cooperation/buying-group", views.buying_group_run, methods=["POST"]
+    )
     return router

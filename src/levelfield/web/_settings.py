@@ -46,14 +46,28 @@ def _field_id(key: str) -> str:
     return "s-" + key.replace(".", "-")
 
 
-def settings_router(st: AppState, render: Render) -> APIRouter:
-    """The settings page of an organization."""
-    router = APIRouter(include_in_schema=False)
-    tenants = st.tenants
+async def _setting_form(request: Request) -> tuple[str, str]:
+    """The form's setting key and value (400 for an unknown key or an overlong value)."""
+    form = await request.form(max_files=0, max_fields=10)
+    key, value = form.get("key"), form.get("value", "")
+    if not isinstance(key, str) or key not in SETTINGS:
+        raise HTTPException(400, "unknown setting; reload the settings page")
+    if not isinstance(value, str) or len(value) > 4000:
+        raise HTTPException(400, "the value is too long")
+    return key, value
 
-    def overview(m: Membership) -> dict[str, Any]:
-        with tenants.lock(m.org.org_id):
-            store = tenants.workspace(m.org).settings
+
+class _SettingsPages:
+    """The settings page of one app and the changes it posts."""
+
+    def __init__(self, st: AppState, render: Render) -> None:
+        self.tenants = st.tenants
+        self.render = render
+
+    def overview(self, m: Membership) -> dict[str, Any]:
+        """Every setting by area with its value and source, and the latest changes."""
+        with self.tenants.lock(m.org.org_id):
+            store = self.tenants.workspace(m.org).settings
             values, ledger = store.values(), store.ledger(30)
         rows = [
             {
@@ -75,15 +89,17 @@ def settings_router(st: AppState, render: Render) -> APIRouter:
         return {"areas": areas, "ledger": ledger}
 
     async def page(
+        self,
         request: Request,
         pu: PageUser,
         m: Membership,
         code: int = 200,
         **extra: Any,
     ) -> Response:
-        ctx = await run_in_threadpool(overview, m)
+        """The page, with ``extra`` (a rejected value and why) over the defaults."""
+        ctx = await run_in_threadpool(self.overview, m)
         extra = {"error": None, "error_key": None, "typed": None, **extra}
-        return render(
+        return self.render(
             request,
             "settings.html",
             code,
@@ -95,59 +111,60 @@ def settings_router(st: AppState, render: Render) -> APIRouter:
             **extra,
         )
 
-    @router.get("/orgs/{org_id}/settings")
     async def settings_page(
+        self,
         request: Request,
         pu: Annotated[PageUser, Depends(page_user)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        return await page(request, pu, m)
+        return await self.page(request, pu, m)
 
-    async def _form(request: Request) -> tuple[str, str]:
-        form = await request.form(max_files=0, max_fields=10)
-        key, value = form.get("key"), form.get("value", "")
-        if not isinstance(key, str) or key not in SETTINGS:
-            raise HTTPException(400, "unknown setting; reload the settings page")
-        if not isinstance(value, str) or len(value) > 4000:
-            raise HTTPException(400, "the value is too long")
-        return key, value
-
-    def change(m: Membership, who: str, key: str, value: str | None) -> None:
-        with tenants.lock(m.org.org_id):
-            store = tenants.workspace(m.org).settings
+    def change(self, m: Membership, who: str, key: str, value: str | None) -> None:
+        """Set ``key`` to ``value`` (forget it when None), logged as done by ``who``."""
+        with self.tenants.lock(m.org.org_id):
+            store = self.tenants.workspace(m.org).settings
             if value is None:
                 store.reset(key, by=who)
             else:
                 store.set(key, value, by=who)
 
     async def apply(
-        request: Request, pu: PageUser, m: Membership, key: str, value: str | None
+        self, request: Request, pu: PageUser, m: Membership, key: str, value: str | None
     ) -> Response:
+        """Change a setting, then back to the page at it (422 with the reason if refused)."""
         try:
-            await run_in_threadpool(change, m, f"web:{pu.user.email}", key, value)
+            await run_in_threadpool(self.change, m, f"web:{pu.user.email}", key, value)
         except ConfigError as exc:
-            return await page(request, pu, m, 422, error_key=key, error=str(exc), typed=value)
+            return await self.page(request, pu, m, 422, error_key=key, error=str(exc), typed=value)
         url = f"/orgs/{m.org.org_id}/settings?changed={quote(key)}#{_field_id(key)}"
         return RedirectResponse(url, status_code=303)
 
-    @router.post("/orgs/{org_id}/settings")
     async def settings_set(
+        self,
         request: Request,
         pu: Annotated[PageUser, Depends(require_csrf)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        key, value = await _form(request)
-        return await apply(request, pu, m, key, value)
+        key, value = await _setting_form(request)
+        return await self.apply(request, pu, m, key, value)
 
-    @router.post("/orgs/{org_id}/settings/reset")
     async def settings_reset(
+        self,
         request: Request,
         pu: Annotated[PageUser, Depends(require_csrf)],
         m: Annotated[Membership, Depends(page_member)],
     ) -> Response:
-        key, _ = await _form(request)
-        return await apply(request, pu, m, key, None)
+        key, _ = await _setting_form(request)
+        return await self.apply(request, pu, m, key, None)
 
+
+def settings_router(st: AppState, render: Render) -> APIRouter:
+    """The settings page of an organization."""
+    views = _SettingsPages(st, render)
+    router = APIRouter(include_in_schema=False)
+    router.add_api_route("/orgs/{org_id}/settings", views.settings_page, methods=["GET"])
+    router.add_api_route("/orgs/{org_id}/settings", views.settings_set, methods=["POST"])
+    router.add_api_route("/orgs/{org_id}/settings/reset", views.settings_reset, methods=["POST"])
     return router
 
 
