@@ -173,3 +173,19 @@ def test_cli_analyze_customers_states_the_test_and_the_effects(tmp_path: Path) -
     assert out.exit_code == 0 and "likelihood-ratio test gives" not in out.output
     bad = runner.invoke(app, ["set", "customers.covariates", "age", "-w", str(path)])
     assert bad.exit_code == 1 and "ConfigError" in bad.output and "first_order_value" in bad.output
+
+
+def test_a_boundary_fit_with_a_huge_standard_error_gives_no_interval_not_an_overflow() -> None:
+    """Seed-7 demo, pareto_nbd by day: a coefficient's standard error in the hundreds
+    made ``math.exp`` raise OverflowError and the whole analysis fail."""
+    from levelfield.customers._covariate_effects import _effect_text, _log_row
+
+    table = pd.DataFrame(
+        {"estimate": [0.4], "std_error": [900.0], "p_value": [0.99]},
+        index=["purchase:channel=online"],
+    )
+    row = _log_row(table, "purchase:channel=online", "channel=online", "purchase", 1.96)
+    assert row["multiplier"] == pytest.approx(math.exp(0.4))
+    assert row["upper"] == math.inf and row["lower"] == 0.0
+    text = _effect_text(pd.Series(row))
+    assert "cannot pin down an interval" in text and "inf" not in text

@@ -183,7 +183,11 @@ _NOUNS = {
 
 def _effect_text(row: Any) -> str:
     m, lo, hi = float(row.multiplier), float(row.lower), float(row.upper)
-    ci = f"95 % interval {lo:.2f} to {hi:.2f}" if math.isfinite(lo) else "no interval"
+    ci = (
+        f"95 % interval {lo:.2f} to {hi:.2f}"
+        if math.isfinite(lo) and math.isfinite(hi)
+        else "the data cannot pin down an interval"
+    )
     tail = f"({ci}; {_p_text(float(row.p_value))})."
     what = _WORDS[str(row.process)]
     if row.covariate == "first_order_value":
@@ -228,10 +232,16 @@ def _log_row(table: pd.DataFrame, key: str, name: str, process: str, z: float) -
         "coefficient": g,
         "std_error": se,
         "p_value": p,
-        "multiplier": math.exp(g),
-        "lower": math.exp(g - z * se),
-        "upper": math.exp(g + z * se),
+        "multiplier": _exp(g),
+        "lower": _exp(g - z * se),
+        "upper": _exp(g + z * se),
     }
+
+
+def _exp(x: float) -> float:
+    """``exp(x)``, infinite instead of an ``OverflowError`` when ``x`` is past the float
+    range (a near-boundary fit can have a standard error in the hundreds)."""
+    return math.exp(x) if x < 709.0 else (math.nan if math.isnan(x) else math.inf)
 
 
 def _bgnbd_dropout_row(model: BetaGeoCovariateModel, name: str, z: float) -> dict[str, Any]:
@@ -264,9 +274,9 @@ def _bgnbd_dropout_row(model: BetaGeoCovariateModel, name: str, z: float) -> dic
         "coefficient": lr,
         "std_error": se,
         "p_value": p,
-        "multiplier": math.exp(lr),
-        "lower": math.exp(lr - z * se),
-        "upper": math.exp(lr + z * se),
+        "multiplier": _exp(lr),
+        "lower": _exp(lr - z * se),
+        "upper": _exp(lr + z * se),
     }
 
 
