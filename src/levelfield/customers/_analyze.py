@@ -7,7 +7,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -845,55 +845,151 @@ def _run(
     subs, discrete = _family_models(ws, family, currency, notes)
     if summ.n_customers < 30:
         notes.append(f"only {summ.n_customers} customers: model figures are rough")
-    unit_days = 7.0 if time_unit == "week" else 1.0
     con = ws.cursor()
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW _lf_cust_tx AS "
             f"SELECT * FROM ({workspace_purchases_sql(currency)}) WHERE amount > 0"
         )
-        progress("holdout check and model choice", 0.1)
-        choice, validation = _choose_model(ws, con, holdout, summ, model, time_unit, notes)
-        progress("fitting the purchase model", 0.3)
-        count_model = _fit_count(choice.chosen, summ, notes)
-        quality = assess_fit(
-            count_model, choice.label, summ.frequency, summ.T, unit_days, horizon_months
+        fitted = _fit_models(
+            ws,
+            con,
+            summ,
+            model=model,
+            holdout=holdout,
+            horizon_months=horizon_months,
+            margin=margin,
+            annual_discount_rate=annual_discount_rate,
+            notes=notes,
+            progress=progress,
         )
-        progress("fitting the spend model", 0.4)
-        spend_model, spend = spend_per_purchase(summ, notes)
-        if margin is None:
-            margin_v, margin_source = _margin(con)
-        else:
-            margin_v, margin_source = float(margin), f"margin {margin:.0%} as given"
-        progress("predicting value", 0.45)
-        value = _Valuation(
-            count_model, spend_model, quality, summ, spend, margin_v, annual_discount_rate
+        tables = _customer_tables(
+            ws, con, fitted, discrete, covariates, risk_threshold, seed, currency, notes, progress
         )
-        cust = value.table()
-        progress("covariates", 0.5)
-        cov_effects = _with_covariates(ws, value, cust, choice.chosen, covariates, currency, notes)
-        if discrete is not None:
-            cust = cust.join(_weekly_table(*discrete), how="left")
-            _bgbb_values(discrete[0], discrete[1], value, cust)
-        risk = value.risk(cust, risk_threshold)
-        progress("segments", 0.55)
-        segs, cl = _segments(con, cust, summ, currency, seed, risk["clv_total"])
-        progress("cohorts", 0.65)
-        cohorts = monthly_cohorts(con, "_lf_cust_tx", summ.observation_end)
-        progress("scorecard", 0.9)
-        nps = _nps(con)
-        acquisition = _acquisition(con, cust, margin_v, currency)
     finally:
         con.close()
-    if not value.intervals:
+    if not fitted.value.intervals:
         notes.append("no per-customer intervals: the parameters' covariance is unavailable")
-    grid = np.linspace(0.0, 52.0 * 7.0 / unit_days, 53)
+    result = _customers_result(
+        fitted, tables, currency, float(annual_discount_rate), family, subs, discrete, notes
+    )
+    ws.record_run("customers", params, result.summary(), started, settings=settings)
+    progress("done", 1.0)
+    return result
+
+
+class _Fitted(NamedTuple):
+    """The chosen purchase model with its holdout check, fitted with the spend model."""
+
+    choice: ModelChoice
+    validation: HoldoutValidation | None
+    value: _Valuation
+    margin_source: str
+
+
+class _Tables(NamedTuple):
+    """What the fitted models say about the customers, their segments and cohorts."""
+
+    customers: pd.DataFrame
+    covariates: CovariateEffects | None
+    risk: dict[str, Any]
+    segments: pd.DataFrame
+    clusters: pd.DataFrame
+    cohorts: Cohorts
+    nps: NPS | None
+    acquisition: pd.DataFrame | None
+
+
+def _fit_models(
+    ws: Workspace,
+    con: Any,
+    summ: CustomerSummary,
+    *,
+    model: Literal["auto", "bgnbd", "pareto_nbd"],
+    holdout: Literal["auto"] | str | dt.date | None,
+    horizon_months: int,
+    margin: float | None,
+    annual_discount_rate: float,
+    notes: list[str],
+    progress: ProgressCallback,
+) -> _Fitted:
+    """Choose the purchase model on the holdout period, fit it and the spend model, and
+    find the margin (given, or from product costs); notes are appended to ``notes``."""
+    progress("holdout check and model choice", 0.1)
+    choice, validation = _choose_model(ws, con, holdout, summ, model, summ.time_unit, notes)
+    progress("fitting the purchase model", 0.3)
+    count_model = _fit_count(choice.chosen, summ, notes)
+    unit_days = 7.0 if summ.time_unit == "week" else 1.0
+    quality = assess_fit(
+        count_model, choice.label, summ.frequency, summ.T, unit_days, horizon_months
+    )
+    progress("fitting the spend model", 0.4)
+    spend_model, spend = spend_per_purchase(summ, notes)
+    if margin is None:
+        margin_v, margin_source = _margin(con)
+    else:
+        margin_v, margin_source = float(margin), f"margin {margin:.0%} as given"
+    value = _Valuation(
+        count_model, spend_model, quality, summ, spend, margin_v, annual_discount_rate
+    )
+    return _Fitted(choice, validation, value, margin_source)
+
+
+def _customer_tables(
+    ws: Workspace,
+    con: Any,
+    fitted: _Fitted,
+    discrete: tuple[Any, pd.DataFrame] | None,
+    covariates: list[str] | tuple[str, ...],
+    risk_threshold: float,
+    seed: int,
+    currency: str,
+    notes: list[str],
+    progress: ProgressCallback,
+) -> _Tables:
+    """Per-customer predictions (with covariates and the weekly BG/BB when fitted), value
+    at risk, segments, cohorts, NPS and value per acquisition cost."""
+    value = fitted.value
+    progress("predicting value", 0.45)
+    cust = value.table()
+    progress("covariates", 0.5)
+    cov_effects = _with_covariates(
+        ws, value, cust, fitted.choice.chosen, covariates, currency, notes
+    )
+    if discrete is not None:
+        cust = cust.join(_weekly_table(*discrete), how="left")
+        _bgbb_values(discrete[0], discrete[1], value, cust)
+    risk = value.risk(cust, risk_threshold)
+    progress("segments", 0.55)
+    segs, cl = _segments(con, cust, value.summ, currency, seed, risk["clv_total"])
+    progress("cohorts", 0.65)
+    cohorts = monthly_cohorts(con, "_lf_cust_tx", value.summ.observation_end)
+    progress("scorecard", 0.9)
+    nps = _nps(con)
+    acquisition = _acquisition(con, cust, value.margin, currency)
+    return _Tables(cust, cov_effects, risk, segs, cl, cohorts, nps, acquisition)
+
+
+def _customers_result(
+    fitted: _Fitted,
+    tables: _Tables,
+    currency: str,
+    annual_discount_rate: float,
+    family: FamilyChoice,
+    subs: SubscriptionsResult | None,
+    discrete: tuple[Any, pd.DataFrame] | None,
+    notes: list[str],
+) -> CustomersResult:
+    """The result of the analysis from its stages."""
+    value, choice, risk = fitted.value, fitted.choice, tables.risk
+    summ, count_model, spend_model = value.summ, value.model, value.spend_model
+    grid = np.linspace(0.0, 52.0 * 7.0 / value.unit_days, 53)
     curve = pd.DataFrame(
         {"t": grid, "expected_repeat_purchases": count_model.expected_purchases(grid)}
     )
-    result = CustomersResult(
+    return CustomersResult(
         currency=currency,
-        time_unit=time_unit,
+        time_unit=summ.time_unit,
         observation_end=summ.observation_end,
         model_name=choice.label,
         params=dict(count_model.params_),
@@ -903,18 +999,18 @@ def _run(
         frequency_spend_correlation=(
             spend_model.frequency_spend_correlation_ if spend_model else None
         ),
-        customers=cust,
-        horizon_months=quality.horizon_months,
-        annual_discount_rate=float(annual_discount_rate),
-        margin=margin_v,
-        margin_source=margin_source,
+        customers=tables.customers,
+        horizon_months=value.quality.horizon_months,
+        annual_discount_rate=annual_discount_rate,
+        margin=value.margin,
+        margin_source=fitted.margin_source,
         monthly_retention=value.monthly_retention(),
         monthly_retention_interval=value.monthly_retention_interval(),
         monthly_retention_method=(
             f"model-based ({choice.label}): expected share of customers alive now still "
             "alive one month later"
         ),
-        monthly_active_retention=cohorts.monthly_active_retention,
+        monthly_active_retention=tables.cohorts.monthly_active_retention,
         repeat_rate=float((summ.frequency > 0).mean()),
         top20_value_share=risk["top20"],
         clv_total=risk["clv_total"],
@@ -923,26 +1019,23 @@ def _run(
         n_at_risk=risk["n_at_risk"],
         churn_leak_share=risk["churn_leak_share"],
         churn_leak_customers=risk["churn_leak_customers"],
-        cohorts=cohorts,
-        segments=segs,
-        clusters=cl,
+        cohorts=tables.cohorts,
+        segments=tables.segments,
+        clusters=tables.clusters,
         population_curve=curve,
-        fit_quality=quality,
+        fit_quality=value.quality,
         model_choice=choice,
-        validation=validation,
-        nps=nps,
-        acquisition=acquisition,
+        validation=fitted.validation,
+        nps=tables.nps,
+        acquisition=tables.acquisition,
         n_guest_orders=summ.n_guest_orders,
         n_refund_only_customers=summ.n_refund_only_customers,
         notes=tuple(notes),
         family=family,
         subscriptions=subs,
         discrete_params=dict(discrete[0].params_) if discrete is not None else None,
-        covariates=cov_effects,
+        covariates=tables.covariates,
     )
-    ws.record_run("customers", params, result.summary(), started, settings=settings)
-    progress("done", 1.0)
-    return result
 
 
 def _subscribers_only(
