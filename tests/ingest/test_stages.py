@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
 import pytest
 
 from levelfield.errors import ConfigError, RejectThresholdError, SchemaError, UnknownLayoutError
 from levelfield.ingest._competitors import split_shared_name
-from levelfield.ingest._dates import _classify_shapes, choose_date_order
+from levelfield.ingest._dates import _classify_shapes, choose_date_order, plan_dates
 from levelfield.ingest._import import (
     _check_options,
     _check_reject_rate,
@@ -14,7 +18,17 @@ from levelfield.ingest._import import (
     _order_plan,
     _Tally,
 )
-from levelfield.ingest._orders import _parse_notes, default_currency_of
+from levelfield.ingest._orders import (
+    _MONEY_FIELDS,
+    PV,
+    ST,
+    OrderOptions,
+    _create_pv,
+    _parse_notes,
+    _RowParsing,
+    _stage_fields,
+    default_currency_of,
+)
 from levelfield.ingest._profiles import ORDER_PROFILES
 from levelfield.ingest._tables import TABLE_SPECS, _table_checks
 
@@ -168,3 +182,46 @@ def test_split_shared_name_by_telling_attribute_merge_or_number() -> None:
     renames, kept, merged = split_shared_name("b", "B", [4, 6], differ, ["state", "x"])
     assert renames == [("b-1", "B (1)", 4), ("b-2", "B (2)", 6)]
     assert kept == "B (rows 4, 6, numbered)"
+
+
+# --- parsing staged order rows ---------------------------------------------------
+
+
+def _parsed_rows(opts: OrderOptions, prefix: str) -> list[tuple[object, ...]]:
+    """Three staged rows (a good one, a bad amount, a bad date) parsed by ``_create_pv``."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE raw AS SELECT * FROM (VALUES (1, '1001', '2024-03-01 10:00', '12,50'), "
+        "(2, '1002', '2024-03-02', 'abc'), (3, '1003', 'soon', '3,00')) t(_row, id, d, amt)"
+    )
+    has, _, _ = _stage_fields(con, {"order_id": "id", "ordered_at": "d", "gross": "amt"}, "raw")
+    plan = plan_dates(
+        con, ST, "ordered_at", name="f.csv", label="Date", dayfirst=None, date_format=None
+    )
+    parsing = _RowParsing(
+        has=has,
+        labels={"order_id": "Id", "ordered_at": "Date", "gross": "Total"},
+        opts=opts,
+        dc_by={f: f == "gross" for f in (*_MONEY_FIELDS, "quantity")},
+        plan_sql=plan.sql("ordered_at", "_dshape", None),
+        zone=None,
+        gross_from="gross",
+        prefix=prefix,
+    )
+    _create_pv(con, parsing)
+    return con.execute(f"SELECT key, nkey, ts, gross, err FROM {PV} ORDER BY _row").fetchall()
+
+
+def test_create_pv_parses_rows_as_the_bundle_says() -> None:
+    good, bad_amount, bad_date = _parsed_rows(OrderOptions(), "shop:")
+    assert good == ("shop:1001", "1001", dt.datetime(2024, 3, 1, 10), Decimal("12.5"), None)
+    assert bad_amount[3] is None
+    assert bad_amount[4] == {"col": "Total", "val": "abc", "reason": "not a number"}
+    assert bad_date[2] is None and bad_date[3] == Decimal("3")
+    assert bad_date[4]["col"] == "Date" and "--date-format" in bad_date[4]["reason"]
+
+
+def test_create_pv_without_prefix_and_with_a_date_format() -> None:
+    rows = _parsed_rows(OrderOptions(date_format="%Y-%m-%d"), "")
+    assert [r[0] for r in rows] == ["1001", "1002", "1003"]
+    assert rows[2][4]["reason"] == "not a date in the format %Y-%m-%d"

@@ -547,19 +547,44 @@ def _line_types(con: duckdb.DuckDBPyConnection, has: set[str], source: str) -> t
     return source + " LEFT JOIN _lf_ltype ON _lt_p = product", "coalesce(_lt, 'merchandise')"
 
 
-def _create_pv(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    has: set[str],
-    labels: Mapping[str, str],
-    opts: OrderOptions,
-    dc_by: Mapping[str, bool],
-    plan_sql: str,
-    zone: str | None,
-    gross_from: str,
-    prefix: str,
-) -> None:
+@dataclass(frozen=True)
+class _RowParsing:
+    """How one file's staged rows are parsed into :data:`PV` (decided before parsing).
+
+    Attributes
+    ----------
+    has
+        Order fields the file provides.
+    labels
+        Order field -> column name as the user sees it (for reject messages).
+    opts
+        The user's choices that override detection.
+    dc_by
+        Whether each amount field is written with a decimal comma.
+    plan_sql
+        SQL parsing ``ordered_at`` in the chosen date order (:func:`plan_dates`).
+    zone
+        SQL of the row's IANA time zone, None when the file has no time-zone column.
+    gross_from
+        Where an order's gross comes from (the profile's rule: ``lines``, ``gross``, ...).
+    prefix
+        Prefix of the workspace key of the file's order ids (:func:`key_prefix`).
+    """
+
+    has: set[str]
+    labels: Mapping[str, str]
+    opts: OrderOptions
+    dc_by: Mapping[str, bool]
+    plan_sql: str
+    zone: str | None
+    gross_from: str
+    prefix: str
+
+
+def _create_pv(con: duckdb.DuckDBPyConnection, parsing: _RowParsing) -> None:
     """Parse every staged row into :data:`PV` with its first failing check (``err``)."""
+    has, labels, dc_by, zone = parsing.has, parsing.labels, parsing.dc_by, parsing.zone
+    gross_from, prefix = parsing.gross_from, parsing.prefix
 
     def col(f: str) -> str:
         return f if f in has else "NULL"
@@ -571,14 +596,15 @@ def _create_pv(
     parsed = [
         "*",
         f"{_ID_NORM.format(x='order_id')} AS v_key",
-        f"{plan_sql} AS v_ts",
+        f"{parsing.plan_sql} AS v_ts",
     ] + [f"{money(f)} AS v_{f}" for f in numeric]
     if zone is not None:
         parsed.append(f"{zone} AS v_zone")
     money_present = [f for f in _MONEY_FIELDS if f in has] + (
         ["quantity"] if "quantity" in has else []
     )
-    err = _error_sql(_row_checks(has, money_present, dc_by, gross_from, opts, zone), labels)
+    checks = _row_checks(has, money_present, dc_by, gross_from, parsing.opts, zone)
+    err = _error_sql(checks, labels)
     source = f"(SELECT {', '.join(parsed)} FROM {ST}" + (
         " WHERE skip IS NULL)" if "skip" in has else ")"
     )
@@ -1022,37 +1048,21 @@ def _amount_conventions(
 
 def _build_orders(
     con: duckdb.DuckDBPyConnection,
+    parsing: _RowParsing,
     *,
-    has: set[str],
-    labels: Mapping[str, str],
-    opts: OrderOptions,
-    dc_by: Mapping[str, bool],
-    plan_sql: str,
-    zone: str | None,
-    prefix: str,
     chan: str,
-    gross_from: str,
     amounts: str,
     currency_default: str,
 ) -> bool:
     """Parsed rows (:data:`PV`), rejects (:data:`BAD`), orders (:data:`ORD`) and, when the
     file has line amounts and quantities, lines (:data:`LIN`). Returns whether it has lines.
     """
-    _create_pv(
-        con,
-        has=has,
-        labels=labels,
-        opts=opts,
-        dc_by=dc_by,
-        plan_sql=plan_sql,
-        zone=zone,
-        gross_from=gross_from,
-        prefix=prefix,
-    )
+    has, gross_from = parsing.has, parsing.gross_from
+    _create_pv(con, parsing)
     keymap = "source_id" in has
     if keymap:
-        _create_keymap(con, prefix)
-    _create_bad(con, gross_from, chan, labels, keymap)
+        _create_keymap(con, parsing.prefix)
+    _create_bad(con, gross_from, chan, parsing.labels, keymap)
     _create_ord(con, has, gross_from, amounts, chan, currency_default)
     if keymap:
         _remap_keys(con, ORD, refund_of=True)
@@ -1108,17 +1118,20 @@ def prepare_orders(
     )
     zone = _zone_sql() if "time_zone" in has else None
     prefix = key_prefix(profile, opts.store, "source_id" in has)
-    has_lines = _build_orders(
-        con,
+    parsing = _RowParsing(
         has=has,
         labels=labels,
         opts=opts,
         dc_by=dc_by,
         plan_sql=plan.sql("ordered_at", "_dshape", zone),
         zone=zone,
-        prefix=prefix,
-        chan=lit(opts.channel or default_channel),
         gross_from=gross_from,
+        prefix=prefix,
+    )
+    has_lines = _build_orders(
+        con,
+        parsing,
+        chan=lit(opts.channel or default_channel),
         amounts=amounts,
         currency_default=currency_default,
     )
