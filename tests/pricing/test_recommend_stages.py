@@ -9,7 +9,19 @@ import pytest
 
 from levelfield.errors import ConfigError, InsufficientDataError
 from levelfield.pricing._panel import _channel_filter, _check_shares, _line_counts, _panel_sql
-from levelfield.pricing._recommend import _keep_current, _product_inputs, _targets
+from levelfield.pricing._recommend import (
+    Guardrails,
+    _channel_table,
+    _Channels,
+    _conflict_masks,
+    _keep_current,
+    _Limits,
+    _nearest_allowed,
+    _product_inputs,
+    _reference_columns,
+    _segment_table,
+    _targets,
+)
 
 
 def test_targets_lerner_price_for_elastic_ceiling_for_inelastic() -> None:
@@ -123,3 +135,106 @@ def test_panel_sql_fills_weeks_carries_prices_and_marks_promotions() -> None:
     assert tea["price_source"] == "modal_selling_price" and tea["posted_price"] == 4.0
     stricter = con.execute(_panel_sql("SELECT * FROM l", "channel"), [0.02, 0.7]).df()
     assert not stricter["promo"].any()
+
+
+# Stages below were found untested by a mutation run (mutmut, seed 17, 2026-12-04): a
+# mutant of each survived every test. Each test here fails on that mutant.
+
+
+def test_nearest_allowed_takes_a_price_exactly_on_the_lower_bound() -> None:
+    # candidates 9.99 and 10.00; only 10.00 is inside [10, 12]
+    got = _nearest_allowed(np.array([9.994]), np.array([10.0]), np.array([12.0]), None)
+    assert list(got) == [10.0]
+    got = _nearest_allowed(np.array([12.006]), np.array([10.0]), np.array([12.0]), None)
+    assert list(got) == [12.0]
+    got = _nearest_allowed(np.array([11.0]), np.array([11.5]), np.array([11.2]), None)
+    assert np.isnan(got).all()  # nothing allowed in an empty interval
+
+
+def test_conflict_masks_name_the_rule_that_set_each_bound() -> None:
+    # lower-bound codes: max_step 0, floor 1, min_margin 2, parity 3;
+    # upper-bound codes: max_step 0, ceiling 1, parity 2
+    lo_idx = np.array([0, 1, 2, 3, 3])
+    hi_idx = np.array([0, 1, 1, 2, 1])
+    empty = np.array([True, True, True, True, False])
+    no = np.zeros(5, dtype=bool)
+    m = _conflict_masks(lo_idx, hi_idx, empty, no, no)
+    assert list(m["max_step"]) == [True, False, False, False, False]
+    assert list(m["floor"]) == [False, True, False, False, False]
+    assert list(m["ceiling"]) == [False, True, True, False, False]
+    assert list(m["min_margin"]) == [False, False, True, False, False]
+    assert list(m["channel_parity"]) == [False, False, False, True, False]
+    assert not m["price_ending"].any()
+
+
+def _one_channel(lo: float, hi: float) -> _Channels:
+    return _Channels(
+        sku=np.array(["A"]),
+        channel=np.array(["wholesale"]),
+        row=np.array([0], dtype=np.intp),
+        p0=np.array([10.0]),
+        retail=np.array([False]),
+        lo=np.array([lo]),
+        hi=np.array([hi]),
+        lo_idx=np.array([1], dtype=np.intp),
+        hi_idx=np.array([1], dtype=np.intp),
+    )
+
+
+def test_channel_table_withholds_a_channel_whose_own_bounds_conflict() -> None:
+    g = Guardrails()
+    p0, price, why = np.array([10.0]), np.array([10.5]), np.array([""])
+    table, _ = _channel_table(_one_channel(12.0, 11.0), g, p0, price, why)
+    assert np.isnan(table["recommended_price"]).all()
+    assert table["reason"].iloc[0].split(";")[:3] == ["withheld", "floor", "ceiling"]
+    table, _ = _channel_table(_one_channel(9.0, 11.0), g, p0, price, why)
+    assert list(table["recommended_price"]) == [10.5]  # the product's move, kept
+    assert "withheld" not in table["reason"].iloc[0]
+
+
+def _limits(floor: list[float], margin: list[float]) -> _Limits:
+    full = np.full(len(floor), np.inf)
+    return _Limits(
+        step_lo=-full,
+        step_hi=full,
+        floor=np.array(floor),
+        ceiling=full,
+        margin=np.array(margin),
+        rival_binds=np.zeros(len(floor), dtype=bool),
+    )
+
+
+def test_segment_discounts_round_down_to_the_cent_and_stop_at_the_floor() -> None:
+    g = Guardrails(allow_segment_discounts=True, segment_discounts={"loyal": 0.1, "staff": 0.3})
+    sku, p0 = np.array(["A", "B"]), np.array([10.0, 20.0])
+    price = np.array([10.0, 19.99])
+    lim = _limits(floor=[8.0, -np.inf], margin=[-np.inf, 15.0])
+    table = _segment_table(g, sku, p0, price, lim)
+    assert table is not None and table.index.equals(pd.RangeIndex(4))
+    loyal = table.loc[table["segment"] == "loyal"]
+    assert list(loyal["recommended_price"]) == [9.0, 17.99]  # 19.99 * 0.9 = 17.991
+    assert list(loyal["reason"]) == ["segment_discount", "segment_discount"]
+    staff = table.loc[table["segment"] == "staff"]
+    assert list(staff["recommended_price"]) == [8.0, 15.0]  # 7.00 and 13.99 wanted
+    assert list(staff["reason"]) == ["segment_discount;floor", "segment_discount;min_margin"]
+    off = _segment_table(Guardrails(), sku, p0, price, lim)
+    assert off is None
+
+
+def test_reference_columns_align_the_rivals_prices_to_the_products() -> None:
+    ref = pd.DataFrame(
+        {
+            "sku": ["B", "A"],
+            "rivals": [3, 1],
+            "rival_low": [8.0, 4.5],
+            "rival_reference": [9.0, 5.0],
+            "rival_high": [11.0, 5.5],
+            "rivals_as_of": ["2026-11-01", "2026-10-01"],
+        }
+    )
+    out = _reference_columns(np.array(["A", "B", "C"]), ref)
+    assert list(out["rivals"]) == [1, 3, 0]
+    assert out["rival_high"][:2].tolist() == [5.5, 11.0] and np.isnan(out["rival_high"][2])
+    assert str(out["rivals_as_of"][1])[:10] == "2026-11-01"
+    none = _reference_columns(np.array(["A"]), None)
+    assert list(none["rivals"]) == [0] and np.isnan(none["rival_reference"]).all()
