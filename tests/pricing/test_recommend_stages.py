@@ -21,6 +21,7 @@ from levelfield.pricing._recommend import (
     _reference_columns,
     _segment_table,
     _targets,
+    recommend_prices,
 )
 
 
@@ -238,3 +239,25 @@ def test_reference_columns_align_the_rivals_prices_to_the_products() -> None:
     assert str(out["rivals_as_of"][1])[:10] == "2026-11-01"
     none = _reference_columns(np.array(["A"]), None)
     assert list(none["rivals"]) == [0] and np.isnan(none["rival_reference"]).all()
+
+
+def test_a_floor_at_todays_price_never_sends_a_lower_target_up() -> None:
+    """Found by the guardrail property test (hypothesis): today 17.04 with a floor of
+    17.04 and a Lerner target of 0 (cost 0) was recommended 17.49, the nearest allowed
+    ending above, against the target; no allowed price lies between, so it is withheld."""
+    prod = pd.DataFrame(
+        {
+            "sku": ["S0"],
+            "current_price": [17.04],
+            "unit_cost": [0.0],
+            "elasticity": [-3.67],
+            "se": [0.16],
+            "baseline_units": [1.5],
+        }
+    )
+    g = Guardrails(floor={"S0": 17.04}, price_endings=(".49", ".95"))
+    recs, _ = recommend_prices(prod, g)
+    r = recs.iloc[0]
+    assert r["target_price"] < 17.04
+    assert np.isnan(r["recommended_price"]) and bool(r["withheld"])
+    assert r["reasons"].split(";")[0] == "withheld" and "price_ending" in r["reasons"]

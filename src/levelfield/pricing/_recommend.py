@@ -273,9 +273,12 @@ def _choose(
     """
     empty = lo > hi + _tol(hi)
     hi_ = np.maximum(hi, lo)
-    t = np.clip(np.where(np.isnan(target), p0, target), lo, hi_)
+    aim = np.where(np.isnan(target), p0, target)
+    t = np.clip(aim, lo, hi_)
     p0_in = (p0 >= lo - _tol(lo)) & (p0 <= hi + _tol(hi))
-    down = p0_in & (t < p0)
+    # the direction comes from the target itself: clipped to a bound at today's price it
+    # would equal p0 and read as "up" (a floor at today's price, a target below it)
+    down = p0_in & (aim < p0)
     up = p0_in & ~down
     d_lo = np.where(up, np.maximum(p0, lo), lo)
     d_hi = np.where(down, np.minimum(p0, hi_), hi_)
