@@ -47,7 +47,7 @@ import psutil
 import pyarrow.parquet as pq
 
 from _common import pin_threads, table_row
-from levelfield.fleet import demo_fleet, run, spark_session
+from levelfield.fleet import current_run, demo_fleet, run, spark_session
 from levelfield.fleet._kernels import safe_business_metrics
 
 RESULTS = Path(__file__).parent / "results"
@@ -304,7 +304,10 @@ def main() -> None:
                     )
                     break
                 if side == "spark":
-                    result, t = _timed(lambda d=directory: run(d, spark=spark, full=False))
+                    # force: a repeat over the same input would otherwise reuse the run
+                    result, t = _timed(
+                        lambda d=directory: run(d, spark=spark, full=False, force=True)
+                    )
                     t["error_rows"] = result.n_error_rows
                 else:
                     _, t = _timed(lambda d=directory: _floor(d))
@@ -317,7 +320,7 @@ def main() -> None:
         summary = _size_summary(n, n_orders, sides)
         if "ratio" in summary:
             summary["max_abs_diff"] = _agreement(
-                directory / "fleet_findings", directory / "floor_findings.parquet"
+                current_run(directory / "fleet_findings"), directory / "floor_findings.parquet"
             )
         done.append(summary)
         _write(dest, meta, sizes, done, stopped)

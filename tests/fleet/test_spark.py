@@ -1,12 +1,13 @@
 """Fleet runs on Spark local[2]: same numbers as single-business analyze, error rows, reruns.
 
-Kept to three Spark runs (Parquet fleet, its rerun, a directory of workspaces) so the
-suite stays within the CI budget on two cores.
+Kept to four Spark runs (Parquet fleet, its forced rerun, the same fleet with the kernels
+only, a directory of workspaces) so the suite stays within the CI budget on two cores.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
 from levelfield import customers, exposure, open_workspace, pricing
+from levelfield.cli import app
 from levelfield.demo import write_workspaces
 from levelfield.errors import InsufficientDataError
-from levelfield.fleet import run
+from levelfield.fleet import FleetRun, current_run, read_findings, run
 from levelfield.fleet._kernels import REVENUE_VALUE_UNIT, metric_unit
+from levelfield.fleet._runs import LATEST, MANIFEST
 
 pytestmark = pytest.mark.spark
 
@@ -52,10 +56,15 @@ def fleet_with_failures(small_fleet: Path, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="module")
-def findings(fleet_with_failures: Path, spark: Any) -> pd.DataFrame:
+def first_run(fleet_with_failures: Path, spark: Any) -> FleetRun:
     result = run(fleet_with_failures, spark=spark)
-    assert result.n_businesses == 33
-    return pd.read_parquet(result.findings)
+    assert result.n_businesses == 33 and not result.reused
+    return result
+
+
+@pytest.fixture(scope="module")
+def findings(first_run: FleetRun) -> pd.DataFrame:
+    return pd.read_parquet(first_run.findings)
 
 
 def _single_business(ws_file: Path) -> dict[str, float]:
@@ -153,7 +162,7 @@ def test_failing_businesses_become_error_rows(findings: pd.DataFrame) -> None:
 
 
 def test_output_columns_units_and_partitions(
-    findings: pd.DataFrame, fleet_with_failures: Path
+    findings: pd.DataFrame, first_run: FleetRun, fleet_with_failures: Path
 ) -> None:
     assert {
         "business_id",
@@ -171,14 +180,20 @@ def test_output_columns_units_and_partitions(
     assert (
         ok.loc[~revenue_value, "unit"] == ok.loc[~revenue_value, "metric"].map(metric_unit)
     ).all()
-    assert findings["run_fingerprint"].nunique() == 1
-    parts = sorted(p.name for p in (fleet_with_failures / "fleet_findings").iterdir() if p.is_dir())
+    assert findings["run_fingerprint"].unique().tolist() == [first_run.run_fingerprint]
+    root = fleet_with_failures / "fleet_findings"
+    assert first_run.findings == root / f"run={first_run.run_fingerprint}"
+    parts = sorted(p.name for p in first_run.findings.iterdir() if p.is_dir())
     assert parts == [
         "analysis=customers",
         "analysis=exposure",
         "analysis=fleet",
         "analysis=pricing",
     ]
+    manifest = json.loads((first_run.findings / MANIFEST).read_text())
+    assert manifest["run_id"] == first_run.run_fingerprint
+    assert (manifest["n_businesses"], manifest["n_error_rows"]) == (33, first_run.n_error_rows)
+    assert manifest["source"] == "parquet" and manifest["full"] is True
     elasticity = ok.loc[ok["metric"] == "pricing.median_elasticity", "value"]
     # a quarter of the demo never moves prices: no value there, never 0; where prices
     # moved, units fall with price (the demo's planted response is attenuated: a line
@@ -189,18 +204,58 @@ def test_output_columns_units_and_partitions(
     assert ((shares["value"] >= 0) & (shares["value"] <= 1)).all()
 
 
-def test_rerun_replaces_output_whole(
-    fleet_with_failures: Path, findings: pd.DataFrame, spark: Any
+def _hidden(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_rerun_is_a_noop_and_force_replaces_the_same_partition(
+    fleet_with_failures: Path, first_run: FleetRun, findings: pd.DataFrame, spark: Any
 ) -> None:
+    manifest = first_run.findings / MANIFEST
+    before = manifest.stat().st_mtime_ns
     again = run(fleet_with_failures, spark=spark)
-    second = pd.read_parquet(again.findings)
+    assert again.reused and again.findings == first_run.findings
+    assert again.n_metric_rows == first_run.n_metric_rows
+    assert manifest.stat().st_mtime_ns == before  # nothing was written
+
+    forced = run(fleet_with_failures, spark=spark, force=True)
+    assert not forced.reused and forced.findings == first_run.findings
+    assert manifest.stat().st_mtime_ns != before  # the partition was written anew
+    second = pd.read_parquet(forced.findings)
     key = ["business_id", "metric"]
     a = findings.sort_values(key).reset_index(drop=True)
     b = second.sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a[[*key, "unit"]], b[[*key, "unit"]])
     np.testing.assert_allclose(a["value"], b["value"], rtol=1e-12, atol=0)
-    leftovers = [p.name for p in fleet_with_failures.iterdir() if p.name.startswith(".")]
-    assert leftovers == []
+    root = fleet_with_failures / "fleet_findings"
+    assert [p.name for p in root.glob("run=*")] == [first_run.findings.name]
+    assert _hidden(fleet_with_failures) == [] and _hidden(root) == []
+
+
+def test_older_runs_stay_readable_and_latest_names_the_current_one(
+    fleet_with_failures: Path, first_run: FleetRun, findings: pd.DataFrame, spark: Any
+) -> None:
+    root = fleet_with_failures / "fleet_findings"
+    kernels = run(fleet_with_failures, spark=spark, full=False)  # other settings: a new run
+    assert kernels.run_fingerprint != first_run.run_fingerprint
+    assert current_run(root) == kernels.findings
+    assert json.loads((root / LATEST).read_text())["path"] == kernels.findings.name
+    assert not read_findings(root)["metric"].isin(["exposure.supplier_hhi"]).any()
+    older = read_findings(root, run_id=first_run.run_fingerprint)
+    assert len(older) == len(findings) and older["metric"].eq("exposure.supplier_hhi").any()
+
+    # the CLI rerun of the full analysis computes nothing, makes that run current again and
+    # publishes the peers from it
+    out = CliRunner().invoke(app, ["fleet", "run", str(fleet_with_failures), "--k", "5"])
+    assert out.exit_code == 0, out.output
+    words = out.output.split()  # Rich wraps long lines, long paths even inside
+    assert "nothing recomputed" in " ".join(words)
+    assert f"Findings:{first_run.findings}" in "".join(words)
+    assert current_run(root) == first_run.findings
+    privacy = json.loads((fleet_with_failures / "peer_privacy.json").read_text())
+    assert privacy["run"] == first_run.run_fingerprint
+    peers = pd.read_parquet(fleet_with_failures / "peer_benchmarks.parquet")
+    assert peers["metric"].eq("exposure.supplier_hhi").any()
 
 
 def test_publish_peers_writes_release_and_ledger(

@@ -4,7 +4,9 @@ An association, cooperative or platform serving many small firms holds their ord
 Parquet dataset with a ``business_id`` column plus a ``businesses`` table (id, sector,
 region, size band, consent to be pooled). :func:`run` computes each business's customer
 and exposure metrics on Spark (``groupBy("business_id").applyInPandas``) with the same
-kernels as the single-business analyses, and writes ``fleet_findings``.
+kernels as the single-business analyses, and writes ``fleet_findings``: one partition
+per run (``run=<fingerprint>``) and ``latest.json`` naming the current one, which
+:func:`read_findings` reads.
 :func:`peer_benchmarks` turns those into anonymous peer statistics: percentiles only for
 groups of at least ``k`` consenting businesses, coarsened or suppressed otherwise, and
 never republished after a change of fewer than ``k`` members (see its docstring).
@@ -18,6 +20,7 @@ from __future__ import annotations
 from levelfield.demo import SECTORS, FleetDemo, demo_fleet
 from levelfield.fleet._kernels import METRICS, business_metrics
 from levelfield.fleet._peers import PERCENTILES, PeerRelease, peer_benchmarks
+from levelfield.fleet._runs import current_run, read_findings
 from levelfield.fleet._spark import FleetRun, run, spark_session
 
 __all__ = [
@@ -28,8 +31,10 @@ __all__ = [
     "FleetRun",
     "PeerRelease",
     "business_metrics",
+    "current_run",
     "demo_fleet",
     "peer_benchmarks",
+    "read_findings",
     "run",
     "spark_session",
 ]

@@ -4,16 +4,21 @@ Spark runs in local mode (``local[2]``) unless ``master`` (or ``SPARK_MASTER``) 
 cluster. Orders are read as a Parquet dataset, grouped by ``business_id`` and handed to
 :func:`levelfield.fleet._kernels.safe_business_metrics` one business at a time inside the
 executors (``applyInPandas``): no order row reaches the driver, only counts.
+
+Each run writes under its own id (``fleet_findings/run=<fingerprint>/``, see
+:mod:`levelfield.fleet._runs`), aside first and then moved into place, and makes itself
+the current run (``fleet_findings/latest.json``). A rerun over the same input and settings
+finds its partition there and does nothing (``force=True`` recomputes and replaces it).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import os
 import shutil
 import sys
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,6 +26,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from levelfield._version import __version__
 from levelfield.errors import ConfigError, DataError
 from levelfield.fleet._kernels import LINE_COLUMNS, ORDER_COLUMNS, safe_business_metrics
+from levelfield.fleet._runs import (
+    LATEST,
+    commit_run,
+    point_latest,
+    read_manifest,
+    run_folder,
+    staging_folder,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -36,7 +49,12 @@ _FINDINGS_SCHEMA = (
 
 @dataclass(frozen=True)
 class FleetRun:
-    """Where a fleet run wrote its findings, and how it went."""
+    """Where a fleet run wrote its findings, and how it went.
+
+    ``findings`` is the run's own folder (``.../fleet_findings/run=<run_fingerprint>``);
+    ``latest`` the pointer file that names it the current run. ``reused`` is true when
+    an earlier run over the same input and settings was found and nothing was computed.
+    """
 
     findings: Path
     run_fingerprint: str
@@ -44,6 +62,8 @@ class FleetRun:
     n_metric_rows: int
     n_error_rows: int
     master: str
+    latest: Path
+    reused: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -53,7 +73,22 @@ class FleetRun:
             "n_metric_rows": self.n_metric_rows,
             "n_error_rows": self.n_error_rows,
             "master": self.master,
+            "latest": str(self.latest),
+            "reused": self.reused,
         }
+
+    @classmethod
+    def _from_manifest(cls, root: Path, manifest: dict[str, Any], *, reused: bool) -> FleetRun:
+        return cls(
+            findings=run_folder(root, str(manifest["run_id"])),
+            run_fingerprint=str(manifest["run_id"]),
+            n_businesses=int(manifest["n_businesses"]),
+            n_metric_rows=int(manifest["n_metric_rows"]),
+            n_error_rows=int(manifest["n_error_rows"]),
+            master=str(manifest["master"]),
+            latest=root / LATEST,
+            reused=reused,
+        )
 
 
 def _check_java() -> None:
@@ -104,14 +139,26 @@ def spark_session(master: str | None = None, *, app_name: str = "levelfield-flee
     return spark
 
 
-def fingerprint(base: Path) -> str:
-    """Run fingerprint: package version and the input files' names, sizes and times."""
-    h = hashlib.sha256(__version__.encode())
-    inputs = [base / "orders", base / "suppliers", base / "channels.parquet"]
-    inputs.append(base / "businesses.parquet")
-    for f in sorted(p for d in inputs for p in ([d] if d.is_file() else d.rglob("*.parquet"))):
+def _input_files(base: Path, source: str) -> list[Path]:
+    """The files a run reads: the Parquet dataset's tables, or the member workspaces."""
+    if source == "workspaces":
+        return sorted((base / "workspaces").glob("*.duckdb"))
+    tables = [base / "orders", base / "suppliers", base / "channels.parquet"]
+    tables.append(base / "businesses.parquet")
+    return sorted(p for d in tables for p in ([d] if d.is_file() else d.rglob("*.parquet")))
+
+
+def fingerprint(base: Path, *, source: str = "parquet", full: bool = True) -> str:
+    """Run fingerprint, the run's id: what a rerun with the same result would share.
+
+    The package version, the source kind, ``full`` (Parquet only: the workspaces always
+    get the full analysis) and the input files' names, sizes and modification times.
+    Hashing the files' bytes would read the whole data lake to decide to do nothing.
+    """
+    h = hashlib.sha256(f"{__version__}|{source}|{full or source == 'workspaces'}".encode())
+    for f in _input_files(base, source):
         st = f.stat()
-        h.update(f"{f.relative_to(base)}:{st.st_size}:{st.st_mtime_ns}".encode())
+        h.update(f"|{f.relative_to(base)}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -126,18 +173,9 @@ def _orders_dir(directory: Path) -> Path:
     return orders
 
 
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Move ``tmp`` to ``target``; an earlier ``target`` is removed only after the move."""
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex}")
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _parquet_findings(
     session: SparkSession, base: Path, orders_dir: Path, *, full: bool
-) -> tuple[DataFrame, str]:
+) -> DataFrame:
     """Findings of a Parquet fleet: kernels only, or with the full exposure analysis."""
     import pandas as pd
     from pyspark.sql import functions as sf
@@ -149,11 +187,10 @@ def _parquet_findings(
     if missing:
         raise DataError(f"{orders_dir}: the orders lack the column(s) {', '.join(missing)}")
     orders = orders.select(*ORDER_COLUMNS)
-    fp = fingerprint(base)
     if not full:
         return orders.groupBy("business_id").applyInPandas(
             safe_business_metrics, schema=_FINDINGS_SCHEMA
-        ), fp
+        )
     biz_file, sup_dir, chan_file = (
         base / "businesses.parquet",
         base / "suppliers",
@@ -196,7 +233,7 @@ def _parquet_findings(
         return frames_metrics(orders_pd, side_pd, channels)
 
     grouped = orders.groupBy("business_id").cogroup(side.groupBy("business_id"))
-    return grouped.applyInPandas(one, schema=_FINDINGS_SCHEMA), fp
+    return grouped.applyInPandas(one, schema=_FINDINGS_SCHEMA)
 
 
 def _with_lines(session: SparkSession, base: Path, side: DataFrame) -> DataFrame:
@@ -218,7 +255,17 @@ def _with_lines(session: SparkSession, base: Path, side: DataFrame) -> DataFrame
     return side.unionByName(lines, allowMissingColumns=True)
 
 
-def _workspace_findings(session: SparkSession, folder: Path) -> tuple[DataFrame, str]:
+def _workspace_files(folder: Path) -> list[Path]:
+    files = sorted(folder.glob("*.duckdb"))
+    if not files:
+        raise DataError(
+            f"{folder} holds no workspaces (*.duckdb, one per business, named by business id); "
+            "write a demo with 'levelfield demo --fleet N DIR --workspaces'"
+        )
+    return files
+
+
+def _workspace_findings(session: SparkSession, files: list[Path]) -> DataFrame:
     """Findings of a directory of workspaces (one ``<business_id>.duckdb`` per business).
 
     Only the file paths travel through Spark; each executor analyses a private copy of
@@ -228,12 +275,6 @@ def _workspace_findings(session: SparkSession, folder: Path) -> tuple[DataFrame,
 
     from levelfield.fleet._business import workspace_file_metrics
 
-    files = sorted(folder.glob("*.duckdb"))
-    if not files:
-        raise DataError(
-            f"{folder} holds no workspaces (*.duckdb, one per business, named by business id); "
-            "write a demo with 'levelfield demo --fleet N DIR --workspaces'"
-        )
     paths = session.createDataFrame(
         [(f.stem, str(f.resolve())) for f in files], "business_id string, path string"
     ).repartition(max(2, min(len(files), 64)), "business_id")
@@ -241,13 +282,46 @@ def _workspace_findings(session: SparkSession, folder: Path) -> tuple[DataFrame,
     def one(rows: pd.DataFrame) -> pd.DataFrame:
         return workspace_file_metrics(str(rows["path"].iloc[0]), str(rows["business_id"].iloc[0]))
 
-    h = hashlib.sha256(__version__.encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return paths.groupBy("business_id").applyInPandas(one, schema=_FINDINGS_SCHEMA), h.hexdigest()[
-        :16
-    ]
+    return paths.groupBy("business_id").applyInPandas(one, schema=_FINDINGS_SCHEMA)
+
+
+def _write_run(
+    session: SparkSession, findings: DataFrame, root: Path, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """Write a run's findings aside, count them there, and move them into place."""
+    from pyspark.sql import functions as sf
+
+    run_id = str(manifest["run_id"])
+    root.mkdir(parents=True, exist_ok=True)
+    staged = staging_folder(root, run_id)
+    try:
+        findings.withColumn("run_fingerprint", sf.lit(run_id)).write.partitionBy(
+            "analysis"
+        ).parquet(str(staged))
+        counts = (
+            session.read.parquet(str(staged))
+            .agg(
+                sf.countDistinct("business_id").alias("b"),
+                sf.count(sf.when(sf.col("error").isNull(), 1)).alias("m"),
+                sf.count(sf.when(sf.col("error").isNotNull(), 1)).alias("e"),
+            )
+            .collect()[0]
+        )
+        manifest = {
+            **manifest,
+            "n_businesses": int(counts["b"]),
+            "n_metric_rows": int(counts["m"]),
+            "n_error_rows": int(counts["e"]),
+            "finished_at": _utcnow(),
+        }
+        commit_run(staged, root, manifest)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return manifest
+
+
+def _utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def run(
@@ -258,6 +332,7 @@ def run(
     spark: SparkSession | None = None,
     source: Literal["auto", "parquet", "workspaces"] = "auto",
     full: bool = True,
+    force: bool = False,
 ) -> FleetRun:
     """Per-business customer and exposure metrics of a fleet, written as Parquet.
 
@@ -268,9 +343,11 @@ def run(
         ``suppliers/`` and ``channels.parquet`` (optional) and ``businesses.parquet``; or
         with ``workspaces/`` (one ``<business_id>.duckdb`` per business).
     output
-        Where ``fleet_findings`` goes (default ``DIRECTORY/fleet_findings``), partitioned by
-        ``analysis``; columns business_id, metric, value, unit, error, run_fingerprint.
-        A rerun replaces it whole (written aside, then moved into place).
+        The findings folder (default ``DIRECTORY/fleet_findings``). The run goes to
+        ``run=<run_fingerprint>/`` in it, partitioned by ``analysis``; columns
+        business_id, metric, value, unit, error, run_fingerprint. It is written aside and
+        moved into place, then ``latest.json`` names it the current run; earlier runs
+        stay. Read it with :func:`levelfield.fleet.read_findings`.
     master, spark
         Spark master URL, or an existing session (tests share one).
     source
@@ -280,45 +357,55 @@ def run(
         With the Parquet dataset: run :func:`levelfield.exposure.analyze` per business
         (fee rates, marketplace share, supplier concentration, compliance burden); when
         false, only the customer and concentration kernels (what the benchmark times).
+    force
+        Recompute even when a complete run with the same fingerprint (same input files,
+        settings and levelfield version) exists; its partition is replaced. Without it,
+        such a rerun computes nothing and makes that run current again.
     """
-    from pyspark.sql import functions as sf
-
     base = Path(directory)
-    target = Path(output) if output is not None else base / "fleet_findings"
+    root = Path(output) if output is not None else base / "fleet_findings"
     use = source
     if use == "auto":
         use = "parquet" if (base / "orders").is_dir() else "workspaces"
     if use not in ("parquet", "workspaces"):
         raise ConfigError(f"source must be 'auto', 'parquet' or 'workspaces', not {source!r}")
-    orders_dir = _orders_dir(base) if use == "parquet" else base / "orders"
+    where = _orders_dir(base) if use == "parquet" else base / "workspaces"
+    files = _workspace_files(where) if use == "workspaces" else []
+    fp = fingerprint(base, source=use, full=full)
+    done = read_manifest(run_folder(root, fp))
+    if done is not None and not force:
+        point_latest(root, done)
+        log.info(
+            "fleet run %s: same input and settings as the run of %s, nothing to compute; "
+            "current run: %s (force=True or --force recomputes it)",
+            fp,
+            done.get("finished_at", "?"),
+            run_folder(root, fp),
+        )
+        return FleetRun._from_manifest(root, done, reused=True)
     session = spark or spark_session(master)
-    if use == "parquet":
-        findings, fp = _parquet_findings(session, base, orders_dir, full=full)
-        where = orders_dir
-    else:
-        findings, fp = _workspace_findings(session, base / "workspaces")
-        where = base / "workspaces"
-    log.info("fleet run %s over %s on %s", fp, where, session.sparkContext.master)
-    findings = findings.withColumn("run_fingerprint", sf.lit(fp))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
-    try:
-        findings.write.partitionBy("analysis").parquet(str(tmp))
-        _replace_dir(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    log.info("fleet run %s written to %s", fp, target)
-    written = session.read.parquet(str(target))
-    counts = written.agg(
-        sf.countDistinct("business_id").alias("b"),
-        sf.count(sf.when(sf.col("error").isNull(), 1)).alias("m"),
-        sf.count(sf.when(sf.col("error").isNotNull(), 1)).alias("e"),
-    ).collect()[0]
-    return FleetRun(
-        findings=target,
-        run_fingerprint=fp,
-        n_businesses=int(counts["b"]),
-        n_metric_rows=int(counts["m"]),
-        n_error_rows=int(counts["e"]),
-        master=str(session.sparkContext.master),
+    findings = (
+        _parquet_findings(session, base, where, full=full)
+        if use == "parquet"
+        else _workspace_findings(session, files)
     )
+    log.info("fleet run %s over %s on %s", fp, where, session.sparkContext.master)
+    manifest = {
+        "run_id": fp,
+        "source": use,
+        "input": str(where),
+        "full": bool(full or use == "workspaces"),
+        "levelfield_version": __version__,
+        "master": str(session.sparkContext.master),
+        "started_at": _utcnow(),
+    }
+    manifest = _write_run(session, findings, root, manifest)
+    log.info(
+        "fleet run %s written to %s (%d businesses, %d error rows); %s names it the current run",
+        fp,
+        run_folder(root, fp),
+        manifest["n_businesses"],
+        manifest["n_error_rows"],
+        root / LATEST,
+    )
+    return FleetRun._from_manifest(root, manifest, reused=False)
