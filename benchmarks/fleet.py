@@ -288,7 +288,8 @@ def main() -> None:
         # for imports too. One untimed run of each side over a small fleet takes that out of
         # the per-business times (it is recorded here, like the session start).
         wdir, _ = _fleet(args.work, args.warmup)
-        _, w_spark = _timed(lambda: run(wdir, spark=spark, full=False))
+        # force: the warm-up fleet is reused, and a reused run would warm nothing
+        _, w_spark = _timed(lambda: run(wdir, spark=spark, full=False, force=True))
         _, w_floor = _timed(lambda: _floor(wdir))
         meta["warmup"] = {"n_businesses": args.warmup, "spark": w_spark, "floor": w_floor}
     done: list[dict[str, Any]] = []

@@ -110,3 +110,24 @@ def test_a_missing_run_or_pointer_says_how_to_write_one(tmp_path: Path) -> None:
     staged.rename(run_folder(tmp_path, "cccc"))
     with pytest.raises(DataError, match="no complete run 'cccc'"):
         current_run(tmp_path, run_id="cccc")
+
+
+def test_the_run_id_covers_every_input_table(tmp_path: Path) -> None:
+    """Order lines and product costs feed the pricing and margin metrics: a change there is
+    a new run, never a reuse of the old one."""
+    from levelfield.fleet._spark import fingerprint
+
+    for name in ("orders", "order_lines", "suppliers", "products"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "part-0.parquet").write_bytes(b"x")
+    for name in ("channels.parquet", "businesses.parquet"):
+        (tmp_path / name).write_bytes(b"x")
+    ids = {fingerprint(tmp_path)}
+    for name in ("orders", "order_lines", "suppliers", "products"):
+        (tmp_path / name / "part-0.parquet").write_bytes(b"xy" * len(ids))
+        ids.add(fingerprint(tmp_path))
+    (tmp_path / "businesses.parquet").write_bytes(b"xyz")
+    ids.add(fingerprint(tmp_path))
+    assert len(ids) == 6
+    assert fingerprint(tmp_path, full=False) not in ids
+    assert fingerprint(tmp_path) in ids  # unchanged input, the same id

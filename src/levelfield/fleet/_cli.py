@@ -155,11 +155,12 @@ def run_cmd(
         ),
     ] = False,
 ) -> None:
-    """Per-business customer and exposure metrics on Spark, then peer benchmarks.
+    """Per-business customer, exposure and pricing metrics on Spark, then peer benchmarks.
 
-    Input: DIR/orders/ (Parquet, with business_id), DIR/suppliers/, DIR/channels.parquet
-    and DIR/businesses.parquet; or DIR/workspaces/<business_id>.duckdb. Output:
-    DIR/fleet_findings/run=<run id>/ (partitioned by analysis; earlier runs stay) and
+    Input: DIR/orders/ (Parquet, with business_id), DIR/order_lines/, DIR/suppliers/,
+    DIR/products/, DIR/channels.parquet and DIR/businesses.parquet; or
+    DIR/workspaces/<business_id>.duckdb. Output: DIR/fleet_findings/run=<run id>/
+    (partitioned by analysis; earlier runs stay) and
     DIR/fleet_findings/latest.json (the current run), DIR/peer_benchmarks.parquet,
     DIR/peer_privacy.json; private: DIR/peer_ledger.parquet (and peer_secret.key). A rerun
     over unchanged input computes nothing.

@@ -143,8 +143,9 @@ def _input_files(base: Path, source: str) -> list[Path]:
     """The files a run reads: the Parquet dataset's tables, or the member workspaces."""
     if source == "workspaces":
         return sorted((base / "workspaces").glob("*.duckdb"))
-    tables = [base / "orders", base / "suppliers", base / "channels.parquet"]
-    tables.append(base / "businesses.parquet")
+    tables = [base / "orders", base / "order_lines", base / "suppliers", base / "products"]
+    tables += [base / "channels.parquet", base / "businesses.parquet"]
+    tables = [d for d in tables if d.exists()]
     return sorted(p for d in tables for p in ([d] if d.is_file() else d.rglob("*.parquet")))
 
 
@@ -340,7 +341,8 @@ def run(
     ----------
     directory
         Fleet directory with ``orders/`` (Parquet, canonical orders plus ``business_id``),
-        ``suppliers/`` and ``channels.parquet`` (optional) and ``businesses.parquet``; or
+        ``order_lines/``, ``suppliers/``, ``products/`` and ``channels.parquet`` (optional)
+        and ``businesses.parquet``; or
         with ``workspaces/`` (one ``<business_id>.duckdb`` per business).
     output
         The findings folder (default ``DIRECTORY/fleet_findings``). The run goes to
