@@ -20,6 +20,7 @@ from levelfield.pricing._recommend import (
     _product_inputs,
     _reference_columns,
     _segment_table,
+    _split_ceiling,
     _targets,
     recommend_prices,
 )
@@ -261,3 +262,31 @@ def test_a_floor_at_todays_price_never_sends_a_lower_target_up() -> None:
     assert r["target_price"] < 17.04
     assert np.isnan(r["recommended_price"]) and bool(r["withheld"])
     assert r["reasons"].split(";")[0] == "withheld" and "price_ending" in r["reasons"]
+
+
+def test_split_ceiling_names_the_rivals_where_their_price_set_the_ceiling() -> None:
+    masks = {"floor": np.array([True, False]), "ceiling": np.array([True, True])}
+    out = _split_ceiling(masks, np.array([False, True]))
+    assert list(out) == ["floor", "ceiling", "competitor_ceiling"]
+    assert list(out["ceiling"]) == [True, False]
+    assert list(out["competitor_ceiling"]) == [False, True]
+    assert out["floor"] is masks["floor"]
+
+
+def test_every_recommendation_column_with_a_number_is_a_float_column() -> None:
+    prod = pd.DataFrame(
+        {
+            "sku": ["A", "B"],
+            "current_price": [10.0, 20.0],
+            "unit_cost": [4.0, np.nan],
+            "elasticity": [-2.0, np.nan],
+            "se": [0.2, 0.1],
+            "baseline_units": [50.0, 10.0],
+        }
+    )
+    recs, _ = recommend_prices(prod, Guardrails())
+    changes = [c for c in recs.columns if "_change_year" in c]
+    assert len(changes) == 9
+    for c in [*changes, "recommended_price", "target_price", "change"]:
+        assert recs[c].dtype == np.float64, c
+    assert recs.loc[1, changes].isna().all()  # no elasticity: no effect, NaN not None
