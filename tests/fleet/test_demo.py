@@ -56,9 +56,9 @@ def test_ingest_rejecting_rows_stops_the_demo(
     real = _fleet._orders
 
     def with_bad_row(
-        biz: pd.DataFrame, catalog: pd.DataFrame, rng: object
+        biz: pd.DataFrame, catalog: pd.DataFrame, rng: object, price_rng: object
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        frame, lines = real(biz, catalog, rng)  # type: ignore[arg-type]
+        frame, lines = real(biz, catalog, rng, price_rng)  # type: ignore[arg-type]
         frame.loc[frame.index[0], "currency"] = "XYZ"
         return frame, lines
 

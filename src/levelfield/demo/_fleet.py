@@ -16,9 +16,12 @@ each customer starts buying at a uniform time in the year, buys again at a perso
 (gamma-distributed across customers) until a personal drop-out time (exponential), as in
 the BG/NBD story. Channel mixes differ by sector (coffee shops sell through delivery
 platforms, bookshops through Amazon, crafts through Etsy and markets). Each order holds
-lines of the business's 3-8 products at their posted price of the day; most businesses
-move prices a few times a year and their customers answer at a planted elasticity
-(:func:`_catalog`, :func:`_lines`), so the fleet's pricing kernel has something to learn.
+lines of the business's 3-8 products at their posted price of the day; three businesses
+in four change each product's posted price 2-3 times a year, and units answer at a planted
+elasticity (:func:`_catalog`, :func:`_lines`), so the fleet's pricing kernel has something
+to learn. All of the price story is drawn from a stream of its own
+(:func:`_pricing_rng`); :func:`planted_price_response` recomputes the planted elasticities
+from the seed (they are not written into the fleet).
 """
 
 from __future__ import annotations
@@ -134,34 +137,111 @@ def _suppliers(biz: pd.DataFrame, revenue: pd.Series, rng: np.random.Generator) 
     )
 
 
-#: Price multipliers a product's posted price moves between (its first regime is 1).
-_PRICE_STEPS = np.array([0.85, 0.9, 0.95, 1.0, 1.1, 1.2])
-_MAX_CHANGES = 3
+#: Posted-price levels (multiples of a product's base price) a product's price moves
+#: between; its first regime is 1 and every change moves to another level.
+_PRICE_LEVELS = np.array([0.75, 0.85, 1.0, 1.15, 1.3])
+#: Price changes of a product of a business that moves prices (fewest, most) in the year.
+_CHANGES = (2, 3)
+_MAX_CHANGES = _CHANGES[1]
+#: Share of businesses that move prices, and the range their planted elasticity is drawn from.
+_MOVERS = 0.75
+_ELASTICITY_RANGE = (-2.5, -0.5)
+#: Baseline units per order: lines (1 + Poisson(0.6)) x units per line (1 + Poisson(0.25)),
+#: at each product's highest posted price; lower prices add units (:func:`_lines`).
+_BASE_UNITS_PER_ORDER = 1.6 * 1.25
+#: Shape of the gamma popularity of a business's products (mean 1). With shape 1 one
+#: product was often most of a business's sales, and its price changes are then hard to
+#: tell apart from the week effects, which its own weeks mostly set.
+_POPULARITY_SHAPE = 3.0
+#: The pricing stream's key: ``default_rng([seed, _PRICING_STREAM])``.
+_PRICING_STREAM = 1
 
 
-def _catalog(biz: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def _pricing_rng(seed: int) -> np.random.Generator:
+    """The fleet's pricing stream (who moves prices, planted elasticities, price paths,
+    the units that answer them), apart from the main stream of ``seed``: a change of the
+    price story never moves the draws of businesses, customers, orders or suppliers."""
+    return np.random.default_rng([seed, _PRICING_STREAM])
+
+
+def _price_response(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Per business: whether it moves prices and its planted price elasticity (every
+    business has one; only a mover's data can reveal it). The first draws of the pricing
+    stream, so :func:`planted_price_response` recomputes them from the seed."""
+    moves = rng.random(n) < _MOVERS
+    elasticity = rng.uniform(*_ELASTICITY_RANGE, n)
+    return pd.DataFrame(
+        {"business_id": [f"b{i:06d}" for i in range(n)], "moves": moves, "elasticity": elasticity}
+    )
+
+
+def planted_price_response(n: int, seed: int) -> pd.DataFrame:
+    """The price response ``demo_fleet(n, directory, seed=seed)`` plants: ``business_id``,
+    ``moves`` (whether its posted prices change) and ``elasticity`` (units answer
+    ``posted_price ** elasticity``). The ground truth a test compares the fleet's
+    ``pricing.median_elasticity`` with; it is not written into the fleet."""
+    return _price_response(n, _pricing_rng(seed))
+
+
+def _price_paths(
+    moves: np.ndarray[Any, Any], rng: np.random.Generator
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Change days ``[product, change]`` (inf when there is no such change) and price
+    multipliers ``[product, regime]`` (regime 0 is 1) of products, ``moves`` per product.
+
+    A moving product's posted price changes 2-3 times, on days drawn from day 30 to 335,
+    each time to another of :data:`_PRICE_LEVELS` (never a change to the same price).
+    """
+    n = len(moves)
+    k = np.where(moves, rng.integers(_CHANGES[0], _CHANGES[1] + 1, n), 0)
+    times = np.sort(rng.uniform(30.0, _DAYS - 30.0, (n, _MAX_CHANGES)), axis=1)
+    times[np.arange(_MAX_CHANGES)[None, :] >= k[:, None]] = np.inf
+    # a step of 1 to len - 1 levels around the ring of levels: always another level
+    jumps = rng.integers(1, len(_PRICE_LEVELS), (n, _MAX_CHANGES))
+    start = int(np.flatnonzero(_PRICE_LEVELS == 1.0)[0])
+    level = (start + np.cumsum(jumps, axis=1)) % len(_PRICE_LEVELS)
+    return times, np.c_[np.ones(n), _PRICE_LEVELS[level]]
+
+
+def _demand_boost(
+    times: np.ndarray[Any, Any], steps: np.ndarray[Any, Any], elasticity: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Each product's reference multiplier (its highest posted price in the year) and its
+    year-average demand boost ``(price / reference) ** elasticity`` (>= 1)."""
+    live = np.c_[np.ones(len(times), dtype=bool), np.isfinite(times)]
+    ref = np.where(live, steps, 0.0).max(axis=1)
+    bounds = np.c_[np.zeros(len(times)), np.minimum(times, _DAYS), np.full(len(times), _DAYS)]
+    share = np.diff(bounds, axis=1) / _DAYS  # time share of each regime (0 if never reached)
+    boost = (steps / ref[:, None]) ** elasticity[:, None]
+    return ref, (share * boost).sum(axis=1)
+
+
+def _catalog(
+    biz: pd.DataFrame, truth: pd.DataFrame, rng: np.random.Generator, price_rng: np.random.Generator
+) -> pd.DataFrame:
     """3-8 products per business with a base price, a unit cost where the business keeps
     product costs, a popularity weight and a price path.
 
-    Three businesses in four move their prices: each product's posted price changes 1-3
-    times in the year (to 0.85-1.2 of its base price); the others never do, so they have
-    no elasticity to learn. Each business has a planted price response (``elasticity``,
-    -2.5 to -0.5), applied when lines are drawn (:func:`_lines`); an order's only line
-    never answers price, so what the panel recovers is attenuated toward 0.
+    ``truth`` is the chunk's rows of :func:`_price_response`. A business that moves
+    prices changes each product's posted price 2-3 times in the year (:func:`_price_paths`);
+    the others never do, so they have no elasticity to learn. Units answer the posted
+    price at the business's planted elasticity (:func:`_lines`). Price paths come from
+    ``price_rng``, everything else from ``rng``.
     """
     n_sku = rng.integers(3, 9, len(biz))
     b_of_p = np.repeat(np.arange(len(biz)), n_sku)
     j = np.arange(len(b_of_p)) - np.repeat(np.cumsum(n_sku) - n_sku, n_sku)
     sector = biz["sector"].to_numpy()[b_of_p]
     mean_value = pd.Series({s: v[1] for s, v in SECTORS.items()}).reindex(sector).to_numpy()
-    # about 1.8 units per order (lines x quantity): the sector's mean order value holds
-    base = np.round(mean_value / 1.8 * rng.lognormal(-0.125, 0.5, len(b_of_p)), 1)
-    base = np.maximum(base, 1.2)  # every order is worth at least 1 after a 15 % cut
-    moves = (rng.random(len(biz)) < 0.75)[b_of_p]
-    k = np.where(moves, rng.integers(1, _MAX_CHANGES + 1, len(b_of_p)), 0)
-    times = np.sort(rng.uniform(30.0, _DAYS - 30.0, (len(b_of_p), _MAX_CHANGES)), axis=1)
-    times[np.arange(_MAX_CHANGES)[None, :] >= k[:, None]] = np.inf
-    steps = _PRICE_STEPS[rng.integers(0, len(_PRICE_STEPS), (len(b_of_p), _MAX_CHANGES))]
+    spread = rng.lognormal(-0.125, 0.5, len(b_of_p))
+    cost_share = rng.uniform(0.3, 0.65, len(b_of_p))
+    weight = rng.gamma(_POPULARITY_SHAPE, 1.0 / _POPULARITY_SHAPE, len(b_of_p))
+    elasticity = truth["elasticity"].to_numpy()[b_of_p]
+    times, steps = _price_paths(truth["moves"].to_numpy()[b_of_p], price_rng)
+    ref, boost = _demand_boost(times, steps, elasticity)
+    # the sector's mean order value holds: base units per order times the year's boost
+    base = np.round(mean_value / _BASE_UNITS_PER_ORDER / boost * spread, 1)
+    base = np.maximum(base, 1.4)  # every order is worth at least 1 at the lowest level
     has_costs = biz["_has_costs"].to_numpy()[b_of_p]
     bid = biz["business_id"].to_numpy()[b_of_p]
     return pd.DataFrame(
@@ -172,14 +252,12 @@ def _catalog(biz: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
             "product": pd.Series(sector).str.cat(pd.Series(j).astype(str), sep=" item ").to_numpy(),
             "category": sector,
             "base_price": base,
-            "unit_cost": np.where(
-                has_costs, np.round(base * rng.uniform(0.3, 0.65, len(base)), 2), np.nan
-            ),
-            "weight": rng.gamma(1.0, 1.0, len(b_of_p)),
-            "elasticity": rng.uniform(-2.5, -0.5, len(biz))[b_of_p],
+            "unit_cost": np.where(has_costs, np.round(base * cost_share, 2), np.nan),
+            "weight": weight,
+            "elasticity": elasticity,
+            "ref": ref,
             **{f"t{i}": times[:, i] for i in range(_MAX_CHANGES)},
-            "m0": 1.0,
-            **{f"m{i + 1}": steps[:, i] for i in range(_MAX_CHANGES)},
+            **{f"m{i}": steps[:, i] for i in range(_MAX_CHANGES + 1)},
         }
     )
 
@@ -189,14 +267,18 @@ def _lines(
     b_of_o: np.ndarray[Any, Any],
     t: np.ndarray[Any, Any],
     rng: np.random.Generator,
+    price_rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Lines of the orders (business index ``b_of_o``, day ``t``), ``o`` = order index.
 
-    Each order draws 1 + Poisson(0.6) candidate lines, each a product of its business by
-    popularity at the product's posted price that day; a candidate is kept with
-    probability (price / lowest price step) ** elasticity, so units fall with price at
-    the business's planted elasticity. An order whose candidates were all dropped keeps
-    its first (so an order with one candidate always keeps it: the response is diluted).
+    Each order has 1 + Poisson(0.6) lines, each a product of its business by popularity
+    at the product's posted price that day, with ``q0`` = 1 + Poisson(0.25) baseline
+    units. Units answer price as in the single-business demo (``levelfield.demo``): a
+    line holds ``q0 + Poisson(q0 (f - 1))`` units with ``f = (price / ref) ** elasticity``
+    (``ref`` the product's highest posted price of the year, so ``f >= 1``), so expected
+    units are proportional to ``price ** elasticity`` in every order, whatever its number
+    of lines; orders and lines themselves do not depend on price. The boost is drawn
+    from ``price_rng``.
     """
     k = 1 + rng.poisson(0.6, len(b_of_o))
     o = np.repeat(np.arange(len(b_of_o)), k)
@@ -211,11 +293,8 @@ def _lines(
     regime = (t[o][:, None] > times).sum(axis=1)
     steps = catalog[[f"m{i}" for i in range(_MAX_CHANGES + 1)]].to_numpy()
     m = steps[pick, regime]
-    keep = rng.random(len(o)) < (m / _PRICE_STEPS[0]) ** catalog["elasticity"].to_numpy()[pick]
-    first = np.r_[True, o[1:] != o[:-1]]
-    kept_any = np.bincount(o, weights=keep, minlength=len(b_of_o)) > 0
-    keep |= first & ~kept_any[o]
-    o, pick, m = o[keep], pick[keep], m[keep]
+    f = (m / catalog["ref"].to_numpy()[pick]) ** catalog["elasticity"].to_numpy()[pick]
+    q0 = 1 + rng.poisson(0.25, len(o))
     line_no = np.arange(len(o)) - np.searchsorted(o, o, side="left") + 1
     return pd.DataFrame(
         {
@@ -224,7 +303,7 @@ def _lines(
             "sku": catalog["sku"].to_numpy()[pick],
             "product": catalog["product"].to_numpy()[pick],
             "category": catalog["category"].to_numpy()[pick],
-            "quantity": 1 + rng.poisson(0.25, len(o)),
+            "quantity": q0 + price_rng.poisson(q0 * (f - 1.0)),
             "unit_price": np.round(catalog["base_price"].to_numpy()[pick] * m, 2),
         }
     )
@@ -239,10 +318,14 @@ def channels_table() -> pd.DataFrame:
 
 
 def _orders(
-    biz: pd.DataFrame, catalog: pd.DataFrame, rng: np.random.Generator
+    biz: pd.DataFrame,
+    catalog: pd.DataFrame,
+    rng: np.random.Generator,
+    price_rng: np.random.Generator,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders of the businesses in ``biz`` and their lines (vectorized across the chunk);
-    an order's gross is the sum of its lines, a line's ``o`` the row of its order."""
+    an order's gross is the sum of its lines, a line's ``o`` the row of its order. Units
+    that answer price are drawn from ``price_rng`` (:func:`_lines`)."""
     mean_customers = biz["size_band"].map(SIZE_BANDS).to_numpy(dtype=float)
     n_cust = np.maximum(8, rng.poisson(mean_customers))
     b_of_c = np.repeat(np.arange(len(biz)), n_cust)
@@ -268,7 +351,7 @@ def _orders(
     s_idx = pd.Index(list(SECTORS)).get_indexer(pd.Index(sector))
     bid = biz["business_id"].to_numpy()[b_of_o]
     n = len(b_of_o)
-    lines = _lines(catalog, b_of_o, t, rng)
+    lines = _lines(catalog, b_of_o, t, rng, price_rng)
     gross = np.round(
         np.bincount(lines["o"], weights=lines["quantity"] * lines["unit_price"], minlength=n), 2
     )
@@ -321,7 +404,8 @@ def demo_fleet(
     businesses at a time (see the module doc). With ``workspaces``, also
     ``workspaces/<business_id>.duckdb``, one per business, each importing that business's
     rows of the Parquet dataset as CSV exports (:func:`write_workspaces`). The same ``n``
-    and ``seed`` give the same Parquet files. The
+    and ``seed`` give the same Parquet files; the price elasticities they plant are
+    :func:`planted_price_response` of ``n`` and ``seed`` (not written into the fleet). The
     fleet is written next to ``directory`` and moved into place, so a failed run leaves
     no half-written fleet.
     """
@@ -332,6 +416,8 @@ def demo_fleet(
     tmp = out / f".fleet-{uuid.uuid4().hex}"
     rng = np.random.default_rng(seed)
     biz = _businesses(n, rng)
+    price_rng = _pricing_rng(seed)
+    response = _price_response(n, price_rng)
     total = 0
     names = [*_TABLES, "channels.parquet", "businesses.parquet"]
     for name in _TABLES:
@@ -340,8 +426,8 @@ def demo_fleet(
         template = _seeded_template(tmp / ".ingest", seed)
         for part, start in enumerate(range(0, n, chunk)):  # chunks of businesses, not rows
             some = biz.iloc[start : start + chunk]
-            catalog = _catalog(some, rng)
-            orders, lines = _orders(some, catalog, rng)
+            catalog = _catalog(some, response.iloc[start : start + chunk], rng, price_rng)
+            orders, lines = _orders(some, catalog, rng, price_rng)
             orders["order_id"] = orders["business_id"] + "-" + orders["order_id"]
             lines.insert(0, "order_id", orders["order_id"].to_numpy()[lines.pop("o")])
             orders["customer_id"] = orders["business_id"] + "-" + orders["customer_id"]
