@@ -213,6 +213,15 @@ def test_segment_discounts_round_down_to_the_cent_and_stop_at_the_floor() -> Non
     lim = _limits(floor=[8.0, -np.inf], margin=[-np.inf, 15.0])
     table = _segment_table(g, sku, p0, price, lim)
     assert table is not None and table.index.equals(pd.RangeIndex(4))
+    assert list(table.columns) == [
+        "sku",
+        "channel",
+        "segment",
+        "current_price",
+        "recommended_price",
+        "reason",
+    ]
+    assert (table["channel"] == "").all()
     loyal = table.loc[table["segment"] == "loyal"]
     assert list(loyal["recommended_price"]) == [9.0, 17.99]  # 19.99 * 0.9 = 17.991
     assert list(loyal["reason"]) == ["segment_discount", "segment_discount"]
@@ -290,3 +299,23 @@ def test_every_recommendation_column_with_a_number_is_a_float_column() -> None:
     for c in [*changes, "recommended_price", "target_price", "change"]:
         assert recs[c].dtype == np.float64, c
     assert recs.loc[1, changes].isna().all()  # no elasticity: no effect, NaN not None
+
+
+def test_a_price_held_at_the_floor_with_an_allowed_ending_names_only_the_floor() -> None:
+    """A mutation run (seed 2026) found that no test looked at the reasons of a price
+    held at a floor below a lower target: the ending is allowed, so only the floor binds."""
+    prod = pd.DataFrame(
+        {
+            "sku": ["A"],
+            "current_price": [10.0],
+            "unit_cost": [0.0],
+            "elasticity": [-3.0],
+            "se": [0.1],
+            "baseline_units": [20.0],
+        }
+    )
+    g = Guardrails(floor={"A": 9.99}, price_endings=(".99",))
+    recs, _ = recommend_prices(prod, g)
+    assert recs.loc[0, "target_price"] < 9.99
+    assert recs.loc[0, "recommended_price"] == 9.99
+    assert recs.loc[0, "reasons"] == "floor"
