@@ -90,3 +90,18 @@ def test_kernel_error_rows_without_spark(tmp_path: Path) -> None:
     rows = business_metrics(refund.iloc[:5])
     assert "customers.error" in set(rows["metric"])
     assert rows.loc[rows["metric"] == "customers.error", "error"].str.contains("refund").all()
+
+
+@pytest.mark.parametrize("args", [["demo", "--fleet", "3"], ["fleet", "demo", "3"]])
+def test_both_demo_fleet_commands_say_what_they_wrote_and_what_to_run_next(
+    tmp_path: Path, args: list[str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from levelfield.cli import app
+
+    out = CliRunner().invoke(app, [*args, str(tmp_path / "f")])
+    assert out.exit_code == 0, out.output
+    text = "".join(out.output.split())  # the console may wrap a long path anywhere
+    want = f"orders) to {tmp_path / 'f'}. Next: levelfield fleet run {tmp_path / 'f'}"
+    assert text.startswith("Wrote3businesses(") and "".join(want.split()) in text

@@ -72,14 +72,7 @@ def _demo_command(progress_bar: Any, console: Any) -> Callable[..., None]:
         """
         if fleet is not None:
             made = demo_fleet(fleet, directory, seed=seed, workspaces=workspaces)
-            console.print(
-                f"Wrote {made.n_businesses:,} businesses ({made.n_orders:,} orders) to "
-                f"{made.directory}"
-                + (f", workspaces in {made.workspaces}" if made.workspaces else "")
-                + f". Next: levelfield fleet run {made.directory}",
-                highlight=False,
-                markup=False,
-            )
+            console.print(made.sentence(), highlight=False, markup=False)
             return
         if workspaces:
             raise ConfigError("--workspaces goes with --fleet N")

@@ -87,6 +87,14 @@ class FleetDemo:
     seed: int
     workspaces: Path | None = None
 
+    def sentence(self) -> str:
+        """What was written and the next command, as ``demo --fleet`` prints it."""
+        where = f", workspaces in {self.workspaces}" if self.workspaces else ""
+        return (
+            f"Wrote {self.n_businesses:,} businesses ({self.n_orders:,} orders) to "
+            f"{self.directory}{where}. Next: levelfield fleet run {self.directory}"
+        )
+
 
 def _businesses(n: int, rng: np.random.Generator) -> pd.DataFrame:
     sectors = np.array(list(SECTORS))

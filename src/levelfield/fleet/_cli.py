@@ -108,14 +108,7 @@ def demo_cmd(
     from levelfield.fleet import demo_fleet
 
     made = demo_fleet(n, directory, seed=seed, workspaces=workspaces)
-    console.print(
-        f"Wrote {made.n_businesses:,} businesses ({made.n_orders:,} orders) to "
-        f"{made.directory}"
-        + (f", workspaces in {made.workspaces}" if made.workspaces else "")
-        + f". Next: levelfield fleet run {made.directory}",
-        highlight=False,
-        markup=False,
-    )
+    console.print(made.sentence(), highlight=False, markup=False)
 
 
 def run_cmd(
