@@ -20,7 +20,9 @@ The sides alternate (Spark, pool, Spark, pool, ...) at each size, smallest size 
 ``--repeats`` times; each run records wall and CPU time of the whole process tree (the
 JVM and Spark's Python workers, the pool's workers), the load average before and after,
 and the peak RSS of the driver, the JVM and the Python workers (psutil, sampled every
-0.2 s; CPU is summed per process over the same samples). The JSON
+0.2 s; CPU is summed per process, identified by pid and start tick, over the same samples,
+and checked against the machine's busy CPU time over the run: a count above it is marked
+``cpu_check: over`` and left out of the CPU minimum). The JSON
 (``benchmarks/results/fleet.json``) is rewritten after every run, so an interrupted
 benchmark keeps what finished; ``--stop-at HH:MM`` (UTC) starts no run after that time
 and says so in ``note``. ``scaling`` gives the spread of the time per business over the
@@ -69,21 +71,46 @@ def _floor(directory: Path) -> Path:
     return out
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """``(start time in clock ticks after boot, user + system CPU s)`` of one process, read
+    straight from ``/proc/<pid>/stat`` (fields 22, 14 and 15): the start tick is an exact
+    integer, so a process keeps one identity however often it is sampled."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2 :].split()  # fields[0] is field 3 (state)
+    return int(fields[19]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
 class _Tree:
     """Peak RSS (MB) of this process, the JVM and the Python workers below it, and the CPU
-    seconds the whole tree spent while watched (psutil, sampled every ``every`` s).
+    seconds the whole tree spent while watched (sampled every ``every`` s).
 
-    CPU is counted per process from its first sample (or from zero for a process started
-    since) to its last, so processes that come and go (pool workers, Spark's Python
-    workers) count, and time spent before the window does not; a process that ends
-    between two samples loses at most ``every`` s.
+    CPU is counted per process (identified by pid and start tick) from its value at the
+    first sample for a process already running then, or from zero for a process first seen
+    later (it started inside the window), to its last sample; so processes that come and go
+    (pool workers, Spark's Python workers) count, time spent before the window does not, and
+    a process that ends between two samples loses at most ``every`` s. The machine's busy
+    CPU time over the same window bounds the tree's from above: ``cpu_check`` says whether
+    the count stayed within it (a count above it is a sampling error, not a measurement).
     """
 
     def __init__(self, every: float = 0.2) -> None:
         self.peak = {"driver": 0.0, "jvm": 0.0, "worker_max": 0.0, "workers_total": 0.0}
-        self._cpu0: dict[tuple[int, float], float] = {}
-        self._cpu1: dict[tuple[int, float], float] = {}
-        self._t0 = time.time()
+        self._cpu0: dict[tuple[int, int], float] = {}
+        self._cpu1: dict[tuple[int, int], float] = {}
+        self._first = True
+        self._busy0 = self._busy1 = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
 
@@ -91,20 +118,25 @@ class _Tree:
     def cpu_s(self) -> float:
         return sum(v - self._cpu0[k] for k, v in self._cpu1.items())
 
+    @property
+    def machine_busy_s(self) -> float:
+        return self._busy1 - self._busy0
+
     def _sample(self) -> None:
         me = psutil.Process()
         now = {"driver": me.memory_info().rss / MB, "jvm": 0.0, "worker_max": 0.0}
         total = 0.0
         for proc in [me, *me.children(recursive=True)]:
+            stat = _proc_stat(proc.pid)
             try:
-                with proc.oneshot():
-                    rss, name, t = proc.memory_info().rss / MB, proc.name(), proc.cpu_times()
-                    key = (proc.pid, proc.create_time())
+                rss, name = proc.memory_info().rss / MB, proc.name()
             except psutil.Error:
                 continue
-            cpu = t.user + t.system
-            self._cpu0.setdefault(key, cpu if key[1] < self._t0 else 0.0)
-            self._cpu1[key] = cpu
+            if stat is None:
+                continue
+            key = (proc.pid, stat[0])
+            self._cpu0.setdefault(key, stat[1] if self._first else 0.0)
+            self._cpu1[key] = stat[1]
             if proc.pid == me.pid:
                 continue
             if "java" in name:
@@ -112,6 +144,7 @@ class _Tree:
             else:
                 now["worker_max"] = max(now["worker_max"], rss)
                 total += rss
+        self._first = False
         now["workers_total"] = total
         self.peak = {k: max(v, now[k]) for k, v in self.peak.items()}
 
@@ -120,6 +153,7 @@ class _Tree:
             self._sample()
 
     def __enter__(self) -> _Tree:
+        self._busy0 = _machine_busy_s()
         self._sample()
         self._thread.start()
         return self
@@ -128,6 +162,7 @@ class _Tree:
         self._stop.set()
         self._thread.join()
         self._sample()
+        self._busy1 = _machine_busy_s()
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
@@ -138,6 +173,9 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     return out, {
         "wall_s": time.perf_counter() - wall0,
         "cpu_s": tree.cpu_s,
+        "machine_busy_cpu_s": tree.machine_busy_s,
+        # the tree cannot use more CPU than the whole machine did (5 % for sampling jitter)
+        "cpu_check": "ok" if tree.cpu_s <= 1.05 * tree.machine_busy_s + 0.5 else "over",
         "load_avg_before": [round(x, 2) for x in load0],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
         "peak_rss_mb": {k: round(v, 1) for k, v in tree.peak.items()},
@@ -169,7 +207,11 @@ def _agreement(spark_dir: Path, floor_file: Path) -> float:
 
 def _size_summary(n: int, n_orders: int, sides: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     best = {s: min(r["wall_s"] for r in runs) for s, runs in sides.items() if runs}
-    best_cpu = {s: min(r["cpu_s"] for r in runs) for s, runs in sides.items() if runs}
+    best_cpu = {  # a CPU count over the machine's own busy time is a sampling error
+        s: min((r["cpu_s"] for r in runs if r.get("cpu_check", "ok") == "ok"), default=np.nan)
+        for s, runs in sides.items()
+        if runs
+    }
     out: dict[str, Any] = {"n_businesses": n, "n_orders": n_orders, "runs": sides}
     for s in best:
         out[f"{s}_s"] = best[s]
