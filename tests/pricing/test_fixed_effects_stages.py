@@ -55,7 +55,7 @@ def test_week_system_solution_matches_dummy_regression_statsmodels() -> None:
     w = np.ones(y.size)
     E = promo[:, None]
     _, xc, i00, i11 = _product_blocks(x, product, w, np.ones(P, bool), P)
-    M, rhs, _, week_weight = _week_system(y, xc, product, week, w, E, i00, i11, P, T)
+    M, rhs, _, _, week_weight = _week_system(y, xc, product, week, w, E, i00, i11, P, T)
     keep, _, theta = _solve_week_system(M, rhs, week_weight, 1)
     assert list(keep) == [1, 2, 3, 4, 5, 6]  # week 0 is the reference
     dummies = np.column_stack(
@@ -75,7 +75,7 @@ def test_solve_week_system_drops_empty_weeks_and_flat_regressors() -> None:
     w = np.ones(y.size)
     E = np.zeros((y.size, 1))  # a promotion that is never on
     _, xc, i00, i11 = _product_blocks(x, product, w, np.ones(P, bool), P)
-    M, rhs, _, week_weight = _week_system(y, xc, product, week, w, E, i00, i11, P, T)
+    M, rhs, _, _, week_weight = _week_system(y, xc, product, week, w, E, i00, i11, P, T)
     keep, sub_inv, theta = _solve_week_system(M, rhs, week_weight, 1)
     assert list(keep) == [1, 2, 3, 4, 5]
     assert sub_inv.shape == (5, 5)

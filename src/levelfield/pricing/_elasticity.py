@@ -23,8 +23,10 @@ from levelfield.pricing._fixed_effects import (
     FixedEffectsFit,
     ProductSlopesFit,
     fe_ols,
+    ppml_separated,
     product_slopes,
     product_slopes_ppml,
+    singleton_rows,
 )
 from levelfield.pricing._shrinkage import shrink_to_group_means
 
@@ -225,6 +227,7 @@ class ElasticityModel(_EstimatorBase):
         fit, y_use, outlier = self._robust_ols(q, x, promo, use, c, slope_ok, notes)
         ch, zero_weeks = self._zero_aware(q, x, promo, stockout, c, st, fit, slope_ok, notes)
         reason[slope_ok & ~ch.est] = "the estimate could not be computed (no residual variation)"
+        reason[slope_ok & ch.lost] = _LOST_REASON
         per_product = _combine_cells(c, fit, ch, slope_ok)
         cat_of = _category_of(c.sku_codes, df["category"].to_numpy())
         pool = _partial_pooling(per_product, cat_of, self.shrink, notes)
@@ -304,12 +307,13 @@ class ElasticityModel(_EstimatorBase):
         zero_share = zero_weeks / np.maximum(st.all_weeks - stock_p, 1)
         low_counts = (zero_share >= self.zero_share_for_ppml) | (st.med_q < self.min_units_for_ols)
         ppml: ProductSlopesFit | None = None
+        lost = np.zeros(c.P, dtype=bool)
         if self.estimator == "ppml" or (
             self.estimator == "auto" and bool(np.any(low_counts[slope_ok]))
         ):
-            ppml = self._fit_ppml(q, x, c.p, c.t, promo, ~stockout, c.P, c.T, slope_ok, notes)
+            ppml, lost = self._fit_ppml(q, x, c.p, c.t, promo, ~stockout, c.P, c.T, slope_ok, notes)
         return _choose_estimates(
-            fit, ppml, low_counts, slope_ok, self.estimator == "ppml"
+            fit, ppml, low_counts, slope_ok, self.estimator == "ppml", lost
         ), zero_weeks
 
     def _fit_ppml(
@@ -324,21 +328,31 @@ class ElasticityModel(_EstimatorBase):
         T: int,
         slope_ok: NDArray[np.bool_],
         notes: list[str],
-    ) -> ProductSlopesFit | None:
-        # weeks with no sales of any product carry no information in a Poisson model
-        tot_t = np.bincount(t[keep], weights=q[keep], minlength=T)
-        k = keep & (tot_t[t] > 0)
-        tot_p = np.bincount(p[k], weights=q[k], minlength=P)
-        k &= tot_p[p] > 0
+    ) -> tuple[ProductSlopesFit | None, NDArray[np.bool_]]:
+        """Poisson PML on the rows that can inform it (:func:`_ppml_sample`).
+
+        Returns the fit (``None`` when nothing is left or it failed numerically) and the
+        cells that could teach a slope but no longer can once the rows that cannot
+        inform a Poisson estimate are set aside (``lost``: no estimate, never a fallback).
+        """
+        k, ok, n_separated = _ppml_sample(q, x, p, t, promo, keep, P, T, slope_ok)
+        lost = slope_ok & ~ok
+        if n_separated:
+            notes.append(
+                f"{n_separated} zero-sales week(s) were set aside: with them the Poisson "
+                "estimate does not exist (a product sold at one of its prices and never "
+                "at another)"
+            )
         if not k.any():
-            return None
+            return None, lost
         try:
-            return product_slopes_ppml(
-                q[k], x[k], p[k], t[k], n_products=P, n_weeks=T, extra=promo[k], slope_ok=slope_ok
+            fit = product_slopes_ppml(
+                q[k], x[k], p[k], t[k], n_products=P, n_weeks=T, extra=promo[k], slope_ok=ok
             )
         except np.linalg.LinAlgError:
             notes.append("the zero-sales (Poisson) estimator failed numerically; log-log OLS used")
-            return None
+            return None, np.zeros(P, dtype=bool)
+        return fit, lost
 
     # -- use ----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -454,6 +468,7 @@ class _Choice:
     s_raw: NDArray[np.float64]
     use_ppml: NDArray[np.bool_]
     est: NDArray[np.bool_]
+    lost: NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -661,18 +676,78 @@ def _pull_in_outliers(
     return fitted + np.clip(u, -limit, limit), outlier
 
 
+_LOST_REASON = (
+    "too few sales at one of its prices to tell how demand answers price (the zero-sales "
+    "estimate does not exist)"
+)
+
+
+def _ppml_sample(
+    q: NDArray[np.float64],
+    x: NDArray[np.float64],
+    p: NDArray[np.intp],
+    t: NDArray[np.intp],
+    promo: NDArray[np.float64],
+    keep: NDArray[np.bool_],
+    P: int,
+    T: int,
+    slope_ok: NDArray[np.bool_],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], int]:
+    """The rows a Poisson fit can learn from, the cells whose slope they still identify,
+    and how many zero-sales rows were set aside for separation.
+
+    Weeks and cells without any sale carry no information (their effect is minus
+    infinity); zero-sales rows that separate (:func:`ppml_separated`) make the estimate
+    not exist; rows alone in their week or cell are fitted exactly by their own effects
+    (:func:`singleton_rows`) and only shrink the standard errors. Setting one kind aside
+    can create another, so the three repeat until the sample is stable. A cell keeps its
+    slope when its rows left hold at least two prices.
+    """
+    k = keep.copy()
+    ok = slope_ok.copy()
+    n_sep = 0
+    for _ in range(10):
+        before = int(k.sum())
+        tot_t = np.bincount(t[k], weights=q[k], minlength=T)
+        k &= tot_t[t] > 0
+        tot_p = np.bincount(p[k], weights=q[k], minlength=P)
+        k &= tot_p[p] > 0
+        idx = np.flatnonzero(k)
+        sep = ppml_separated(
+            q[idx], x[idx], p[idx], t[idx], n_products=P, n_weeks=T, extra=promo[idx], slope_ok=ok
+        )
+        k[idx[sep]] = False
+        n_sep += int(sep.sum())
+        idx = np.flatnonzero(k)
+        k[idx[singleton_rows(p[idx], t[idx], ok, n_products=P, n_weeks=T)]] = False
+        lo = np.full(P, np.inf)
+        hi = np.full(P, -np.inf)
+        np.minimum.at(lo, p[k], x[k])
+        np.maximum.at(hi, p[k], x[k])
+        ok &= hi - lo > 1e-9
+        if int(k.sum()) == before:
+            break
+    return k, ok, n_sep
+
+
 def _choose_estimates(
     fit: ProductSlopesFit,
     ppml: ProductSlopesFit | None,
     low_counts: NDArray[np.bool_],
     slope_ok: NDArray[np.bool_],
     ppml_everywhere: bool,
+    lost: NDArray[np.bool_] | None = None,
 ) -> _Choice:
     """Per cell, the PPML slope where it applies (low counts, or everywhere), else OLS.
 
     ``est`` marks the cells that can teach a slope and got a finite, positive-SE one.
+    A cell the Poisson model applies to but cannot identify (``lost``, see
+    :func:`_ppml_sample`) gets no estimate: log-log OLS on its few selling weeks would
+    hide that the data cannot tell.
     """
     P = slope_ok.size
+    gone = np.zeros(P, dtype=bool) if lost is None or ppml is None else lost
+    gone = gone & (low_counts | ppml_everywhere)
     if ppml is None:
         use_ppml = np.zeros(P, dtype=bool)
     elif ppml_everywhere:
@@ -681,10 +756,10 @@ def _choose_estimates(
         use_ppml = low_counts & np.isfinite(ppml.slope)
     e_ppml = ppml.slope if ppml is not None else np.full(P, np.nan)
     s_ppml = ppml.slope_se if ppml is not None else np.full(P, np.nan)
-    e_raw = np.where(use_ppml, e_ppml, fit.slope)
-    s_raw = np.where(use_ppml, s_ppml, fit.slope_se)
+    e_raw = np.where(gone, np.nan, np.where(use_ppml, e_ppml, fit.slope))
+    s_raw = np.where(gone, np.nan, np.where(use_ppml, s_ppml, fit.slope_se))
     est = slope_ok & np.isfinite(e_raw) & np.isfinite(s_raw) & (s_raw > 0)
-    return _Choice(e_ppml, s_ppml, e_raw, s_raw, use_ppml, est)
+    return _Choice(e_ppml, s_ppml, e_raw, s_raw, use_ppml, est, gone)
 
 
 def _pooled_elasticity(

@@ -28,8 +28,10 @@ __all__ = [
     "ProductSlopesFit",
     "fe_ols",
     "fe_ppml",
+    "ppml_separated",
     "product_slopes",
     "product_slopes_ppml",
+    "singleton_rows",
     "within_transform",
 ]
 
@@ -509,6 +511,53 @@ def product_slopes(
     Wooldridge, J. M. (2010). *Econometric Analysis of Cross Section and Panel Data*,
     2nd ed., §11.7 (random trend / heterogeneous slope models). MIT Press.
     """
+    return _solve_product_slopes(
+        y,
+        x,
+        product,
+        week,
+        n_products=n_products,
+        n_weeks=n_weeks,
+        extra=extra,
+        weights=weights,
+        slope_ok=slope_ok,
+        pooled_variance=pooled_variance,
+    )[0]
+
+
+@dataclass(frozen=True)
+class _SlopesSystem:
+    """What a robust variance of the product slopes needs from a fit: the weights, the
+    centred ``x``, the inverse block diagonals, the cross products ``A0``/``A1`` of each
+    product's ``[1, x]`` with the week dummies and common regressors, the identified
+    columns of the week system and the inverse of their block."""
+
+    w: FloatArray
+    xc: FloatArray
+    E: FloatArray
+    i00: FloatArray
+    i11: FloatArray
+    A0: FloatArray
+    A1: FloatArray
+    keep: IntArray
+    sub_inv: FloatArray
+    T: int
+
+
+def _solve_product_slopes(
+    y: FloatArray,
+    x: FloatArray,
+    product: IntArray,
+    week: IntArray,
+    *,
+    n_products: int,
+    n_weeks: int,
+    extra: FloatArray | None,
+    weights: FloatArray | None,
+    slope_ok: NDArray[np.bool_] | None,
+    pooled_variance: bool,
+) -> tuple[ProductSlopesFit, _SlopesSystem]:
+    """:func:`product_slopes` and the system it solved (for robust variances)."""
     n = y.size
     P, T = n_products, n_weeks
     w = np.ones(n) if weights is None else weights
@@ -516,7 +565,7 @@ def product_slopes(
     E = np.zeros((n, 0)) if extra is None else (extra[:, None] if extra.ndim == 1 else extra)
     k = E.shape[1]
     xm, xc, i00, i11 = _product_blocks(x, product, w, ok, P)
-    M, rhs, A1, week_weight = _week_system(y, xc, product, week, w, E, i00, i11, P, T)
+    M, rhs, A0, A1, week_weight = _week_system(y, xc, product, week, w, E, i00, i11, P, T)
     keep, sub_inv, theta = _solve_week_system(M, rhs, week_weight, k)
     g = theta[:T]
     c = theta[T:]
@@ -533,7 +582,7 @@ def product_slopes(
     se = np.sqrt(np.clip(sigma2 * (i11 + i11 * i11 * quad), 0.0, None))
     # common extra coefficients: SE from the pooled residual variance
     sigma_all = float(np.sum(w * u * u) / max(n - 2 * P - (T - 1) - k, 1))
-    return ProductSlopesFit(
+    fit = ProductSlopesFit(
         slope=np.where(ok & (n_p >= 3), b, np.nan),
         slope_se=np.where(ok & (n_p >= 3), se, np.nan),
         intercept=a,
@@ -544,6 +593,146 @@ def product_slopes(
         fitted=fitted,
         n_obs=n_p.astype(np.intp),
     )
+    return fit, _SlopesSystem(w, xc, E, i00, i11, A0, A1, keep, sub_inv, T)
+
+
+def _row_dot(
+    mat: FloatArray, rows: IntArray, week: IntArray, E: FloatArray, sysm: _SlopesSystem
+) -> FloatArray:
+    """``R_j . mat[rows_j]`` for every observation ``j``, where ``R_j`` is its row of the
+    week system's identified columns (its week's dummy, its common regressors) and
+    ``mat`` has one row per product over those columns."""
+    T, keep = sysm.T, sysm.keep
+    pos = np.full(T + E.shape[1], -1, dtype=np.intp)
+    pos[keep] = np.arange(keep.size)
+    wp = pos[week]
+    out = np.where(wp >= 0, mat[rows, np.maximum(wp, 0)], 0.0)
+    for j in range(E.shape[1]):
+        if pos[T + j] >= 0:
+            out = out + E[:, j] * mat[rows, pos[T + j]]
+    return np.asarray(out, dtype=np.float64)
+
+
+def _leverage(product: IntArray, week: IntArray, sysm: _SlopesSystem) -> FloatArray:
+    """Diagonal of the weighted hat matrix of the full regression (cell intercepts and
+    slopes, week effects, common regressors), from the partitioned inverse:
+    ``h_j = w_j (1/S00 + xc_j^2/S11 + d_j' M^+ d_j)`` with ``d_j`` the row's week-system
+    regressors net of its cell's ``[1, x]`` block. Vectorized: ``d_j' M^+ d_j`` expands
+    into per-cell scalars and lookups of per-cell rows of ``M^+``-products."""
+    keep, Minv, E, xc = sysm.keep, sysm.sub_inv, sysm.E, sysm.xc
+    U = (sysm.A0 * sysm.i00[:, None])[:, keep]
+    V = (sysm.A1 * sysm.i11[:, None])[:, keep]
+    MU, MV = U @ Minv, V @ Minv
+    T, k = sysm.T, E.shape[1]
+    pos = np.full(T + k, -1, dtype=np.intp)
+    pos[keep] = np.arange(keep.size)
+    wp = pos[week]
+    diag = np.diag(Minv)
+    rr = np.where(wp >= 0, diag[np.maximum(wp, 0)], 0.0)
+    for a in range(k):
+        pa = pos[T + a]
+        if pa < 0:
+            continue
+        rr = rr + 2.0 * E[:, a] * np.where(wp >= 0, Minv[np.maximum(wp, 0), pa], 0.0)
+        for b in range(k):
+            pb = pos[T + b]
+            if pb >= 0:
+                rr = rr + E[:, a] * E[:, b] * Minv[pa, pb]
+    q = product
+    uMu = np.sum(MU * U, axis=1)[q]
+    uMv = np.sum(MU * V, axis=1)[q]
+    vMv = np.sum(MV * V, axis=1)[q]
+    dMd = (
+        rr
+        - 2.0 * _row_dot(MU, q, week, E, sysm)
+        - 2.0 * xc * _row_dot(MV, q, week, E, sysm)
+        + uMu
+        + 2.0 * xc * uMv
+        + xc * xc * vMv
+    )
+    h = sysm.w * (sysm.i00[q] + xc * xc * sysm.i11[q] + dMd)
+    return np.asarray(np.clip(h, 0.0, 1.0), dtype=np.float64)
+
+
+def robust_slope_se(
+    r: FloatArray,
+    product: IntArray,
+    week: IntArray,
+    sysm: _SlopesSystem,
+    *,
+    kind: str = "HC3",
+) -> FloatArray:
+    """Heteroskedasticity-robust SE of each product slope in the *full* regression.
+
+    Unlike a per-product sandwich that holds the week effects fixed, this one carries
+    their estimation error: a slope's error is ``i11_p sum_j r_j psi_pj`` with
+    ``psi_pj = 1[j in p] xc_j - a_p' d_j`` and ``a_p = M^+ A1_p`` (every observation moves
+    the week effects, and through them every slope). ``r`` is the score residual
+    (``y - mu`` for Poisson, the residual for least squares). ``kind``: ``"HC0"`` (the
+    plain sandwich, as ``statsmodels`` ``cov_type="HC0"``), ``"HC1"`` (times
+    ``n / (n - parameters)``) or ``"HC3"`` (residuals divided by ``1 - h``, the
+    jackknife-like correction that keeps a slope resting on a few high-leverage weeks
+    from looking precise; MacKinnon and White 1985, Long and Ervin 2000). The sums over
+    observations are assembled per cell, so the cost is ``O(n + P m^2)`` for ``m``
+    identified week-system columns.
+
+    References
+    ----------
+    MacKinnon, J. G. and White, H. (1985). Some heteroskedasticity-consistent covariance
+    matrix estimators with improved finite sample properties. *J. Econometrics* 29(3).
+    Long, J. S. and Ervin, L. H. (2000). Using heteroscedasticity consistent standard
+    errors in the linear regression model. *The American Statistician* 54(3), 217–224.
+    """
+    if kind not in ("HC0", "HC1", "HC3"):
+        raise ConfigError(f"robust_slope_se: kind must be 'HC0', 'HC1' or 'HC3', not {kind!r}")
+    P = sysm.i11.size
+    keep, Minv, E, xc, T = sysm.keep, sysm.sub_inv, sysm.E, sysm.xc, sysm.T
+    if kind == "HC3":
+        h = _leverage(product, week, sysm)
+        r = np.where(h < 1.0 - 1e-10, r / np.maximum(1.0 - h, 1e-10), 0.0)
+    s = r * r
+    m = T + E.shape[1]
+    pt = product * T + week
+    S0 = np.zeros((P, m))
+    S1 = np.zeros((P, m))
+    S0[:, :T] = np.bincount(pt, weights=s, minlength=P * T).reshape(P, T)
+    S1[:, :T] = np.bincount(pt, weights=s * xc, minlength=P * T).reshape(P, T)
+    for j in range(E.shape[1]):
+        S0[:, T + j] = np.bincount(product, weights=s * E[:, j], minlength=P)
+        S1[:, T + j] = np.bincount(product, weights=s * xc * E[:, j], minlength=P)
+    s0 = np.bincount(product, weights=s, minlength=P)
+    s1 = np.bincount(product, weights=s * xc, minlength=P)
+    s2 = np.bincount(product, weights=s * xc * xc, minlength=P)
+    RsR = np.zeros((m, m))
+    RsR[:T, :T] = np.diag(np.bincount(week, weights=s, minlength=T))
+    if E.shape[1]:
+        cross = np.column_stack(
+            [np.bincount(week, weights=s * E[:, j], minlength=T) for j in range(E.shape[1])]
+        )
+        RsR[:T, T:] = cross
+        RsR[T:, :T] = cross.T
+        RsR[T:, T:] = (E * s[:, None]).T @ E
+    U = (sysm.A0 * sysm.i00[:, None])[:, keep]
+    V = (sysm.A1 * sysm.i11[:, None])[:, keep]
+    S0k, S1k = S0[:, keep], S1[:, keep]
+    B = (
+        RsR[np.ix_(keep, keep)]
+        - S0k.T @ U
+        - U.T @ S0k
+        - S1k.T @ V
+        - V.T @ S1k
+        + (U * s0[:, None]).T @ U
+        + (U * s1[:, None]).T @ V
+        + (V * s1[:, None]).T @ U
+        + (V * s2[:, None]).T @ V
+    )
+    Ak = sysm.A1[:, keep] @ Minv
+    middle = np.sum(Ak * (S1k - s1[:, None] * U - s2[:, None] * V), axis=1)
+    var = sysm.i11**2 * (s2 - 2.0 * middle + np.sum((Ak @ B) * Ak, axis=1))
+    if kind == "HC1":
+        n_par = int(np.count_nonzero(np.bincount(product, minlength=P))) * 2 + keep.size
+        var = var * r.size / max(r.size - n_par, 1)
+    return np.asarray(np.sqrt(np.clip(var, 0.0, None)), dtype=np.float64)
 
 
 def _residual_variance(
@@ -600,13 +789,14 @@ def _week_system(
     i11: FloatArray,
     P: int,
     T: int,
-) -> tuple[FloatArray, FloatArray, NDArray[Any], NDArray[Any]]:
+) -> tuple[FloatArray, FloatArray, NDArray[Any], NDArray[Any], NDArray[Any]]:
     """The ``(T + k)``-square normal system of week effects and common regressors with
     the product blocks partialled out: ``M = R'WR - R'WP R`` and its right-hand side.
 
-    Returns ``(M, rhs, A1, week_weight)``; ``A1`` (products x (T + k)) is the cross
-    product of centred ``x`` with the week dummies and regressors, needed for the
-    slopes' standard errors; ``week_weight`` is the total weight of each week.
+    Returns ``(M, rhs, A0, A1, week_weight)``; ``A0`` and ``A1`` (products x (T + k))
+    are the cross products of ``1`` and of centred ``x`` with the week dummies and
+    regressors, needed for the slopes' standard errors; ``week_weight`` is the total
+    weight of each week.
     """
     k = E.shape[1]
     pt = product * T + week
@@ -639,7 +829,7 @@ def _week_system(
     zy0 = np.bincount(product, weights=w * y, minlength=P)
     zy1 = np.bincount(product, weights=w * xc * y, minlength=P)
     RWPy = A0.T @ (i00 * zy0) + A1.T @ (i11 * zy1)
-    return RWR - RWPR, Ry - RWPy, A1, week_weight
+    return RWR - RWPR, Ry - RWPy, A0, A1, week_weight
 
 
 def _solve_week_system(
@@ -679,30 +869,100 @@ def _extra_se(keep: IntArray, sub_inv: FloatArray, sigma2: float, T: int, k: int
     )
 
 
-def _slope_sandwich_se(
+def singleton_rows(
+    product: IntArray,
+    week: IntArray,
+    slope_ok: NDArray[np.bool_],
+    *,
+    n_products: int,
+    n_weeks: int,
+) -> NDArray[np.bool_]:
+    """Rows that their own fixed effects fit exactly, found iteratively (``True``: drop).
+
+    A row alone in its week is fitted exactly by that week's effect; a cell with one row
+    (or two, when it has a slope) by its own intercept and slope. Such rows leave every
+    estimate unchanged but count as observations: they shrink residual variances and
+    make standard errors too small. Dropping one can leave another alone, so the test
+    repeats until nothing changes (Correia 2015).
+
+    References
+    ----------
+    Correia, S. (2015). Singletons, cluster-robust standard errors and fixed effects:
+    a bad mix. Technical note, Duke University.
+    """
+    drop = np.zeros(product.size, dtype=bool)
+    need = np.where(slope_ok, 3, 2)  # rows a cell needs for any residual to be left
+    while True:
+        keep = ~drop
+        in_week = np.bincount(week[keep], minlength=n_weeks)
+        in_cell = np.bincount(product[keep], minlength=n_products)
+        alone = keep & ((in_week[week] < 2) | (in_cell[product] < need[product]))
+        if not alone.any():
+            return drop
+        drop |= alone
+
+
+def ppml_separated(
     y: FloatArray,
     x: FloatArray,
-    mu: FloatArray,
     product: IntArray,
-    P: int,
-    slope_ok: NDArray[np.bool_] | None,
-) -> FloatArray:
-    """Robust (sandwich) SE of each product's Poisson slope at the fitted means ``mu``.
+    week: IntArray,
+    *,
+    n_products: int,
+    n_weeks: int,
+    extra: FloatArray | None = None,
+    slope_ok: NDArray[np.bool_] | None = None,
+    tol: float = 1e-5,
+    max_iter: int = 200,
+) -> NDArray[np.bool_]:
+    """Zero-sales rows that make the Poisson estimates run off to infinity (``True``).
 
-    Bread ``sum(mu xc^2)``, meat ``sum((y - mu)^2 xc^2)`` with ``x`` centred on its
-    ``mu``-weighted product mean, times ``n / (n - 2)``; NaN where no slope is fitted.
+    The Poisson PML estimate exists only without *separation*: no combination ``z`` of
+    the regressors (cell intercepts and slopes, week effects, the extra columns) that is
+    0 wherever sales are positive and >= 0 wherever they are zero, positive somewhere.
+    When there is one, the rows where ``z > 0`` can be fitted perfectly by sending a
+    coefficient to minus infinity: a product that sold at its low price and never at its
+    high one gives an elasticity of -60 with a tiny standard error, which is no estimate
+    at all. The iterative rectifier of Correia, Guimarães and Zylkin finds ``z``:
+    least squares of ``u`` (first ``1[y = 0]``) on the model's regressors with a heavy
+    weight on the positive rows (so the fit is ~0 there), then ``u <- max(fit, 0)`` on
+    the zero rows, until the fit is >= 0 on every zero row (separation: the rows where it
+    is > 0) or no zero row keeps a negative residual (none left to find). Dropping the
+    separated rows leaves the estimates of every other parameter unchanged; a cell whose
+    slope rested on them is no longer identified, which the caller must check.
+
+    References
+    ----------
+    Correia, S., Guimarães, P. and Zylkin, T. (2021). Verifying the existence of maximum
+    likelihood estimates for generalized linear models. arXiv:1903.01633.
+    Santos Silva, J. M. C. and Tenreyro, S. (2010). On the existence of the maximum
+    likelihood estimates in Poisson regression. *Economics Letters* 107(2), 310–312.
     """
-    ok = np.ones(P, dtype=bool) if slope_ok is None else slope_ok
-    wsum = np.bincount(product, weights=mu, minlength=P)
-    xm = np.bincount(product, weights=mu * x, minlength=P) / np.where(wsum > 0, wsum, 1.0)
-    xc = x - xm[product]
-    bread = np.bincount(product, weights=mu * xc * xc, minlength=P)
-    meat = np.bincount(product, weights=(y - mu) ** 2 * xc * xc, minlength=P)
-    cnt = np.bincount(product, minlength=P)
-    adj = cnt / np.maximum(cnt - 2, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(adj * meat) / bread
-    return np.asarray(np.where(ok & (bread > 0), se, np.nan), dtype=np.float64)
+    zero = y <= 0
+    none = np.zeros(y.size, dtype=bool)
+    if not zero.any() or zero.all():
+        return none
+    u = zero.astype(np.float64)
+    w = np.where(zero, 1.0, 1e6)  # the method of weighting for "fit = 0 where y > 0"
+    design: dict[str, Any] = {"n_products": n_products, "n_weeks": n_weeks, "extra": extra}
+    for _ in range(max_iter):
+        fit = product_slopes(u, x, product, week, weights=w, slope_ok=slope_ok, **design)
+        z = np.where(zero, fit.fitted, 0.0)
+        resid = u - fit.fitted
+        z[zero & (z >= -0.1 * tol) & (z <= tol)] = 0.0
+        if np.all(z[zero] >= 0.0):
+            return zero & (z > 0.0)
+        if np.min(resid[zero]) >= -tol:  # no negative residual: nothing left to uncover
+            z[zero & (resid > tol)] = 0.0
+            return zero & (z > 0.0)
+        u[zero] = np.maximum(z[zero], 0.0)
+    warnings.warn(
+        f"the separation check for Poisson PML did not settle in {max_iter} iterations; "
+        "no zero-sales week was dropped",
+        ConvergenceWarning,
+        stacklevel=2,
+    )
+    return none
 
 
 def product_slopes_ppml(
@@ -717,13 +977,16 @@ def product_slopes_ppml(
     slope_ok: NDArray[np.bool_] | None = None,
     tol: float = 1e-9,
     max_iter: int = 200,
+    cov_type: str = "HC3",
 ) -> ProductSlopesFit:
     """Poisson PML with a slope and intercept per product and common week effects.
 
     IRLS around :func:`product_slopes`: each step is the weighted least-squares fit of
     the working response with weights ``mu``. Zero-sales weeks stay in the sample.
-    Standard errors are the per-product robust sandwich (conditional on the week
-    effects). Products or weeks with zero total sales must be removed by the caller.
+    Standard errors are robust sandwiches of the full model, week effects' error
+    included (:func:`robust_slope_se`; ``cov_type`` ``"HC0"``, ``"HC1"`` or ``"HC3"``,
+    the default). Products or weeks with zero total sales must be removed by the
+    caller, and separated zero rows too (:func:`ppml_separated`).
 
     References
     ----------
@@ -754,9 +1017,12 @@ def product_slopes_ppml(
         "extra": extra,
         "slope_ok": slope_ok,
     }
+    system: _SlopesSystem | None = None
     for it in range(1, max_iter + 1):  # noqa: B007 - IRLS iterations
         z = eta + (y - mu) / mu
-        fit = product_slopes(z, x, product, week, weights=mu, **design)
+        fit, system = _solve_product_slopes(
+            z, x, product, week, weights=mu, pooled_variance=False, **design
+        )
         eta = np.clip(fit.fitted, -50.0, 50.0)
         mu = np.exp(eta)
         pos = y > 0
@@ -765,9 +1031,9 @@ def product_slopes_ppml(
             converged = True
             break
         dev_old = dev
-    if fit is None:  # pragma: no cover - max_iter >= 1
+    if fit is None or system is None:  # pragma: no cover - max_iter >= 1
         raise ModelError("product_slopes_ppml: max_iter must be at least 1")
-    se = _slope_sandwich_se(y, x, mu, product, P, slope_ok)
+    se = robust_slope_se(y - mu, product, week, system, kind=cov_type)
     if not converged:
         warnings.warn(
             f"Poisson PML with product slopes did not converge in {max_iter} iterations; "
