@@ -119,7 +119,6 @@ def test_fleet_numbers_equal_single_business_analyze(
         assert set(fleet.index) == set(single), ws_file.stem
         assert {
             "exposure.supplier_hhi",
-            "exposure.compliance_cost_share",
             "exposure.compliance_cost",
             "customers.value_per_customer",
         } <= set(single)

@@ -443,6 +443,18 @@ def _burden(
     b = band.iloc[0]
     cost = float(employees) * float(b["cost_per_employee"])
     share = cost / annual_revenue if annual_revenue > 0 else float("nan")
+    if share > 1.0:
+        # A cost above the whole revenue is not a burden a going business carries: the
+        # imported sales are not all its revenue, or a national average per employee does
+        # not fit it. The estimate is kept in the table; the share is not stated as a fact.
+        notes.append(
+            f"the estimated compliance cost ({b['currency']} {cost:,.0f} a year for "
+            f"{employees:g} employee(s)) is {share:.1f} times the revenue of the imported "
+            f"sales ({currency} {annual_revenue:,.0f} in the last 12 months): either those "
+            "sales are not all of the business's revenue, or the average cost per employee "
+            "does not fit a business this size; the share of revenue is not shown"
+        )
+        share = float("nan")
     if str(b["currency"]) != currency:
         notes.append(
             f"compliance cost is in {b['currency']} of {b['price_year']} (study) while revenue "
