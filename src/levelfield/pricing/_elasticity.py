@@ -315,23 +315,14 @@ class ElasticityModel(_EstimatorBase):
         if self.estimator == "ppml" or (
             self.estimator == "auto" and bool(np.any(low_counts[slope_ok]))
         ):
-            ppml, lost = self._fit_ppml(q, x, c.p, c.t, promo, ~stockout, c.P, c.T, slope_ok, notes)
+            rows = _PoissonRows(q, x, c.p, c.t, promo, ~stockout, c.P, c.T, slope_ok)
+            ppml, lost = self._fit_ppml(rows, notes)
         return _choose_estimates(
             fit, ppml, low_counts, slope_ok, self.estimator == "ppml", lost
         ), zero_weeks
 
     def _fit_ppml(
-        self,
-        q: NDArray[np.float64],
-        x: NDArray[np.float64],
-        p: NDArray[np.intp],
-        t: NDArray[np.intp],
-        promo: NDArray[np.float64],
-        keep: NDArray[np.bool_],
-        P: int,
-        T: int,
-        slope_ok: NDArray[np.bool_],
-        notes: list[str],
+        self, d: _PoissonRows, notes: list[str]
     ) -> tuple[ProductSlopesFit | None, NDArray[np.bool_]]:
         """Poisson PML on the rows that can inform it (:func:`_ppml_sample`).
 
@@ -339,8 +330,8 @@ class ElasticityModel(_EstimatorBase):
         cells that could teach a slope but no longer can once the rows that cannot
         inform a Poisson estimate are set aside (``lost``: no estimate, never a fallback).
         """
-        k, ok, n_separated = _ppml_sample(q, x, p, t, promo, keep, P, T, slope_ok)
-        lost = slope_ok & ~ok
+        k, ok, n_separated = _ppml_sample(d)
+        lost = d.slope_ok & ~ok
         if n_separated:
             notes.append(
                 f"{n_separated} zero-sales week(s) were set aside: with them the Poisson "
@@ -351,11 +342,18 @@ class ElasticityModel(_EstimatorBase):
             return None, lost
         try:
             fit = product_slopes_ppml(
-                q[k], x[k], p[k], t[k], n_products=P, n_weeks=T, extra=promo[k], slope_ok=ok
+                d.q[k],
+                d.x[k],
+                d.p[k],
+                d.t[k],
+                n_products=d.P,
+                n_weeks=d.T,
+                extra=d.promo[k],
+                slope_ok=ok,
             )
         except np.linalg.LinAlgError:
             notes.append("the zero-sales (Poisson) estimator failed numerically; log-log OLS used")
-            return None, np.zeros(P, dtype=bool)
+            return None, np.zeros(d.P, dtype=bool)
         return fit, lost
 
     # -- use ----------------------------------------------------------------------------
@@ -686,17 +684,24 @@ _LOST_REASON = (
 )
 
 
-def _ppml_sample(
-    q: NDArray[np.float64],
-    x: NDArray[np.float64],
-    p: NDArray[np.intp],
-    t: NDArray[np.intp],
-    promo: NDArray[np.float64],
-    keep: NDArray[np.bool_],
-    P: int,
-    T: int,
-    slope_ok: NDArray[np.bool_],
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], int]:
+@dataclass(frozen=True)
+class _PoissonRows:
+    """What the Poisson fit reads: units, log posted price, cell and week codes, the
+    promotion flag, the rows it may use (``keep``: no stock-out weeks), the numbers of
+    cells and weeks, and the cells that can teach a slope."""
+
+    q: NDArray[np.float64]
+    x: NDArray[np.float64]
+    p: NDArray[np.intp]
+    t: NDArray[np.intp]
+    promo: NDArray[np.float64]
+    keep: NDArray[np.bool_]
+    P: int
+    T: int
+    slope_ok: NDArray[np.bool_]
+
+
+def _ppml_sample(d: _PoissonRows) -> tuple[NDArray[np.bool_], NDArray[np.bool_], int]:
     """The rows a Poisson fit can learn from, the cells whose slope they still identify,
     and how many zero-sales rows were set aside for separation.
 
@@ -707,8 +712,9 @@ def _ppml_sample(
     can create another, so the three repeat until the sample is stable. A cell keeps its
     slope when its rows left hold at least two prices.
     """
-    k = keep.copy()
-    ok = slope_ok.copy()
+    q, x, p, t, promo, P, T = d.q, d.x, d.p, d.t, d.promo, d.P, d.T
+    k = d.keep.copy()
+    ok = d.slope_ok.copy()
     n_sep = 0
     for _ in range(10):
         before = int(k.sum())
