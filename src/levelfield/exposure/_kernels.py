@@ -51,7 +51,7 @@ def hhi(values: npt.ArrayLike) -> float:
 
     Examples
     --------
-    >>> hhi([50, 30, 20])  # three channels with 50 %, 30 % and 20 % of revenue
+    >>> round(hhi([50, 30, 20]), 6)  # channels with 50 %, 30 % and 20 % of revenue
     3800.0
     >>> hhi_band(3800.0)
     'high'
