@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,9 @@ TYPES = {
 def _plant(d: Path) -> pd.DataFrame:
     """Group tokens (one per customer; 30 % of the cafe's customers also buy books) and
     own competitor rows (the two bike shops nearly identical; everyone else has a
-    speciality of its own, so no other pair is close)."""
+    speciality of its own, so no other pair is close), in place of the demo's own."""
+    for name in ("group_tokens", "competitors"):
+        shutil.rmtree(d / name)
     biz = pd.read_parquet(d / "businesses.parquet")
     orders = pd.read_parquet(d / "orders", columns=["business_id", "customer_id"])
     cust = orders.drop_duplicates().sort_values(["business_id", "customer_id"])
@@ -151,6 +154,8 @@ def test_without_tokens_or_positions_the_output_says_what_it_cannot_tell(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     demo_fleet(12, tmp_path, seed=2)
+    for name in ("group_tokens", "competitors"):  # a fleet that has neither
+        shutil.rmtree(tmp_path / name)
     result = fleet_partners(tmp_path, top=2)
     assert not result.overlap_known
     assert result.pairs["shared_customers"].isna().all()

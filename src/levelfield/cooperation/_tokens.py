@@ -7,9 +7,10 @@ Privacy model (shown in ``levelfield cooperate partners --help`` and the docs):
   never a workspace's own pseudonym key: that key stays with its owner, and the command
   refuses a group key equal to it.
 - Each member derives **tokens** ``sha256(k || sha256(k || "group:" || e-mail))`` from their
-  own order exports (``levelfield cooperate tokens``). Only the tokens are stored, in the
-  member's workspace (table ``group_tokens``, tagged with the group key's id); e-mails are
-  read from the export file and never written anywhere.
+  own order exports (``levelfield cooperate tokens``; the rule itself is
+  :func:`levelfield.workspace.group_token_sql`, which the demo fleet uses too). Only the
+  tokens are stored, in the member's workspace (table ``group_tokens``, tagged with the
+  group key's id); e-mails are read from the export file and never written anywhere.
 - Matching (``levelfield cooperate partners``) counts common tokens per pair of members in
   SQL and prints, stores and returns **counts only**: how many customers two members share,
   never which.
@@ -35,7 +36,6 @@ lets an owner join a group without changing their workspace's history.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import secrets
@@ -47,7 +47,7 @@ import duckdb
 
 from levelfield.errors import ConfigError, DataError, WorkspaceError
 from levelfield.ingest import GENERIC_FIELDS, normalize_column_name, read_header
-from levelfield.workspace import Workspace
+from levelfield.workspace import GroupKey, Workspace, group_token_sql
 
 __all__ = [
     "GroupKey",
@@ -65,18 +65,6 @@ _EMAIL_NAMES = frozenset(
     {"email", "e-mail", "email (billing)", "customer email", "buyer email", "billing email"}
     | {normalize_column_name(a) for a in GENERIC_FIELDS["email"]}
 )
-
-
-@dataclass(frozen=True)
-class GroupKey:
-    """A group key (64 hex digits) and its public id (which tags the tokens it made)."""
-
-    secret: str
-
-    @property
-    def group_id(self) -> str:
-        """Short public id of the key (a hash under another label; not usable as the key)."""
-        return hashlib.sha256(b"levelfield group key id\0" + self.secret.encode()).hexdigest()[:16]
 
 
 def new_group_key() -> GroupKey:
@@ -171,18 +159,15 @@ class TokenImport:
 def _hashed(con: duckdb.DuckDBPyConnection, path: Path, column: str, key: GroupKey) -> int:
     """Create temp table ``_lf_tok(token)`` from the export; return the rows read."""
     col = '"' + column.replace('"', '""') + '"'
-    k = key.secret  # hex only: safe to inline
-    norm = f"lower(trim(CAST({col} AS VARCHAR)))"
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _lf_src AS SELECT {norm} AS e FROM {_read_sql(path)}"
+            f"CREATE OR REPLACE TEMP TABLE _lf_src AS SELECT {col} AS e FROM {_read_sql(path)}"
         )
     except duckdb.Error as exc:
         raise DataError(f"{path.name}: could not be read as CSV or Parquet ({exc})") from None
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _lf_tok AS SELECT DISTINCT "
-        f"left(sha256('{k}' || sha256('{k}' || 'group:' || e)), 32) AS token "
-        "FROM _lf_src WHERE e IS NOT NULL AND e LIKE '%_@_%'"
+        "CREATE OR REPLACE TEMP TABLE _lf_tok AS SELECT DISTINCT token FROM "
+        f"(SELECT {group_token_sql(key, 'e')} AS token FROM _lf_src) WHERE token IS NOT NULL"
     )
     return int(con.execute("SELECT count(*) FROM _lf_src").fetchall()[0][0])
 

@@ -22,6 +22,15 @@ elasticity (:func:`_catalog`, :func:`_lines`), so the fleet's pricing kernel has
 to learn. All of the price story is drawn from a stream of its own
 (:func:`_pricing_rng`); :func:`planted_price_response` recomputes the planted elasticities
 from the seed (they are not written into the fleet).
+
+For partner matching the fleet also holds ``group_tokens/`` (the tokens each business
+would derive with ``levelfield cooperate tokens`` from the e-mails it has on file, under a
+demo group key derived from the seed) and ``competitors/`` (each business's own landscape
+position). Behind the pseudonymous customer ids are people of town, regional and national
+pools, so businesses of one region share customers and businesses of different regions
+hardly any; e-mails exist in memory only (:func:`fleet_customer_emails` recomputes them).
+All of it comes from a third stream (:mod:`levelfield.demo._fleet_cooperation`), so the
+other tables are the same as without it.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +50,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from levelfield.demo._fleet_cooperation import CooperationStream
 from levelfield.errors import ConfigError, DataError
 
 __all__ = ["CHANNELS", "SECTORS", "FleetDemo", "demo_fleet", "write_workspaces"]
@@ -391,6 +401,11 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, coerce_timestamps="us")
 
 
+def _check_size(n: object) -> None:
+    if isinstance(n, bool) or not (isinstance(n, int) and 1 <= n <= 10_000_000):
+        raise ConfigError(f"the fleet size must be a whole number 1-10,000,000, not {n!r}")
+
+
 def demo_fleet(
     n: int,
     directory: str | Path,
@@ -406,7 +421,12 @@ def demo_fleet(
     ``business_id``; products only of businesses that keep product costs),
     ``channels.parquet`` (the fleet-wide channels table) and ``businesses.parquet``
     (business_id, sector, region, size_band, consent, employees, gross_margin: stated by
-    half of the businesses without product costs, else null). The tables are the
+    half of the businesses without product costs, else null), and for partner matching
+    ``group_tokens/part-*.parquet`` (business_id, group_id, token: what each business
+    derives from the customers' e-mails it has on file, under the group key
+    :func:`~levelfield.demo._fleet_cooperation.demo_group_key` of ``seed``; no e-mail is
+    written) and ``competitors/part-*.parquet`` (the business's own competitor row with
+    its landscape position, as the workspace's competitor table). The other tables are the
     generated exports imported through
     :func:`levelfield.ingest.import_file` and read back from the workspace, a chunk of
     businesses at a time (see the module doc). With ``workspaces``, also
@@ -417,32 +437,25 @@ def demo_fleet(
     fleet is written next to ``directory`` and moved into place, so a failed run leaves
     no half-written fleet.
     """
-    if isinstance(n, bool) or not (isinstance(n, int) and 1 <= n <= 10_000_000):
-        raise ConfigError(f"the fleet size must be a whole number 1-10,000,000, not {n!r}")
+    _check_size(n)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".fleet-{uuid.uuid4().hex}"
     rng = np.random.default_rng(seed)
     biz = _businesses(n, rng)
-    price_rng = _pricing_rng(seed)
-    response = _price_response(n, price_rng)
     total = 0
-    names = [*_TABLES, "channels.parquet", "businesses.parquet"]
-    for name in _TABLES:
+    names = [*_TABLES, *_COOPERATION_TABLES, "channels.parquet", "businesses.parquet"]
+    for name in (*_TABLES, *_COOPERATION_TABLES):
         (tmp / name).mkdir(parents=True)
     try:
         template = _seeded_template(tmp / ".ingest", seed)
-        for part, start in enumerate(range(0, n, chunk)):  # chunks of businesses, not rows
-            some = biz.iloc[start : start + chunk]
-            catalog = _catalog(some, response.iloc[start : start + chunk], rng, price_rng)
-            orders, lines = _orders(some, catalog, rng, price_rng)
-            orders["order_id"] = orders["business_id"] + "-" + orders["order_id"]
-            lines.insert(0, "order_id", orders["order_id"].to_numpy()[lines.pop("o")])
-            orders["customer_id"] = orders["business_id"] + "-" + orders["customer_id"]
-            revenue = orders.groupby("business_id")["gross"].sum()
-            suppliers = _suppliers(some, revenue, rng)
-            tables = _through_ingest(orders, lines, suppliers, catalog, template)
+        for part, made in enumerate(_chunks(biz, rng, seed, chunk)):
+            tables = _through_ingest(
+                made["orders"], made["order_lines"], made["suppliers"], made["catalog"], template
+            )
             total += len(tables["orders"])
+            for name in _COOPERATION_TABLES:
+                tables[name] = made[name]
             for name, frame in tables.items():
                 _write(frame, tmp / name / f"part-{part:05d}.parquet")
         _write(channels_table(), tmp / "channels.parquet")
@@ -461,6 +474,69 @@ def demo_fleet(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return FleetDemo(out, n, total, seed, out / "workspaces" if workspaces else None)
+
+
+#: Tables of the fleet for cooperation (:mod:`levelfield.demo._fleet_cooperation`),
+#: written as generated (no customer data in them, so not through ingest).
+_COOPERATION_TABLES = ("group_tokens", "competitors")
+
+
+def _chunks(
+    biz: pd.DataFrame, rng: np.random.Generator, seed: int, chunk: int
+) -> Iterator[dict[str, pd.DataFrame]]:
+    """The fleet's generated tables, a chunk of businesses at a time, before ingest:
+    ``orders``, ``order_lines``, ``suppliers``, ``catalog``, ``people`` (with the e-mails
+    on file: in memory only), ``group_tokens`` and ``competitors``.
+
+    ``rng`` is the main stream right after :func:`_businesses` drew ``biz``. The price
+    story comes from the pricing stream, people, tokens and positions from the
+    cooperation stream, so neither moves a draw of the main stream.
+    """
+    price_rng = _pricing_rng(seed)
+    response = _price_response(len(biz), price_rng)
+    coop = CooperationStream.start(
+        seed, biz, REGIONS, biz["size_band"].map(SIZE_BANDS).to_numpy(dtype=float),
+        [c for c, (_, own) in CHANNELS.items() if own],
+    )  # fmt: skip
+    for start in range(0, len(biz), chunk):  # chunks of businesses, not rows
+        some = biz.iloc[start : start + chunk]
+        catalog = _catalog(some, response.iloc[start : start + chunk], rng, price_rng)
+        orders, lines = _orders(some, catalog, rng, price_rng)
+        orders["order_id"] = orders["business_id"] + "-" + orders["order_id"]
+        lines.insert(0, "order_id", orders["order_id"].to_numpy()[lines.pop("o")])
+        orders["customer_id"] = orders["business_id"] + "-" + orders["customer_id"]
+        revenue = orders.groupby("business_id")["gross"].sum()
+        suppliers = _suppliers(some, revenue, rng)
+        yield {
+            "orders": orders,
+            "order_lines": lines,
+            "suppliers": suppliers,
+            "catalog": catalog,
+            **coop.tables(some, _price_level(some, catalog), orders),
+        }
+
+
+def _price_level(biz: pd.DataFrame, catalog: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """Per business, its base prices over its sector's usual unit price (geometric mean;
+    1 = the sector's usual price level)."""
+    usual = pd.Series({s: v[1] for s, v in SECTORS.items()}) / _BASE_UNITS_PER_ORDER
+    b = catalog["b"].to_numpy()
+    ratio = catalog["base_price"].to_numpy() / usual.reindex(catalog["category"]).to_numpy()
+    products = np.bincount(b, minlength=len(biz))
+    return np.asarray(np.exp(np.bincount(b, weights=np.log(ratio), minlength=len(biz)) / products))
+
+
+def fleet_customer_emails(n: int, seed: int, *, chunk: int = 500) -> pd.DataFrame:
+    """The e-mail each business of ``demo_fleet(n, directory, seed=seed, chunk=chunk)`` has
+    on file per customer: ``business_id``, ``email``. The truth its ``group_tokens`` were
+    derived from (a test derives them again as a member would); never written into the
+    fleet. Replays the generator without ingest."""
+    _check_size(n)
+    rng = np.random.default_rng(seed)
+    biz = _businesses(n, rng)
+    people = [made["people"] for made in _chunks(biz, rng, seed, chunk)]
+    frame = pd.concat(people, ignore_index=True)
+    return frame.loc[frame["email"].notna(), ["business_id", "email"]].reset_index(drop=True)
 
 
 #: The fleet's canonical tables (one Parquet folder each, a file per chunk), the columns

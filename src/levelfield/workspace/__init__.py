@@ -15,6 +15,7 @@ from levelfield.workspace._fx import (
     reference_currencies,
     sync_reference_rates,
 )
+from levelfield.workspace._group_tokens import GroupKey, group_token_sql, group_tokens
 from levelfield.workspace._keys import KEY_DIR_ENV, KeyBackup, default_key_dir
 from levelfield.workspace._keys import parse_backup as parse_key_backup
 from levelfield.workspace._rivals import WHOLESALE_CHANNELS, RivalPrices, rival_prices
@@ -43,6 +44,7 @@ __all__ = [
     "UNSET",
     "WHOLESALE_CHANNELS",
     "FxStatement",
+    "GroupKey",
     "KeyBackup",
     "RivalPrices",
     "Setting",
@@ -54,6 +56,8 @@ __all__ = [
     "default_key_dir",
     "ecb_history",
     "fx_statement",
+    "group_token_sql",
+    "group_tokens",
     "iso_currencies",
     "latest_rates",
     "open_workspace",
