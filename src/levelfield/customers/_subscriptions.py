@@ -22,6 +22,7 @@ Stable finding metric ids (``SubscriptionsResult.findings()``):
 from __future__ import annotations
 
 import datetime as dt
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from scipy.stats import chi2
 from levelfield.customers._models import SMALL_SAMPLE
 from levelfield.customers._recurring import FORMULAS, RecurringRevenue, recurring_revenue
 from levelfield.customers._recurring import subscription_lifetimes as _lifetimes
-from levelfield.customers._sbg import ShiftedBetaGeometricModel
+from levelfield.customers._sbg import _COHORT_LOG_BOUND, ShiftedBetaGeometricModel
 from levelfield.errors import (
     ConfigError,
     ConvergenceWarning,
@@ -319,8 +320,16 @@ def _geometric_loglik(periods: np.ndarray, churned: np.ndarray) -> float:
     return n_churn * float(np.log(p)) + stay * float(np.log1p(-p))
 
 
-def _fit(periods: np.ndarray, churned: np.ndarray, notes: list[str]) -> ShiftedBetaGeometricModel:
-    """Fit sBG; small samples and unidentified spreads become notes, not warnings."""
+def _fit(
+    periods: np.ndarray, churned: np.ndarray, notes: list[str]
+) -> tuple[ShiftedBetaGeometricModel, bool]:
+    """Fit sBG; small samples and unidentified spreads become notes, not warnings.
+
+    Returns the model and whether its spread is identified: not when the fit warns, nor
+    when it runs to the no-spread boundary (``alpha`` or ``beta`` beyond ``e**15``, every
+    subscriber the same). Then no interval may be given, whatever the delta method returns
+    there: how close to singular a boundary fit's Hessian comes differs between CPUs in
+    the last bits, so one machine printed an interval where another printed none."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallSampleWarning)
         warnings.simplefilter("always", ConvergenceWarning)
@@ -339,7 +348,18 @@ def _fit(periods: np.ndarray, churned: np.ndarray, notes: list[str]) -> ShiftedB
     for w in caught:
         if w.category not in (SmallSampleWarning, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return model
+    a, b = model.params_["alpha"], model.params_["beta"]
+    at_boundary = not (a > 0 and b > 0) or max(abs(math.log(a)), abs(math.log(b))) > (
+        _COHORT_LOG_BOUND
+    )
+    return model, ConvergenceWarning not in kinds and not at_boundary
+
+
+def _or_nan(identified: bool, lo: Any, hi: Any) -> tuple[float, float]:
+    """The interval's bounds, or NaN twice when the fit cannot give one."""
+    if not identified:
+        return math.nan, math.nan
+    return float(np.ravel(lo)[0]), float(np.ravel(hi)[0])
 
 
 def _cohort_fits(life: pd.DataFrame, monthly_discount_rate: float) -> pd.DataFrame:
@@ -357,23 +377,23 @@ def _cohort_fits(life: pd.DataFrame, monthly_discount_rate: float) -> pd.DataFra
         )
         if len(g) >= SMALL_SAMPLE:
             try:
-                m = _fit(g["periods"].to_numpy(float), g["churned"].to_numpy(float), [])
+                m, ok = _fit(g["periods"].to_numpy(float), g["churned"].to_numpy(float), [])
             except InsufficientDataError:
-                m = None
+                m, ok = None, False
             if m is not None:
-                lo, hi = m.survival_interval(_YEAR)
+                lo, hi = _or_nan(ok, *m.survival_interval(_YEAR))
                 d = monthly_discount_rate
-                d_lo, d_hi = m.customer_value_interval(1.0, d, 0)
+                d_lo, d_hi = _or_nan(ok, *m.customer_value_interval(1.0, d, 0))
                 fit = {
                     **m.params_,
                     "one_year_retention": _first(m.survival(_YEAR)),
-                    "low": float(lo[0]),
-                    "high": float(hi[0]),
+                    "low": lo,
+                    "high": hi,
                     "derl": _first(
                         m.discounted_expected_residual_lifetime(monthly_discount_rate, 0)
                     ),
-                    "derl_low": float(d_lo[0]),
-                    "derl_high": float(d_hi[0]),
+                    "derl_low": d_lo,
+                    "derl_high": d_hi,
                 }
         rows.append({**row, **fit})
     return pd.DataFrame(rows)
@@ -508,19 +528,21 @@ def _model(
         )
     t = life["periods"].to_numpy(float)
     c = life["churned"].to_numpy(float)
-    model = _fit(t, c, notes)
+    model, identified = _fit(t, c, notes)
     lr = max(0.0, 2.0 * (model.log_likelihood_ - _geometric_loglik(t, c)))
     p_value = float(chi2.sf(lr, 1))
     d = (1.0 + annual_discount_rate) ** (1.0 / 12.0) - 1.0
     latest = life[life["cohort"] == life["cohort"].max()]
     price = float(latest["monthly_price"].mean())
     derl = _first(model.discounted_expected_residual_lifetime(d, 0))
-    v_lo, v_hi = model.customer_value_interval(price, d, 0)
+    v_lo, v_hi = _or_nan(identified, *model.customer_value_interval(price, d, 0))
     value = price * (1.0 + derl / (1.0 + d))
     s12 = _first(model.survival(_YEAR))
-    lo, hi = model.survival_interval(_YEAR)
+    lo, hi = _or_nan(identified, *model.survival_interval(_YEAR))
     grid = np.arange(25.0)
     c_lo, c_hi = model.survival_interval(grid)
+    if not identified:
+        c_lo, c_hi = np.full(grid.size, np.nan), np.full(grid.size, np.nan)
     curve = pd.DataFrame(
         {
             "renewals": grid,
@@ -553,15 +575,12 @@ def _model(
         cohort_fits=_cohort_fits(life, d),
         retention_curve=curve,
         one_year_retention=s12,
-        one_year_interval=(float(lo[0]), float(hi[0])),
+        one_year_interval=(lo, hi),
         monthly_price=price,
         monthly_discount_rate=d,
         derl=derl,
         new_subscriber_value=value,
-        new_subscriber_value_interval=(
-            price + float(v_lo[0]) / (1.0 + d),
-            price + float(v_hi[0]) / (1.0 + d),
-        ),
+        new_subscriber_value_interval=(price + v_lo / (1.0 + d), price + v_hi / (1.0 + d)),
         lr_statistic=lr,
         lr_p_value=p_value,
         model_reason=reason,

@@ -406,6 +406,33 @@ def _diversification(
     return out.head(n).reset_index(drop=True)[cols]
 
 
+def _burden_share(
+    cost: float,
+    cost_currency: str,
+    employees: float,
+    annual_revenue: float,
+    currency: str,
+    notes: list[str],
+) -> float:
+    """The estimated compliance cost as a share of revenue, or NaN with a note.
+
+    A cost above the whole revenue is not a burden a going business carries: the imported
+    sales are not all its revenue, or a national average per employee does not fit it.
+    The cost is still reported; the share is not stated as a fact.
+    """
+    share = cost / annual_revenue if annual_revenue > 0 else float("nan")
+    if share > 1.0:
+        notes.append(
+            f"the estimated compliance cost ({cost_currency} {cost:,.0f} a year for "
+            f"{employees:g} employee(s)) is {share:.1f} times the revenue of the imported "
+            f"sales ({currency} {annual_revenue:,.0f} a year): either those "
+            "sales are not all of the business's revenue, or the average cost per employee "
+            "does not fit a business this size; the share of revenue is not shown"
+        )
+        return float("nan")
+    return share
+
+
 def _burden(
     ws: Workspace, study: str, annual_revenue: float, currency: str, notes: list[str]
 ) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -442,19 +469,7 @@ def _burden(
     large = rows[rows["size_band"] == "large"].iloc[0]
     b = band.iloc[0]
     cost = float(employees) * float(b["cost_per_employee"])
-    share = cost / annual_revenue if annual_revenue > 0 else float("nan")
-    if share > 1.0:
-        # A cost above the whole revenue is not a burden a going business carries: the
-        # imported sales are not all its revenue, or a national average per employee does
-        # not fit it. The estimate is kept in the table; the share is not stated as a fact.
-        notes.append(
-            f"the estimated compliance cost ({b['currency']} {cost:,.0f} a year for "
-            f"{employees:g} employee(s)) is {share:.1f} times the revenue of the imported "
-            f"sales ({currency} {annual_revenue:,.0f} in the last 12 months): either those "
-            "sales are not all of the business's revenue, or the average cost per employee "
-            "does not fit a business this size; the share of revenue is not shown"
-        )
-        share = float("nan")
+    share = _burden_share(cost, str(b["currency"]), employees, annual_revenue, currency, notes)
     if str(b["currency"]) != currency:
         notes.append(
             f"compliance cost is in {b['currency']} of {b['price_year']} (study) while revenue "
