@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -24,6 +25,7 @@ from levelfield.cooperation import (
     write_group_key,
 )
 from levelfield.cooperation import _cli as coop_cli
+from levelfield.cooperation._partners import MIN_SHARED, _classify
 from levelfield.errors import ConfigError, DataError, InsufficientDataError
 
 
@@ -179,3 +181,17 @@ def test_cli_partners_prints_reasons_privacy_and_advice(
         app, ["cooperate", "partners", str(group_dir), "--group-key", str(group_dir / "nope")]
     )
     assert bad.exit_code == 1 and "ConfigError: " in bad.output
+
+
+def test_one_or_two_customers_in_common_are_no_reason_to_partner() -> None:
+    """A 25 % overlap that is 1 customer of 4 is chance: the pair is weak, not a partner;
+    3 of 12 (the same share) is a complement."""
+    pairs = pd.DataFrame(
+        {
+            "rival": [False, False, False],
+            "overlap_share": [0.25, 0.25, 0.25],
+            "shared_customers": [1, MIN_SHARED - 1, MIN_SHARED],
+            "product_similarity": [0.0, 0.0, 0.0],
+        }
+    )
+    assert _classify(pairs).tolist() == ["weak", "weak", "complement"]

@@ -14,6 +14,7 @@ import pytest
 
 from levelfield.cooperation import derive_tokens
 from levelfield.cooperation._fleet_partners import fleet_partners
+from levelfield.cooperation._partners import MIN_SHARED
 from levelfield.demo import CHANNELS, _fleet, _fleet_cooperation, demo_fleet
 from levelfield.demo._fleet import fleet_customer_emails
 from levelfield.demo._fleet_cooperation import OFFERS, POSITION_TYPES, demo_group_key
@@ -123,6 +124,9 @@ def test_partner_matching_finds_customers_in_common_and_rivals(fleet: Path) -> N
     assert len(comp) >= 1
     assert comp["reasons"].str.contains("of your customers also buy from").all()
     assert comp["overlap_share"].between(0.05, 0.6).all()
+    # never a partner on one or two customers in common ("25 % ... (1 of 4)")
+    complements = pairs.loc[pairs["kind"] == "complement"]
+    assert (complements["shared_customers"] >= MIN_SHARED).all()
     rivals = pairs.loc[pairs["kind"] == "rival"]
     assert result.summary()["rival_pairs"] >= 1
     biz = pd.read_parquet(fleet / "businesses.parquet").set_index("business_id")

@@ -38,6 +38,7 @@ from scipy import sparse
 from levelfield.cooperation._partners import (
     FAR_DISTANCE,
     MIN_OVERLAP,
+    MIN_SHARED,
     RIVAL_DISTANCE,
     RIVAL_PRODUCT_SIMILARITY,
     UPTAKE,
@@ -274,7 +275,7 @@ def _block(m: _Mats, rows: Int) -> dict[str, Any]:
     diag = (np.arange(b), rows)
     rival[diag] = False
     ok = ~rival & (sim < 1.0)
-    ok &= share >= MIN_OVERLAP if m.overlap is not None else score > 0
+    ok &= (share >= MIN_OVERLAP) & (ov >= MIN_SHARED) if m.overlap is not None else score > 0
     ok[diag] = False
     return {
         "sim": sim, "shared": shared, "ov": ov, "share": share, "same_region": same_region,
