@@ -540,9 +540,11 @@ def _model(
     s12 = _first(model.survival(_YEAR))
     lo, hi = _or_nan(identified, *model.survival_interval(_YEAR))
     grid = np.arange(25.0)
-    c_lo, c_hi = model.survival_interval(grid)
-    if not identified:
-        c_lo, c_hi = np.full(grid.size, np.nan), np.full(grid.size, np.nan)
+    c_lo, c_hi = (
+        model.survival_interval(grid)
+        if identified
+        else (np.full(grid.size, np.nan), np.full(grid.size, np.nan))
+    )
     curve = pd.DataFrame(
         {
             "renewals": grid,

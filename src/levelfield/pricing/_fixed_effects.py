@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -553,6 +554,24 @@ class _SlopesSystem:
     sub_inv: FloatArray
     T: int
 
+    @cached_property
+    def U(self) -> FloatArray:
+        """Per cell, its rows' week-system regressors projected on its intercept
+        (``A0 / S00``), over the identified columns."""
+        return np.asarray((self.A0 * self.i00[:, None])[:, self.keep], dtype=np.float64)
+
+    @cached_property
+    def V(self) -> FloatArray:
+        """Per cell, the same projected on its centred ``x`` (``A1 / S11``)."""
+        return np.asarray((self.A1 * self.i11[:, None])[:, self.keep], dtype=np.float64)
+
+    @cached_property
+    def pos(self) -> IntArray:
+        """Position of each week-system column among the identified ones (-1: dropped)."""
+        pos = np.full(self.T + self.E.shape[1], -1, dtype=np.intp)
+        pos[self.keep] = np.arange(self.keep.size)
+        return pos
+
 
 def _solve_product_slopes(
     y: FloatArray,
@@ -606,16 +625,12 @@ def _solve_product_slopes(
     return fit, _SlopesSystem(w, xc, E, i00, i11, A0, A1, keep, sub_inv, T)
 
 
-def _row_dot(
-    mat: FloatArray, rows: IntArray, week: IntArray, E: FloatArray, sysm: _SlopesSystem
-) -> FloatArray:
+def _row_dot(mat: FloatArray, rows: IntArray, wp: IntArray, sysm: _SlopesSystem) -> FloatArray:
     """``R_j . mat[rows_j]`` for every observation ``j``, where ``R_j`` is its row of the
-    week system's identified columns (its week's dummy, its common regressors) and
-    ``mat`` has one row per product over those columns."""
-    T, keep = sysm.T, sysm.keep
-    pos = np.full(T + E.shape[1], -1, dtype=np.intp)
-    pos[keep] = np.arange(keep.size)
-    wp = pos[week]
+    week system's identified columns (its week's dummy at position ``wp_j``, -1 when that
+    week is not a column; its common regressors) and ``mat`` has one row per product over
+    those columns."""
+    T, E, pos = sysm.T, sysm.E, sysm.pos
     out = np.where(wp >= 0, mat[rows, np.maximum(wp, 0)], 0.0)
     for j in range(E.shape[1]):
         if pos[T + j] >= 0:
@@ -629,13 +644,9 @@ def _leverage(product: IntArray, week: IntArray, sysm: _SlopesSystem) -> FloatAr
     ``h_j = w_j (1/S00 + xc_j^2/S11 + d_j' M^+ d_j)`` with ``d_j`` the row's week-system
     regressors net of its cell's ``[1, x]`` block. Vectorized: ``d_j' M^+ d_j`` expands
     into per-cell scalars and lookups of per-cell rows of ``M^+``-products."""
-    keep, Minv, E, xc = sysm.keep, sysm.sub_inv, sysm.E, sysm.xc
-    U = (sysm.A0 * sysm.i00[:, None])[:, keep]
-    V = (sysm.A1 * sysm.i11[:, None])[:, keep]
+    Minv, E, xc, U, V, pos = sysm.sub_inv, sysm.E, sysm.xc, sysm.U, sysm.V, sysm.pos
     MU, MV = U @ Minv, V @ Minv
     T, k = sysm.T, E.shape[1]
-    pos = np.full(T + k, -1, dtype=np.intp)
-    pos[keep] = np.arange(keep.size)
     wp = pos[week]
     diag = np.diag(Minv)
     rr = np.where(wp >= 0, diag[np.maximum(wp, 0)], 0.0)
@@ -654,8 +665,8 @@ def _leverage(product: IntArray, week: IntArray, sysm: _SlopesSystem) -> FloatAr
     vMv = np.sum(MV * V, axis=1)[q]
     dMd = (
         rr
-        - 2.0 * _row_dot(MU, q, week, E, sysm)
-        - 2.0 * xc * _row_dot(MV, q, week, E, sysm)
+        - 2.0 * _row_dot(MU, q, wp, sysm)
+        - 2.0 * xc * _row_dot(MV, q, wp, sysm)
         + uMu
         + 2.0 * xc * uMv
         + xc * xc * vMv
@@ -680,9 +691,10 @@ def robust_slope_se(
     the week effects, and through them every slope). ``r`` is the score residual
     (``y - mu`` for Poisson, the residual for least squares). ``kind``: ``"HC0"`` (the
     plain sandwich, as ``statsmodels`` ``cov_type="HC0"``), ``"HC1"`` (times
-    ``n / (n - parameters)``) or ``"HC3"`` (residuals divided by ``1 - h``, the
-    jackknife-like correction that keeps a slope resting on a few high-leverage weeks
-    from looking precise; MacKinnon and White 1985, Long and Ervin 2000). The sums over
+    ``n / (n - parameters)``), ``"HC2"`` (residuals divided by ``sqrt(1 - h)``, unbiased
+    under constant variance) or ``"HC3"`` (divided by ``1 - h``, the jackknife-like
+    correction that keeps a slope resting on a few high-leverage weeks from looking
+    precise; MacKinnon and White 1985, Long and Ervin 2000). The sums over
     observations are assembled per cell, so the cost is ``O(n + P m^2)`` for ``m``
     identified week-system columns.
 
@@ -725,8 +737,7 @@ def robust_slope_se(
         RsR[:T, T:] = cross
         RsR[T:, :T] = cross.T
         RsR[T:, T:] = (E * s[:, None]).T @ E
-    U = (sysm.A0 * sysm.i00[:, None])[:, keep]
-    V = (sysm.A1 * sysm.i11[:, None])[:, keep]
+    U, V = sysm.U, sysm.V
     S0k, S1k = S0[:, keep], S1[:, keep]
     B = (
         RsR[np.ix_(keep, keep)]
@@ -997,7 +1008,7 @@ def product_slopes_ppml(
     IRLS around :func:`product_slopes`: each step is the weighted least-squares fit of
     the working response with weights ``mu``. Zero-sales weeks stay in the sample.
     Standard errors are robust sandwiches of the full model, week effects' error
-    included (:func:`robust_slope_se`; ``cov_type`` ``"HC0"``, ``"HC1"`` or ``"HC3"``,
+    included (:func:`robust_slope_se`; ``cov_type`` ``"HC0"`` to ``"HC3"``, ``"HC3"``
     the default). Products or weeks with zero total sales must be removed by the
     caller, and separated zero rows too (:func:`ppml_separated`).
 
