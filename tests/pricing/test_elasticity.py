@@ -52,6 +52,22 @@ def test_known_elasticities_recovered_within_0_1(ws: Workspace) -> None:
     assert res.promo_effect == pytest.approx(0.4, abs=0.05)
     assert res.pooled.elasticity == pytest.approx(np.mean(TRUE), abs=0.2)
     assert res.elasticity("SKU002") == pytest.approx(-3.0, abs=0.1)
+    # the headline says how far to trust the estimates: here, tightly
+    first = res.headline()[0]
+    spread = float(((res.estimated["ci_high"] - res.estimated["ci_low"]) / 2).median())
+    assert f"Half of these estimates are uncertain by more than ±{spread:.2f} (95 %)." in first
+    assert spread < 0.2 and "too uncertain" not in first
+
+
+def test_headline_says_when_the_estimates_are_too_uncertain_to_act_on(ws: Workspace) -> None:
+    """26 weeks of a few noisy units: the estimates exist, but their intervals are wide,
+    and the headline says so instead of stating the median alone."""
+    load(ws, demand_panel(3, [-1.0, -2.0, -1.5], n_weeks=26, base_units=3.0, noise_sd=0.8))
+    res = analyze(ws)
+    assert len(res.estimated) >= 1
+    spread = float(((res.estimated["ci_high"] - res.estimated["ci_low"]) / 2).median())
+    assert spread > 1
+    assert "too uncertain to act on alone; a price pilot would tell" in res.headline()[0]
 
 
 def _tier_tables(seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:

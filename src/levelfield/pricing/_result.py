@@ -234,9 +234,23 @@ class PricingResult:
         n, k = len(self.elasticities), len(self.estimated)
         med = self.median_elasticity()
         if k:
+            est = self.estimated
+            # half the width of the typical product's 95 % interval: how far to trust it
+            spread = float(((est["ci_high"] - est["ci_low"]) / 2.0).median())
+            trust = (
+                (" It is" if k == 1 else " Half of these estimates are")
+                + f" uncertain by more than ±{spread:.2f} (95 %)"
+                + (
+                    ": too uncertain to act on alone; a price pilot would tell."
+                    if spread > 1
+                    else "."
+                )
+                if math.isfinite(spread)
+                else ""
+            )
             lines.append(
                 f"Price elasticity estimated for {k} of {n} products; median {med:.2f} "
-                f"(a 10 % price rise changes units by about {(1.1**med - 1):+.0%})."
+                f"(a 10 % price rise changes units by about {(1.1**med - 1):+.0%})." + trust
             )
             share = self.elastic_share()
             if math.isfinite(share):
@@ -250,8 +264,9 @@ class PricingResult:
             )
         if n - k:
             lines.append(
-                f"{n - k} product(s) without an elasticity: their price never moved enough; "
-                "a price pilot would tell."
+                f"{n - k} product(s) without an elasticity (their price never moved enough, "
+                "or they sold in too few weeks or too rarely at one of their prices; each "
+                "product's reason says which); a price pilot would tell."
             )
         r = self.recommendations
         moved = r.loc[r["recommended_price"].notna() & (r["change"].abs() > 0.001)]
