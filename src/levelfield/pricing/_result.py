@@ -229,25 +229,26 @@ class PricingResult:
             "weekly_panel": self.panel.copy(),
         }
 
-    def headline(self) -> list[str]:
+    def _elasticity_lines(self) -> list[str]:
+        """The headline's elasticity sentences: how many, the median, how far to trust
+        them (the typical product's 95 % half-width), and the products without one."""
         lines: list[str] = []
         n, k = len(self.elasticities), len(self.estimated)
         med = self.median_elasticity()
         if k:
             est = self.estimated
-            # half the width of the typical product's 95 % interval: how far to trust it
             spread = float(((est["ci_high"] - est["ci_low"]) / 2.0).median())
-            trust = (
-                (" It is" if k == 1 else " Half of these estimates are")
-                + f" uncertain by more than ±{spread:.2f} (95 %)"
-                + (
+            trust = ""
+            if math.isfinite(spread):
+                trust = (
+                    f" It is uncertain by ±{spread:.2f} (95 %)"
+                    if k == 1
+                    else f" Half of these estimates are uncertain by more than ±{spread:.2f} (95 %)"
+                ) + (
                     ": too uncertain to act on alone; a price pilot would tell."
                     if spread > 1
                     else "."
                 )
-                if math.isfinite(spread)
-                else ""
-            )
             lines.append(
                 f"Price elasticity estimated for {k} of {n} products; median {med:.2f} "
                 f"(a 10 % price rise changes units by about {(1.1**med - 1):+.0%})." + trust
@@ -268,6 +269,10 @@ class PricingResult:
                 "or they sold in too few weeks or too rarely at one of their prices; each "
                 "product's reason says which); a price pilot would tell."
             )
+        return lines
+
+    def headline(self) -> list[str]:
+        lines = self._elasticity_lines()
         r = self.recommendations
         moved = r.loc[r["recommended_price"].notna() & (r["change"].abs() > 0.001)]
         if len(moved):
